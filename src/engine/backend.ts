@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { UserError } from '../errors.ts';
+import { registerWasmKernels } from './kernels/index.ts';
+
+export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
+export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
+
+export interface BackendOptions {
+  /** Folder (or URL prefix) holding the `tfjs-backend-wasm*.wasm` files, ending in '/'. */
+  wasmPath?: string;
+  /** Loads the tfjs-node package when `tensorflow` is asked for (the Node adapter supplies it). */
+  loadTensorflow?: () => Promise<unknown>;
+}
+
+let registered: string[] | null = null;
+
+/**
+ * Selects and initialises a TensorFlow.js backend, and registers on `wasm` the kernels the project
+ * needs that the stock wasm backend lacks. Returns the backend now in use.
+ */
+export async function useBackend(
+  name: BackendName = 'wasm',
+  opts: BackendOptions = {},
+): Promise<BackendName> {
+  if (!BACKENDS.includes(name)) {
+    throw new UserError(`unknown backend '${name}'; use one of ${BACKENDS.join(', ')}`);
+  }
+  if (name === 'wasm') {
+    if (opts.wasmPath && !tf.findBackend('wasm')) setWasmPaths(opts.wasmPath);
+    if (registered === null) registered = registerWasmKernels();
+  }
+  if (name === 'tensorflow' && !tf.findBackendFactory('tensorflow')) {
+    if (!opts.loadTensorflow)
+      throw new UserError(`backend 'tensorflow' needs @tensorflow/tfjs-node, which runs in Node only`);
+    await opts.loadTensorflow();
+  }
+  if (tf.getBackend() !== name || !tf.findBackend(name)) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try --backend cpu`);
+  }
+  await tf.ready();
+  return tf.getBackend() as BackendName;
+}
+
+/** The kernels this project registered on the wasm backend (empty before `useBackend('wasm')`). */
+export function registeredKernels(): string[] {
+  return registered ? [...registered] : [];
+}
+
+/** Facts about the running engine, for `advlens info` and for every result's provenance. */
+export function engineInfo(): {
+  backend: string;
+  tfjsVersion: string;
+  simd: boolean | null;
+  threads: boolean | null;
+  registeredKernels: string[];
+} {
+  const backend = tf.getBackend();
+  const flag = (f: string): boolean | null => {
+    try {
+      return backend === 'wasm' ? tf.env().getBool(f) : null;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    backend,
+    tfjsVersion: tf.version_core,
+    simd: flag('WASM_HAS_SIMD_SUPPORT'),
+    threads: flag('WASM_HAS_MULTITHREAD_SUPPORT'),
+    registeredKernels: registeredKernels(),
+  };
+}

@@ -1,0 +1,22 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Objective } from './index.ts';
+
+/** Mean softmax cross-entropy of logits [N, K] against int labels [N]. */
+export function crossEntropy(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const k = logits.shape[1];
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(y, 'int32'), k), logits) as tf.Scalar;
+  });
+}
+
+/** `normal`: the standard objective, mean cross-entropy on clean images, CE(f(x), y). */
+export function crossEntropyObjective(): Objective {
+  return {
+    name: 'normal',
+    options: {},
+    loss({ classifier, x, y }) {
+      const logits = classifier.trainLogits(x);
+      return { loss: crossEntropy(logits, y), logits };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import * as tf from '@tensorflow/tfjs-core';
+import pkg from '../package.json' with { type: 'json' };
+
+/** advlens's own version. */
+export const VERSION: string = pkg.version;
+
+/** Software versions recorded in every card and result. */
+export function versions(): Record<string, string> {
+  const v: Record<string, string> = {
+    advlens: VERSION,
+    tfjs: tf.version_core,
+    backend: tf.getBackend() ?? 'none',
+  };
+  if (typeof process !== 'undefined' && process.versions?.node) v.node = process.versions.node;
+  return v;
+}
