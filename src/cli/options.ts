@@ -1,0 +1,49 @@
+import { UserError } from '../errors.ts';
+
+/** Parses a positive integer option; one-line {@link UserError} otherwise. */
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(n) || n < 1)
+      throw new UserError(`${name} must be a positive integer (got '${v}')`);
+    return n;
+  };
+}
+
+/** Parses a non-negative integer option. */
+export function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(n) || n < 0)
+      throw new UserError(`${name} must be a non-negative integer (got '${v}')`);
+    return n;
+  };
+}
+
+/** Parses a number or a fraction like `8/255`, requiring it to be > 0 (or >= 0 with `allowZero`). */
+export function positiveNumber(name: string, allowZero = false) {
+  return (v: string): number => {
+    const n = parseNumber(v);
+    if (n === null || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+      throw new UserError(
+        `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number or fraction like 8/255 (got '${v}')`,
+      );
+    }
+    return n;
+  };
+}
+
+/** A number or a fraction `a/b`; null when it is neither. */
+export function parseNumber(v: string): number | null {
+  const s = v.trim();
+  const frac = /^([+-]?[\d.]+(?:e[+-]?\d+)?)\/([\d.]+(?:e[+-]?\d+)?)$/i.exec(s);
+  if (frac) return Number(frac[1]) / Number(frac[2]);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  return Number(s);
+}
+
+/** Options every command that touches data accepts. */
+export interface DataOptions {
+  dataDir?: string;
+  limit?: number;
+}

@@ -1,0 +1,63 @@
+/**
+ * advlens: attack, explain and harden image classifiers on TensorFlow.js.
+ * The library entry point (Node; the same modules minus `node/` run in the browser).
+ */
+export { UserError } from './errors.ts';
+export { VERSION, versions } from './version.ts';
+
+// engine
+export { useBackend, engineInfo, registeredKernels, BACKENDS, type BackendName } from './engine/backend.ts';
+export { initNodeBackend } from './node/backend.ts';
+export { createRng, type Rng } from './engine/rng.ts';
+export { registerWasmKernels } from './engine/kernels/index.ts';
+
+// data
+export {
+  makeDataset,
+  take,
+  subset,
+  getBatch,
+  batches,
+  batchIndices,
+  floatPixels,
+  type Dataset,
+  type Batch,
+} from './data/dataset.ts';
+
+// models
+export { makeClassifier, classIndex, preprocessTensor, type Classifier } from './models/classifier.ts';
+export type { ModelCard, Preprocess, TrainingRecord, MetricRecord } from './models/card.ts';
+export {
+  ARCHITECTURES,
+  architecture,
+  buildArchitecture,
+  type Architecture,
+} from './models/architectures/index.ts';
+export { PRESETS, type Preset } from './models/presets.ts';
+export { loadClassifier, saveClassifier, writeCard } from './node/models.ts';
+export { fileHandler } from './node/fsio.ts';
+
+// training
+export {
+  train,
+  type TrainOptions,
+  type TrainResult,
+  type TrainProgress,
+  type CheckpointStore,
+} from './train/loop.ts';
+export {
+  OBJECTIVES,
+  makeObjective,
+  type Objective,
+  type ObjectiveContext,
+} from './train/objectives/index.ts';
+export { crossEntropy } from './train/objectives/crossEntropy.ts';
+export { parseSchedule, learningRateAt, type Schedule } from './train/schedule.ts';
+export { parseAugment, shift, flip, type Augment } from './train/augment.ts';
+export { folderCheckpoint } from './node/checkpoint.ts';
+
+// metrics
+export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts';
+
+// reports
+export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';
