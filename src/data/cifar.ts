@@ -39,7 +39,9 @@ export function parseCifarBatch(bytes: Uint8Array, file: string, limit?: number,
     const rec = i * CIFAR_RECORD_BYTES;
     const label = bytes[rec];
     if (label > 9) {
-      throw new UserError(`${file}: record ${i} has label ${label}, not 0-9 (not a CIFAR-10 batch?); ${again}`);
+      throw new UserError(
+        `${file}: record ${i} has label ${label}, not 0-9 (not a CIFAR-10 batch?); ${again}`,
+      );
     }
     labels[i] = label;
     const out = i * PLANE * 3;

@@ -85,7 +85,9 @@ export async function scanTree(
   const files: string[][] = [];
   for (const d of dirs) files.push(await walk(reader.join(root, d.name)));
   if (files.every((f) => f.length === 0)) {
-    throw new UserError(`${root} has class folders (${dirs.map((d) => d.name).join(', ')}) but no image files in them`);
+    throw new UserError(
+      `${root} has class folders (${dirs.map((d) => d.name).join(', ')}) but no image files in them`,
+    );
   }
   return { classes: dirs.map((d) => d.name), files };
 }
@@ -157,7 +159,8 @@ export async function loadTree(root: string, reader: TreeReader, opts: TreeOptio
   opts.onProgress?.(done, order.length);
   await mapPool(order.slice(1), opts.concurrency ?? 16, async ([, file], i) => {
     const img = await reader.decode(file, fixedOpts);
-    if (img.data.length !== per) throw new Error(`decoder returned ${img.shape.join('x')} for ${file}, asked for ${h}x${w}x${c}`);
+    if (img.data.length !== per)
+      throw new Error(`decoder returned ${img.shape.join('x')} for ${file}, asked for ${h}x${w}x${c}`);
     pixels.set(img.data, (i + 1) * per);
     opts.onProgress?.(++done, order.length);
   });

@@ -42,7 +42,10 @@ function fail(src: IdxSource, what: string): never {
  * Reads the header of an IDX file: its magic number and dimensions. Needs only the first
  * `4 + 4 * ndims` bytes, so a caller can count examples without reading the data.
  */
-export function idxHeader(bytes: Uint8Array, src: IdxSource): { magic: number; dims: number[]; offset: number } {
+export function idxHeader(
+  bytes: Uint8Array,
+  src: IdxSource,
+): { magic: number; dims: number[]; offset: number } {
   if (bytes.length < 4) fail(src, `only ${bytes.length} bytes, too short for an IDX file`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     fail(src, `not an IDX file (starts with ${hex(bytes, 4)}, expected 00 00 08 01 or 00 00 08 03)`);
@@ -51,7 +54,8 @@ export function idxHeader(bytes: Uint8Array, src: IdxSource): { magic: number; d
   const magic = view.getUint32(0);
   const ndims = bytes[3];
   const offset = 4 + 4 * ndims;
-  if (bytes.length < offset) fail(src, `header truncated (${bytes.length} bytes, ${ndims} dimensions need ${offset})`);
+  if (bytes.length < offset)
+    fail(src, `header truncated (${bytes.length} bytes, ${ndims} dimensions need ${offset})`);
   const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i));
   return { magic, dims, offset };
 }
@@ -106,8 +110,10 @@ export function idxDataset(
 ): Dataset {
   const img = parseIdx(images.bytes, IDX_IMAGES_MAGIC, { file: images.file, fix: opts.fix });
   const lab = parseIdx(labels.bytes, IDX_LABELS_MAGIC, { file: labels.file, fix: opts.fix });
-  if (img.dims.length !== 3) fail({ file: images.file, fix: opts.fix }, `${img.dims.length} dimensions, expected 3`);
-  if (lab.dims.length !== 1) fail({ file: labels.file, fix: opts.fix }, `${lab.dims.length} dimensions, expected 1`);
+  if (img.dims.length !== 3)
+    fail({ file: images.file, fix: opts.fix }, `${img.dims.length} dimensions, expected 3`);
+  if (lab.dims.length !== 1)
+    fail({ file: labels.file, fix: opts.fix }, `${lab.dims.length} dimensions, expected 1`);
   const [n, rows, cols] = img.dims;
   if (lab.dims[0] !== n) {
     throw new UserError(
@@ -120,7 +126,10 @@ export function idxDataset(
   for (let i = 0; i < k; i++) {
     const l = lab.data[i];
     if (l >= opts.classNames.length) {
-      fail({ file: labels.file, fix: opts.fix }, `label ${l} at example ${i} is not one of the ${opts.classNames.length} classes`);
+      fail(
+        { file: labels.file, fix: opts.fix },
+        `label ${l} at example ${i} is not one of the ${opts.classNames.length} classes`,
+      );
     }
     labelValues[i] = l;
   }

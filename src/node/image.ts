@@ -32,7 +32,9 @@ function checkFile(file: string): void {
     throw new UserError(`image not found: ${file}`);
   }
   if (st.isDirectory()) {
-    throw new UserError(`${file} is a folder, not an image; for a class-per-folder tree use --data folder:${file}`);
+    throw new UserError(
+      `${file} is a folder, not an image; for a class-per-folder tree use --data folder:${file}`,
+    );
   }
 }
 
@@ -71,7 +73,8 @@ export async function decodeRaw(input: string | Uint8Array, opts: DecodeOptions 
       `${label(input)} is not an image advlens can read (JPEG, PNG, WebP, GIF, TIFF, AVIF): ${(e as Error).message.split('\n')[0]}`,
     );
   }
-  if (img.shape[2] !== channels) throw new Error(`sharp gave ${img.shape[2]} channels, asked for ${channels}`);
+  if (img.shape[2] !== channels)
+    throw new Error(`sharp gave ${img.shape[2]} channels, asked for ${channels}`);
   return img;
 }
 
@@ -79,7 +82,10 @@ export async function decodeRaw(input: string | Uint8Array, opts: DecodeOptions 
  * Decodes an image file or buffer to float32 [H, W, C] in [0, 1] (see {@link decodeRaw} for the
  * options). Throws a {@link UserError} naming the file when it is missing or not an image.
  */
-export async function decodeImage(input: string | Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
+export async function decodeImage(
+  input: string | Uint8Array,
+  opts: DecodeOptions = {},
+): Promise<DecodedImage> {
   const raw = await decodeRaw(input, opts);
   const data = new Float32Array(raw.data.length);
   for (let i = 0; i < data.length; i++) data[i] = raw.data[i] / 255;
@@ -95,9 +101,12 @@ export async function encodePng(
   shape: readonly [number, number, number] | readonly number[],
 ): Promise<Buffer> {
   const [h, w, c] = shape;
-  if (data.length !== h * w * c) throw new Error(`encodePng: ${data.length} values do not fill ${h}x${w}x${c}`);
+  if (data.length !== h * w * c)
+    throw new Error(`encodePng: ${data.length} values do not fill ${h}x${w}x${c}`);
   if (c !== 1 && c !== 3 && c !== 4) throw new Error(`encodePng: ${c} channels; PNG needs 1, 3 or 4`);
-  return sharp(toBytes(data), { raw: { width: w, height: h, channels: c } }).png().toBuffer();
+  const img = sharp(toBytes(data), { raw: { width: w, height: h, channels: c } });
+  // A one-channel image stays a grayscale PNG (sharp would otherwise write RGB).
+  return (c === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
 }
 
 /** Pixels as uint8 0-255: uint8 input as is, float input in [0, 1] scaled, clamped and rounded. */

@@ -15,7 +15,14 @@ import { idxDataset, idxHeader, isGzip } from '../data/idx.ts';
 import { cifarDataset, parseBatchesMeta, parseCifarBatch, CIFAR_RECORD_BYTES } from '../data/cifar.ts';
 import { loadTree, scanTree, type Fit } from '../data/folder.ts';
 import { mnistNpmDataset } from '../data/mnistNpm.ts';
-import { locateSplit, notFoundError, searchDirs, type Found, type Probe, type SearchDir } from '../data/locate.ts';
+import {
+  locateSplit,
+  notFoundError,
+  searchDirs,
+  type Found,
+  type Probe,
+  type SearchDir,
+} from '../data/locate.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { fitDataset, nodeTreeReader } from './image.ts';
 
@@ -102,9 +109,7 @@ function loadMnistNpm(split: Split, limit?: number): Dataset {
 async function loadFound(found: Found, name: string, split: Split, opts: LoadOptions): Promise<Dataset> {
   const spec = `${name}:${split}`;
   const entry = CATALOG[name];
-  const fix = entry.download
-    ? `re-download it with \`advlens data fetch ${name}\``
-    : 're-copy the file';
+  const fix = entry.download ? `re-download it with \`advlens data fetch ${name}\`` : 're-copy the file';
   if (found.format === 'idx') {
     const images = { bytes: readDataFile(found.images, fix), file: found.images };
     const labels = { bytes: readDataFile(found.labels, fix), file: found.labels };
@@ -246,7 +251,13 @@ export async function listData(
         } catch {
           dir = undefined;
         }
-        datasets.push({ spec, found: dir !== undefined, path: dir, format: 'npm', examples: entry.splits[split]?.examples });
+        datasets.push({
+          spec,
+          found: dir !== undefined,
+          path: dir,
+          format: 'npm',
+          examples: entry.splits[split]?.examples,
+        });
         continue;
       }
       const found = locateSplit(name, split, dirs, fsProbe);

@@ -50,14 +50,16 @@ export function parseTar(bytes: Uint8Array, file: string): TarEntry[] {
     if (h.every((v) => v === 0)) break;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-    if (sum !== octal(h, 148, 8)) throw new UserError(`${file}: damaged tar header at byte ${off}; download it again`);
+    if (sum !== octal(h, 148, 8))
+      throw new UserError(`${file}: damaged tar header at byte ${off}; download it again`);
     const size = octal(h, 124, 12);
     const flag = String.fromCharCode(h[156] || 48);
     const prefix = text(h, 257, 6).startsWith('ustar') ? text(h, 345, 155) : '';
     let name = longName ?? (prefix ? `${prefix}/${text(h, 0, 100)}` : text(h, 0, 100));
     longName = undefined;
     const start = off + BLOCK;
-    if (start + size > bytes.length) throw new UserError(`${file}: truncated tar archive (entry ${name}); download it again`);
+    if (start + size > bytes.length)
+      throw new UserError(`${file}: truncated tar archive (entry ${name}); download it again`);
     const data = bytes.subarray(start, start + size);
     off = start + Math.ceil(size / BLOCK) * BLOCK;
     if (flag === 'L') {
@@ -96,7 +98,9 @@ export function extractTarGz(archive: string, destDir: string): string[] {
     if (e.type === 'other') continue;
     const target = path.resolve(root, e.name);
     if (target !== root && !target.startsWith(root + path.sep)) {
-      throw new UserError(`${archive}: entry ${e.name} would be written outside ${destDir}; refusing to unpack it`);
+      throw new UserError(
+        `${archive}: entry ${e.name} would be written outside ${destDir}; refusing to unpack it`,
+      );
     }
     if (e.type === 'dir') fs.mkdirSync(target, { recursive: true });
     else {

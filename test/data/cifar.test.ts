@@ -36,7 +36,9 @@ test('a CIFAR batch of the wrong length or with a label past 9 is a user error n
   const whole = batch([1, 2]);
   assert.throws(
     () => parseCifarBatch(whole.subarray(0, whole.length - 5), 'data_batch_1.bin'),
-    (e: unknown) => e instanceof UserError && /data_batch_1\.bin: 6141 bytes is not a whole number.*advlens data fetch cifar10/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /data_batch_1\.bin: 6141 bytes is not a whole number.*advlens data fetch cifar10/.test(e.message),
   );
   whole[CIFAR_RECORD_BYTES] = 12;
   assert.throws(
@@ -64,7 +66,10 @@ test('loadDataset reads cifar10 from cifar-10-batches-bin, train across batch fi
   fs.mkdirSync(bin);
   fs.writeFileSync(path.join(bin, 'test_batch.bin'), batch([4, 5, 6]));
   for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(bin, `data_batch_${i}.bin`), batch([i, i]));
-  fs.writeFileSync(path.join(bin, 'batches.meta.txt'), CIFAR10_CLASSES.map((c) => c.toUpperCase()).join('\n'));
+  fs.writeFileSync(
+    path.join(bin, 'batches.meta.txt'),
+    CIFAR10_CLASSES.map((c) => c.toUpperCase()).join('\n'),
+  );
   const opts = { dataDir: dir, env: {}, home: dir };
   const test = await loadDataset('cifar10', opts);
   assert.equal(test.name, 'cifar10:test');

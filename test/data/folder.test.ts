@@ -86,7 +86,10 @@ test('folder:PATH with a limit decodes a prefix holding every class, at the aske
   assert.equal(ds.size, 4);
   assert.deepEqual(ds.shape, [2, 3, 1]);
   assert.deepEqual(Array.from(ds.labels), [0, 1, 2, 1]);
-  assert.deepEqual([0, 1, 2, 3].map((i) => ds.pixels[i * 6]), [10, 20, 30, 21]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => ds.pixels[i * 6]),
+    [10, 20, 30, 21],
+  );
   assert.deepEqual(seen.slice(-2), [4, 4]);
   fs.rmSync(root, { recursive: true });
 });
@@ -99,9 +102,15 @@ test('a file that is not an image, an empty folder and a missing folder are user
     (e: unknown) => e instanceof UserError && e.message.includes(path.join(root, 'emu', 'c.txt')),
   );
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-empty-'));
-  await assert.rejects(loadDataset(`folder:${empty}`), (e: unknown) => e instanceof UserError && /has no class sub-folders/.test(e.message));
+  await assert.rejects(
+    loadDataset(`folder:${empty}`),
+    (e: unknown) => e instanceof UserError && /has no class sub-folders/.test(e.message),
+  );
   fs.mkdirSync(path.join(empty, 'a'));
-  await assert.rejects(loadDataset(`folder:${empty}`), (e: unknown) => e instanceof UserError && /no image files/.test(e.message));
+  await assert.rejects(
+    loadDataset(`folder:${empty}`),
+    (e: unknown) => e instanceof UserError && /no image files/.test(e.message),
+  );
   await assert.rejects(
     loadDataset(`folder:${path.join(empty, 'gone')}`),
     (e: unknown) => e instanceof UserError && /folder not found/.test(e.message),
@@ -121,6 +130,9 @@ test('cifar10 accepts a JPEG tree, labels by the CIFAR-10 class list, and reject
   assert.deepEqual(Array.from(ds.labels), [2, 9]);
   assert.equal(ds.source, tree);
   await solid(path.join(tree, 'zebra', '0000.png'), 20, 32, 32);
-  await assert.rejects(loadDataset('cifar10:test', opts), (e: unknown) => e instanceof UserError && /zebra/.test(e.message));
+  await assert.rejects(
+    loadDataset('cifar10:test', opts),
+    (e: unknown) => e instanceof UserError && /zebra/.test(e.message),
+  );
   fs.rmSync(dir, { recursive: true });
 });

@@ -129,7 +129,7 @@ test('readDataFile gunzips by the magic bytes, reads plain files as they are, an
   const gz = zlib.gzipSync(images);
   fs.writeFileSync(path.join(dir, 'cut.gz'), gz.subarray(0, gz.length - 8));
   assert.ok(isGzip(fs.readFileSync(path.join(dir, 'packed.gz'))));
-  assert.deepEqual(readDataFile(path.join(dir, 'plain'), 'fix'), images);
+  assert.deepEqual(new Uint8Array(readDataFile(path.join(dir, 'plain'), 'fix')), images);
   assert.deepEqual(new Uint8Array(readDataFile(path.join(dir, 'packed.gz'), 'fix')), images);
   assert.throws(
     () => readDataFile(path.join(dir, 'cut.gz'), 'run advlens data fetch mnist'),

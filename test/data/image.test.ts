@@ -10,7 +10,8 @@ import { decodeImage, encodePng, fitDataset, loadImageDataset } from '../../src/
 
 /** A PNG of raw uint8 pixels [h, w, c]. */
 function png(pixels: number[], h: number, w: number, c: 1 | 3 | 4): Promise<Buffer> {
-  return sharp(Uint8Array.from(pixels), { raw: { width: w, height: h, channels: c } }).png().toBuffer();
+  const img = sharp(Uint8Array.from(pixels), { raw: { width: w, height: h, channels: c } });
+  return (c === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
 }
 
 /** 2 rows x 6 columns: columns 0-1 red, 2-3 green, 4-5 blue. */
@@ -29,7 +30,10 @@ test('decodeImage gives float pixels in [0, 1] equal to the PNG bytes / 255', as
   const bytes = [0, 51, 102, 153, 204, 255];
   const img = await decodeImage(await png(bytes, 2, 1, 3));
   assert.deepEqual(img.shape, [2, 1, 3]);
-  assert.deepEqual(Array.from(img.data), bytes.map((b) => Math.fround(b / 255)));
+  assert.deepEqual(
+    Array.from(img.data),
+    bytes.map((b) => Math.fround(b / 255)),
+  );
 });
 
 test("fit 'cover' keeps the centre and crops the long side; 'fill' stretches", async () => {
@@ -48,32 +52,52 @@ test('channels converts colour to gray and gray to three equal channels; transpa
   assert.deepEqual(gray.shape, [2, 2, 1]);
   const rgb = await decodeImage(await png([10, 200, 10, 200], 2, 2, 1), { channels: 3 });
   assert.deepEqual(rgb.shape, [2, 2, 3]);
-  assert.deepEqual(Array.from(rgb.data.subarray(0, 3)).map((v) => Math.round(v * 255)), [10, 10, 10]);
+  assert.deepEqual(
+    Array.from(rgb.data.subarray(0, 3)).map((v) => Math.round(v * 255)),
+    [10, 10, 10],
+  );
   const toGray = await decodeImage(await png([90, 90, 90, 30, 30, 30], 1, 2, 3), { channels: 1 });
-  assert.deepEqual(Array.from(toGray.data).map((v) => Math.round(v * 255)), [90, 30]);
+  assert.deepEqual(
+    Array.from(toGray.data).map((v) => Math.round(v * 255)),
+    [90, 30],
+  );
   const clear = await decodeImage(await png([0, 0, 0, 0], 1, 1, 4));
   assert.deepEqual(Array.from(clear.data), [1, 1, 1]);
 });
 
 test('encodePng is lossless for uint8 and for float pixels in [0, 1]', async () => {
   const u8 = Uint8Array.from({ length: 4 * 3 * 3 }, (_, i) => (i * 37) % 256);
-  const back = await sharp(await encodePng(u8, [4, 3, 3])).raw().toBuffer();
+  const back = await sharp(await encodePng(u8, [4, 3, 3]))
+    .raw()
+    .toBuffer();
   assert.deepEqual(new Uint8Array(back), u8);
   const f = Float32Array.from({ length: 6 }, (_, i) => i / 5);
   const img = await decodeImage(await encodePng(f, [2, 3, 1]));
-  assert.deepEqual(Array.from(img.data).map((v) => Math.round(v * 255)), Array.from(f, (v) => Math.round(v * 255)));
-  assert.equal((await sharp(await encodePng(Float32Array.of(-1, 2), [1, 2, 1])).raw().toBuffer())[1], 255);
+  assert.deepEqual(
+    Array.from(img.data).map((v) => Math.round(v * 255)),
+    Array.from(f, (v) => Math.round(v * 255)),
+  );
+  const clamped = await encodePng(Float32Array.of(-1, 2), [1, 2, 1]);
+  assert.equal((await sharp(clamped).metadata()).channels, 1);
+  assert.deepEqual(Array.from((await decodeImage(clamped)).data), [0, 1]);
 });
 
 test('a missing file, a folder and a file that is not an image are user errors naming the path', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-img-'));
   const text = path.join(dir, 'notes.png');
   fs.writeFileSync(text, 'this is not a picture');
-  await assert.rejects(decodeImage(path.join(dir, 'nope.jpg')), (e: unknown) => e instanceof UserError && e.message === `image not found: ${path.join(dir, 'nope.jpg')}`);
-  await assert.rejects(decodeImage(dir), (e: unknown) => e instanceof UserError && /is a folder, not an image/.test(e.message));
+  await assert.rejects(
+    decodeImage(path.join(dir, 'nope.jpg')),
+    (e: unknown) => e instanceof UserError && e.message === `image not found: ${path.join(dir, 'nope.jpg')}`,
+  );
+  await assert.rejects(
+    decodeImage(dir),
+    (e: unknown) => e instanceof UserError && /is a folder, not an image/.test(e.message),
+  );
   await assert.rejects(
     decodeImage(text),
-    (e: unknown) => e instanceof UserError && e.message.startsWith(`${text} is not an image advlens can read`),
+    (e: unknown) =>
+      e instanceof UserError && e.message.startsWith(`${text} is not an image advlens can read`),
   );
   fs.rmSync(dir, { recursive: true });
 });

@@ -1,7 +1,101 @@
 /**
- * Kernels the stock TensorFlow.js wasm backend lacks on the paths this project uses (training,
- * attacks, explanations), registered for 'wasm'. Each is tested against the cpu backend.
+ * Kernels the stock TensorFlow.js wasm backend (4.22) lacks on the paths this project uses
+ * (training, attacks, explanations), plus replacements for stock kernels that are wrong or slow there,
+ * registered for 'wasm'. Each is tested against the cpu backend (test/engine/kernels*.test.ts);
+ * `npx tsx bench/find-missing-kernels.ts` lists what is missing.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// The stock kernels must be registered before ours, so that ours can see (and replace) them.
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
+import { conv2dBackpropInput } from './conv2dBackpropInput.ts';
+import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './depthwiseConv2dBackprop.ts';
+import { maxPoolGrad } from './maxPoolGrad.ts';
+import { tile } from './tile.ts';
+import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
+
+interface WasmKernel {
+  kernelName: string;
+  kernelFunc: tf.KernelFunc;
+  /**
+   * Why the stock kernel of this name is replaced; absent for kernels stock wasm lacks, which are
+   * registered only where the installed tfjs does not have them.
+   */
+  replacesStock?: string;
+}
+
+/** The project's wasm kernels: what each computes and how is in its file. */
+export const WASM_KERNELS: WasmKernel[] = [
+  // Weight gradient of every convolution (training): one XNNPACK conv of x^T with dy^T.
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilter },
+  // Depthwise / separable convolutions (MobileNet-like user models): training and input gradients.
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', kernelFunc: depthwiseConv2dBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', kernelFunc: depthwiseConv2dBackpropInput },
+  // Gradient of tf.gather (embedding-like lookups, per-sample selections).
+  { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
+  {
+    kernelName: 'MaxPoolGrad',
+    kernelFunc: maxPoolGrad,
+    replacesStock:
+      'stock wasm MaxPoolGrad sends the gradient of windows whose max is <= 0 to the wrong element',
+  },
+  {
+    kernelName: 'Conv2DBackpropInput',
+    kernelFunc: conv2dBackpropInput,
+    replacesStock: 'stock wasm Conv2DBackpropInput is a plain loop, about 10x slower than XNNPACK',
+  },
+  {
+    kernelName: 'Tile',
+    kernelFunc: tile,
+    replacesStock: "stock wasm Tile takes ~100 ns an element; batch norm's gradient tiles full activations",
+  },
+];
+
+const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
+/** Stock kernels replaced by ours, kept for {@link restoreStockWasmKernels}. */
+const stock = new Map<string, tf.KernelConfig>();
+
+/**
+ * Registers the project's kernels on the 'wasm' backend and returns their names. Idempotent; a
+ * missing-kernel implementation is skipped when the installed tfjs already has that kernel, and a
+ * replacement unregisters the stock kernel first. Safe to call before the backend is initialised.
  */
 export function registerWasmKernels(): string[] {
-  return [];
+  const names: string[] = [];
+  for (const k of WASM_KERNELS) {
+    const existing = tf.getKernel(k.kernelName, 'wasm');
+    if (existing && ours.has(existing.kernelFunc)) {
+      names.push(k.kernelName);
+      continue;
+    }
+    if (existing && !k.replacesStock) continue;
+    if (existing) {
+      stock.set(k.kernelName, existing);
+      tf.unregisterKernel(k.kernelName, 'wasm');
+    }
+    tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc });
+    names.push(k.kernelName);
+  }
+  return names;
+}
+
+/**
+ * Undoes {@link registerWasmKernels}: unregisters the project's kernels and puts back the stock
+ * ones they replaced (for comparisons and for `bench/find-missing-kernels.ts`). Returns the names.
+ */
+export function restoreStockWasmKernels(): string[] {
+  const names: string[] = [];
+  for (const k of WASM_KERNELS) {
+    const existing = tf.getKernel(k.kernelName, 'wasm');
+    if (!existing || !ours.has(existing.kernelFunc)) continue;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    names.push(k.kernelName);
+    const old = stock.get(k.kernelName);
+    if (!old) continue;
+    tf.registerKernel(old);
+    // A stock kernel registered after the backend started has not run its setup (its C++ binding).
+    const backend = tf.engine().registry['wasm'];
+    if (backend && old.setupFunc) old.setupFunc(backend);
+  }
+  return names;
 }

@@ -33,7 +33,7 @@ export const ARCHITECTURES: Record<string, Architecture> = {
   },
   'gap-cnn': {
     name: 'gap-cnn',
-    description: 'five convs, global average pooling, one dense layer: exact CAM (28x28 or 32x32)',
+    description: 'four convs, global average pooling, one dense layer: exact CAM (28x28 or 32x32)',
     defaultInput: [28, 28, 1],
     build: gapCnn,
     layers: { lastConv: 'features', camFeatures: 'features', camDense: 'logits' },

@@ -1,0 +1,216 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  assertNHWC,
+  f32,
+  free,
+  input,
+  runWasm,
+  zeros,
+  type BackendWasm,
+  type KernelArgs,
+  type Pad,
+} from './wasmCalls.ts';
+
+interface Attrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+type Info = tf.backend_util.Conv2DInfo;
+
+/**
+ * `Conv2DBackpropFilter` for wasm: the gradient of a 2-D convolution with respect to its filter,
+ *
+ *   dW[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*sh + kh - padTop, ow*sw + kw - padLeft, ci] * dy[n, oh, ow, co],
+ *
+ * by one of two XNNPACK-backed strategies, whichever is faster for the shapes (see
+ * {@link useConvStrategy}): {@link dwByGemm}, a matrix product of the unrolled input patches with
+ * dy, or {@link dwByConv}, a convolution of x^T by dy^T. Any stride, 'same' / 'valid' / explicit
+ * padding, NHWC only (the op's gradient has no dilations, so neither has this kernel).
+ */
+export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const p = prepare(args);
+  if (p.empty) return zeros(p.backend, p.info.filterShape);
+  return useConvStrategy(p.info)
+    ? dwByConv(p.backend, p.x, p.dy, p.info)
+    : dwByGemm(p.backend, p.x, p.dy, p.info);
+}
+
+/**
+ * Both strategies pay for XNNPACK packing a dy-sized operand as weights (on every call, since dy is
+ * new each time). Timed with tf.profile inside whole gradient passes: the convolution is faster
+ * from a batch of about 4 up (small-cnn batch 64, conv2: 54 vs 72 ms; darknet tiny batch 8: 5-25%
+ * less per layer), but with batch 1-2 its convolution has 1-2 input channels and the matrix product
+ * wins (darknet tiny batch 1, all layers: 125 vs 180 ms); so do tiny patches, KH*KW*Ci <= 32, as in
+ * a first layer (small-cnn conv1, batch 64: 22 vs 31 ms).
+ */
+export function useConvStrategy(info: Info): boolean {
+  return info.batchSize >= 4 && info.filterHeight * info.filterWidth * info.inChannels > 32;
+}
+
+/** Checks and geometry shared by both strategies. */
+export function prepare({ inputs, backend: b, attrs }: KernelArgs) {
+  const backend = b as BackendWasm;
+  const x = input(inputs, 'x');
+  const dy = input(inputs, 'dy');
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Attrs;
+  assertNHWC('Conv2DBackpropFilter', dataFormat);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { batchSize: n, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  if (dy.shape.join() !== [n, oh, ow, co].join()) {
+    throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${[n, oh, ow, co]}]`);
+  }
+  const empty = n * oh * ow === 0 || tf.util.sizeFromShape(filterShape) === 0;
+  return { backend, x, dy, info, empty };
+}
+
+/**
+ * dW as a matrix product: A [KH*KW*Ci, N*OH*OW] holds the input patches (A[(kh, kw, ci), (n, oh, ow)]
+ * = x[n, oh*sh + kh - padTop, ow*sw + kw - padLeft, ci], zero in the padding), built on the wasm
+ * heap; dW = A . dy [N*OH*OW, Co] by the wasm `BatchMatMul` (XNNPACK's fully connected operator,
+ * with dy as its weights).
+ */
+export function dwByGemm(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: Info,
+): tf.TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
+  const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const cols = n * oh * ow;
+  const a = backend.makeOutput([1, kh * kw * ci, cols], 'float32');
+  const xv = f32(backend, x);
+  const av = f32(backend, a);
+  const block = 16; // output positions per block: reads of x stay contiguous, writes short runs
+  for (let p = 0; p < kh; p++) {
+    for (let q = 0; q < kw; q++) {
+      const row0 = (p * kw + q) * ci;
+      let col = 0;
+      for (let b0 = 0; b0 < n; b0++) {
+        for (let i = 0; i < oh; i++, col += ow) {
+          const r = i * sh + p - top;
+          if (r < 0 || r >= h) {
+            for (let c = 0; c < ci; c++) av.fill(0, (row0 + c) * cols + col, (row0 + c) * cols + col + ow);
+            continue;
+          }
+          const xRow = (b0 * h + r) * w;
+          for (let j0 = 0; j0 < ow; j0 += block) {
+            const j1 = Math.min(ow, j0 + block);
+            for (let c = 0; c < ci; c++) {
+              const dst = (row0 + c) * cols + col;
+              for (let j = j0; j < j1; j++) {
+                const s = j * sw + q - left;
+                av[dst + j] = s < 0 || s >= w ? 0 : xv[(xRow + s) * ci + c];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  // A reshaped view sharing dy's buffer. The wasm BatchMatMul caches its XNNPACK operator (dy packed
+  // as weights) by dy's buffer until dy is disposed; the view's shape is always [1, N*OH*OW, Co].
+  backend.incRef(dy.dataId);
+  const b = { dataId: dy.dataId, shape: [1, cols, co], dtype: 'float32' as const };
+  try {
+    const prod = runWasm(backend, 'BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+    try {
+      return runWasm(backend, 'Reshape', { x: prod }, { shape: info.filterShape });
+    } finally {
+      free(backend, prod);
+    }
+  } finally {
+    free(backend, a, b);
+  }
+}
+
+/**
+ * dW as one XNNPACK convolution (the wasm `Conv2D`) in which the batch and the channels trade
+ * places: input x^T [Ci, H, W, N], filter dy^T [OH, OW, N, Co], stride 1, dilation (sh, sw),
+ * explicit padding (padTop, ., padLeft, .), output [Ci, KH, KW, Co], transposed to [KH, KW, Ci, Co].
+ * Rows and columns of x that no window reaches (a stride that does not divide the input) are
+ * sliced off first, so the padding is never negative.
+ */
+export function dwByConv(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: Info,
+): tf.TensorInfo {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
+  const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  // Rows (columns) of x from 0 that some window reaches; beyond H (W) they are bottom (right) padding.
+  const needH = (oh - 1) * sh + kh - top;
+  const needW = (ow - 1) * sw + kw - left;
+  const cropH = Math.min(h, needH);
+  const cropW = Math.min(w, needW);
+  const temps: tf.TensorInfo[] = [];
+  const keep = (t: tf.TensorInfo) => (temps.push(t), t);
+  try {
+    const xc =
+      cropH < h || cropW < w
+        ? keep(runWasm(backend, 'Slice', { x }, { begin: [0, 0, 0, 0], size: [n, cropH, cropW, ci] }))
+        : x;
+    const xT = keep(runWasm(backend, 'Transpose', { x: xc }, { perm: [3, 1, 2, 0] })); // [Ci, H', W', N]
+    const dyT = keep(batchToInner(backend, dy)); // [OH, OW, N, Co]
+    const g = keep(
+      runWasm(
+        backend,
+        'Conv2D',
+        { x: xT, filter: dyT },
+        {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [top, needH - cropH],
+            [left, needW - cropW],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: [sh, sw],
+        },
+      ),
+    ); // [Ci, KH, KW, Co]
+    return runWasm(backend, 'Transpose', { x: g }, { perm: [1, 2, 0, 3] });
+  } finally {
+    free(backend, ...temps);
+  }
+}
+
+/**
+ * [N, OH, OW, C] -> [OH, OW, N, C] by copying rows of C (the wasm Transpose kernel moves one element
+ * at a time, several times slower for this permutation).
+ */
+function batchToInner(backend: BackendWasm, t: tf.TensorInfo): tf.TensorInfo {
+  const [n, oh, ow, c] = t.shape;
+  const out = backend.makeOutput([oh, ow, n, c], 'float32');
+  const src = f32(backend, t);
+  const dst = f32(backend, out);
+  const pixels = oh * ow;
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < pixels; p++) {
+      const s0 = (b * pixels + p) * c;
+      const d0 = (p * n + b) * c;
+      if (c >= 16) dst.set(src.subarray(s0, s0 + c), d0);
+      else for (let k = 0; k < c; k++) dst[d0 + k] = src[s0 + k];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,77 @@
+/**
+ * How the project's wasm kernels use the wasm backend. A kernel function runs inside the engine's
+ * `runKernel`, below the tensor level: it gets and returns `TensorInfo`s (dataId, shape, dtype), not
+ * `Tensor`s, and the engine (with the `IS_TEST` flag) checks that it leaves exactly its outputs behind.
+ * So the kernels here never call `tf.*` ops or `tf.tidy` (that would go through the engine again and
+ * track tensors in the caller's scope); like tfjs's own kernels that build on others (the cpu
+ * backend's `transpose(...)` inside `Conv2DBackpropFilter`, wasm's `FusedBatchNorm`), they
+ *  - call another wasm kernel's `kernelFunc` directly ({@link runWasm}), which returns a `TensorInfo`
+ *    the caller owns;
+ *  - free every intermediate exactly once with `backend.disposeData(dataId)` ({@link free}); a
+ *    `Reshape` result shares its input's buffer with a reference count, so freeing it is also right;
+ *  - allocate outputs with `backend.makeOutput` (uninitialised memory: {@link zeros} clears it) and
+ *    read or write tensors through `backend.typedArrayFromHeap`, taking those views only after the
+ *    last allocation, since an allocation can grow (and so detach) the wasm heap.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export type { BackendWasm };
+
+/** Runs the wasm backend's kernel `name` on `inputs`; the result belongs to the caller. */
+export function runWasm(
+  backend: BackendWasm,
+  name: string,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs: object = {},
+): tf.TensorInfo {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`the wasm backend has no '${name}' kernel, which advlens' wasm kernels build on`);
+  const out = k.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${name}' returned several tensors; expected one`);
+  return out;
+}
+
+/** Frees intermediate results of {@link runWasm} (each exactly once). */
+export function free(backend: BackendWasm, ...infos: tf.TensorInfo[]): void {
+  for (const t of infos) backend.disposeData(t.dataId);
+}
+
+/** A new zero-filled float32 output of `shape`. */
+export function zeros(backend: BackendWasm, shape: number[]): tf.TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  backend.typedArrayFromHeap(out).fill(0);
+  return out;
+}
+
+/** The wasm heap view of a float32 tensor (valid until the next allocation). */
+export function f32(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`expected a float32 tensor, got ${t.dtype}`);
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** Rejects NCHW data with a message that says what to do instead. */
+export function assertNHWC(kernel: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new Error(
+      `advlens' wasm ${kernel} supports dataFormat 'NHWC' (channels last) only, got '${dataFormat}'; transpose the input to NHWC or use the cpu backend`,
+    );
+  }
+}
+
+/** A convolution's or pooling's padding attribute: 'same', 'valid', a number, or explicit pairs. */
+export type Pad = Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
+
+/** The arguments tfjs passes a kernel function. */
+export interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+/** The kernel input `name`, which must be present. */
+export function input(inputs: tf.NamedTensorInfoMap, name: string): tf.TensorInfo {
+  const t = inputs[name];
+  if (!t) throw new Error(`kernel input '${name}' is missing`);
+  return t;
+}

