@@ -557,13 +557,11 @@ function cpuFallback(name: string): tf.KernelConfig {
           dtype: t.dtype,
         };
       }
-      const out = tf
-        .getKernel(name, 'cpu')!
-        .kernelFunc({
-          inputs: cpuInputs as unknown as tf.NamedTensorInfoMap,
-          attrs,
-          backend: cpu as unknown as tf.KernelBackend,
-        }) as Info | Info[];
+      const out = tf.getKernel(name, 'cpu')!.kernelFunc({
+        inputs: cpuInputs as unknown as tf.NamedTensorInfoMap,
+        attrs,
+        backend: cpu as unknown as tf.KernelBackend,
+      }) as Info | Info[];
       const outs = Array.isArray(out) ? out : [out];
       const res = outs.map((o) => wasm.makeOutput(o.shape, o.dtype, undefined, cpu.readSync(o.dataId)));
       for (const t of Object.values(cpuInputs)) cpu.disposeData(t.dataId);

@@ -4,13 +4,14 @@
  * step without the optimizer update) and the input gradient (an attack step). Also prints, for wasm,
  * the time per kernel of one training gradient pass (tf.profile).
  *
- *   npx tsx bench/grad-timing.ts [--arch small-cnn] [--batch 64] [--reps 5] [--backends wasm,cpu]
+ *   npx tsx bench/grad-timing.ts [--arch small-cnn] [--batch 64] [--reps 10] [--backends wasm,cpu] [--stock]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { parseArgs } from 'node:util';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { buildArchitecture, architecture } from '../src/models/architectures/index.ts';
+import { restoreStockWasmKernels } from '../src/engine/kernels/index.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -18,6 +19,7 @@ const { values: opt } = parseArgs({
     batch: { type: 'string', default: '64' },
     reps: { type: 'string', default: '10' },
     backends: { type: 'string', default: 'wasm,cpu' },
+    stock: { type: 'boolean', default: false },
   },
 });
 const arch = architecture(opt.arch);
@@ -26,6 +28,8 @@ const n = Number(opt.batch);
 const reps = Number(opt.reps);
 
 await initNodeBackend('wasm');
+// --stock: the stock wasm kernels only (no weight gradients there: Conv2DBackpropFilter is missing).
+if (opt.stock) restoreStockWasmKernels();
 
 function setup() {
   const m: tfl.LayersModel = buildArchitecture(arch.name, shape, 10, 1);
@@ -67,12 +71,15 @@ function time(f: () => tf.Tensor[]): { median: number; min: number } {
 for (const backend of opt.backends.split(',')) {
   await tf.setBackend(backend);
   const s = setup();
-  const wg = time(s.weightGrads);
+  const canTrain = backend !== 'wasm' || tf.getKernel('Conv2DBackpropFilter', 'wasm') != null;
+  const wg = canTrain ? time(s.weightGrads) : null;
   const ig = time(s.inputGrad);
+  const label = backend === 'wasm' && opt.stock ? 'wasm (stock kernels)' : backend;
+  const ms = (t: { median: number; min: number }) => `${t.median.toFixed(0)} ms (min ${t.min.toFixed(0)})`;
   console.log(
-    `${backend.padEnd(5)} ${arch.name} batch ${n} ${shape.join('x')}: weight grads ${wg.median.toFixed(0)} ms (min ${wg.min.toFixed(0)}), input grad ${ig.median.toFixed(0)} ms (min ${ig.min.toFixed(0)}); median of ${reps}`,
+    `${label} ${arch.name} batch ${n} ${shape.join('x')}: weight grads ${wg ? ms(wg) : 'n/a (Conv2DBackpropFilter missing)'}, input grad ${ms(ig)}; median of ${reps}`,
   );
-  if (backend === 'wasm') {
+  if (backend === 'wasm' && canTrain) {
     const prof = await tf.profile(() => tf.dispose(s.weightGrads()));
     const per = new Map<string, number>();
     for (const k of prof.kernels) per.set(k.name, (per.get(k.name) ?? 0) + (k.kernelTimeMs as number));

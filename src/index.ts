@@ -24,6 +24,11 @@ export {
   type Batch,
 } from './data/dataset.ts';
 
+export { parseDataSpec, validSpecs } from './data/spec.ts';
+export { loadDataset, listData } from './node/loadData.ts';
+export { fetchDataset } from './node/fetch.ts';
+export { decodeImage, encodePng, loadImageDataset } from './node/image.ts';
+
 // models
 export { makeClassifier, classIndex, preprocessTensor, type Classifier } from './models/classifier.ts';
 export type { ModelCard, Preprocess, TrainingRecord, MetricRecord } from './models/card.ts';

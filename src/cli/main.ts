@@ -55,6 +55,13 @@ export function buildProgram(): Command {
 
 /** Runs the CLI: user mistakes print one line and exit 2; internal errors keep their stack and exit 1. */
 export async function main(argv: string[]): Promise<void> {
+  // A closed pipe (`advlens eval | head`) is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -73,7 +80,8 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`advlens: ${e.message}\n`);
       process.exit(2);
     }
-    // A commander argParser that threw a UserError arrives wrapped as an invalid-argument error above.
-    throw e;
+    // Internal errors keep their stack (printed here: the wasm runtime's own handler would print its source).
+    process.stderr.write(`advlens: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
   }
 }

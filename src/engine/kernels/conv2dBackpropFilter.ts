@@ -48,7 +48,10 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
  * a first layer (small-cnn conv1, batch 64: 22 vs 31 ms).
  */
 export function useConvStrategy(info: Info): boolean {
-  return info.batchSize >= 4 && info.filterHeight * info.filterWidth * info.inChannels > 32;
+  const patch = info.filterHeight * info.filterWidth * info.inChannels;
+  const unrolled = patch * info.batchSize * info.outHeight * info.outWidth;
+  // Past 2^26 floats (256 MB) the unrolled patches cost more memory than they save time.
+  return (info.batchSize >= 4 && patch > 32) || unrolled > 2 ** 26;
 }
 
 /** Checks and geometry shared by both strategies. */
