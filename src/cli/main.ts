@@ -21,6 +21,16 @@ export async function setup(program: Command): Promise<void> {
   await initNodeBackend(g.backend);
 }
 
+/** Commander's message (with its 'Did you mean' hint) as one line. */
+function oneLine(str: string): string {
+  return str
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 /** Builds the `advlens` command line. */
 export function buildProgram(): Command {
   const program = new Command('advlens')
@@ -32,7 +42,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({
-      outputError: (str, write) => write(`advlens: ${str.replace(/^error: /, '').trim()}\n`),
+      outputError: (str, write) => write(`advlens: ${oneLine(str)}\n`),
     });
   for (const register of [
     registerDemo,
@@ -46,7 +56,7 @@ export function buildProgram(): Command {
   }
   for (const c of program.commands) {
     c.exitOverride().configureOutput({
-      outputError: (str, write) => write(`advlens ${c.name()}: ${str.replace(/^error: /, '').trim()}\n`),
+      outputError: (str, write) => write(`advlens ${c.name()}: ${oneLine(str)}\n`),
     });
     for (const sub of c.commands) sub.exitOverride();
   }
