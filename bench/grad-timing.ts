@@ -73,11 +73,16 @@ for (const backend of opt.backends.split(',')) {
   const s = setup();
   const canTrain = backend !== 'wasm' || tf.getKernel('Conv2DBackpropFilter', 'wasm') != null;
   const wg = canTrain ? time(s.weightGrads) : null;
-  const ig = time(s.inputGrad);
+  let ig: { median: number; min: number } | string;
+  try {
+    ig = time(s.inputGrad);
+  } catch (e) {
+    ig = `fails: ${(e as Error).message.split('\n')[0]}`; // stock wasm, models with fused convs
+  }
   const label = backend === 'wasm' && opt.stock ? 'wasm (stock kernels)' : backend;
   const ms = (t: { median: number; min: number }) => `${t.median.toFixed(0)} ms (min ${t.min.toFixed(0)})`;
   console.log(
-    `${label} ${arch.name} batch ${n} ${shape.join('x')}: weight grads ${wg ? ms(wg) : 'n/a (Conv2DBackpropFilter missing)'}, input grad ${ms(ig)}; median of ${reps}`,
+    `${label} ${arch.name} batch ${n} ${shape.join('x')}: weight grads ${wg ? ms(wg) : 'n/a (Conv2DBackpropFilter missing)'}, input grad ${typeof ig === 'string' ? ig : ms(ig)}; median of ${reps}`,
   );
   if (backend === 'wasm' && canTrain) {
     const prof = await tf.profile(() => tf.dispose(s.weightGrads()));
