@@ -76,8 +76,19 @@ function makeOptimizer(o: TrainOptions): tf.Optimizer {
 }
 
 function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  // tfjs optimizers keep the rate in a protected field that their update reads at every step.
-  (opt as unknown as { learningRate: number }).learningRate = lr;
+  // SGD and momentum read a kept scalar `c` that only setLearningRate updates; Adam reads its
+  // protected `learningRate` field at every step.
+  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (o.learningRate === lr) return;
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+function disposeOptimizer(opt: tf.Optimizer): void {
+  opt.dispose();
+  // tfjs 4.22's MomentumOptimizer.dispose leaves SGD's kept learning-rate scalar behind.
+  const c = (opt as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
 }
 
 /**
@@ -195,7 +206,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
     if (o.checkpoint) await o.checkpoint.save(c, optimizer, state);
     await o.onEpoch?.(result);
   }
-  optimizer.dispose();
+  disposeOptimizer(optimizer);
   return {
     epochsDone: state.epochsDone,
     history: state.history,

@@ -143,3 +143,26 @@ test('resuming with another seed is refused', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SGD follows the schedule (a rate of zero after epoch 1 freezes the weights) and leaks no tensors', async () => {
+  const data = toyData(32, 4);
+  const c = toyClassifier(2);
+  const before = tf.memory().numTensors;
+  const snapshots: number[][] = [];
+  await train(
+    c,
+    data,
+    base({
+      epochs: 3,
+      optimizer: 'sgd',
+      lr: 0.05,
+      schedule: { kind: 'step', milestones: [1], gamma: 0 },
+      onEpoch: () => void snapshots.push(Array.from(c.trainableVariables()[0].dataSync())),
+    }),
+  );
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(snapshots[1], snapshots[0], 'epoch 2 at rate 0 changes nothing');
+  assert.deepEqual(snapshots[2], snapshots[0]);
+  const init = toyClassifier(2).trainableVariables()[0].dataSync();
+  assert.notDeepEqual(snapshots[0], Array.from(init), 'epoch 1 at rate 0.05 did train');
+});
