@@ -66,3 +66,8 @@ export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts
 
 // reports
 export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';
+
+// attacks
+export { ATTACKS, attack, type Attack, type AttackOptions, type AttackResult } from './attacks/index.ts';
+export { fgsm } from './attacks/fgsm.ts';
+export { pgd, project } from './attacks/pgd.ts';

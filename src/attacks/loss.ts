@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier.ts';
+import { UserError } from '../errors.ts';
+
+/**
+ * The per-example loss an attack ascends, [N]: CE of the label (untargeted) or minus the CE of the
+ * target (targeted); with `cw`, the logit margin max_{j!=y} f_j - f_y (or f_t - max_{j!=t} f_j).
+ */
+export function attackLoss(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  targeted: boolean,
+  kind: 'ce' | 'cw',
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const k = logits.shape[1];
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), k);
+    if (kind === 'ce') {
+      const ce = tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+      return targeted ? tf.neg(ce) : ce;
+    }
+    const own = tf.sum(tf.mul(onehot, logits), 1);
+    const other = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
+    return (targeted ? tf.sub(own, other) : tf.sub(other, own)) as tf.Tensor1D;
+  });
+}
+
+/** Gradient of the summed attack loss w.r.t. the input [N,H,W,C] (caller owns). */
+export function lossGradient(
+  model: Classifier,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  targeted: boolean,
+  kind: 'ce' | 'cw',
+): tf.Tensor4D {
+  return tf.tidy(
+    () =>
+      tf.grad((v: tf.Tensor) => tf.sum(attackLoss(model.logits(v as tf.Tensor4D), labels, targeted, kind)))(
+        x,
+      ) as tf.Tensor4D,
+  );
+}
+
+/** The labels the loss refers to: the targets when targeted, else the true labels. */
+export function lossLabels(
+  y: tf.Tensor1D,
+  target: number | number[] | undefined,
+  classes: number,
+): { labels: tf.Tensor1D; targeted: boolean } {
+  if (target === undefined) return { labels: tf.clone(y), targeted: false };
+  const n = y.shape[0];
+  const t = Array.isArray(target) ? target : new Array<number>(n).fill(target);
+  if (t.length !== n)
+    throw new UserError(`${t.length} targets for ${n} images; give one target or one per image`);
+  for (const v of t)
+    if (!Number.isInteger(v) || v < 0 || v >= classes)
+      throw new UserError(`target class ${v} is outside 0..${classes - 1}`);
+  return { labels: tf.tensor1d(t, 'int32'), targeted: true };
+}
+
+/** Per example: reached the goal (misclassified, or classified as the target). */
+export function successOf(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): boolean[] {
+  const pred = tf.tidy(() => tf.argMax(logits, 1).dataSync());
+  const lab = labels.dataSync();
+  return Array.from(pred, (p, i) => (targeted ? p === lab[i] : p !== lab[i]));
+}

@@ -1,0 +1,140 @@
+/**
+ * PGD: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
+ * Bounds the L-inf or L2 distance. Repeats `steps` times: step along sign(g) (L-inf) or g/||g||_2 (L2)
+ * by `stepSize`, project onto the eps-ball around x, clip to [0, 1].
+ * Options and defaults: `eps` (required), `norm` 'linf', `steps` 40, `stepSize` 0.01 (L-inf) or
+ * eps/5 (L2), `randomStart` false, `restarts` 0 (each restart random-starts; the worst case per
+ * example is kept), `target` (untargeted when absent), `loss` 'ce' | 'cw', `earlyStop` false, `seed` 0.
+ * Input: images [N, H, W, C] in [0, 1] with int32 labels [N].
+ *
+ *   const r = pgd(model, batch, { eps: 0.3, steps: 40, stepSize: 0.01 });
+ *   tf.dispose([r.xAdv, r.logits]);
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Attack, AttackOptions } from './types.ts';
+import { attackLoss, lossGradient, lossLabels, successOf } from './loss.ts';
+import { UserError } from '../errors.ts';
+
+/** A budget must be a finite number >= 0. */
+export function checkEps(eps: number): void {
+  if (!Number.isFinite(eps) || eps < 0) throw new UserError(`eps must be a number >= 0 (got ${eps})`);
+}
+
+/** Per-example L2 norm of [N,H,W,C] as [N,1,1,1]. */
+function l2(t: tf.Tensor4D): tf.Tensor4D {
+  return tf.sqrt(tf.sum(tf.square(t), [1, 2, 3], true)) as tf.Tensor4D;
+}
+
+/** Projects x' onto the eps-ball around x (in `norm`) and into [0, 1]. */
+export function project(x: tf.Tensor4D, xAdv: tf.Tensor4D, eps: number, norm: 'linf' | 'l2'): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (norm === 'linf')
+      return tf.minimum(
+        tf.maximum(xAdv, tf.maximum(tf.sub(x, eps), 0)),
+        tf.minimum(tf.add(x, eps), 1),
+      ) as tf.Tensor4D;
+    const d = tf.sub(xAdv, x) as tf.Tensor4D;
+    const scale = tf.minimum(1, tf.div(eps, tf.add(l2(d), 1e-12)));
+    return tf.clipByValue(tf.add(x, tf.mul(d, scale)), 0, 1) as tf.Tensor4D;
+  });
+}
+
+function randomStart(x: tf.Tensor4D, eps: number, norm: 'linf' | 'l2', seed: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (norm === 'linf')
+      return project(
+        x,
+        tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', seed)) as tf.Tensor4D,
+        eps,
+        norm,
+      );
+    const dir = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+    const r = tf.mul(eps, tf.randomUniform([x.shape[0], 1, 1, 1], 0, 1, 'float32', seed + 1));
+    return project(x, tf.add(x, tf.mul(tf.div(dir, tf.add(l2(dir), 1e-12)), r)) as tf.Tensor4D, eps, norm);
+  });
+}
+
+function defaults(o: AttackOptions) {
+  const norm = o.norm ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`unknown norm '${norm}'; use linf or l2`);
+  const steps = o.steps ?? 40;
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new UserError(`steps must be an integer >= 0 (got ${steps})`);
+  const stepSize = o.stepSize ?? (norm === 'linf' ? 0.01 : o.eps / 5);
+  if (!(stepSize >= 0)) throw new UserError(`step size must be >= 0 (got ${stepSize})`);
+  return {
+    norm,
+    steps,
+    stepSize,
+    randomStart: o.randomStart ?? false,
+    restarts: o.restarts ?? 0,
+    loss: o.loss ?? 'ce',
+    earlyStop: o.earlyStop ?? false,
+    seed: o.seed ?? 0,
+  } as const;
+}
+
+export const pgd: Attack = (model, batch, o) => {
+  checkEps(o.eps);
+  const d = defaults(o);
+  const { labels, targeted } = lossLabels(batch.y, o.target, model.labels.length);
+  const x = batch.x;
+  let best: tf.Tensor4D | null = null;
+  let bestScore: Float32Array | null = null;
+  for (let r = 0; r <= d.restarts; r++) {
+    let xa = d.randomStart || r > 0 ? randomStart(x, o.eps, d.norm, d.seed + 7919 * r) : tf.clone(x);
+    for (let s = 0; s < d.steps; s++) {
+      const next = tf.tidy(() => {
+        const g = lossGradient(model, xa, labels, targeted, d.loss);
+        const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
+        let stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, o.eps, d.norm);
+        if (d.earlyStop) {
+          const pred = tf.argMax(model.logits(xa), 1);
+          const done = targeted ? tf.equal(pred, labels) : tf.notEqual(pred, tf.cast(labels, 'int32'));
+          stepped = tf.where(
+            tf.broadcastTo(tf.reshape(done, [-1, 1, 1, 1]), xa.shape),
+            xa,
+            stepped,
+          ) as tf.Tensor4D;
+        }
+        return stepped;
+      });
+      xa.dispose();
+      xa = next;
+    }
+    // Worst case per example: a success beats a failure; between equals, the higher loss wins.
+    const score = tf.tidy(() => {
+      const logits = model.logits(xa);
+      const loss = attackLoss(logits, labels, targeted, d.loss).dataSync() as Float32Array;
+      const ok = successOf(logits, labels, targeted);
+      return Float32Array.from(loss, (v, i) => (ok[i] ? 1e30 : v));
+    });
+    if (!best || !bestScore) {
+      best = xa;
+      bestScore = score;
+    } else {
+      const take = Array.from(score, (v, i) => (v > bestScore![i] ? 1 : 0));
+      const merged = tf.tidy(
+        () =>
+          tf.where(
+            tf.broadcastTo(tf.reshape(tf.tensor1d(take, 'bool'), [-1, 1, 1, 1]), xa.shape),
+            xa,
+            best!,
+          ) as tf.Tensor4D,
+      );
+      take.forEach((t, i) => t && (bestScore![i] = score[i]));
+      tf.dispose([best, xa]);
+      best = merged;
+    }
+  }
+  const xAdv = best as tf.Tensor4D;
+  const logits = model.logits(xAdv);
+  const success = successOf(logits, labels, targeted);
+  labels.dispose();
+  return {
+    xAdv,
+    logits,
+    success,
+    options: { attack: `pgd-${d.norm}`, eps: o.eps, ...d, target: o.target ?? null },
+  };
+};

@@ -1,0 +1,39 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier.ts';
+import type { Batch } from '../data/dataset.ts';
+
+/** Options shared by the gradient attacks; each attack documents its defaults. Pixels are in [0, 1]. */
+export interface AttackOptions {
+  /** Perturbation budget in [0,1] pixel units (L-inf) or in L2 norm of the [0,1] image. */
+  eps: number;
+  norm?: 'linf' | 'l2';
+  steps?: number;
+  /** Step size alpha. */
+  stepSize?: number;
+  randomStart?: boolean;
+  /** Extra random restarts; the worst case per example is kept. */
+  restarts?: number;
+  /** Target class per example (targeted attack) or one class for all; untargeted when absent. */
+  target?: number | number[];
+  /** Loss to ascend: cross-entropy (default) or the logit margin of Carlini and Wagner. */
+  loss?: 'ce' | 'cw';
+  /** Stop updating an example once it is misclassified (or reaches its target). */
+  earlyStop?: boolean;
+  /** Seed for the random start. */
+  seed?: number;
+}
+
+/** What every attack returns; the caller owns the tensors. */
+export interface AttackResult {
+  /** Adversarial images [N, H, W, C] in [0, 1]. */
+  xAdv: tf.Tensor4D;
+  /** Per example: misclassified (untargeted) or classified as its target (targeted). */
+  success: boolean[];
+  /** Logits on xAdv [N, K]. */
+  logits: tf.Tensor2D;
+  /** The options used, defaults filled in. */
+  options: Record<string, unknown>;
+}
+
+/** One signature for every attack: `(model, batch, options) -> result`. */
+export type Attack = (model: Classifier, batch: Batch, options: AttackOptions) => AttackResult;
