@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack } from './types.ts';
-import { lossGradient, lossLabels, successOf } from './loss.ts';
+import { finishAttack, lossGradient, lossLabels } from './loss.ts';
 import { checkEps } from './pgd.ts';
 
 export const fgsm: Attack = (model, batch, o) => {
@@ -20,13 +20,11 @@ export const fgsm: Attack = (model, batch, o) => {
     const g = lossGradient(model, batch.x, labels, targeted, kind);
     return tf.clipByValue(tf.add(batch.x, tf.mul(o.eps, tf.sign(g))), 0, 1) as tf.Tensor4D;
   });
-  const logits = model.logits(xAdv);
-  const success = successOf(logits, labels, targeted);
-  labels.dispose();
-  return {
-    xAdv,
-    logits,
-    success,
-    options: { attack: 'fgsm', eps: o.eps, norm: 'linf', target: o.target ?? null, loss: kind },
-  };
+  return finishAttack(model, xAdv, labels, targeted, {
+    attack: 'fgsm',
+    eps: o.eps,
+    norm: 'linf',
+    target: o.target ?? null,
+    loss: kind,
+  });
 };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
+import type { AttackResult } from './types.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -63,4 +64,21 @@ export function successOf(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: bo
   const pred = tf.tidy(() => tf.argMax(logits, 1).dataSync());
   const lab = labels.dataSync();
   return Array.from(pred, (p, i) => (targeted ? p === lab[i] : p !== lab[i]));
+}
+
+/**
+ * The common end of every attack: logits and success on the final images, the loss labels freed.
+ * Takes ownership of `labels`; the caller owns the returned tensors.
+ */
+export function finishAttack(
+  model: Classifier,
+  xAdv: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  targeted: boolean,
+  options: Record<string, unknown>,
+): AttackResult {
+  const logits = model.logits(xAdv);
+  const success = successOf(logits, labels, targeted);
+  labels.dispose();
+  return { xAdv, logits, success, options };
 }

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackOptions } from './types.ts';
-import { attackLoss, lossGradient, lossLabels, successOf } from './loss.ts';
+import { attackLoss, finishAttack, lossGradient, lossLabels, successOf } from './loss.ts';
 import { UserError } from '../errors.ts';
 
 /** A budget must be a finite number >= 0. */
@@ -127,14 +127,10 @@ export const pgd: Attack = (model, batch, o) => {
       best = merged;
     }
   }
-  const xAdv = best as tf.Tensor4D;
-  const logits = model.logits(xAdv);
-  const success = successOf(logits, labels, targeted);
-  labels.dispose();
-  return {
-    xAdv,
-    logits,
-    success,
-    options: { attack: `pgd-${d.norm}`, eps: o.eps, ...d, target: o.target ?? null },
-  };
+  return finishAttack(model, best as tf.Tensor4D, labels, targeted, {
+    attack: `pgd-${d.norm}`,
+    eps: o.eps,
+    ...d,
+    target: o.target ?? null,
+  });
 };
