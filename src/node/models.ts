@@ -16,6 +16,13 @@ export interface LoadOptions {
   preset?: string;
 }
 
+/** The model folder named by `p`: the folder itself, or the folder of a model.json given instead. */
+export function modelDir(p: string): string {
+  if (!fs.existsSync(p))
+    throw new UserError(`model folder not found: ${p}; give a folder holding model.json (and advlens.json)`);
+  return fs.statSync(p).isFile() ? path.dirname(p) : p;
+}
+
 /**
  * Loads a model folder (`model.json` + weights, and `advlens.json` when the project made it) as a
  * {@link Classifier}. Folders without a card are matched against the presets (darknet tiny), and

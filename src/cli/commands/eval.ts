@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { evaluate } from '../../metrics/accuracy.ts';
-import { loadClassifier, writeCard } from '../../node/models.ts';
+import { loadClassifier, modelDir, writeCard } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
@@ -89,7 +89,7 @@ export function registerEval(program: Command): void {
           command: result.command,
           versions: result.versions,
         };
-        writeCard(o.model, card);
+        writeCard(modelDir(o.model), card);
       }
       if (o.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + '\n');
