@@ -2,6 +2,7 @@ import { UserError } from '../errors.ts';
 import type { Attack } from './types.ts';
 import { fgsm } from './fgsm.ts';
 import { pgd } from './pgd.ts';
+import { minEps } from './minEps.ts';
 
 export type { Attack, AttackOptions, AttackResult } from './types.ts';
 
@@ -11,6 +12,7 @@ export const ATTACKS: Record<string, Attack> = {
   pgd: pgd,
   'pgd-linf': (m, b, o) => pgd(m, b, { ...o, norm: 'linf' }),
   'pgd-l2': (m, b, o) => pgd(m, b, { ...o, norm: 'l2' }),
+  'min-eps': minEps,
 };
 
 /** Looks up an attack by name; a {@link UserError} naming the valid ones otherwise. */

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackOptions } from './types.ts';
+import type { Classifier } from '../models/classifier.ts';
 import { attackLoss, finishAttack, lossGradient, lossLabels, successOf } from './loss.ts';
 import { UserError } from '../errors.ts';
 
@@ -21,12 +22,15 @@ export function checkEps(eps: number): void {
 }
 
 /** Per-example L2 norm of [N,H,W,C] as [N,1,1,1]. */
-function l2(t: tf.Tensor4D): tf.Tensor4D {
+export function l2(t: tf.Tensor4D): tf.Tensor4D {
   return tf.sqrt(tf.sum(tf.square(t), [1, 2, 3], true)) as tf.Tensor4D;
 }
 
+/** A budget: one for the batch, or one per example as [N,1,1,1]. */
+export type Budget = number | tf.Tensor4D;
+
 /** Projects x' onto the eps-ball around x (in `norm`) and into [0, 1]. */
-export function project(x: tf.Tensor4D, xAdv: tf.Tensor4D, eps: number, norm: 'linf' | 'l2'): tf.Tensor4D {
+export function project(x: tf.Tensor4D, xAdv: tf.Tensor4D, eps: Budget, norm: 'linf' | 'l2'): tf.Tensor4D {
   return tf.tidy(() => {
     if (norm === 'linf')
       return tf.minimum(
@@ -74,6 +78,49 @@ function defaults(o: AttackOptions) {
   } as const;
 }
 
+/**
+ * The PGD iteration from `start` (taken over and disposed): `steps` steps of `stepSize` along sign(g)
+ * or g/||g||, each projected onto the `eps`-ball around `x` and into [0, 1]. Budget and step may be
+ * per example ([N,1,1,1]), as the minimum-eps search needs. The caller owns the result.
+ */
+export function pgdSteps(
+  model: Classifier,
+  x: tf.Tensor4D,
+  start: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  targeted: boolean,
+  d: {
+    eps: Budget;
+    stepSize: Budget;
+    steps: number;
+    norm: 'linf' | 'l2';
+    loss: 'ce' | 'cw';
+    earlyStop: boolean;
+  },
+): tf.Tensor4D {
+  let xa = start;
+  for (let s = 0; s < d.steps; s++) {
+    const next = tf.tidy(() => {
+      const g = lossGradient(model, xa, labels, targeted, d.loss);
+      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
+      let stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
+      if (d.earlyStop) {
+        const pred = tf.argMax(model.logits(xa), 1);
+        const done = targeted ? tf.equal(pred, labels) : tf.notEqual(pred, tf.cast(labels, 'int32'));
+        stepped = tf.where(
+          tf.broadcastTo(tf.reshape(done, [-1, 1, 1, 1]), xa.shape),
+          xa,
+          stepped,
+        ) as tf.Tensor4D;
+      }
+      return stepped;
+    });
+    xa.dispose();
+    xa = next;
+  }
+  return xa;
+}
+
 export const pgd: Attack = (model, batch, o) => {
   checkEps(o.eps);
   const d = defaults(o);
@@ -83,25 +130,7 @@ export const pgd: Attack = (model, batch, o) => {
   let bestScore: Float32Array | null = null;
   for (let r = 0; r <= d.restarts; r++) {
     let xa = d.randomStart || r > 0 ? randomStart(x, o.eps, d.norm, d.seed + 7919 * r) : tf.clone(x);
-    for (let s = 0; s < d.steps; s++) {
-      const next = tf.tidy(() => {
-        const g = lossGradient(model, xa, labels, targeted, d.loss);
-        const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
-        let stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, o.eps, d.norm);
-        if (d.earlyStop) {
-          const pred = tf.argMax(model.logits(xa), 1);
-          const done = targeted ? tf.equal(pred, labels) : tf.notEqual(pred, tf.cast(labels, 'int32'));
-          stepped = tf.where(
-            tf.broadcastTo(tf.reshape(done, [-1, 1, 1, 1]), xa.shape),
-            xa,
-            stepped,
-          ) as tf.Tensor4D;
-        }
-        return stepped;
-      });
-      xa.dispose();
-      xa = next;
-    }
+    xa = pgdSteps(model, x, xa, labels, targeted, { ...d, eps: o.eps });
     // Worst case per example: a success beats a failure; between equals, the higher loss wins.
     const score = tf.tidy(() => {
       const logits = model.logits(xa);

@@ -33,6 +33,8 @@ export interface AttackResult {
   logits: tf.Tensor2D;
   /** The options used, defaults filled in. */
   options: Record<string, unknown>;
+  /** Minimum-eps search only: the smallest successful budget per example (NaN where none was found). */
+  epsPerExample?: number[];
 }
 
 /** One signature for every attack: `(model, batch, options) -> result`. */

@@ -1,0 +1,118 @@
+/**
+ * Minimum-epsilon attack: the smallest budget at which a PGD attack succeeds, per example, by
+ * bisection (ALGORITHMS.md section 1; used for the interpretation discrepancy of Boopathy et al.).
+ * Round 0 attacks at the upper bound `eps`; an example that fails there has no minimum (NaN). Each
+ * later round attacks every example at the middle of its bracket [lo, hi] and keeps the half that
+ * contains the boundary. Success means the logit margin reaches `kappa`: f_t - max_{j!=t} f_j >= kappa
+ * (targeted) or max_{j!=y} f_j - f_y >= kappa (untargeted); the inner attack ascends that margin (CW loss).
+ * Options and defaults: `eps` (the upper bound of the search, required), `norm` 'linf', `steps` 10,
+ * `rounds` 10, `kappa` 0.1, step size per example 2.5 * eps_i / steps (Madry et al.'s rule), `target`.
+ * Returns the adversarial image found at the smallest successful budget (the failed attempt at `eps`
+ * where none succeeded) and that budget in `epsPerExample`.
+ *
+ *   const r = minEps(model, batch, { eps: 0.5, target: 3 });
+ *   r.epsPerExample; // e.g. [0.12, NaN, ...]
+ *   tf.dispose([r.xAdv, r.logits]);
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Attack, AttackOptions } from './types.ts';
+import { lossLabels } from './loss.ts';
+import { checkEps, pgdSteps } from './pgd.ts';
+import { UserError } from '../errors.ts';
+
+/** Extra options of the minimum-eps search. */
+export interface MinEpsOptions extends AttackOptions {
+  /** Bisection rounds after the first attack at the upper bound. */
+  rounds?: number;
+  /** Required logit margin. */
+  kappa?: number;
+}
+
+/** Per-example margin toward the goal: f_t - max_{j!=t} f_j (targeted) or max_{j!=y} f_j - f_y. */
+function margins(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): Float32Array {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    const own = tf.sum(tf.mul(onehot, logits), 1);
+    const other = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
+    return (targeted ? tf.sub(own, other) : tf.sub(other, own)).dataSync() as Float32Array;
+  });
+}
+
+export const minEps: Attack = (model, batch, opts) => {
+  const o = opts as MinEpsOptions;
+  checkEps(o.eps);
+  const norm = o.norm ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`unknown norm '${norm}'; use linf or l2`);
+  const steps = o.steps ?? 10;
+  const rounds = o.rounds ?? 10;
+  const kappa = o.kappa ?? 0.1;
+  for (const [name, v] of [
+    ['steps', steps],
+    ['rounds', rounds],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1) throw new UserError(`${name} must be a positive integer (got ${v})`);
+  if (!Number.isFinite(kappa) || kappa < 0) throw new UserError(`kappa must be a number >= 0 (got ${kappa})`);
+  const { labels, targeted } = lossLabels(batch.y, o.target, model.labels.length);
+  const x = batch.x;
+  const n = x.shape[0];
+  const lo = new Float32Array(n);
+  const hi = new Float32Array(n).fill(o.eps);
+  const found = new Array<boolean>(n).fill(false);
+  let best: tf.Tensor4D | null = null;
+  for (let r = 0; r <= rounds; r++) {
+    const e = r === 0 ? Float32Array.from(hi) : Float32Array.from(lo, (l, i) => (l + hi[i]) / 2);
+    const xa = tf.tidy(() => {
+      const eps = tf.tensor4d(e, [n, 1, 1, 1]);
+      const d = {
+        eps,
+        stepSize: tf.mul(eps, 2.5 / steps) as tf.Tensor4D,
+        steps,
+        norm,
+        loss: 'cw',
+        earlyStop: false,
+      } as const;
+      return pgdSteps(model, x, tf.clone(x), labels, targeted, d);
+    });
+    const m = tf.tidy(() => margins(model.logits(xa), labels, targeted));
+    const ok = Array.from(m, (v) => v >= kappa);
+    if (r === 0) {
+      best = xa;
+      ok.forEach((s, i) => (found[i] = s));
+      continue;
+    }
+    const take = ok.map((s, i) => s && found[i]);
+    ok.forEach((s, i) => {
+      if (!found[i]) return;
+      if (s) hi[i] = e[i];
+      else lo[i] = e[i];
+    });
+    const merged = tf.tidy(
+      () =>
+        tf.where(
+          tf.broadcastTo(tf.reshape(tf.tensor1d(take.map(Number), 'bool'), [-1, 1, 1, 1]), x.shape),
+          xa,
+          best!,
+        ) as tf.Tensor4D,
+    );
+    tf.dispose([xa, best!]);
+    best = merged;
+  }
+  labels.dispose();
+  const xAdv = best as tf.Tensor4D;
+  return {
+    xAdv,
+    logits: model.logits(xAdv),
+    success: found,
+    epsPerExample: Array.from(hi, (h, i) => (found[i] ? h : NaN)),
+    options: {
+      attack: 'min-eps',
+      eps: o.eps,
+      norm,
+      steps,
+      rounds,
+      kappa,
+      target: o.target ?? null,
+      loss: 'cw',
+    },
+  };
+};
