@@ -320,3 +320,16 @@ test('Tile on wasm equals the cpu backend (ranks 0-5, float32, int32 and bool)',
     }
   }
 });
+
+test('Sign on wasm equals the cpu backend down to tiny magnitudes (stock wasm returned 0 below ~1e-6)', async () => {
+  const v = [1e-30, -1e-30, 1e-9, -1e-9, 1e-7, -3e-7, 1e-6, 0.5, -2, 0, -0, NaN, Infinity, -Infinity];
+  const values = Float32Array.from(v);
+  const wasm = await run('wasm', 'Sign', { x: { values, shape: [v.length] } }, {});
+  const cpu = await run('cpu', 'Sign', { x: { values, shape: [v.length] } }, {});
+  await tf.setBackend('wasm');
+  assert.deepEqual(Array.from(wasm), Array.from(cpu));
+  assert.deepEqual(Array.from(wasm.slice(0, 6)), [1, -1, 1, -1, 1, -1]);
+  const ints = await run('wasm', 'Sign', { x: { values: Int32Array.from([-5, 0, 7]), shape: [3] } }, {});
+  await tf.setBackend('wasm');
+  assert.deepEqual(Array.from(ints), [-1, 0, 1]);
+});

@@ -11,6 +11,7 @@ import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
 import { conv2dBackpropInput } from './conv2dBackpropInput.ts';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './depthwiseConv2dBackprop.ts';
 import { maxPoolGrad } from './maxPoolGrad.ts';
+import { sign } from './sign.ts';
 import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 
@@ -43,6 +44,12 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelName: 'Conv2DBackpropInput',
     kernelFunc: conv2dBackpropInput,
     replacesStock: 'stock wasm Conv2DBackpropInput is a plain loop, about 10x slower than XNNPACK',
+  },
+  {
+    kernelName: 'Sign',
+    kernelFunc: sign,
+    replacesStock:
+      'stock wasm Sign returns 0 for |x| < ~1e-6, which masks the small gradients of confident models',
   },
   {
     kernelName: 'Tile',
