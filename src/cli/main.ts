@@ -9,6 +9,7 @@ import { registerPredict } from './commands/predict.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerAttack } from './commands/attack.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     registerPredict,
     registerTrain,
     registerEval,
+    registerAttack,
   ]) {
     register(program);
   }

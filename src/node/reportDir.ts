@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../errors.ts';
 
 /**
  * Builds a report folder under a temporary name and swaps it in whole when `finish` is called, so an
@@ -7,7 +8,8 @@ import path from 'node:path';
  */
 export function reportDir(finalDir: string) {
   const final = path.resolve(finalDir);
-  if (fs.existsSync(final) && !fs.statSync(final).isDirectory()) throw new Error(`${finalDir} is a file`);
+  if (fs.existsSync(final) && !fs.statSync(final).isDirectory())
+    throw new UserError(`${finalDir} is a file, not a folder; choose another --out`);
   const tmp = `${final}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });

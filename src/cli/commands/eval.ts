@@ -5,16 +5,26 @@ import { loadClassifier, modelDir, writeCard } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
-import { positiveInt } from '../options.ts';
+import { nonNegativeInt, positiveInt } from '../options.ts';
+import { UserError } from '../../errors.ts';
 import { progressBar } from '../progress.ts';
 import { pct, textTable } from '../table.ts';
+import { addAttackOptions, parseAttackList, parseEpsList, type AttackCliOptions } from '../attackOptions.ts';
+import { evalWithAttacks } from './evalAttack.ts';
 
-interface EvalCliOptions {
+interface EvalCliOptions extends AttackCliOptions {
+  attack?: string[];
+  eps?: number[];
+  sanity: boolean;
+  sanityExamples: number;
+  examples: number;
+  report?: string;
+  csv?: boolean;
   model: string;
   data: string;
   limit?: number;
   dataDir?: string;
-  batchSize: number;
+  batchSize?: number;
   json?: boolean;
   record?: boolean;
   preset?: string;
@@ -22,9 +32,11 @@ interface EvalCliOptions {
 
 /** `advlens eval`: accuracy, per-class accuracy and confusion matrix, with everything that produced them. */
 export function registerEval(program: Command): void {
-  program
+  const cmd = program
     .command('eval')
-    .description('measure accuracy, per-class accuracy and the confusion matrix of a model on a dataset')
+    .description(
+      'measure accuracy, per-class accuracy and the confusion matrix of a model on a dataset; with --attack, robust accuracy per attack and eps',
+    )
     .requiredOption('--model <dir>', 'model folder (model.json, advlens.json)')
     .requiredOption(
       '--data <spec>',
@@ -32,86 +44,136 @@ export function registerEval(program: Command): void {
     )
     .option('--limit <n>', 'only the first N examples', positiveInt('--limit'))
     .option('--data-dir <dir>', 'where to look for datasets')
-    .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 256)
+    .option(
+      '--batch-size <n>',
+      'images per pass (default 256; with --attack 100, or 8 for inputs larger than 64x64)',
+      positiveInt('--batch-size'),
+    )
     .option('--preset <name>', 'describe a model without a card by a preset (darknet-tiny)')
     .option('--record', "write the accuracy into the model's card (advlens.json)")
     .option('--json', 'machine-readable result on stdout')
-    .action(async (o: EvalCliOptions) => {
-      await setup(program);
-      const c = await loadClassifier(o.model, { preset: o.preset });
-      const [h, w, ch] = c.inputShape;
-      const data = await loadDataset(o.data, {
-        dataDir: o.dataDir,
-        limit: o.limit,
-        size: [h, w],
-        channels: ch as 1 | 3,
-      });
-      const bar = progressBar('eval', { quiet: o.json });
-      const t0 = performance.now();
-      const ev = evaluate(c, data, { batchSize: o.batchSize, onProgress: (d, t) => bar.update(d, t) });
-      bar.stop();
-      const seconds = (performance.now() - t0) / 1000;
-      const result = {
-        model: {
-          path: path.resolve(o.model),
-          name: c.card.name,
-          architecture: c.card.architecture,
-          training: c.card.training?.recipe ?? null,
-        },
-        data: {
-          spec: o.data,
-          source: data.source,
-          examples: data.size,
-          limit: o.limit ?? null,
-          classes: data.classNames,
-        },
-        options: { batchSize: o.batchSize, preset: o.preset ?? null },
-        accuracy: ev.accuracy,
-        correct: ev.correct,
-        examples: ev.examples,
-        perClass: ev.perClass,
-        confusion: ev.confusion,
-        seconds,
-        versions: versions(),
-        measuredAt: new Date().toISOString(),
-        command: `advlens ${process.argv.slice(2).join(' ')}`,
-      };
-      if (o.record) {
-        if (o.limit)
-          process.stderr.write('advlens eval: note: recording an accuracy measured on a --limit slice\n');
-        const card = { ...c.card, metrics: { ...(c.card.metrics ?? {}) } };
-        card.metrics[o.data] = {
-          data: o.data,
-          source: data.source,
-          examples: ev.examples,
-          accuracy: ev.accuracy,
-          measuredAt: result.measuredAt,
-          command: result.command,
-          versions: result.versions,
-        };
-        writeCard(modelDir(o.model), card);
-      }
-      if (o.json) {
-        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-        return;
-      }
-      process.stdout.write(
-        `${c.card.name} on ${o.data} (${data.size} images from ${data.source}): accuracy ${pct(ev.accuracy)}\n\n`,
+    .option(
+      '--attack <names>',
+      'attack(s), comma-separated or repeated: fgsm, pgd-linf, pgd-l2, ...',
+      parseAttackList,
+    )
+    .option(
+      '--eps <list>',
+      'budgets, comma-separated, fractions allowed (default 0,0.1,0.2,0.3)',
+      parseEpsList,
+    )
+    .option('--csv', 'with --attack: CSV on stdout')
+    .option('--report <dir>', 'with --attack: write an HTML report (plot, table, checks, examples) there')
+    .option(
+      '--examples <n>',
+      'with --report: example images per attack and eps',
+      nonNegativeInt('--examples'),
+      6,
+    )
+    .option(
+      '--no-sanity',
+      'skip the sanity checks (eps 0, monotonicity, PGD vs FGSM, unbounded budget, noise)',
+    )
+    .option(
+      '--sanity-examples <n>',
+      'examples for the checks that need extra attack runs',
+      positiveInt('--sanity-examples'),
+      200,
+    );
+  addAttackOptions(cmd).action(async (o: EvalCliOptions) => {
+    await setup(program);
+    if (!o.attack) {
+      const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize'] as const).filter(
+        (k) => o[k] !== undefined,
       );
+      if (stray.length)
+        throw new UserError(`--${stray[0].replace(/[A-Z]/g, (m) => '-' + m.toLowerCase())} needs --attack`);
+    }
+    const c = await loadClassifier(o.model, { preset: o.preset });
+    const [h, w, ch] = c.inputShape;
+    const data = await loadDataset(o.data, {
+      dataDir: o.dataDir,
+      limit: o.limit,
+      size: [h, w],
+      channels: ch as 1 | 3,
+    });
+    if (o.attack) {
+      if (o.record) throw new UserError('--record stores clean accuracy; run it without --attack');
+      if (o.json && o.csv) throw new UserError('choose one of --json and --csv');
+      if (data.classNames.length !== c.labels.length)
+        throw new UserError(
+          `the data has ${data.classNames.length} classes but the model predicts ${c.labels.length}; evaluate on the data the model was made for`,
+        );
+      const batchSize = o.batchSize ?? (h * w <= 64 * 64 ? 100 : 8);
+      await evalWithAttacks({ ...o, batchSize, attack: o.attack }, c, data);
+      return;
+    }
+    const bar = progressBar('eval', { quiet: o.json });
+    const t0 = performance.now();
+    const ev = evaluate(c, data, { batchSize: o.batchSize ?? 256, onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    const result = {
+      model: {
+        path: path.resolve(o.model),
+        name: c.card.name,
+        architecture: c.card.architecture,
+        training: c.card.training?.recipe ?? null,
+      },
+      data: {
+        spec: o.data,
+        source: data.source,
+        examples: data.size,
+        limit: o.limit ?? null,
+        classes: data.classNames,
+      },
+      options: { batchSize: o.batchSize ?? 256, preset: o.preset ?? null },
+      accuracy: ev.accuracy,
+      correct: ev.correct,
+      examples: ev.examples,
+      perClass: ev.perClass,
+      confusion: ev.confusion,
+      seconds,
+      versions: versions(),
+      measuredAt: new Date().toISOString(),
+      command: `advlens ${process.argv.slice(2).join(' ')}`,
+    };
+    if (o.record) {
+      if (o.limit)
+        process.stderr.write('advlens eval: note: recording an accuracy measured on a --limit slice\n');
+      const card = { ...c.card, metrics: { ...(c.card.metrics ?? {}) } };
+      card.metrics[o.data] = {
+        data: o.data,
+        source: data.source,
+        examples: ev.examples,
+        accuracy: ev.accuracy,
+        measuredAt: result.measuredAt,
+        command: result.command,
+        versions: result.versions,
+      };
+      writeCard(modelDir(o.model), card);
+    }
+    if (o.json) {
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(
+      `${c.card.name} on ${o.data} (${data.size} images from ${data.source}): accuracy ${pct(ev.accuracy)}\n\n`,
+    );
+    process.stdout.write(
+      textTable(
+        ['class', 'examples', 'correct', 'accuracy'],
+        ev.perClass.map((p) => [p.label, p.examples, p.correct, pct(p.accuracy)]),
+      ) + '\n',
+    );
+    if (data.classNames.length <= 20) {
+      process.stdout.write('\nconfusion (rows: true class, columns: predicted)\n');
       process.stdout.write(
         textTable(
-          ['class', 'examples', 'correct', 'accuracy'],
-          ev.perClass.map((p) => [p.label, p.examples, p.correct, pct(p.accuracy)]),
+          ['', ...data.classNames.map((_, i) => String(i))],
+          ev.confusion.map((r, i) => [`${i} ${data.classNames[i]}`, ...r]),
         ) + '\n',
       );
-      if (data.classNames.length <= 20) {
-        process.stdout.write('\nconfusion (rows: true class, columns: predicted)\n');
-        process.stdout.write(
-          textTable(
-            ['', ...data.classNames.map((_, i) => String(i))],
-            ev.confusion.map((r, i) => [`${i} ${data.classNames[i]}`, ...r]),
-          ) + '\n',
-        );
-      }
-    });
+    }
+  });
 }

@@ -1,0 +1,96 @@
+/**
+ * Small SVG charts for reports: pure functions returning an SVG string (no DOM), so a report can be
+ * written by Node and drawn by the web app alike.
+ */
+import { escapeHtml } from './html.ts';
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
+
+export interface LineChartOptions {
+  xLabel: string;
+  yLabel: string;
+  /** y range; default [0, 1] (accuracy). */
+  yRange?: [number, number];
+  width?: number;
+  height?: number;
+  /** Format of y tick labels (default: percent). */
+  yFormat?: (v: number) => string;
+}
+
+/** Colour-blind-safe palette (Okabe and Ito). */
+export const PALETTE = [
+  '#0072B2',
+  '#D55E00',
+  '#009E73',
+  '#CC79A7',
+  '#E69F00',
+  '#56B4E9',
+  '#F0E442',
+  '#000000',
+];
+
+/** Evenly spaced "nice" ticks covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+/** A line chart with markers, axes, ticks and a legend. */
+export function lineChart(series: Series[], o: LineChartOptions): string {
+  const W = o.width ?? 560;
+  const H = o.height ?? 340;
+  const m = { l: 56, r: 150, t: 16, b: 46 };
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const xLo = Math.min(...xs, 0);
+  const xHi = Math.max(...xs, xLo + 1e-9);
+  const [yLo, yHi] = o.yRange ?? [0, 1];
+  const px = (x: number) => m.l + ((x - xLo) / (xHi - xLo)) * (W - m.l - m.r);
+  const py = (y: number) => H - m.b - ((y - yLo) / (yHi - yLo)) * (H - m.t - m.b);
+  const yf = o.yFormat ?? ((v: number) => `${Math.round(v * 100)}%`);
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui,sans-serif" font-size="12">`,
+  );
+  for (const t of niceTicks(yLo, yHi)) {
+    parts.push(
+      `<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`,
+      `<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${escapeHtml(yf(t))}</text>`,
+    );
+  }
+  for (const t of niceTicks(xLo, xHi)) {
+    parts.push(
+      `<line x1="${px(t)}" x2="${px(t)}" y1="${H - m.b}" y2="${H - m.b + 4}" stroke="#333"/>`,
+      `<text x="${px(t)}" y="${H - m.b + 17}" text-anchor="middle">${t}</text>`,
+    );
+  }
+  parts.push(
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`,
+    `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`,
+    `<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`,
+  );
+  series.forEach((s, i) => {
+    const col = PALETTE[i % PALETTE.length];
+    const pts = [...s.points].sort((a, b) => a[0] - b[0]);
+    parts.push(
+      `<polyline fill="none" stroke="${col}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
+      ...pts.map(
+        ([x, y]) =>
+          `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3.5" fill="${col}"><title>${escapeHtml(`${s.name}: ${x} → ${yf(y)}`)}</title></circle>`,
+      ),
+      `<line x1="${W - m.r + 12}" x2="${W - m.r + 32}" y1="${m.t + 10 + 18 * i}" y2="${m.t + 10 + 18 * i}" stroke="${col}" stroke-width="2"/>`,
+      `<text x="${W - m.r + 38}" y="${m.t + 14 + 18 * i}">${escapeHtml(s.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
