@@ -71,3 +71,55 @@ export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';
 export { ATTACKS, attack, type Attack, type AttackOptions, type AttackResult } from './attacks/index.ts';
 export { fgsm } from './attacks/fgsm.ts';
 export { pgd, project } from './attacks/pgd.ts';
+export { pgdSteps, checkEps, type Budget } from './attacks/pgd.ts';
+export { minEps, type MinEpsOptions } from './attacks/minEps.ts';
+
+// robustness evaluation
+export {
+  robustness,
+  perturbationNorms,
+  type RobustnessOptions,
+  type RobustnessResult,
+  type RobustRow,
+  type SanityCheck,
+  type Norms,
+} from './metrics/robustness.ts';
+export { lineChart, niceTicks, type Series } from './report/plot.ts';
+
+// explanations
+export {
+  EXPLAINERS,
+  explainer,
+  type Explainer,
+  type ExplainOptions,
+  type ExplainResult,
+  type ExplainTarget,
+} from './explain/index.ts';
+export { gradient, gradientXInput } from './explain/gradient.ts';
+export { smoothgrad } from './explain/smoothgrad.ts';
+export { integratedGradients, gaussianBlur } from './explain/integratedGradients.ts';
+export { cam, gradCam, upsample, camHead } from './explain/cam.ts';
+export {
+  renderMap,
+  overlay,
+  colorize,
+  reduceChannels,
+  percentile,
+  sharedScale,
+  normalise,
+  displayValues,
+  mapAt,
+  type DisplayOptions,
+  type Colormap,
+  type Plane,
+  type Rgb,
+} from './explain/display.ts';
+
+// interpretation metrics
+export { kendallTau, kendallTauNaive } from './metrics/kendall.ts';
+export {
+  interpretationDiscrepancy,
+  topKOverlap,
+  camBoundCheck,
+  type CamBound,
+} from './metrics/interpretation.ts';

@@ -1,0 +1,80 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier.ts';
+import type { Batch } from '../data/dataset.ts';
+
+/**
+ * Which class each map explains: the model's prediction (default), the true label, one class for
+ * every image, or one class per image.
+ */
+export type ExplainTarget = 'predicted' | 'label' | number | number[];
+
+/**
+ * Options shared by every explainer (Captum's one interface), plus each method's own. Every
+ * explainer echoes them back in {@link ExplainResult.options} with its defaults filled in.
+ * Images are float32 [N, H, W, C] in [0, 1]; the model runs in inference mode.
+ */
+export interface ExplainOptions {
+  /** The class explained (default `'predicted'`). */
+  target?: ExplainTarget;
+  /**
+   * The score S differentiated (ALGORITHMS.md section 2): the target's logit (default) or the
+   * cross-entropy of the target, `-log softmax(f(x))_t` (its gradient points away from the class;
+   * display it with `abs`). CAM and Grad-CAM explain logits only.
+   */
+  score?: 'logit' | 'ce';
+  /** Images (or noise samples, or path points) per internal forward/backward pass (default 32). */
+  batchSize?: number;
+  /** Seed for SmoothGrad's noise and IG's `uniform` baseline (default 0). */
+  seed?: number;
+
+  /** SmoothGrad: noise samples per image n (default 25, as PAIR's library; AT-CNN used 100). */
+  samples?: number;
+  /** SmoothGrad: noise std as a fraction of each image's range max(x) - min(x) (default 0.15). */
+  spread?: number;
+  /** SmoothGrad: average the sample gradients (default `'mean'`) or sum them as AT-CNN's code did. */
+  aggregate?: 'mean' | 'sum';
+
+  /** Integrated Gradients: path points m (default 100, as in the Int/Int2 code). */
+  steps?: number;
+  /** Integrated Gradients: right Riemann sum (default) or the trapezoid rule (m + 1 points). */
+  rule?: 'riemann-right' | 'trapezoid';
+  /**
+   * Integrated Gradients: the baseline a: `'zeros'` (black, default), `'blur'` (each image
+   * Gaussian-blurred with `blurSigma`), `'uniform'` (U(0,1) noise from `seed`), or an image
+   * [H, W, C] or [N, H, W, C] as a tensor or a flat array.
+   */
+  baseline?: 'zeros' | 'blur' | 'uniform' | tf.Tensor | ArrayLike<number>;
+  /** Integrated Gradients: the blur baseline's std in pixels (default min(H, W) / 10). */
+  blurSigma?: number;
+
+  /** Grad-CAM: the layer explained (default the card's `layers.lastConv`, else `layers.camFeatures`). */
+  layer?: string;
+  /** Grad-CAM: apply ReLU to the map (default true). */
+  relu?: boolean;
+}
+
+/** What every explainer returns; the caller owns `maps`. */
+export interface ExplainResult {
+  /**
+   * Maps [N, h, w, c] at the method's own resolution: the input's [H, W, C] for gradient methods,
+   * the feature map's [h, w, 1] for CAM and Grad-CAM (see `upsample` for display).
+   */
+  maps: tf.Tensor4D;
+  /** The class each map explains. */
+  targets: number[];
+  /** The options used, defaults filled in. */
+  options: Record<string, unknown>;
+  /** S(x) per image: the explained score. */
+  scores?: number[];
+  /** Integrated Gradients: S(a) per image at the baseline. */
+  baselineScores?: number[];
+  /** Integrated Gradients: completeness gap sum_i IG_i - (S(x) - S(a)) per image. */
+  delta?: number[];
+  /** Integrated Gradients: |delta| / |S(x) - S(a)| per image (Infinity or NaN where S(x) = S(a)). */
+  relativeError?: number[];
+  /** CAM: the target's bias b_t per image, so that mean over positions of the map + bias = logit. */
+  bias?: number[];
+}
+
+/** One signature for every explainer: `(model, batch, options) -> result`. */
+export type Explainer = (model: Classifier, batch: Batch, options?: ExplainOptions) => ExplainResult;
