@@ -3,6 +3,9 @@ import type { Attack } from './types.ts';
 import { fgsm } from './fgsm.ts';
 import { pgd } from './pgd.ts';
 import { minEps } from './minEps.ts';
+import { jpegL1, jpegL2, jpegLinf } from './jpeg.ts';
+import { snow } from './snow.ts';
+import { gabor } from './gabor.ts';
 
 export type { Attack, AttackOptions, AttackResult } from './types.ts';
 
@@ -13,6 +16,36 @@ export const ATTACKS: Record<string, Attack> = {
   'pgd-linf': (m, b, o) => pgd(m, b, { ...o, norm: 'linf' }),
   'pgd-l2': (m, b, o) => pgd(m, b, { ...o, norm: 'l2' }),
   'min-eps': minEps,
+  'jpeg-linf': jpegLinf,
+  'jpeg-l2': jpegL2,
+  'jpeg-l1': jpegL1,
+  snow,
+  gabor,
+};
+
+/** What evaluation needs to know about an attack, beyond running it. */
+export interface AttackInfo {
+  /** The norm of x' - x the budget bounds, when it bounds one (the sanity checks probe these). */
+  norm: 'linf' | 'l2' | null;
+  /** Several gradient steps (an unbounded budget should then reach ~0% accuracy). */
+  iterative: boolean;
+  /** eps = 0 returns the images unchanged (false for snow, whose base transform brightens them). */
+  identityAtZero: boolean;
+  /** A reasonable budget for MNIST-like data in [0,1] pixel units, shown in help and docs. */
+  exampleEps: string;
+}
+
+export const ATTACK_INFO: Record<string, AttackInfo> = {
+  fgsm: { norm: 'linf', iterative: false, identityAtZero: true, exampleEps: '0.1' },
+  pgd: { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.1' },
+  'pgd-linf': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.1' },
+  'pgd-l2': { norm: 'l2', iterative: true, identityAtZero: true, exampleEps: '2' },
+  'min-eps': { norm: null, iterative: true, identityAtZero: true, exampleEps: '0.5 (upper bound)' },
+  'jpeg-linf': { norm: null, iterative: true, identityAtZero: true, exampleEps: '0.25/255' },
+  'jpeg-l2': { norm: null, iterative: true, identityAtZero: true, exampleEps: '8/255' },
+  'jpeg-l1': { norm: null, iterative: true, identityAtZero: true, exampleEps: '256/255' },
+  snow: { norm: null, iterative: true, identityAtZero: false, exampleEps: '2' },
+  gabor: { norm: null, iterative: true, identityAtZero: true, exampleEps: '400/255' },
 };
 
 /** Looks up an attack by name; a {@link UserError} naming the valid ones otherwise. */

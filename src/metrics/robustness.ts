@@ -18,7 +18,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { batchIndices, getBatch } from '../data/dataset.ts';
-import { attack as attackByName, type AttackOptions, type AttackResult } from '../attacks/index.ts';
+import {
+  ATTACK_INFO,
+  attack as attackByName,
+  type AttackOptions,
+  type AttackResult,
+} from '../attacks/index.ts';
 import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
@@ -110,10 +115,11 @@ export interface RobustnessResult {
   examples: RobustExample[];
 }
 
-/** The norm an attack bounds, when it is one of the gradient attacks the checks know how to probe. */
+/** The norm a gradient attack bounds (the checks probe these), from the registry's info. */
 function gradientNorm(name: string, options: Record<string, unknown>): 'linf' | 'l2' | null {
-  if (!['fgsm', 'pgd', 'pgd-linf', 'pgd-l2'].includes(name)) return null;
-  return options.norm === 'l2' ? 'l2' : 'linf';
+  const info = ATTACK_INFO[name];
+  if (!info?.norm || !['fgsm', 'pgd', 'pgd-linf', 'pgd-l2'].includes(name)) return null;
+  return options.norm === 'l2' ? 'l2' : info.norm;
 }
 
 interface RunOut {
@@ -147,14 +153,16 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
 
   // Progress in units of examples attacked (attack runs dominate the time).
   // Check 4 runs iterative gradient attacks once more (a single FGSM step is not expected to reach 0%).
-  const gradientAttacks = o.attacks.filter((a) => a !== 'fgsm' && gradientNorm(a, {}));
+  const gradientAttacks = o.attacks.filter((a) => ATTACK_INFO[a]?.iterative && gradientNorm(a, {}));
   const pgdLinf = o.attacks.filter((a) => a === 'pgd' || a === 'pgd-linf');
   const extraFgsm = pgdLinf.length && !o.attacks.includes('fgsm') && sanity ? 1 : 0;
   const positive = eps.filter((e) => e > 0).length;
   const total =
     data.size * (1 + o.attacks.length * eps.length + extraFgsm * positive) +
     (sanity
-      ? nSanity * (o.attacks.length * (eps.includes(0) ? 0 : 1) + (targeted ? 0 : gradientAttacks.length))
+      ? nSanity *
+        ((eps.includes(0) ? 0 : o.attacks.filter((a) => ATTACK_INFO[a]?.identityAtZero !== false).length) +
+          (targeted ? 0 : gradientAttacks.length))
       : 0);
   let done = 0;
   const tick = (n: number, what: string) => {
@@ -265,19 +273,21 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
   if (sanity) {
     const acc = (name: string, e: number) => rows.find((r) => r.attack === name && r.eps === e)!.accuracy;
     for (const name of o.attacks) {
-      // 1. eps = 0 changes nothing.
-      const zero = eps.includes(0) ? results.get(`${name}@0`)! : run(name, 0, nSanity);
-      const n0 = zero.predictions.length;
-      const changed = zero.predictions.reduce((s, p, i) => s + (p !== clean[i] ? 1 : 0), 0);
-      checks.push({
-        name: 'eps 0 equals clean',
-        attack: name,
-        passed: changed === 0 && zero.linf === 0,
-        detail:
-          changed === 0 && zero.linf === 0
-            ? `at eps 0, all ${n0} predictions equal the clean ones and no pixel moved`
-            : `at eps 0, ${changed} of ${n0} predictions differ from the clean ones (max mean L-inf ${fmt(zero.linf / n0)})`,
-      });
+      // 1. eps = 0 changes nothing (where the attack is the identity at eps 0; snow is not).
+      if (ATTACK_INFO[name]?.identityAtZero !== false) {
+        const zero = eps.includes(0) ? results.get(`${name}@0`)! : run(name, 0, nSanity);
+        const n0 = zero.predictions.length;
+        const changed = zero.predictions.reduce((s, p, i) => s + (p !== clean[i] ? 1 : 0), 0);
+        checks.push({
+          name: 'eps 0 equals clean',
+          attack: name,
+          passed: changed === 0 && zero.linf === 0,
+          detail:
+            changed === 0 && zero.linf === 0
+              ? `at eps 0, all ${n0} predictions equal the clean ones and no pixel moved`
+              : `at eps 0, ${changed} of ${n0} predictions differ from the clean ones (mean L-inf ${fmt(zero.linf / n0)})`,
+        });
+      }
       // 2. Accuracy does not rise with eps.
       const rises = eps.slice(1).filter((e, i) => acc(name, e) > acc(name, eps[i]));
       checks.push({
@@ -309,7 +319,7 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
           });
       }
       // 4. An unbounded budget reaches (near) zero accuracy (untargeted only: a target may be unreachable).
-      if (!targeted && name !== 'fgsm') {
+      if (!targeted && ATTACK_INFO[name]?.iterative) {
         const big = norm === 'linf' ? 1 : Math.sqrt(per);
         const steps = (common.steps ?? 40) || 1;
         const unb = run(name, big, nSanity, { stepSize: (2.5 * big) / steps, randomStart: false });
