@@ -6,6 +6,7 @@ import { minEps } from './minEps.ts';
 import { jpegL1, jpegL2, jpegLinf } from './jpeg.ts';
 import { snow } from './snow.ts';
 import { gabor } from './gabor.ts';
+import { aai } from './aai.ts';
 
 export type { Attack, AttackOptions, AttackResult } from './types.ts';
 
@@ -21,6 +22,7 @@ export const ATTACKS: Record<string, Attack> = {
   'jpeg-l1': jpegL1,
   snow,
   gabor,
+  aai,
 };
 
 /** What evaluation needs to know about an attack, beyond running it. */
@@ -31,6 +33,8 @@ export interface AttackInfo {
   iterative: boolean;
   /** eps = 0 returns the images unchanged (false for snow, whose base transform brightens them). */
   identityAtZero: boolean;
+  /** The attack aims to change predictions (false for aai, which keeps them and moves the explanation). */
+  targetsAccuracy?: boolean;
   /** A reasonable budget for MNIST-like data in [0,1] pixel units, shown in help and docs. */
   exampleEps: string;
 }
@@ -46,6 +50,7 @@ export const ATTACK_INFO: Record<string, AttackInfo> = {
   'jpeg-l1': { norm: null, iterative: true, identityAtZero: true, exampleEps: '256/255' },
   snow: { norm: null, iterative: true, identityAtZero: false, exampleEps: '2' },
   gabor: { norm: null, iterative: true, identityAtZero: true, exampleEps: '400/255' },
+  aai: { norm: null, iterative: true, identityAtZero: true, targetsAccuracy: false, exampleEps: '0.1' },
 };
 
 /** Looks up an attack by name; a {@link UserError} naming the valid ones otherwise. */

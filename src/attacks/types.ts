@@ -35,6 +35,8 @@ export interface AttackResult {
   options: Record<string, unknown>;
   /** Minimum-eps search only: the smallest successful budget per example (NaN where none was found). */
   epsPerExample?: number[];
+  /** Per-example measurements an attack reports besides success (e.g. AAI's Kendall tau); NaN = not measured. */
+  metrics?: Record<string, number[]>;
 }
 
 /** One signature for every attack: `(model, batch, options) -> result`. */

@@ -17,7 +17,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { batchIndices, getBatch } from '../data/dataset.ts';
+import { batchIndices, getBatch, type Batch } from '../data/dataset.ts';
+import { camHead } from '../explain/cam.ts';
+import { camBoundCheck } from './interpretation.ts';
 import {
   ATTACK_INFO,
   attack as attackByName,
@@ -70,6 +72,12 @@ export interface RobustRow {
   seconds: number;
   /** The attack's options with defaults filled in (from its first batch). */
   options: Record<string, unknown>;
+  /**
+   * Means of the per-example measurements the attack reports (AAI: kendallTau, topKOverlap,
+   * kendallTauIG, predictionChanged), over the examples where they are defined; and for min-eps on a
+   * model with CAM, the interpretation discrepancy D and proposition 1's bound (ALGORITHMS.md 3).
+   */
+  metrics?: Record<string, { mean: number; examples: number }>;
 }
 
 /** A sanity check's outcome; `passed: false` is a warning to show (gradient masking or a bug). */
@@ -123,6 +131,7 @@ function gradientNorm(name: string, options: Record<string, unknown>): 'linf' | 
 }
 
 interface RunOut {
+  metricSums: Record<string, { sum: number; n: number }>;
   correct: number;
   success: number;
   successOf: number;
@@ -183,6 +192,13 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
   const cleanCorrect = clean.reduce((s, p, i) => s + (p === data.labels[i] ? 1 : 0), 0);
 
   const examples: RobustExample[] = [];
+  let hasCam = false;
+  try {
+    camHead(model).weights.dispose();
+    hasCam = true;
+  } catch {
+    hasCam = false;
+  }
   /** Runs one attack at one budget over the first `n` examples. */
   const run = (name: string, e: number, n: number, extra: Partial<AttackOptions> = {}, keepN = 0): RunOut => {
     const fn = attackByName(name);
@@ -195,6 +211,13 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
       l1: 0,
       options: {},
       predictions: new Int32Array(n),
+      metricSums: {},
+    };
+    const addMetrics = (m: Record<string, number[]>) => {
+      for (const [k, vs] of Object.entries(m)) {
+        const acc = (out.metricSums[k] ??= { sum: 0, n: 0 });
+        for (const v of vs) if (!Number.isNaN(v)) ((acc.sum += v), acc.n++);
+      }
     };
     let b = 0;
     for (const idx of batchIndices(n, bs)) {
@@ -208,6 +231,8 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
         throw err;
       }
       if (b === 1) out.options = r.options;
+      if (r.metrics) addMetrics(r.metrics);
+      if (name === 'min-eps' && hasCam) addMetrics(discrepancyMetrics(model, batch, r));
       const pred = tf.tidy(() => tf.argMax(r.logits, 1).dataSync());
       const norms = perturbationNorms(batch.x, r.xAdv);
       idx.forEach((j, i) => {
@@ -265,6 +290,16 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
         meanL1: r.l1 / data.size,
         seconds: (performance.now() - t0) / 1000,
         options: r.options,
+        ...(Object.keys(r.metricSums).length
+          ? {
+              metrics: Object.fromEntries(
+                Object.entries(r.metricSums).map(([k, v]) => [
+                  k,
+                  { mean: v.n ? v.sum / v.n : NaN, examples: v.n },
+                ]),
+              ),
+            }
+          : {}),
       });
     }
   }
@@ -288,6 +323,7 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
               : `at eps 0, ${changed} of ${n0} predictions differ from the clean ones (mean L-inf ${fmt(zero.linf / n0)})`,
         });
       }
+      if (ATTACK_INFO[name]?.targetsAccuracy === false) continue;
       // 2. Accuracy does not rise with eps.
       const rises = eps.slice(1).filter((e, i) => acc(name, e) > acc(name, eps[i]));
       checks.push({
@@ -361,6 +397,20 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
     rows,
     checks,
     examples,
+  };
+}
+
+/**
+ * Interpretation discrepancy of CAM at the minimum-eps adversarial (Boopathy et al.): per found
+ * example D(x, x') with t the class x' is classified as, and proposition 1's bound 1/2 (f_y(x) - f_t(x)).
+ */
+function discrepancyMetrics(model: Classifier, batch: Batch, r: AttackResult): Record<string, number[]> {
+  const found = r.epsPerExample ?? r.success.map((s) => (s ? 0 : NaN));
+  const b = camBoundCheck(model, batch, r.xAdv);
+  return {
+    discrepancy: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.discrepancy)),
+    discrepancyBound: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.bound)),
+    boundHolds: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.holds ? 1 : 0)),
   };
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Dataset } from '../../data/dataset.ts';
 import type { Classifier } from '../../models/classifier.ts';
-import { robustness, type RobustnessResult } from '../../metrics/robustness.ts';
+import { robustness, type RobustnessResult, type RobustRow } from '../../metrics/robustness.ts';
 import { encodePng } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { htmlTable, imageGrid, reportPage, type Figure, type Section } from '../../report/html.ts';
@@ -43,6 +43,25 @@ const CSV_HEAD = [
 function csvField(v: string | number): string {
   const s = String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Short names for the per-attack measurements in tables. */
+const METRIC_LABEL: Record<string, string> = {
+  kendallTau: 'tau',
+  topKOverlap: 'top-8',
+  kendallTauIG: 'tau(IG)',
+  predictionChanged: 'changed',
+  discrepancy: 'D',
+  discrepancyBound: 'bound',
+  boundHolds: 'bound holds',
+};
+
+/** The row's extra measurements as `tau 0.61, top-8 0.50, ...` (empty when none). */
+export function metricsText(m: RobustRow['metrics']): string {
+  if (!m) return '';
+  return Object.entries(m)
+    .map(([k, v]) => `${METRIC_LABEL[k] ?? k} ${Number.isNaN(v.mean) ? '-' : v.mean.toFixed(3)}`)
+    .join(', ');
 }
 
 /** `advlens eval --attack ...`: robust accuracy per attack and eps, sanity checks, report. */
@@ -108,9 +127,10 @@ export async function evalWithAttacks(
     return;
   }
   if (o.csv) {
+    const metricNames = [...new Set(r.rows.flatMap((x) => Object.keys(x.metrics ?? {})))];
     process.stdout.write(
       [
-        CSV_HEAD.join(','),
+        [...CSV_HEAD, ...metricNames].join(','),
         ...r.rows.map((x) =>
           [
             x.attack,
@@ -123,6 +143,7 @@ export async function evalWithAttacks(
             x.meanL2,
             x.meanL1,
             x.seconds.toFixed(2),
+            ...metricNames.map((k) => x.metrics?.[k]?.mean ?? ''),
           ]
             .map(csvField)
             .join(','),
@@ -131,12 +152,22 @@ export async function evalWithAttacks(
     );
     return;
   }
+  const hasMetrics = r.rows.some((x) => x.metrics);
   process.stdout.write(
     `${model.card.name} on ${o.data} (${data.size} images from ${data.source}): clean accuracy ${pct(r.clean.accuracy)}\n\n`,
   );
   process.stdout.write(
     textTable(
-      ['attack', 'eps', 'accuracy', 'attack success', 'mean L-inf', 'mean L2', 'time'],
+      [
+        'attack',
+        'eps',
+        'accuracy',
+        'attack success',
+        'mean L-inf',
+        'mean L2',
+        'time',
+        ...(hasMetrics ? ['measured'] : []),
+      ],
       r.rows.map((x) => [
         x.attack,
         Number(x.eps.toPrecision(4)),
@@ -145,6 +176,7 @@ export async function evalWithAttacks(
         x.meanLinf.toFixed(4),
         x.meanL2.toFixed(3),
         `${x.seconds.toFixed(1)}s`,
+        ...(hasMetrics ? [metricsText(x.metrics)] : []),
       ]),
     ) + '\n',
   );
@@ -181,7 +213,17 @@ async function writeReport(
           `<p>Clean accuracy ${pct(r.clean.accuracy)} on ${r.clean.examples} images.</p>` +
           chart +
           htmlTable(
-            ['attack', 'eps', 'accuracy', 'attack success', 'mean L-inf', 'mean L2', 'mean L1', 'seconds'],
+            [
+              'attack',
+              'eps',
+              'accuracy',
+              'attack success',
+              'mean L-inf',
+              'mean L2',
+              'mean L1',
+              'seconds',
+              'measured',
+            ],
             r.rows.map((x) => [
               x.attack,
               x.eps,
@@ -191,6 +233,7 @@ async function writeReport(
               x.meanL2,
               x.meanL1,
               x.seconds,
+              metricsText(x.metrics),
             ]),
           ),
       },
