@@ -79,7 +79,7 @@ test('train writes a model and card; killed mid-run, --resume continues from the
 
 test('demo writes the report and prints its path', () => {
   const out = path.join(tmp, 'report');
-  const r = advlens(['demo', '--out', out, '--limit', '200']);
+  const r = advlens(['demo', '--out', out, '--limit', '200', '--attack-limit', '50']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /mnist-small-cnn/);
   assert.ok(r.stdout.includes(path.join(out, 'index.html')));
@@ -89,6 +89,22 @@ test('demo writes the report and prints its path', () => {
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
   for (const s of summary.summary)
     assert.ok(s.accuracy > 0.95, `${s.model} on held-out digits: ${s.accuracy}`);
+  // Robustness section: PGD takes a standard model from clean accuracy at eps 0 to ~0 at 0.2.
+  const rob = summary.provenance.robustness;
+  assert.equal(rob.examples, 50);
+  assert.deepEqual(
+    rob.rows.map((x: { eps: number }) => x.eps),
+    [0, 0.05, 0.1, 0.2],
+  );
+  assert.ok(rob.rows[3].accuracy <= 0.05, `PGD at 0.2 leaves ${rob.rows[3].accuracy}`);
+  assert.ok(
+    rob.checks.every((c: { passed: boolean }) => c.passed),
+    JSON.stringify(rob.checks),
+  );
+  assert.match(html, /Robustness: PGD L-inf/);
+  assert.match(html, /Saliency/);
+  assert.ok(fs.existsSync(path.join(out, 'saliency', '0-integrated-gradients.png')));
+  assert.ok(fs.existsSync(path.join(out, 'adversarial', '0.png')));
 });
 
 test('predict names pizza and cab with darknet tiny', (t) => {
