@@ -10,6 +10,7 @@ import { registerTrain } from './commands/train.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerAttack } from './commands/attack.ts';
+import { registerExplain } from './commands/explain.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
     registerTrain,
     registerEval,
     registerAttack,
+    registerExplain,
   ]) {
     register(program);
   }
@@ -90,6 +92,19 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (e instanceof UserError) {
       process.stderr.write(`advlens: ${e.message}\n`);
+      process.exit(2);
+    }
+    // The wasm heap is limited (4 GiB): too large a batch of large images ends in a RangeError or a
+    // "memory access out of bounds" from inside the runtime. Say what to do instead of a stack.
+    const msg = String((e as Error)?.message ?? e);
+    if (
+      /memory access out of bounds|out of memory|Cannot enlarge memory|Array buffer allocation failed/i.test(
+        msg,
+      )
+    ) {
+      process.stderr.write(
+        `advlens: ran out of memory for the TensorFlow.js ${program.opts<GlobalOptions>().backend} backend (${msg.split('\n')[0]}); use a smaller --batch-size or fewer samples/steps\n`,
+      );
       process.exit(2);
     }
     // Internal errors keep their stack (printed here: the wasm runtime's own handler would print its source).
