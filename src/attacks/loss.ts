@@ -17,7 +17,14 @@ export function attackLoss(
     const k = logits.shape[1];
     const onehot = tf.oneHot(tf.cast(labels, 'int32'), k);
     if (kind === 'ce') {
-      const ce = tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+      // CE = -log p_y written as softplus(logsumexp_{j != y}(z_j - z_y)): the same value, but its
+      // float32 gradient stays accurate when the model is confident. The textbook form's gradient,
+      // p - onehot, loses the true-class term once 1 - p_y < 6e-8 (p_y rounds to 1) and is 1e-7 /
+      // (1 - p_y) relatively off before that, which flipped FGSM signs against a float64 PyTorch
+      // reference on confident digits (bench/torch-crosscheck.py).
+      const zy = tf.sum(tf.mul(onehot, logits), 1, true);
+      const others = tf.sub(tf.sub(logits, zy), tf.mul(onehot, 1e9));
+      const ce = tf.softplus(tf.logSumExp(others, 1)) as tf.Tensor1D;
       return targeted ? tf.neg(ce) : ce;
     }
     const own = tf.sum(tf.mul(onehot, logits), 1);
