@@ -6,6 +6,7 @@ import { encodePng } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { htmlTable, imageGrid, reportPage, type Figure, type Section } from '../../report/html.ts';
 import { lineChart } from '../../report/plot.ts';
+import { ATTACK_INFO } from '../../attacks/index.ts';
 import { versions } from '../../version.ts';
 import { attackOptionsFrom, type AttackCliOptions } from '../attackOptions.ts';
 import { progressBar } from '../progress.ts';
@@ -198,13 +199,29 @@ async function writeReport(
   try {
     const [h, w, c] = data.shape;
     const attacks = [...new Set(r.rows.map((x) => x.attack))];
-    const chart = lineChart(
-      attacks.map((a) => ({
-        name: a,
-        points: r.rows.filter((x) => x.attack === a).map((x) => [x.eps, x.accuracy] as [number, number]),
-      })),
-      { xLabel: 'eps (budget, pixel units in [0,1])', yLabel: 'accuracy' },
-    );
+    // Budgets in different units (L-inf, L2, each unforeseen attack's own) get separate plots.
+    const unit = (a: string) => {
+      const n = ATTACK_INFO[a]?.norm;
+      return n === 'linf' ? 'L-inf' : n === 'l2' ? 'L2' : a;
+    };
+    const chart = [...new Set(attacks.map(unit))]
+      .map((u) =>
+        lineChart(
+          attacks
+            .filter((a) => unit(a) === u)
+            .map((a) => ({
+              name: a,
+              points: r.rows
+                .filter((x) => x.attack === a)
+                .map((x) => [x.eps, x.accuracy] as [number, number]),
+            })),
+          {
+            xLabel: `eps (${u === 'L-inf' || u === 'L2' ? u + ' norm' : u + ' budget'}, pixels in [0,1])`,
+            yLabel: 'accuracy',
+          },
+        ),
+      )
+      .join('\n');
     const failed = r.checks.filter((x) => !x.passed);
     const sections: Section[] = [
       {
