@@ -39,7 +39,8 @@ interface Fixture {
   attacks: FixtureAttack[];
 }
 
-const FIXTURE = new URL('../fixtures/torch-attacks.json', import.meta.url);
+// ADVLENS_TORCH_FIXTURE points the test at another fixture (e.g. one written with --all, for diagnosis).
+const FIXTURE = process.env.ADVLENS_TORCH_FIXTURE ?? new URL('../fixtures/torch-attacks.json', import.meta.url);
 const fixture: Fixture | null = fs.existsSync(FIXTURE)
   ? (JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Fixture)
   : null;
@@ -47,7 +48,7 @@ const skip = fixture
   ? false
   : 'test/fixtures/torch-attacks.json is missing; regenerate it as bench/README.md describes';
 /** At most this many FGSM components may be left out as float32-ambiguous, per attack. */
-const MAX_EXCLUDED = 8;
+const MAX_EXCLUDED = Number(process.env.ADVLENS_TORCH_MAX_EXCLUDED ?? 8);
 
 /** max |a - b| over the entries where `keep` holds. */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, keep?: (i: number) => boolean): number {
