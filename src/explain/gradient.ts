@@ -2,7 +2,7 @@
  * Gradient saliency: Simonyan et al., "Deep Inside Convolutional Networks: Visualising Image
  * Classification Models and Saliency Maps", 2014. The map is grad_x S(x), with S the target's logit
  * (default) or cross-entropy; Gradient x Input (Shrikumar et al., 2016) multiplies it by x.
- * Options: `target` 'predicted', `score` 'logit', `batchSize` 32. Maps [N, H, W, C] at input size.
+ * Options: `target` 'predicted', `score` 'logit', `batchSize` 32 (8 above 64x64 inputs). Maps [N, H, W, C] at input size.
  *
  *   const r = gradient(model, batch, { target: 'label' });
  *   r.maps.dispose();
@@ -27,14 +27,22 @@ export function nonNegative(name: string, v: number): number {
   return v;
 }
 
-/** The options every explainer shares, checked, with their defaults. */
-export function commonOptions(o: ExplainOptions = {}) {
+/**
+ * The options every explainer shares, checked, with their defaults. The default internal batch is 32
+ * images (or samples, or path points) up to 64x64 inputs and 8 above: 32 gradient passes of 224x224
+ * images at once exhaust the wasm heap (4 GiB).
+ */
+export function commonOptions(o: ExplainOptions = {}, inputShape?: readonly number[]) {
   const score = o.score ?? 'logit';
   if (score !== 'logit' && score !== 'ce') throw new UserError(`unknown score '${score}'; use logit or ce`);
   return {
     target: (o.target ?? 'predicted') as ExplainTarget,
     score,
-    batchSize: intOption('batchSize', o.batchSize ?? 32, 1),
+    batchSize: intOption(
+      'batchSize',
+      o.batchSize ?? (inputShape && inputShape[0] * inputShape[1] > 64 * 64 ? 8 : 32),
+      1,
+    ),
   } as const;
 }
 
@@ -178,7 +186,7 @@ function batchedGradient(
 
 /** Gradient saliency grad_x S(x), [N, H, W, C] (caller owns `maps`). */
 export const gradient: Explainer = (model, batch, o = {}) => {
-  const d = commonOptions(o);
+  const d = commonOptions(o, model.inputShape);
   const targets = resolveTargets(model, batch, d.target);
   const maps = batchedGradient(model, batch.x, targets, d.score, d.batchSize);
   return { maps, targets, options: { method: 'gradient', ...d } };
@@ -186,7 +194,7 @@ export const gradient: Explainer = (model, batch, o = {}) => {
 
 /** Gradient x Input: x * grad_x S(x), [N, H, W, C] (caller owns `maps`). */
 export const gradientXInput: Explainer = (model, batch, o = {}) => {
-  const d = commonOptions(o);
+  const d = commonOptions(o, model.inputShape);
   const targets = resolveTargets(model, batch, d.target);
   const g = batchedGradient(model, batch.x, targets, d.score, d.batchSize);
   const maps = tf.mul(g, batch.x) as tf.Tensor4D;

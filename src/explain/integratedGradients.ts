@@ -92,7 +92,7 @@ function baselineOf(
 }
 
 export const integratedGradients: Explainer = (model, batch, o = {}) => {
-  const c = commonOptions(o);
+  const c = commonOptions(o, model.inputShape);
   const m = intOption('steps', o.steps ?? 100, 1);
   const rule = o.rule ?? 'riemann-right';
   if (rule !== 'riemann-right' && rule !== 'trapezoid')

@@ -17,7 +17,7 @@ import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
 export const smoothgrad: Explainer = (model, batch, o = {}) => {
-  const c = commonOptions(o);
+  const c = commonOptions(o, model.inputShape);
   const samples = intOption('samples', o.samples ?? 25, 1);
   const spread = nonNegative('spread', o.spread ?? 0.15);
   const aggregate = o.aggregate ?? 'mean';

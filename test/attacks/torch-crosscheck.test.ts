@@ -40,7 +40,8 @@ interface Fixture {
 }
 
 // ADVLENS_TORCH_FIXTURE points the test at another fixture (e.g. one written with --all, for diagnosis).
-const FIXTURE = process.env.ADVLENS_TORCH_FIXTURE ?? new URL('../fixtures/torch-attacks.json', import.meta.url);
+const FIXTURE =
+  process.env.ADVLENS_TORCH_FIXTURE ?? new URL('../fixtures/torch-attacks.json', import.meta.url);
 const fixture: Fixture | null = fs.existsSync(FIXTURE)
   ? (JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Fixture)
   : null;

@@ -1,0 +1,317 @@
+/**
+ * The benchmark suite (`npm run bench`): the six workloads of the PyTorch reference
+ * `../shared/bench/torch_ref.py` on the MNIST small CNN at batch 64 (forward, input_grad, train_step,
+ * smoothgrad50, ig50, pgd40), built with the project's own code, plus SmoothGrad-50 and PGD-20 of one
+ * photo on darknet tiny (224x224). Per workload: a warm-up call, then the median of timed calls (at
+ * least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
+ * after, which must be equal (FAIL and exit 1 otherwise).
+ *
+ *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--seconds S] [--skip-darknet]
+ *                 [--quick] [--results FILE]
+ *
+ * --compare-torch runs torch_ref.py in the same run at 1 thread and at N threads (--threads-torch,
+ * default all cores) and prints advlens/torch ratios. advlens runs on one thread (wasm threads are
+ * off in Node), so its "all cores" number is its one-thread number. --quick: batch 8, SmoothGrad-5,
+ * IG-5, PGD-4 (for the test; not comparable with torch_ref's definitions beyond the first three).
+ * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '../src/node/backend.ts';
+import { engineInfo } from '../src/engine/backend.ts';
+import { versions } from '../src/version.ts';
+import { measure, peakRssMB, type WorkloadResult } from './suite/measure.ts';
+import { FULL, QUICK, darknetWorkloads, smallCnnWorkloads, type WorkloadSet } from './suite/workloads.ts';
+import { runTorch, torchAvailable, type TorchRun } from './suite/torch.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SHARED = path.resolve(here, '..', '..', 'shared');
+const TORCH_REF = path.join(SHARED, 'bench', 'torch_ref.py');
+const DARKNET = path.join(SHARED, 'models', 'darknet-tiny');
+const PHOTO = path.join(SHARED, 'data', 'photos', 'cat.jpg');
+const DEFAULT_RESULTS = path.join(here, 'results', 'latest.json');
+const SEED = 1;
+
+function usage(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+let opt: {
+  json: boolean;
+  'compare-torch': boolean;
+  'threads-torch'?: string;
+  seconds: string;
+  'skip-darknet': boolean;
+  quick: boolean;
+  results?: string;
+};
+try {
+  opt = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      'compare-torch': { type: 'boolean', default: false },
+      'threads-torch': { type: 'string' },
+      seconds: { type: 'string', default: '2' },
+      'skip-darknet': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      results: { type: 'string' },
+    },
+  }).values as typeof opt;
+} catch (e) {
+  usage((e as Error).message);
+}
+const seconds = Number(opt.seconds);
+if (!(seconds >= 0) || !Number.isFinite(seconds))
+  usage(`--seconds must be a number >= 0 (got ${opt.seconds})`);
+const cores = os.cpus().length;
+const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
+if (!Number.isInteger(threadsAll) || threadsAll < 1)
+  usage(`--threads-torch must be an integer >= 1 (got ${opt['threads-torch']})`);
+const sizes = opt.quick ? QUICK : FULL;
+const resultsFile = opt.results ?? (opt.quick ? null : DEFAULT_RESULTS);
+
+/** Progress goes to stderr, so that stdout holds only the table or the JSON. */
+const log = (s: string) => process.stderr.write(s + '\n');
+
+await initNodeBackend('wasm');
+const engine = engineInfo();
+const date = new Date().toISOString();
+const loadStart = os.loadavg();
+const machine = {
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  cpus: cores,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  totalMemGB: +(os.totalmem() / 2 ** 30).toFixed(1),
+  node: process.version,
+  loadAverageStart: loadStart.map((v) => +v.toFixed(2)),
+  loadAverageEnd: [] as number[],
+};
+log(
+  `advlens bench${opt.quick ? ' (quick: tiny sizes, not the reference definitions)' : ''}: ` +
+    `${machine.cpuModel} x ${cores} cores, node ${process.version}, tfjs ${engine.tfjsVersion} ` +
+    `${engine.backend} (SIMD ${engine.simd}, threads ${engine.threads}); ${seconds} s per workload; ` +
+    `load average ${loadStart[0].toFixed(2)}`,
+);
+
+const results: WorkloadResult[] = [];
+const skipped: { name: string; reason: string }[] = [];
+const tensorsAtStart = tf.memory().numTensors;
+
+async function runSet(set: WorkloadSet): Promise<void> {
+  try {
+    for (const w of set.workloads) {
+      const r = await measure(w, seconds);
+      results.push(r);
+      log(
+        `  ${r.name.padEnd(22)} ${fmtRate(r.imagesPerSec).padStart(8)} img/s  ${r.medianMs.toFixed(1)} ms/call (median of ${r.reps})` +
+          `  peak RSS ${r.peakRssMB.toFixed(0)} MiB  tensors ${r.tensorsBefore} -> ${r.tensorsAfter}${r.tensorsOk ? '' : '  LEAK'}`,
+      );
+    }
+  } finally {
+    set.dispose();
+  }
+}
+
+await runSet(smallCnnWorkloads(sizes, SEED, !opt.quick));
+if (opt['skip-darknet']) {
+  skipped.push({ name: 'darknet', reason: 'skipped (--skip-darknet)' });
+} else {
+  const d = await darknetWorkloads(sizes, DARKNET, PHOTO);
+  if ('skipped' in d) skipped.push({ name: 'darknet', reason: d.skipped });
+  else await runSet(d);
+}
+const tensorsAtEnd = tf.memory().numTensors;
+for (const s of skipped) log(`  ${s.name}: ${s.reason}`);
+
+// PyTorch reference, in the same run (the machine's speed drifts between runs).
+interface Comparison {
+  workload: string;
+  torchKey: string;
+  advlens: number;
+  torch1: number | null;
+  ratio1: number | null;
+  torchN: number | null;
+  ratioN: number | null;
+}
+const torch: {
+  requested: boolean;
+  available: boolean;
+  note: string | null;
+  threadsAll: number;
+  runs: TorchRun[];
+  comparison: Comparison[];
+} = { requested: opt['compare-torch'], available: false, note: null, threadsAll, runs: [], comparison: [] };
+if (opt['compare-torch']) {
+  const why = torchAvailable(TORCH_REF);
+  if (why) {
+    torch.note = why;
+    log(`torch: ${why}; continuing without the comparison`);
+  } else {
+    torch.available = true;
+    for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
+      log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
+      const o = runTorch(TORCH_REF, t, sizes.batch, seconds);
+      if (o.ok) torch.runs.push(o.run);
+      else {
+        torch.note = o.reason;
+        log(`torch: ${o.reason}`);
+      }
+    }
+    const t1 = torch.runs.find((r) => r.threads === 1);
+    const tN = threadsAll === 1 ? t1 : torch.runs.find((r) => r.threads === threadsAll);
+    for (const r of results) {
+      if (!r.torchKey) continue;
+      const a = t1?.imagesPerSec[r.torchKey] ?? null;
+      const b = tN?.imagesPerSec[r.torchKey] ?? null;
+      torch.comparison.push({
+        workload: r.name,
+        torchKey: r.torchKey,
+        advlens: r.imagesPerSec,
+        torch1: a,
+        ratio1: a ? r.imagesPerSec / a : null,
+        torchN: b,
+        ratioN: b ? r.imagesPerSec / b : null,
+      });
+    }
+  }
+}
+machine.loadAverageEnd = os.loadavg().map((v) => +v.toFixed(2));
+
+const leaks = results.filter((r) => !r.tensorsOk);
+const report = {
+  tool: 'advlens bench',
+  date,
+  quick: opt.quick,
+  secondsPerWorkload: seconds,
+  seed: SEED,
+  machine,
+  engine: { ...engine, versions: versions() },
+  advlensThreads: 1,
+  threadsNote:
+    'advlens runs on one thread: wasm threads are off in Node (a worker pool comes later); its "all cores" figures are its one-thread figures',
+  timing:
+    'per workload: one warm-up call, then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py reports total images / total time of its timed calls (at least 2)',
+  workloads: results,
+  skipped,
+  tensors: { atStart: tensorsAtStart, atEnd: tensorsAtEnd },
+  peakRssMB: peakRssMB(),
+  torch,
+  ok: leaks.length === 0,
+};
+
+if (resultsFile) {
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  fs.writeFileSync(resultsFile, await formatJson(JSON.stringify(report, null, 2) + '\n', resultsFile));
+}
+
+if (opt.json) process.stdout.write(JSON.stringify(report) + '\n');
+else process.stdout.write(textReport() + '\n');
+if (resultsFile) {
+  const rel = path.relative(process.cwd(), resultsFile);
+  log(`results written to ${rel.startsWith('..') ? resultsFile : rel}`);
+}
+
+if (leaks.length) {
+  for (const r of leaks)
+    process.stderr.write(
+      `\n*** FAIL: ${r.name} leaks tensors: ${r.tensorsBefore} live before, ${r.tensorsAfter} after ***\n`,
+    );
+  process.exit(1);
+}
+
+/** The JSON as the repository's prettier formats it (so `npm run lint` passes), or as is without prettier. */
+async function formatJson(text: string, file: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(text, { ...config, filepath: file });
+  } catch {
+    return text;
+  }
+}
+
+function fmtRate(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '-';
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2);
+}
+
+function fmtRatio(v: number | null): string {
+  return v === null ? '-' : v >= 1 ? `${v.toFixed(2)}x` : `${v.toFixed(3)}x`;
+}
+
+/** Columns padded to width; the first `left` columns left-aligned, the rest right-aligned. */
+function table(headers: string[], rows: string[][], left = 2): string {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i < left ? c.padEnd(w[i]) : c.padStart(w[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function textReport(): string {
+  const out: string[] = [];
+  out.push(
+    `advlens bench ${date}${opt.quick ? '  (QUICK MODE: batch 8, tiny step counts)' : ''}`,
+    `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
+      `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
+    `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread)`,
+    `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload`,
+    '',
+    table(
+      ['workload', 'model', 'batch', 'reps', 'ms/call', 'img/s', 'peak RSS MiB', 'tensors before', 'after'],
+      results.map((r) => [
+        r.name,
+        r.model,
+        String(r.batch),
+        String(r.reps),
+        r.medianMs.toFixed(1),
+        fmtRate(r.imagesPerSec),
+        r.peakRssMB.toFixed(0),
+        String(r.tensorsBefore),
+        r.tensorsOk ? String(r.tensorsAfter) : `${r.tensorsAfter} FAIL`,
+      ]),
+    ),
+  );
+  for (const s of skipped) out.push(`${s.name}: ${s.reason}`);
+  out.push("peak RSS is the whole process's peak so far (it only grows), after each workload.");
+  if (torch.requested) {
+    out.push('');
+    if (!torch.available || torch.comparison.length === 0)
+      out.push(`torch comparison: ${torch.note ?? 'none'}`);
+    else {
+      const eng = torch.runs[0]?.engine ?? 'pytorch';
+      out.push(
+        `vs ${eng} (torch_ref.py, same run, batch ${sizes.batch}); ratio = advlens / torch (> 1: advlens faster)`,
+        table(
+          [
+            'workload',
+            'advlens img/s (1 thread)',
+            'torch 1 thread',
+            'ratio',
+            `torch ${threadsAll} threads`,
+            `ratio (advlens still 1 thread)`,
+          ],
+          torch.comparison.map((c) => [
+            c.workload,
+            fmtRate(c.advlens),
+            fmtRate(c.torch1),
+            fmtRatio(c.ratio1),
+            fmtRate(c.torchN),
+            fmtRatio(c.ratioN),
+          ]),
+          1,
+        ),
+      );
+      if (torch.note) out.push(`torch: ${torch.note}`);
+    }
+  }
+  out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
+  return out.join('\n').trimEnd();
+}

@@ -1,0 +1,85 @@
+/**
+ * Timing of one benchmark workload: a warm-up call, then timed calls until the time budget is spent
+ * (at least `minReps`); the median call time gives images per second. Also records the process's
+ * peak RSS and the live tensor count before and after, which must agree (a leak otherwise).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** One workload: `run` does one call (synchronously finished: it reads its result back) on `images` images. */
+export interface Workload {
+  /** Name, e.g. `pgd40`; the same as torch_ref.py's where the definition is the same. */
+  name: string;
+  model: string;
+  batch: number;
+  /** Images one call processes (images per second = images / median call time). */
+  images: number;
+  /** What one call does, in words. */
+  definition: string;
+  /** The key in torch_ref.py's results when this workload is defined and sized as there. */
+  torchKey?: string;
+  run: () => void | Promise<void>;
+}
+
+export interface WorkloadResult {
+  name: string;
+  model: string;
+  batch: number;
+  imagesPerCall: number;
+  definition: string;
+  torchKey: string | null;
+  reps: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  imagesPerSec: number;
+  /** Peak resident set size of the whole process so far (it only grows), MiB. */
+  peakRssMB: number;
+  /** Resident set size right after the workload, MiB. */
+  rssMB: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+  /** tensorsBefore === tensorsAfter. */
+  tensorsOk: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+/** Peak RSS of this process so far, MiB (resourceUsage's maxRSS is in KiB). */
+export function peakRssMB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** Runs `w` once to warm up, then at least `minReps` timed calls and until `seconds` have passed. */
+export async function measure(w: Workload, seconds: number, minReps = 3): Promise<WorkloadResult> {
+  const tensorsBefore = tf.memory().numTensors;
+  await w.run(); // warm-up: operator creation, weight packing, wasm heap growth
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minReps || performance.now() - start < seconds * 1000) {
+    const t0 = performance.now();
+    await w.run();
+    times.push(performance.now() - t0);
+  }
+  const tensorsAfter = tf.memory().numTensors;
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return {
+    name: w.name,
+    model: w.model,
+    batch: w.batch,
+    imagesPerCall: w.images,
+    definition: w.definition,
+    torchKey: w.torchKey ?? null,
+    reps: times.length,
+    medianMs,
+    minMs: sorted[0],
+    maxMs: sorted[sorted.length - 1],
+    imagesPerSec: (w.images * 1000) / medianMs,
+    peakRssMB: peakRssMB(),
+    rssMB: process.memoryUsage().rss / MiB,
+    tensorsBefore,
+    tensorsAfter,
+    tensorsOk: tensorsBefore === tensorsAfter,
+  };
+}

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+test('npm run bench in quick mode: JSON shape, every workload frees its tensors', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-bench-'));
+  const file = path.join(tmp, 'latest.json');
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--seconds',
+      '0.05',
+      '--skip-darknet',
+      '--quick',
+      '--json',
+      '--results',
+      file,
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.tool, 'advlens bench');
+  assert.equal(j.quick, true);
+  assert.ok(!Number.isNaN(Date.parse(j.date)));
+  assert.equal(typeof j.machine.cpuModel, 'string');
+  assert.equal(j.machine.cpus, os.cpus().length);
+  assert.equal(j.machine.node, process.version);
+  assert.equal(j.engine.backend, 'wasm');
+  assert.match(j.engine.tfjsVersion, /^\d+\.\d+\.\d+/);
+  assert.equal(j.engine.versions.backend, 'wasm');
+  assert.deepEqual(
+    j.workloads.map((w: { name: string }) => w.name),
+    ['forward', 'input_grad', 'train_step', 'smoothgrad5', 'ig5', 'pgd4'],
+  );
+  for (const w of j.workloads) {
+    assert.equal(w.batch, 8, w.name);
+    assert.ok(w.reps >= 3, `${w.name}: ${w.reps} reps`);
+    assert.ok(w.imagesPerSec > 0 && Number.isFinite(w.imagesPerSec), w.name);
+    assert.ok(w.medianMs > 0 && w.minMs <= w.medianMs && w.medianMs <= w.maxMs, w.name);
+    assert.ok(w.peakRssMB > 0, w.name);
+    assert.equal(w.tensorsAfter, w.tensorsBefore, `${w.name} leaks tensors`);
+    assert.equal(w.tensorsOk, true, w.name);
+  }
+  // Quick sizes are not torch_ref's definitions past the first three.
+  assert.deepEqual(
+    j.workloads.map((w: { torchKey: string | null }) => w.torchKey),
+    ['forward', 'input_grad', 'train_step', null, null, null],
+  );
+  assert.deepEqual(j.skipped, [{ name: 'darknet', reason: 'skipped (--skip-darknet)' }]);
+  assert.equal(j.tensors.atEnd, j.tensors.atStart);
+  assert.equal(j.torch.requested, false);
+  assert.equal(j.ok, true);
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), j);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
