@@ -4,7 +4,7 @@ import type { Dataset } from '../data/dataset.ts';
 import { batchIndices, getBatch } from '../data/dataset.ts';
 import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
-import type { Objective } from './objectives/index.ts';
+import type { Objective, ObjectiveContext } from './objectives/index.ts';
 import type { Augment } from './augment.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
 
@@ -93,7 +93,8 @@ function disposeOptimizer(opt: tf.Optimizer): void {
 
 /**
  * The one training loop: shuffles with the run's seed (epoch e draws its order from seed and e, so a
- * resumed run sees the same batches), applies the augmentation hooks, asks the objective for the loss,
+ * resumed run sees the same batches), applies the augmentation hooks, runs the objective's inner
+ * maximisation (if it has one) outside the gradient tape, asks the objective for the loss,
  * steps the optimiser, reports progress, and checkpoints after every epoch.
  */
 export async function train(c: Classifier, data: Dataset, o: TrainOptions): Promise<TrainResult> {
@@ -149,11 +150,15 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
       }
       let logits: tf.Tensor2D | null = null;
       const step = epoch * batchesPerEpoch + b;
+      const ctx: ObjectiveContext = { classifier: c, x, y: batch.y, step, totalSteps, epoch, rng };
+      // A robust objective's inner maximisation runs outside the tape: x' is a constant of the loss.
+      const xAdv = o.objective.inner?.(ctx) ?? undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const r = o.objective.loss({ classifier: c, x, y: batch.y, step, totalSteps, epoch, rng });
+        const r = o.objective.loss(xAdv ? { ...ctx, xAdv } : ctx);
         logits = tf.keep(r.logits);
         return r.loss;
       }, vars);
+      xAdv?.dispose();
       optimizer.applyGradients(grads);
       const n = order[b].length;
       const [lossV, hits] = tf.tidy(() => [

@@ -20,3 +20,18 @@ export function crossEntropyObjective(): Objective {
     },
   };
 }
+
+/**
+ * `underfit`: the normal objective, CE(f(x), y); what makes the model underfit is the recipe, fewer
+ * epochs than the normal model (ALGORITHMS.md section 4), which the card records beside it.
+ */
+export function underfitObjective(): Objective {
+  return {
+    ...crossEntropyObjective(),
+    name: 'underfit',
+    options: {
+      description:
+        'normal training (CE on clean images) stopped early: train it with fewer epochs than the normal model',
+    },
+  };
+}

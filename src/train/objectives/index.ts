@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { UserError } from '../../errors.ts';
-import { crossEntropyObjective } from './crossEntropy.ts';
+import { crossEntropyObjective, underfitObjective } from './crossEntropy.ts';
+import { fgsmObjective } from './fgsm.ts';
+import { pgdObjective } from './pgd.ts';
+import { tradesObjective } from './trades.ts';
+import { igNormObjective } from './igNorm.ts';
+import { intObjective } from './int.ts';
 
 /** What an objective sees at one training step. `x` [N,H,W,C] in [0,1]; `y` int32 [N]. */
 export interface ObjectiveContext {
@@ -14,6 +19,11 @@ export interface ObjectiveContext {
   totalSteps: number;
   epoch: number;
   rng: Rng;
+  /**
+   * The inner maximiser x' [N,H,W,C] that {@link Objective.inner} returned for this step; the loop
+   * passes it. Where it is absent, an objective that needs x' computes it inside `loss`.
+   */
+  xAdv?: tf.Tensor4D;
 }
 
 /**
@@ -22,24 +32,58 @@ export interface ObjectiveContext {
  */
 export interface Objective {
   name: string;
-  /** The options that define it, recorded in the model card. */
+  /** The options that define it, defaults filled in, recorded in the model card. */
   options: Record<string, unknown>;
+  /**
+   * The inner maximisation of a robust objective (x' = argmax over the eps-ball), run by the loop
+   * before and outside the gradient tape, so the attack's own gradients are neither recorded nor
+   * differentiated: x' is a constant of the outer loss (Danskin). Returns x' (the caller owns it and
+   * passes it to `loss` as `ctx.xAdv`), or null when this step needs none.
+   */
+  inner?(ctx: ObjectiveContext): tf.Tensor4D | null;
   loss(ctx: ObjectiveContext): { loss: tf.Scalar; logits: tf.Tensor2D };
 }
 
 export type ObjectiveFactory = (options: Record<string, unknown>) => Objective;
 
-/** Objectives by name (later issues add the robust ones here, without touching the loop). */
+/** Objectives by name: the loop, the CLI and the server know them only through this registry. */
 export const OBJECTIVES: Record<string, ObjectiveFactory> = {
   normal: crossEntropyObjective,
+  underfit: underfitObjective,
+  fgsm: fgsmObjective,
+  pgd: pgdObjective,
+  trades: tradesObjective,
+  'ig-norm': (o) => igNormObjective('ig-norm', o),
+  'ig-norm-sum': (o) => igNormObjective('ig-norm-sum', o),
+  'int-one-class': (o) => intObjective('int-one-class', o),
+  int: (o) => intObjective('int', o),
+  'int-adv': (o) => intObjective('int-adv', o),
+  int2: (o) => intObjective('int2', o),
+  'int2-adv': (o) => intObjective('int2-adv', o),
 };
 
-/** Builds the named objective; a {@link UserError} naming the valid ones otherwise. */
+/** `attackStepSize` -> `--attack-step-size`: how the CLI spells an option. */
+const flag = (key: string) =>
+  key === 'randomStart' ? '--no-random-start' : `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+
+/**
+ * Builds the named objective; a {@link UserError} naming the valid ones otherwise, or naming the
+ * options the method takes when given one it does not use (undefined values count as not given).
+ */
 export function makeObjective(name: string, options: Record<string, unknown> = {}): Objective {
-  const f = OBJECTIVES[name];
+  const f = Object.hasOwn(OBJECTIVES, name) ? OBJECTIVES[name] : undefined;
   if (!f)
     throw new UserError(
       `unknown training method '${name}'; use one of ${Object.keys(OBJECTIVES).join(', ')}`,
     );
-  return f(options);
+  const objective = f(options);
+  // `description` documents a method (underfit's recipe); it is not a setting.
+  const known = Object.keys(objective.options).filter((k) => k !== 'description');
+  for (const [k, v] of Object.entries(options)) {
+    if (v !== undefined && !known.includes(k))
+      throw new UserError(
+        `method ${name} does not use ${flag(k)}; ${known.length ? `it takes ${known.map(flag).join(', ')}` : 'it takes no method options'}`,
+      );
+  }
+  return objective;
 }

@@ -1,0 +1,90 @@
+/**
+ * IG-Norm and IG-Sum-Norm (Chen et al., "Robust Attribution Regularization", NeurIPS 2019, as
+ * trained in the Int/Int2 code; ALGORITHMS.md section 4):
+ *
+ *   ig-norm:      CE(f(x), y)  + mean_n ||IG(x -> x')||_1
+ *   ig-norm-sum:  CE(f(x'), y) + mean_n ||IG(x -> x')||_1
+ *
+ * IG of the per-example CE of the label with the clean image as baseline and x' as input, right
+ * Riemann sum of `igSteps` (5) points: IG = (x' - x) * (1/m) sum_{k=1..m} grad_v CE(f(v), y) at
+ * v = x + (k/m)(x' - x). The penalty is differentiated with respect to the weights (a second-order
+ * gradient), all in training mode; x' comes from random-start PGD on the CE (inference mode).
+ * Options and defaults: `eps` 0.3, `attackSteps` 40, `attackStepSize` 0.01, `randomStart` true,
+ * `epsRamp` [0.02, 0.1], `igSteps` 5.
+ *
+ *   const objective = makeObjective('ig-norm', { eps: 0.1 });
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../../models/classifier.ts';
+import type { Objective, ObjectiveContext } from './index.ts';
+import { crossEntropy } from './crossEntropy.ts';
+import { cePgd, epsAt, innerSettings, numberOption, withoutNorm, xAdvOf } from './inner.ts';
+import { ensureMaxPoolSecondOrder } from './maxPoolSecondOrder.ts';
+import { UserError } from '../../errors.ts';
+
+/**
+ * The input gradient of the per-example CE of the label at `v`, training mode, written so that the
+ * outer tape can differentiate it again (caller owns): grad_v CE = J(v)^T r with the residual
+ * r = softmax(f(v)) - onehot(y) computed in a forward pass and held fixed in a vector-Jacobian
+ * product. Two tfjs 4.22 pitfalls make the direct tf.grad of the CE wrong at second order:
+ * - an operation whose gradient reads its saved *output* (softmax, logSoftmax, exp, tanh, sigmoid)
+ *   loses that path, because the copy of the output is taped before the operation that makes it;
+ *   logSumExp has no second-order gradient at all (its max's Equal mask);
+ * - nested gradients share the outer tape, so tf.grad at `v` would also differentiate through
+ *   everything already computed from `v` (here r): the product is taken at a copy of `v`.
+ * The network's own gradients read saved inputs only (ReLU, softplus, conv, dense, pooling), so the
+ * path through J(v)^T is kept; an activation that saves its output (tanh, sigmoid) would lose its
+ * second-derivative term.
+ */
+export function ceInputGradient(c: Classifier, v: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(y, 'int32'), c.labels.length);
+    const r = tf.sub(tf.softmax(c.trainLogits(v)), onehot); // [N, K]
+    const vjp = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(c.trainLogits(u as tf.Tensor4D), r)));
+    return vjp(tf.clone(v)) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Per-example L1 norm [N] of the integrated gradients of the CE from baseline `x` to `xa` in
+ * `m` steps, training mode, differentiable with respect to the weights (caller owns).
+ */
+export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tensor1D, m: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const delta = tf.sub(xa, x);
+    let sum: tf.Tensor = tf.zerosLike(x);
+    for (let k = 1; k <= m; k++)
+      sum = tf.add(sum, ceInputGradient(c, tf.add(x, tf.mul(k / m, delta)) as tf.Tensor4D, y));
+    const ig = tf.mul(delta, tf.div(sum, m));
+    return tf.sum(tf.abs(ig), [1, 2, 3]) as tf.Tensor1D;
+  });
+}
+
+export function igNormObjective(name: 'ig-norm' | 'ig-norm-sum', o: Record<string, unknown>): Objective {
+  const s = innerSettings(name, o, { norm: 'linf' });
+  const igSteps = numberOption(name, o, 'igSteps', 5, 1);
+  if (!Number.isInteger(igSteps)) throw new UserError(`igSteps of method ${name} must be a positive integer`);
+  ensureMaxPoolSecondOrder();
+  const inner = (ctx: ObjectiveContext) => cePgd(ctx.classifier, ctx, s);
+  return {
+    name,
+    options: { ...withoutNorm(s), igSteps },
+    inner,
+    loss: (ctx) =>
+      tf.tidy(() => {
+        const { classifier: c, x, y } = ctx;
+        const xa = xAdvOf(ctx, inner);
+        // While the ramp holds eps at 0, x' = x and the penalty is exactly 0: skip its passes.
+        const idle = epsAt(s, ctx.step, ctx.totalSteps) === 0;
+        const penalty = idle ? tf.scalar(0) : tf.mean(igL1(c, x, xa, y, igSteps));
+        if (name === 'ig-norm') {
+          const logits = c.trainLogits(x);
+          return { loss: tf.add(crossEntropy(logits, y), penalty) as tf.Scalar, logits };
+        }
+        return {
+          loss: tf.add(crossEntropy(c.trainLogits(xa), y), penalty) as tf.Scalar,
+          logits: c.logits(x),
+        };
+      }),
+  };
+}

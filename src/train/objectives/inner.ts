@@ -1,0 +1,189 @@
+/**
+ * The inner maximisation shared by the robust objectives (ALGORITHMS.md sections 1 and 4): the
+ * budget with its linear warm-up ramp, the random start, ordinary PGD on the cross-entropy (the
+ * attack module's `pgdSteps`), and sign ascent of any other loss (TRADES' KL, Int's discrepancy).
+ * Attacks run in inference mode (`model.logits`); the objectives' outer losses in training mode.
+ * Defaults are MNIST's training settings: eps 0.3, 40 steps of 0.01, random start, eps ramped up
+ * from 0 between 2% and 10% of the run (the Int/Int2 code: steps 2,000 to 10,000 of 100,000).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../../models/classifier.ts';
+import type { ObjectiveContext } from './index.ts';
+import { l2, pgdSteps, project } from '../../attacks/pgd.ts';
+import { UserError } from '../../errors.ts';
+
+/** The settings of an inner attack, as recorded in the model card. */
+export interface InnerSettings {
+  /** Budget in [0,1] pixel units (L-inf) or L2 norm of the [0,1] image; default 0.3. */
+  eps: number;
+  /** 'linf' (sign steps, default) or 'l2' (steps along g / ||g||_2). */
+  norm: 'linf' | 'l2';
+  /** PGD steps, default 40. */
+  attackSteps: number;
+  /** Step size, default 0.01 (L-inf) or eps/5 (L2). */
+  attackStepSize: number;
+  /** Start at x + U(-eps, eps) (L-inf) or a random point of the L2 ball; default true. */
+  randomStart: boolean;
+  /**
+   * [start, end] as fractions of the run's total steps: eps is 0 up to `start`, rises linearly and
+   * is reached at `end`; default [0.02, 0.1]. [0, 0] turns the ramp off.
+   */
+  epsRamp: [number, number];
+}
+
+/** Reads a number option (default `def`, at least `min`); a {@link UserError} otherwise. */
+export function numberOption(
+  method: string,
+  o: Record<string, unknown>,
+  key: string,
+  def: number,
+  min = 0,
+): number {
+  const v = o[key] ?? def;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+    throw new UserError(`${key} of method ${method} must be a number >= ${min} (got ${String(v)})`);
+  return v;
+}
+
+/** Reads a boolean option; a {@link UserError} otherwise. */
+export function boolOption(method: string, o: Record<string, unknown>, key: string, def: boolean): boolean {
+  const v = o[key] ?? def;
+  if (typeof v !== 'boolean') throw new UserError(`${key} of method ${method} must be true or false`);
+  return v;
+}
+
+/** Checks an eps ramp [start, end] of fractions of the run, 0 <= start <= end <= 1. */
+export function checkEpsRamp(method: string, v: unknown): [number, number] {
+  const ok =
+    Array.isArray(v) &&
+    v.length === 2 &&
+    v.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 1) &&
+    v[0] <= v[1];
+  if (!ok)
+    throw new UserError(
+      `epsRamp of method ${method} must be [start, end], fractions of the run with 0 <= start <= end <= 1, e.g. 0.02,0.1 (got ${JSON.stringify(v)})`,
+    );
+  return [v[0], v[1]];
+}
+
+/**
+ * The inner-attack settings of `method` from its options, defaults filled in. `fixed` pins
+ * settings the method does not let the user choose (FGSM: one step of eps, no random start).
+ */
+export function innerSettings(
+  method: string,
+  o: Record<string, unknown>,
+  fixed: Partial<InnerSettings> = {},
+): InnerSettings {
+  const eps = numberOption(method, o, 'eps', 0.3);
+  const norm = fixed.norm ?? o.norm ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2')
+    throw new UserError(`unknown norm '${String(norm)}' for method ${method}; use linf or l2`);
+  const steps = fixed.attackSteps ?? numberOption(method, o, 'attackSteps', 40);
+  if (!Number.isInteger(steps))
+    throw new UserError(`attackSteps of method ${method} must be an integer >= 0 (got ${steps})`);
+  return {
+    eps,
+    norm,
+    attackSteps: steps,
+    attackStepSize:
+      fixed.attackStepSize ?? numberOption(method, o, 'attackStepSize', norm === 'linf' ? 0.01 : eps / 5),
+    randomStart: fixed.randomStart ?? boolOption(method, o, 'randomStart', true),
+    epsRamp: checkEpsRamp(method, o.epsRamp ?? [0.02, 0.1]),
+  };
+}
+
+/** The settings of an L-inf-only method, as its card records them (without `norm`). */
+export function withoutNorm(s: InnerSettings): Omit<InnerSettings, 'norm'> {
+  const { norm: _, ...rest } = s;
+  return rest;
+}
+
+/**
+ * The budget at global step `step` of a run of `totalSteps`: 0 up to start * totalSteps, then
+ * linear, eps from end * totalSteps on (ALGORITHMS.md section 4, "scaled to the run's length").
+ */
+export function epsAt(s: Pick<InnerSettings, 'eps' | 'epsRamp'>, step: number, totalSteps: number): number {
+  const s0 = s.epsRamp[0] * totalSteps;
+  const s1 = s.epsRamp[1] * totalSteps;
+  if (step >= s1) return s.eps;
+  if (step <= s0) return 0;
+  return (s.eps * (step - s0)) / (s1 - s0);
+}
+
+/**
+ * The attack's starting point: x, or with `randomStart` x + U(-eps, eps) (L-inf) or x plus a
+ * uniformly scaled random direction of the L2 ball, projected into [0, 1] (caller owns).
+ */
+export function startPoint(x: tf.Tensor4D, eps: number, s: InnerSettings, seed: number): tf.Tensor4D {
+  if (!s.randomStart || eps === 0) return tf.clone(x);
+  return tf.tidy(() => {
+    let delta: tf.Tensor;
+    if (s.norm === 'linf') delta = tf.randomUniform(x.shape, -eps, eps, 'float32', seed);
+    else {
+      const dir = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+      const r = tf.randomUniform([x.shape[0], 1, 1, 1], 0, eps, 'float32', seed + 1);
+      delta = tf.mul(tf.div(dir, tf.add(l2(dir), 1e-12)), r);
+    }
+    return project(x, tf.add(x, delta) as tf.Tensor4D, eps, s.norm);
+  });
+}
+
+/**
+ * Gradient ascent of `loss(x')` (a scalar, the sum of per-example losses, so each example gets its
+ * own gradient) from `start` (taken over): `steps` steps of `stepSize` along sign(g) (L-inf) or
+ * g/||g||_2 (L2), each projected onto the eps-ball around x and into [0, 1]. PGD for losses other
+ * than the attack module's CE and CW. The caller owns the result.
+ */
+export function ascend(
+  x: tf.Tensor4D,
+  start: tf.Tensor4D,
+  loss: (xa: tf.Tensor4D) => tf.Scalar,
+  d: { eps: number; stepSize: number; steps: number; norm: 'linf' | 'l2' },
+): tf.Tensor4D {
+  let xa = start;
+  for (let s = 0; s < d.steps; s++) {
+    const next = tf.tidy(() => {
+      const g = tf.grad((v: tf.Tensor) => loss(v as tf.Tensor4D))(xa) as tf.Tensor4D;
+      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
+      return project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
+    });
+    xa.dispose();
+    xa = next;
+  }
+  return xa;
+}
+
+/**
+ * x' of ordinary PGD on the cross-entropy of the true label (a misclassification attack) with the
+ * step's budget, from the random start (caller owns). With eps 0 it is a copy of x.
+ */
+export function cePgd(model: Classifier, ctx: ObjectiveContext, s: InnerSettings): tf.Tensor4D {
+  const eps = epsAt(s, ctx.step, ctx.totalSteps);
+  const start = startPoint(ctx.x, eps, s, ctx.rng.seed());
+  if (eps === 0 || s.attackSteps === 0) return start;
+  return pgdSteps(model, ctx.x, start, ctx.y, false, {
+    eps,
+    stepSize: s.attackStepSize,
+    steps: s.attackSteps,
+    norm: s.norm,
+    loss: 'ce',
+    earlyStop: false,
+  });
+}
+
+/**
+ * x' for `loss`: the loop's `ctx.xAdv`, or else `inner(ctx)` computed now and copied by value, so
+ * that an active gradient tape never differentiates through the attack. Call inside a tidy.
+ */
+export function xAdvOf(
+  ctx: ObjectiveContext,
+  inner: (ctx: ObjectiveContext) => tf.Tensor4D | null,
+): tf.Tensor4D {
+  if (ctx.xAdv) return ctx.xAdv;
+  const xa = inner(ctx);
+  if (!xa) throw new Error("the objective needs x' at this step but its inner maximisation gave none");
+  const copy = tf.tensor4d(xa.dataSync() as Float32Array, xa.shape);
+  xa.dispose();
+  return copy;
+}
