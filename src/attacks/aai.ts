@@ -29,8 +29,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackOptions } from './types.ts';
-import { finishAttack } from './loss.ts';
-import { checkEps, project } from './pgd.ts';
+import { attackLoss, finishAttack } from './loss.ts';
+import { checkEps, project, randomStart as pgdRandomStart } from './pgd.ts';
 import { camHead } from '../explain/cam.ts';
 import { integratedGradients } from '../explain/integratedGradients.ts';
 import { kendallTau } from '../metrics/kendall.ts';
@@ -103,26 +103,15 @@ export const aai: Attack = (model, batch, opts) => {
       return m;
     }),
   );
-  const onehot = tf.oneHot(batch.y, model.labels.length);
   const loss = (v: tf.Tensor4D) => {
     const { map, logits } = camOf(model, v, head.features, wy);
-    const own = tf.sum(tf.mul(onehot, logits), 1);
-    const other = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
-    const keep = tf.mul(lambda, tf.relu(tf.sub(other, own)));
+    // The untargeted CW loss is the margin max_{j != y} f_j - f_y.
+    const keep = tf.mul(lambda, tf.relu(attackLoss(logits, batch.y, false, 'cw')));
     const term =
       objective === 'topk' ? tf.sum(tf.mul(map, mask), 1) : tf.neg(tf.mean(tf.abs(tf.sub(map, clean)), 1));
     return tf.sum(tf.add(keep, term));
   };
-  let xa = randomStart
-    ? tf.tidy(() =>
-        project(
-          x,
-          tf.add(x, tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', seed)) as tf.Tensor4D,
-          o.eps,
-          'linf',
-        ),
-      )
-    : tf.clone(x);
+  let xa = randomStart ? pgdRandomStart(x, o.eps, 'linf', seed) : tf.clone(x);
   // Keep, per example, the iterate with the lowest interpretation term among those that keep the
   // clean prediction (sign steps oscillate across the decision boundary, so the last one may not).
   const cleanPredT = tf.tidy(() => tf.argMax(model.logits(x), 1));
@@ -174,7 +163,7 @@ export const aai: Attack = (model, batch, opts) => {
     tf.dispose([a.maps, b.maps]);
     for (let i = 0; i < n; i++) if (!changed[i]) tauIG[i] = kendallTau(ra[i], rb[i]);
   }
-  tf.dispose([wy, clean, mask, onehot]);
+  tf.dispose([wy, clean, mask]);
   const r = finishAttack(model, xa, tf.clone(batch.y), false, {
     attack: 'aai',
     eps: o.eps,

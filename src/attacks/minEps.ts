@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackOptions } from './types.ts';
-import { lossLabels } from './loss.ts';
+import { attackLoss, lossLabels } from './loss.ts';
 import { checkEps, pgdSteps } from './pgd.ts';
 import { UserError } from '../errors.ts';
 
@@ -26,16 +26,6 @@ export interface MinEpsOptions extends AttackOptions {
   rounds?: number;
   /** Required logit margin. */
   kappa?: number;
-}
-
-/** Per-example margin toward the goal: f_t - max_{j!=t} f_j (targeted) or max_{j!=y} f_j - f_y. */
-function margins(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): Float32Array {
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
-    const own = tf.sum(tf.mul(onehot, logits), 1);
-    const other = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
-    return (targeted ? tf.sub(own, other) : tf.sub(other, own)).dataSync() as Float32Array;
-  });
 }
 
 export const minEps: Attack = (model, batch, opts) => {
@@ -73,7 +63,8 @@ export const minEps: Attack = (model, batch, opts) => {
       } as const;
       return pgdSteps(model, x, tf.clone(x), labels, targeted, d);
     });
-    const m = tf.tidy(() => margins(model.logits(xa), labels, targeted));
+    // The CW loss is the margin toward the goal: f_t - max_{j!=t} f_j, or max_{j!=y} f_j - f_y.
+    const m = tf.tidy(() => attackLoss(model.logits(xa), labels, targeted, 'cw').dataSync());
     const ok = Array.from(m, (v) => v >= kappa);
     if (r === 0) {
       best = xa;

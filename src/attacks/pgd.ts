@@ -43,7 +43,11 @@ export function project(x: tf.Tensor4D, xAdv: tf.Tensor4D, eps: Budget, norm: 'l
   });
 }
 
-function randomStart(x: tf.Tensor4D, eps: number, norm: 'linf' | 'l2', seed: number): tf.Tensor4D {
+/**
+ * A random point of the eps-ball around x, in [0, 1]: x + U(-eps, eps) (L-inf) or x plus a random
+ * direction scaled by U(0, eps) (L2), projected (caller owns).
+ */
+export function randomStart(x: tf.Tensor4D, eps: number, norm: 'linf' | 'l2', seed: number): tf.Tensor4D {
   return tf.tidy(() => {
     if (norm === 'linf')
       return project(
@@ -78,10 +82,50 @@ function defaults(o: AttackOptions) {
   } as const;
 }
 
+/** Options of the projected step loop: budget and step may be per example ([N,1,1,1]). */
+export interface StepOptions {
+  eps: Budget;
+  stepSize: Budget;
+  steps: number;
+  norm: 'linf' | 'l2';
+}
+
 /**
- * The PGD iteration from `start` (taken over and disposed): `steps` steps of `stepSize` along sign(g)
- * or g/||g||, each projected onto the `eps`-ball around `x` and into [0, 1]. Budget and step may be
- * per example ([N,1,1,1]), as the minimum-eps search needs. The caller owns the result.
+ * Projected gradient ascent from `start` (taken over and disposed): `steps` steps of `stepSize` along
+ * sign(g) (L-inf) or g/||g||_2 (L2), with g = `gradient(x')`, each projected onto the eps-ball around
+ * `x` and into [0, 1]. Where `hold(x')` is true an example keeps its current image (early stop).
+ * Every PGD-like inner loop (attacks, robust training objectives) runs on this. Caller owns the result.
+ */
+export function projectedAscent(
+  x: tf.Tensor4D,
+  start: tf.Tensor4D,
+  gradient: (xa: tf.Tensor4D) => tf.Tensor4D,
+  d: StepOptions,
+  hold?: (xa: tf.Tensor4D) => tf.Tensor,
+): tf.Tensor4D {
+  let xa = start;
+  for (let s = 0; s < d.steps; s++) {
+    const next = tf.tidy(() => {
+      const g = gradient(xa);
+      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
+      const stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
+      if (!hold) return stepped;
+      return tf.where(
+        tf.broadcastTo(tf.reshape(hold(xa), [-1, 1, 1, 1]), xa.shape),
+        xa,
+        stepped,
+      ) as tf.Tensor4D;
+    });
+    xa.dispose();
+    xa = next;
+  }
+  return xa;
+}
+
+/**
+ * The PGD iteration on the attack loss (CE or CW, see loss.ts) from `start` (taken over and
+ * disposed), with early stop once an example is misclassified (or reaches its target). Budget and
+ * step may be per example ([N,1,1,1]), as the minimum-eps search needs. The caller owns the result.
  */
 export function pgdSteps(
   model: Classifier,
@@ -89,36 +133,19 @@ export function pgdSteps(
   start: tf.Tensor4D,
   labels: tf.Tensor1D,
   targeted: boolean,
-  d: {
-    eps: Budget;
-    stepSize: Budget;
-    steps: number;
-    norm: 'linf' | 'l2';
-    loss: 'ce' | 'cw';
-    earlyStop: boolean;
-  },
+  d: StepOptions & { loss: 'ce' | 'cw'; earlyStop: boolean },
 ): tf.Tensor4D {
-  let xa = start;
-  for (let s = 0; s < d.steps; s++) {
-    const next = tf.tidy(() => {
-      const g = lossGradient(model, xa, labels, targeted, d.loss);
-      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
-      let stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
-      if (d.earlyStop) {
-        const pred = tf.argMax(model.logits(xa), 1);
-        const done = targeted ? tf.equal(pred, labels) : tf.notEqual(pred, tf.cast(labels, 'int32'));
-        stepped = tf.where(
-          tf.broadcastTo(tf.reshape(done, [-1, 1, 1, 1]), xa.shape),
-          xa,
-          stepped,
-        ) as tf.Tensor4D;
-      }
-      return stepped;
-    });
-    xa.dispose();
-    xa = next;
-  }
-  return xa;
+  const done = (xa: tf.Tensor4D) => {
+    const pred = tf.argMax(model.logits(xa), 1);
+    return targeted ? tf.equal(pred, labels) : tf.notEqual(pred, tf.cast(labels, 'int32'));
+  };
+  return projectedAscent(
+    x,
+    start,
+    (xa) => lossGradient(model, xa, labels, targeted, d.loss),
+    d,
+    d.earlyStop ? done : undefined,
+  );
 }
 
 export const pgd: Attack = (model, batch, o) => {

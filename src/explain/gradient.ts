@@ -28,21 +28,22 @@ export function nonNegative(name: string, v: number): number {
 }
 
 /**
- * The options every explainer shares, checked, with their defaults. The default internal batch is 32
- * images (or samples, or path points) up to 64x64 inputs and 8 above: 32 gradient passes of 224x224
- * images at once exhaust the wasm heap (4 GiB).
+ * The default internal batch of an explainer for inputs of `inputShape` [H, W, ...]: 32 images (or
+ * samples, or path points) up to 64x64 and 8 above, because 32 gradient passes of 224x224 images at
+ * once exhaust the wasm heap (4 GiB; measured on darknet tiny: 25 fit, 32 do not).
  */
+export function defaultBatchSize(inputShape?: readonly number[]): number {
+  return inputShape && inputShape[0] * inputShape[1] > 64 * 64 ? 8 : 32;
+}
+
+/** The options every explainer shares, checked, with their defaults (see {@link defaultBatchSize}). */
 export function commonOptions(o: ExplainOptions = {}, inputShape?: readonly number[]) {
   const score = o.score ?? 'logit';
   if (score !== 'logit' && score !== 'ce') throw new UserError(`unknown score '${score}'; use logit or ce`);
   return {
     target: (o.target ?? 'predicted') as ExplainTarget,
     score,
-    batchSize: intOption(
-      'batchSize',
-      o.batchSize ?? (inputShape && inputShape[0] * inputShape[1] > 64 * 64 ? 8 : 32),
-      1,
-    ),
+    batchSize: intOption('batchSize', o.batchSize ?? defaultBatchSize(inputShape), 1),
   } as const;
 }
 

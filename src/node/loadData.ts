@@ -23,7 +23,7 @@ import {
   type Probe,
   type SearchDir,
 } from '../data/locate.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { subset, type Dataset } from '../data/dataset.ts';
 import { fitDataset, nodeTreeReader } from './image.ts';
 
 /** Options for {@link loadDataset}. */
@@ -275,4 +275,21 @@ export async function listData(
     }
   }
   return { searchPath: dirs.map((d) => ({ ...d, exists: fsProbe(d.path) === 'dir' })), datasets };
+}
+
+/**
+ * Examples `start` .. `start + limit - 1` of a dataset spec (fewer at its end), with a name per
+ * example, `spec[i]`, for commands that work on a slice (`attack`, `explain`). A {@link UserError}
+ * when `start` is past the end.
+ */
+export async function loadDataSlice(
+  spec: string,
+  opts: LoadOptions & { start: number; limit: number },
+): Promise<{ data: Dataset; names: string[] }> {
+  const { start, ...load } = opts;
+  const all = await loadDataset(spec, { ...load, limit: start + opts.limit });
+  if (start >= all.size)
+    throw new UserError(`--start ${start} is past the end of ${spec} (${all.size} examples)`);
+  const idx = Array.from({ length: Math.min(opts.limit, all.size - start) }, (_, i) => start + i);
+  return { data: subset(all, idx), names: idx.map((i) => `${spec}[${i}]`) };
 }

@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { attack as attackByName } from '../../attacks/index.ts';
-import { getBatch, makeDataset, subset, type Dataset } from '../../data/dataset.ts';
+import { getBatch, makeDataset, type Dataset } from '../../data/dataset.ts';
 import { perturbationNorms } from '../../metrics/robustness.ts';
 import type { Classifier } from '../../models/classifier.ts';
 import { loadClassifier } from '../../node/models.ts';
-import { loadDataset } from '../../node/loadData.ts';
+import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { htmlTable, reportPage } from '../../report/html.ts';
@@ -137,21 +137,17 @@ export function registerAttack(program: Command): void {
       names = o.image.map((f) => path.basename(f));
       labelled = false;
     } else {
-      const all = await loadDataset(o.data!, {
+      ({ data, names } = await loadDataSlice(o.data!, {
         dataDir: o.dataDir,
-        limit: o.start + o.limit,
+        start: o.start,
+        limit: o.limit,
         size: [h, w],
         channels: c as 1 | 3,
-      });
-      if (o.start >= all.size)
-        throw new UserError(`--start ${o.start} is past the end of ${o.data} (${all.size} examples)`);
-      if (all.classNames.length !== model.labels.length)
+      }));
+      if (data.classNames.length !== model.labels.length)
         throw new UserError(
-          `the data has ${all.classNames.length} classes but the model predicts ${model.labels.length}`,
+          `the data has ${data.classNames.length} classes but the model predicts ${model.labels.length}`,
         );
-      const idx = Array.from({ length: Math.min(o.limit, all.size - o.start) }, (_, i) => o.start + i);
-      data = subset(all, idx);
-      names = idx.map((i) => `${o.data}[${i}]`);
       labelled = true;
     }
     const k = Math.min(o.top, model.labels.length);

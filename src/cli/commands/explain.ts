@@ -15,6 +15,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { EXPLAINERS, explainer, type ExplainOptions, type ExplainTarget } from '../../explain/index.ts';
 import { upsample } from '../../explain/cam.ts';
+import { defaultBatchSize } from '../../explain/gradient.ts';
 import {
   colorize,
   displayDefaults,
@@ -25,10 +26,10 @@ import {
   type Colormap,
   type Plane,
 } from '../../explain/display.ts';
-import { floatPixels, getBatch, subset, type Dataset } from '../../data/dataset.ts';
+import { floatPixels, getBatch, type Dataset } from '../../data/dataset.ts';
 import { classIndex, type Classifier } from '../../models/classifier.ts';
 import { loadClassifier } from '../../node/models.ts';
-import { loadDataset } from '../../node/loadData.ts';
+import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { escapeHtml, htmlTable, reportPage } from '../../report/html.ts';
@@ -42,11 +43,6 @@ import { textTable } from '../table.ts';
 const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'integrated-gradients'];
 /** Images explained per call of an explainer (each explainer batches internally by --batch-size). */
 const IMAGES_PER_PASS = 16;
-/**
- * Default --batch-size: the explainers' 32 for small inputs; 8 above 64x64, because 32 gradient
- * passes of darknet tiny at 224x224 exhaust the wasm backend's memory (measured: 25 fit, 32 do not).
- */
-const batchSizeFor = (h: number, w: number) => (h * w > 64 * 64 ? 8 : 32);
 /** Display percentile: each map is divided by this percentile of |map| (shared across models). */
 const PERCENTILE = 99;
 /** Grid: cells are enlarged by an integer factor to about this many pixels, with gaps between. */
@@ -272,7 +268,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
     ...(o.baseline && { baseline: o.baseline }),
     ...(o.rule && { rule: o.rule }),
     ...(o.layer && { layer: o.layer }),
-    batchSize: o.batchSize ?? batchSizeFor(h, w),
+    batchSize: o.batchSize ?? defaultBatchSize([h, w]),
   };
   probe(models, names, methods, base);
 
@@ -286,22 +282,18 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
     });
     inputs = o.image.map((f) => path.basename(f));
   } else {
-    const all = await loadDataset(o.data!, {
+    ({ data, names: inputs } = await loadDataSlice(o.data!, {
       dataDir: o.dataDir,
-      limit: o.start + o.limit,
+      start: o.start,
+      limit: o.limit,
       size: [h, w],
       channels: c as 1 | 3,
-    });
-    if (o.start >= all.size)
-      throw new UserError(`--start ${o.start} is past the end of ${o.data} (${all.size} examples)`);
+    }));
     for (const [k, m] of models.entries())
-      if (all.classNames.length !== m.labels.length)
+      if (data.classNames.length !== m.labels.length)
         throw new UserError(
-          `the data has ${all.classNames.length} classes but ${names[k]} predicts ${m.labels.length}`,
+          `the data has ${data.classNames.length} classes but ${names[k]} predicts ${m.labels.length}`,
         );
-    const idx = Array.from({ length: Math.min(o.limit, all.size - o.start) }, (_, i) => o.start + i);
-    data = subset(all, idx);
-    inputs = idx.map((i) => `${o.data}[${i}]`);
   }
 
   const disp = displayDefaults({ sign: o.sign, colormap: o.colormap });

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
 import type { ObjectiveContext } from './index.ts';
-import { l2, pgdSteps, project } from '../../attacks/pgd.ts';
+import { pgdSteps, projectedAscent, randomStart } from '../../attacks/pgd.ts';
 import { UserError } from '../../errors.ts';
 
 /** The settings of an inner attack, as recorded in the model card. */
@@ -117,23 +117,13 @@ export function epsAt(s: Pick<InnerSettings, 'eps' | 'epsRamp'>, step: number, t
  */
 export function startPoint(x: tf.Tensor4D, eps: number, s: InnerSettings, seed: number): tf.Tensor4D {
   if (!s.randomStart || eps === 0) return tf.clone(x);
-  return tf.tidy(() => {
-    let delta: tf.Tensor;
-    if (s.norm === 'linf') delta = tf.randomUniform(x.shape, -eps, eps, 'float32', seed);
-    else {
-      const dir = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
-      const r = tf.randomUniform([x.shape[0], 1, 1, 1], 0, eps, 'float32', seed + 1);
-      delta = tf.mul(tf.div(dir, tf.add(l2(dir), 1e-12)), r);
-    }
-    return project(x, tf.add(x, delta) as tf.Tensor4D, eps, s.norm);
-  });
+  return randomStart(x, eps, s.norm, seed);
 }
 
 /**
  * Gradient ascent of `loss(x')` (a scalar, the sum of per-example losses, so each example gets its
- * own gradient) from `start` (taken over): `steps` steps of `stepSize` along sign(g) (L-inf) or
- * g/||g||_2 (L2), each projected onto the eps-ball around x and into [0, 1]. PGD for losses other
- * than the attack module's CE and CW. The caller owns the result.
+ * own gradient) from `start` (taken over): the attack module's {@link projectedAscent}, for losses
+ * other than its CE and CW. The caller owns the result.
  */
 export function ascend(
   x: tf.Tensor4D,
@@ -141,17 +131,12 @@ export function ascend(
   loss: (xa: tf.Tensor4D) => tf.Scalar,
   d: { eps: number; stepSize: number; steps: number; norm: 'linf' | 'l2' },
 ): tf.Tensor4D {
-  let xa = start;
-  for (let s = 0; s < d.steps; s++) {
-    const next = tf.tidy(() => {
-      const g = tf.grad((v: tf.Tensor) => loss(v as tf.Tensor4D))(xa) as tf.Tensor4D;
-      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
-      return project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
-    });
-    xa.dispose();
-    xa = next;
-  }
-  return xa;
+  return projectedAscent(
+    x,
+    start,
+    (xa) => tf.grad((v: tf.Tensor) => loss(v as tf.Tensor4D))(xa) as tf.Tensor4D,
+    d,
+  );
 }
 
 /**
