@@ -126,7 +126,7 @@ export interface RobustnessResult {
 /** The norm a gradient attack bounds (the checks probe these), from the registry's info. */
 function gradientNorm(name: string, options: Record<string, unknown>): 'linf' | 'l2' | null {
   const info = ATTACK_INFO[name];
-  if (!info?.norm || !['fgsm', 'pgd', 'pgd-linf', 'pgd-l2'].includes(name)) return null;
+  if (!info?.norm) return null;
   return options.norm === 'l2' ? 'l2' : info.norm;
 }
 

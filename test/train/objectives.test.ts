@@ -20,7 +20,7 @@ import {
 import { epsAt } from '../../src/train/objectives/inner.ts';
 import { allCams, discrepancy } from '../../src/train/objectives/int.ts';
 import { klDivergence } from '../../src/train/objectives/trades.ts';
-import { ensureMaxPoolSecondOrder } from '../../src/train/objectives/maxPoolSecondOrder.ts';
+import { ensureMaxPoolSecondOrder } from '../../src/engine/maxPoolSecondOrder.ts';
 import { UserError } from '../../src/errors.ts';
 import { advlens } from '../cli/helpers.ts';
 

@@ -19,7 +19,7 @@ import type { Classifier } from '../../models/classifier.ts';
 import type { Objective, ObjectiveContext } from './index.ts';
 import { crossEntropy } from './crossEntropy.ts';
 import { cePgd, epsAt, innerSettings, numberOption, withoutNorm, xAdvOf } from './inner.ts';
-import { ensureMaxPoolSecondOrder } from './maxPoolSecondOrder.ts';
+import { ensureMaxPoolSecondOrder } from '../../engine/maxPoolSecondOrder.ts';
 import { UserError } from '../../errors.ts';
 
 /**
