@@ -109,6 +109,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
   const optimizer = makeOptimizer(o);
   const recipeKey = JSON.stringify([
     o.objective.name,
+    o.objective.options,
     o.batchSize,
     o.optimizer,
     o.seed,
@@ -121,7 +122,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
     if (s) {
       if (s.recipeKey !== recipeKey) {
         throw new UserError(
-          'the checkpoint was made with other options (method, batch size, optimizer, seed or data); resume with the same ones, or drop --resume',
+          'the checkpoint was made with other options (method or its options, batch size, optimizer, seed or data); resume with the same ones, or drop --resume',
         );
       }
       state = s;

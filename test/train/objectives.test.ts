@@ -23,6 +23,7 @@ import { klDivergence } from '../../src/train/objectives/trades.ts';
 import { ensureMaxPoolSecondOrder } from '../../src/engine/maxPoolSecondOrder.ts';
 import { UserError } from '../../src/errors.ts';
 import { advlens } from '../cli/helpers.ts';
+import { C, H, K, P, tinyGapCnn } from './tinyGapCnn.ts';
 
 await initNodeBackend('wasm');
 
@@ -30,52 +31,6 @@ await initNodeBackend('wasm');
 // A tiny gap-cnn: conv3x3(4, 'same', relu) 'features' on 8x8x1 -> GAP -> dense(3) 'logits'; and an
 // independent float64 implementation of it in plain JS (forward, CAMs and the input gradient of
 // the CE), from the model's own weights.
-
-const H = 8;
-const K = 4; // channels
-const C = 3; // classes
-const P = H * H;
-
-function tinyGapCnn(
-  seed: number,
-  opts: { pool?: boolean; cam?: boolean; activation?: 'relu' | 'softplus' } = {},
-): Classifier {
-  const m = tfl.sequential();
-  m.add(
-    tfl.layers.conv2d({
-      inputShape: [H, H, 1],
-      filters: K,
-      kernelSize: 3,
-      padding: 'same',
-      activation: opts.activation ?? 'relu',
-      name: 'features',
-      kernelInitializer: tfl.initializers.randomNormal({ stddev: 1, seed }),
-      biasInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.2, seed: seed + 1 }),
-    }),
-  );
-  if (opts.pool) m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }));
-  m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(
-    tfl.layers.dense({
-      units: C,
-      name: 'logits',
-      kernelInitializer: tfl.initializers.randomNormal({ stddev: 3, seed: seed + 2 }),
-      biasInitializer: tfl.initializers.randomUniform({ minval: -0.2, maxval: 0.2, seed: seed + 3 }),
-    }),
-  );
-  return makeClassifier(m, {
-    format: 'advlens-card/1',
-    name: 'tiny',
-    architecture: opts.cam === false ? 'tiny-no-cam' : 'tiny-gap',
-    modelType: 'layers',
-    preprocess: plainPreprocess(H, H, 1),
-    labels: ['a', 'b', 'c'],
-    output: 'logits',
-    layers: opts.cam === false ? { lastConv: 'features' } : { camFeatures: 'features', camDense: 'logits' },
-    versions: {},
-    created: '',
-  });
-}
 
 interface RefWeights {
   kern: number[][][][]; // [3][3][1][K]
