@@ -11,6 +11,7 @@ import { registerEval } from './commands/eval.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerExplain } from './commands/explain.ts';
+import { registerZoo } from './commands/zoo.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
     registerEval,
     registerAttack,
     registerExplain,
+    registerZoo,
   ]) {
     register(program);
   }

@@ -7,13 +7,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The stock kernels must be registered before ours, so that ours can see (and replace) them.
 import '@tensorflow/tfjs-backend-wasm';
+import { batchMatMul } from './batchMatMul.ts';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
 import { conv2dBackpropInput } from './conv2dBackpropInput.ts';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './depthwiseConv2dBackprop.ts';
+import { cast, identity } from './identity.ts';
 import { maxPoolGrad } from './maxPoolGrad.ts';
 import { sign } from './sign.ts';
+import { sum } from './sum.ts';
 import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
+import { stockKernels } from './wasmCalls.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -38,7 +42,7 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelName: 'MaxPoolGrad',
     kernelFunc: maxPoolGrad,
     replacesStock:
-      'stock wasm MaxPoolGrad sends the gradient of windows whose max is <= 0 to the wrong element',
+      'stock wasm MaxPoolGrad sends the gradient of windows whose max is <= 0 to the wrong element; ours takes 2x2 window maxima from the stock MaxPool',
   },
   {
     kernelName: 'Conv2DBackpropInput',
@@ -56,11 +60,33 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelFunc: tile,
     replacesStock: "stock wasm Tile takes ~100 ns an element; batch norm's gradient tiles full activations",
   },
+  {
+    kernelName: 'Sum',
+    kernelFunc: sum,
+    replacesStock:
+      'stock wasm Sum over leading axes (bias gradients) transposes the input first; ours reads it once (other cases: stock)',
+  },
+  {
+    kernelName: 'Identity',
+    kernelFunc: identity,
+    replacesStock:
+      'stock wasm Identity copies the buffer; the engine clones every tensor saved for a gradient. Ours shares it (ref-counted)',
+  },
+  {
+    kernelName: 'BatchMatMul',
+    kernelFunc: batchMatMul,
+    replacesStock:
+      'stock wasm BatchMatMul with a transposed operand (every dense layer gradient) is a plain loop; ours transposes it and uses XNNPACK (other cases: stock)',
+  },
+  {
+    kernelName: 'Cast',
+    kernelFunc: cast,
+    replacesStock:
+      'stock wasm Cast copies on a cast to the same dtype (the gradient of clone); ours shares (other casts: stock)',
+  },
 ];
 
 const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
-/** Stock kernels replaced by ours, kept for {@link restoreStockWasmKernels}. */
-const stock = new Map<string, tf.KernelConfig>();
 
 /**
  * Registers the project's kernels on the 'wasm' backend and returns their names. Idempotent; a
@@ -77,7 +103,7 @@ export function registerWasmKernels(): string[] {
     }
     if (existing && !k.replacesStock) continue;
     if (existing) {
-      stock.set(k.kernelName, existing);
+      stockKernels.set(k.kernelName, existing);
       tf.unregisterKernel(k.kernelName, 'wasm');
     }
     tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc });
@@ -87,17 +113,19 @@ export function registerWasmKernels(): string[] {
 }
 
 /**
- * Undoes {@link registerWasmKernels}: unregisters the project's kernels and puts back the stock
- * ones they replaced (for comparisons and for `bench/find-missing-kernels.ts`). Returns the names.
+ * Undoes {@link registerWasmKernels}: unregisters the project's kernels (all, or those named in
+ * `only`) and puts back the stock ones they replaced (for comparisons and for
+ * `bench/find-missing-kernels.ts`). Returns the names.
  */
-export function restoreStockWasmKernels(): string[] {
+export function restoreStockWasmKernels(only?: string[]): string[] {
   const names: string[] = [];
   for (const k of WASM_KERNELS) {
+    if (only && !only.includes(k.kernelName)) continue;
     const existing = tf.getKernel(k.kernelName, 'wasm');
     if (!existing || !ours.has(existing.kernelFunc)) continue;
     tf.unregisterKernel(k.kernelName, 'wasm');
     names.push(k.kernelName);
-    const old = stock.get(k.kernelName);
+    const old = stockKernels.get(k.kernelName);
     if (!old) continue;
     tf.registerKernel(old);
     // A stock kernel registered after the backend started has not run its setup (its C++ binding).

@@ -6,7 +6,8 @@
  * track tensors in the caller's scope); like tfjs's own kernels that build on others (the cpu
  * backend's `transpose(...)` inside `Conv2DBackpropFilter`, wasm's `FusedBatchNorm`), they
  *  - call another wasm kernel's `kernelFunc` directly ({@link runWasm}), which returns a `TensorInfo`
- *    the caller owns;
+ *    the caller owns; a replacement that hands some cases to the stock kernel it replaced calls that
+ *    one through {@link runStock} (by then `tf.getKernel(name, 'wasm')` is the replacement itself);
  *  - free every intermediate exactly once with `backend.disposeData(dataId)` ({@link free}); a
  *    `Reshape` result shares its input's buffer with a reference count, so freeing it is also right;
  *  - allocate outputs with `backend.makeOutput` (uninitialised memory: {@link zeros} clears it) and
@@ -27,6 +28,41 @@ export function runWasm(
 ): tf.TensorInfo {
   const k = tf.getKernel(name, 'wasm');
   if (!k) throw new Error(`the wasm backend has no '${name}' kernel, which advlens' wasm kernels build on`);
+  const out = k.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${name}' returned several tensors; expected one`);
+  return out;
+}
+
+/**
+ * Stock wasm kernels that the project's kernels replaced, by name: filled by `registerWasmKernels`
+ * before it unregisters them, read by {@link runStock} and `restoreStockWasmKernels`.
+ */
+export const stockKernels = new Map<string, tf.KernelConfig>();
+/** Stock kernels whose setup (binding their C++ function) has run, per backend. */
+const setUp = new WeakMap<object, Set<string>>();
+
+/**
+ * Runs the stock wasm kernel `name` that a project kernel (`self`) replaced, for the cases the
+ * replacement hands back; the result belongs to the caller. A stock kernel unregistered before the
+ * backend started has not run its setup, so this runs it once per backend.
+ */
+export function runStock(
+  backend: BackendWasm,
+  name: string,
+  self: tf.KernelFunc,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: object = {},
+): tf.TensorInfo {
+  const k = stockKernels.get(name) ?? tf.getKernel(name, 'wasm');
+  if (!k || k.kernelFunc === self) {
+    throw new Error(
+      `the stock wasm '${name}' kernel, which advlens' '${name}' hands some cases to, is not known`,
+    );
+  }
+  let done = setUp.get(backend);
+  if (!done) setUp.set(backend, (done = new Set()));
+  if (k.setupFunc && !done.has(name)) k.setupFunc(backend);
+  done.add(name);
   const out = k.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
   if (Array.isArray(out)) throw new Error(`wasm kernel '${name}' returned several tensors; expected one`);
   return out;

