@@ -290,7 +290,7 @@ export function registerZoo(program: Command): void {
     .option('--eps <list>', `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')})`, parseEpsList)
     .option('--data <spec>', 'test set', 'mnist:test')
     .option('--data-dir <dir>', 'where to look for datasets')
-    .option('--limit <n>', 'the first N images (the paper used 200)', positiveInt('--limit'), 200)
+    .option('--limit <n>', 'the first N test images (the paper used 200)', positiveInt('--limit'), 500)
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .addOption(new Option('--format <kind>', 'output format').choices(['md', 'json', 'html']).default('md'))
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
