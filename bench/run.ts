@@ -6,13 +6,17 @@
  * least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
  * after, which must be equal (FAIL and exit 1 otherwise).
  *
- *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--seconds S] [--skip-darknet]
- *                 [--quick] [--results FILE]
+ *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
+ *                 [--skip-darknet] [--quick] [--results FILE]
  *
- * --compare-torch runs torch_ref.py in the same run at 1 thread and at N threads (--threads-torch,
- * default all cores) and prints advlens/torch ratios. advlens runs on one thread (wasm threads are
- * off in Node), so its "all cores" number is its one-thread number. --quick: batch 8, SmoothGrad-5,
- * IG-5, PGD-4 (for the test; not comparable with torch_ref's definitions beyond the first three).
+ * One advlens thread runs every workload (wasm threads are off in Node). With --workers N (default:
+ * the cores, here os.availableParallelism(); 1 turns it off) input_grad, train_step and pgd are timed
+ * again with the batch split over a pool of N worker threads (bench/suite/parallel.ts): advlens's
+ * "all cores" figures. --compare-torch runs torch_ref.py in the same run at 1 thread and at N threads
+ * (--threads-torch, default all cores) and prints advlens/torch ratios: the one-thread figures
+ * against torch at 1 thread, and the N-worker figures against torch at N threads. --quick: batch 8,
+ * SmoothGrad-5, IG-5, PGD-4 (for the test; not comparable with torch_ref's definitions beyond the
+ * first three).
  * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
  */
 import fs from 'node:fs';
@@ -27,6 +31,8 @@ import { versions } from '../src/version.ts';
 import { measure, peakRssMB, type WorkloadResult } from './suite/measure.ts';
 import { FULL, QUICK, darknetWorkloads, smallCnnWorkloads, type WorkloadSet } from './suite/workloads.ts';
 import { runTorch, torchAvailable, type TorchRun } from './suite/torch.ts';
+import { parallelWorkloads, POOL_TASKS } from './suite/parallel.ts';
+import { createPool } from '../src/node/pool.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(here, '..', '..', 'shared');
@@ -45,6 +51,7 @@ let opt: {
   json: boolean;
   'compare-torch': boolean;
   'threads-torch'?: string;
+  workers?: string;
   seconds: string;
   'skip-darknet': boolean;
   quick: boolean;
@@ -56,6 +63,7 @@ try {
       json: { type: 'boolean', default: false },
       'compare-torch': { type: 'boolean', default: false },
       'threads-torch': { type: 'string' },
+      workers: { type: 'string' },
       seconds: { type: 'string', default: '2' },
       'skip-darknet': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
@@ -72,6 +80,9 @@ const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
   usage(`--threads-torch must be an integer >= 1 (got ${opt['threads-torch']})`);
+const workers = opt.workers === undefined ? os.availableParallelism() : Number(opt.workers);
+if (!Number.isInteger(workers) || workers < 1)
+  usage(`--workers must be an integer >= 1 (got ${opt.workers})`);
 const sizes = opt.quick ? QUICK : FULL;
 const resultsFile = opt.results ?? (opt.quick ? null : DEFAULT_RESULTS);
 
@@ -125,6 +136,43 @@ if (opt['skip-darknet']) {
   if ('skipped' in d) skipped.push({ name: 'darknet', reason: d.skipped });
   else await runSet(d);
 }
+
+// "All cores": the batch split over a pool of worker threads.
+const parallel: {
+  workers: number;
+  workloads: WorkloadResult[];
+  workerTensorsAtEnd: number[];
+  note: string;
+} = {
+  workers,
+  workloads: [],
+  workerTensorsAtEnd: [],
+  note:
+    workers > 1
+      ? `input_grad, train_step and pgd with the batch of ${sizes.batch} split over ${workers} worker threads (one wasm instance each); a call ends when every shard's result is back in the main thread`
+      : 'off (--workers 1)',
+};
+if (workers > 1) {
+  log(`  on ${workers} worker threads:`);
+  const pool = createPool({ workers, taskModules: [POOL_TASKS] });
+  try {
+    const set = parallelWorkloads(sizes, SEED, !opt.quick, pool);
+    try {
+      for (const w of set.workloads) {
+        const r = await measure(w, seconds);
+        parallel.workloads.push(r);
+        log(
+          `  ${r.name.padEnd(22)} ${fmtRate(r.imagesPerSec).padStart(8)} img/s  ${r.medianMs.toFixed(1)} ms/call (median of ${r.reps})` +
+            `  tensors ${r.tensorsBefore} -> ${r.tensorsAfter}${r.tensorsOk ? '' : '  LEAK'}`,
+        );
+      }
+    } finally {
+      parallel.workerTensorsAtEnd = await set.dispose();
+    }
+  } finally {
+    await pool.close();
+  }
+}
 const tensorsAtEnd = tf.memory().numTensors;
 for (const s of skipped) log(`  ${s.name}: ${s.reason}`);
 
@@ -137,6 +185,9 @@ interface Comparison {
   ratio1: number | null;
   torchN: number | null;
   ratioN: number | null;
+  /** advlens on `parallel.workers` worker threads (where measured), and its ratio to torch at N threads. */
+  advlensWorkers: number | null;
+  ratioWorkersN: number | null;
 }
 const torch: {
   requested: boolean;
@@ -168,6 +219,7 @@ if (opt['compare-torch']) {
       if (!r.torchKey) continue;
       const a = t1?.imagesPerSec[r.torchKey] ?? null;
       const b = tN?.imagesPerSec[r.torchKey] ?? null;
+      const p = parallel.workloads.find((x) => x.torchKey === r.torchKey)?.imagesPerSec ?? null;
       torch.comparison.push({
         workload: r.name,
         torchKey: r.torchKey,
@@ -176,13 +228,16 @@ if (opt['compare-torch']) {
         ratio1: a ? r.imagesPerSec / a : null,
         torchN: b,
         ratioN: b ? r.imagesPerSec / b : null,
+        advlensWorkers: p,
+        ratioWorkersN: p !== null && b ? p / b : null,
       });
     }
   }
 }
 machine.loadAverageEnd = os.loadavg().map((v) => +v.toFixed(2));
 
-const leaks = results.filter((r) => !r.tensorsOk);
+const leaks = [...results, ...parallel.workloads].filter((r) => !r.tensorsOk);
+const workerLeaks = parallel.workerTensorsAtEnd.filter((n) => n !== 0).length;
 const report = {
   tool: 'advlens bench',
   date,
@@ -193,15 +248,16 @@ const report = {
   engine: { ...engine, versions: versions() },
   advlensThreads: 1,
   threadsNote:
-    'advlens runs on one thread: wasm threads are off in Node (a worker pool comes later); its "all cores" figures are its one-thread figures',
+    'each advlens thread runs one wasm instance (wasm threads are off in Node); `workloads` are one thread, `parallel` the batch split over a pool of worker threads',
   timing:
     'per workload: one warm-up call, then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py reports total images / total time of its timed calls (at least 2)',
   workloads: results,
   skipped,
+  parallel,
   tensors: { atStart: tensorsAtStart, atEnd: tensorsAtEnd },
   peakRssMB: peakRssMB(),
   torch,
-  ok: leaks.length === 0,
+  ok: leaks.length === 0 && workerLeaks === 0,
 };
 
 if (resultsFile) {
@@ -216,10 +272,14 @@ if (resultsFile) {
   log(`results written to ${rel.startsWith('..') ? resultsFile : rel}`);
 }
 
-if (leaks.length) {
+if (leaks.length || workerLeaks) {
   for (const r of leaks)
     process.stderr.write(
       `\n*** FAIL: ${r.name} leaks tensors: ${r.tensorsBefore} live before, ${r.tensorsAfter} after ***\n`,
+    );
+  if (workerLeaks)
+    process.stderr.write(
+      `\n*** FAIL: worker threads hold tensors after the parallel workloads: ${parallel.workerTensorsAtEnd.join(', ')} ***\n`,
     );
   process.exit(1);
 }
@@ -281,6 +341,45 @@ function textReport(): string {
   );
   for (const s of skipped) out.push(`${s.name}: ${s.reason}`);
   out.push("peak RSS is the whole process's peak so far (it only grows), after each workload.");
+  if (parallel.workloads.length) {
+    out.push(
+      '',
+      `on ${parallel.workers} worker threads (batch of ${sizes.batch} split, one shard per worker); speed-up = N workers / 1 thread, same run;`,
+      "CPU ms/call: all threads together (equal to 1 thread's when the split costs nothing extra; wall time only falls where cores are free)",
+      table(
+        [
+          'workload',
+          'model',
+          'reps',
+          'ms/call',
+          'img/s',
+          '1 thread img/s',
+          'speed-up',
+          'CPU ms/call',
+          '1 thread CPU ms/call',
+          'tensors before',
+          'after',
+        ],
+        parallel.workloads.map((r) => {
+          const o = results.find((x) => x.name === r.name);
+          return [
+            r.name,
+            r.model,
+            String(r.reps),
+            r.medianMs.toFixed(1),
+            fmtRate(r.imagesPerSec),
+            fmtRate(o?.imagesPerSec ?? null),
+            o ? `${(r.imagesPerSec / o.imagesPerSec).toFixed(2)}x` : '-',
+            r.cpuMsPerCall.toFixed(0),
+            o ? o.cpuMsPerCall.toFixed(0) : '-',
+            String(r.tensorsBefore),
+            r.tensorsOk ? String(r.tensorsAfter) : `${r.tensorsAfter} FAIL`,
+          ];
+        }),
+      ),
+      `live tensors in the workers at the end: ${parallel.workerTensorsAtEnd.join(', ')}`,
+    );
+  }
   if (torch.requested) {
     out.push('');
     if (!torch.available || torch.comparison.length === 0)
@@ -296,7 +395,9 @@ function textReport(): string {
             'torch 1 thread',
             'ratio',
             `torch ${threadsAll} threads`,
-            `ratio (advlens still 1 thread)`,
+            `ratio (advlens 1 thread)`,
+            `advlens ${parallel.workers} workers`,
+            `ratio (${parallel.workers} workers vs ${threadsAll} threads)`,
           ],
           torch.comparison.map((c) => [
             c.workload,
@@ -305,6 +406,8 @@ function textReport(): string {
             fmtRatio(c.ratio1),
             fmtRate(c.torchN),
             fmtRatio(c.ratioN),
+            fmtRate(c.advlensWorkers),
+            fmtRatio(c.ratioWorkersN),
           ]),
           1,
         ),
@@ -313,5 +416,6 @@ function textReport(): string {
     }
   }
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
+  if (workerLeaks) out.push(`FAIL: worker threads hold tensors at the end`);
   return out.join('\n').trimEnd();
 }

@@ -32,6 +32,11 @@ export interface WorkloadResult {
   minMs: number;
   maxMs: number;
   imagesPerSec: number;
+  /**
+   * CPU time of the whole process (every thread: the main one and any workers) per timed call, ms:
+   * unlike wall time, it does not grow when other processes take the cores.
+   */
+  cpuMsPerCall: number;
   /** Peak resident set size of the whole process so far (it only grows), MiB. */
   peakRssMB: number;
   /** Resident set size right after the workload, MiB. */
@@ -54,12 +59,14 @@ export async function measure(w: Workload, seconds: number, minReps = 3): Promis
   const tensorsBefore = tf.memory().numTensors;
   await w.run(); // warm-up: operator creation, weight packing, wasm heap growth
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   while (times.length < minReps || performance.now() - start < seconds * 1000) {
     const t0 = performance.now();
     await w.run();
     times.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
   const tensorsAfter = tf.memory().numTensors;
   const sorted = [...times].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -76,6 +83,7 @@ export async function measure(w: Workload, seconds: number, minReps = 3): Promis
     minMs: sorted[0],
     maxMs: sorted[sorted.length - 1],
     imagesPerSec: (w.images * 1000) / medianMs,
+    cpuMsPerCall: (cpu.user + cpu.system) / 1000 / times.length,
     peakRssMB: peakRssMB(),
     rssMB: process.memoryUsage().rss / MiB,
     tensorsBefore,

@@ -59,7 +59,7 @@ export interface WorkloadSet {
 }
 
 /** The small CNN of torch_ref.py (conv32-pool-conv64-pool-dense10, 'same'), seeded, as a Classifier. */
-function smallCnnClassifier(seed: number): Classifier {
+export function smallCnnClassifier(seed: number): Classifier {
   const model = buildArchitecture('small-cnn', [28, 28, 1], 10, seed);
   const card: ModelCard = {
     format: 'advlens-card/1',

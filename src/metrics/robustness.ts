@@ -13,45 +13,22 @@
  *   const r = robustness(model, data, { attacks: ['fgsm', 'pgd-linf'], eps: [0, 0.1, 0.3] });
  *   r.rows; // [{ attack: 'fgsm', eps: 0, accuracy: 0.985, ... }, ...]
  *   r.checks.filter((c) => !c.passed); // warnings
+ *
+ * Batches are independent (batch b of a run has the seed `seed + 1000003 b`): `robustnessAsync`
+ * hands them to a runner (a pool of worker threads, src/node/poolWorkerTasks.ts) and merges them in
+ * batch order, so its result is the same as `robustness`'s, timings aside.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { batchIndices, getBatch, type Batch } from '../data/dataset.ts';
-import { camHead } from '../explain/cam.ts';
-import { camBoundCheck } from './interpretation.ts';
-import {
-  ATTACK_INFO,
-  attack as attackByName,
-  type AttackOptions,
-  type AttackResult,
-} from '../attacks/index.ts';
+import { attackBatch, type AttackBatchOut, type AttackItem } from './attackBatch.ts';
+import { ATTACK_INFO, attack as attackByName, type AttackOptions } from '../attacks/index.ts';
 import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
-/** Per-example norms of x' - x. */
-export interface Norms {
-  linf: Float32Array;
-  l2: Float32Array;
-  l1: Float32Array;
-  /** Number of changed values (|d| > 1e-7). */
-  l0: Float32Array;
-}
-
-/** The L-inf, L2, L1 and L0 norms of `xAdv - x` per example. */
-export function perturbationNorms(x: tf.Tensor4D, xAdv: tf.Tensor4D): Norms {
-  return tf.tidy(() => {
-    const d = tf.sub(xAdv, x);
-    const a = tf.abs(d);
-    const ax = [1, 2, 3];
-    return {
-      linf: tf.max(a, ax).dataSync() as Float32Array,
-      l2: tf.sqrt(tf.sum(tf.square(d), ax)).dataSync() as Float32Array,
-      l1: tf.sum(a, ax).dataSync() as Float32Array,
-      l0: tf.sum(tf.cast(tf.greater(a, 1e-7), 'float32'), ax).dataSync() as Float32Array,
-    };
-  });
-}
+export { perturbationNorms, type Norms } from './attackBatch.ts';
+export type { AttackItem, AttackBatchOut } from './attackBatch.ts';
 
 /** One attack at one budget. */
 export interface RobustRow {
@@ -69,6 +46,7 @@ export interface RobustRow {
   meanLinf: number;
   meanL2: number;
   meanL1: number;
+  /** Time spent attacking: the sum over the run's batches, on whichever thread ran them. */
   seconds: number;
   /** The attack's options with defaults filled in (from its first batch). */
   options: Record<string, unknown>;
@@ -130,6 +108,17 @@ function gradientNorm(name: string, options: Record<string, unknown>): 'linf' | 
   return options.norm === 'l2' ? 'l2' : info.norm;
 }
 
+/** One attack run: an attack at one budget over the first `n` examples, with extra options. */
+interface RunSpec {
+  name: string;
+  eps: number;
+  n: number;
+  extra: Partial<AttackOptions>;
+  /** Keep the images of the examples below this index (0: none). */
+  keep: number;
+}
+
+/** A run's outcome, merged from its batches in batch order. */
 interface RunOut {
   metricSums: Record<string, { sum: number; n: number }>;
   correct: number;
@@ -140,9 +129,121 @@ interface RunOut {
   l1: number;
   options: Record<string, unknown>;
   predictions: Int32Array;
+  seconds: number;
 }
 
+/**
+ * Runs lists of {@link AttackItem}s on `data` and answers their outcomes in the same order; calls
+ * `done(item)` as each finishes (in any order). The default runs them in process, one after the
+ * other; src/node/poolWorkerTasks.ts has one that spreads them over a worker pool.
+ */
+export type AttackRunner = (
+  items: AttackItem[],
+  data: Dataset,
+  done: (item: AttackItem) => void,
+) => Promise<AttackBatchOut[]>;
+
+/** The examples `item` attacks, as a batch the caller owns. */
+export function itemBatch(data: Dataset, item: Pick<AttackItem, 'start' | 'count'>): Batch {
+  return getBatch(
+    data,
+    Array.from({ length: item.count }, (_, i) => item.start + i),
+  );
+}
+
+/** Runs one item in this thread. */
+function runLocal(model: Classifier, data: Dataset, item: AttackItem): AttackBatchOut {
+  const batch = itemBatch(data, item);
+  try {
+    return attackBatch(model, batch, item);
+  } finally {
+    tf.dispose([batch.x, batch.y]);
+  }
+}
+
+/** Progress in examples attacked; the plan sets the total, whoever runs an item ticks it. */
+interface Progress {
+  total: number;
+  tick(n: number, what: string): void;
+}
+
+function progressOf(o: RobustnessOptions): Progress {
+  let done = 0;
+  const p: Progress = {
+    total: 0,
+    tick: (n, what) => {
+      done += n;
+      o.onProgress?.(done, p.total, what);
+    },
+  };
+  return p;
+}
+
+const itemLabel = (it: AttackItem) => `${it.attack} eps ${fmt(it.options.eps)}`;
+
+/**
+ * Robust accuracy of `model` on `data` under each attack at each budget, with the sanity checks,
+ * attacking batch after batch in this thread. Batch b of a run uses the seed `seed + 1000003 b`, so
+ * batches are independent and {@link robustnessAsync} (in parallel) gives the same result.
+ */
 export function robustness(model: Classifier, data: Dataset, o: RobustnessOptions): RobustnessResult {
+  const progress = progressOf(o);
+  const plan = robustnessPlan(model, data, o, progress);
+  let step = plan.next();
+  while (!step.done) {
+    const outs = step.value.map((item) => {
+      const out = runLocal(model, data, item);
+      progress.tick(item.count, itemLabel(item));
+      return out;
+    });
+    step = plan.next(outs);
+  }
+  return step.value;
+}
+
+/**
+ * {@link robustness} with the attack batches run by `runner` (for example on a pool of worker
+ * threads: `poolAttackRunner` in src/node/poolWorkerTasks.ts); clean predictions, the noise check
+ * and the merging stay in this thread. The batches are merged in batch order, so the result equals
+ * {@link robustness}'s (timings aside) whatever runs them.
+ */
+export async function robustnessAsync(
+  model: Classifier,
+  data: Dataset,
+  o: RobustnessOptions & { runner?: AttackRunner },
+): Promise<RobustnessResult> {
+  const progress = progressOf(o);
+  const runner: AttackRunner =
+    o.runner ??
+    (async (items, d, done) =>
+      items.map((item) => {
+        const out = runLocal(model, d, item);
+        done(item);
+        return out;
+      }));
+  const plan = robustnessPlan(model, data, o, progress);
+  let step = plan.next();
+  while (!step.done) {
+    const items = step.value;
+    const outs = await runner(items, data, (item) => progress.tick(item.count, itemLabel(item)));
+    if (outs.length !== items.length)
+      throw new Error(`the attack runner answered ${outs.length} of ${items.length} batches`);
+    step = plan.next(outs);
+  }
+  return step.value;
+}
+
+/**
+ * The evaluation as a plan: clean predictions here, then it yields the attack batches to run (all
+ * runs of a phase at once, so a pool can spread them) and receives their outcomes in the same order,
+ * merges them in batch order, and finally returns the result with the sanity checks.
+ */
+function* robustnessPlan(
+  model: Classifier,
+  data: Dataset,
+  o: RobustnessOptions,
+  progress: Progress,
+): Generator<AttackItem[], RobustnessResult, AttackBatchOut[]> {
   if (data.classNames.length !== model.labels.length)
     throw new UserError(
       `the data has ${data.classNames.length} classes but the model predicts ${model.labels.length}; evaluate on the data the model was made for`,
@@ -166,18 +267,13 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
   const pgdLinf = o.attacks.filter((a) => a === 'pgd' || a === 'pgd-linf');
   const extraFgsm = pgdLinf.length && !o.attacks.includes('fgsm') && sanity ? 1 : 0;
   const positive = eps.filter((e) => e > 0).length;
-  const total =
+  progress.total =
     data.size * (1 + o.attacks.length * eps.length + extraFgsm * positive) +
     (sanity
       ? nSanity *
         ((eps.includes(0) ? 0 : o.attacks.filter((a) => ATTACK_INFO[a]?.identityAtZero !== false).length) +
           (targeted ? 0 : gradientAttacks.length))
       : 0);
-  let done = 0;
-  const tick = (n: number, what: string) => {
-    done += n;
-    o.onProgress?.(done, total, what);
-  };
 
   // Clean predictions.
   const clean = new Int32Array(data.size);
@@ -186,22 +282,35 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
     const p = tf.tidy(() => tf.argMax(model.logits(x), 1).dataSync());
     tf.dispose([x, y]);
     idx.forEach((j, i) => (clean[j] = p[i]));
-    tick(idx.length, 'clean');
+    progress.tick(idx.length, 'clean');
   }
-  const finish = () => o.onProgress?.(total, total, 'done');
   const cleanCorrect = clean.reduce((s, p, i) => s + (p === data.labels[i] ? 1 : 0), 0);
-
   const examples: RobustExample[] = [];
-  let hasCam = false;
-  try {
-    camHead(model).weights.dispose();
-    hasCam = true;
-  } catch {
-    hasCam = false;
-  }
-  /** Runs one attack at one budget over the first `n` examples. */
-  const run = (name: string, e: number, n: number, extra: Partial<AttackOptions> = {}, keepN = 0): RunOut => {
-    const fn = attackByName(name);
+
+  const spec = (
+    name: string,
+    e: number,
+    n: number,
+    extra: Partial<AttackOptions> = {},
+    keepN = 0,
+  ): RunSpec => ({
+    name,
+    eps: e,
+    n,
+    extra,
+    keep: keepN,
+  });
+  /** The batches of a run: batch b attacks examples b*bs .. with the seed seed + 1000003 b. */
+  const itemsOf = (s: RunSpec): AttackItem[] =>
+    batchIndices(s.n, bs).map((idx, b) => ({
+      attack: s.name,
+      options: { ...common, ...s.extra, eps: s.eps, seed: (common.seed ?? 0) + 1000003 * b },
+      start: idx[0],
+      count: idx.length,
+      keepBelow: s.keep,
+    }));
+  /** Merges a run's batch outcomes, in batch order. */
+  const merge = (s: RunSpec, items: AttackItem[], outs: AttackBatchOut[]): RunOut => {
     const out: RunOut = {
       correct: 0,
       success: 0,
@@ -210,107 +319,120 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
       l2: 0,
       l1: 0,
       options: {},
-      predictions: new Int32Array(n),
+      predictions: new Int32Array(s.n),
       metricSums: {},
+      seconds: 0,
     };
-    const addMetrics = (m: Record<string, number[]>) => {
-      for (const [k, vs] of Object.entries(m)) {
+    items.forEach((item, b) => {
+      const r = outs[b];
+      if (b === 0) out.options = r.options;
+      for (const [k, vs] of Object.entries(r.metrics)) {
         const acc = (out.metricSums[k] ??= { sum: 0, n: 0 });
         for (const v of vs) if (!Number.isNaN(v)) ((acc.sum += v), acc.n++);
       }
-    };
-    let b = 0;
-    for (const idx of batchIndices(n, bs)) {
-      const batch = getBatch(data, idx);
-      const seed = (common.seed ?? 0) + 1000003 * b++;
-      let r: AttackResult;
-      try {
-        r = fn(model, batch, { ...common, ...extra, eps: e, seed });
-      } catch (err) {
-        tf.dispose([batch.x, batch.y]);
-        throw err;
-      }
-      if (b === 1) out.options = r.options;
-      if (r.metrics) addMetrics(r.metrics);
-      if (name === 'min-eps' && hasCam) addMetrics(discrepancyMetrics(model, batch, r));
-      const pred = tf.tidy(() => tf.argMax(r.logits, 1).dataSync());
-      const norms = perturbationNorms(batch.x, r.xAdv);
-      idx.forEach((j, i) => {
-        out.predictions[j] = pred[i];
-        if (pred[i] === data.labels[j]) out.correct++;
-        const counts = targeted || clean[j] === data.labels[j];
-        if (counts) {
+      for (let i = 0; i < item.count; i++) {
+        const j = item.start + i;
+        out.predictions[j] = r.predictions[i];
+        if (r.predictions[i] === data.labels[j]) out.correct++;
+        if (targeted || clean[j] === data.labels[j]) {
           out.successOf++;
           if (r.success[i]) out.success++;
         }
-        out.linf += norms.linf[i];
-        out.l2 += norms.l2[i];
-        out.l1 += norms.l1[i];
-      });
-      if (keepN > 0 && idx[0] < keepN) {
-        const xs = batch.x.dataSync() as Float32Array;
-        const xa = r.xAdv.dataSync() as Float32Array;
-        for (let i = 0; i < idx.length && idx[i] < keepN; i++) {
-          const image = xa.slice(i * per, (i + 1) * per);
-          const delta = image.map((v, k) => v - xs[i * per + k]);
-          examples.push({
-            attack: name,
-            eps: e,
-            index: idx[i],
-            label: data.labels[idx[i]],
-            cleanPrediction: clean[idx[i]],
-            prediction: pred[i],
-            image,
-            delta,
-          });
-        }
+        out.linf += r.linf[i];
+        out.l2 += r.l2[i];
+        out.l1 += r.l1[i];
       }
-      tf.dispose([batch.x, batch.y, r.xAdv, r.logits]);
-      tick(idx.length, `${name} eps ${fmt(e)}`);
-    }
+      r.kept.forEach((k, i) => {
+        const j = item.start + i;
+        examples.push({
+          attack: s.name,
+          eps: s.eps,
+          index: j,
+          label: data.labels[j],
+          cleanPrediction: clean[j],
+          prediction: r.predictions[i],
+          image: k.image,
+          delta: k.delta,
+        });
+      });
+      out.seconds += r.seconds;
+    });
     return out;
   };
-
-  const rows: RobustRow[] = [];
-  const results = new Map<string, RunOut>();
-  for (const name of o.attacks) {
-    for (const e of eps) {
-      const t0 = performance.now();
-      const r = run(name, e, data.size, {}, keep);
-      results.set(`${name}@${e}`, r);
-      rows.push({
-        attack: name,
-        eps: e,
-        examples: data.size,
-        correct: r.correct,
-        accuracy: r.correct / data.size,
-        successRate: r.successOf ? r.success / r.successOf : NaN,
-        meanLinf: r.linf / data.size,
-        meanL2: r.l2 / data.size,
-        meanL1: r.l1 / data.size,
-        seconds: (performance.now() - t0) / 1000,
-        options: r.options,
-        ...(Object.keys(r.metricSums).length
-          ? {
-              metrics: Object.fromEntries(
-                Object.entries(r.metricSums).map(([k, v]) => [
-                  k,
-                  { mean: v.n ? v.sum / v.n : NaN, examples: v.n },
-                ]),
-              ),
-            }
-          : {}),
-      });
-    }
+  /** Yields the batches of all `specs` at once; returns their merged outcomes. */
+  function* runAll(specs: RunSpec[]): Generator<AttackItem[], RunOut[], AttackBatchOut[]> {
+    const items = specs.map(itemsOf);
+    const flat = items.flat();
+    if (flat.length === 0) return [];
+    const outs = yield flat;
+    let k = 0;
+    return specs.map((s, i) => merge(s, items[i], outs.slice(k, (k += items[i].length))));
   }
+  const key = (s: RunSpec) => JSON.stringify([s.name, s.eps, s.n, s.extra]);
+
+  // Every attack at every budget.
+  const results = new Map<string, RunOut>();
+  const grid = o.attacks.flatMap((name) => eps.map((e) => spec(name, e, data.size, {}, keep)));
+  (yield* runAll(grid)).forEach((r, i) => results.set(`${grid[i].name}@${grid[i].eps}`, r));
+  const rows: RobustRow[] = grid.map((s) => {
+    const r = results.get(`${s.name}@${s.eps}`)!;
+    return {
+      attack: s.name,
+      eps: s.eps,
+      examples: data.size,
+      correct: r.correct,
+      accuracy: r.correct / data.size,
+      successRate: r.successOf ? r.success / r.successOf : NaN,
+      meanLinf: r.linf / data.size,
+      meanL2: r.l2 / data.size,
+      meanL1: r.l1 / data.size,
+      seconds: r.seconds,
+      options: r.options,
+      ...(Object.keys(r.metricSums).length
+        ? {
+            metrics: Object.fromEntries(
+              Object.entries(r.metricSums).map(([k, v]) => [
+                k,
+                { mean: v.n ? v.sum / v.n : NaN, examples: v.n },
+              ]),
+            ),
+          }
+        : {}),
+    };
+  });
 
   const checks: SanityCheck[] = [];
   if (sanity) {
+    // The extra runs the checks need, all at once: eps 0 (check 1, when 0 is not among the budgets),
+    // FGSM (check 3, when it was not asked for) and the unbounded budget (check 4).
+    const zeroRun = (name: string) => spec(name, 0, nSanity);
+    const fgsmRun = (e: number) => spec('fgsm', e, data.size);
+    const unboundedRun = (name: string, norm: 'linf' | 'l2') => {
+      const big = norm === 'linf' ? 1 : Math.sqrt(per);
+      const steps = (common.steps ?? 40) || 1;
+      return spec(name, big, nSanity, { stepSize: (2.5 * big) / steps, randomStart: false });
+    };
+    const normOf = (name: string) => gradientNorm(name, results.get(`${name}@${eps[0]}`)!.options);
+    const extra = new Map<string, RunSpec>();
+    const want = (s: RunSpec) => extra.set(key(s), s);
+    for (const name of o.attacks) {
+      if (ATTACK_INFO[name]?.identityAtZero !== false && !eps.includes(0)) want(zeroRun(name));
+      if (ATTACK_INFO[name]?.targetsAccuracy === false) continue;
+      const norm = normOf(name);
+      if (!norm) continue;
+      if ((name === 'pgd' || name === 'pgd-linf') && !o.attacks.includes('fgsm'))
+        for (const e of eps) if (e > 0) want(fgsmRun(e));
+      if (!targeted && ATTACK_INFO[name]?.iterative) want(unboundedRun(name, norm));
+    }
+    const specs = [...extra.values()];
+    (yield* runAll(specs)).forEach((r, i) => results.set(key(specs[i]), r));
+    const extraRun = (s: RunSpec) => results.get(key(s))!;
+
     const acc = (name: string, e: number) => rows.find((r) => r.attack === name && r.eps === e)!.accuracy;
     for (const name of o.attacks) {
       // 1. eps = 0 changes nothing (where the attack is the identity at eps 0; snow is not).
       if (ATTACK_INFO[name]?.identityAtZero !== false) {
-        const zero = eps.includes(0) ? results.get(`${name}@0`)! : run(name, 0, nSanity);
+        const zero = eps.includes(0) ? results.get(`${name}@0`)! : extraRun(zeroRun(name));
         const n0 = zero.predictions.length;
         const changed = zero.predictions.reduce((s, p, i) => s + (p !== clean[i] ? 1 : 0), 0);
         checks.push({
@@ -334,16 +456,14 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
           ? `accuracy rose at eps ${rises.map(fmt).join(', ')} (${eps.map((e) => pctS(acc(name, e))).join(' → ')})`
           : `accuracy ${eps.map((e) => pctS(acc(name, e))).join(' → ')}`,
       });
-      const norm = gradientNorm(name, results.get(`${name}@${eps[0]}`)!.options);
+      const norm = normOf(name);
       if (!norm) continue;
       // 3. PGD L-inf is at least as strong as FGSM.
       if (name === 'pgd' || name === 'pgd-linf') {
         const worse: string[] = [];
         for (const e of eps) {
           if (e === 0) continue;
-          const f = o.attacks.includes('fgsm')
-            ? acc('fgsm', e)
-            : run('fgsm', e, data.size).correct / data.size;
+          const f = o.attacks.includes('fgsm') ? acc('fgsm', e) : extraRun(fgsmRun(e)).correct / data.size;
           if (acc(name, e) > f) worse.push(`eps ${fmt(e)}: ${name} ${pctS(acc(name, e))} > fgsm ${pctS(f)}`);
         }
         if (eps.some((e) => e > 0))
@@ -356,15 +476,13 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
       }
       // 4. An unbounded budget reaches (near) zero accuracy (untargeted only: a target may be unreachable).
       if (!targeted && ATTACK_INFO[name]?.iterative) {
-        const big = norm === 'linf' ? 1 : Math.sqrt(per);
-        const steps = (common.steps ?? 40) || 1;
-        const unb = run(name, big, nSanity, { stepSize: (2.5 * big) / steps, randomStart: false });
-        const uAcc = unb.correct / nSanity;
+        const s = unboundedRun(name, norm);
+        const uAcc = extraRun(s).correct / nSanity;
         checks.push({
           name: 'unbounded budget reaches ~0% accuracy',
           attack: name,
           passed: uAcc <= 0.01,
-          detail: `at eps ${fmt(big)} (${norm}, every image reachable), step ${fmt((2.5 * big) / steps)}: accuracy ${pctS(uAcc)} on ${nSanity} examples (near zero: <= 1%)`,
+          detail: `at eps ${fmt(s.eps)} (${norm}, every image reachable), step ${fmt(s.extra.stepSize!)}: accuracy ${pctS(uAcc)} on ${nSanity} examples (near zero: <= 1%)`,
         });
       }
       // 5. Random noise of the same norm is weaker than the attack.
@@ -386,7 +504,7 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
         });
     }
   }
-  finish();
+  o.onProgress?.(progress.total, progress.total, 'done');
   return {
     clean: {
       accuracy: cleanCorrect / data.size,
@@ -397,20 +515,6 @@ export function robustness(model: Classifier, data: Dataset, o: RobustnessOption
     rows,
     checks,
     examples,
-  };
-}
-
-/**
- * Interpretation discrepancy of CAM at the minimum-eps adversarial (Boopathy et al.): per found
- * example D(x, x') with t the class x' is classified as, and proposition 1's bound 1/2 (f_y(x) - f_t(x)).
- */
-function discrepancyMetrics(model: Classifier, batch: Batch, r: AttackResult): Record<string, number[]> {
-  const found = r.epsPerExample ?? r.success.map((s) => (s ? 0 : NaN));
-  const b = camBoundCheck(model, batch, r.xAdv);
-  return {
-    discrepancy: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.discrepancy)),
-    discrepancyBound: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.bound)),
-    boundHolds: b.map((v, i) => (Number.isNaN(found[i]) || !v.applies ? NaN : v.holds ? 1 : 0)),
   };
 }
 

@@ -11,6 +11,7 @@ import { progressBar } from '../progress.ts';
 import { pct, textTable } from '../table.ts';
 import { addAttackOptions, parseAttackList, parseEpsList, type AttackCliOptions } from '../attackOptions.ts';
 import { evalWithAttacks } from './evalAttack.ts';
+import { defaultWorkers } from '../../node/pool.ts';
 
 interface EvalCliOptions extends AttackCliOptions {
   attack?: string[];
@@ -28,6 +29,7 @@ interface EvalCliOptions extends AttackCliOptions {
   json?: boolean;
   record?: boolean;
   preset?: string;
+  workers?: number;
 }
 
 /** `advlens eval`: accuracy, per-class accuracy and confusion matrix, with everything that produced them. */
@@ -79,11 +81,16 @@ export function registerEval(program: Command): void {
       'examples for the checks that need extra attack runs',
       positiveInt('--sanity-examples'),
       200,
+    )
+    .option(
+      '--workers <n>',
+      `with --attack: worker threads attacking batches in parallel, same results as 1 (default: cores, here ${defaultWorkers()})`,
+      positiveInt('--workers'),
     );
   addAttackOptions(cmd).action(async (o: EvalCliOptions) => {
     await setup(program);
     if (!o.attack) {
-      const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize'] as const).filter(
+      const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize', 'workers'] as const).filter(
         (k) => o[k] !== undefined,
       );
       if (stray.length)

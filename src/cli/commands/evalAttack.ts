@@ -1,7 +1,10 @@
 import path from 'node:path';
 import type { Dataset } from '../../data/dataset.ts';
 import type { Classifier } from '../../models/classifier.ts';
-import { robustness, type RobustnessResult, type RobustRow } from '../../metrics/robustness.ts';
+import { robustnessAsync, type RobustnessResult, type RobustRow } from '../../metrics/robustness.ts';
+import { modelDir } from '../../node/models.ts';
+import { checkWorkers, withPool } from '../../node/pool.ts';
+import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
 import { encodePng } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { htmlTable, imageGrid, reportPage, type Figure, type Section } from '../../report/html.ts';
@@ -25,6 +28,9 @@ export interface EvalAttackCliOptions extends AttackCliOptions {
   report?: string;
   json?: boolean;
   csv?: boolean;
+  preset?: string;
+  /** Worker threads attacking batches in parallel (default: the number of cores; 1: in process). */
+  workers?: number;
 }
 
 const CSV_HEAD = [
@@ -75,19 +81,29 @@ export async function evalWithAttacks(
   const attackOpts = attackOptionsFrom(o, model);
   const quiet = o.json || o.csv;
   const bar = progressBar('attack', { quiet });
+  // No more threads than the main phase has batches to attack.
+  const workers = Math.min(
+    checkWorkers(o.workers),
+    o.attack.length * eps.length * Math.ceil(data.size / o.batchSize),
+  );
   const t0 = performance.now();
   let r: RobustnessResult;
   try {
-    r = robustness(model, data, {
-      attacks: o.attack,
-      eps,
-      attack: attackOpts,
-      batchSize: o.batchSize,
-      sanity: o.sanity,
-      sanityExamples: o.sanityExamples,
-      keepExamples: o.report ? o.examples : 0,
-      onProgress: (d, t, what) => bar.update(d, t, what),
-    });
+    // Batches are independent (each has its own seed) and merged in order: any number of workers
+    // gives the same result as one.
+    r = await withPool(workers, (pool) =>
+      robustnessAsync(model, data, {
+        attacks: o.attack,
+        eps,
+        attack: attackOpts,
+        batchSize: o.batchSize,
+        sanity: o.sanity,
+        sanityExamples: o.sanityExamples,
+        keepExamples: o.report ? o.examples : 0,
+        onProgress: (d, t, what) => bar.update(d, t, what),
+        runner: pool ? poolAttackRunner(pool, { dir: modelDir(o.model), preset: o.preset }) : undefined,
+      }),
+    );
   } finally {
     bar.stop();
   }
@@ -106,6 +122,7 @@ export async function evalWithAttacks(
     attackOptions: attackOpts,
     sanity: o.sanity ? { examplesForExtraRuns: Math.min(o.sanityExamples, data.size) } : false,
     batchSize: o.batchSize,
+    workers,
     seconds,
     versions: versions(),
     measuredAt: new Date().toISOString(),

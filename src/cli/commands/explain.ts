@@ -14,7 +14,6 @@ import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { EXPLAINERS, explainer, type ExplainOptions, type ExplainTarget } from '../../explain/index.ts';
-import { upsample } from '../../explain/cam.ts';
 import { defaultBatchSize } from '../../explain/gradient.ts';
 import {
   colorize,
@@ -28,7 +27,9 @@ import {
 } from '../../explain/display.ts';
 import { floatPixels, getBatch, type Dataset } from '../../data/dataset.ts';
 import { classIndex, type Classifier } from '../../models/classifier.ts';
-import { loadClassifier } from '../../node/models.ts';
+import { loadClassifier, modelDir } from '../../node/models.ts';
+import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
+import { localExplainRunner, poolExplainRunner, type ExplainItemOut } from '../../node/poolWorkerTasks.ts';
 import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
@@ -74,6 +75,7 @@ interface ExplainCliOptions {
   preset?: string;
   out: string;
   json?: boolean;
+  workers?: number;
 }
 
 /** `gradient,cam` or repeated flags -> checked explainer names. */
@@ -232,6 +234,11 @@ export function registerExplain(program: Command): void {
       positiveInt('--batch-size'),
     )
     .option('--preset <name>', 'describe models without a card by a preset (darknet-tiny)')
+    .option(
+      '--workers <n>',
+      `worker threads sharing the passes of images, models and methods, same maps as 1 (default: cores, here ${defaultWorkers()})`,
+      positiveInt('--workers'),
+    )
     .option('--out <dir>', 'output folder', 'advlens-explain')
     .option('--json', 'machine-readable result on stdout')
     .action(async (o: ExplainCliOptions) => {
@@ -314,99 +321,126 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
     }[];
   }[] = [];
   const t0 = performance.now();
+  // Work items: every (pass of images, model, method); each pass has its own seed, so items are
+  // independent and a pool of workers gives the maps of one thread.
+  const passes: number[] = [];
+  for (let s = 0; s < data.size; s += IMAGES_PER_PASS) passes.push(s);
+  const workers = Math.min(checkWorkers(o.workers), passes.length * models.length * methods.length);
+  const sources = dirs.map((dir) => ({ dir: modelDir(dir), preset: o.preset }));
   try {
-    let done = 0;
-    for (let s = 0; s < data.size; s += IMAGES_PER_PASS) {
-      const idx = Array.from({ length: Math.min(IMAGES_PER_PASS, data.size - s) }, (_, i) => s + i);
-      const batch = getBatch(data, idx);
-      const pixels = floatPixels(data, idx);
-      // display[method][model][image]: channel-reduced values at input size
-      const display: Record<string, Float32Array[][]> = Object.fromEntries(methods.map((m) => [m, []]));
-      const rows = idx.map((j) => ({
-        index: j,
-        input: inputs[j],
-        label: labelled ? { index: data.labels[j], name: data.classNames[data.labels[j]] } : null,
-        files: { input: `${stem(j)}-input.png` },
-        models: [] as (typeof results)[number]['models'],
-      }));
-      for (const [k, model] of models.entries()) {
-        const probs = tf.tidy(() => tf.softmax(model.logits(batch.x)).arraySync() as number[][]);
-        const top = probs.map((p) => p.indexOf(Math.max(...p)));
-        rows.forEach((r, i) =>
-          r.models.push({
-            model: names[k],
-            predicted: { index: top[i], label: model.labels[top[i]], probability: probs[i][top[i]] },
-            methods: {},
-          }),
+    await withPool(workers, async (pool) => {
+      const run = pool ? poolExplainRunner(pool, sources, data) : localExplainRunner(models, data);
+      const submitted = new Map<number, Promise<ExplainItemOut>[]>();
+      /** Starts the items of the pass at `s` (a pool runs them while earlier passes are rendered). */
+      const submit = (s: number) => {
+        if (s >= data.size || submitted.has(s)) return;
+        const count = Math.min(IMAGES_PER_PASS, data.size - s);
+        const outs = models.flatMap((_, k) =>
+          methods.map((method) =>
+            // Each pass of images gets its own seed (seed + index of its first image), as attack does.
+            run({
+              model: k,
+              method,
+              options: { ...base, seed: o.seed + s, target: targets[k] },
+              start: s,
+              count,
+            }),
+          ),
         );
-        for (const method of methods) {
-          // Each pass of images gets its own seed (seed + index of its first image), as attack does.
-          const r = explainer(method)(model, batch, { ...base, seed: o.seed + s, target: targets[k] });
-          if (s === 0)
-            (echoed[names[k]] ??= {})[method] =
-              'seed' in r.options ? { ...r.options, seed: o.seed } : r.options;
-          const [, mh, mw, mc] = r.maps.shape;
-          const raw = r.maps.dataSync() as Float32Array;
-          const big = mh === h && mw === w ? r.maps : upsample(r.maps, h, w);
-          const bigData = big.dataSync() as Float32Array;
-          const bc = big.shape[3];
-          display[method].push(
-            idx.map((_, i) =>
-              reduceChannels(
-                { data: bigData.slice(i * h * w * bc, (i + 1) * h * w * bc), shape: [h, w, bc] },
-                disp.sign,
-                disp.reduce,
-              ),
-            ),
+        for (const p of outs) p.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        submitted.set(s, outs);
+      };
+      let done = 0;
+      for (const s of passes) {
+        for (let a = 0; a <= (pool ? pool.size : 0); a++) submit(s + a * IMAGES_PER_PASS);
+        const outs = await Promise.all(submitted.get(s)!);
+        submitted.delete(s);
+        const idx = Array.from({ length: Math.min(IMAGES_PER_PASS, data.size - s) }, (_, i) => s + i);
+        const batch = getBatch(data, idx);
+        const pixels = floatPixels(data, idx);
+        // display[method][model][image]: channel-reduced values at input size
+        const display: Record<string, Float32Array[][]> = Object.fromEntries(methods.map((m) => [m, []]));
+        const rows = idx.map((j) => ({
+          index: j,
+          input: inputs[j],
+          label: labelled ? { index: data.labels[j], name: data.classNames[data.labels[j]] } : null,
+          files: { input: `${stem(j)}-input.png` },
+          models: [] as (typeof results)[number]['models'],
+        }));
+        for (const [k, model] of models.entries()) {
+          const probs = tf.tidy(() => tf.softmax(model.logits(batch.x)).arraySync() as number[][]);
+          const top = probs.map((p) => p.indexOf(Math.max(...p)));
+          rows.forEach((r, i) =>
+            r.models.push({
+              model: names[k],
+              predicted: { index: top[i], label: model.labels[top[i]], probability: probs[i][top[i]] },
+              methods: {},
+            }),
           );
-          rows.forEach((row, i) => {
-            const t = r.targets[i];
-            const extra: Record<string, unknown> = {};
-            for (const key of PER_IMAGE) {
-              const v = r[key];
-              if (v)
-                extra[key === 'scores' ? 'score' : key === 'baselineScores' ? 'baselineScore' : key] = v[i];
-            }
-            row.models[k].methods[method] = {
-              target: { index: t, label: model.labels[t], probability: probs[i][t] },
-              stats: stats(raw.subarray(i * mh * mw * mc, (i + 1) * mh * mw * mc)),
-              mapShape: [mh, mw, mc],
-              upsampled: big !== r.maps,
-              scale: NaN,
-              ...extra,
-              files: { map: `${stem(row.index)}-${names[k]}-${method}.png` },
-            };
-          });
-          if (big !== r.maps) big.dispose();
-          r.maps.dispose();
-          done += idx.length;
-          bar.update(done, total, `${names[k]} ${method}`);
-        }
-      }
-      tf.dispose([batch.x, batch.y]);
-      // Render: one display scale per image and method, shared by all models.
-      for (const [i, row] of rows.entries()) {
-        const image: Plane = { data: pixels.slice(i * per, (i + 1) * per), shape: [h, w, c] };
-        report.write(row.files.input, await encodePng(image.data, [h, w, c]));
-        for (const method of methods) {
-          const values = models.map((_, k) => display[method][k][i]);
-          const scale = sharedScale(values, PERCENTILE);
-          for (const [k, entry] of row.models.entries()) {
-            const e = entry.methods[method];
-            e.scale = scale;
-            const v = normalise(values[k], scale, disp.sign);
-            const heat = { data: colorize(v, disp.colormap), shape: [h, w, 3] as [number, number, 3] };
-            report.write(e.files.map, await encodePng(heat.data, heat.shape));
-            if (o.overlay) {
-              e.files.overlay = e.files.map.replace(/\.png$/, '-overlay.png');
-              const ov = overlay(image, heat, 0.5, v);
-              report.write(e.files.overlay, await encodePng(ov.data, ov.shape));
-            }
+          for (const [m, method] of methods.entries()) {
+            const r = outs[k * methods.length + m];
+            if (s === 0)
+              (echoed[names[k]] ??= {})[method] =
+                'seed' in r.options ? { ...r.options, seed: o.seed } : r.options;
+            const [, mh, mw, mc] = r.shape;
+            const bigData = r.display ?? r.raw;
+            const bc = r.displayChannels;
+            display[method].push(
+              idx.map((_, i) =>
+                reduceChannels(
+                  { data: bigData.slice(i * h * w * bc, (i + 1) * h * w * bc), shape: [h, w, bc] },
+                  disp.sign,
+                  disp.reduce,
+                ),
+              ),
+            );
+            rows.forEach((row, i) => {
+              const t = r.targets[i];
+              const extra: Record<string, unknown> = {};
+              for (const key of PER_IMAGE) {
+                const v = r.perImage[key];
+                if (v)
+                  extra[key === 'scores' ? 'score' : key === 'baselineScores' ? 'baselineScore' : key] = v[i];
+              }
+              row.models[k].methods[method] = {
+                target: { index: t, label: model.labels[t], probability: probs[i][t] },
+                stats: stats(r.raw.subarray(i * mh * mw * mc, (i + 1) * mh * mw * mc)),
+                mapShape: [mh, mw, mc],
+                upsampled: r.display !== null,
+                scale: NaN,
+                ...extra,
+                files: { map: `${stem(row.index)}-${names[k]}-${method}.png` },
+              };
+            });
+            done += idx.length;
+            bar.update(done, total, `${names[k]} ${method}`);
           }
         }
-        results.push(row);
+        tf.dispose([batch.x, batch.y]);
+        // Render: one display scale per image and method, shared by all models.
+        for (const [i, row] of rows.entries()) {
+          const image: Plane = { data: pixels.slice(i * per, (i + 1) * per), shape: [h, w, c] };
+          report.write(row.files.input, await encodePng(image.data, [h, w, c]));
+          for (const method of methods) {
+            const values = models.map((_, k) => display[method][k][i]);
+            const scale = sharedScale(values, PERCENTILE);
+            for (const [k, entry] of row.models.entries()) {
+              const e = entry.methods[method];
+              e.scale = scale;
+              const v = normalise(values[k], scale, disp.sign);
+              const heat = { data: colorize(v, disp.colormap), shape: [h, w, 3] as [number, number, 3] };
+              report.write(e.files.map, await encodePng(heat.data, heat.shape));
+              if (o.overlay) {
+                e.files.overlay = e.files.map.replace(/\.png$/, '-overlay.png');
+                const ov = overlay(image, heat, 0.5, v);
+                report.write(e.files.overlay, await encodePng(ov.data, ov.shape));
+              }
+            }
+          }
+          results.push(row);
+        }
       }
-    }
+    });
     bar.stop();
 
     const layout = gridLayout(results.length, 1 + models.length * methods.length, h, w);
@@ -438,6 +472,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
           'maps smaller than the input (CAM, Grad-CAM) are upsampled bilinearly for display; statistics are on the raw maps',
       },
       seeds: `images ${IMAGES_PER_PASS} at a time; a pass starting at image s uses seed ${o.seed} + s`,
+      workers,
       seconds: (performance.now() - t0) / 1000,
       versions: versions(),
       measuredAt: new Date().toISOString(),

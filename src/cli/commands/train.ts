@@ -8,12 +8,14 @@ import type { ModelCard } from '../../models/card.ts';
 import { makeObjective, OBJECTIVES } from '../../train/objectives/index.ts';
 import { parseSchedule } from '../../train/schedule.ts';
 import { parseAugment } from '../../train/augment.ts';
-import { train } from '../../train/loop.ts';
+import { train, usesBatchNorm } from '../../train/loop.ts';
 import { evaluate } from '../../metrics/accuracy.ts';
 import { folderCheckpoint } from '../../node/checkpoint.ts';
 import { CARD_FILE, saveClassifier } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
+import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
+import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, parseNumber, positiveInt, positiveNumber } from '../options.ts';
 import { duration, progressBar } from '../progress.ts';
@@ -47,6 +49,7 @@ interface TrainCliOptions {
   alternate?: boolean;
   epsRamp?: [number, number];
   randomStart?: boolean;
+  workers?: number;
 }
 
 /** `--eps-ramp START,END`: fractions of the run (0 <= START <= END <= 1), or `none` for 0,0. */
@@ -120,9 +123,15 @@ export function registerTrain(program: Command): void {
     .option('--eval-data <spec>', 'after training, measure accuracy on this set and record it in the card')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--force', 'overwrite a model already in --out')
+    .option(
+      '--workers <n>',
+      `worker threads sharing each batch (data-parallel; same weights as 1 within float rounding; not for batch-norm models) (default: cores, here ${defaultWorkers()})`,
+      positiveInt('--workers'),
+    )
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: TrainCliOptions) => {
       const arch = architecture(o.arch);
+      let workers = Math.min(checkWorkers(o.workers), o.batchSize); // a shard holds one example at least
       const schedule = parseSchedule(o.schedule);
       const augment = parseAugment(o.augment);
       if (o.optimizer !== 'adam' && o.optimizer !== 'sgd')
@@ -150,6 +159,9 @@ export function registerTrain(program: Command): void {
       await setup(program);
       const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
       const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
+      // Batch statistics per shard would make the result depend on the number of workers: a
+      // batch-norm model trains in one thread unless --workers asked for more (which train() refuses).
+      if (o.workers === undefined && usesBatchNorm({ model })) workers = 1;
       const recipe = {
         data: o.data,
         dataSource: data.source,
@@ -165,6 +177,7 @@ export function registerTrain(program: Command): void {
         schedule: o.schedule,
         augment: augment.names,
         seed: o.seed,
+        workers,
       };
       const card: ModelCard = {
         format: 'advlens-card/1',
@@ -201,27 +214,30 @@ export function registerTrain(program: Command): void {
         process.exit(130);
       };
       process.on('SIGINT', onSigint);
-      const result = await train(classifier, data, {
-        objective,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        seed: o.seed,
-        optimizer: o.optimizer,
-        lr: o.lr,
-        momentum: o.momentum,
-        schedule,
-        augment: augment.hooks,
-        checkpoint: folderCheckpoint(out),
-        resume: o.resume,
-        onProgress: (p) => {
-          const done = (p.epoch - 1) * p.batches + p.batch;
-          bar.update(
-            done,
-            p.epochs * p.batches,
-            `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} acc ${pct(p.accuracy)} ${Math.round(p.imagesPerSec)} img/s ETA ${duration(p.etaSec)}`,
-          );
-        },
-      });
+      const result = await withPool(workers, (pool) =>
+        train(classifier, data, {
+          objective,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          seed: o.seed,
+          optimizer: o.optimizer as 'adam' | 'sgd', // checked above
+          lr: o.lr,
+          momentum: o.momentum,
+          schedule,
+          augment: augment.hooks,
+          checkpoint: folderCheckpoint(out),
+          resume: o.resume,
+          onProgress: (p) => {
+            const done = (p.epoch - 1) * p.batches + p.batch;
+            bar.update(
+              done,
+              p.epochs * p.batches,
+              `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} acc ${pct(p.accuracy)} ${Math.round(p.imagesPerSec)} img/s ETA ${duration(p.etaSec)}`,
+            );
+          },
+          shards: pool ? poolShardedGradients(pool) : undefined,
+        }),
+      );
       bar.stop();
       process.off('SIGINT', onSigint);
       if (result.resumedFrom > 0) log(`resumed after epoch ${result.resumedFrom}`);

@@ -24,6 +24,18 @@ export interface ObjectiveContext {
    * passes it. Where it is absent, an objective that needs x' computes it inside `loss`.
    */
   xAdv?: tf.Tensor4D;
+  /**
+   * Set when the loop splits the batch over workers (data-parallel training): `x` and `y` are the
+   * rows `offset` .. of a batch of `batchSize`. Random draws (random starts) are made for the whole
+   * batch and these rows kept, so that they do not depend on the number of workers.
+   */
+  shard?: BatchShard;
+}
+
+/** Which rows of a batch an {@link ObjectiveContext} holds (see `shard`). */
+export interface BatchShard {
+  offset: number;
+  batchSize: number;
 }
 
 /**

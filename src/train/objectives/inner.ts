@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
-import type { ObjectiveContext } from './index.ts';
+import type { BatchShard, ObjectiveContext } from './index.ts';
 import { pgdSteps, projectedAscent, randomStart } from '../../attacks/pgd.ts';
 import { UserError } from '../../errors.ts';
 
@@ -113,11 +113,30 @@ export function epsAt(s: Pick<InnerSettings, 'eps' | 'epsRamp'>, step: number, t
 
 /**
  * The attack's starting point: x, or with `randomStart` x + U(-eps, eps) (L-inf) or x plus a
- * uniformly scaled random direction of the L2 ball, projected into [0, 1] (caller owns).
+ * uniformly scaled random direction of the L2 ball, projected into [0, 1] (caller owns). When x is
+ * the `shard` of a larger batch (data-parallel training), the noise is drawn for the whole batch and
+ * this shard's rows are kept, so the start does not depend on how the batch was split.
  */
-export function startPoint(x: tf.Tensor4D, eps: number, s: InnerSettings, seed: number): tf.Tensor4D {
+export function startPoint(
+  x: tf.Tensor4D,
+  eps: number,
+  s: InnerSettings,
+  seed: number,
+  shard?: BatchShard,
+): tf.Tensor4D {
   if (!s.randomStart || eps === 0) return tf.clone(x);
-  return randomStart(x, eps, s.norm, seed);
+  if (!shard || (shard.offset === 0 && shard.batchSize === x.shape[0]))
+    return randomStart(x, eps, s.norm, seed);
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const pad = (rows: number) => (rows > 0 ? [tf.zeros([rows, h, w, c])] : []);
+    const whole = tf.concat([...pad(shard.offset), x, ...pad(shard.batchSize - shard.offset - n)], 0);
+    return tf.slice(
+      randomStart(whole as tf.Tensor4D, eps, s.norm, seed),
+      [shard.offset, 0, 0, 0],
+      [n, h, w, c],
+    );
+  });
 }
 
 /**
@@ -145,7 +164,7 @@ export function ascend(
  */
 export function cePgd(model: Classifier, ctx: ObjectiveContext, s: InnerSettings): tf.Tensor4D {
   const eps = epsAt(s, ctx.step, ctx.totalSteps);
-  const start = startPoint(ctx.x, eps, s, ctx.rng.seed());
+  const start = startPoint(ctx.x, eps, s, ctx.rng.seed(), ctx.shard);
   if (eps === 0 || s.attackSteps === 0) return start;
   return pgdSteps(model, ctx.x, start, ctx.y, false, {
     eps,

@@ -123,7 +123,7 @@ export function intObjective(name: IntMethod, o: Record<string, unknown>): Objec
     const { classifier: c, x, y } = ctx;
     const features = camFeaturesOf(c, name);
     const eps = epsAt(s, ctx.step, ctx.totalSteps);
-    const start = startPoint(x, eps, s, ctx.rng.seed());
+    const start = startPoint(x, eps, s, ctx.rng.seed(), ctx.shard);
     if (eps === 0 || s.attackSteps === 0) return start;
     const head = camHead(c);
     const camsNat = tf.tidy(() => {

@@ -24,9 +24,9 @@ export function klDivergence(logitsP: tf.Tensor2D, logitsQ: tf.Tensor2D): tf.Ten
 export function tradesObjective(o: Record<string, unknown>): Objective {
   const s = innerSettings('trades', o, { norm: 'linf' });
   const beta = numberOption('trades', o, 'beta', 1);
-  const inner = ({ classifier: c, x, step, totalSteps, rng }: ObjectiveContext): tf.Tensor4D => {
+  const inner = ({ classifier: c, x, step, totalSteps, rng, shard }: ObjectiveContext): tf.Tensor4D => {
     const eps = epsAt(s, step, totalSteps);
-    const start = startPoint(x, eps, s, rng.seed());
+    const start = startPoint(x, eps, s, rng.seed(), shard);
     if (eps === 0 || s.attackSteps === 0) return start;
     const clean = c.logits(x);
     const xa = ascend(x, start, (v) => tf.sum(klDivergence(clean, c.logits(v))), {

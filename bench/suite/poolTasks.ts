@@ -1,0 +1,64 @@
+/**
+ * Pool tasks of the benchmark (registered in each worker through the pool's `taskModules`): the
+ * input gradient and PGD of torch_ref.py on one shard of the batch, with the bench's small CNN, which
+ * every worker builds from the same seed (the same weights as the main thread's).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { lossGradient } from '../../src/attacks/loss.ts';
+import { pgd } from '../../src/attacks/pgd.ts';
+import type { Classifier } from '../../src/models/classifier.ts';
+import type { TaskHandler, WorkerEnv } from '../../src/node/poolWorker.ts';
+import { smallCnnClassifier } from './workloads.ts';
+
+/** A shard: images [n, 28, 28, 1] in [0, 1] and labels [n]. */
+export interface BenchShard {
+  seed: number;
+  x: Float32Array;
+  y: Int32Array;
+  shape: [number, number, number, number];
+}
+
+/** PGD settings: torch_ref's (L-inf, eps 0.3, steps of 0.01, CE) with `steps` steps. */
+export interface PgdShard extends BenchShard {
+  steps: number;
+}
+
+function model(env: WorkerEnv, seed: number): Classifier {
+  const key = `bench-small-cnn-${seed}`;
+  let c = env.state.get(key) as Classifier | undefined;
+  if (!c) env.state.set(key, (c = smallCnnClassifier(seed)));
+  return c;
+}
+
+/** Runs `f` on the shard's tensors and moves its result back. */
+function onShard(
+  env: WorkerEnv,
+  p: BenchShard,
+  f: (c: Classifier, x: tf.Tensor4D, y: tf.Tensor1D) => tf.Tensor,
+) {
+  const c = model(env, p.seed);
+  const out = tf.tidy(() => {
+    const x = tf.tensor4d(p.x, p.shape);
+    const y = tf.tensor1d(p.y, 'int32');
+    return Float32Array.from(f(c, x, y).dataSync() as Float32Array);
+  });
+  return { value: out, transfer: [out.buffer] };
+}
+
+export const TASKS: Record<string, TaskHandler> = {
+  benchInputGrad: (p: BenchShard, env) => onShard(env, p, (c, x, y) => lossGradient(c, x, y, false, 'ce')),
+  benchPgd: (p: PgdShard, env) =>
+    onShard(env, p, (c, x, y) => {
+      const r = pgd(c, { x, y }, { eps: 0.3, steps: p.steps, stepSize: 0.01 });
+      r.logits.dispose();
+      return r.xAdv;
+    }),
+  /** Frees the cached models (so that the worker's tensor count returns to 0). */
+  benchRelease: (_p: null, env) => {
+    for (const [k, v] of env.state) {
+      if (k.startsWith('bench-small-cnn-')) (v as Classifier).model.dispose();
+      env.state.delete(k);
+    }
+    return { value: tf.memory().numTensors };
+  },
+};

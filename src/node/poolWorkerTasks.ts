@@ -1,0 +1,298 @@
+/**
+ * The tasks pool workers run (src/node/pool.ts), each beside the main-thread function that sends it:
+ * - `attackBatch`: one (attack, eps, batch) item of a robustness evaluation ({@link poolAttackRunner});
+ * - `explainItem`: one explainer on one model and one pass of images ({@link poolExplainRunner});
+ * - `trainStart`, `trainShard`, `trainStop`: data-parallel training ({@link poolShardedGradients}).
+ * Images travel as moved Float32Array buffers, never as JSON; models are loaded by folder in each
+ * worker once (the worker caches them), so only models saved in a folder can be used on a pool.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Dataset } from '../data/dataset.ts';
+import { floatPixels } from '../data/dataset.ts';
+import {
+  attackBatch,
+  attackBatchBuffers,
+  type AttackBatchOut,
+  type AttackItem,
+} from '../metrics/attackBatch.ts';
+import type { AttackRunner } from '../metrics/robustness.ts';
+import { makeClassifier, type Classifier } from '../models/classifier.ts';
+import { createRng } from '../engine/rng.ts';
+import { OBJECTIVES, type Objective, type ObjectiveContext } from '../train/objectives/index.ts';
+import {
+  correctCount,
+  type ShardedGradients,
+  type ShardOut,
+  type ShardSetup,
+  type ShardTask,
+} from '../train/loop.ts';
+import { explainer, type ExplainOptions } from '../explain/index.ts';
+import { upsample } from '../explain/cam.ts';
+import type { TaskHandler, WorkerEnv } from './poolWorker.ts';
+import { mapConcurrent, type WorkerPool } from './pool.ts';
+
+/** Where a worker finds a model: its folder, and the preset that describes it (if any). */
+export interface ModelSource {
+  dir: string;
+  preset?: string;
+}
+
+/** A slice of a dataset as moved buffers: pixels [N, H, W, C] float32 in [0, 1] and int32 labels. */
+interface Images {
+  x: Float32Array;
+  y: Int32Array;
+  shape: [number, number, number, number];
+}
+
+/** The examples `start` .. `start + count - 1` of `data`, as {@link Images}, exactly as getBatch makes them. */
+export function imagesOf(data: Dataset, start: number, count: number): Images {
+  const idx = Array.from({ length: count }, (_, i) => start + i);
+  return {
+    x: floatPixels(data, idx),
+    y: data.labels.slice(start, start + count),
+    shape: [count, ...data.shape],
+  };
+}
+
+const buffersOf = (im: Images): ArrayBuffer[] => [im.x.buffer as ArrayBuffer, im.y.buffer as ArrayBuffer];
+
+/** The tensors of {@link Images} (the caller owns them). */
+function tensorsOf(im: Images): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return { x: tf.tensor4d(im.x, im.shape), y: tf.tensor1d(im.y, 'int32') };
+}
+
+/**
+ * An {@link AttackRunner} that spreads the items over `pool`, each worker attacking with the model
+ * in `source`; outcomes come back in the items' order.
+ */
+export function poolAttackRunner(pool: WorkerPool, source: ModelSource): AttackRunner {
+  // Two items per worker in flight: one running, one waiting; images are copied out only then.
+  return (items, data, done) =>
+    mapConcurrent(items, 2 * pool.size, async (item) => {
+      const images = imagesOf(data, item.start, item.count);
+      const out = await pool.run<AttackBatchOut>('attackBatch', { source, item, images }, buffersOf(images));
+      done(item);
+      return out;
+    });
+}
+
+/** One explainer on one model and the examples `start` .. `start + count - 1`. */
+export interface ExplainItem {
+  /** Index of the model in the runner's list. */
+  model: number;
+  method: string;
+  options: ExplainOptions;
+  start: number;
+  count: number;
+}
+
+/** An {@link ExplainItem}'s maps and numbers, read back as plain arrays. */
+export interface ExplainItemOut {
+  /** The maps at the method's resolution, [N, h, w, c] = `shape`. */
+  raw: Float32Array;
+  shape: [number, number, number, number];
+  /** The maps upsampled (bilinear) to the input's H x W when smaller (CAM, Grad-CAM); null otherwise. */
+  display: Float32Array | null;
+  /** Channels of `display` (or of `raw` when there is no display). */
+  displayChannels: number;
+  targets: number[];
+  options: Record<string, unknown>;
+  /** The explainer's per-image numbers (scores, IG's delta, CAM's bias, ...), by name. */
+  perImage: Record<string, number[]>;
+}
+
+/** Runs explainer `method` on `batch` (the caller owns it) and reads the result back; frees what it made. */
+export function explainItem(
+  model: Classifier,
+  batch: { x: tf.Tensor4D; y: tf.Tensor1D },
+  method: string,
+  options: ExplainOptions,
+): ExplainItemOut {
+  const r = explainer(method)(model, batch, options);
+  try {
+    const [h, w] = model.inputShape;
+    const shape = r.maps.shape;
+    const raw = Float32Array.from(r.maps.dataSync() as Float32Array);
+    let display: Float32Array | null = null;
+    let displayChannels = shape[3];
+    if (shape[1] !== h || shape[2] !== w) {
+      const big = upsample(r.maps, h, w);
+      display = Float32Array.from(big.dataSync() as Float32Array);
+      displayChannels = big.shape[3];
+      big.dispose();
+    }
+    const perImage: Record<string, number[]> = {};
+    for (const [k, v] of Object.entries(r))
+      if (k !== 'targets' && Array.isArray(v) && v.every((e) => typeof e === 'number')) perImage[k] = v;
+    return { raw, shape, display, displayChannels, targets: r.targets, options: r.options, perImage };
+  } finally {
+    r.maps.dispose();
+  }
+}
+
+/** Runs one {@link ExplainItem} of a dataset somewhere and answers its outcome. */
+export type ExplainRunner = (item: ExplainItem) => Promise<ExplainItemOut>;
+
+/** An {@link ExplainRunner} in this thread, on `models`. */
+export function localExplainRunner(models: Classifier[], data: Dataset): ExplainRunner {
+  return async (item) => {
+    const im = tensorsOf(imagesOf(data, item.start, item.count));
+    try {
+      return explainItem(models[item.model], im, item.method, item.options);
+    } finally {
+      tf.dispose([im.x, im.y]);
+    }
+  };
+}
+
+/** An {@link ExplainRunner} on `pool`, the workers loading the models from `sources`. */
+export function poolExplainRunner(pool: WorkerPool, sources: ModelSource[], data: Dataset): ExplainRunner {
+  return (item) => {
+    const images = imagesOf(data, item.start, item.count);
+    return pool.run<ExplainItemOut>(
+      'explainItem',
+      { source: sources[item.model], method: item.method, options: item.options, images },
+      buffersOf(images),
+    );
+  };
+}
+
+/** A worker's training session: its copy of the model, the objective, and the shared weights. */
+interface TrainSession {
+  classifier: Classifier;
+  objective: Objective;
+  vars: tf.Variable[];
+  size: number;
+  /** Weights written by the main thread before each step (all trainable variables, flattened). */
+  weights: Float32Array;
+}
+
+/**
+ * {@link ShardedGradients} on `pool`: shard k of every step runs on worker k. The weights go to the
+ * workers through one SharedArrayBuffer written before each step (no copy per worker); gradients
+ * come back as moved buffers.
+ */
+export function poolShardedGradients(pool: WorkerPool): ShardedGradients {
+  let weights: Float32Array | null = null;
+  return {
+    size: pool.size,
+    async start(setup) {
+      weights = new Float32Array(new SharedArrayBuffer(setup.size * 4));
+      await pool.broadcast('trainStart', { ...setup, weights });
+    },
+    async run(w, shards) {
+      if (!weights) throw new Error('poolShardedGradients: run() before start()');
+      weights.set(w);
+      return Promise.all(
+        shards.map((s, k) =>
+          pool.runOn<ShardOut>(k, 'trainShard', s, [s.x.buffer as ArrayBuffer, s.y.buffer as ArrayBuffer]),
+        ),
+      );
+    },
+    async stop() {
+      weights = null;
+      await pool.broadcast('trainStop', null).catch(() => undefined);
+    },
+  };
+}
+
+const stopSession = (env: WorkerEnv) => {
+  const s = env.state.get('train') as TrainSession | undefined;
+  if (s) s.classifier.model.dispose();
+  env.state.delete('train');
+};
+
+/** The handlers poolWorker.ts registers, by task name. */
+export const TASKS: Record<string, TaskHandler> = {
+  attackBatch: async (p: { source: ModelSource; item: AttackItem; images: Images }, env) => {
+    const model = await env.classifier(p.source.dir, p.source.preset);
+    const batch = tensorsOf(p.images);
+    try {
+      const out = attackBatch(model, batch, p.item);
+      return { value: out, transfer: attackBatchBuffers(out) };
+    } finally {
+      tf.dispose([batch.x, batch.y]);
+    }
+  },
+  explainItem: async (
+    p: { source: ModelSource; method: string; options: ExplainOptions; images: Images },
+    env,
+  ) => {
+    const model = await env.classifier(p.source.dir, p.source.preset);
+    const batch = tensorsOf(p.images);
+    try {
+      const out = explainItem(model, batch, p.method, p.options);
+      const transfer = [out.raw.buffer as ArrayBuffer];
+      if (out.display) transfer.push(out.display.buffer as ArrayBuffer);
+      return { value: out, transfer };
+    } finally {
+      tf.dispose([batch.x, batch.y]);
+    }
+  },
+  trainStart: async (p: ShardSetup & { weights: Float32Array }, env) => {
+    stopSession(env);
+    const model = await tfl.loadLayersModel(tf.io.fromMemory(p.artifacts));
+    const classifier = makeClassifier(model, p.card);
+    const objective = OBJECTIVES[p.objective.name](p.objective.options);
+    const vars = classifier.trainableVariables();
+    const size = vars.reduce((s, v) => s + v.size, 0);
+    if (size !== p.size || p.weights.length !== size)
+      throw new Error(`the worker's model has ${size} trainable values, the main thread's ${p.size}`);
+    env.state.set('train', { classifier, objective, vars, size, weights: p.weights } satisfies TrainSession);
+    return { value: null };
+  },
+  trainShard: (p: ShardTask, env) => {
+    const s = env.state.get('train') as TrainSession | undefined;
+    if (!s) throw new Error('trainShard before trainStart');
+    // This step's weights, as the main thread wrote them.
+    let off = 0;
+    for (const v of s.vars) {
+      tf.tidy(() => v.assign(tf.tensor(s.weights.slice(off, off + v.size), v.shape))); // a copy: the buffer is shared
+      off += v.size;
+    }
+    const x = tf.tensor4d(p.x, p.shape);
+    const y = tf.tensor1d(p.y, 'int32');
+    const rng = createRng(p.rngState);
+    const ctx: ObjectiveContext = {
+      classifier: s.classifier,
+      x,
+      y,
+      step: p.step,
+      totalSteps: p.totalSteps,
+      epoch: p.epoch,
+      rng,
+      shard: { offset: p.offset, batchSize: p.batchSize },
+    };
+    let logits: tf.Tensor2D | null = null;
+    let xAdv: tf.Tensor4D | undefined;
+    try {
+      xAdv = s.objective.inner?.(ctx) ?? undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const r = s.objective.loss(xAdv ? { ...ctx, xAdv } : ctx);
+        logits = tf.keep(r.logits);
+        return r.loss;
+      }, s.vars);
+      const flat = new Float32Array(s.size);
+      off = 0;
+      for (const v of s.vars) {
+        flat.set(grads[v.name].dataSync() as Float32Array, off);
+        off += v.size;
+      }
+      const out: ShardOut = {
+        grads: flat,
+        loss: value.dataSync()[0],
+        correct: correctCount(logits!, y),
+        rngState: rng.state(),
+      };
+      tf.dispose([value, ...Object.values(grads)]);
+      return { value: out, transfer: [flat.buffer] };
+    } finally {
+      tf.dispose([x, y, xAdv, logits as unknown as tf.Tensor].filter((t): t is tf.Tensor => !!t));
+    }
+  },
+  trainStop: (_p: null, env) => {
+    stopSession(env);
+    return { value: null };
+  },
+};

