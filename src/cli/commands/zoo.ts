@@ -13,6 +13,8 @@ import { duration, progressBar } from '../progress.ts';
 import { pct, textTable } from '../table.ts';
 import { listZoo, zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zoo/zoo.ts';
 import { measureRobust } from '../../zoo/measure.ts';
+import { checkWorkers, withPool } from '../../node/pool.ts';
+import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
 import {
   mergeRobustRecord,
   PGD200,
@@ -40,6 +42,7 @@ interface ZooTableCliOptions {
   dataDir?: string;
   limit: number;
   batchSize?: number;
+  workers?: number;
   format: 'md' | 'json' | 'html';
   out?: string;
   record?: boolean;
@@ -189,12 +192,19 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       const bar = progressBar(`pgd-200 ${e.method}`, { quiet: o.format === 'json' });
       let m;
       try {
-        m = measureRobust(c, d, {
-          eps: todo,
-          attack,
-          batchSize: o.batchSize,
-          onProgress: (done, total, what) => bar.update(done, total, what),
-        });
+        const workers = Math.min(
+          checkWorkers(o.workers),
+          Math.ceil(d.size / (o.batchSize ?? 100)) * todo.length,
+        );
+        m = await withPool(workers, (pool) =>
+          measureRobust(c, d, {
+            eps: todo,
+            attack,
+            batchSize: o.batchSize,
+            onProgress: (done, total, what) => bar.update(done, total, what),
+            runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+          }),
+        );
       } finally {
         bar.stop();
       }
@@ -292,6 +302,11 @@ export function registerZoo(program: Command): void {
     .option('--data-dir <dir>', 'where to look for datasets')
     .option('--limit <n>', 'the first N test images (the paper used 200)', positiveInt('--limit'), 500)
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
+    .option(
+      '--workers <n>',
+      'worker threads attacking batches in parallel (default: number of cores; the numbers do not depend on it)',
+      positiveInt('--workers'),
+    )
     .addOption(new Option('--format <kind>', 'output format').choices(['md', 'json', 'html']).default('md'))
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
     .option('--record', "write the measured accuracies into each model's card (merged with what it holds)")
