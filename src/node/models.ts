@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
-import type { ModelCard } from '../models/card.ts';
+import type { MetricRecord, ModelCard } from '../models/card.ts';
 import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { PRESETS, labelsFrom } from '../models/presets.ts';
 import { versions } from '../version.ts';
@@ -113,4 +113,15 @@ export async function saveClassifier(c: Classifier, dir: string, card: ModelCard
 /** Writes (atomically) a model card into `dir`. */
 export function writeCard(dir: string, card: ModelCard): void {
   writeFileAtomic(path.join(dir, CARD_FILE), JSON.stringify(card, null, 2) + '\n');
+}
+
+/**
+ * Records one measurement in the card in `dir` under `metrics[key]`, re-reading the card from disk
+ * first (a measurement takes minutes; another command may have recorded into the card meanwhile);
+ * `loaded` (the card the model was loaded with) serves when the folder has no card file yet.
+ */
+export function recordMetric(dir: string, loaded: ModelCard, key: string, metric: MetricRecord): void {
+  const file = path.join(dir, CARD_FILE);
+  const card = fs.existsSync(file) ? readJson<ModelCard>(file, 'model card') : loaded;
+  writeCard(dir, { ...card, metrics: { ...(card.metrics ?? {}), [key]: metric } });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { evaluate } from '../../metrics/accuracy.ts';
-import { loadClassifier, modelDir, writeCard } from '../../node/models.ts';
+import { loadClassifier, modelDir, recordMetric } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
@@ -148,8 +148,7 @@ export function registerEval(program: Command): void {
     if (o.record) {
       if (o.limit)
         process.stderr.write('advlens eval: note: recording an accuracy measured on a --limit slice\n');
-      const card = { ...c.card, metrics: { ...(c.card.metrics ?? {}) } };
-      card.metrics[o.data] = {
+      recordMetric(modelDir(o.model), c.card, o.data, {
         data: o.data,
         source: data.source,
         examples: ev.examples,
@@ -157,8 +156,7 @@ export function registerEval(program: Command): void {
         measuredAt: result.measuredAt,
         command: result.command,
         versions: result.versions,
-      };
-      writeCard(modelDir(o.model), card);
+      });
     }
     if (o.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
 import type { Dataset } from '../../data/dataset.ts';
-import { loadClassifier, writeCard } from '../../node/models.ts';
+import { loadClassifier, recordMetric } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { versions } from '../../version.ts';
@@ -234,7 +234,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
       if (o.record) {
         const merged = mergeRobustRecord(old, record);
-        writeCard(e.dir, { ...c.card, metrics: { ...(c.card.metrics ?? {}), [robustKey(o.data)]: merged } });
+        recordMetric(e.dir, c.card, robustKey(o.data), merged);
         recorded = true;
       }
     }
