@@ -1,0 +1,79 @@
+/**
+ * Leak run (issue 5: "no tensor leaks over 1,000 steps of each workload"): runs each small-CNN
+ * workload of the benchmark (torch_ref.py's definitions, batch 64) until it has done at least
+ * `--steps` gradient steps (forward: passes; train_step: optimizer steps; pgd40, smoothgrad50, ig50:
+ * gradient passes), and checks that the live tensor count and the wasm backend's buffers are the
+ * same afterwards as after the first call. Prints RSS growth too. Exit 1 on a leak.
+ *
+ *   npx tsx bench/leaks.ts [--steps 1000] [--only input_grad,pgd40] [--json]
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '../src/node/backend.ts';
+import { FULL, smallCnnWorkloads } from './suite/workloads.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '1000' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const steps = Number(opt.steps);
+if (!Number.isInteger(steps) || steps < 1) {
+  process.stderr.write(`--steps must be a positive integer (got ${opt.steps})\n`);
+  process.exit(2);
+}
+await initNodeBackend('wasm');
+
+/** Gradient steps (or passes) one call of each workload makes. */
+const STEPS_PER_CALL: Record<string, number> = {
+  forward: 1,
+  input_grad: 1,
+  train_step: FULL.trainSteps,
+  smoothgrad50: FULL.smoothgradSamples,
+  ig50: FULL.igSteps,
+  pgd40: FULL.pgdSteps,
+};
+
+const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+const set = smallCnnWorkloads(FULL, 1, true);
+const only = opt.only?.split(',');
+const rows = [];
+let failed = false;
+try {
+  for (const w of set.workloads) {
+    if (only && !only.includes(w.name)) continue;
+    const per = STEPS_PER_CALL[w.name];
+    if (!per) continue;
+    await w.run(); // warm-up: lazily created state (optimizer slots, tap models) is made here
+    const t0 = tf.memory().numTensors;
+    const d0 = dataIds();
+    const r0 = process.memoryUsage().rss;
+    const calls = Math.ceil(steps / per);
+    const start = performance.now();
+    for (let i = 0; i < calls; i++) await w.run();
+    const row = {
+      workload: w.name,
+      calls,
+      steps: calls * per,
+      seconds: (performance.now() - start) / 1000,
+      tensorsBefore: t0,
+      tensorsAfter: tf.memory().numTensors,
+      buffersBefore: d0,
+      buffersAfter: dataIds(),
+      rssGrowthMB: (process.memoryUsage().rss - r0) / 2 ** 20,
+    };
+    const ok = row.tensorsAfter === row.tensorsBefore && row.buffersAfter === row.buffersBefore;
+    failed ||= !ok;
+    rows.push({ ...row, ok });
+    if (!opt.json)
+      process.stdout.write(
+        `${w.name.padEnd(13)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB${ok ? '' : '  LEAK'}\n`,
+      );
+  }
+} finally {
+  set.dispose();
+}
+if (opt.json) process.stdout.write(JSON.stringify({ steps, rows, ok: !failed }, null, 2) + '\n');
+process.exit(failed ? 1 : 0);
