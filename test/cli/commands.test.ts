@@ -130,6 +130,9 @@ test('the shipped models meet their accuracy on the official MNIST test set', (t
   for (const [name, min] of [
     ['mnist-small-cnn', 0.98],
     ['mnist-gap-cnn', 0.97],
+    ['mnist-pgd-linf', 0.97],
+    ['mnist-int2', 0.96],
+    ['mnist-underfit', 0.9],
   ] as const) {
     const r = advlens([
       'eval',
