@@ -133,6 +133,7 @@ test('the shipped models meet their accuracy on the official MNIST test set', (t
     ['mnist-pgd-linf', 0.97],
     ['mnist-int2', 0.96],
     ['mnist-underfit', 0.9],
+    ['mnist-int2-adv', 0.95],
   ] as const) {
     const r = advlens([
       'eval',
