@@ -43,6 +43,9 @@ export function buildProgram(): Command {
     .version(VERSION)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('wasm'))
     .showSuggestionAfterError()
+    // Global options go before the command (as the README says), so that a command's own options
+    // after a subcommand (`zoo verify --json`) reach the subcommand, not its parent.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       outputError: (str, write) => write(`advlens: ${oneLine(str)}\n`),
@@ -62,7 +65,14 @@ export function buildProgram(): Command {
   }
   for (const c of program.commands) {
     c.exitOverride().configureOutput({
-      outputError: (str, write) => write(`advlens ${c.name()}: ${oneLine(str)}\n`),
+      outputError: (str, write) =>
+        write(
+          `advlens ${c.name()}: ${oneLine(str)}${
+            /unknown option '--backend'/.test(str)
+              ? `; global options go before the command: advlens --backend <name> ${c.name()} ...`
+              : ''
+          }\n`,
+        ),
     });
     for (const sub of c.commands) sub.exitOverride();
   }

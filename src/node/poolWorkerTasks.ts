@@ -2,6 +2,7 @@
  * The tasks pool workers run (src/node/pool.ts), each beside the main-thread function that sends it:
  * - `attackBatch`: one (attack, eps, batch) item of a robustness evaluation ({@link poolAttackRunner});
  * - `explainItem`: one explainer on one model and one pass of images ({@link poolExplainRunner});
+ * - `predict`: the predicted classes of a slice of images ({@link poolPredict});
  * - `trainStart`, `trainShard`, `trainStop`: data-parallel training ({@link poolShardedGradients}).
  * Images travel as moved Float32Array buffers, never as JSON; models are loaded by folder in each
  * worker once (the worker caches them), so only models saved in a folder can be used on a pool.
@@ -75,6 +76,30 @@ export function poolAttackRunner(pool: WorkerPool, source: ModelSource): AttackR
       done(item);
       return out;
     });
+}
+
+/**
+ * The predicted class of every example of `data` with the model in `source`, slices of `chunk`
+ * images spread over `pool` (the same numbers as {@link evaluate}'s predictions in one process).
+ */
+export async function poolPredict(
+  pool: WorkerPool,
+  source: ModelSource,
+  data: Dataset,
+  o: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Int32Array> {
+  const chunk = o.chunk ?? 1000;
+  const starts = Array.from({ length: Math.ceil(data.size / chunk) }, (_, i) => i * chunk);
+  const out = new Int32Array(data.size);
+  let done = 0;
+  await mapConcurrent(starts, 2 * pool.size, async (start) => {
+    const images = imagesOf(data, start, Math.min(chunk, data.size - start));
+    const p = await pool.run<Int32Array>('predict', { source, images }, buffersOf(images));
+    out.set(p, start);
+    done += p.length;
+    o.onProgress?.(done, data.size);
+  });
+  return out;
 }
 
 /** One explainer on one model and the examples `start` .. `start + count - 1`. */
@@ -203,8 +228,28 @@ const stopSession = (env: WorkerEnv) => {
   env.state.delete('train');
 };
 
+/** Images per forward pass of the `predict` task (as {@link evaluate}'s default). */
+const PREDICT_BATCH = 256;
+
 /** The handlers poolWorker.ts registers, by task name. */
 export const TASKS: Record<string, TaskHandler> = {
+  predict: async (p: { source: ModelSource; images: Images }, env) => {
+    const model = await env.classifier(p.source.dir, p.source.preset);
+    const [n, ...shape] = p.images.shape;
+    const out = new Int32Array(n);
+    for (let s = 0; s < n; s += PREDICT_BATCH) {
+      const m = Math.min(PREDICT_BATCH, n - s);
+      const pixels = p.images.x.subarray(
+        s * shape[0] * shape[1] * shape[2],
+        (s + m) * shape[0] * shape[1] * shape[2],
+      );
+      out.set(
+        tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(pixels, [m, ...shape])), 1).dataSync()),
+        s,
+      );
+    }
+    return { value: out, transfer: [out.buffer as ArrayBuffer] };
+  },
   attackBatch: async (p: { source: ModelSource; item: AttackItem; images: Images }, env) => {
     const model = await env.classifier(p.source.dir, p.source.preset);
     const batch = tensorsOf(p.images);

@@ -82,6 +82,8 @@ const cases: [string, string[], RegExp][] = [
   ['unknown command', ['attackz'], /unknown command/],
   ['unknown option', ['info', '--jsn'], /unknown option/],
   ['bad backend', ['--backend', 'gpu', 'info'], /backend|gpu/],
+  ['global option after the command', ['info', '--backend', 'cpu'], /go before the command/],
+  ['unknown zoo method to verify', ['zoo', 'verify', '--only', 'int3'], /unknown zoo method 'int3'/],
 ];
 
 for (const [what, args, re] of cases) {

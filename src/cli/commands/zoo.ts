@@ -13,6 +13,7 @@ import { duration, progressBar } from '../progress.ts';
 import { pct, textTable } from '../table.ts';
 import { listZoo, zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zoo/zoo.ts';
 import { measureRobust } from '../../zoo/measure.ts';
+import { zooVerify, type VerifyOptions } from './zooVerify.ts';
 import { checkWorkers, withPool } from '../../node/pool.ts';
 import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
 import {
@@ -318,5 +319,28 @@ export function registerZoo(program: Command): void {
     )
     .action(async (o: ZooTableCliOptions) => {
       await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
+    });
+  zoo
+    .command('verify')
+    .description(
+      "evaluate each zoo member again on the test set its card records and check it gives the card's accuracy (exit 1 when one differs)",
+    )
+    .option('--models <dir>', 'folder holding the zoo (default models)')
+    .option('--data <spec>', 'test set whose recorded accuracy is checked', 'mnist:test')
+    .option('--data-dir <dir>', 'where to look for datasets')
+    .option(
+      '--only <methods>',
+      `zoo methods, comma-separated: ${ZOO_METHODS.map((m) => m.method).join(', ')}`,
+      parseOnly,
+    )
+    .option(
+      '--workers <n>',
+      'worker threads evaluating in parallel (default: number of cores; the numbers do not depend on it)',
+      positiveInt('--workers'),
+    )
+    .option('--json', 'machine-readable result on stdout')
+    .action(async (o: VerifyOptions & { models?: string }) => {
+      await setup(program);
+      process.exitCode = await zooVerify(o.models ?? zoo.opts<{ models: string }>().models, o);
     });
 }
