@@ -23,9 +23,19 @@ import type { Classifier } from '../models/classifier.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { batchIndices, getBatch, type Batch } from '../data/dataset.ts';
 import { attackBatch, type AttackBatchOut, type AttackItem } from './attackBatch.ts';
-import { ATTACK_INFO, attack as attackByName, type AttackOptions } from '../attacks/index.ts';
-import { createRng } from '../engine/rng.ts';
+import { attack as attackByName, type AttackOptions } from '../attacks/index.ts';
 import { UserError } from '../errors.ts';
+import {
+  fmt,
+  runKey,
+  runSpec,
+  sanityChecks,
+  sanityExamples,
+  sanityRuns,
+  type RunOut,
+  type RunSpec,
+  type SanityInputs,
+} from './sanity.ts';
 
 export { perturbationNorms, type Norms } from './attackBatch.ts';
 export type { AttackItem, AttackBatchOut } from './attackBatch.ts';
@@ -99,37 +109,6 @@ export interface RobustnessResult {
   rows: RobustRow[];
   checks: SanityCheck[];
   examples: RobustExample[];
-}
-
-/** The norm a gradient attack bounds (the checks probe these), from the registry's info. */
-function gradientNorm(name: string, options: Record<string, unknown>): 'linf' | 'l2' | null {
-  const info = ATTACK_INFO[name];
-  if (!info?.norm) return null;
-  return options.norm === 'l2' ? 'l2' : info.norm;
-}
-
-/** One attack run: an attack at one budget over the first `n` examples, with extra options. */
-interface RunSpec {
-  name: string;
-  eps: number;
-  n: number;
-  extra: Partial<AttackOptions>;
-  /** Keep the images of the examples below this index (0: none). */
-  keep: number;
-}
-
-/** A run's outcome, merged from its batches in batch order. */
-interface RunOut {
-  metricSums: Record<string, { sum: number; n: number }>;
-  correct: number;
-  success: number;
-  successOf: number;
-  linf: number;
-  l2: number;
-  l1: number;
-  options: Record<string, unknown>;
-  predictions: Int32Array;
-  seconds: number;
 }
 
 /**
@@ -256,24 +235,16 @@ function* robustnessPlan(
   const keep = Math.min(o.keepExamples ?? 0, data.size);
   const common = o.attack ?? {};
   const targeted = common.target !== undefined;
-  const [h, w, c] = data.shape;
-  const per = h * w * c;
   const nSanity = Math.min(o.sanityExamples ?? 200, data.size);
   const eps = [...o.eps].sort((a, b) => a - b);
 
   // Progress in units of examples attacked (attack runs dominate the time).
-  // Check 4 runs iterative gradient attacks once more (a single FGSM step is not expected to reach 0%).
-  const gradientAttacks = o.attacks.filter((a) => ATTACK_INFO[a]?.iterative && gradientNorm(a, {}));
   const pgdLinf = o.attacks.filter((a) => a === 'pgd' || a === 'pgd-linf');
   const extraFgsm = pgdLinf.length && !o.attacks.includes('fgsm') && sanity ? 1 : 0;
   const positive = eps.filter((e) => e > 0).length;
   progress.total =
     data.size * (1 + o.attacks.length * eps.length + extraFgsm * positive) +
-    (sanity
-      ? nSanity *
-        ((eps.includes(0) ? 0 : o.attacks.filter((a) => ATTACK_INFO[a]?.identityAtZero !== false).length) +
-          (targeted ? 0 : gradientAttacks.length))
-      : 0);
+    (sanity ? sanityExamples(o.attacks, eps, nSanity, targeted) : 0);
 
   // Clean predictions.
   const clean = new Int32Array(data.size);
@@ -287,19 +258,6 @@ function* robustnessPlan(
   const cleanCorrect = clean.reduce((s, p, i) => s + (p === data.labels[i] ? 1 : 0), 0);
   const examples: RobustExample[] = [];
 
-  const spec = (
-    name: string,
-    e: number,
-    n: number,
-    extra: Partial<AttackOptions> = {},
-    keepN = 0,
-  ): RunSpec => ({
-    name,
-    eps: e,
-    n,
-    extra,
-    keep: keepN,
-  });
   /** The batches of a run: batch b attacks examples b*bs .. with the seed seed + 1000003 b. */
   const itemsOf = (s: RunSpec): AttackItem[] =>
     batchIndices(s.n, bs).map((idx, b) => ({
@@ -368,11 +326,10 @@ function* robustnessPlan(
     let k = 0;
     return specs.map((s, i) => merge(s, items[i], outs.slice(k, (k += items[i].length))));
   }
-  const key = (s: RunSpec) => JSON.stringify([s.name, s.eps, s.n, s.extra]);
 
   // Every attack at every budget.
   const results = new Map<string, RunOut>();
-  const grid = o.attacks.flatMap((name) => eps.map((e) => spec(name, e, data.size, {}, keep)));
+  const grid = o.attacks.flatMap((name) => eps.map((e) => runSpec(name, e, data.size, {}, keep)));
   (yield* runAll(grid)).forEach((r, i) => results.set(`${grid[i].name}@${grid[i].eps}`, r));
   const rows: RobustRow[] = grid.map((s) => {
     const r = results.get(`${s.name}@${s.eps}`)!;
@@ -403,106 +360,22 @@ function* robustnessPlan(
 
   const checks: SanityCheck[] = [];
   if (sanity) {
-    // The extra runs the checks need, all at once: eps 0 (check 1, when 0 is not among the budgets),
-    // FGSM (check 3, when it was not asked for) and the unbounded budget (check 4).
-    const zeroRun = (name: string) => spec(name, 0, nSanity);
-    const fgsmRun = (e: number) => spec('fgsm', e, data.size);
-    const unboundedRun = (name: string, norm: 'linf' | 'l2') => {
-      const big = norm === 'linf' ? 1 : Math.sqrt(per);
-      const steps = (common.steps ?? 40) || 1;
-      return spec(name, big, nSanity, { stepSize: (2.5 * big) / steps, randomStart: false });
+    const inputs: SanityInputs = {
+      model,
+      data,
+      attacks: o.attacks,
+      eps,
+      common,
+      targeted,
+      nSanity,
+      batchSize: bs,
+      clean,
+      rows,
+      mainRun: (name, e) => results.get(`${name}@${e}`)!,
     };
-    const normOf = (name: string) => gradientNorm(name, results.get(`${name}@${eps[0]}`)!.options);
-    const extra = new Map<string, RunSpec>();
-    const want = (s: RunSpec) => extra.set(key(s), s);
-    for (const name of o.attacks) {
-      if (ATTACK_INFO[name]?.identityAtZero !== false && !eps.includes(0)) want(zeroRun(name));
-      if (ATTACK_INFO[name]?.targetsAccuracy === false) continue;
-      const norm = normOf(name);
-      if (!norm) continue;
-      if ((name === 'pgd' || name === 'pgd-linf') && !o.attacks.includes('fgsm'))
-        for (const e of eps) if (e > 0) want(fgsmRun(e));
-      if (!targeted && ATTACK_INFO[name]?.iterative) want(unboundedRun(name, norm));
-    }
-    const specs = [...extra.values()];
-    (yield* runAll(specs)).forEach((r, i) => results.set(key(specs[i]), r));
-    const extraRun = (s: RunSpec) => results.get(key(s))!;
-
-    const acc = (name: string, e: number) => rows.find((r) => r.attack === name && r.eps === e)!.accuracy;
-    for (const name of o.attacks) {
-      // 1. eps = 0 changes nothing (where the attack is the identity at eps 0; snow is not).
-      if (ATTACK_INFO[name]?.identityAtZero !== false) {
-        const zero = eps.includes(0) ? results.get(`${name}@0`)! : extraRun(zeroRun(name));
-        const n0 = zero.predictions.length;
-        const changed = zero.predictions.reduce((s, p, i) => s + (p !== clean[i] ? 1 : 0), 0);
-        checks.push({
-          name: 'eps 0 equals clean',
-          attack: name,
-          passed: changed === 0 && zero.linf === 0,
-          detail:
-            changed === 0 && zero.linf === 0
-              ? `at eps 0, all ${n0} predictions equal the clean ones and no pixel moved`
-              : `at eps 0, ${changed} of ${n0} predictions differ from the clean ones (mean L-inf ${fmt(zero.linf / n0)})`,
-        });
-      }
-      if (ATTACK_INFO[name]?.targetsAccuracy === false) continue;
-      // 2. Accuracy does not rise with eps.
-      const rises = eps.slice(1).filter((e, i) => acc(name, e) > acc(name, eps[i]));
-      checks.push({
-        name: 'accuracy does not rise with eps',
-        attack: name,
-        passed: rises.length === 0,
-        detail: rises.length
-          ? `accuracy rose at eps ${rises.map(fmt).join(', ')} (${eps.map((e) => pctS(acc(name, e))).join(' → ')})`
-          : `accuracy ${eps.map((e) => pctS(acc(name, e))).join(' → ')}`,
-      });
-      const norm = normOf(name);
-      if (!norm) continue;
-      // 3. PGD L-inf is at least as strong as FGSM.
-      if (name === 'pgd' || name === 'pgd-linf') {
-        const worse: string[] = [];
-        for (const e of eps) {
-          if (e === 0) continue;
-          const f = o.attacks.includes('fgsm') ? acc('fgsm', e) : extraRun(fgsmRun(e)).correct / data.size;
-          if (acc(name, e) > f) worse.push(`eps ${fmt(e)}: ${name} ${pctS(acc(name, e))} > fgsm ${pctS(f)}`);
-        }
-        if (eps.some((e) => e > 0))
-          checks.push({
-            name: 'PGD at least as strong as FGSM',
-            attack: name,
-            passed: worse.length === 0,
-            detail: worse.length ? worse.join('; ') : `${name} accuracy <= FGSM accuracy at every eps`,
-          });
-      }
-      // 4. An unbounded budget reaches (near) zero accuracy (untargeted only: a target may be unreachable).
-      if (!targeted && ATTACK_INFO[name]?.iterative) {
-        const s = unboundedRun(name, norm);
-        const uAcc = extraRun(s).correct / nSanity;
-        checks.push({
-          name: 'unbounded budget reaches ~0% accuracy',
-          attack: name,
-          passed: uAcc <= 0.01,
-          detail: `at eps ${fmt(s.eps)} (${norm}, every image reachable), step ${fmt(s.extra.stepSize!)}: accuracy ${pctS(uAcc)} on ${nSanity} examples (near zero: <= 1%)`,
-        });
-      }
-      // 5. Random noise of the same norm is weaker than the attack.
-      const weaker: string[] = [];
-      for (const e of eps) {
-        if (e === 0) continue;
-        const nAcc = noiseAccuracy(model, data, e, norm, bs, common.seed ?? 0);
-        if (nAcc < acc(name, e))
-          weaker.push(`eps ${fmt(e)}: noise ${pctS(nAcc)} < ${name} ${pctS(acc(name, e))}`);
-      }
-      if (eps.some((e) => e > 0))
-        checks.push({
-          name: 'random noise weaker than the attack',
-          attack: name,
-          passed: weaker.length === 0,
-          detail: weaker.length
-            ? weaker.join('; ')
-            : `random ${norm} noise of each eps leaves accuracy at least as high as ${name}`,
-        });
-    }
+    const specs = sanityRuns(inputs);
+    (yield* runAll(specs)).forEach((r, i) => results.set(runKey(specs[i]), r));
+    checks.push(...sanityChecks(inputs, (s) => results.get(runKey(s))!));
   }
   o.onProgress?.(progress.total, progress.total, 'done');
   return {
@@ -516,41 +389,4 @@ function* robustnessPlan(
     checks,
     examples,
   };
-}
-
-/** Accuracy under random noise on the eps-sphere: random signs * eps (L-inf) or a random direction of length eps (L2). */
-function noiseAccuracy(
-  model: Classifier,
-  data: Dataset,
-  eps: number,
-  norm: 'linf' | 'l2',
-  bs: number,
-  seed: number,
-): number {
-  const rng = createRng(seed + 17);
-  let correct = 0;
-  for (const idx of batchIndices(data.size, bs)) {
-    const { x, y } = getBatch(data, idx);
-    const s = rng.int(2 ** 30);
-    const p = tf.tidy(() => {
-      let d: tf.Tensor4D;
-      if (norm === 'linf') d = tf.mul(tf.sign(tf.randomUniform(x.shape, -1, 1, 'float32', s)), eps);
-      else {
-        const g = tf.randomNormal(x.shape, 0, 1, 'float32', s) as tf.Tensor4D;
-        d = tf.mul(g, tf.div(eps, tf.sqrt(tf.sum(tf.square(g), [1, 2, 3], true))));
-      }
-      return tf.argMax(model.logits(tf.clipByValue(tf.add(x, d), 0, 1) as tf.Tensor4D), 1).dataSync();
-    });
-    tf.dispose([x, y]);
-    idx.forEach((j, i) => p[i] === data.labels[j] && correct++);
-  }
-  return correct / data.size;
-}
-
-function fmt(v: number): string {
-  return Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString();
-}
-
-function pctS(v: number): string {
-  return `${(100 * v).toFixed(1)}%`;
 }
