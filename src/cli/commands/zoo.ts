@@ -48,6 +48,7 @@ interface ZooTableCliOptions {
   out?: string;
   record?: boolean;
   recompute?: boolean;
+  cached?: boolean;
   only?: string[];
 }
 
@@ -144,6 +145,8 @@ function selectModels(z: ZooListing, only: string[] | undefined): ZooEntry[] {
 /** `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1. */
 async function zooTable(program: Command, o: ZooTableCliOptions, models: string): Promise<void> {
   const eps = [...(o.eps ?? DEFAULT_EPS)].sort((a, b) => a - b);
+  if (o.cached && (o.record || o.recompute))
+    throw new UserError('--cached attacks nothing: it cannot go with --record or --recompute');
   if (eps.length === 0) throw new UserError('--eps needs at least one budget');
   const z = listZoo(models);
   const present = selectModels(z, o.only);
@@ -182,14 +185,14 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
     const cachedValues = o.recompute ? eps.map(() => null) : robustValues(old, setting, eps);
     const todo = eps.filter((_, j) => cachedValues[j] === null);
     const fromCard = eps.filter((_, j) => cachedValues[j] !== null);
-    let values = cachedValues as number[];
+    let values: (number | null)[] = cachedValues;
     let provenance = {
       measuredAt: old?.measuredAt ?? '',
       command: old?.command ?? '',
       versions: old?.versions ?? {},
     };
     let recorded = false;
-    if (todo.length) {
+    if (todo.length && !o.cached) {
       const bar = progressBar(`pgd-200 ${e.method}`, { quiet: o.format === 'json' });
       let m;
       try {
@@ -245,8 +248,9 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       cardPath: e.cardPath,
       values,
       fromCard,
-      measured: todo,
-      cached: todo.length === 0,
+      measured: o.cached ? [] : todo,
+      unmeasured: o.cached ? todo : [],
+      cached: o.cached || todo.length === 0,
       ...provenance,
       recorded,
     });
@@ -312,6 +316,7 @@ export function registerZoo(program: Command): void {
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
     .option('--record', "write the measured accuracies into each model's card (merged with what it holds)")
     .option('--recompute', 'attack again even where a card holds the numbers')
+    .option('--cached', "print only what the cards hold, attack nothing ('-' where a card lacks a budget)")
     .option(
       '--only <methods>',
       `zoo methods, comma-separated: ${ZOO_METHODS.map((m) => m.method).join(', ')}`,
