@@ -127,17 +127,20 @@ export function accumulateGradients(
   kind: 'logit' | 'ce',
   inputs: (images: number[], samples: number[]) => tf.Tensor4D,
   weight: (sample: number) => number,
+  range: [number, number] = [0, count],
 ): Float32Array {
   const [n, h, w, c] = shape;
   const per = h * w * c;
   const out = new Float32Array(n * per);
-  const total = n * count;
+  const [first, end] = range;
+  const inRange = end - first;
+  const total = n * inRange;
   for (let p0 = 0; p0 < total; p0 += batchSize) {
     const images: number[] = [];
     const samples: number[] = [];
     for (let p = p0; p < Math.min(total, p0 + batchSize); p++) {
-      images.push(Math.floor(p / count));
-      samples.push(p % count);
+      images.push(Math.floor(p / inRange));
+      samples.push(first + (p % inRange));
     }
     const g = tf.tidy(() =>
       scoreGradient(
@@ -155,6 +158,23 @@ export function accumulateGradients(
     }
   }
   return out;
+}
+
+/** Checks `o.sampleRange` against `count` samples; the range (whole when absent). */
+export function sampleRangeOf(o: ExplainOptions, count: number): [number, number] {
+  const r = o.sampleRange;
+  if (r === undefined) return [0, count];
+  if (
+    !Array.isArray(r) ||
+    r.length !== 2 ||
+    !Number.isInteger(r[0]) ||
+    !Number.isInteger(r[1]) ||
+    r[0] < 0 ||
+    r[1] > count ||
+    r[0] >= r[1]
+  )
+    throw new UserError(`sampleRange must be [a, b] with 0 <= a < b <= ${count}; got ${JSON.stringify(r)}`);
+  return [r[0], r[1]];
 }
 
 /** grad_x S(x) for the whole batch, in internal batches (caller owns). */

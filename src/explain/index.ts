@@ -1,8 +1,8 @@
 import { UserError } from '../errors.ts';
-import type { Explainer } from './types.ts';
+import type { ExplainOptions, Explainer } from './types.ts';
 import { gradient, gradientXInput } from './gradient.ts';
-import { smoothgrad } from './smoothgrad.ts';
-import { integratedGradients } from './integratedGradients.ts';
+import { DEFAULT_SAMPLES, smoothgrad } from './smoothgrad.ts';
+import { igPoints, integratedGradients } from './integratedGradients.ts';
 import { cam, gradCam } from './cam.ts';
 
 export type { Explainer, ExplainOptions, ExplainResult, ExplainTarget } from './types.ts';
@@ -23,4 +23,14 @@ export function explainer(name: string): Explainer {
   if (!e)
     throw new UserError(`unknown explainer '${name}'; use one of ${Object.keys(EXPLAINERS).join(', ')}`);
   return e;
+}
+
+/**
+ * How many gradient samples per image `method` sums (SmoothGrad's noise samples, IG's path points),
+ * which `sampleRange` can split; null for methods that are not such sums.
+ */
+export function sampleCount(method: string, o: ExplainOptions): number | null {
+  if (method === 'smoothgrad') return o.samples ?? DEFAULT_SAMPLES;
+  if (method === 'integrated-gradients') return igPoints(o);
+  return null;
 }

@@ -18,6 +18,7 @@ import {
   intOption,
   nonNegative,
   resolveTargets,
+  sampleRangeOf,
   scoresOf,
 } from './gradient.ts';
 import { UserError } from '../errors.ts';
@@ -91,9 +92,16 @@ function baselineOf(
   return { a, name: 'image' };
 }
 
+/** Path points when `steps` is not given. */
+export const DEFAULT_STEPS = 100;
+
+/** Gradient evaluations IG makes per image: m (right Riemann) or m + 1 (trapezoid). */
+export const igPoints = (o: ExplainOptions): number =>
+  (o.steps ?? DEFAULT_STEPS) + (o.rule === 'trapezoid' ? 1 : 0);
+
 export const integratedGradients: Explainer = (model, batch, o = {}) => {
   const c = commonOptions(o, model.inputShape);
-  const m = intOption('steps', o.steps ?? 100, 1);
+  const m = intOption('steps', o.steps ?? DEFAULT_STEPS, 1);
   const rule = o.rule ?? 'riemann-right';
   if (rule !== 'riemann-right' && rule !== 'trapezoid')
     throw new UserError(`unknown rule '${rule}'; use riemann-right or trapezoid`);
@@ -105,6 +113,7 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
   // Right Riemann: alpha = k/m, k = 1..m, weights 1/m. Trapezoid: k = 0..m, ends weighted 1/(2m).
   const count = rule === 'riemann-right' ? m : m + 1;
   const alpha = (s: number) => (rule === 'riemann-right' ? (s + 1) / m : s / m);
+  const range = sampleRangeOf(o, count);
   const avg = accumulateGradients(
     model,
     x.shape,
@@ -123,6 +132,7 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
       return tf.add(as, tf.mul(al, tf.sub(xs, as))) as tf.Tensor4D;
     },
     (s) => (rule === 'trapezoid' && (s === 0 || s === m) ? 0.5 / m : 1 / m),
+    range,
   );
   const maps = tf.tidy(() => tf.mul(tf.sub(x, a), tf.tensor4d(avg, [n, h, w, ch]))) as tf.Tensor4D;
   const scores = scoresOf(model, x, targets, c.score, c.batchSize);
@@ -154,6 +164,7 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
       baseline: name,
       ...(sigma !== undefined ? { blurSigma: sigma } : {}),
       seed,
+      ...(o.sampleRange ? { sampleRange: range } : {}),
     },
   };
 };

@@ -12,18 +12,29 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Explainer } from './types.ts';
-import { accumulateGradients, commonOptions, intOption, nonNegative, resolveTargets } from './gradient.ts';
+import {
+  accumulateGradients,
+  commonOptions,
+  intOption,
+  nonNegative,
+  resolveTargets,
+  sampleRangeOf,
+} from './gradient.ts';
 import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
+/** Noise samples per image when `samples` is not given. */
+export const DEFAULT_SAMPLES = 25;
+
 export const smoothgrad: Explainer = (model, batch, o = {}) => {
   const c = commonOptions(o, model.inputShape);
-  const samples = intOption('samples', o.samples ?? 25, 1);
+  const samples = intOption('samples', o.samples ?? DEFAULT_SAMPLES, 1);
   const spread = nonNegative('spread', o.spread ?? 0.15);
   const aggregate = o.aggregate ?? 'mean';
   if (aggregate !== 'mean' && aggregate !== 'sum')
     throw new UserError(`unknown aggregate '${aggregate}'; use mean or sum`);
   const seed = o.seed ?? 0;
+  const range = sampleRangeOf(o, samples);
   const targets = resolveTargets(model, batch, c.target);
   const x = batch.x;
   const [n, h, w, ch] = x.shape;
@@ -49,11 +60,20 @@ export const smoothgrad: Explainer = (model, batch, o = {}) => {
       return tf.add(xs, tf.mul(noise, tf.gather(sigma, idx))) as tf.Tensor4D;
     },
     () => (aggregate === 'mean' ? 1 / samples : 1),
+    range,
   );
   sigma.dispose();
   return {
     maps: tf.tensor4d(sum, [n, h, w, ch]),
     targets,
-    options: { method: 'smoothgrad', ...c, samples, spread, aggregate, seed },
+    options: {
+      method: 'smoothgrad',
+      ...c,
+      samples,
+      spread,
+      aggregate,
+      seed,
+      ...(o.sampleRange ? { sampleRange: range } : {}),
+    },
   };
 };

@@ -26,6 +26,13 @@ export interface ExplainOptions {
   batchSize?: number;
   /** Seed for SmoothGrad's noise and IG's `uniform` baseline (default 0). */
   seed?: number;
+  /**
+   * SmoothGrad and Integrated Gradients: compute only the noise samples (path points) `a .. b - 1` of
+   * the full count; the maps are then partial sums that add up to the full map over a partition of
+   * the samples (how a pool splits one image's samples across workers). Per-image numbers computed
+   * from the map (IG's `delta`) are those of the partial map.
+   */
+  sampleRange?: [number, number];
 
   /** SmoothGrad: noise samples per image n (default 25, as PAIR's library; AT-CNN used 100). */
   samples?: number;

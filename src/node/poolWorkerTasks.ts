@@ -28,7 +28,7 @@ import {
   type ShardSetup,
   type ShardTask,
 } from '../train/loop.ts';
-import { explainer, type ExplainOptions } from '../explain/index.ts';
+import { explainer, sampleCount, type ExplainOptions } from '../explain/index.ts';
 import { upsample } from '../explain/cam.ts';
 import type { TaskHandler, WorkerEnv } from './poolWorker.ts';
 import { mapConcurrent, type WorkerPool } from './pool.ts';
@@ -168,6 +168,55 @@ export function localExplainRunner(models: Classifier[], data: Dataset): Explain
     } finally {
       tf.dispose([im.x, im.y]);
     }
+  };
+}
+
+/**
+ * An {@link ExplainRunner} that splits an item of a sampled method (SmoothGrad, Integrated
+ * Gradients: {@link sampleCount}) into `parts` ranges of its samples (`sampleRange`), runs them with
+ * `run` at once (on a pool: one per worker), and adds the partial maps in range order. The map is
+ * the one-thread map up to float rounding (the sums are grouped differently); IG's per-image
+ * `delta` and `relativeError` are recomputed from the whole map. Other items go to `run` unchanged.
+ */
+export function splitSamplesRunner(run: ExplainRunner, parts: number): ExplainRunner {
+  return async (item) => {
+    const count = sampleCount(item.method, item.options);
+    if (parts <= 1 || count === null || count < 2) return run(item);
+    const k = Math.min(parts, count);
+    const ranges = Array.from({ length: k }, (_, i): [number, number] => [
+      Math.floor((i * count) / k),
+      Math.floor(((i + 1) * count) / k),
+    ]);
+    const outs = await Promise.all(
+      ranges.map((sampleRange) => run({ ...item, options: { ...item.options, sampleRange } })),
+    );
+    const sum = (pick: (o: ExplainItemOut) => Float32Array | null): Float32Array | null => {
+      const first = pick(outs[0]);
+      if (!first) return null;
+      const total = first.slice();
+      for (const o of outs.slice(1)) {
+        const part = pick(o)!;
+        for (let j = 0; j < total.length; j++) total[j] += part[j];
+      }
+      return total;
+    };
+    const raw = sum((o) => o.raw)!;
+    const perImage = { ...outs[0].perImage };
+    const { scores, baselineScores } = perImage;
+    if (scores && baselineScores) {
+      // IG's completeness, from the whole map: sum of the map minus S(x) - S(a).
+      const per = raw.length / scores.length;
+      perImage.delta = scores.map((sx, e) => {
+        let t = 0;
+        for (let j = e * per; j < (e + 1) * per; j++) t += raw[j];
+        return t - (sx - baselineScores[e]);
+      });
+      perImage.relativeError = perImage.delta.map(
+        (d, e) => Math.abs(d) / Math.abs(scores[e] - baselineScores[e]),
+      );
+    }
+    const { sampleRange: _range, ...options } = outs[0].options;
+    return { ...outs[0], raw, display: sum((o) => o.display), perImage, options };
   };
 }
 

@@ -13,7 +13,13 @@ import { Option } from 'commander';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { EXPLAINERS, explainer, type ExplainOptions, type ExplainTarget } from '../../explain/index.ts';
+import {
+  EXPLAINERS,
+  explainer,
+  sampleCount,
+  type ExplainOptions,
+  type ExplainTarget,
+} from '../../explain/index.ts';
 import { defaultBatchSize } from '../../explain/gradient.ts';
 import {
   colorize,
@@ -29,7 +35,12 @@ import { floatPixels, getBatch, type Dataset } from '../../data/dataset.ts';
 import { classIndex, type Classifier } from '../../models/classifier.ts';
 import { loadClassifier, modelDir } from '../../node/models.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
-import { localExplainRunner, poolExplainRunner, type ExplainItemOut } from '../../node/poolWorkerTasks.ts';
+import {
+  localExplainRunner,
+  poolExplainRunner,
+  splitSamplesRunner,
+  type ExplainItemOut,
+} from '../../node/poolWorkerTasks.ts';
 import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
@@ -325,11 +336,15 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
   // independent and a pool of workers gives the maps of one thread.
   const passes: number[] = [];
   for (let s = 0; s < data.size; s += IMAGES_PER_PASS) passes.push(s);
-  const workers = Math.min(checkWorkers(o.workers), passes.length * models.length * methods.length);
+  // Fewer items than workers (one photo, say): SmoothGrad's and IG's samples are split instead.
+  const items = passes.length * models.length * methods.length;
+  const split = items < checkWorkers(o.workers) && methods.some((m) => (sampleCount(m, base) ?? 0) > 1);
+  const workers = split ? checkWorkers(o.workers) : Math.min(checkWorkers(o.workers), items);
   const sources = dirs.map((dir) => ({ dir: modelDir(dir), preset: o.preset }));
   try {
     await withPool(workers, async (pool) => {
-      const run = pool ? poolExplainRunner(pool, sources, data) : localExplainRunner(models, data);
+      const one = pool ? poolExplainRunner(pool, sources, data) : localExplainRunner(models, data);
+      const run = pool && split ? splitSamplesRunner(one, pool.size) : one;
       const submitted = new Map<number, Promise<ExplainItemOut>[]>();
       /** Starts the items of the pass at `s` (a pool runs them while earlier passes are rendered). */
       const submit = (s: number) => {
