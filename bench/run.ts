@@ -10,7 +10,7 @@
  *                 [--skip-darknet] [--quick] [--results FILE]
  *
  * One advlens thread runs every workload (wasm threads are off in Node). With --workers N (default:
- * the cores, here os.availableParallelism(); 1 turns it off) input_grad, train_step and pgd are timed
+ * the cores, here os.availableParallelism(); 1 turns it off) input_grad, train_step, smoothgrad, ig and pgd are timed
  * again with the batch split over a pool of N worker threads (bench/suite/parallel.ts): advlens's
  * "all cores" figures. --compare-torch runs torch_ref.py in the same run at 1 thread and at N threads
  * (--threads-torch, default all cores) and prints advlens/torch ratios: the one-thread figures
@@ -149,7 +149,7 @@ const parallel: {
   workerTensorsAtEnd: [],
   note:
     workers > 1
-      ? `input_grad, train_step and pgd with the batch of ${sizes.batch} split over ${workers} worker threads (one wasm instance each); a call ends when every shard's result is back in the main thread`
+      ? `input_grad, train_step, smoothgrad, ig and pgd with the batch of ${sizes.batch} split over ${workers} worker threads (one wasm instance each); a call ends when every shard's result is back in the main thread`
       : 'off (--workers 1)',
 };
 if (workers > 1) {

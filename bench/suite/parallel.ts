@@ -3,7 +3,8 @@
  * batch split across a pool of worker threads (src/node/pool.ts), one contiguous shard per worker,
  * the call finishing when every shard's result is back in the main thread. train_step is the
  * project's data-parallel `train()` (shard gradients averaged here, the optimiser step here);
- * input_grad and pgd run `lossGradient` and `pgd` on each shard (bench/suite/poolTasks.ts).
+ * input_grad, smoothgrad, ig and pgd run `lossGradient`, `smoothgrad`, `integratedGradients` and `pgd`
+ * on each shard (bench/suite/poolTasks.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeDataset } from '../../src/data/dataset.ts';
@@ -102,6 +103,24 @@ export function parallelWorkloads(s: Sizes, seed: number, full: boolean, pool: W
           shards: kept,
         });
       },
+    },
+    {
+      name: `smoothgrad${s.smoothgradSamples}`,
+      model,
+      batch: B,
+      images: B,
+      definition: `smoothgrad(): ${s.smoothgradSamples} samples, spread 0.15, CE of the label, ${how}, each shard's noisy images in one pass`,
+      torchKey: full ? 'smoothgrad50' : undefined,
+      run: () => split('benchSmoothgrad', { samples: s.smoothgradSamples }),
+    },
+    {
+      name: `ig${s.igSteps}`,
+      model,
+      batch: B,
+      images: B,
+      definition: `integratedGradients(): ${s.igSteps} steps, black baseline, right Riemann sum, CE of the label, ${how}`,
+      torchKey: full ? 'ig50' : undefined,
+      run: () => split('benchIg', { steps: s.igSteps }),
     },
     {
       name: `pgd${s.pgdSteps}`,

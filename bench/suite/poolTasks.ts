@@ -8,6 +8,8 @@ import { lossGradient } from '../../src/attacks/loss.ts';
 import { pgd } from '../../src/attacks/pgd.ts';
 import type { Classifier } from '../../src/models/classifier.ts';
 import type { TaskHandler, WorkerEnv } from '../../src/node/poolWorker.ts';
+import { smoothgrad } from '../../src/explain/smoothgrad.ts';
+import { integratedGradients } from '../../src/explain/integratedGradients.ts';
 import { smallCnnClassifier } from './workloads.ts';
 
 /** A shard: images [n, 28, 28, 1] in [0, 1] and labels [n]. */
@@ -16,6 +18,12 @@ export interface BenchShard {
   x: Float32Array;
   y: Int32Array;
   shape: [number, number, number, number];
+}
+
+/** SmoothGrad (`samples`, spread 0.15) or IG (`steps`, black baseline) of the label's CE, all images per pass. */
+export interface ExplainShard extends BenchShard {
+  samples?: number;
+  steps?: number;
 }
 
 /** PGD settings: torch_ref's (L-inf, eps 0.3, steps of 0.01, CE) with `steps` steps. */
@@ -52,6 +60,22 @@ export const TASKS: Record<string, TaskHandler> = {
       const r = pgd(c, { x, y }, { eps: 0.3, steps: p.steps, stepSize: 0.01 });
       r.logits.dispose();
       return r.xAdv;
+    }),
+  benchSmoothgrad: (p: ExplainShard, env) =>
+    onShard(env, p, (c, x, y) => {
+      const o = {
+        target: 'label',
+        score: 'ce',
+        batchSize: p.shape[0],
+        samples: p.samples,
+        spread: 0.15,
+      } as const;
+      return smoothgrad(c, { x, y }, o).maps;
+    }),
+  benchIg: (p: ExplainShard, env) =>
+    onShard(env, p, (c, x, y) => {
+      const o = { target: 'label', score: 'ce', batchSize: p.shape[0], steps: p.steps } as const;
+      return integratedGradients(c, { x, y }, o).maps;
     }),
   /** Frees the cached models (so that the worker's tensor count returns to 0). */
   benchRelease: (_p: null, env) => {

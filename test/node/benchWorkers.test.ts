@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../cli/helpers.ts';
 
-test('npm run bench --workers 2 (quick): input_grad, train_step and pgd also on 2 workers, no tensor left anywhere', () => {
+test('npm run bench --workers 2 (quick): input_grad, train_step, smoothgrad, ig and pgd also on 2 workers, no tensor left anywhere', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-bench-workers-'));
   const file = path.join(tmp, 'latest.json');
   const r = spawnSync(
@@ -40,6 +40,8 @@ test('npm run bench --workers 2 (quick): input_grad, train_step and pgd also on 
     [
       ['input_grad', 'input_grad'],
       ['train_step', 'train_step'],
+      ['smoothgrad5', null],
+      ['ig5', null],
       ['pgd4', null],
     ],
   );
