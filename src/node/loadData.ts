@@ -293,3 +293,16 @@ export async function loadDataSlice(
   const idx = Array.from({ length: Math.min(opts.limit, all.size - start) }, (_, i) => start + i);
   return { data: subset(all, idx), names: idx.map((i) => `${spec}[${i}]`) };
 }
+
+/**
+ * {@link loadDataset} at the input size and channels of `model` (images resized and converted to
+ * what it takes).
+ */
+export function loadDatasetFor(
+  model: { inputShape: readonly number[] },
+  spec: string,
+  opts: Omit<LoadOptions, 'size' | 'channels'> = {},
+): Promise<Dataset> {
+  const [h, w, ch] = model.inputShape;
+  return loadDataset(spec, { ...opts, size: [h, w], channels: ch as 1 | 3 });
+}

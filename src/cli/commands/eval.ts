@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { evaluate } from '../../metrics/accuracy.ts';
 import { loadClassifier, modelDir, recordMetric } from '../../node/models.ts';
-import { loadDataset } from '../../node/loadData.ts';
+import { loadDatasetFor } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, positiveInt } from '../options.ts';
@@ -97,13 +97,8 @@ export function registerEval(program: Command): void {
         throw new UserError(`--${stray[0].replace(/[A-Z]/g, (m) => '-' + m.toLowerCase())} needs --attack`);
     }
     const c = await loadClassifier(o.model, { preset: o.preset });
-    const [h, w, ch] = c.inputShape;
-    const data = await loadDataset(o.data, {
-      dataDir: o.dataDir,
-      limit: o.limit,
-      size: [h, w],
-      channels: ch as 1 | 3,
-    });
+    const [h, w] = c.inputShape;
+    const data = await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit });
     if (o.attack) {
       if (o.record) throw new UserError('--record stores clean accuracy; run it without --attack');
       if (o.json && o.csv) throw new UserError('choose one of --json and --csv');

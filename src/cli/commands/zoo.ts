@@ -4,7 +4,7 @@ import { UserError } from '../../errors.ts';
 import type { Dataset } from '../../data/dataset.ts';
 import { loadClassifier, recordMetric, updateCard } from '../../node/models.ts';
 import { zooNote } from '../../zoo/paperSetting.ts';
-import { loadDataset } from '../../node/loadData.ts';
+import { loadDatasetFor } from '../../node/loadData.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
@@ -159,18 +159,9 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   let data: Dataset | undefined;
   for (const e of present) {
     const c = await loadClassifier(e.dir);
-    const [h, w, ch] = c.inputShape;
-    const shapeKey = `${h}x${w}x${ch}`;
+    const shapeKey = c.inputShape.join('x');
     if (!datasets.has(shapeKey))
-      datasets.set(
-        shapeKey,
-        await loadDataset(o.data, {
-          dataDir: o.dataDir,
-          limit: o.limit,
-          size: [h, w],
-          channels: ch as 1 | 3,
-        }),
-      );
+      datasets.set(shapeKey, await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit }));
     const d = datasets.get(shapeKey)!;
     data ??= d;
     if (d.size !== data.size)

@@ -12,7 +12,7 @@ import { confusionStats, evaluate } from '../../metrics/accuracy.ts';
 import { loadClassifier } from '../../node/models.ts';
 import { defaultWorkers, withPool, type WorkerPool } from '../../node/pool.ts';
 import { poolPredict } from '../../node/poolWorkerTasks.ts';
-import { loadDataset } from '../../node/loadData.ts';
+import { loadDatasetFor } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { listZoo, type ZooEntry } from '../../zoo/zoo.ts';
 import { pct, textTable } from '../table.ts';
@@ -42,13 +42,7 @@ async function verifyMember(e: ZooEntry, o: VerifyOptions, pool: WorkerPool | nu
     return { method: e.method, dir: e.dir, status: 'unrecorded', recorded: null, measured: null };
   const c = await loadClassifier(e.dir);
   try {
-    const [h, w, ch] = c.inputShape;
-    const data = await loadDataset(o.data, {
-      dataDir: o.dataDir,
-      limit: rec.examples,
-      size: [h, w],
-      channels: ch as 1 | 3,
-    });
+    const data = await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: rec.examples });
     const t0 = performance.now();
     const ev = pool
       ? confusionStats(data.labels, await poolPredict(pool, { dir: e.dir }, data), c.labels)
