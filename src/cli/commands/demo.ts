@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { evaluate, type Evaluation } from '../../metrics/accuracy.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { floatPixels, getBatch, take } from '../../data/dataset.ts';
-import { robustness, type RobustnessResult } from '../../metrics/robustness.ts';
+import { robustnessAsync, type RobustnessResult } from '../../metrics/robustness.ts';
+import { checkWorkers, withPool } from '../../node/pool.ts';
+import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
 import { explainer } from '../../explain/index.ts';
 import { upsample } from '../../explain/cam.ts';
 import { mapAt, renderMap } from '../../explain/display.ts';
@@ -116,6 +118,7 @@ interface DemoCliOptions {
   dataDir?: string;
   json?: boolean;
   attackLimit: number;
+  workers?: number;
 }
 
 /** The robustness section's attack: PGD L-inf, 20 steps of 0.01 (reaches eps 0.2), no random start. */
@@ -141,6 +144,11 @@ export function registerDemo(program: Command): void {
       'digits attacked in the robustness section (0 skips it)',
       (v: string) => (v === '0' ? 0 : positiveInt('--attack-limit')(v)),
       200,
+    )
+    .option(
+      '--workers <n>',
+      'worker threads attacking in parallel (default: number of cores; the numbers do not depend on it)',
+      positiveInt('--workers'),
     )
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: DemoCliOptions) => {
@@ -168,19 +176,30 @@ export function registerDemo(program: Command): void {
       }
       // Robustness of the small CNN to PGD L-inf, with the sanity checks.
       let robust: RobustnessResult | null = null;
+      let demoWorkers = 1;
       const attacked = Math.min(o.attackLimit, data.size);
       if (attacked > 0) {
         const c = await loadClassifier(path.join(SHIPPED_MODELS_DIR, DEMO_MODELS[0]));
         const bar = progressBar('robustness', { quiet: o.json });
-        robust = robustness(c, take(data, attacked), {
-          attacks: ['pgd-linf'],
-          eps: DEMO_EPS,
-          attack: DEMO_ATTACK,
-          keepExamples: 8,
-          sanityExamples: Math.min(100, attacked),
-          onProgress: (d, t, what) => bar.update(d, t, what),
-        });
-        bar.stop();
+        const dir = path.join(SHIPPED_MODELS_DIR, DEMO_MODELS[0]);
+        // The attack batches (100 digits each) on the pool: the numbers do not depend on it.
+        const workers = Math.min(checkWorkers(o.workers), Math.ceil(attacked / 100) * DEMO_EPS.length);
+        demoWorkers = workers;
+        try {
+          robust = await withPool(workers, (pool) =>
+            robustnessAsync(c, take(data, attacked), {
+              attacks: ['pgd-linf'],
+              eps: DEMO_EPS,
+              attack: DEMO_ATTACK,
+              keepExamples: 8,
+              sanityExamples: Math.min(100, attacked),
+              onProgress: (d, t, what) => bar.update(d, t, what),
+              runner: pool ? poolAttackRunner(pool, { dir }) : undefined,
+            }),
+          );
+        } finally {
+          bar.stop();
+        }
       }
       const official = (card: (typeof rows)[0]['card']) => card.metrics?.['mnist:test']?.accuracy;
       const summary = rows.map((r) => ({
@@ -207,6 +226,7 @@ export function registerDemo(program: Command): void {
               attack: 'pgd-linf',
               options: DEMO_ATTACK,
               examples: attacked,
+              workers: demoWorkers,
               rows: robust.rows.map((r) => ({ eps: r.eps, accuracy: r.accuracy, meanLinf: r.meanLinf })),
               checks: robust.checks,
             }
