@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { UserError } from '../errors.ts';
 import { registerWasmKernels } from './kernels/index.ts';
+import { loadWinograd } from './kernels/winograd.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
 export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
@@ -30,6 +31,7 @@ export async function useBackend(
   if (name === 'wasm') {
     if (opts.wasmPath && !tf.findBackend('wasm')) setWasmPaths(opts.wasmPath);
     if (registered === null) registered = registerWasmKernels();
+    await loadWinograd();
   }
   if (name === 'tensorflow' && !tf.findBackendFactory('tensorflow')) {
     if (!opts.loadTensorflow)

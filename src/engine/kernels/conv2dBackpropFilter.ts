@@ -10,6 +10,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
+import { winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -26,7 +27,8 @@ type Info = tf.backend_util.Conv2DInfo;
  *
  *   dW[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*sh + kh - padTop, ow*sw + kw - padLeft, ci] * dy[n, oh, ow, co],
  *
- * by one of two XNNPACK-backed strategies, whichever is faster for the shapes (see
+ * by Winograd F(2x2, 3x3) for the convolutions `Conv2D` computes so ({@link winogradCase}), else by
+ * one of two XNNPACK-backed strategies, whichever is faster for the shapes (see
  * {@link useConvStrategy}): {@link dwByGemm}, a matrix product of the unrolled input patches with
  * dy, or {@link dwByConv}, a convolution of x^T by dy^T. Any stride, 'same' / 'valid' / explicit
  * padding, NHWC only (the op's gradient has no dilations, so neither has this kernel).
@@ -34,9 +36,41 @@ type Info = tf.backend_util.Conv2DInfo;
 export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const p = prepare(args);
   if (p.empty) return zeros(p.backend, p.info.filterShape);
+  if (winogradCase(p.info, p.x, p.dy)) {
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outChannels: k } = p.info;
+    const dw = winogradFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k);
+    const out = p.backend.makeOutput([3, 3, c, k], 'float32');
+    f32(p.backend, out).set(dw);
+    return out;
+  }
   return useConvStrategy(p.info)
     ? dwByConv(p.backend, p.x, p.dy, p.info)
     : dwByGemm(p.backend, p.x, p.dy, p.info);
+}
+
+/**
+ * The convolutions the wasm `Conv2D` computes by Winograd (3x3, stride 1, one pixel of padding on
+ * every side, channels multiples of 4 and 8): their filter gradient by Winograd too (winograd.c,
+ * 2.25x fewer multiplications than either XNNPACK strategy).
+ */
+function winogradCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
+  const p = info.padInfo;
+  return (
+    winogradReady() &&
+    x.dtype === 'float32' &&
+    dy.dtype === 'float32' &&
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    p.top === 1 &&
+    p.bottom === 1 &&
+    p.left === 1 &&
+    p.right === 1 &&
+    info.outHeight === info.inHeight &&
+    info.outWidth === info.inWidth &&
+    winogradFits(info.inChannels, info.outChannels)
+  );
 }
 
 /**

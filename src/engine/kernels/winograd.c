@@ -1,0 +1,277 @@
+// Winograd F(2x2, 3x3) convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+// Networks", CVPR 2016) for advlens' wasm `Conv2D` (src/engine/kernels/conv2d.ts): NHWC, 3x3
+// filter, stride 1, one pixel of zero padding on every side (so 'same'), channels in multiples of
+// 4 and 8. Per 2x2 output tile: V = B^T d B (4x4 input patch), M = sum_c V_c * U_c with
+// U = G g G^T (the filter, transformed once per call), Y = A^T M A; the 16 channel sums are 16
+// matrix products [tiles x C] x [C x K], done TB tiles at a time so that the blocks stay in cache.
+// 36 multiplications per tile and channel pair become 16 (2.25x fewer). WebAssembly SIMD128.
+// Built into src/engine/kernels/winogradWasm.ts by `npm run build:wasm` (clang --target=wasm32).
+#include <wasm_simd128.h>
+typedef unsigned long size_t;
+
+extern unsigned char __heap_base;
+static size_t heap_top = 0;
+__attribute__((export_name("alloc"))) void *alloc(size_t bytes) {
+  if (!heap_top) heap_top = (size_t)&__heap_base;
+  size_t p = (heap_top + 15) & ~15UL;
+  size_t end = p + bytes;
+  size_t have = __builtin_wasm_memory_size(0) * 65536UL;
+  if (end > have) __builtin_wasm_memory_grow(0, (end - have + 65535) / 65536);
+  heap_top = end;
+  return (void *)p;
+}
+__attribute__((export_name("reset"))) void reset(void) { heap_top = 0; }
+
+// Filter transform: w [3][3][C][K] -> U [16][C][K], U = G g G^T.
+__attribute__((export_name("filter_transform"))) void filter_transform(const float *w, float *U, int C, int K) {
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < K; k++) {
+      float g[3][3], t[4][3], u[4][4];
+      for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) g[i][j] = w[((i * 3 + j) * C + c) * K + k];
+      for (int j = 0; j < 3; j++) {
+        t[0][j] = g[0][j];
+        t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+        t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+        t[3][j] = g[2][j];
+      }
+      for (int i = 0; i < 4; i++) {
+        u[i][0] = t[i][0];
+        u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i][3] = t[i][2];
+      }
+      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) U[((i * 4 + j) * C + c) * K + k] = u[i][j];
+    }
+}
+
+#define TB 32  // tiles per block
+
+// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T = TB rows (multiple of 4), K multiple of 8.
+static void gemm(const float *V, const float *U, float *Mo, int T, int C, int K) {
+  for (int t = 0; t < T; t += 4) {
+    const float *a0 = V + (t + 0) * C, *a1 = V + (t + 1) * C, *a2 = V + (t + 2) * C, *a3 = V + (t + 3) * C;
+    for (int k = 0; k < K; k += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      const float *b = U + k;
+      for (int c = 0; c < C; c++) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        b += K;
+        v128_t x0 = wasm_f32x4_splat(a0[c]), x1 = wasm_f32x4_splat(a1[c]), x2 = wasm_f32x4_splat(a2[c]), x3 = wasm_f32x4_splat(a3[c]);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      }
+      float *o = Mo + t * K + k;
+      wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += K;
+      wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); o += K;
+      wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); o += K;
+      wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31);
+    }
+  }
+}
+
+// V[16][TB][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
+// `repeat`, else are zero), d the 4x4 patch at (2 ty - 1, 2 tx - 1), zeros outside the image.
+static void input_transform(const float *x, float *V, int t0, int T, int Tp, int N, int H, int W, int C, int repeat) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2;
+  (void)N;
+  for (int t = 0; t < Tp; t++) {
+    if (t >= T && !repeat) {
+      for (int p = 0; p < 16; p++)
+        for (int c = 0; c < C; c += 4) wasm_v128_store(V + (p * TB + t) * C + c, wasm_f32x4_splat(0));
+      continue;
+    }
+    int tile = t0 + (t < T ? t : T - 1);
+    int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+    int y0 = ty * 2 - 1, x0 = tx * 2 - 1;
+    for (int c = 0; c < C; c += 4) {
+      v128_t d[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+          int yy = y0 + i, xx = x0 + j;
+          d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : wasm_f32x4_splat(0);
+        }
+      v128_t bt[4][4];
+      for (int j = 0; j < 4; j++) {
+        bt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+        bt[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+        bt[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+        bt[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
+      }
+      for (int i = 0; i < 4; i++) {
+        wasm_v128_store(V + ((i * 4 + 0) * TB + t) * C + c, wasm_f32x4_sub(bt[i][0], bt[i][2]));
+        wasm_v128_store(V + ((i * 4 + 1) * TB + t) * C + c, wasm_f32x4_add(bt[i][1], bt[i][2]));
+        wasm_v128_store(V + ((i * 4 + 2) * TB + t) * C + c, wasm_f32x4_sub(bt[i][2], bt[i][1]));
+        wasm_v128_store(V + ((i * 4 + 3) * TB + t) * C + c, wasm_f32x4_sub(bt[i][1], bt[i][3]));
+      }
+    }
+  }
+}
+
+// x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of 16*TB*(C+K) floats.
+__attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2;
+  int tiles = N * th * tw;
+  float *V = work;               // [16][TB][C]
+  float *Mo = work + 16 * TB * C;  // [16][TB][K]
+  for (int t0 = 0; t0 < tiles; t0 += TB) {
+    int T = tiles - t0 < TB ? tiles - t0 : TB;
+    int Tp = (T + 3) & ~3;
+    input_transform(x, V, t0, T, Tp, N, H, W, C, 1);
+    for (int p = 0; p < 16; p++) gemm(V + p * TB * C, U + p * C * K, Mo + p * TB * K, Tp, C, K);
+    // output transform
+    for (int t = 0; t < T; t++) {
+      int tile = t0 + t;
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+      for (int k = 0; k < K; k += 4) {
+        v128_t m[4][4];
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + ((i * 4 + j) * TB + t) * K + k);
+        v128_t a[2][4];
+        for (int j = 0; j < 4; j++) {
+          a[0][j] = wasm_f32x4_add(wasm_f32x4_add(m[0][j], m[1][j]), m[2][j]);
+          a[1][j] = wasm_f32x4_sub(wasm_f32x4_sub(m[1][j], m[2][j]), m[3][j]);
+        }
+        for (int i = 0; i < 2; i++) {
+          v128_t o0 = wasm_f32x4_add(wasm_f32x4_add(a[i][0], a[i][1]), a[i][2]);
+          v128_t o1 = wasm_f32x4_sub(wasm_f32x4_sub(a[i][1], a[i][2]), a[i][3]);
+          int yy = ty * 2 + i, xx = tx * 2;
+          if (yy < H) {
+            wasm_v128_store(y + ((n * H + yy) * W + xx) * K + k, o0);
+            if (xx + 1 < W) wasm_v128_store(y + ((n * H + yy) * W + xx + 1) * K + k, o1);
+          }
+        }
+      }
+    }
+  }
+}
+
+// dU_p [C][K] += V_p^T [C][Tp] x D_p [Tp][K] (C multiple of 4, K of 8).
+static void gemm_tn(const float *V, const float *D, float *dU, int Tp, int C, int K) {
+  for (int c = 0; c < C; c += 4)
+    for (int k = 0; k < K; k += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int t = 0; t < Tp; t++) {
+        const float *a = V + t * C + c;
+        const float *b = D + t * K + k;
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t x0 = wasm_f32x4_splat(a[0]), x1 = wasm_f32x4_splat(a[1]), x2 = wasm_f32x4_splat(a[2]), x3 = wasm_f32x4_splat(a[3]);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      }
+      float *o = dU + c * K + k;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c00)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c01)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c10)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c11)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c20)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c21)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c30)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c31));
+    }
+}
+
+// The filter gradient of conv: dw [3][3][C][K] = sum over tiles of G^T [(B^T d B) . (A dY A^T)] G,
+// x [N][H][W][C], dy [N][H][W][K]; dU [16][C][K] and work (16*TB*(C+K) floats) are scratch.
+__attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const float *x, const float *dy, float *dw, float *dU, float *work, int N, int H, int W, int C, int K) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2;
+  int tiles = N * th * tw;
+  float *V = work;                 // [16][TB][C]
+  float *D = work + 16 * TB * C;   // [16][TB][K]
+  for (int i = 0; i < 16 * C * K; i++) dU[i] = 0;
+  for (int t0 = 0; t0 < tiles; t0 += TB) {
+    int T = tiles - t0 < TB ? tiles - t0 : TB;
+    input_transform(x, V, t0, T, T, N, H, W, C, 0);
+    // D = A dY A^T, A = [[1,0],[1,1],[1,-1],[0,-1]]; outputs outside the image are zero.
+    for (int t = 0; t < T; t++) {
+      int tile = t0 + t;
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+      int y0 = ty * 2, x0 = tx * 2;
+      for (int k = 0; k < K; k += 4) {
+        v128_t g[2][2];
+        for (int i = 0; i < 2; i++)
+          for (int j = 0; j < 2; j++) {
+            int yy = y0 + i, xx = x0 + j;
+            g[i][j] = (yy < H && xx < W) ? wasm_v128_load(dy + ((n * H + yy) * W + xx) * K + k) : wasm_f32x4_splat(0);
+          }
+        v128_t a[4][2];
+        for (int j = 0; j < 2; j++) {
+          a[0][j] = g[0][j];
+          a[1][j] = wasm_f32x4_add(g[0][j], g[1][j]);
+          a[2][j] = wasm_f32x4_sub(g[0][j], g[1][j]);
+          a[3][j] = wasm_f32x4_neg(g[1][j]);
+        }
+        for (int i = 0; i < 4; i++) {
+          wasm_v128_store(D + ((i * 4 + 0) * TB + t) * K + k, a[i][0]);
+          wasm_v128_store(D + ((i * 4 + 1) * TB + t) * K + k, wasm_f32x4_add(a[i][0], a[i][1]));
+          wasm_v128_store(D + ((i * 4 + 2) * TB + t) * K + k, wasm_f32x4_sub(a[i][0], a[i][1]));
+          wasm_v128_store(D + ((i * 4 + 3) * TB + t) * K + k, wasm_f32x4_neg(a[i][1]));
+        }
+      }
+    }
+    for (int p = 0; p < 16; p++) gemm_tn(V + p * TB * C, D + p * TB * K, dU + p * C * K, T, C, K);
+  }
+  // dw = G^T dU G, G = [[1,0,0],[.5,.5,.5],[.5,-.5,.5],[0,0,1]].
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < K; k++) {
+      float u[4][4], s[3][4];
+      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) u[i][j] = dU[((i * 4 + j) * C + c) * K + k];
+      for (int j = 0; j < 4; j++) {
+        s[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+        s[1][j] = 0.5f * (u[1][j] - u[2][j]);
+        s[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+      }
+      for (int i = 0; i < 3; i++) {
+        dw[((i * 3 + 0) * C + c) * K + k] = s[i][0] + 0.5f * (s[i][1] + s[i][2]);
+        dw[((i * 3 + 1) * C + c) * K + k] = 0.5f * (s[i][1] - s[i][2]);
+        dw[((i * 3 + 2) * C + c) * K + k] = 0.5f * (s[i][1] + s[i][2]) + s[i][3];
+      }
+    }
+}
+
+
+// Direct 3x3 'same' convolutions with one input or one output channel (a first layer on grey images
+// and its input gradient), where Winograd's channel products are too thin and XNNPACK is slow.
+// y [N][H][W][K] = conv of x [N][H][W][1] by w [3][3][1][K], K a multiple of 4.
+__attribute__((export_name("conv_c1"))) void conv_c1(const float *x, const float *w, float *y, int N, int H, int W, int K) {
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < H; i++)
+      for (int j = 0; j < W; j++) {
+        float *o = y + ((n * H + i) * W + j) * K;
+        for (int k0 = 0; k0 < K; k0 += 16) {
+          int kn = K - k0 < 16 ? K - k0 : 16;
+          v128_t acc[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
+          for (int a = 0; a < 3; a++) {
+            int yy = i + a - 1;
+            if (yy < 0 || yy >= H) continue;
+            for (int b = 0; b < 3; b++) {
+              int xx = j + b - 1;
+              if (xx < 0 || xx >= W) continue;
+              v128_t v = wasm_f32x4_splat(x[(n * H + yy) * W + xx]);
+              const float *f = w + (a * 3 + b) * K + k0;
+              for (int q = 0; q < kn / 4; q++) acc[q] = wasm_f32x4_add(acc[q], wasm_f32x4_mul(v, wasm_v128_load(f + 4 * q)));
+            }
+          }
+          for (int q = 0; q < kn / 4; q++) wasm_v128_store(o + k0 + 4 * q, acc[q]);
+        }
+      }
+}
+
+// y [N][H][W][1] = conv of x [N][H][W][C] by w [3][3][C][1], C a multiple of 4.
+__attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float *w, float *y, int N, int H, int W, int C) {
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < H; i++)
+      for (int j = 0; j < W; j++) {
+        v128_t acc = wasm_f32x4_splat(0);
+        for (int a = 0; a < 3; a++) {
+          int yy = i + a - 1;
+          if (yy < 0 || yy >= H) continue;
+          for (int b = 0; b < 3; b++) {
+            int xx = j + b - 1;
+            if (xx < 0 || xx >= W) continue;
+            const float *p = x + ((n * H + yy) * W + xx) * C;
+            const float *f = w + (a * 3 + b) * C;
+            for (int c = 0; c < C; c += 4) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p + c), wasm_v128_load(f + c)));
+          }
+        }
+        y[(n * H + i) * W + j] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
+      }
+}

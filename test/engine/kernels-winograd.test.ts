@@ -1,0 +1,135 @@
+/**
+ * The wasm `Conv2D` (src/engine/kernels/conv2d.ts): Winograd F(2x2, 3x3) for 3x3 stride-1 'same'
+ * convolutions with channels in multiples of 4 and 8, direct ones for one channel in or out, the
+ * stock kernel for the rest, against the cpu
+ * backend; the input gradient (Conv2DBackpropInput, built on Conv2D) and a weight gradient through
+ * it against cpu; that the embedded module is the build of winograd.c; leaks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import {
+  conv3x3Fits,
+  winogradCalls,
+  winogradFits,
+  winogradReady,
+} from '../../src/engine/kernels/winograd.ts';
+import { createRng } from '../../src/engine/rng.ts';
+import { ROOT } from '../cli/helpers.ts';
+
+await initNodeBackend('wasm');
+tf.env().set('IS_TEST', true);
+const rng = createRng(5);
+const rand = (shape: number[]) =>
+  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
+
+/** max |a - b| / max |b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-6);
+}
+
+/** f on fresh tensors of `values` on `backend`, read back. */
+async function on(backend: string, values: [Float32Array, number[]][], f: (...t: tf.Tensor[]) => tf.Tensor) {
+  await tf.setBackend(backend);
+  const ts = values.map(([v, s]) => tf.tensor(v, s));
+  const out = f(...ts);
+  const r = Float32Array.from(out.dataSync());
+  tf.dispose([out, ...ts]);
+  await tf.setBackend('wasm');
+  return r;
+}
+
+test('the Winograd module is loaded with the wasm backend', () => {
+  assert.ok(winogradReady());
+});
+
+// [n, h, w, c, k, padding, strides, filter size, Winograd expected]
+const CASES: [
+  number,
+  number,
+  number,
+  number,
+  number,
+  tf.backend_util.PadInfo | 'same' | 'valid',
+  number,
+  number,
+  boolean,
+][] = [
+  [2, 14, 14, 32, 64, 'same', 1, 3, true],
+  [3, 7, 7, 64, 128, 'same', 1, 3, true],
+  [1, 5, 9, 4, 8, 'same', 1, 3, true], // odd and unequal sides, one tile per row at the edge
+  [37, 3, 3, 8, 16, 'same', 1, 3, true], // more tiles than a block, not a multiple of 4
+  [1, 1, 1, 4, 8, 'same', 1, 3, true],
+  [2, 9, 7, 1, 32, 'same', 1, 3, true], // one input channel: direct
+  [3, 6, 5, 16, 1, 'same', 1, 3, true], // one output channel: direct
+  [2, 8, 8, 1, 6, 'same', 1, 3, false], // one input channel, 6 outputs: stock
+  [2, 8, 8, 3, 8, 'same', 1, 3, false], // 3 input channels: stock
+  [2, 8, 8, 4, 10, 'same', 1, 3, false], // 10 output channels: stock
+  [2, 8, 8, 4, 8, 'valid', 1, 3, false],
+  [2, 9, 9, 4, 8, 'same', 2, 3, false],
+  [2, 8, 8, 4, 8, 'same', 1, 5, false],
+];
+
+for (const [n, h, w, c, k, pad, stride, f, wino] of CASES) {
+  test(`Conv2D ${n}x${h}x${w}x${c} -> ${k}, ${f}x${f}, ${pad}, stride ${stride}: cpu's result${wino ? ' (ours)' : ' (stock)'}`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([f, f, c, k]), [f, f, c, k]];
+    const conv = (x: tf.Tensor, wt: tf.Tensor) =>
+      tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, stride, pad as 'same' | 'valid');
+    const before = winogradCalls();
+    const tensors = tf.memory().numTensors;
+    const got = await on('wasm', [xs, ws], conv);
+    assert.equal(winogradCalls() - before, wino ? 1 : 0, 'which path ran');
+    assert.equal(tf.memory().numTensors, tensors, 'no leaks');
+    const want = await on('cpu', [xs, ws], conv);
+    assert.ok(relErr(got, want) < 1e-5, `relative error ${relErr(got, want)}`);
+  });
+}
+
+for (const [n, h, w, c, k] of [
+  [3, 7, 9, 8, 16],
+  [37, 3, 3, 4, 8],
+  [2, 14, 14, 32, 64],
+])
+  test(`input and weight gradients (Winograd) of a ${n}x${h}x${w}x${c} -> ${k} convolution equal cpu's`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+    const loss = (x: tf.Tensor, wt: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same')));
+    for (const which of [0, 1]) {
+      // One gradient at a time, so that the engine computes only it.
+      const grad = (x: tf.Tensor, wt: tf.Tensor) =>
+        which === 0 ? tf.grad((v: tf.Tensor) => loss(v, wt))(x) : tf.grad((v: tf.Tensor) => loss(x, v))(wt);
+      const before = winogradCalls();
+      const got = await on('wasm', [xs, ws], grad);
+      // Forward, then the flipped-filter convolution of Conv2DBackpropInput or the filter gradient,
+      // each where the module takes it.
+      const expected =
+        Number(conv3x3Fits(c, k)) + Number(which === 0 ? conv3x3Fits(k, c) : winogradFits(c, k));
+      assert.equal(winogradCalls() - before, expected, `which ${which}`);
+      const want = await on('cpu', [xs, ws], grad);
+      assert.ok(
+        relErr(got, want) < 1e-5,
+        `${which === 0 ? 'input' : 'weight'} gradient: ${relErr(got, want)}`,
+      );
+    }
+  });
+
+test('the embedded module is the build of winograd.c (when clang is here)', (t) => {
+  if (spawnSync('clang', ['--version']).status !== 0) return t.skip('clang not installed');
+  const r = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+});
