@@ -125,6 +125,33 @@ for (const [n, h, w, c, k] of [
     }
   });
 
+for (const activation of ['linear', 'relu', 'relu6', 'leakyrelu', 'elu'] as const)
+  for (const [n, h, w, c, k, withBias] of [
+    [2, 7, 5, 8, 16, true],
+    [3, 9, 9, 1, 32, true],
+    [2, 6, 6, 4, 8, false],
+  ] as const)
+    test(`FusedConv2D ${n}x${h}x${w}x${c} -> ${k}, ${withBias ? 'bias' : 'no bias'}, ${activation}: cpu's result (${activation === 'elu' ? 'stock' : 'ours'})`, async () => {
+      const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+      const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+      const bs: [Float32Array, number[]] = [rand([k]), [k]];
+      const conv = (x: tf.Tensor, wt: tf.Tensor, b: tf.Tensor) =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: wt as tf.Tensor4D,
+          strides: 1,
+          pad: 'same',
+          bias: withBias ? b : undefined,
+          activation,
+          leakyreluAlpha: 0.2,
+        });
+      const before = winogradCalls();
+      const got = await on('wasm', [xs, ws, bs], conv);
+      assert.equal(winogradCalls() - before, activation === 'elu' ? 0 : 1, 'which path ran');
+      const want = await on('cpu', [xs, ws, bs], conv);
+      assert.ok(relErr(got, want) < 1e-5, `relative error ${relErr(got, want)}`);
+    });
+
 test('the embedded module is the build of winograd.c (when clang is here)', (t) => {
   if (spawnSync('clang', ['--version']).status !== 0) return t.skip('clang not installed');
   const r = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], {

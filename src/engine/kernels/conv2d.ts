@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, input, runStock, type BackendWasm, type KernelArgs, type Pad } from './wasmCalls.ts';
-import { conv3x3, conv3x3Fits, winogradReady } from './winograd.ts';
+import { ACTIVATIONS, conv3x3, conv3x3Fits, winogradReady, type Epilogue } from './winograd.ts';
 
 interface Attrs {
+  activation?: string;
+  leakyreluAlpha?: number;
   strides: number | [number, number];
   pad: Pad;
   dataFormat?: 'NHWC' | 'NCHW';
@@ -23,6 +25,34 @@ interface Attrs {
  * differences of about 1e-6).
  */
 export function conv2d(args: KernelArgs): tf.TensorInfo {
+  return ours(args, null) ?? runStock(args.backend as BackendWasm, 'Conv2D', conv2d, args.inputs, args.attrs);
+}
+
+/**
+ * `FusedConv2D` for wasm (every convolution of a layers model at inference: bias and activation
+ * fused): the cases {@link conv2d} takes, with a bias of one value per output channel (or none) and a
+ * linear, ReLU, ReLU6 or leaky ReLU activation applied in the same module; the rest (PReLU, other
+ * activations, broadcast biases) goes to the stock kernel.
+ */
+export function fusedConv2d(args: KernelArgs): tf.TensorInfo {
+  const a = args.attrs as unknown as Attrs;
+  const bias = args.inputs['bias'];
+  const activation = (a.activation ?? 'linear') as Epilogue['activation'];
+  const k = input(args.inputs, 'filter').shape[3];
+  const fits =
+    ACTIVATIONS.includes(activation) &&
+    !args.inputs['preluActivationWeights'] &&
+    (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === k)) &&
+    k % 4 === 0;
+  const backend = args.backend as BackendWasm;
+  const out = fits
+    ? ours(args, { activation, alpha: a.leakyreluAlpha, bias: bias ? f32(backend, bias) : undefined })
+    : null;
+  return out ?? runStock(backend, 'FusedConv2D', fusedConv2d, args.inputs, args.attrs);
+}
+
+/** The module's convolution of the kernel's x and filter (then `epilogue`), or null when it does not fit. */
+function ours(args: KernelArgs, epilogue: Epilogue | null): tf.TensorInfo | null {
   const backend = args.backend as BackendWasm;
   const x = input(args.inputs, 'x');
   const filter = input(args.inputs, 'filter');
@@ -52,12 +82,12 @@ export function conv2d(args: KernelArgs): tf.TensorInfo {
         info.outWidth === w &&
         n * h * w > 0
       ) {
-        const y = conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k);
+        const y = conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, epilogue ?? undefined);
         const out = backend.makeOutput([n, h, w, k], 'float32');
         f32(backend, out).set(y);
         return out;
       }
     }
   }
-  return runStock(backend, 'Conv2D', conv2d, args.inputs, args.attrs);
+  return null;
 }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMul } from './batchMatMul.ts';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
-import { conv2d } from './conv2d.ts';
+import { conv2d, fusedConv2d } from './conv2d.ts';
 import { conv2dBackpropInput } from './conv2dBackpropInput.ts';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './depthwiseConv2dBackprop.ts';
 import { cast, identity } from './identity.ts';
@@ -50,6 +50,12 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelFunc: conv2d,
     replacesStock:
       "3x3 stride-1 'same' convolutions (channels multiples of 4 and 8) by Winograd F(2x2, 3x3), 1.5-2x faster than XNNPACK's; other cases: stock",
+  },
+  {
+    kernelName: 'FusedConv2D',
+    kernelFunc: fusedConv2d,
+    replacesStock:
+      'the same convolutions as Conv2D with a bias and a linear/ReLU/ReLU6/leaky ReLU activation (layers models at inference); other cases: stock',
   },
   {
     kernelName: 'Conv2DBackpropInput',

@@ -275,3 +275,20 @@ __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float
         y[(n * H + i) * W + j] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
       }
 }
+
+// y [rows][K] = act(y + bias[K]) in place (K a multiple of 4); bias may be 0 (none).
+// act: 0 linear, 1 relu, 2 relu6, 3 leaky relu with slope alpha.
+__attribute__((export_name("bias_act"))) void bias_act(float *y, const float *bias, int rows, int K, int act, float alpha) {
+  v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6), a = wasm_f32x4_splat(alpha);
+  for (int r = 0; r < rows; r++) {
+    float *o = y + r * K;
+    for (int k = 0; k < K; k += 4) {
+      v128_t v = wasm_v128_load(o + k);
+      if (bias) v = wasm_f32x4_add(v, wasm_v128_load(bias + k));
+      if (act == 1) v = wasm_f32x4_pmax(v, zero);
+      else if (act == 2) v = wasm_f32x4_pmin(wasm_f32x4_pmax(v, zero), six);
+      else if (act == 3) v = wasm_v128_bitselect(v, wasm_f32x4_mul(v, a), wasm_f32x4_gt(v, zero));
+      wasm_v128_store(o + k, v);
+    }
+  }
+}

@@ -29,6 +29,7 @@ interface Exports {
   ): void;
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
+  bias_act(y: number, bias: number, rows: number, k: number, act: number, alpha: number): void;
   conv_filter_grad(
     x: number,
     dy: number,
@@ -83,6 +84,16 @@ export function winogradFits(c: number, k: number): boolean {
   return c > 0 && k > 0 && c % 4 === 0 && k % 8 === 0;
 }
 
+/** The activations {@link conv3x3} can apply after the bias (FusedConv2D's, but prelu and the rest). */
+export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'leakyrelu'] as const;
+
+/** A bias [k] added to every output pixel, then an activation (leaky ReLU with slope `alpha`). */
+export interface Epilogue {
+  bias?: Float32Array;
+  activation: (typeof ACTIVATIONS)[number];
+  alpha?: number;
+}
+
 /** The 3x3 'same' convolutions {@link conv3x3} computes: Winograd's, or one channel in or out. */
 export function conv3x3Fits(c: number, k: number): boolean {
   return winogradFits(c, k) || (c === 1 && k > 0 && k % 4 === 0) || (k === 1 && c > 0 && c % 4 === 0);
@@ -100,6 +111,7 @@ export function conv3x3(
   shape: readonly [number, number, number, number],
   filter: Float32Array,
   k: number,
+  epilogue?: Epilogue,
 ): Float32Array {
   const m = wino;
   if (!m) throw new Error('conv3x3: the module is not loaded (await loadWinograd() first)');
@@ -114,15 +126,22 @@ export function conv3x3(
   const up = wide ? m.alloc(16 * c * k * 4) : 0;
   const yp = m.alloc(n * h * w * k * 4);
   const work = wide ? m.alloc(16 * TILES_PER_BLOCK * (c + k) * 4) : 0;
+  const bp = epilogue?.bias ? m.alloc(k * 4) : 0;
   // Views only after the last allocation: growing the memory detaches older ones.
   const heap = new Float32Array(m.memory.buffer);
   heap.set(x, xp / 4);
   heap.set(filter, wp / 4);
+  if (epilogue?.bias) heap.set(epilogue.bias, bp / 4);
   if (wide) {
     m.filter_transform(wp, up, c, k);
     m.conv(xp, up, yp, work, n, h, w, c, k);
   } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
   else m.conv_k1(xp, wp, yp, n, h, w, c);
+  if (epilogue) {
+    if (k % 4 !== 0 || (epilogue.bias && epilogue.bias.length !== k))
+      throw new Error(`conv3x3: a bias and activation need k a multiple of 4 and k biases`);
+    m.bias_act(yp, bp, n * h * w, k, ACTIVATIONS.indexOf(epilogue.activation), epilogue.alpha ?? 0);
+  }
   calls++;
   return new Float32Array(m.memory.buffer, yp, n * h * w * k);
 }
