@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, input, runStock, type BackendWasm, type KernelArgs, type Pad } from './wasmCalls.ts';
-import { ACTIVATIONS, conv3x3, conv3x3Fits, winogradReady, type Epilogue } from './winograd.ts';
+import { ACTIVATIONS, conv3x3, conv3x3Fits, isSame3x3, winogradReady, type Epilogue } from './winograd.ts';
 
 interface Attrs {
   activation?: string;
@@ -57,37 +57,23 @@ function ours(args: KernelArgs, epilogue: Epilogue | null): tf.TensorInfo | null
   const x = input(args.inputs, 'x');
   const filter = input(args.inputs, 'filter');
   const a = args.attrs as unknown as Attrs;
-  if (winogradReady() && x.dtype === 'float32' && filter.dtype === 'float32') {
-    const [kh, kw, c, k] = filter.shape;
-    const nhwc = a.dataFormat === undefined || a.dataFormat === 'NHWC';
-    const one = (v: number | [number, number] | undefined) =>
-      v === undefined || v === 1 || (Array.isArray(v) && v[0] === 1 && v[1] === 1);
-    if (nhwc && kh === 3 && kw === 3 && one(a.strides) && one(a.dilations) && conv3x3Fits(c, k)) {
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filter.shape as [number, number, number, number],
-        a.strides,
-        a.dilations ?? 1,
-        a.pad,
-        a.dimRoundingMode,
-      );
-      const p = info.padInfo;
-      const [n, h, w] = x.shape;
-      if (
-        p.top === 1 &&
-        p.bottom === 1 &&
-        p.left === 1 &&
-        p.right === 1 &&
-        info.outHeight === h &&
-        info.outWidth === w &&
-        n * h * w > 0
-      ) {
-        const y = conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, epilogue ?? undefined);
-        const out = backend.makeOutput([n, h, w, k], 'float32');
-        f32(backend, out).set(y);
-        return out;
-      }
-    }
-  }
-  return null;
+  const [kh, kw, c, k] = filter.shape;
+  const nhwc = a.dataFormat === undefined || a.dataFormat === 'NHWC';
+  // The cheap checks first; then the geometry (stride, dilation and padding resolved by tfjs).
+  if (!winogradReady() || x.dtype !== 'float32' || filter.dtype !== 'float32' || !nhwc) return null;
+  if (kh !== 3 || kw !== 3 || !conv3x3Fits(c, k)) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const [n, h, w] = x.shape;
+  if (!isSame3x3(info) || n * h * w === 0) return null;
+  const y = conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, epilogue ?? undefined);
+  const out = backend.makeOutput([n, h, w, k], 'float32');
+  f32(backend, out).set(y);
+  return out;
 }

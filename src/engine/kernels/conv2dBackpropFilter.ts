@@ -10,7 +10,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
-import { winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
+import { isSame3x3, winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -54,21 +54,11 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
  * 2.25x fewer multiplications than either XNNPACK strategy).
  */
 function winogradCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
-  const p = info.padInfo;
   return (
     winogradReady() &&
     x.dtype === 'float32' &&
     dy.dtype === 'float32' &&
-    info.filterHeight === 3 &&
-    info.filterWidth === 3 &&
-    info.strideHeight === 1 &&
-    info.strideWidth === 1 &&
-    p.top === 1 &&
-    p.bottom === 1 &&
-    p.left === 1 &&
-    p.right === 1 &&
-    info.outHeight === info.inHeight &&
-    info.outWidth === info.inWidth &&
+    isSame3x3(info) &&
     winogradFits(info.inChannels, info.outChannels)
   );
 }

@@ -45,13 +45,13 @@ interface Exports {
 }
 
 let wino: Exports | null = null;
+let loading: Promise<boolean> | null = null;
 let calls = 0;
 
 /** How many convolutions the module has computed in this thread (for tests and benchmarks). */
 export function winogradCalls(): number {
   return calls;
 }
-let loading: Promise<boolean> | null = null;
 
 /** Tiles per block in winograd.c (TB). */
 const TILES_PER_BLOCK = 32;
@@ -82,6 +82,40 @@ export function winogradReady(): boolean {
 /** The shapes the module computes: 3x3 filter, channels in multiples of 4 (in) and 8 (out). */
 export function winogradFits(c: number, k: number): boolean {
   return c > 0 && k > 0 && c % 4 === 0 && k % 8 === 0;
+}
+
+/**
+ * Whether a convolution's geometry is the one the module computes: a 3x3 filter, stride 1, no
+ * dilation, one pixel of zero padding on every side, so the output has the input's size.
+ */
+export function isSame3x3(info: {
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  inHeight: number;
+  inWidth: number;
+  outHeight: number;
+  outWidth: number;
+  padInfo: { top: number; bottom: number; left: number; right: number };
+}): boolean {
+  const p = info.padInfo;
+  return (
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    p.top === 1 &&
+    p.bottom === 1 &&
+    p.left === 1 &&
+    p.right === 1 &&
+    info.outHeight === info.inHeight &&
+    info.outWidth === info.inWidth
+  );
 }
 
 /** The activations {@link conv3x3} can apply after the bias (FusedConv2D's, but prelu and the rest). */
@@ -119,6 +153,8 @@ export function conv3x3(
   if (!conv3x3Fits(c, k)) throw new Error(`conv3x3: ${c} -> ${k} channels do not fit`);
   if (x.length !== n * h * w * c || filter.length !== 9 * c * k)
     throw new Error('conv3x3: input or filter size does not match the shape');
+  if (epilogue && (k % 4 !== 0 || (epilogue.bias && epilogue.bias.length !== k)))
+    throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
   m.reset();
   const xp = m.alloc(x.length * 4);
@@ -138,8 +174,6 @@ export function conv3x3(
   } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
   else m.conv_k1(xp, wp, yp, n, h, w, c);
   if (epilogue) {
-    if (k % 4 !== 0 || (epilogue.bias && epilogue.bias.length !== k))
-      throw new Error(`conv3x3: a bias and activation need k a multiple of 4 and k biases`);
     m.bias_act(yp, bp, n * h * w, k, ACTIVATIONS.indexOf(epilogue.activation), epilogue.alpha ?? 0);
   }
   calls++;
