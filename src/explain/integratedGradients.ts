@@ -92,6 +92,28 @@ function baselineOf(
   return { a, name: 'image' };
 }
 
+/**
+ * IG's completeness per image: delta = sum of the image's map - (S(x) - S(a)), and
+ * relativeError = |delta| / |S(x) - S(a)|, from the maps [N, ...] flattened.
+ */
+export function completeness(
+  maps: ArrayLike<number>,
+  scores: readonly number[],
+  baselineScores: readonly number[],
+): { delta: number[]; relativeError: number[] } {
+  const per = maps.length / scores.length;
+  const delta: number[] = [];
+  const relativeError: number[] = [];
+  scores.forEach((sx, e) => {
+    let s = 0;
+    for (let j = e * per; j < (e + 1) * per; j++) s += maps[j];
+    const gap = sx - baselineScores[e];
+    delta.push(s - gap);
+    relativeError.push(Math.abs(s - gap) / Math.abs(gap));
+  });
+  return { delta, relativeError };
+}
+
 /** Path points when `steps` is not given. */
 export const DEFAULT_STEPS = 100;
 
@@ -138,17 +160,7 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
   const scores = scoresOf(model, x, targets, c.score, c.batchSize);
   const baselineScores = scoresOf(model, a, targets, c.score, c.batchSize);
   a.dispose();
-  const ig = maps.dataSync();
-  const per = h * w * ch;
-  const delta: number[] = [];
-  const relativeError: number[] = [];
-  for (let e = 0; e < n; e++) {
-    let s = 0;
-    for (let j = e * per; j < (e + 1) * per; j++) s += ig[j];
-    const gap = scores[e] - baselineScores[e];
-    delta.push(s - gap);
-    relativeError.push(Math.abs(s - gap) / Math.abs(gap));
-  }
+  const { delta, relativeError } = completeness(maps.dataSync(), scores, baselineScores);
   return {
     maps,
     targets,

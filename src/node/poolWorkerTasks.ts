@@ -29,6 +29,7 @@ import {
   type ShardTask,
 } from '../train/loop.ts';
 import { explainer, sampleCount, type ExplainOptions } from '../explain/index.ts';
+import { completeness } from '../explain/integratedGradients.ts';
 import { upsample } from '../explain/cam.ts';
 import type { TaskHandler, WorkerEnv } from './poolWorker.ts';
 import { mapConcurrent, type WorkerPool } from './pool.ts';
@@ -203,18 +204,8 @@ export function splitSamplesRunner(run: ExplainRunner, parts: number): ExplainRu
     const raw = sum((o) => o.raw)!;
     const perImage = { ...outs[0].perImage };
     const { scores, baselineScores } = perImage;
-    if (scores && baselineScores) {
-      // IG's completeness, from the whole map: sum of the map minus S(x) - S(a).
-      const per = raw.length / scores.length;
-      perImage.delta = scores.map((sx, e) => {
-        let t = 0;
-        for (let j = e * per; j < (e + 1) * per; j++) t += raw[j];
-        return t - (sx - baselineScores[e]);
-      });
-      perImage.relativeError = perImage.delta.map(
-        (d, e) => Math.abs(d) / Math.abs(scores[e] - baselineScores[e]),
-      );
-    }
+    // IG's completeness, from the whole map.
+    if (scores && baselineScores) Object.assign(perImage, completeness(raw, scores, baselineScores));
     const { sampleRange: _range, ...options } = outs[0].options;
     return { ...outs[0], raw, display: sum((o) => o.display), perImage, options };
   };

@@ -176,15 +176,16 @@ export function registerDemo(program: Command): void {
       }
       // Robustness of the small CNN to PGD L-inf, with the sanity checks.
       let robust: RobustnessResult | null = null;
-      let demoWorkers = 1;
       const attacked = Math.min(o.attackLimit, data.size);
+      // The attack batches (100 digits each) on the pool: the numbers do not depend on it.
+      const workers = Math.max(
+        1,
+        Math.min(checkWorkers(o.workers), Math.ceil(attacked / 100) * DEMO_EPS.length),
+      );
       if (attacked > 0) {
         const c = await loadClassifier(path.join(SHIPPED_MODELS_DIR, DEMO_MODELS[0]));
         const bar = progressBar('robustness', { quiet: o.json });
         const dir = path.join(SHIPPED_MODELS_DIR, DEMO_MODELS[0]);
-        // The attack batches (100 digits each) on the pool: the numbers do not depend on it.
-        const workers = Math.min(checkWorkers(o.workers), Math.ceil(attacked / 100) * DEMO_EPS.length);
-        demoWorkers = workers;
         try {
           robust = await withPool(workers, (pool) =>
             robustnessAsync(c, take(data, attacked), {
@@ -226,7 +227,7 @@ export function registerDemo(program: Command): void {
               attack: 'pgd-linf',
               options: DEMO_ATTACK,
               examples: attacked,
-              workers: demoWorkers,
+              workers,
               rows: robust.rows.map((r) => ({ eps: r.eps, accuracy: r.accuracy, meanLinf: r.meanLinf })),
               checks: robust.checks,
             }
