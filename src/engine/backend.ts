@@ -31,7 +31,6 @@ export async function useBackend(
   if (name === 'wasm') {
     if (opts.wasmPath && !tf.findBackend('wasm')) setWasmPaths(opts.wasmPath);
     if (registered === null) registered = registerWasmKernels();
-    await loadWinograd();
   }
   if (name === 'tensorflow' && !tf.findBackendFactory('tensorflow')) {
     if (!opts.loadTensorflow)
@@ -43,6 +42,8 @@ export async function useBackend(
     if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try --backend cpu`);
   }
   await tf.ready();
+  // The project's WebAssembly kernels, on the backend's memory (kernels before this use fallbacks).
+  if (name === 'wasm') await loadWinograd(tf.findBackend('wasm'));
   return tf.getBackend() as BackendName;
 }
 

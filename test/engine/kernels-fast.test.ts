@@ -15,6 +15,7 @@ import { batchMatMul } from '../../src/engine/kernels/batchMatMul.ts';
 import { cast, identity } from '../../src/engine/kernels/identity.ts';
 import { maxPoolGrad } from '../../src/engine/kernels/maxPoolGrad.ts';
 import { sum } from '../../src/engine/kernels/sum.ts';
+import { setWinogradEnabled, winogradCalls, winogradReady } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
 
 await initNodeBackend('wasm');
@@ -134,12 +135,23 @@ async function checkMaxPoolGrad(
     ['other output', { output: dy }],
     ['no output', {}],
   ];
-  for (const [which, output] of outputs) {
-    const w = await run('wasm', 'MaxPoolGrad', { dy, input: x, ...output }, attrs);
-    const label = `[${shape}] k${k} s${s} ${pad}, ${which}`;
-    assert.deepEqual(w.shape, shape, label);
-    assert.ok(relErr(w.values, c.values) < 1e-6, `${label}: vs cpu ${relErr(w.values, c.values)}`);
-    assert.deepEqual(Array.from(w.values), Array.from(ref), `${label}: vs direct, bit for bit`);
+  // The WebAssembly module's kernel, then the JavaScript one (before the module loads).
+  assert.ok(winogradReady(), 'the module is loaded');
+  for (const module of [true, false]) {
+    setWinogradEnabled(module);
+    try {
+      for (const [which, output] of outputs) {
+        const before = winogradCalls();
+        const w = await run('wasm', 'MaxPoolGrad', { dy, input: x, ...output }, attrs);
+        const label = `[${shape}] k${k} s${s} ${pad}, ${which}, ${module ? 'module' : 'JavaScript'}`;
+        assert.equal(winogradCalls() - before, module ? 1 : 0, `${label}: the module ran`);
+        assert.deepEqual(w.shape, shape, label);
+        assert.ok(relErr(w.values, c.values) < 1e-6, `${label}: vs cpu ${relErr(w.values, c.values)}`);
+        assert.deepEqual(Array.from(w.values), Array.from(ref), `${label}: vs direct, bit for bit`);
+      }
+    } finally {
+      setWinogradEnabled(true);
+    }
   }
   return ref;
 }
@@ -195,20 +207,34 @@ test('MaxPoolGrad sends each 2x2 window to its first maximum, skipping NaN; -Inf
     [[I, 2, I, N], 0],
   ];
   const wide = cases.length;
-  const values = new Float32Array(4 * wide);
-  cases.forEach(([v], j) => {
-    values.set(v.slice(0, 2), 2 * j);
-    values.set(v.slice(2), 2 * wide + 2 * j);
-  });
-  const dx = await checkMaxPoolGrad([1, 2, 2 * wide, 1], 2, 2, 'valid', continuous, values);
-  cases.forEach(([v, at], j) => {
-    const got = [2 * j, 2 * j + 1, 2 * wide + 2 * j, 2 * wide + 2 * j + 1].map((i) => (dx[i] !== 0 ? 1 : 0));
-    assert.deepEqual(
-      got,
-      [0, 1, 2, 3].map((q) => (q === at ? 1 : 0)),
-      `window [${v}]`,
-    );
-  });
+  // One channel, then five (four in the module's SIMD lanes and one after them), channel ch holding
+  // case (j + ch) % wide in window j.
+  for (const c of [1, 5]) {
+    const at = (r: number, col: number, ch: number) => (r * 2 * wide + col) * c + ch;
+    const values = new Float32Array(4 * wide * c);
+    for (let ch = 0; ch < c; ch++) {
+      cases.forEach((_, j) => {
+        const [v] = cases[(j + ch) % wide];
+        [at(0, 2 * j, ch), at(0, 2 * j + 1, ch), at(1, 2 * j, ch), at(1, 2 * j + 1, ch)].forEach((i, q) => {
+          values[i] = v[q];
+        });
+      });
+    }
+    const dx = await checkMaxPoolGrad([1, 2, 2 * wide, c], 2, 2, 'valid', continuous, values);
+    for (let ch = 0; ch < c; ch++) {
+      cases.forEach((_, j) => {
+        const [v, want] = cases[(j + ch) % wide];
+        const got = [at(0, 2 * j, ch), at(0, 2 * j + 1, ch), at(1, 2 * j, ch), at(1, 2 * j + 1, ch)].map(
+          (i) => (dx[i] !== 0 ? 1 : 0),
+        );
+        assert.deepEqual(
+          got,
+          [0, 1, 2, 3].map((q) => (q === want ? 1 : 0)),
+          `window [${v}], channel ${ch} of ${c}`,
+        );
+      });
+    }
+  }
 });
 
 test('Sum over leading axes equals cpu and a float64 sum (keepDims, negative and unsorted axes)', async () => {

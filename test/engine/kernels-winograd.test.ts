@@ -13,8 +13,10 @@ import '@tensorflow/tfjs-layers';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import {
   conv3x3Fits,
+  loadWinograd,
   winogradCalls,
   winogradFits,
+  winogradInPlace,
   winogradReady,
 } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
@@ -49,8 +51,71 @@ async function on(backend: string, values: [Float32Array, number[]][], f: (...t:
   return r;
 }
 
-test('the Winograd module is loaded with the wasm backend', () => {
+test('the Winograd module is loaded with the wasm backend, on its memory', () => {
   assert.ok(winogradReady());
+  assert.ok(winogradInPlace(), "the module works on the backend's memory in place");
+});
+
+/**
+ * Every kind of call of the module at once (a fused convolution with bias, one with a single input
+ * channel, the input and filter gradients, a max-pool gradient), read back.
+ */
+async function everyCall(): Promise<Float32Array[]> {
+  const r = createRng(17);
+  const vals = (shape: number[]) =>
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.next() * 2 - 1);
+  const x = tf.tensor(vals([3, 10, 6, 8]), [3, 10, 6, 8]) as tf.Tensor4D;
+  const x1 = tf.tensor(vals([2, 7, 7, 1]), [2, 7, 7, 1]) as tf.Tensor4D;
+  const wt = tf.tensor(vals([3, 3, 8, 16]), [3, 3, 8, 16]) as tf.Tensor4D;
+  const w1 = tf.tensor(vals([3, 3, 1, 8]), [3, 3, 1, 8]) as tf.Tensor4D;
+  const b = tf.tensor(vals([16]), [16]) as tf.Tensor1D;
+  const before = winogradCalls();
+  const outs = tf.tidy(() => {
+    const loss = (v: tf.Tensor4D, f: tf.Tensor4D) =>
+      tf.sum(tf.square(tf.maxPool(tf.relu(tf.conv2d(v, f, 1, 'same')), 2, 2, 'valid')));
+    return [
+      tf.fused.conv2d({ x, filter: wt, strides: 1, pad: 'same', bias: b, activation: 'relu' }),
+      tf.conv2d(x1, w1, 1, 'same'),
+      tf.grad((v: tf.Tensor4D) => loss(v, wt))(x),
+      tf.grad((f: tf.Tensor4D) => loss(x, f))(wt),
+    ];
+  });
+  // 2 convolutions; forward, max-pool gradient and the flipped-filter convolution; forward,
+  // max-pool gradient and the filter gradient.
+  assert.equal(winogradCalls() - before, 8, 'every call went to the module');
+  const got = outs.map((t) => Float32Array.from(t.dataSync()));
+  tf.dispose([...outs, x, x1, wt, w1, b]);
+  return got;
+}
+
+test('the module gives the same results on its own memory (copying) as in place, and frees its scratch', async () => {
+  const mod = (
+    tf.findBackend('wasm') as unknown as { wasm: { _malloc(n: number): number; _free(p: number): void } }
+  ).wasm;
+  // Emscripten's first call of each replaces it by the module's export: make that happen first.
+  mod._free(mod._malloc(4));
+  const [malloc, free] = [mod._malloc, mod._free];
+  let live = 0;
+  mod._malloc = (n: number) => (live++, malloc(n));
+  mod._free = (p: number) => (live--, free(p));
+  let inPlace: Float32Array[];
+  try {
+    inPlace = await everyCall();
+  } finally {
+    mod._malloc = malloc;
+    mod._free = free;
+  }
+  // The backend's own allocations (tensors) are freed with the tensors; the module's scratch too.
+  assert.equal(live, 0, 'mallocs without a free');
+  try {
+    assert.ok(await loadWinograd(undefined, { ownMemory: true }));
+    assert.ok(!winogradInPlace());
+    const copied = await everyCall();
+    copied.forEach((c, i) => assert.deepEqual(c, inPlace[i], `output ${i}`));
+  } finally {
+    await loadWinograd(tf.findBackend('wasm'));
+  }
+  assert.ok(winogradInPlace());
 });
 
 // [n, h, w, c, k, padding, strides, filter size, Winograd expected]

@@ -44,15 +44,15 @@ export function fusedConv2d(args: KernelArgs): tf.TensorInfo {
     !args.inputs['preluActivationWeights'] &&
     (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === k)) &&
     k % 4 === 0;
-  const backend = args.backend as BackendWasm;
-  const out = fits
-    ? ours(args, { activation, alpha: a.leakyreluAlpha, bias: bias ? f32(backend, bias) : undefined })
-    : null;
-  return out ?? runStock(backend, 'FusedConv2D', fusedConv2d, args.inputs, args.attrs);
+  const out = fits ? ours(args, { activation, alpha: a.leakyreluAlpha }, bias) : null;
+  return out ?? runStock(args.backend as BackendWasm, 'FusedConv2D', fusedConv2d, args.inputs, args.attrs);
 }
 
-/** The module's convolution of the kernel's x and filter (then `epilogue`), or null when it does not fit. */
-function ours(args: KernelArgs, epilogue: Epilogue | null): tf.TensorInfo | null {
+/**
+ * The module's convolution of the kernel's x and filter (then `epilogue` with `bias`), or null when
+ * it does not fit.
+ */
+function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo): tf.TensorInfo | null {
   const backend = args.backend as BackendWasm;
   const x = input(args.inputs, 'x');
   const filter = input(args.inputs, 'filter');
@@ -72,8 +72,9 @@ function ours(args: KernelArgs, epilogue: Epilogue | null): tf.TensorInfo | null
   );
   const [n, h, w] = x.shape;
   if (!isSame3x3(info) || n * h * w === 0) return null;
-  const y = conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, epilogue ?? undefined);
+  // The output first: views are taken after the last allocation of the backend.
   const out = backend.makeOutput([n, h, w, k], 'float32');
-  f32(backend, out).set(y);
+  const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
+  conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, ep ?? undefined, f32(backend, out));
   return out;
 }

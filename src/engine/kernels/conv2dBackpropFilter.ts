@@ -38,9 +38,8 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   if (p.empty) return zeros(p.backend, p.info.filterShape);
   if (winogradCase(p.info, p.x, p.dy)) {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outChannels: k } = p.info;
-    const dw = winogradFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k);
     const out = p.backend.makeOutput([3, 3, c, k], 'float32');
-    f32(p.backend, out).set(dw);
+    winogradFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k, f32(p.backend, out));
     return out;
   }
   return useConvStrategy(p.info)

@@ -9,6 +9,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
+import { maxPoolGradModule, winogradReady } from './winograd.ts';
 
 interface Attrs {
   filterSize: number | [number, number];
@@ -57,6 +58,12 @@ export function maxPoolGrad({ inputs, backend: b, attrs }: KernelArgs): tf.Tenso
   const { top, left } = info.padInfo;
   if (dy.shape.join() !== [n, oh, ow, c].join()) {
     throw new Error(`MaxPoolGrad: dy has shape [${dy.shape}], expected [${[n, oh, ow, c]}]`);
+  }
+  if (winogradReady() && x.dtype === 'float32' && dy.dtype === 'float32' && n * h * w * c > 0) {
+    const out = backend.makeOutput(x.shape, 'float32');
+    const g = { n, h, w, c, oh, ow, kh, kw, sh, sw, top, left };
+    maxPoolGradModule(f32(backend, x), f32(backend, dy), g, f32(backend, out));
+    return out;
   }
   // [N, OH, OW, C]: candidate window maxima for 2x2 pools: the forward result the gradient is
   // given (`output`), else the stock MaxPool's, where XNNPACK (which sizes its output from the

@@ -1,20 +1,23 @@
 /**
- * The Winograd F(2x2, 3x3) convolution of winograd.c, compiled to WebAssembly (SIMD128) and embedded
- * in winogradWasm.ts. It has its own linear memory: a call copies the input in and the output out
- * (about 1 ms for a batch of 100 14x14x32 maps, against 30-60 ms of arithmetic).
- * {@link loadWinograd} compiles it (asynchronously: browsers refuse synchronous compilation of
- * modules over 4 KB on the main thread); until then, and where WebAssembly SIMD is missing,
- * {@link winogradReady} is false and the wasm `Conv2D` uses XNNPACK.
+ * The project's WebAssembly module (winograd.c, SIMD128, embedded as base64 in winogradWasm.ts): the
+ * Winograd F(2x2, 3x3) convolution, its filter gradient, direct 3x3 convolutions with one input or
+ * output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
+ * instantiates it on the wasm backend's memory, so that kernels read and write tensors in place (the
+ * arguments are views of the backend's heap: their byte offsets are the pointers; scratch comes
+ * from the backend's malloc). Where that memory cannot be had (a build that hides it, or a shared
+ * memory of the threaded backend), the module gets a memory of its own and a call copies its
+ * inputs in and its outputs out (about 1 ms per 5 MB). Compilation is asynchronous (browsers refuse
+ * synchronous compilation of modules over 4 KB on the main thread); until it has finished, and
+ * where WebAssembly SIMD is missing, {@link winogradReady} is false and the kernels use their
+ * fallbacks (XNNPACK, or JavaScript for the pool gradient).
  *
- *   await loadWinograd();
- *   conv3x3(x, [n, h, w, c], filter, k); // Float32Array [n, h, w, k]
+ *   await loadWinograd(tf.backend());                // after tf.setBackend('wasm')
+ *   conv3x3(x, [n, h, w, c], filter, k, undefined, y); // y: Float32Array [n, h, w, k]
  */
 import { WINOGRAD_WASM_BASE64 } from './winogradWasm.ts';
 
 interface Exports {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  reset(): void;
+  __stack_pointer: WebAssembly.Global;
   filter_transform(w: number, u: number, c: number, k: number): void;
   conv(
     x: number,
@@ -30,6 +33,23 @@ interface Exports {
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
   bias_act(y: number, bias: number, rows: number, k: number, act: number, alpha: number): void;
+  maxpool_grad(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
   conv_filter_grad(
     x: number,
     dy: number,
@@ -44,11 +64,35 @@ interface Exports {
   ): void;
 }
 
-let wino: Exports | null = null;
-let loading: Promise<boolean> | null = null;
-let calls = 0;
+/** Where a call's buffers live: the backend's heap (`inPlace`), or a memory of the module's own. */
+interface Heap {
+  memory: WebAssembly.Memory;
+  inPlace: boolean;
+  /** Scratch of `bytes` for the current call (16-byte aligned in the module's own memory). */
+  alloc(bytes: number): number;
+  /** Frees the current call's scratch. */
+  release(): void;
+  /** The top of STACK_BYTES the heap sets aside, for good, for the module's stack. */
+  stackTop(): number;
+}
 
-/** How many convolutions the module has computed in this thread (for tests and benchmarks). */
+/** The parts of the wasm backend's Emscripten module the module needs. */
+interface BackendModule {
+  asm?: { memory?: unknown };
+  wasmMemory?: unknown;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+}
+
+const STACK_BYTES = 65536;
+
+let wino: Exports | null = null;
+let heap: Heap | null = null;
+let compiled: Promise<WebAssembly.Module | null> | null = null;
+let calls = 0;
+let enabled = true;
+
+/** How many kernels (convolutions, pool gradients) the module has computed in this thread (for tests and benchmarks). */
 export function winogradCalls(): number {
   return calls;
 }
@@ -63,20 +107,91 @@ function bytes(): Uint8Array {
   return b;
 }
 
-/** Compiles the module once; resolves to whether it is usable (false without WebAssembly SIMD). */
-export function loadWinograd(): Promise<boolean> {
-  loading ??= WebAssembly.instantiate(bytes() as BufferSource)
-    .then(({ instance }: WebAssembly.WebAssemblyInstantiatedSource) => {
-      wino = instance.exports as unknown as Exports;
-      return true;
-    })
-    .catch(() => false);
-  return loading;
+/** The wasm backend's memory and allocator, when `backend` is one that shows them (not shared). */
+function backendHeap(backend: unknown): Heap | null {
+  const mod = (backend as { wasm?: BackendModule } | undefined)?.wasm;
+  const memory = mod?.asm?.memory ?? mod?.wasmMemory;
+  if (!mod || !(memory instanceof WebAssembly.Memory) || typeof mod._malloc !== 'function') return null;
+  if (typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) return null;
+  const taken: number[] = [];
+  return {
+    memory,
+    inPlace: true,
+    alloc(n) {
+      const p = mod._malloc(Math.max(n, 1));
+      if (!p) throw new Error(`the wasm backend could not allocate ${n} bytes`);
+      taken.push(p);
+      return p;
+    },
+    release() {
+      for (const p of taken.splice(0)) mod._free(p);
+    },
+    stackTop() {
+      const p = mod._malloc(STACK_BYTES);
+      if (!p) throw new Error('the wasm backend could not allocate a stack');
+      return (p + STACK_BYTES) & ~15;
+    },
+  };
 }
 
-/** Whether {@link loadWinograd} has finished and the module works here. */
+/** A memory of the module's own: the stack below STACK_BYTES, each call's scratch above it. */
+function ownHeap(): Heap {
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  let top = STACK_BYTES;
+  return {
+    memory,
+    inPlace: false,
+    alloc(n) {
+      const p = (top + 15) & ~15;
+      const have = memory.buffer.byteLength;
+      if (p + n > have) memory.grow(Math.ceil((p + n - have) / 65536));
+      top = p + n;
+      return p;
+    },
+    release() {
+      top = STACK_BYTES;
+    },
+    stackTop: () => STACK_BYTES,
+  };
+}
+
+/**
+ * Compiles the module (once) and instantiates it on the memory of `backend` (a wasm backend,
+ * `tf.backend()`), or on a memory of its own when the backend's cannot be used, when none is given
+ * and the module has none yet, or with `ownMemory` (for tests of the copying path). Resolves to
+ * whether the module is usable (false without WebAssembly SIMD). Calling it again for the same
+ * memory does nothing.
+ */
+export async function loadWinograd(backend?: unknown, opts: { ownMemory?: boolean } = {}): Promise<boolean> {
+  compiled ??= WebAssembly.compile(bytes() as BufferSource).catch(() => null);
+  const mod = await compiled;
+  if (!mod) return false;
+  const shared = opts.ownMemory ? null : backendHeap(backend);
+  if (wino && heap) {
+    if (shared && heap.memory === shared.memory) return true;
+    if (!shared && (opts.ownMemory ? !heap.inPlace : backend === undefined)) return true;
+  }
+  const h = shared ?? ownHeap();
+  const instance = await WebAssembly.instantiate(mod, { env: { memory: h.memory } });
+  const x = instance.exports as unknown as Exports;
+  // The stack (winograd.c's few locals that do not fit in registers) in memory set aside for it.
+  x.__stack_pointer.value = h.stackTop();
+  wino = x;
+  heap = h;
+  return true;
+}
+
+/** Whether {@link loadWinograd} has finished and the module works here (and is not switched off). */
 export function winogradReady(): boolean {
-  return wino !== null;
+  return wino !== null && enabled;
+}
+
+/**
+ * Switches the module off (the kernels take their fallbacks: stock XNNPACK, or JavaScript for
+ * MaxPoolGrad) or on again, for tests and benchmarks that compare both paths.
+ */
+export function setWinogradEnabled(on: boolean): void {
+  enabled = on;
 }
 
 /** The shapes the module computes: 3x3 filter, channels in multiples of 4 (in) and 8 (out). */
@@ -133,81 +248,141 @@ export function conv3x3Fits(c: number, k: number): boolean {
   return winogradFits(c, k) || (c === 1 && k > 0 && k % 4 === 0) || (k === 1 && c > 0 && c % 4 === 0);
 }
 
+/** Whether the module works on the backend's memory in place (else it copies, see the header). */
+export function winogradInPlace(): boolean {
+  return heap?.inPlace ?? false;
+}
+
+/**
+ * Calls the module on `ins` and `outs` with `scratch` buffers of the given sizes in bytes: `f` gets
+ * the module's exports, the pointers of ins then outs, and those of the scratch. A view of the
+ * backend's heap is used in place; its pointer is taken before any allocation, which can grow the
+ * heap and so detach the views (their memory stays where it is). Anything else is copied in and out.
+ */
+function callModule(
+  what: string,
+  ins: Float32Array[],
+  outs: Float32Array[],
+  scratch: number[],
+  f: (m: Exports, p: number[], s: number[]) => void,
+): void {
+  const m = wino;
+  const h = heap;
+  if (!m || !h) throw new Error(`${what}: the module is not loaded (await loadWinograd() first)`);
+  const all = [...ins, ...outs];
+  const ptr = all.map((a) => (h.inPlace && a.buffer === h.memory.buffer ? a.byteOffset : -1));
+  try {
+    const copied = ptr.map((q) => q < 0);
+    for (let i = 0; i < all.length; i++) if (copied[i]) ptr[i] = h.alloc(all[i].length * 4);
+    const s = scratch.map((n) => h.alloc(n));
+    for (let i = 0; i < ins.length; i++) {
+      if (copied[i]) new Float32Array(h.memory.buffer, ptr[i], ins[i].length).set(ins[i]);
+    }
+    f(m, ptr, s);
+    for (let j = 0; j < outs.length; j++) {
+      const i = ins.length + j;
+      if (copied[i]) outs[j].set(new Float32Array(h.memory.buffer, ptr[i], outs[j].length));
+    }
+  } finally {
+    h.release();
+  }
+  calls++;
+}
+
 /**
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
- * outside the image): a 3x3, stride-1 'same' convolution of x [n, h, w, c] by filter [3, 3, c, k],
- * by Winograd F(2x2, 3x3) when the channels fit ({@link winogradFits}), else directly for one input
- * channel (k a multiple of 4) or one output channel (c a multiple of 4). The module must be loaded.
- * The result is a view into the module's memory, valid until the next call: copy it out.
+ * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
+ * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3) when the channels fit
+ * ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
+ * channel (c a multiple of 4). The module must be loaded.
  */
 export function conv3x3(
   x: Float32Array,
   shape: readonly [number, number, number, number],
   filter: Float32Array,
   k: number,
-  epilogue?: Epilogue,
-): Float32Array {
-  const m = wino;
-  if (!m) throw new Error('conv3x3: the module is not loaded (await loadWinograd() first)');
+  epilogue: Epilogue | undefined,
+  y: Float32Array,
+): void {
   const [n, h, w, c] = shape;
   if (!conv3x3Fits(c, k)) throw new Error(`conv3x3: ${c} -> ${k} channels do not fit`);
-  if (x.length !== n * h * w * c || filter.length !== 9 * c * k)
-    throw new Error('conv3x3: input or filter size does not match the shape');
-  if (epilogue && (k % 4 !== 0 || (epilogue.bias && epilogue.bias.length !== k)))
+  if (x.length !== n * h * w * c || filter.length !== 9 * c * k || y.length !== n * h * w * k)
+    throw new Error('conv3x3: input, filter or output size does not match the shape');
+  const bias = epilogue?.bias;
+  if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  m.reset();
-  const xp = m.alloc(x.length * 4);
-  const wp = m.alloc(filter.length * 4);
-  const up = wide ? m.alloc(16 * c * k * 4) : 0;
-  const yp = m.alloc(n * h * w * k * 4);
-  const work = wide ? m.alloc(16 * TILES_PER_BLOCK * (c + k) * 4) : 0;
-  const bp = epilogue?.bias ? m.alloc(k * 4) : 0;
-  // Views only after the last allocation: growing the memory detaches older ones.
-  const heap = new Float32Array(m.memory.buffer);
-  heap.set(x, xp / 4);
-  heap.set(filter, wp / 4);
-  if (epilogue?.bias) heap.set(epilogue.bias, bp / 4);
-  if (wide) {
-    m.filter_transform(wp, up, c, k);
-    m.conv(xp, up, yp, work, n, h, w, c, k);
-  } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
-  else m.conv_k1(xp, wp, yp, n, h, w, c);
-  if (epilogue) {
-    m.bias_act(yp, bp, n * h * w, k, ACTIVATIONS.indexOf(epilogue.activation), epilogue.alpha ?? 0);
-  }
-  calls++;
-  return new Float32Array(m.memory.buffer, yp, n * h * w * k);
+  const scratch = wide ? [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4] : [];
+  const ins = bias ? [x, filter, bias] : [x, filter];
+  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work]) => {
+    const [xp, wp] = p;
+    const yp = p[p.length - 1];
+    if (wide) {
+      m.filter_transform(wp, up, c, k);
+      m.conv(xp, up, yp, work, n, h, w, c, k);
+    } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
+    else m.conv_k1(xp, wp, yp, n, h, w, c);
+    if (epilogue) {
+      const act = ACTIVATIONS.indexOf(epilogue.activation);
+      m.bias_act(yp, bias ? p[2] : 0, n * h * w, k, act, epilogue.alpha ?? 0);
+    }
+  });
 }
 
 /**
- * The filter gradient of {@link conv3x3}'s Winograd case: dw[a, b, ch, o] = sum_{n, i, j} x[n, i + a - 1,
- * j + b - 1, ch] * dy[n, i, j, o] (zeros outside the image), for x [n, h, w, c] and dy [n, h, w, k],
- * as sum over tiles of G^T [(B^T d B) . (A dY A^T)] G (the forward's transforms, transposed). A view
- * into the module's memory, valid until the next call.
+ * The filter gradient of {@link conv3x3}'s Winograd case into dw [3, 3, c, k]: dw[a, b, ch, o] =
+ * sum_{n, i, j} x[n, i + a - 1, j + b - 1, ch] * dy[n, i, j, o] (zeros outside the image), for x
+ * [n, h, w, c] and dy [n, h, w, k], as sum over tiles of G^T [(B^T d B) . (A dY A^T)] G (the
+ * forward's transforms, transposed).
  */
 export function winogradFilterGrad(
   x: Float32Array,
   dy: Float32Array,
   shape: readonly [number, number, number, number],
   k: number,
-): Float32Array {
-  const m = wino;
-  if (!m) throw new Error('winogradFilterGrad: the module is not loaded (await loadWinograd() first)');
+  dw: Float32Array,
+): void {
   const [n, h, w, c] = shape;
   if (!winogradFits(c, k)) throw new Error(`winogradFilterGrad: ${c} -> ${k} channels do not fit`);
-  if (x.length !== n * h * w * c || dy.length !== n * h * w * k)
-    throw new Error('winogradFilterGrad: input or gradient size does not match the shape');
-  m.reset();
-  const xp = m.alloc(x.length * 4);
-  const dyp = m.alloc(dy.length * 4);
-  const dwp = m.alloc(9 * c * k * 4);
-  const dup = m.alloc(16 * c * k * 4);
-  const work = m.alloc(16 * TILES_PER_BLOCK * (c + k) * 4);
-  const heap = new Float32Array(m.memory.buffer);
-  heap.set(x, xp / 4);
-  heap.set(dy, dyp / 4);
-  m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k);
-  calls++;
-  return new Float32Array(m.memory.buffer, dwp, 9 * c * k);
+  if (x.length !== n * h * w * c || dy.length !== n * h * w * k || dw.length !== 9 * c * k)
+    throw new Error('winogradFilterGrad: input, gradient or output size does not match the shape');
+  const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
+  callModule('winogradFilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
+    m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
+  );
+}
+
+/** A max pool's geometry: input [n, h, w, c], output [n, oh, ow, c], window, strides, padding. */
+export interface PoolGeometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+}
+
+/**
+ * The gradient of a max pool with respect to its input x [n, h, w, c], given dy [n, oh, ow, c],
+ * into dx [n, h, w, c]: each output's gradient goes to the first maximum of its window (row-major,
+ * padding excluded, NaN never a maximum; a window of only NaN and -Infinity sends nothing), summed
+ * over windows.
+ */
+export function maxPoolGradModule(
+  x: Float32Array,
+  dy: Float32Array,
+  g: PoolGeometry,
+  dx: Float32Array,
+): void {
+  if (x.length !== g.n * g.h * g.w * g.c || dy.length !== g.n * g.oh * g.ow * g.c || dx.length !== x.length)
+    throw new Error('maxPoolGradModule: input, gradient or output size does not match the geometry');
+  callModule('maxPoolGradModule', [x, dy], [dx], [], (m, [xp, dyp, dxp]) =>
+    m.maxpool_grad(xp, dyp, dxp, g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left),
+  );
 }
