@@ -76,8 +76,8 @@ async function everyCall(): Promise<Float32Array[]> {
     return [
       tf.fused.conv2d({ x, filter: wt, strides: 1, pad: 'same', bias: b, activation: 'relu' }),
       tf.conv2d(x1, w1, 1, 'same'),
-      tf.grad((v: tf.Tensor4D) => loss(v, wt))(x),
-      tf.grad((f: tf.Tensor4D) => loss(x, f))(wt),
+      tf.grad((v: tf.Tensor) => loss(v as tf.Tensor4D, wt))(x),
+      tf.grad((f: tf.Tensor) => loss(x, f as tf.Tensor4D))(wt),
     ];
   });
   // 2 convolutions; forward, max-pool gradient and the flipped-filter convolution; forward,
