@@ -226,22 +226,34 @@ __attribute__((export_name("conv_c1"))) void conv_c1(const float *x, const float
   for (int n = 0; n < N; n++)
     for (int i = 0; i < H; i++)
       for (int j = 0; j < W; j++) {
-        float *o = y + ((n * H + i) * W + j) * K;
-        for (int k0 = 0; k0 < K; k0 += 16) {
-          int kn = K - k0 < 16 ? K - k0 : 16;
-          v128_t acc[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
-          for (int a = 0; a < 3; a++) {
-            int yy = i + a - 1;
-            if (yy < 0 || yy >= H) continue;
-            for (int b = 0; b < 3; b++) {
-              int xx = j + b - 1;
-              if (xx < 0 || xx >= W) continue;
-              v128_t v = wasm_f32x4_splat(x[(n * H + yy) * W + xx]);
-              const float *f = w + (a * 3 + b) * K + k0;
-              for (int q = 0; q < kn / 4; q++) acc[q] = wasm_f32x4_add(acc[q], wasm_f32x4_mul(v, wasm_v128_load(f + 4 * q)));
-            }
+        // The 3x3 neighbourhood (zeros outside the image), then 16 or 4 outputs at a time.
+        float v[9];
+        for (int a = 0; a < 3; a++)
+          for (int b = 0; b < 3; b++) {
+            int yy = i + a - 1, xx = j + b - 1;
+            v[a * 3 + b] = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(n * H + yy) * W + xx];
           }
-          for (int q = 0; q < kn / 4; q++) wasm_v128_store(o + k0 + 4 * q, acc[q]);
+        float *o = y + ((n * H + i) * W + j) * K;
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+          v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+          for (int t = 0; t < 9; t++) {
+            v128_t s = wasm_f32x4_splat(v[t]);
+            const float *f = w + t * K + k;
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(f)));
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(f + 4)));
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(f + 8)));
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(f + 12)));
+          }
+          wasm_v128_store(o + k, a0);
+          wasm_v128_store(o + k + 4, a1);
+          wasm_v128_store(o + k + 8, a2);
+          wasm_v128_store(o + k + 12, a3);
+        }
+        for (; k < K; k += 4) {
+          v128_t a0 = wasm_f32x4_splat(0);
+          for (int t = 0; t < 9; t++) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_f32x4_splat(v[t]), wasm_v128_load(w + t * K + k)));
+          wasm_v128_store(o + k, a0);
         }
       }
 }
