@@ -13,7 +13,10 @@ import { initNodeBackend } from '../../src/node/backend.ts';
 import { registerWasmKernels, restoreStockWasmKernels } from '../../src/engine/kernels/index.ts';
 import { batchMatMul } from '../../src/engine/kernels/batchMatMul.ts';
 import { cast, identity } from '../../src/engine/kernels/identity.ts';
+import { add } from '../../src/engine/kernels/add.ts';
+import { maxPool } from '../../src/engine/kernels/maxPool.ts';
 import { maxPoolGrad } from '../../src/engine/kernels/maxPoolGrad.ts';
+import { RELU_GRAD } from '../../src/engine/reluGrad.ts';
 import { sum } from '../../src/engine/kernels/sum.ts';
 import { setWinogradEnabled, winogradCalls, winogradReady } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
@@ -237,6 +240,139 @@ test('MaxPoolGrad sends each 2x2 window to its first maximum, skipping NaN; -Inf
   }
 });
 
+/** `f` with the module on and then off: [result on, result off], and how many module calls each made. */
+async function bothPaths<T>(f: () => Promise<T>): Promise<[T, T, number, number]> {
+  const c0 = winogradCalls();
+  const on = await f();
+  const c1 = winogradCalls();
+  setWinogradEnabled(false);
+  try {
+    const off = await f();
+    return [on, off, c1 - c0, winogradCalls() - c1];
+  } finally {
+    setWinogradEnabled(true);
+  }
+}
+
+test('MaxPool equals the direct loop bit for bit (NaN skipped), padding, strides 1-3, filters 1-4; stock without the module', async () => {
+  const pads: PoolPad[] = ['same', 'valid'];
+  for (const k of [1, 2, 3, 4])
+    for (const s of [1, 2, 3])
+      for (const pad of pads)
+        for (const c of [1, 4, 6]) {
+          const shape = [randInt(1, 3), k + randInt(0, 8), k + randInt(0, 8), c];
+          // Continuous values with a few NaN and -Infinity, and ties from {-2, -1, 0, 1}.
+          const values = Float32Array.from({ length: size(shape) }, (_, i) =>
+            i % 17 === 3 ? NaN : i % 23 === 5 ? -Infinity : i % 2 ? rng.int(4) - 2 : rng.next() * 2 - 1,
+          );
+          const x = { values, shape };
+          const info = tf.backend_util.computePool2DInfo(
+            shape as [number, number, number, number],
+            k,
+            s,
+            1,
+            pad,
+          );
+          const want = directMaxPool(
+            x,
+            info.outHeight,
+            info.outWidth,
+            k,
+            s,
+            info.padInfo.top,
+            info.padInfo.left,
+          );
+          const attrs = { filterSize: k, strides: s, pad };
+          const [on, , calls] = await bothPaths(() => run('wasm', 'MaxPool', { x }, attrs));
+          const label = `[${shape}] k${k} s${s} ${pad}`;
+          assert.equal(calls, 1, `${label}: the module ran`);
+          assert.deepEqual(on.shape, want.shape, label);
+          assert.deepEqual(
+            Array.from(on.values),
+            Array.from(want.values),
+            `${label}: vs direct, bit for bit`,
+          );
+        }
+  // Without NaN the stock kernel (module off) and the cpu backend agree with it.
+  const x = { values: randArray(2 * 9 * 7 * 8), shape: [2, 9, 7, 8] };
+  const attrs = { filterSize: 2, strides: 2, pad: 'same' };
+  const [on, off, calls, offCalls] = await bothPaths(() => run('wasm', 'MaxPool', { x }, attrs));
+  const cpu = await run('cpu', 'MaxPool', { x }, attrs);
+  assert.deepEqual([calls, offCalls], [1, 0]);
+  assert.deepEqual(Array.from(on.values), Array.from(cpu.values));
+  assert.deepEqual(Array.from(off.values), Array.from(cpu.values));
+});
+
+test('Add of a bias along the last axis equals cpu bit for bit (either operand order); other adds go to stock', async () => {
+  const cases: [number[], number[], boolean][] = [
+    [[2, 5, 3, 32], [32], true],
+    [[7], [3, 7], true], // the vector first
+    [[4, 6], [6], true],
+    [[3, 5, 7], [7], true], // 7: not a multiple of four
+    [[2, 3, 1], [1], true],
+    [[2, 3], [2, 3], false], // equal shapes
+    [[2, 3, 4], [1, 4], false], // a rank-2 broadcast
+    [[4], [4], false],
+    [[2, 3], [1], false], // a scalar-like vector of length 1 on a last axis of 3
+  ];
+  for (const [sa, sb, ours] of cases) {
+    const a = { values: randArray(size(sa)), shape: sa };
+    const b = { values: randArray(size(sb)), shape: sb };
+    const [on, , calls] = await bothPaths(() => run('wasm', 'Add', { a, b }, {}));
+    const cpu = await run('cpu', 'Add', { a, b }, {});
+    const label = `[${sa}] + [${sb}]`;
+    assert.equal(calls, ours ? 1 : 0, `${label}: the module ran`);
+    assert.deepEqual(on.shape, cpu.shape, label);
+    assert.deepEqual(Array.from(on.values), Array.from(cpu.values), `${label}: vs cpu, bit for bit`);
+  }
+  const ai = { values: Int32Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] };
+  const bi = { values: Int32Array.from([10, 20, 30]), shape: [3] };
+  const [on, , calls] = await bothPaths(() => run('wasm', 'Add', { a: ai, b: bi }, {}));
+  assert.equal(calls, 0, 'int32 goes to stock');
+  assert.deepEqual(Array.from(on.values), [11, 22, 33, 14, 25, 36]);
+});
+
+test("ReLU's gradient (fused kernel) equals cpu's mul(dy, step(x)) bit for bit, with NaN, Infinity and zeros; so does its second order", async () => {
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30];
+  const n = 2 * 5 * 5 * 6;
+  const xv = Float32Array.from({ length: n }, (_, i) => (i < 49 ? special[i % 7] : rng.next() * 2 - 1));
+  const dv = Float32Array.from({ length: n }, (_, i) =>
+    i < 49 ? special[Math.floor(i / 7)] : rng.next() * 2 - 1,
+  );
+  const first = (x: tf.Tensor, dy: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.relu(v))(x, dy);
+  // d/dx of sum(w * relu'(x) . dy) through the gradient's gradient: the fused kernel's own gradient.
+  const second = (x: tf.Tensor, dy: tf.Tensor) =>
+    tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.grad((v: tf.Tensor) => tf.relu(v))(x, u), x)))(dy);
+  for (const [which, f] of [
+    ['first order', first],
+    ['second order', second],
+  ] as const) {
+    const results: Float32Array[] = [];
+    for (const b of ['wasm', 'cpu']) {
+      await tf.setBackend(b);
+      const kernels: string[] = [];
+      const out = tf.tidy(() => {
+        const x = tf.tensor(xv, [2, 5, 5, 6]);
+        const dy = tf.tensor(dv, [2, 5, 5, 6]);
+        return f(x, dy);
+      });
+      results.push(Float32Array.from(out.dataSync()));
+      out.dispose();
+      if (b === 'wasm') {
+        const p = await tf.profile(() =>
+          tf.tidy(() => f(tf.tensor(xv, [2, 5, 5, 6]), tf.tensor(dv, [2, 5, 5, 6]))),
+        );
+        kernels.push(...p.kernels.map((k) => k.name));
+        assert.ok(kernels.includes(RELU_GRAD), `${which}: the fused kernel ran on wasm`);
+        assert.ok(!kernels.includes('Step'), `${which}: no Step on wasm`);
+      }
+    }
+    await tf.setBackend('wasm');
+    assert.deepEqual(Array.from(results[0]), Array.from(results[1]), `${which}: wasm vs cpu, bit for bit`);
+  }
+  assert.equal(tf.getKernel(RELU_GRAD, 'cpu'), undefined, "cpu computes tfjs' own formula (the reference)");
+});
+
 test('Sum over leading axes equals cpu and a float64 sum (keepDims, negative and unsorted axes)', async () => {
   const cases: [number[], number | number[]][] = [
     [
@@ -457,6 +593,7 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
   const xi = tf.tensor([1, 2, 3, 4], [2, 2], 'int32');
   const yPool = tf.maxPool(x as tf.Tensor4D, 2, 2, 'same');
   const w2 = tf.randomUniform([6, 6], -1, 1, 'float32', 5);
+  const bias3 = tf.tensor1d([1, 2, 3]);
   const calls: [string, tf.NamedTensorMap, object][] = [
     ['MaxPoolGrad', { dy: dyPool, input: x, output: yPool }, { filterSize: 2, strides: 2, pad: 'same' }],
     ['MaxPoolGrad', { dy: dyPool, input: x }, { filterSize: 2, strides: 2, pad: 'same' }], // recomputes y
@@ -474,6 +611,10 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
     ['BatchMatMul', { a: w2, b: w2 }, { transposeA: true, transposeB: false }],
     ['BatchMatMul', { a: w2, b: w2 }, { transposeA: false, transposeB: true }],
     ['BatchMatMul', { a: w2, b: w2 }, { transposeA: true, transposeB: true }],
+    ['MaxPool', { x }, { filterSize: 2, strides: 2, pad: 'same' }],
+    ['Add', { a: x, b: bias3 }, {}],
+    ['Add', { a: x, b: x }, {}], // stock
+    [RELU_GRAD, { dy: x, x }, {}],
   ];
   for (const [name, inputs, attrs] of calls) {
     const tensors = tf.memory().numTensors;
@@ -484,15 +625,19 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
     assert.equal(tf.memory().numTensors, tensors, `${name} ${JSON.stringify(attrs)} leaves no tensors`);
     assert.equal(backend.numDataIds(), buffers, `${name} ${JSON.stringify(attrs)} leaves no backend buffers`);
   }
-  tf.dispose([x, dyPool, dyPool1, dyPool3, xi, w2, yPool]);
+  tf.dispose([x, dyPool, dyPool1, dyPool3, xi, w2, yPool, bias3]);
 });
 
 test('restoreStockWasmKernels puts back working stock Sum, Identity, Cast, BatchMatMul and MaxPoolGrad; register undoes it', async () => {
   await tf.setBackend('wasm');
-  const ours = { Sum: sum, Identity: identity, Cast: cast, MaxPoolGrad: maxPoolGrad } as Record<
-    string,
-    unknown
-  >;
+  const ours = {
+    Sum: sum,
+    Identity: identity,
+    Cast: cast,
+    MaxPoolGrad: maxPoolGrad,
+    MaxPool: maxPool,
+    Add: add,
+  } as Record<string, unknown>;
   const names = Object.keys(ours);
   assert.deepEqual(restoreStockWasmKernels(names).sort(), [...names].sort());
   for (const k of names) assert.notEqual(tf.getKernel(k, 'wasm')?.kernelFunc, ours[k], `${k} is stock`);

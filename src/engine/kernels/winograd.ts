@@ -33,6 +33,24 @@ interface Exports {
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
   bias_act(y: number, bias: number, rows: number, k: number, act: number, alpha: number): void;
+  maxpool(
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
+  relu_grad(dy: number, x: number, out: number, n: number): void;
+  add_bias(x: number, b: number, out: number, rows: number, k: number): void;
   maxpool_grad(
     x: number,
     dy: number,
@@ -384,5 +402,34 @@ export function maxPoolGradModule(
     throw new Error('maxPoolGradModule: input, gradient or output size does not match the geometry');
   callModule('maxPoolGradModule', [x, dy], [dx], [], (m, [xp, dyp, dxp]) =>
     m.maxpool_grad(xp, dyp, dxp, g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left),
+  );
+}
+
+/**
+ * Max pooling of x [n, h, w, c] into y [n, oh, ow, c]: the maximum of each window (padding excluded),
+ * NaN skipped as on tfjs' cpu backend (a window of only NaN and -Infinity gives -Infinity).
+ */
+export function maxPoolModule(x: Float32Array, g: PoolGeometry, y: Float32Array): void {
+  if (x.length !== g.n * g.h * g.w * g.c || y.length !== g.n * g.oh * g.ow * g.c)
+    throw new Error('maxPoolModule: input or output size does not match the geometry');
+  callModule('maxPoolModule', [x], [y], [], (m, [xp, yp]) =>
+    m.maxpool(xp, yp, g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left),
+  );
+}
+
+/** ReLU's gradient: out = dy * step(x) (step: 1 above 0, 0 at or below, NaN for NaN), all of one size. */
+export function reluGradModule(dy: Float32Array, x: Float32Array, out: Float32Array): void {
+  if (dy.length !== x.length || out.length !== x.length)
+    throw new Error('reluGradModule: dy, x and the output differ in size');
+  callModule('reluGradModule', [dy, x], [out], [], (m, [dyp, xp, op]) => m.relu_grad(dyp, xp, op, x.length));
+}
+
+/** out [rows, k] = x [rows, k] + b [k]: a bias added along the last axis. */
+export function addBiasModule(x: Float32Array, b: Float32Array, out: Float32Array): void {
+  const k = b.length;
+  if (k === 0 || x.length % k !== 0 || out.length !== x.length)
+    throw new Error('addBiasModule: x is not a whole number of rows of the bias, or the output differs');
+  callModule('addBiasModule', [x, b], [out], [], (m, [xp, bp, op]) =>
+    m.add_bias(xp, bp, op, x.length / k, k),
   );
 }

@@ -1,0 +1,185 @@
+// Memory-bound kernels of advlens' wasm backend, built into the same module as winograd.c (see
+// there): max pooling and its gradient, ReLU's gradient, and a bias added along the last axis.
+// NHWC; four channels at a time with WebAssembly SIMD128, the rest one by one.
+#include <wasm_simd128.h>
+typedef unsigned long size_t;
+
+// Max-pool gradient (MaxPoolGrad), x and dx [N][H][W][C], dy [N][OH][OW][C]: each output's gradient
+// goes to the first maximum of its window (row-major scan with a running maximum that only a
+// strictly greater value replaces, so NaN never wins and a window of only NaN and -Infinity sends
+// nothing), the window at (oh * SH - top, ow * SW - left) of KH x KW clipped to the image; windows
+// in row-major order add into dx. Four channels at a time, the rest one by one. A full 2x2 window
+// that cannot overlap another (strides >= 2) is written without reading dx, and dx is not zeroed
+// first when such windows tile the image exactly (MNIST's pools: most of the time goes to memory).
+static inline v128_t andnot(v128_t a, v128_t b) { return wasm_v128_andnot(a, b); }
+__attribute__((export_name("maxpool_grad"))) void maxpool_grad(const float *x, const float *dy, float *dx, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int SH, int SW, int top, int left) {
+  int disjoint2 = KH == 2 && KW == 2 && SH >= 2 && SW >= 2;
+  int tiles = disjoint2 && SH == 2 && SW == 2 && top == 0 && left == 0 && OH * 2 == H && OW * 2 == W;
+  if (!tiles) __builtin_memset(dx, 0, (size_t)N * H * W * C * sizeof(float));
+  int C4 = C & ~3;
+  const float *g = dy;
+  v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < OH; i++) {
+      int r0 = i * SH - top, r1 = r0 + KH;
+      if (r0 < 0) r0 = 0;
+      if (r1 > H) r1 = H;
+      for (int j = 0; j < OW; j++, g += C) {
+        int c0 = j * SW - left, c1 = c0 + KW;
+        if (c0 < 0) c0 = 0;
+        if (c1 > W) c1 = W;
+        if (r0 >= r1 || c0 >= c1) continue;
+        const float *xb = x + ((n * H + r0) * W + c0) * C;
+        float *db = dx + ((n * H + r0) * W + c0) * C;
+        int rows = r1 - r0, cols = c1 - c0;
+        int k = 0;
+        if (disjoint2 && rows == 2 && cols == 2) {
+          int o1 = C, o2 = W * C, o3 = W * C + C;
+          for (; k < C4; k += 4) {
+            v128_t a0 = wasm_v128_load(xb + k), a1 = wasm_v128_load(xb + o1 + k);
+            v128_t a2 = wasm_v128_load(xb + o2 + k), a3 = wasm_v128_load(xb + o3 + k);
+            v128_t g0 = wasm_f32x4_gt(a0, ninf), m = wasm_v128_bitselect(a0, ninf, g0);
+            v128_t g1 = wasm_f32x4_gt(a1, m);
+            m = wasm_v128_bitselect(a1, m, g1);
+            v128_t g2 = wasm_f32x4_gt(a2, m);
+            m = wasm_v128_bitselect(a2, m, g2);
+            v128_t g3 = wasm_f32x4_gt(a3, m);
+            // The last replacement wins: element t gets dy when it replaced and no later one did.
+            v128_t d = wasm_v128_load(g + k);
+            v128_t d3 = wasm_v128_and(d, g3), rest = andnot(d, g3);
+            v128_t d2 = wasm_v128_and(rest, g2);
+            rest = andnot(rest, g2);
+            v128_t d1 = wasm_v128_and(rest, g1);
+            rest = andnot(rest, g1);
+            wasm_v128_store(db + k, wasm_v128_and(rest, g0));
+            wasm_v128_store(db + o1 + k, d1);
+            wasm_v128_store(db + o2 + k, d2);
+            wasm_v128_store(db + o3 + k, d3);
+          }
+        } else {
+          for (; k < C4; k += 4) {
+            v128_t m = ninf, at = wasm_i32x4_splat(-1);
+            for (int r = 0, t = 0; r < rows; r++)
+              for (int q = 0; q < cols; q++, t++) {
+                v128_t v = wasm_v128_load(xb + (r * W + q) * C + k);
+                v128_t gt = wasm_f32x4_gt(v, m);
+                m = wasm_v128_bitselect(v, m, gt);
+                at = wasm_v128_bitselect(wasm_i32x4_splat(t), at, gt);
+              }
+            v128_t d = wasm_v128_load(g + k);
+            for (int r = 0, t = 0; r < rows; r++)
+              for (int q = 0; q < cols; q++, t++) {
+                float *o = db + (r * W + q) * C + k;
+                v128_t hit = wasm_i32x4_eq(at, wasm_i32x4_splat(t));
+                wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_v128_and(d, hit)));
+              }
+          }
+        }
+        for (; k < C; k++) {
+          float m = -__builtin_inff();
+          int at = -1;
+          for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++) {
+              int o = (r * W + q) * C + k;
+              if (xb[o] > m) {
+                m = xb[o];
+                at = o;
+              }
+            }
+          if (disjoint2 && rows == 2 && cols == 2) {
+            for (int r = 0; r < 2; r++)
+              for (int q = 0; q < 2; q++) db[(r * W + q) * C + k] = 0;
+          }
+          if (at >= 0) db[at] += g[k];
+        }
+      }
+    }
+}
+
+// Max pool (MaxPool), y [N][OH][OW][C] from x [N][H][W][C]: the maximum of each window (at
+// (oh * SH - top, ow * SW - left), KH x KW, clipped to the image) by the same scan as the gradient,
+// a running maximum from -Infinity that only a strictly greater value replaces (so NaN is skipped,
+// as on tfjs' cpu backend; a window of only NaN gives -Infinity).
+__attribute__((export_name("maxpool"))) void maxpool(const float *x, float *y, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int SH, int SW, int top, int left) {
+  int C4 = C & ~3;
+  float *o = y;
+  v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  for (int n = 0; n < N; n++)
+    for (int i = 0; i < OH; i++) {
+      int r0 = i * SH - top, r1 = r0 + KH;
+      if (r0 < 0) r0 = 0;
+      if (r1 > H) r1 = H;
+      for (int j = 0; j < OW; j++, o += C) {
+        int c0 = j * SW - left, c1 = c0 + KW;
+        if (c0 < 0) c0 = 0;
+        if (c1 > W) c1 = W;
+        const float *xb = x + ((n * H + r0) * W + c0) * C;
+        int rows = r1 - r0, cols = c1 - c0;
+        int k = 0;
+        if (rows == 2 && cols == 2) {
+          const float *x1 = xb + C, *x2 = xb + W * C, *x3 = xb + W * C + C;
+          for (; k < C4; k += 4) {
+            v128_t m = ninf, v;
+            v = wasm_v128_load(xb + k);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+            v = wasm_v128_load(x1 + k);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+            v = wasm_v128_load(x2 + k);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+            v = wasm_v128_load(x3 + k);
+            m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+            wasm_v128_store(o + k, m);
+          }
+        } else {
+          for (; k < C4; k += 4) {
+            v128_t m = ninf;
+            for (int r = 0; r < rows; r++)
+              for (int q = 0; q < cols; q++) {
+                v128_t v = wasm_v128_load(xb + (r * W + q) * C + k);
+                m = wasm_v128_bitselect(v, m, wasm_f32x4_gt(v, m));
+              }
+            wasm_v128_store(o + k, m);
+          }
+        }
+        for (; k < C; k++) {
+          float m = -__builtin_inff();
+          for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++) {
+              float v = xb[(r * W + q) * C + k];
+              if (v > m) m = v;
+            }
+          o[k] = m;
+        }
+      }
+    }
+}
+
+// ReLU's gradient, out[i] = dy[i] * step(x[i]) with step 1 for x > 0, 0 for x <= 0 and NaN for NaN,
+// as tfjs' mul(dy, step(x)) (so Infinity * 0 and NaN in dy give NaN there too).
+__attribute__((export_name("relu_grad"))) void relu_grad(const float *dy, const float *x, float *out, int n) {
+  v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t s = wasm_v128_and(one, wasm_f32x4_gt(v, zero));                  // 1 or 0
+    s = wasm_v128_bitselect(v, s, wasm_f32x4_ne(v, v));                      // NaN stays
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), s));
+  }
+  for (; i < n; i++) {
+    float v = x[i];
+    float s = v > 0 ? 1.0f : v != v ? v : 0.0f;
+    out[i] = dy[i] * s;
+  }
+}
+
+// out [rows][K] = x [rows][K] + b [K] (a bias added along the last axis), K >= 1.
+__attribute__((export_name("add_bias"))) void add_bias(const float *x, const float *b, float *out, int rows, int K) {
+  int K4 = K & ~3;
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * K;
+    float *o = out + (size_t)r * K;
+    int k = 0;
+    for (; k < K4; k += 4) wasm_v128_store(o + k, wasm_f32x4_add(wasm_v128_load(xr + k), wasm_v128_load(b + k)));
+    for (; k < K; k++) o[k] = xr[k] + b[k];
+  }
+}
