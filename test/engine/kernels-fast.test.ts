@@ -406,9 +406,12 @@ test('Sum over leading axes equals cpu and a float64 sum (keepDims, negative and
   for (const [shape, axis] of cases) {
     const x = { values: randArray(size(shape)).map((v) => v + 0.3), shape };
     for (const keepDims of [false, true]) {
-      const w = await run('wasm', 'Sum', { x }, { axis, keepDims });
+      // The module's sum_rows, then the JavaScript loop (before the module loads): both exact.
+      const [w, wJs, calls, jsCalls] = await bothPaths(() => run('wasm', 'Sum', { x }, { axis, keepDims }));
       const c = await run('cpu', 'Sum', { x }, { axis, keepDims });
       const label = `[${shape}] axis ${axis} keepDims ${keepDims}`;
+      assert.deepEqual([calls, jsCalls], [1, 0], `${label}: the module ran, then not`);
+      assert.deepEqual(Array.from(wJs.values), Array.from(w.values), `${label}: module vs JavaScript`);
       assert.deepEqual(w.shape, c.shape, label);
       assert.equal(w.dtype, 'float32', label);
       assert.ok(relErr(w.values, c.values) < 1e-5, `${label}: vs cpu ${relErr(w.values, c.values)}`);

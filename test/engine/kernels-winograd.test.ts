@@ -190,6 +190,24 @@ for (const [n, h, w, c, k] of [
     }
   });
 
+for (const [n, h, w, k] of [
+  [3, 7, 9, 32],
+  [2, 28, 28, 20], // 16 outputs at a time, then 4
+  [5, 1, 1, 4],
+])
+  test(`the weight gradient of a one-channel ${n}x${h}x${w}x1 -> ${k} convolution (direct) equals cpu's`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, 1]), [n, h, w, 1]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, 1, k]), [3, 3, 1, k]];
+    const loss = (x: tf.Tensor, wt: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same')));
+    const grad = (x: tf.Tensor, wt: tf.Tensor) => tf.grad((v: tf.Tensor) => loss(x, v))(wt);
+    const before = winogradCalls();
+    const got = await on('wasm', [xs, ws], grad);
+    assert.equal(winogradCalls() - before, 2, 'the forward and the filter gradient in the module');
+    const want = await on('cpu', [xs, ws], grad);
+    assert.ok(relErr(got, want) < 1e-5, `weight gradient: ${relErr(got, want)}`);
+  });
+
 for (const activation of ['linear', 'relu', 'relu6', 'leakyrelu', 'elu'] as const)
   for (const [n, h, w, c, k, withBias] of [
     [2, 7, 5, 8, 16, true],

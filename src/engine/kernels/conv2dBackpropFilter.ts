@@ -10,7 +10,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
-import { isSame3x3, winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
+import { convC1FilterGrad, isSame3x3, winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -42,6 +42,12 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
     winogradFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k, f32(p.backend, out));
     return out;
   }
+  if (c1Case(p.info, p.x, p.dy)) {
+    const { batchSize: n, inHeight: h, inWidth: w, outChannels: k } = p.info;
+    const out = p.backend.makeOutput([3, 3, 1, k], 'float32');
+    convC1FilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, 1], k, f32(p.backend, out));
+    return out;
+  }
   return useConvStrategy(p.info)
     ? dwByConv(p.backend, p.x, p.dy, p.info)
     : dwByGemm(p.backend, p.x, p.dy, p.info);
@@ -59,6 +65,23 @@ function winogradCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean 
     dy.dtype === 'float32' &&
     isSame3x3(info) &&
     winogradFits(info.inChannels, info.outChannels)
+  );
+}
+
+/**
+ * A 3x3 'same' convolution with one input channel (a first layer on grey images, output channels a
+ * multiple of 4), which `Conv2D` computes directly in the module: its filter gradient there too
+ * (winograd.c `conv_c1_filter_grad`: 12 register accumulators over every pixel, about twice as fast
+ * as the XNNPACK strategies, which pack a dy-sized operand on every call).
+ */
+function c1Case(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
+  return (
+    winogradReady() &&
+    x.dtype === 'float32' &&
+    dy.dtype === 'float32' &&
+    isSame3x3(info) &&
+    info.inChannels === 1 &&
+    info.outChannels % 4 === 0
   );
 }
 

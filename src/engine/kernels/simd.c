@@ -183,3 +183,34 @@ __attribute__((export_name("add_bias"))) void add_bias(const float *x, const flo
     for (; k < K; k++) o[k] = xr[k] + b[k];
   }
 }
+
+// out [inner] = sum over rows of x [outer][inner] (a sum over leading axes: bias gradients), added in
+// float64 (acc [inner], scratch) four rows at a time and rounded to float32 once.
+__attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *out, double *acc, int outer, int inner) {
+  for (int j = 0; j < inner; j++) acc[j] = 0;
+  int i = 0;
+  int in4 = inner & ~3;
+  for (; i + 4 <= outer; i += 4) {
+    const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
+    int j = 0;
+    for (; j < in4; j += 4) {
+      v128_t a = wasm_v128_load(r0 + j), b = wasm_v128_load(r1 + j), c = wasm_v128_load(r2 + j), d = wasm_v128_load(r3 + j);
+      v128_t lo = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+      a = wasm_i32x4_shuffle(a, a, 2, 3, 2, 3);
+      b = wasm_i32x4_shuffle(b, b, 2, 3, 2, 3);
+      c = wasm_i32x4_shuffle(c, c, 2, 3, 2, 3);
+      d = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3);
+      v128_t hi = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+      wasm_v128_store(acc + j, wasm_f64x2_add(wasm_v128_load(acc + j), lo));
+      wasm_v128_store(acc + j + 2, wasm_f64x2_add(wasm_v128_load(acc + j + 2), hi));
+    }
+    for (; j < inner; j++) acc[j] += ((double)r0[j] + (double)r1[j]) + ((double)r2[j] + (double)r3[j]);
+  }
+  for (; i < outer; i++) {
+    const float *r = x + (size_t)i * inner;
+    for (int j = 0; j < inner; j++) acc[j] += r[j];
+  }
+  for (int j = 0; j < inner; j++) out[j] = (float)acc[j];
+}

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
+import { sumRowsModule, winogradReady } from './winograd.ts';
 
 /**
  * `Sum` for wasm, replacing the stock kernel of tfjs-backend-wasm 4.22 for one case: float32 summed
@@ -11,7 +12,8 @@ import { f32, input, runStock, type BackendWasm, type KernelArgs } from './wasmC
  *
  *   out[j] = sum_{i < outer} x[i * inner + j],   outer = prod(shape[0..r)), inner = prod(shape[r..]),
  *
- * rounded to float32 once at the end (so at least as accurate as the stock kernel). `keepDims` keeps
+ * rounded to float32 once at the end (so at least as accurate as the stock kernel). The project's
+ * module (simd.c `sum_rows`, SIMD) does the same once loaded; this JavaScript runs before. `keepDims` keeps
  * the reduced axes as 1s. Every other case (other axes, int32 or bool input, empty input) goes to the
  * stock kernel.
  */
@@ -30,8 +32,12 @@ export function sum({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo {
   const inner = tf.util.sizeFromShape(x.shape.slice(r));
   const outer = size / inner;
   const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
-  const acc = new Float64Array(inner);
   const out = backend.makeOutput(outShape, 'float32');
+  if (winogradReady()) {
+    sumRowsModule(f32(backend, x), inner, f32(backend, out));
+    return out;
+  }
+  const acc = new Float64Array(inner);
   const xv = f32(backend, x);
   // Eight rows at a time: their float32 values add exactly in float64, and the accumulator is
   // loaded and stored once per eight values (3x faster than row by row).

@@ -295,3 +295,59 @@ __attribute__((export_name("bias_act"))) void bias_act(float *y, const float *bi
     }
   }
 }
+
+// The filter gradient of conv_c1 (one input channel): dw [3][3][1][K] with dw[a][b][k] = sum over
+// n, i, j of x[n][i + a - 1][j + b - 1] * dy[n][i][j][k] (zeros outside the image), K a multiple of
+// 4. One filter row (a) and 16 (or 4) outputs at a time, accumulated over every pixel in registers.
+__attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(const float *x, const float *dy, float *dw, int N, int H, int W, int K) {
+  for (int a = 0; a < 3; a++) {
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+      v128_t z = wasm_f32x4_splat(0);
+      v128_t s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z, s20 = z, s21 = z, s22 = z, s23 = z;
+      for (int n = 0; n < N; n++)
+        for (int i = 0; i < H; i++) {
+          int yy = i + a - 1;
+          if (yy < 0 || yy >= H) continue;
+          const float *xr = x + (n * H + yy) * W;
+          const float *d = dy + ((size_t)(n * H + i) * W) * K + k;
+          for (int j = 0; j < W; j++, d += K) {
+            v128_t v0 = wasm_f32x4_splat(j > 0 ? xr[j - 1] : 0.0f), v1 = wasm_f32x4_splat(xr[j]);
+            v128_t v2 = wasm_f32x4_splat(j + 1 < W ? xr[j + 1] : 0.0f);
+            v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4), d2 = wasm_v128_load(d + 8), d3 = wasm_v128_load(d + 12);
+            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(v0, d0)); s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(v0, d1));
+            s02 = wasm_f32x4_add(s02, wasm_f32x4_mul(v0, d2)); s03 = wasm_f32x4_add(s03, wasm_f32x4_mul(v0, d3));
+            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(v1, d0)); s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(v1, d1));
+            s12 = wasm_f32x4_add(s12, wasm_f32x4_mul(v1, d2)); s13 = wasm_f32x4_add(s13, wasm_f32x4_mul(v1, d3));
+            s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(v2, d0)); s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(v2, d1));
+            s22 = wasm_f32x4_add(s22, wasm_f32x4_mul(v2, d2)); s23 = wasm_f32x4_add(s23, wasm_f32x4_mul(v2, d3));
+          }
+        }
+      float *o = dw + (a * 3) * K + k;
+      wasm_v128_store(o, s00); wasm_v128_store(o + 4, s01); wasm_v128_store(o + 8, s02); wasm_v128_store(o + 12, s03);
+      o += K;
+      wasm_v128_store(o, s10); wasm_v128_store(o + 4, s11); wasm_v128_store(o + 8, s12); wasm_v128_store(o + 12, s13);
+      o += K;
+      wasm_v128_store(o, s20); wasm_v128_store(o + 4, s21); wasm_v128_store(o + 8, s22); wasm_v128_store(o + 12, s23);
+    }
+    for (; k < K; k += 4) {
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0;
+      for (int n = 0; n < N; n++)
+        for (int i = 0; i < H; i++) {
+          int yy = i + a - 1;
+          if (yy < 0 || yy >= H) continue;
+          const float *xr = x + (n * H + yy) * W;
+          const float *d = dy + ((size_t)(n * H + i) * W) * K + k;
+          for (int j = 0; j < W; j++, d += K) {
+            v128_t dv = wasm_v128_load(d);
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_f32x4_splat(j > 0 ? xr[j - 1] : 0.0f), dv));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_f32x4_splat(xr[j]), dv));
+            s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_f32x4_splat(j + 1 < W ? xr[j + 1] : 0.0f), dv));
+          }
+        }
+      wasm_v128_store(dw + (a * 3) * K + k, s0);
+      wasm_v128_store(dw + (a * 3 + 1) * K + k, s1);
+      wasm_v128_store(dw + (a * 3 + 2) * K + k, s2);
+    }
+  }
+}

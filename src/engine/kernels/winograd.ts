@@ -50,6 +50,8 @@ interface Exports {
     left: number,
   ): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
+  sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
+  conv_c1_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, k: number): void;
   add_bias(x: number, b: number, out: number, rows: number, k: number): void;
   maxpool_grad(
     x: number,
@@ -367,6 +369,36 @@ export function winogradFilterGrad(
   const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
   callModule('winogradFilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
     m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
+  );
+}
+
+/**
+ * The filter gradient of {@link conv3x3}'s one-input-channel case into dw [3, 3, 1, k] (k a
+ * multiple of 4): dw[a, b, 0, o] = sum_{n, i, j} x[n, i + a - 1, j + b - 1] * dy[n, i, j, o], zeros
+ * outside the image, for x [n, h, w, 1] and dy [n, h, w, k].
+ */
+export function convC1FilterGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  shape: readonly [number, number, number, number],
+  k: number,
+  dw: Float32Array,
+): void {
+  const [n, h, w, c] = shape;
+  if (c !== 1 || k <= 0 || k % 4 !== 0) throw new Error(`convC1FilterGrad: ${c} -> ${k} channels do not fit`);
+  if (x.length !== n * h * w || dy.length !== n * h * w * k || dw.length !== 9 * k)
+    throw new Error('convC1FilterGrad: input, gradient or output size does not match the shape');
+  callModule('convC1FilterGrad', [x, dy], [dw], [], (m, [xp, dyp, dwp]) =>
+    m.conv_c1_filter_grad(xp, dyp, dwp, n, h, w, k),
+  );
+}
+
+/** out [inner] = sum over the rows of x [outer, inner], in float64, rounded to float32 once. */
+export function sumRowsModule(x: Float32Array, inner: number, out: Float32Array): void {
+  if (inner <= 0 || x.length % inner !== 0 || out.length !== inner)
+    throw new Error('sumRowsModule: x is not a whole number of rows of the output');
+  callModule('sumRowsModule', [x], [out], [inner * 8], (m, [xp, op], [acc]) =>
+    m.sum_rows(xp, op, acc, x.length / inner, inner),
   );
 }
 
