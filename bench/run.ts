@@ -7,7 +7,7 @@
  * after, which must be equal (FAIL and exit 1 otherwise).
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
- *                 [--skip-darknet] [--quick] [--results FILE]
+ *                 [--skip-darknet] [--quick] [--results FILE] [--rounds R]
  *
  * One advlens thread runs every workload (wasm threads are off in Node). With --workers N (default:
  * the cores, here os.availableParallelism(); 1 turns it off) input_grad, train_step, smoothgrad, ig and pgd are timed
@@ -16,7 +16,9 @@
  * (--threads-torch, default all cores) and prints advlens/torch ratios: the one-thread figures
  * against torch at 1 thread, and the N-worker figures against torch at N threads. --quick: batch 8,
  * SmoothGrad-5, IG-5, PGD-4 (for the test; not comparable with torch_ref's definitions beyond the
- * first three).
+ * first three). --rounds R: the small CNN's workloads (one thread, the pool) and torch_ref.py in
+ * turn, R times, each figure the median of its rounds: the machine's speed drifts by 20% and more
+ * within minutes here (a shared host), and a single pass can land one side on a slow stretch.
  * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
  */
 import fs from 'node:fs';
@@ -28,8 +30,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { engineInfo } from '../src/engine/backend.ts';
 import { versions } from '../src/version.ts';
-import { measure, peakRssMB, type WorkloadResult } from './suite/measure.ts';
-import { FULL, QUICK, darknetWorkloads, smallCnnWorkloads, type WorkloadSet } from './suite/workloads.ts';
+import { measure, peakRssMB, type Workload, type WorkloadResult } from './suite/measure.ts';
+import { FULL, QUICK, darknetWorkloads, smallCnnWorkloads } from './suite/workloads.ts';
 import { runTorch, torchAvailable, type TorchRun } from './suite/torch.ts';
 import { parallelWorkloads, POOL_TASKS } from './suite/parallel.ts';
 import { createPool } from '../src/node/pool.ts';
@@ -56,6 +58,7 @@ let opt: {
   'skip-darknet': boolean;
   quick: boolean;
   results?: string;
+  rounds: string;
 };
 try {
   opt = parseArgs({
@@ -68,6 +71,7 @@ try {
       'skip-darknet': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       results: { type: 'string' },
+      rounds: { type: 'string', default: '1' },
     },
   }).values as typeof opt;
 } catch (e) {
@@ -80,6 +84,8 @@ const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
   usage(`--threads-torch must be an integer >= 1 (got ${opt['threads-torch']})`);
+const rounds = Number(opt.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds must be an integer >= 1 (got ${opt.rounds})`);
 const workers = opt.workers === undefined ? os.availableParallelism() : Number(opt.workers);
 if (!Number.isInteger(workers) || workers < 1)
   usage(`--workers must be an integer >= 1 (got ${opt.workers})`);
@@ -113,28 +119,20 @@ const results: WorkloadResult[] = [];
 const skipped: { name: string; reason: string }[] = [];
 const tensorsAtStart = tf.memory().numTensors;
 
-async function runSet(set: WorkloadSet): Promise<void> {
-  try {
-    for (const w of set.workloads) {
-      const r = await measure(w, seconds);
-      results.push(r);
-      log(
-        `  ${r.name.padEnd(22)} ${fmtRate(r.imagesPerSec).padStart(8)} img/s  ${r.medianMs.toFixed(1)} ms/call (median of ${r.reps})` +
-          `  peak RSS ${r.peakRssMB.toFixed(0)} MiB  tensors ${r.tensorsBefore} -> ${r.tensorsAfter}${r.tensorsOk ? '' : '  LEAK'}`,
-      );
-    }
-  } finally {
-    set.dispose();
-  }
+function logResult(r: WorkloadResult, rss: boolean): void {
+  log(
+    `  ${r.name.padEnd(22)} ${fmtRate(r.imagesPerSec).padStart(8)} img/s  ${r.medianMs.toFixed(1)} ms/call (median of ${r.reps})` +
+      (rss ? `  peak RSS ${r.peakRssMB.toFixed(0)} MiB` : '') +
+      `  tensors ${r.tensorsBefore} -> ${r.tensorsAfter}${r.tensorsOk ? '' : '  LEAK'}`,
+  );
 }
 
-await runSet(smallCnnWorkloads(sizes, SEED, !opt.quick));
-if (opt['skip-darknet']) {
-  skipped.push({ name: 'darknet', reason: 'skipped (--skip-darknet)' });
-} else {
-  const d = await darknetWorkloads(sizes, DARKNET, PHOTO);
-  if ('skipped' in d) skipped.push({ name: 'darknet', reason: d.skipped });
-  else await runSet(d);
+async function measureAll(ws: Workload[], into: WorkloadResult[], rss: boolean): Promise<void> {
+  for (const w of ws) {
+    const r = await measure(w, seconds);
+    into.push(r);
+    logResult(r, rss);
+  }
 }
 
 // "All cores": the batch split over a pool of worker threads.
@@ -152,27 +150,61 @@ const parallel: {
       ? `input_grad, train_step, smoothgrad, ig and pgd with the batch of ${sizes.batch} split over ${workers} worker threads (one wasm instance each); a call ends when every shard's result is back in the main thread`
       : 'off (--workers 1)',
 };
-if (workers > 1) {
-  log(`  on ${workers} worker threads:`);
-  const pool = createPool({ workers, taskModules: [POOL_TASKS] });
-  try {
-    const set = parallelWorkloads(sizes, SEED, !opt.quick, pool);
-    try {
-      for (const w of set.workloads) {
-        const r = await measure(w, seconds);
-        parallel.workloads.push(r);
-        log(
-          `  ${r.name.padEnd(22)} ${fmtRate(r.imagesPerSec).padStart(8)} img/s  ${r.medianMs.toFixed(1)} ms/call (median of ${r.reps})` +
-            `  tensors ${r.tensorsBefore} -> ${r.tensorsAfter}${r.tensorsOk ? '' : '  LEAK'}`,
-        );
+const torchAvailableWhy = opt['compare-torch'] ? torchAvailable(TORCH_REF) : null;
+let torchNote: string | null = torchAvailableWhy;
+if (torchAvailableWhy) log(`torch: ${torchAvailableWhy}; continuing without the comparison`);
+const torchRounds: TorchRun[] = [];
+
+// Rounds: the small CNN on one thread, on the pool, then torch_ref.py, `rounds` times over, so that
+// the machine's drift (its host is shared) falls on both sides alike; each figure is the median of
+// its rounds. Darknet runs once, in the first round.
+const roundResults: WorkloadResult[] = [];
+const roundParallel: WorkloadResult[] = [];
+const smallSet = smallCnnWorkloads(sizes, SEED, !opt.quick);
+const pool = workers > 1 ? createPool({ workers, taskModules: [POOL_TASKS] }) : null;
+const parallelSet = pool ? parallelWorkloads(sizes, SEED, !opt.quick, pool) : null;
+try {
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}:`);
+    await measureAll(smallSet.workloads, roundResults, true);
+    if (round === 1) {
+      if (opt['skip-darknet']) {
+        skipped.push({ name: 'darknet', reason: 'skipped (--skip-darknet)' });
+      } else {
+        const d = await darknetWorkloads(sizes, DARKNET, PHOTO);
+        if ('skipped' in d) skipped.push({ name: 'darknet', reason: d.skipped });
+        else {
+          try {
+            await measureAll(d.workloads, results, true);
+          } finally {
+            d.dispose();
+          }
+        }
       }
-    } finally {
-      parallel.workerTensorsAtEnd = await set.dispose();
     }
-  } finally {
-    await pool.close();
+    if (parallelSet) {
+      log(`  on ${workers} worker threads:`);
+      await measureAll(parallelSet.workloads, roundParallel, false);
+    }
+    if (opt['compare-torch'] && !torchAvailableWhy) {
+      for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
+        log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
+        const o = runTorch(TORCH_REF, t, sizes.batch, seconds);
+        if (o.ok) torchRounds.push(o.run);
+        else {
+          torchNote = o.reason;
+          log(`torch: ${o.reason}`);
+        }
+      }
+    }
   }
+} finally {
+  smallSet.dispose();
+  if (parallelSet) parallel.workerTensorsAtEnd = await parallelSet.dispose();
+  if (pool) await pool.close();
 }
+results.unshift(...medianOfRounds(roundResults));
+parallel.workloads = medianOfRounds(roundParallel);
 const tensorsAtEnd = tf.memory().numTensors;
 for (const s of skipped) log(`  ${s.name}: ${s.reason}`);
 
@@ -196,42 +228,38 @@ const torch: {
   threadsAll: number;
   runs: TorchRun[];
   comparison: Comparison[];
-} = { requested: opt['compare-torch'], available: false, note: null, threadsAll, runs: [], comparison: [] };
-if (opt['compare-torch']) {
-  const why = torchAvailable(TORCH_REF);
-  if (why) {
-    torch.note = why;
-    log(`torch: ${why}; continuing without the comparison`);
-  } else {
-    torch.available = true;
-    for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
-      log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
-      const o = runTorch(TORCH_REF, t, sizes.batch, seconds);
-      if (o.ok) torch.runs.push(o.run);
-      else {
-        torch.note = o.reason;
-        log(`torch: ${o.reason}`);
-      }
-    }
-    const t1 = torch.runs.find((r) => r.threads === 1);
-    const tN = threadsAll === 1 ? t1 : torch.runs.find((r) => r.threads === threadsAll);
-    for (const r of results) {
-      if (!r.torchKey) continue;
-      const a = t1?.imagesPerSec[r.torchKey] ?? null;
-      const b = tN?.imagesPerSec[r.torchKey] ?? null;
-      const p = parallel.workloads.find((x) => x.torchKey === r.torchKey)?.imagesPerSec ?? null;
-      torch.comparison.push({
-        workload: r.name,
-        torchKey: r.torchKey,
-        advlens: r.imagesPerSec,
-        torch1: a,
-        ratio1: a ? r.imagesPerSec / a : null,
-        torchN: b,
-        ratioN: b ? r.imagesPerSec / b : null,
-        advlensWorkers: p,
-        ratioWorkersN: p !== null && b ? p / b : null,
-      });
-    }
+} = {
+  requested: opt['compare-torch'],
+  available: false,
+  note: torchNote,
+  threadsAll,
+  runs: [],
+  comparison: [],
+};
+if (opt['compare-torch'] && !torchAvailableWhy) {
+  torch.available = true;
+  for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
+    const runs = torchRounds.filter((r) => r.threads === t);
+    if (runs.length) torch.runs.push(medianTorchRun(runs));
+  }
+  const t1 = torch.runs.find((r) => r.threads === 1);
+  const tN = threadsAll === 1 ? t1 : torch.runs.find((r) => r.threads === threadsAll);
+  for (const r of results) {
+    if (!r.torchKey) continue;
+    const a = t1?.imagesPerSec[r.torchKey] ?? null;
+    const b = tN?.imagesPerSec[r.torchKey] ?? null;
+    const p = parallel.workloads.find((x) => x.torchKey === r.torchKey)?.imagesPerSec ?? null;
+    torch.comparison.push({
+      workload: r.name,
+      torchKey: r.torchKey,
+      advlens: r.imagesPerSec,
+      torch1: a,
+      ratio1: a ? r.imagesPerSec / a : null,
+      torchN: b,
+      ratioN: b ? r.imagesPerSec / b : null,
+      advlensWorkers: p,
+      ratioWorkersN: p !== null && b ? p / b : null,
+    });
   }
 }
 machine.loadAverageEnd = os.loadavg().map((v) => +v.toFixed(2));
@@ -243,6 +271,7 @@ const report = {
   date,
   quick: opt.quick,
   secondsPerWorkload: seconds,
+  rounds,
   seed: SEED,
   machine,
   engine: { ...engine, versions: versions() },
@@ -295,6 +324,33 @@ async function formatJson(text: string, file: string): Promise<string> {
   }
 }
 
+/**
+ * Per workload (by name, in first-round order), the round whose images/s is the median (the lower
+ * middle for an even count), with every round's images/s in `roundsImagesPerSec`.
+ */
+function medianOfRounds(all: WorkloadResult[]): WorkloadResult[] {
+  const names = [...new Set(all.map((r) => r.name))];
+  return names.map((name) => {
+    const rs = all.filter((r) => r.name === name);
+    const sorted = [...rs].sort((p, q) => p.imagesPerSec - q.imagesPerSec);
+    const mid = sorted[(sorted.length - 1) >> 1];
+    return rs.length > 1 ? { ...mid, roundsImagesPerSec: rs.map((r) => r.imagesPerSec) } : mid;
+  });
+}
+
+/** torch_ref.py's runs at one thread count, as one run with each workload's median images/s. */
+function medianTorchRun(runs: TorchRun[]): TorchRun & { roundsImagesPerSec?: Record<string, number[]> } {
+  if (runs.length === 1) return runs[0];
+  const keys = Object.keys(runs[0].imagesPerSec);
+  const median = (v: number[]) => [...v].sort((p, q) => p - q)[(v.length - 1) >> 1];
+  return {
+    ...runs[0],
+    imagesPerSec: Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r.imagesPerSec[k]))])),
+    wallSec: runs.reduce((t, r) => t + r.wallSec, 0),
+    roundsImagesPerSec: Object.fromEntries(keys.map((k) => [k, runs.map((r) => r.imagesPerSec[k])])),
+  };
+}
+
 function fmtRate(v: number | null): string {
   if (v === null || !Number.isFinite(v)) return '-';
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2);
@@ -322,7 +378,8 @@ function textReport(): string {
     `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
       `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
     `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread)`,
-    `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload`,
+    `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload` +
+      (rounds > 1 ? `; each figure the median of ${rounds} rounds (advlens, then torch, in turn)` : ''),
     '',
     table(
       ['workload', 'model', 'batch', 'reps', 'ms/call', 'img/s', 'peak RSS MiB', 'tensors before', 'after'],

@@ -45,6 +45,8 @@ export interface WorkloadResult {
   tensorsAfter: number;
   /** tensorsBefore === tensorsAfter. */
   tensorsOk: boolean;
+  /** With --rounds R > 1: every round's images/s (the fields above are the median round's). */
+  roundsImagesPerSec?: number[];
 }
 
 const MiB = 1024 * 1024;
