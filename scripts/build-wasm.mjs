@@ -52,7 +52,7 @@ if (process.argv.includes('--check')) {
     );
     process.exit(1);
   }
-  console.log(`${path.relative(root, dst)} matches winograd.c`);
+  console.log(`${path.relative(root, dst)} matches winograd.c and simd.c`);
 } else {
   fs.writeFileSync(dst, text);
   console.log(`wrote ${path.relative(root, dst)} (${fs.statSync(out).size} bytes of wasm)`);

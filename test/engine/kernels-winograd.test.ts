@@ -13,6 +13,7 @@ import '@tensorflow/tfjs-layers';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import {
   conv3x3Fits,
+  forceWinogradTile,
   loadWinograd,
   winogradCalls,
   winogradFits,
@@ -160,6 +161,34 @@ for (const [n, h, w, c, k, pad, stride, f, wino] of CASES) {
     assert.ok(relErr(got, want) < 1e-5, `relative error ${relErr(got, want)}`);
   });
 }
+
+test('both Winograd variants, F(2x2, 3x3) and F(4x4, 3x3), equal cpu on maps of every size mod 4 and partial blocks', async () => {
+  for (const [n, h, w, c, k] of [
+    [2, 14, 14, 32, 64],
+    [3, 7, 7, 16, 8],
+    [1, 5, 6, 8, 16],
+    [17, 3, 9, 4, 8], // more tiles than an F(4x4) block, not a multiple of 4
+    [2, 1, 2, 4, 24],
+    [1, 28, 28, 8, 8],
+  ]) {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+    const conv = (x: tf.Tensor, wt: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same');
+    const want = await on('cpu', [xs, ws], conv);
+    for (const tile of [2, 4] as const) {
+      forceWinogradTile(tile);
+      try {
+        const before = winogradCalls();
+        const got = await on('wasm', [xs, ws], conv);
+        assert.equal(winogradCalls() - before, 1, 'the module ran');
+        const e = relErr(got, want);
+        assert.ok(e < 1e-5, `F(${tile}x${tile}, 3x3) ${n}x${h}x${w}x${c} -> ${k}: relative error ${e}`);
+      } finally {
+        forceWinogradTile(null);
+      }
+    }
+  }
+});
 
 for (const [n, h, w, c, k] of [
   [3, 7, 9, 8, 16],

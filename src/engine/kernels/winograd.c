@@ -351,3 +351,134 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
     }
   }
 }
+
+// Winograd F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 channel products per tile
+// instead of F(2x2, 3x3)'s 16 per 2x2 tile: 2.25 multiplications per output and channel pair
+// against 4 (9 directly). B^T, G and A^T are Lavin and Gray's (points 0, +-1, +-2, infinity).
+#define TB4 16  // tiles per block
+
+// Filter transform: w [3][3][C][K] -> U [36][C][K], U = G g G^T.
+__attribute__((export_name("filter_transform4"))) void filter_transform4(const float *w, float *U, int C, int K) {
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < K; k++) {
+      float g[3][3], t[6][3];
+      for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) g[i][j] = w[((i * 3 + j) * C + c) * K + k];
+      for (int j = 0; j < 3; j++) {
+        float a = g[0][j], b = g[1][j], d = g[2][j];
+        t[0][j] = a / 4.0f;
+        t[1][j] = -(a + b + d) / 6.0f;
+        t[2][j] = -(a - b + d) / 6.0f;
+        t[3][j] = a / 24.0f + b / 12.0f + d / 6.0f;
+        t[4][j] = a / 24.0f - b / 12.0f + d / 6.0f;
+        t[5][j] = d;
+      }
+#pragma clang loop unroll(full)
+      for (int i = 0; i < 6; i++) {
+        float a = t[i][0], b = t[i][1], d = t[i][2];
+        float u[6] = {a / 4.0f, -(a + b + d) / 6.0f, -(a - b + d) / 6.0f, a / 24.0f + b / 12.0f + d / 6.0f, a / 24.0f - b / 12.0f + d / 6.0f, d};
+        for (int j = 0; j < 6; j++) U[((i * 6 + j) * C + c) * K + k] = u[j];
+      }
+    }
+}
+
+// The rows of B^T applied to six values: r = B^T d.
+#define BT6(d0, d1, d2, d3, d4, d5, r)                                                                              \
+  do {                                                                                                              \
+    v128_t four = wasm_f32x4_splat(4.0f), five = wasm_f32x4_splat(5.0f), two = wasm_f32x4_splat(2.0f);             \
+    v128_t t1 = wasm_f32x4_sub(d4, wasm_f32x4_mul(four, d2)); /* d4 - 4 d2 */                                       \
+    v128_t t2 = wasm_f32x4_sub(d3, wasm_f32x4_mul(four, d1)); /* d3 - 4 d1 */                                       \
+    v128_t t3 = wasm_f32x4_sub(d4, d2);                                                                             \
+    v128_t t4 = wasm_f32x4_mul(two, wasm_f32x4_sub(d3, d1));                                                        \
+    r[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d0), wasm_f32x4_mul(five, d2)), d4);                  \
+    r[1] = wasm_f32x4_add(t1, t2);                                                                                  \
+    r[2] = wasm_f32x4_sub(t1, t2);                                                                                  \
+    r[3] = wasm_f32x4_add(t3, t4);                                                                                  \
+    r[4] = wasm_f32x4_sub(t3, t4);                                                                                  \
+    r[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d1), wasm_f32x4_mul(five, d3)), d5);                  \
+  } while (0)
+
+// V[36][TB4][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the
+// 6x6 patch at (4 ty - 1, 4 tx - 1), zeros outside the image.
+static void input_transform4(const float *x, float *V, int t0, int T, int Tp, int H, int W, int C) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4;
+  v128_t zero = wasm_f32x4_splat(0);
+  for (int t = 0; t < Tp; t++) {
+    int tile = t0 + (t < T ? t : T - 1);
+    int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+    int y0 = ty * 4 - 1, x0 = tx * 4 - 1;
+    for (int c = 0; c < C; c += 4) {
+      v128_t bt[6][6];
+#pragma clang loop unroll(full)
+      for (int j = 0; j < 6; j++) {
+        int xx = x0 + j;
+        v128_t d[6];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 6; i++) {
+          int yy = y0 + i;
+          d[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : zero;
+        }
+        v128_t col[6];
+        BT6(d[0], d[1], d[2], d[3], d[4], d[5], col);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 6; i++) bt[i][j] = col[i];
+      }
+#pragma clang loop unroll(full)
+      for (int i = 0; i < 6; i++) {
+        v128_t row[6];
+        BT6(bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 6; j++) wasm_v128_store(V + ((i * 6 + j) * TB4 + t) * C + c, row[j]);
+      }
+    }
+  }
+}
+
+// The rows of A^T applied to six values: o = A^T m.
+#define AT6(m0, m1, m2, m3, m4, m5, o)                                                     \
+  do {                                                                                     \
+    v128_t s12 = wasm_f32x4_add(m1, m2), d12 = wasm_f32x4_sub(m1, m2);                     \
+    v128_t s34 = wasm_f32x4_add(m3, m4), d34 = wasm_f32x4_sub(m3, m4);                     \
+    o[0] = wasm_f32x4_add(wasm_f32x4_add(m0, s12), s34);                                   \
+    o[1] = wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(2.0f), d34));               \
+    o[2] = wasm_f32x4_add(s12, wasm_f32x4_mul(wasm_f32x4_splat(4.0f), s34));               \
+    o[3] = wasm_f32x4_add(wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(8.0f), d34)), m5); \
+  } while (0)
+
+// x [N][H][W][C], U [36][C][K] -> y [N][H][W][K]; work: scratch of 36*TB4*(C+K) floats.
+__attribute__((export_name("conv4"))) void conv4(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4;
+  int tiles = N * th * tw;
+  float *V = work;                  // [36][TB4][C]
+  float *Mo = work + 36 * TB4 * C;  // [36][TB4][K]
+  for (int t0 = 0; t0 < tiles; t0 += TB4) {
+    int T = tiles - t0 < TB4 ? tiles - t0 : TB4;
+    int Tp = (T + 3) & ~3;
+    input_transform4(x, V, t0, T, Tp, H, W, C);
+    for (int p = 0; p < 36; p++) gemm(V + p * TB4 * C, U + p * C * K, Mo + p * TB4 * K, Tp, C, K);
+    for (int t = 0; t < T; t++) {
+      int tile = t0 + t;
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+      for (int k = 0; k < K; k += 4) {
+        v128_t a[4][6];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 6; j++) {
+          v128_t m[6], o[4];
+          for (int i = 0; i < 6; i++) m[i] = wasm_v128_load(Mo + ((i * 6 + j) * TB4 + t) * K + k);
+          AT6(m[0], m[1], m[2], m[3], m[4], m[5], o);
+          for (int i = 0; i < 4; i++) a[i][j] = o[i];
+        }
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++) {
+          int yy = ty * 4 + i;
+          v128_t o[4];
+          AT6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);
+#pragma clang loop unroll(full)
+          for (int j = 0; j < 4; j++) {
+            int xx = tx * 4 + j;
+            if (yy < H && xx < W) wasm_v128_store(y + ((n * H + yy) * W + xx) * K + k, o[j]);
+          }
+        }
+      }
+    }
+  }
+}
