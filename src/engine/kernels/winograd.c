@@ -37,10 +37,11 @@ __attribute__((export_name("filter_transform"))) void filter_transform(const flo
 
 #define TB 32  // tiles per block
 
-// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T = TB rows (multiple of 4), K multiple of 8.
-static void gemm(const float *V, const float *U, float *Mo, int T, int C, int K) {
+// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V
+// and Mo are ldv and ldm floats apart (the transforms keep a tile's points together).
+static void gemm(const float *V, int ldv, const float *U, float *Mo, int ldm, int T, int C, int K) {
   for (int t = 0; t < T; t += 4) {
-    const float *a0 = V + (t + 0) * C, *a1 = V + (t + 1) * C, *a2 = V + (t + 2) * C, *a3 = V + (t + 3) * C;
+    const float *a0 = V + (t + 0) * ldv, *a1 = V + (t + 1) * ldv, *a2 = V + (t + 2) * ldv, *a3 = V + (t + 3) * ldv;
     for (int k = 0; k < K; k += 8) {
       v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       const float *b = U + k;
@@ -53,16 +54,16 @@ static void gemm(const float *V, const float *U, float *Mo, int T, int C, int K)
         c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
         c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
       }
-      float *o = Mo + t * K + k;
-      wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += K;
-      wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); o += K;
-      wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); o += K;
+      float *o = Mo + t * ldm + k;
+      wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += ldm;
+      wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); o += ldm;
+      wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); o += ldm;
       wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31);
     }
   }
 }
 
-// V[16][TB][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
+// V[TB][16][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
 // `repeat`, else are zero), d the 4x4 patch at (2 ty - 1, 2 tx - 1), zeros outside the image.
 static void input_transform(const float *x, float *V, int t0, int T, int Tp, int N, int H, int W, int C, int repeat) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
@@ -70,7 +71,7 @@ static void input_transform(const float *x, float *V, int t0, int T, int Tp, int
   for (int t = 0; t < Tp; t++) {
     if (t >= T && !repeat) {
       for (int p = 0; p < 16; p++)
-        for (int c = 0; c < C; c += 4) wasm_v128_store(V + (p * TB + t) * C + c, wasm_f32x4_splat(0));
+        for (int c = 0; c < C; c += 4) wasm_v128_store(V + (t * 16 + p) * C + c, wasm_f32x4_splat(0));
       continue;
     }
     int tile = t0 + (t < T ? t : T - 1);
@@ -91,10 +92,10 @@ static void input_transform(const float *x, float *V, int t0, int T, int Tp, int
         bt[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
       }
       for (int i = 0; i < 4; i++) {
-        wasm_v128_store(V + ((i * 4 + 0) * TB + t) * C + c, wasm_f32x4_sub(bt[i][0], bt[i][2]));
-        wasm_v128_store(V + ((i * 4 + 1) * TB + t) * C + c, wasm_f32x4_add(bt[i][1], bt[i][2]));
-        wasm_v128_store(V + ((i * 4 + 2) * TB + t) * C + c, wasm_f32x4_sub(bt[i][2], bt[i][1]));
-        wasm_v128_store(V + ((i * 4 + 3) * TB + t) * C + c, wasm_f32x4_sub(bt[i][1], bt[i][3]));
+        wasm_v128_store(V + (t * 16 + i * 4 + 0) * C + c, wasm_f32x4_sub(bt[i][0], bt[i][2]));
+        wasm_v128_store(V + (t * 16 + i * 4 + 1) * C + c, wasm_f32x4_add(bt[i][1], bt[i][2]));
+        wasm_v128_store(V + (t * 16 + i * 4 + 2) * C + c, wasm_f32x4_sub(bt[i][2], bt[i][1]));
+        wasm_v128_store(V + (t * 16 + i * 4 + 3) * C + c, wasm_f32x4_sub(bt[i][1], bt[i][3]));
       }
     }
   }
@@ -104,20 +105,20 @@ static void input_transform(const float *x, float *V, int t0, int T, int Tp, int
 __attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
-  float *V = work;               // [16][TB][C]
-  float *Mo = work + 16 * TB * C;  // [16][TB][K]
+  float *V = work;               // [TB][16][C]
+  float *Mo = work + 16 * TB * C;  // [TB][16][K]
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
     int Tp = (T + 3) & ~3;
     input_transform(x, V, t0, T, Tp, N, H, W, C, 1);
-    for (int p = 0; p < 16; p++) gemm(V + p * TB * C, U + p * C * K, Mo + p * TB * K, Tp, C, K);
+    for (int p = 0; p < 16; p++) gemm(V + p * C, 16 * C, U + p * C * K, Mo + p * K, 16 * K, Tp, C, K);
     // output transform
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
       for (int k = 0; k < K; k += 4) {
         v128_t m[4][4];
-        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + ((i * 4 + j) * TB + t) * K + k);
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + (t * 16 + i * 4 + j) * K + k);
         v128_t a[2][4];
         for (int j = 0; j < 4; j++) {
           a[0][j] = wasm_f32x4_add(wasm_f32x4_add(m[0][j], m[1][j]), m[2][j]);
@@ -137,14 +138,14 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
   }
 }
 
-// dU_p [C][K] += V_p^T [C][Tp] x D_p [Tp][K] (C multiple of 4, K of 8).
-static void gemm_tn(const float *V, const float *D, float *dU, int Tp, int C, int K) {
+// dU_p [C][K] += V_p^T [C][Tp] x D_p [Tp][K] (C multiple of 4, K of 8); rows ldv and ldd apart.
+static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU, int Tp, int C, int K) {
   for (int c = 0; c < C; c += 4)
     for (int k = 0; k < K; k += 8) {
       v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       for (int t = 0; t < Tp; t++) {
-        const float *a = V + t * C + c;
-        const float *b = D + t * K + k;
+        const float *a = V + t * ldv + c;
+        const float *b = D + t * ldd + k;
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t x0 = wasm_f32x4_splat(a[0]), x1 = wasm_f32x4_splat(a[1]), x2 = wasm_f32x4_splat(a[2]), x3 = wasm_f32x4_splat(a[3]);
         c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
@@ -165,8 +166,8 @@ static void gemm_tn(const float *V, const float *D, float *dU, int Tp, int C, in
 __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const float *x, const float *dy, float *dw, float *dU, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
-  float *V = work;                 // [16][TB][C]
-  float *D = work + 16 * TB * C;   // [16][TB][K]
+  float *V = work;                 // [TB][16][C]
+  float *D = work + 16 * TB * C;   // [TB][16][K]
   for (int i = 0; i < 16 * C * K; i++) dU[i] = 0;
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
@@ -191,14 +192,14 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const flo
           a[3][j] = wasm_f32x4_neg(g[1][j]);
         }
         for (int i = 0; i < 4; i++) {
-          wasm_v128_store(D + ((i * 4 + 0) * TB + t) * K + k, a[i][0]);
-          wasm_v128_store(D + ((i * 4 + 1) * TB + t) * K + k, wasm_f32x4_add(a[i][0], a[i][1]));
-          wasm_v128_store(D + ((i * 4 + 2) * TB + t) * K + k, wasm_f32x4_sub(a[i][0], a[i][1]));
-          wasm_v128_store(D + ((i * 4 + 3) * TB + t) * K + k, wasm_f32x4_neg(a[i][1]));
+          wasm_v128_store(D + (t * 16 + i * 4 + 0) * K + k, a[i][0]);
+          wasm_v128_store(D + (t * 16 + i * 4 + 1) * K + k, wasm_f32x4_add(a[i][0], a[i][1]));
+          wasm_v128_store(D + (t * 16 + i * 4 + 2) * K + k, wasm_f32x4_sub(a[i][0], a[i][1]));
+          wasm_v128_store(D + (t * 16 + i * 4 + 3) * K + k, wasm_f32x4_neg(a[i][1]));
         }
       }
     }
-    for (int p = 0; p < 16; p++) gemm_tn(V + p * TB * C, D + p * TB * K, dU + p * C * K, T, C, K);
+    for (int p = 0; p < 16; p++) gemm_tn(V + p * C, 16 * C, D + p * K, 16 * K, dU + p * C * K, T, C, K);
   }
   // dw = G^T dU G, G = [[1,0,0],[.5,.5,.5],[.5,-.5,.5],[0,0,1]].
   for (int c = 0; c < C; c++)
@@ -397,7 +398,7 @@ __attribute__((export_name("filter_transform4"))) void filter_transform4(const f
     r[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d1), wasm_f32x4_mul(five, d3)), d5);                  \
   } while (0)
 
-// V[36][TB4][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the
+// V[TB4][36][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the
 // 6x6 patch at (4 ty - 1, 4 tx - 1), zeros outside the image.
 static void input_transform4(const float *x, float *V, int t0, int T, int Tp, int H, int W, int C) {
   int th = (H + 3) / 4, tw = (W + 3) / 4;
@@ -427,7 +428,7 @@ static void input_transform4(const float *x, float *V, int t0, int T, int Tp, in
         v128_t row[6];
         BT6(bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);
 #pragma clang loop unroll(full)
-        for (int j = 0; j < 6; j++) wasm_v128_store(V + ((i * 6 + j) * TB4 + t) * C + c, row[j]);
+        for (int j = 0; j < 6; j++) wasm_v128_store(V + (t * 36 + i * 6 + j) * C + c, row[j]);
       }
     }
   }
@@ -448,13 +449,13 @@ static void input_transform4(const float *x, float *V, int t0, int T, int Tp, in
 __attribute__((export_name("conv4"))) void conv4(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 3) / 4, tw = (W + 3) / 4;
   int tiles = N * th * tw;
-  float *V = work;                  // [36][TB4][C]
-  float *Mo = work + 36 * TB4 * C;  // [36][TB4][K]
+  float *V = work;                  // [TB4][36][C]
+  float *Mo = work + 36 * TB4 * C;  // [TB4][36][K]
   for (int t0 = 0; t0 < tiles; t0 += TB4) {
     int T = tiles - t0 < TB4 ? tiles - t0 : TB4;
     int Tp = (T + 3) & ~3;
     input_transform4(x, V, t0, T, Tp, H, W, C);
-    for (int p = 0; p < 36; p++) gemm(V + p * TB4 * C, U + p * C * K, Mo + p * TB4 * K, Tp, C, K);
+    for (int p = 0; p < 36; p++) gemm(V + p * C, 36 * C, U + p * C * K, Mo + p * K, 36 * K, Tp, C, K);
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
@@ -463,7 +464,7 @@ __attribute__((export_name("conv4"))) void conv4(const float *x, const float *U,
 #pragma clang loop unroll(full)
         for (int j = 0; j < 6; j++) {
           v128_t m[6], o[4];
-          for (int i = 0; i < 6; i++) m[i] = wasm_v128_load(Mo + ((i * 6 + j) * TB4 + t) * K + k);
+          for (int i = 0; i < 6; i++) m[i] = wasm_v128_load(Mo + (t * 36 + i * 6 + j) * K + k);
           AT6(m[0], m[1], m[2], m[3], m[4], m[5], o);
           for (int i = 0; i < 4; i++) a[i][j] = o[i];
         }
