@@ -14,6 +14,7 @@ import { registerWasmKernels, restoreStockWasmKernels } from '../../src/engine/k
 import { batchMatMul } from '../../src/engine/kernels/batchMatMul.ts';
 import { cast, identity } from '../../src/engine/kernels/identity.ts';
 import { add } from '../../src/engine/kernels/add.ts';
+import { gatherV2 } from '../../src/engine/kernels/gather.ts';
 import { maxPool } from '../../src/engine/kernels/maxPool.ts';
 import { maxPoolGrad } from '../../src/engine/kernels/maxPoolGrad.ts';
 import { RELU_GRAD } from '../../src/engine/reluGrad.ts';
@@ -373,6 +374,53 @@ test("ReLU's gradient (fused kernel) equals cpu's mul(dy, step(x)) bit for bit, 
   assert.equal(tf.getKernel(RELU_GRAD, 'cpu'), undefined, "cpu computes tfjs' own formula (the reference)");
 });
 
+test('GatherV2 equals cpu bit for bit: axes 0 to -1, repeated and empty indices, index tensors of rank 0-2, float32, int32 and bool', async () => {
+  await tf.setBackend('wasm');
+  assert.equal(tf.getKernel('GatherV2', 'wasm')?.kernelFunc, gatherV2, 'ours is registered');
+  const cases: [number[], number, number[], number[]][] = [
+    // [x shape, axis, indices, indices shape]
+    [[6, 28, 28, 1], 0, [5, 0, 0, 3, 5, 1], [6]],
+    [[4, 3, 5], 1, [2, 2, 0], [3]],
+    [[4, 3, 5], 2, [4, 0, 1, 3], [2, 2]],
+    [[4, 3, 5], -1, [1], [1]],
+    [[7], 0, [6, 2, 2], [3]],
+    [[3, 4], 0, [2], []], // a scalar index drops the axis
+    [[3, 4], 1, [], [0]], // no indices
+  ];
+  for (const [shape, axis, ids, idShape] of cases) {
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const n = size(shape);
+      const values =
+        dtype === 'float32'
+          ? randArray(n)
+          : Int32Array.from({ length: n }, () => (dtype === 'bool' ? rng.int(2) : rng.int(1000) - 500));
+      const got: number[][] = [];
+      for (const b of ['wasm', 'cpu']) {
+        await tf.setBackend(b);
+        const x = tf.tensor(values, shape, dtype);
+        const i = tf.tensor(ids, idShape, 'int32');
+        const y = tf.gather(x, i, axis);
+        got.push([...y.shape, NaN, ...Array.from(y.dataSync())]);
+        tf.dispose([x, i, y]);
+      }
+      await tf.setBackend('wasm');
+      assert.deepEqual(got[0], got[1], `[${shape}] axis ${axis} indices [${ids}] ${dtype}`);
+    }
+  }
+  // batchDims 1 goes to the stock kernel (the same result as cpu).
+  const got: number[][] = [];
+  for (const b of ['wasm', 'cpu']) {
+    await tf.setBackend(b);
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const i = tf.tensor2d([2, 0, 1, 1], [2, 2], 'int32');
+    const y = tf.gather(x, i, 1, 1);
+    got.push(Array.from(y.dataSync()));
+    tf.dispose([x, i, y]);
+  }
+  await tf.setBackend('wasm');
+  assert.deepEqual(got[0], got[1], 'batchDims 1');
+});
+
 test('Sum over leading axes equals cpu and a float64 sum (keepDims, negative and unsorted axes)', async () => {
   const cases: [number[], number | number[]][] = [
     [
@@ -597,6 +645,7 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
   const yPool = tf.maxPool(x as tf.Tensor4D, 2, 2, 'same');
   const w2 = tf.randomUniform([6, 6], -1, 1, 'float32', 5);
   const bias3 = tf.tensor1d([1, 2, 3]);
+  const ids = tf.tensor1d([1, 0, 1], 'int32');
   const calls: [string, tf.NamedTensorMap, object][] = [
     ['MaxPoolGrad', { dy: dyPool, input: x, output: yPool }, { filterSize: 2, strides: 2, pad: 'same' }],
     ['MaxPoolGrad', { dy: dyPool, input: x }, { filterSize: 2, strides: 2, pad: 'same' }], // recomputes y
@@ -618,6 +667,7 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
     ['Add', { a: x, b: bias3 }, {}],
     ['Add', { a: x, b: x }, {}], // stock
     [RELU_GRAD, { dy: x, x }, {}],
+    ['GatherV2', { x, indices: ids }, { axis: 0, batchDims: 0 }],
   ];
   for (const [name, inputs, attrs] of calls) {
     const tensors = tf.memory().numTensors;
@@ -628,7 +678,7 @@ test('no fast kernel leaves tensors or backend buffers behind, on any path', asy
     assert.equal(tf.memory().numTensors, tensors, `${name} ${JSON.stringify(attrs)} leaves no tensors`);
     assert.equal(backend.numDataIds(), buffers, `${name} ${JSON.stringify(attrs)} leaves no backend buffers`);
   }
-  tf.dispose([x, dyPool, dyPool1, dyPool3, xi, w2, yPool, bias3]);
+  tf.dispose([x, dyPool, dyPool1, dyPool3, xi, w2, yPool, bias3, ids]);
 });
 
 test('restoreStockWasmKernels puts back working stock Sum, Identity, Cast, BatchMatMul and MaxPoolGrad; register undoes it', async () => {
