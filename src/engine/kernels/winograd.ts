@@ -19,18 +19,6 @@ import { WINOGRAD_WASM_BASE64 } from './winogradWasm.ts';
 interface Exports {
   __stack_pointer: WebAssembly.Global;
   filter_transform(w: number, u: number, c: number, k: number): void;
-  filter_transform4(w: number, u: number, c: number, k: number): void;
-  conv4(
-    x: number,
-    u: number,
-    y: number,
-    work: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    k: number,
-  ): void;
   conv(
     x: number,
     u: number,
@@ -129,28 +117,8 @@ export function winogradCalls(): number {
   return calls;
 }
 
-/** Tiles per block in winograd.c: TB for F(2x2, 3x3), TB4 for F(4x4, 3x3). */
+/** Tiles per block in winograd.c (TB). */
 const TILES_PER_BLOCK = 32;
-const TILES_PER_BLOCK_4 = 16;
-
-let forcedTile: 2 | 4 | null = null;
-
-/**
- * The Winograd variant {@link conv3x3} uses for an h x w map: F(4x4, 3x3) (36 channel products per
- * 4x4 output tile) or F(2x2, 3x3) (16 per 2x2 tile), whichever needs fewer products with the tiles
- * at the border cut off, F(2x2) on a tie (its rounding error is smaller).
- */
-export function winogradTile(h: number, w: number): 2 | 4 {
-  if (forcedTile) return forcedTile;
-  const f4 = Math.ceil(h / 4) * Math.ceil(w / 4) * 36;
-  const f2 = Math.ceil(h / 2) * Math.ceil(w / 2) * 16;
-  return f4 < f2 ? 4 : 2;
-}
-
-/** Makes {@link conv3x3} use one Winograd variant (tests and benchmarks), or choose again (null). */
-export function forceWinogradTile(tile: 2 | 4 | null): void {
-  forcedTile = tile;
-}
 
 function bytes(): Uint8Array {
   const s = atob(WINOGRAD_WASM_BASE64);
@@ -344,8 +312,8 @@ function callModule(
 /**
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
  * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
- * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(4x4, 3x3) or F(2x2, 3x3) ({@link
- * winogradTile}) when the channels fit ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
+ * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3) when the channels fit
+ * ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
  * channel (c a multiple of 4). The module must be loaded.
  */
 export function conv3x3(
@@ -364,18 +332,12 @@ export function conv3x3(
   if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  const tile = winogradTile(h, w);
-  const points = tile === 4 ? 36 : 16;
-  const block = tile === 4 ? TILES_PER_BLOCK_4 : TILES_PER_BLOCK;
-  const scratch = wide ? [points * c * k * 4, points * block * (c + k) * 4] : [];
+  const scratch = wide ? [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4] : [];
   const ins = bias ? [x, filter, bias] : [x, filter];
   callModule('conv3x3', ins, [y], scratch, (m, p, [up, work]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
-    if (wide && tile === 4) {
-      m.filter_transform4(wp, up, c, k);
-      m.conv4(xp, up, yp, work, n, h, w, c, k);
-    } else if (wide) {
+    if (wide) {
       m.filter_transform(wp, up, c, k);
       m.conv(xp, up, yp, work, n, h, w, c, k);
     } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
