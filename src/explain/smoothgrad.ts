@@ -20,7 +20,7 @@ import {
   resolveTargets,
   sampleRangeOf,
 } from './gradient.ts';
-import { createRng } from '../engine/rng.ts';
+import { createRng, fillNormal } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
 /** Noise samples per image when `samples` is not given. */
@@ -53,10 +53,11 @@ export const smoothgrad: Explainer = (model, batch, o = {}) => {
       const idx = tf.tensor1d(images, 'int32');
       const xs = tf.gather(x, idx) as tf.Tensor4D;
       if (spread === 0) return xs;
-      const noise = tf.concat(
-        images.map((e, b) => tf.randomNormal([1, h, w, ch], 0, 1, 'float32', seeds[e * samples + s[b]])),
-        0,
-      );
+      // Each (image, sample) pair's noise from its own seed, so that it does not depend on the batching.
+      const per = h * w * ch;
+      const values = new Float32Array(images.length * per);
+      images.forEach((e, b) => fillNormal(values, seeds[e * samples + s[b]], b * per, per));
+      const noise = tf.tensor4d(values, [images.length, h, w, ch]);
       return tf.add(xs, tf.mul(noise, tf.gather(sigma, idx))) as tf.Tensor4D;
     },
     () => (aggregate === 'mean' ? 1 / samples : 1),
