@@ -136,6 +136,8 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
   const count = rule === 'riemann-right' ? m : m + 1;
   const alpha = (s: number) => (rule === 'riemann-right' ? (s + 1) / m : s / m);
   const range = sampleRangeOf(o, count);
+  const xValues = x.dataSync() as Float32Array;
+  const aValues = a.dataSync() as Float32Array;
   const avg = accumulateGradients(
     model,
     x.shape,
@@ -144,14 +146,18 @@ export const integratedGradients: Explainer = (model, batch, o = {}) => {
     targets,
     c.score,
     (images, s) => {
-      const idx = tf.tensor1d(images, 'int32');
-      const xs = tf.gather(x, idx);
-      const as = tf.gather(a, idx);
-      const al = tf.tensor4d(
-        s.map((k) => alpha(k)),
-        [s.length, 1, 1, 1],
-      );
-      return tf.add(as, tf.mul(al, tf.sub(xs, as))) as tf.Tensor4D;
+      // Path points a + alpha (x - a), in float32 as tf.add(a, tf.mul(alpha, tf.sub(x, a))) computes
+      // them (each step rounded once), without the gathers and broadcasts.
+      const per = h * w * ch;
+      const values = new Float32Array(images.length * per);
+      images.forEach((e, b) => {
+        const al = Math.fround(alpha(s[b]));
+        for (let j = 0, o = e * per, d = b * per; j < per; j++) {
+          const av = aValues[o + j];
+          values[d + j] = av + Math.fround(al * Math.fround(xValues[o + j] - av));
+        }
+      });
+      return tf.tensor4d(values, [images.length, h, w, ch]);
     },
     (s) => (rule === 'trapezoid' && (s === 0 || s === m) ? 0.5 / m : 1 / m),
     range,

@@ -40,8 +40,10 @@ export const smoothgrad: Explainer = (model, batch, o = {}) => {
   const [n, h, w, ch] = x.shape;
   const rng = createRng(seed);
   const seeds = Array.from({ length: n * samples }, () => rng.seed());
-  // sigma per image [N, 1, 1, 1]
-  const sigma = tf.tidy(() => tf.mul(spread, tf.sub(tf.max(x, [1, 2, 3], true), tf.min(x, [1, 2, 3], true))));
+  // sigma per image [N]
+  const sig = tf.tidy(() =>
+    tf.mul(spread, tf.sub(tf.max(x, [1, 2, 3]), tf.min(x, [1, 2, 3]))).dataSync(),
+  ) as Float32Array;
   const sum = accumulateGradients(
     model,
     x.shape,
@@ -53,17 +55,20 @@ export const smoothgrad: Explainer = (model, batch, o = {}) => {
       const idx = tf.tensor1d(images, 'int32');
       const xs = tf.gather(x, idx) as tf.Tensor4D;
       if (spread === 0) return xs;
-      // Each (image, sample) pair's noise from its own seed, so that it does not depend on the batching.
+      // Each (image, sample) pair's noise from its own seed, so that it does not depend on the
+      // batching, times its image's sigma (a float32 product, as tf.mul's: exact in a double, then
+      // rounded once).
       const per = h * w * ch;
       const values = new Float32Array(images.length * per);
-      images.forEach((e, b) => fillNormal(values, seeds[e * samples + s[b]], b * per, per));
-      const noise = tf.tensor4d(values, [images.length, h, w, ch]);
-      return tf.add(xs, tf.mul(noise, tf.gather(sigma, idx))) as tf.Tensor4D;
+      images.forEach((e, b) => {
+        fillNormal(values, seeds[e * samples + s[b]], b * per, per);
+        for (let j = b * per; j < (b + 1) * per; j++) values[j] *= sig[e];
+      });
+      return tf.add(xs, tf.tensor4d(values, [images.length, h, w, ch])) as tf.Tensor4D;
     },
     () => (aggregate === 'mean' ? 1 / samples : 1),
     range,
   );
-  sigma.dispose();
   return {
     maps: tf.tensor4d(sum, [n, h, w, ch]),
     targets,
