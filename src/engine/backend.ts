@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { UserError } from '../errors.ts';
 import { registerWasmKernels } from './kernels/index.ts';
-import { loadWinograd } from './kernels/winograd.ts';
+import { loadWinograd, winogradInPlace, winogradReady } from './kernels/winograd.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
 export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
@@ -59,6 +59,8 @@ export function engineInfo(): {
   simd: boolean | null;
   threads: boolean | null;
   registeredKernels: string[];
+  /** The project's WebAssembly kernels (wasm only): on the backend's memory, copying, or not loaded. */
+  moduleKernels: 'in place' | 'copying' | 'not loaded' | null;
 } {
   const backend = tf.getBackend();
   const flag = (f: string): boolean | null => {
@@ -74,5 +76,13 @@ export function engineInfo(): {
     simd: flag('WASM_HAS_SIMD_SUPPORT'),
     threads: flag('WASM_HAS_MULTITHREAD_SUPPORT'),
     registeredKernels: registeredKernels(),
+    moduleKernels:
+      backend !== 'wasm'
+        ? null
+        : !winogradReady()
+          ? 'not loaded'
+          : winogradInPlace()
+            ? 'in place'
+            : 'copying',
   };
 }

@@ -15,6 +15,7 @@ test('info --json names the backend, the tfjs version and the registered kernels
   assert.equal(info.backend, 'wasm');
   assert.equal(info.tfjsVersion, '4.22.0');
   assert.ok(info.registeredKernels.includes('Conv2DBackpropFilter'));
+  assert.equal(info.moduleKernels, 'in place', "the module's kernels work on the backend's memory");
 });
 
 test('train writes a model and card; killed mid-run, --resume continues from the last epoch; eval --json records its provenance', async () => {

@@ -33,6 +33,7 @@ export function registerInfo(program: Command): void {
           `SIMD:       ${yn(info.simd)}`,
           `threads:    ${yn(info.threads)}`,
           `registered: ${info.registeredKernels.length ? info.registeredKernels.join(', ') : '(none)'}`,
+          `module:     ${info.moduleKernels ?? 'n/a'} (advlens' WebAssembly kernels)`,
         ].join('\n') + '\n',
       );
     });
