@@ -8,9 +8,10 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
-import { maxPoolModule, winogradReady } from './winograd.ts';
+import { maxPoolModule, winogradReady, type PoolGeometry } from './winograd.ts';
 
-interface Attrs {
+/** MaxPool's and MaxPoolGrad's attributes. */
+export interface PoolAttrs {
   filterSize: number | [number, number];
   strides: number | [number, number];
   pad: Pad;
@@ -28,36 +29,42 @@ interface Attrs {
 export function maxPool(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const x = input(args.inputs, 'x');
-  const a = args.attrs as unknown as Attrs;
+  const a = args.attrs as unknown as PoolAttrs;
   if (!winogradReady() || x.dtype !== 'float32' || x.shape.length !== 4) {
     return runStock(backend, 'MaxPool', maxPool, args.inputs, args.attrs);
   }
   assertNHWC('MaxPool', a.dataFormat);
+  const g = poolGeometry(x.shape, a);
+  const out = backend.makeOutput([g.n, g.oh, g.ow, g.c], 'float32');
+  if (g.n * g.oh * g.ow * g.c === 0) return out;
+  maxPoolModule(f32(backend, x), g, f32(backend, out));
+  return out;
+}
+
+/** The geometry of a pool of `attrs` over x of `shape` [n, h, w, c] (tfjs' rounding and padding). */
+export function poolGeometry(shape: number[], attrs: PoolAttrs): PoolGeometry {
   const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    a.filterSize,
-    a.strides,
+    shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
     1,
-    a.pad,
-    a.dimRoundingMode,
+    attrs.pad,
+    attrs.dimRoundingMode,
   );
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
-  const out = backend.makeOutput([n, oh, ow, c], 'float32');
-  if (n * oh * ow * c === 0) return out;
-  const g = {
-    n,
-    h,
-    w,
-    c,
-    oh,
-    ow,
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
     kh: info.filterHeight,
     kw: info.filterWidth,
     sh: info.strideHeight,
     sw: info.strideWidth,
     top: info.padInfo.top,
     left: info.padInfo.left,
+    bottom: info.padInfo.bottom,
+    right: info.padInfo.right,
   };
-  maxPoolModule(f32(backend, x), g, f32(backend, out));
-  return out;
 }

@@ -1,22 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  f32,
-  free,
-  input,
-  runWasm,
-  zeros,
-  type BackendWasm,
-  type KernelArgs,
-  type Pad,
-} from './wasmCalls.ts';
+import { f32, free, input, runWasm, zeros, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
+import { poolGeometry, type PoolAttrs } from './maxPool.ts';
 import { maxPoolGradModule, winogradReady } from './winograd.ts';
-
-interface Attrs {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: Pad;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
 
 /**
  * `MaxPoolGrad` for wasm, replacing the stock kernel of tfjs-backend-wasm 4.22, which starts each
@@ -44,25 +29,15 @@ export function maxPoolGrad({ inputs, backend: b, attrs }: KernelArgs): tf.Tenso
   const backend = b as BackendWasm;
   const dy = input(inputs, 'dy');
   const x = input(inputs, 'input');
-  const a = attrs as unknown as Attrs;
-  const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    a.filterSize,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const { top, left } = info.padInfo;
+  const a = attrs as unknown as PoolAttrs;
+  const geo = poolGeometry(x.shape, a);
+  const { n, h, w, c, oh, ow, kh, kw, sh, sw, top, left, bottom, right } = geo;
   if (dy.shape.join() !== [n, oh, ow, c].join()) {
     throw new Error(`MaxPoolGrad: dy has shape [${dy.shape}], expected [${[n, oh, ow, c]}]`);
   }
   if (winogradReady() && x.dtype === 'float32' && dy.dtype === 'float32' && n * h * w * c > 0) {
     const out = backend.makeOutput(x.shape, 'float32');
-    const g = { n, h, w, c, oh, ow, kh, kw, sh, sw, top, left };
-    maxPoolGradModule(f32(backend, x), f32(backend, dy), g, f32(backend, out));
+    maxPoolGradModule(f32(backend, x), f32(backend, dy), geo, f32(backend, out));
     return out;
   }
   // [N, OH, OW, C]: candidate window maxima for 2x2 pools: the forward result the gradient is
@@ -70,7 +45,6 @@ export function maxPoolGrad({ inputs, backend: b, attrs }: KernelArgs): tf.Tenso
   // padding) gives tfjs' shape.
   const twoByTwo = kh === 2 && kw === 2 && dy.shape.every((d) => d > 0);
   const given = inputs['output'];
-  const { bottom, right } = info.padInfo;
   let y: tf.TensorInfo | null = null;
   if (twoByTwo && given && given.dtype === 'float32' && given.shape.join() === dy.shape.join()) {
     y = given;

@@ -12,6 +12,13 @@ typedef unsigned long size_t;
 // that cannot overlap another (strides >= 2) is written without reading dx, and dx is not zeroed
 // first when such windows tile the image exactly (MNIST's pools: most of the time goes to memory).
 static inline v128_t andnot(v128_t a, v128_t b) { return wasm_v128_andnot(a, b); }
+// The rows (or columns) [*lo, *hi) of window i: from i * S - pad, K long, clipped to [0, n).
+static inline void clip(int i, int S, int pad, int K, int n, int *lo, int *hi) {
+  int a = i * S - pad, b = a + K;
+  *lo = a < 0 ? 0 : a;
+  *hi = b > n ? n : b;
+}
+
 __attribute__((export_name("maxpool_grad"))) void maxpool_grad(const float *x, const float *dy, float *dx, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int SH, int SW, int top, int left) {
   int disjoint2 = KH == 2 && KW == 2 && SH >= 2 && SW >= 2;
   int tiles = disjoint2 && SH == 2 && SW == 2 && top == 0 && left == 0 && OH * 2 == H && OW * 2 == W;
@@ -21,13 +28,10 @@ __attribute__((export_name("maxpool_grad"))) void maxpool_grad(const float *x, c
   v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
   for (int n = 0; n < N; n++)
     for (int i = 0; i < OH; i++) {
-      int r0 = i * SH - top, r1 = r0 + KH;
-      if (r0 < 0) r0 = 0;
-      if (r1 > H) r1 = H;
+      int r0, r1, c0, c1;
+      clip(i, SH, top, KH, H, &r0, &r1);
       for (int j = 0; j < OW; j++, g += C) {
-        int c0 = j * SW - left, c1 = c0 + KW;
-        if (c0 < 0) c0 = 0;
-        if (c1 > W) c1 = W;
+        clip(j, SW, left, KW, W, &c0, &c1);
         if (r0 >= r1 || c0 >= c1) continue;
         const float *xb = x + ((n * H + r0) * W + c0) * C;
         float *db = dx + ((n * H + r0) * W + c0) * C;
@@ -106,13 +110,10 @@ __attribute__((export_name("maxpool"))) void maxpool(const float *x, float *y, i
   v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
   for (int n = 0; n < N; n++)
     for (int i = 0; i < OH; i++) {
-      int r0 = i * SH - top, r1 = r0 + KH;
-      if (r0 < 0) r0 = 0;
-      if (r1 > H) r1 = H;
+      int r0, r1, c0, c1;
+      clip(i, SH, top, KH, H, &r0, &r1);
       for (int j = 0; j < OW; j++, o += C) {
-        int c0 = j * SW - left, c1 = c0 + KW;
-        if (c0 < 0) c0 = 0;
-        if (c1 > W) c1 = W;
+        clip(j, SW, left, KW, W, &c0, &c1);
         const float *xb = x + ((n * H + r0) * W + c0) * C;
         int rows = r1 - r0, cols = c1 - c0;
         int k = 0;

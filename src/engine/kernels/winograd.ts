@@ -16,6 +16,22 @@
  */
 import { WINOGRAD_WASM_BASE64 } from './winogradWasm.ts';
 
+/** A pool's geometry as winograd.c's pool functions take it (see {@link PoolGeometry}). */
+type PoolArgs = [
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  oh: number,
+  ow: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+];
+
 interface Exports {
   __stack_pointer: WebAssembly.Global;
   filter_transform(w: number, u: number, c: number, k: number): void;
@@ -33,43 +49,12 @@ interface Exports {
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
   bias_act(y: number, bias: number, rows: number, k: number, act: number, alpha: number): void;
-  maxpool(
-    x: number,
-    y: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    oh: number,
-    ow: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    top: number,
-    left: number,
-  ): void;
+  maxpool(x: number, y: number, ...g: PoolArgs): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
   conv_c1_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, k: number): void;
   add_bias(x: number, b: number, out: number, rows: number, k: number): void;
-  maxpool_grad(
-    x: number,
-    dy: number,
-    dx: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    oh: number,
-    ow: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    top: number,
-    left: number,
-  ): void;
+  maxpool_grad(x: number, dy: number, dx: number, ...g: PoolArgs): void;
   conv_filter_grad(
     x: number,
     dy: number,
@@ -416,6 +401,13 @@ export interface PoolGeometry {
   sw: number;
   top: number;
   left: number;
+  /** Padding below and right of the image (the module does not need it). */
+  bottom: number;
+  right: number;
+}
+
+function poolArgs(g: PoolGeometry): PoolArgs {
+  return [g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left];
 }
 
 /**
@@ -433,7 +425,7 @@ export function maxPoolGradModule(
   if (x.length !== g.n * g.h * g.w * g.c || dy.length !== g.n * g.oh * g.ow * g.c || dx.length !== x.length)
     throw new Error('maxPoolGradModule: input, gradient or output size does not match the geometry');
   callModule('maxPoolGradModule', [x, dy], [dx], [], (m, [xp, dyp, dxp]) =>
-    m.maxpool_grad(xp, dyp, dxp, g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left),
+    m.maxpool_grad(xp, dyp, dxp, ...poolArgs(g)),
   );
 }
 
@@ -444,9 +436,7 @@ export function maxPoolGradModule(
 export function maxPoolModule(x: Float32Array, g: PoolGeometry, y: Float32Array): void {
   if (x.length !== g.n * g.h * g.w * g.c || y.length !== g.n * g.oh * g.ow * g.c)
     throw new Error('maxPoolModule: input or output size does not match the geometry');
-  callModule('maxPoolModule', [x], [y], [], (m, [xp, yp]) =>
-    m.maxpool(xp, yp, g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left),
-  );
+  callModule('maxPoolModule', [x], [y], [], (m, [xp, yp]) => m.maxpool(xp, yp, ...poolArgs(g)));
 }
 
 /** ReLU's gradient: out = dy * step(x) (step: 1 above 0, 0 at or below, NaN for NaN), all of one size. */
