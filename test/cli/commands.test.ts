@@ -139,6 +139,7 @@ test("the shipped models give their cards' accuracy on the official MNIST test s
     underfit: 0.9,
     fgsm: 0.75, // FGSM-AT at eps 0.3 leaks labels: 98% on its own FGSM examples, 77% clean (README)
     'pgd-linf': 0.97,
+    'pgd-l2': 0.98,
     trades: 0.97,
     'int-one-class': 0.98,
     int: 0.96,
