@@ -10,7 +10,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
-import { convC1FilterGrad, isSame3x3, winogradFilterGrad, winogradFits, winogradReady } from './winograd.ts';
+import { conv3x3FilterGrad, conv3x3FilterGradFits, isSame3x3, winogradReady } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -36,16 +36,10 @@ type Info = tf.backend_util.Conv2DInfo;
 export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const p = prepare(args);
   if (p.empty) return zeros(p.backend, p.info.filterShape);
-  if (winogradCase(p.info, p.x, p.dy)) {
+  if (moduleCase(p.info, p.x, p.dy)) {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outChannels: k } = p.info;
     const out = p.backend.makeOutput([3, 3, c, k], 'float32');
-    winogradFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k, f32(p.backend, out));
-    return out;
-  }
-  if (c1Case(p.info, p.x, p.dy)) {
-    const { batchSize: n, inHeight: h, inWidth: w, outChannels: k } = p.info;
-    const out = p.backend.makeOutput([3, 3, 1, k], 'float32');
-    convC1FilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, 1], k, f32(p.backend, out));
+    conv3x3FilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), [n, h, w, c], k, f32(p.backend, out));
     return out;
   }
   return useConvStrategy(p.info)
@@ -54,34 +48,18 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * The convolutions the wasm `Conv2D` computes by Winograd (3x3, stride 1, one pixel of padding on
- * every side, channels multiples of 4 and 8): their filter gradient by Winograd too (winograd.c,
- * 2.25x fewer multiplications than either XNNPACK strategy).
+ * The 3x3 'same' convolutions whose filter gradient the module computes ({@link
+ * conv3x3FilterGradFits}): by Winograd (channels multiples of 4 and 8; 2.25x fewer multiplications
+ * than either XNNPACK strategy) or, with one input channel, directly (12 register accumulators over
+ * every pixel; the XNNPACK strategies pack a dy-sized operand on every call).
  */
-function winogradCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
+function moduleCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
   return (
     winogradReady() &&
     x.dtype === 'float32' &&
     dy.dtype === 'float32' &&
     isSame3x3(info) &&
-    winogradFits(info.inChannels, info.outChannels)
-  );
-}
-
-/**
- * A 3x3 'same' convolution with one input channel (a first layer on grey images, output channels a
- * multiple of 4), which `Conv2D` computes directly in the module: its filter gradient there too
- * (winograd.c `conv_c1_filter_grad`: 12 register accumulators over every pixel, about twice as fast
- * as the XNNPACK strategies, which pack a dy-sized operand on every call).
- */
-function c1Case(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
-  return (
-    winogradReady() &&
-    x.dtype === 'float32' &&
-    dy.dtype === 'float32' &&
-    isSame3x3(info) &&
-    info.inChannels === 1 &&
-    info.outChannels % 4 === 0
+    conv3x3FilterGradFits(info.inChannels, info.outChannels)
   );
 }
 

@@ -334,35 +334,18 @@ export function conv3x3(
   });
 }
 
-/**
- * The filter gradient of {@link conv3x3}'s Winograd case into dw [3, 3, c, k]: dw[a, b, ch, o] =
- * sum_{n, i, j} x[n, i + a - 1, j + b - 1, ch] * dy[n, i, j, o] (zeros outside the image), for x
- * [n, h, w, c] and dy [n, h, w, k], as sum over tiles of G^T [(B^T d B) . (A dY A^T)] G (the
- * forward's transforms, transposed).
- */
-export function winogradFilterGrad(
-  x: Float32Array,
-  dy: Float32Array,
-  shape: readonly [number, number, number, number],
-  k: number,
-  dw: Float32Array,
-): void {
-  const [n, h, w, c] = shape;
-  if (!winogradFits(c, k)) throw new Error(`winogradFilterGrad: ${c} -> ${k} channels do not fit`);
-  if (x.length !== n * h * w * c || dy.length !== n * h * w * k || dw.length !== 9 * c * k)
-    throw new Error('winogradFilterGrad: input, gradient or output size does not match the shape');
-  const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
-  callModule('winogradFilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
-    m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
-  );
+/** The filter gradients {@link conv3x3FilterGrad} computes: Winograd's channels, or one input channel. */
+export function conv3x3FilterGradFits(c: number, k: number): boolean {
+  return winogradFits(c, k) || (c === 1 && k > 0 && k % 4 === 0);
 }
 
 /**
- * The filter gradient of {@link conv3x3}'s one-input-channel case into dw [3, 3, 1, k] (k a
- * multiple of 4): dw[a, b, 0, o] = sum_{n, i, j} x[n, i + a - 1, j + b - 1] * dy[n, i, j, o], zeros
- * outside the image, for x [n, h, w, 1] and dy [n, h, w, k].
+ * The filter gradient of {@link conv3x3} into dw [3, 3, c, k]: dw[a, b, ch, o] = sum_{n, i, j}
+ * x[n, i + a - 1, j + b - 1, ch] * dy[n, i, j, o] (zeros outside the image), for x [n, h, w, c] and
+ * dy [n, h, w, k]. Where the channels fit Winograd, as sum over tiles of G^T [(B^T d B) . (A dY A^T)]
+ * G (the forward's transforms, transposed); with one input channel (k a multiple of 4), directly.
  */
-export function convC1FilterGrad(
+export function conv3x3FilterGrad(
   x: Float32Array,
   dy: Float32Array,
   shape: readonly [number, number, number, number],
@@ -370,11 +353,18 @@ export function convC1FilterGrad(
   dw: Float32Array,
 ): void {
   const [n, h, w, c] = shape;
-  if (c !== 1 || k <= 0 || k % 4 !== 0) throw new Error(`convC1FilterGrad: ${c} -> ${k} channels do not fit`);
-  if (x.length !== n * h * w || dy.length !== n * h * w * k || dw.length !== 9 * k)
-    throw new Error('convC1FilterGrad: input, gradient or output size does not match the shape');
-  callModule('convC1FilterGrad', [x, dy], [dw], [], (m, [xp, dyp, dwp]) =>
-    m.conv_c1_filter_grad(xp, dyp, dwp, n, h, w, k),
+  if (!conv3x3FilterGradFits(c, k)) throw new Error(`conv3x3FilterGrad: ${c} -> ${k} channels do not fit`);
+  if (x.length !== n * h * w * c || dy.length !== n * h * w * k || dw.length !== 9 * c * k)
+    throw new Error('conv3x3FilterGrad: input, gradient or output size does not match the shape');
+  if (c === 1) {
+    callModule('conv3x3FilterGrad', [x, dy], [dw], [], (m, [xp, dyp, dwp]) =>
+      m.conv_c1_filter_grad(xp, dyp, dwp, n, h, w, k),
+    );
+    return;
+  }
+  const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
+  callModule('conv3x3FilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
+    m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
   );
 }
 
