@@ -204,7 +204,7 @@ test('defaults are recorded in the objective options (MNIST settings, beta 1, ga
   assert.equal(makeObjective('pgd', { norm: 'l2', eps: 2 }).options.attackStepSize, 0.4);
   assert.deepEqual(makeObjective('fgsm').options, { eps: 0.3, epsRamp: ramp });
   assert.deepEqual(makeObjective('trades').options, { beta: 1, ...inner });
-  assert.deepEqual(makeObjective('ig-norm').options, { ...inner, igSteps: 5 });
+  assert.deepEqual(makeObjective('ig-norm').options, { beta: 1, ...inner, igSteps: 5 });
   for (const m of ['int', 'int-one-class', 'int-adv', 'int2', 'int2-adv'])
     assert.deepEqual(makeObjective(m).options, { gamma: 0.01, ...inner }, m);
   assert.match(String(makeObjective('underfit').options.description), /fewer epochs/);
@@ -271,6 +271,8 @@ test("each loss equals its hand-computed value at a given x' (float64 reference 
     ['trades', { beta: 6 }, ceX + 6 * klT],
     ['ig-norm', {}, ceX + ig],
     ['ig-norm-sum', {}, ceA + ig],
+    ['ig-norm', { beta: 0.1 }, ceX + 0.1 * ig],
+    ['ig-norm-sum', { beta: 0.1 }, ceA + 0.1 * ig],
     ['int-one-class', { gamma: g }, ceX + g * d(true)],
     ['int', { gamma: g }, ceX + g * d(false)],
     ['int-adv', { gamma: g }, ceA + g * d(false)],

@@ -2,17 +2,19 @@
  * IG-Norm and IG-Sum-Norm (Chen et al., "Robust Attribution Regularization", NeurIPS 2019, as
  * trained in the Int/Int2 code; ALGORITHMS.md section 4):
  *
- *   ig-norm:      CE(f(x), y)  + mean_n ||IG(x -> x')||_1
- *   ig-norm-sum:  CE(f(x'), y) + mean_n ||IG(x -> x')||_1
+ *   ig-norm:      CE(f(x), y)  + beta * mean_n ||IG(x -> x')||_1
+ *   ig-norm-sum:  CE(f(x'), y) + beta * mean_n ||IG(x -> x')||_1
  *
  * IG of the per-example CE of the label with the clean image as baseline and x' as input, right
  * Riemann sum of `igSteps` (5) points: IG = (x' - x) * (1/m) sum_{k=1..m} grad_v CE(f(v), y) at
  * v = x + (k/m)(x' - x). The penalty is differentiated with respect to the weights (a second-order
  * gradient), all in training mode; x' comes from random-start PGD on the CE (inference mode).
- * Options and defaults: `eps` 0.3, `attackSteps` 40, `attackStepSize` 0.01, `randomStart` true,
- * `epsRamp` [0.02, 0.1], `igSteps` 5.
+ * Options and defaults: `beta` 1 (the penalty's weight, Chen et al.'s beta; ALGORITHMS.md has none),
+ * `eps` 0.3, `attackSteps` 40, `attackStepSize` 0.01, `randomStart` true, `epsRamp` [0.02, 0.1],
+ * `igSteps` 5. At beta 1 and eps 0.3 the zoo's short runs collapse to a flat network (README, "Model
+ * zoo"): the zoo trains with beta 0.1.
  *
- *   const objective = makeObjective('ig-norm', { eps: 0.1 });
+ *   const objective = makeObjective('ig-norm', { eps: 0.1, beta: 0.1 });
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
@@ -62,13 +64,14 @@ export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tenso
 
 export function igNormObjective(name: 'ig-norm' | 'ig-norm-sum', o: Record<string, unknown>): Objective {
   const s = innerSettings(name, o, { norm: 'linf' });
+  const beta = numberOption(name, o, 'beta', 1);
   const igSteps = numberOption(name, o, 'igSteps', 5, 1);
   if (!Number.isInteger(igSteps)) throw new UserError(`igSteps of method ${name} must be a positive integer`);
   ensureMaxPoolSecondOrder();
   const inner = (ctx: ObjectiveContext) => cePgd(ctx.classifier, ctx, s);
   return {
     name,
-    options: { ...withoutNorm(s), igSteps },
+    options: { beta, ...withoutNorm(s), igSteps },
     inner,
     loss: (ctx) =>
       tf.tidy(() => {
@@ -76,7 +79,7 @@ export function igNormObjective(name: 'ig-norm' | 'ig-norm-sum', o: Record<strin
         const xa = xAdvOf(ctx, inner);
         // While the ramp holds eps at 0, x' = x and the penalty is exactly 0: skip its passes.
         const idle = epsAt(s, ctx.step, ctx.totalSteps) === 0;
-        const penalty = idle ? tf.scalar(0) : tf.mean(igL1(c, x, xa, y, igSteps));
+        const penalty = idle ? tf.scalar(0) : tf.mul(beta, tf.mean(igL1(c, x, xa, y, igSteps)));
         if (name === 'ig-norm') {
           const logits = c.trainLogits(x);
           return { loss: tf.add(crossEntropy(logits, y), penalty) as tf.Scalar, logits };
