@@ -141,6 +141,8 @@ test("the shipped models give their cards' accuracy on the official MNIST test s
     'pgd-linf': 0.97,
     'pgd-l2': 0.98,
     trades: 0.97,
+    'ig-norm': 0.98,
+    'ig-norm-sum': 0.97,
     'int-one-class': 0.98,
     int: 0.96,
     'int-adv': 0.96,
