@@ -29,6 +29,16 @@ export const PGD200: Readonly<RobustAttackSettings> = {
   loss: 'ce',
 };
 
+/** One measurement that a record's values come from: its budgets and what produced them. */
+export interface RobustRun {
+  /** The budgets whose values in the record this run measured (0: the clean accuracy). */
+  eps: number[];
+  measuredAt: string;
+  command: string;
+  versions: Record<string, string>;
+  seconds: number;
+}
+
 /** Robust accuracy at several budgets, as stored in a card. */
 export interface RobustRecord extends MetricRecord {
   data: string;
@@ -49,6 +59,11 @@ export interface RobustRecord extends MetricRecord {
   versions: Record<string, string>;
   /** Seconds spent measuring the values in the record (summed over merged runs). */
   seconds: number;
+  /**
+   * Which run measured which budgets, oldest first, when runs were merged (records written before
+   * runs existed have none: their top-level provenance is their only run; see {@link recordRuns}).
+   */
+  runs?: RobustRun[];
 }
 
 /** The `metrics` key of a record on `data`. */
@@ -114,6 +129,29 @@ export function parseRobustRecord(value: unknown, where: string): RobustRecord {
   )
     bad('versions must map names to version strings');
   if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) bad('seconds must be a number >= 0');
+  if (r.runs !== undefined) {
+    if (!Array.isArray(r.runs) || r.runs.length === 0) bad('runs must be a non-empty list');
+    const covered: number[] = [];
+    (r.runs as unknown[]).forEach((u, i) => {
+      const run = u as Record<string, unknown>;
+      if (!run || typeof run !== 'object') bad(`runs[${i}] must be an object`);
+      if (!Array.isArray(run.eps) || run.eps.length === 0) bad(`runs[${i}].eps must be a non-empty list`);
+      for (const e of run.eps as unknown[]) {
+        if (typeof e !== 'number' || !(eps as number[]).some((x) => sameEps(x, e)))
+          bad(`runs[${i}].eps holds a budget the record has no value for`);
+        if (covered.some((x) => sameEps(x, e as number)))
+          bad(`runs[${i}].eps repeats a budget of an earlier run`);
+        covered.push(e as number);
+      }
+      if (typeof run.measuredAt !== 'string' || Number.isNaN(Date.parse(run.measuredAt)))
+        bad(`runs[${i}].measuredAt must be an ISO date`);
+      if (typeof run.command !== 'string') bad(`runs[${i}].command must be a string`);
+      if (!run.versions || typeof run.versions !== 'object') bad(`runs[${i}].versions must be an object`);
+      if (typeof run.seconds !== 'number' || !(run.seconds >= 0))
+        bad(`runs[${i}].seconds must be a number >= 0`);
+    });
+    if (covered.length !== (eps as number[]).length) bad('runs must cover every budget of eps');
+  }
   return r as RobustRecord;
 }
 
@@ -157,11 +195,26 @@ export function robustValues(r: RobustRecord | null, s: RobustSetting, eps: numb
   });
 }
 
+/** The runs a record's values come from, oldest first: its `runs`, or its own provenance as one run. */
+export function recordRuns(r: RobustRecord): RobustRun[] {
+  if (r.runs) return r.runs;
+  const { eps, measuredAt, command, versions, seconds } = r;
+  return [{ eps, measuredAt, command, versions, seconds }];
+}
+
+/** The runs of `r` restricted to the budgets `eps` (runs left with none are dropped). */
+export function runsFor(r: RobustRecord | null, eps: number[]): RobustRun[] {
+  if (!r) return [];
+  return recordRuns(r)
+    .map((run) => ({ ...run, eps: run.eps.filter((e) => eps.some((x) => sameEps(x, e))) }))
+    .filter((run) => run.eps.length > 0);
+}
+
 /**
  * Merges a new measurement into the card's record: when both were taken on the same images with the
  * same attack and agree on the clean accuracy (so the model has not changed), the budgets are
- * united, the new values winning where both have one, and the provenance is the new run's (seconds
- * summed); otherwise `add` replaces `old`.
+ * united, the new values winning where both have one; the top-level provenance is the new run's
+ * (seconds summed) and `runs` says which run measured which budget. Otherwise `add` replaces `old`.
  */
 export function mergeRobustRecord(old: RobustRecord | null, add: RobustRecord): RobustRecord {
   if (!old || !sameSetting(old, add) || Math.abs(old.accuracy - add.accuracy) > 1e-12) return add;
@@ -172,10 +225,14 @@ export function mergeRobustRecord(old: RobustRecord | null, add: RobustRecord): 
     byEps.set(e, add.robustAccuracy[i]);
   });
   const eps = [...byEps.keys()].sort((a, b) => a - b);
+  const kept = recordRuns(old)
+    .map((run) => ({ ...run, eps: run.eps.filter((e) => !add.eps.some((x) => sameEps(x, e))) }))
+    .filter((run) => run.eps.length > 0);
   return {
     ...add,
     eps,
     robustAccuracy: eps.map((e) => byEps.get(e)!),
     seconds: old.seconds + add.seconds,
+    runs: [...kept, ...recordRuns(add)],
   };
 }

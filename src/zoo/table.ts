@@ -10,7 +10,7 @@
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts';
-import { sameEps, type RobustAttackSettings } from './robustRecord.ts';
+import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
 
 /** Our numbers for one zoo model and where they came from. */
@@ -30,6 +30,8 @@ export interface TableModel {
   measuredAt: string;
   command: string;
   versions: Record<string, string>;
+  /** Which run measured which of the values shown (oldest first). */
+  runs: RobustRun[];
   /** Whether this run wrote the values into the card. */
   recorded: boolean;
 }
@@ -101,6 +103,7 @@ export interface ZooTable {
       measuredAt: string;
       command: string;
       versions: Record<string, string>;
+      runs: RobustRun[];
     }[];
   };
 }
@@ -194,6 +197,7 @@ export function buildZooTable(t: TableInput): ZooTable {
         measuredAt: m.measuredAt,
         command: m.command,
         versions: m.versions,
+        runs: m.runs,
       })),
     },
   };
@@ -223,7 +227,7 @@ const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none
 function modelLines(t: ZooTable): string[] {
   return t.provenance.models.map(
     (m) =>
-      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.measuredAt ? `; measured at ${m.measuredAt} by \`${m.command}\` (${versionsText(m.versions)})` : ''}`,
+      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${versionsText(r.versions)})`).join('')}`,
   );
 }
 

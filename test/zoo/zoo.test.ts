@@ -14,6 +14,7 @@ import { UserError } from '../../src/errors.ts';
 import { SEED_ROWS, SEED_TABLE, seedValue } from '../../src/zoo/seedTable.ts';
 import {
   mergeRobustRecord,
+  runsFor,
   parseRobustRecord,
   PGD200,
   robustValues,
@@ -123,6 +124,34 @@ test('merging unites budgets when data, examples, attack and clean accuracy agre
   assert.equal(m.measuredAt, '2026-02-01T00:00:00.000Z');
   assert.equal(m.seconds, 15);
   parseRobustRecord(m, 'merged'); // still a valid record
+  // Each budget keeps the run that measured it: 0.1 the old one, 0, 0.3 and 0.4 the new one.
+  const run = (r: RobustRecord, eps: number[]) => ({
+    eps,
+    measuredAt: r.measuredAt,
+    command: r.command,
+    versions: r.versions,
+    seconds: r.seconds,
+  });
+  assert.deepEqual(m.runs, [run(old, [0.1]), run(add, [0, 0.3, 0.4])]);
+  assert.deepEqual(runsFor(m, [0, 0.1]), [run(old, [0.1]), run(add, [0])]);
+  // A third run that re-measures 0.1 takes it from the first, which then drops out.
+  const third = rec({
+    eps: [0, 0.1],
+    robustAccuracy: [0.98, 0.8],
+    measuredAt: '2026-03-01T00:00:00.000Z',
+    command: 'third',
+  });
+  const m3 = mergeRobustRecord(m, third);
+  assert.deepEqual(m3.robustAccuracy, [0.98, 0.8, 0.45, 0.1]);
+  assert.deepEqual(m3.runs, [run(add, [0.3, 0.4]), run(third, [0, 0.1])]);
+  parseRobustRecord(m3, 'merged twice');
+  for (const [runs, re] of [
+    [[run(old, [0.1])], /cover every budget/],
+    [[run(old, [0, 0.1]), run(add, [0.1, 0.3, 0.4])], /repeats a budget/],
+    [[run(old, [0, 0.1, 0.2]), run(add, [0.3, 0.4])], /no value for/],
+    [[{ ...run(old, [0, 0.1, 0.3, 0.4]), measuredAt: 'yesterday' }], /measuredAt/],
+  ] as const)
+    assert.throws(() => parseRobustRecord({ ...m, runs }, 'c'), re);
   for (const other of [
     rec({ examples: 100, eps: [0, 0.4], robustAccuracy: [0.98, 0.1] }),
     rec({ attack: { ...PGD200, steps: 40 }, eps: [0, 0.4], robustAccuracy: [0.98, 0.1] }),
@@ -152,6 +181,15 @@ const model = (method: string, eps: number[], values: number[]): TableModel => (
   measuredAt: '2026-01-01T00:00:00.000Z',
   command: 'advlens zoo table',
   versions: { advlens: '0.1.0' },
+  runs: [
+    {
+      eps,
+      measuredAt: '2026-01-01T00:00:00.000Z',
+      command: 'advlens zoo table',
+      versions: { advlens: '0.1.0' },
+      seconds: 1,
+    },
+  ],
   recorded: false,
 });
 

@@ -19,6 +19,8 @@ import { checkWorkers, withPool } from '../../node/pool.ts';
 import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
 import {
   mergeRobustRecord,
+  runsFor,
+  type RobustRun,
   PGD200,
   parseRobustRecord,
   readRobustRecord,
@@ -183,6 +185,8 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       command: old?.command ?? '',
       versions: old?.versions ?? {},
     };
+    // Which run measured each value shown: the card's runs for the budgets read from it.
+    const runs: RobustRun[] = runsFor(old, fromCard);
     let recorded = false;
     if (todo.length && !o.cached) {
       const bar = progressBar(`pgd-200 ${e.method}`, { quiet: o.format === 'json' });
@@ -228,6 +232,13 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
         'the new measurement',
       );
       provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
+      runs.push({
+        eps: todo,
+        measuredAt: record.measuredAt,
+        command,
+        versions: record.versions,
+        seconds: m.seconds,
+      });
       if (o.record) {
         const merged = mergeRobustRecord(old, record);
         recordMetric(e.dir, c.card, robustKey(o.data), merged);
@@ -249,6 +260,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       unmeasured: o.cached ? todo : [],
       cached: o.cached || todo.length === 0,
       ...provenance,
+      runs,
       recorded,
     });
   }

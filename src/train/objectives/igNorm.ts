@@ -11,8 +11,8 @@
  * gradient), all in training mode; x' comes from random-start PGD on the CE (inference mode).
  * Options and defaults: `beta` 1 (the penalty's weight, Chen et al.'s beta; ALGORITHMS.md has none),
  * `eps` 0.3, `attackSteps` 40, `attackStepSize` 0.01, `randomStart` true, `epsRamp` [0.02, 0.1],
- * `igSteps` 5. At beta 1 and eps 0.3 the zoo's short runs collapse to a flat network (README, "Model
- * zoo"): the zoo trains with beta 0.1.
+ * `igSteps` 5. At beta 1 and eps 0.3, 3-epoch runs collapsed to a flat network; the zoo trains
+ * with beta 0.1 for 10 epochs (README, "Model zoo").
  *
  *   const objective = makeObjective('ig-norm', { eps: 0.1, beta: 0.1 });
  */
