@@ -99,7 +99,11 @@ export function registerTrain(program: Command): void {
     )
     .option('--norm <name>', 'pgd: linf or l2 (default linf)')
     .option('--alternate', 'pgd: alternate clean and adversarial batches (AT-CNN)')
-    .option('--beta <x>', 'trades: weight of the KL term; ig-norm, ig-norm-sum: weight of the IG penalty (default 1)', positiveNumber('--beta', true))
+    .option(
+      '--beta <x>',
+      'trades: weight of the KL term; ig-norm, ig-norm-sum: weight of the IG penalty (default 1)',
+      positiveNumber('--beta', true),
+    )
     .option(
       '--gamma <x>',
       'int, int2 and variants: weight of the CAM discrepancy (default 0.01)',
