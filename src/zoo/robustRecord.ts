@@ -202,12 +202,16 @@ export function recordRuns(r: RobustRecord): RobustRun[] {
   return [{ eps, measuredAt, command, versions, seconds }];
 }
 
+/** `runs` with only the budgets `keep` accepts (runs left with none are dropped). */
+function keepBudgets(runs: RobustRun[], keep: (e: number) => boolean): RobustRun[] {
+  return runs.map((run) => ({ ...run, eps: run.eps.filter(keep) })).filter((run) => run.eps.length > 0);
+}
+
+const inList = (list: number[]) => (e: number) => list.some((x) => sameEps(x, e));
+
 /** The runs of `r` restricted to the budgets `eps` (runs left with none are dropped). */
 export function runsFor(r: RobustRecord | null, eps: number[]): RobustRun[] {
-  if (!r) return [];
-  return recordRuns(r)
-    .map((run) => ({ ...run, eps: run.eps.filter((e) => eps.some((x) => sameEps(x, e))) }))
-    .filter((run) => run.eps.length > 0);
+  return r ? keepBudgets(recordRuns(r), inList(eps)) : [];
 }
 
 /**
@@ -225,9 +229,8 @@ export function mergeRobustRecord(old: RobustRecord | null, add: RobustRecord): 
     byEps.set(e, add.robustAccuracy[i]);
   });
   const eps = [...byEps.keys()].sort((a, b) => a - b);
-  const kept = recordRuns(old)
-    .map((run) => ({ ...run, eps: run.eps.filter((e) => !add.eps.some((x) => sameEps(x, e))) }))
-    .filter((run) => run.eps.length > 0);
+  const remeasured = inList(add.eps);
+  const kept = keepBudgets(recordRuns(old), (e) => !remeasured(e));
   return {
     ...add,
     eps,

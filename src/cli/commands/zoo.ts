@@ -232,13 +232,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
         'the new measurement',
       );
       provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
-      runs.push({
-        eps: todo,
-        measuredAt: record.measuredAt,
-        command,
-        versions: record.versions,
-        seconds: m.seconds,
-      });
+      runs.push(...runsFor(record, todo));
       if (o.record) {
         const merged = mergeRobustRecord(old, record);
         recordMetric(e.dir, c.card, robustKey(o.data), merged);
