@@ -1,13 +1,14 @@
 /**
  * advlens: attack, explain and harden image classifiers on TensorFlow.js.
- * The library entry point (Node; the same modules minus `node/` run in the browser).
+ * The browser-safe core: engine, data parsers, models, attacks, explanations, metrics, training and
+ * reports. Nothing here imports a Node built-in; file, image, dataset and model-folder I/O, the worker
+ * pool and checkpoints are in `advlens/node` (`src/node/index.ts`).
  */
 export { UserError } from './errors.ts';
 export { VERSION, versions } from './version.ts';
 
 // engine
 export { useBackend, engineInfo, registeredKernels, BACKENDS, type BackendName } from './engine/backend.ts';
-export { initNodeBackend } from './node/backend.ts';
 export { createRng, type Rng } from './engine/rng.ts';
 export { registerWasmKernels } from './engine/kernels/index.ts';
 
@@ -25,10 +26,6 @@ export {
 } from './data/dataset.ts';
 
 export { parseDataSpec, validSpecs } from './data/spec.ts';
-export { loadDataset, listData } from './node/loadData.ts';
-export { fetchDataset } from './node/fetch.ts';
-export { decodeImage, encodePng, loadImageDataset } from './node/image.ts';
-
 // models
 export { makeClassifier, classIndex, preprocessTensor, type Classifier } from './models/classifier.ts';
 export type { ModelCard, Preprocess, TrainingRecord, MetricRecord } from './models/card.ts';
@@ -39,9 +36,6 @@ export {
   type Architecture,
 } from './models/architectures/index.ts';
 export { PRESETS, type Preset } from './models/presets.ts';
-export { loadClassifier, saveClassifier, writeCard } from './node/models.ts';
-export { fileHandler } from './node/fsio.ts';
-
 // training
 export {
   train,
@@ -59,8 +53,6 @@ export {
 export { crossEntropy } from './train/objectives/crossEntropy.ts';
 export { parseSchedule, learningRateAt, type Schedule } from './train/schedule.ts';
 export { parseAugment, shift, flip, type Augment } from './train/augment.ts';
-export { folderCheckpoint } from './node/checkpoint.ts';
-
 // metrics
 export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts';
 
@@ -68,7 +60,15 @@ export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts
 export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';
 
 // attacks
-export { ATTACKS, attack, type Attack, type AttackOptions, type AttackResult } from './attacks/index.ts';
+export {
+  ATTACKS,
+  attack,
+  attackFacts,
+  type AttackInfo,
+  type Attack,
+  type AttackOptions,
+  type AttackResult,
+} from './attacks/index.ts';
 export { fgsm } from './attacks/fgsm.ts';
 export { pgd, project } from './attacks/pgd.ts';
 export { pgdSteps, checkEps, type Budget } from './attacks/pgd.ts';

@@ -59,3 +59,10 @@ export function attack(name: string): Attack {
   if (!a) throw new UserError(`unknown attack '${name}'; use one of ${Object.keys(ATTACKS).join(', ')}`);
   return a;
 }
+
+/** What evaluation needs to know about attack `name` (norm, iterative, ...); a {@link UserError} for unknown names. */
+export function attackFacts(name: string): AttackInfo {
+  const f = ATTACK_INFO[name];
+  if (!f) throw new UserError(`unknown attack '${name}'; use one of ${Object.keys(ATTACKS).join(', ')}`);
+  return f;
+}

@@ -1,0 +1,18 @@
+/**
+ * advlens/node: the Node adapters over the core (`advlens`): the Node backend, files, images,
+ * datasets, model folders, checkpoints and the worker pool. Re-exports the core, so a Node program
+ * needs only this entry point.
+ */
+export * from '../index.ts';
+export { initNodeBackend } from './backend.ts';
+export { loadDataset, listData } from './loadData.ts';
+export { fetchDataset } from './fetch.ts';
+export { decodeImage, encodePng, loadImageDataset } from './image.ts';
+
+export { loadClassifier, saveClassifier, writeCard } from './models.ts';
+export { fileHandler } from './fsio.ts';
+
+export { folderCheckpoint } from './checkpoint.ts';
+
+export { createPool, withPool, defaultWorkers, type WorkerPool, type PoolOptions } from './pool.ts';
+export { writeFileAtomic, readJson } from './fsio.ts';
