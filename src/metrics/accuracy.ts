@@ -4,6 +4,10 @@ import type { Dataset } from '../data/dataset.ts';
 import { batchIndices, getBatch } from '../data/dataset.ts';
 import { UserError } from '../errors.ts';
 
+/**
+ * A classifier's accuracy on a labelled set: overall (correct / examples), per true class, and the
+ * confusion matrix.
+ */
 export interface Evaluation {
   examples: number;
   correct: number;

@@ -75,8 +75,9 @@ export interface CamBound {
 }
 
 /**
- * Checks proposition 1 of the Int paper on CAM for clean images (batch x, labels y) and their
- * adversarial versions `xAdv`, with targets t (default: the class predicted on xAdv).
+ * Checks proposition 1 of the Int paper (Boopathy et al. 2020), D(x, x') >= 1/2 (f_y(x) - f_t(x)),
+ * on CAM for clean images (batch x, labels y) and their adversarial versions `xAdv`, with targets t
+ * (default: the class predicted on xAdv); one {@link CamBound} per example.
  */
 export function camBoundCheck(
   model: Classifier,
