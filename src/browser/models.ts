@@ -32,7 +32,7 @@ export function modelUrls(url: string, base?: string): { modelJson: string; fold
   return { modelJson: new URL('model.json', u).href, folder: u.href };
 }
 
-/** Fetches and parses a JSON file; undefined when the server answers 404 and `optional`. */
+/** Fetches and parses a JSON file; undefined when `optional` and the server has no such file. */
 async function fetchJson(f: typeof fetch, url: string, what: string, optional: boolean): Promise<unknown> {
   let res: Response;
   try {
@@ -40,8 +40,14 @@ async function fetchJson(f: typeof fetch, url: string, what: string, optional: b
   } catch (e) {
     throw new UserError(`could not fetch the ${what} ${url}: ${(e as Error).message}`);
   }
-  if (res.status === 404 && optional) return undefined;
+  // Servers of single-page apps (Vite's among them) answer a missing file with their HTML page.
+  const html = (res.headers.get('content-type') ?? '').includes('text/html');
+  if ((res.status === 404 || html) && optional) return undefined;
   if (!res.ok) throw new UserError(`could not fetch the ${what} ${url}: HTTP ${res.status}`);
+  if (html)
+    throw new UserError(
+      `could not fetch the ${what} ${url}: the server answered with an HTML page; check the URL`,
+    );
   try {
     return await res.json();
   } catch {

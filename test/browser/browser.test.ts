@@ -259,10 +259,13 @@ test(
     const want: [string, RegExp][] = [
       [
         'page: missing model',
-        /could not fetch the model file http:\/\/127\.0\.0\.1:\d+\/models\/no-such-model\/model\.json: HTTP 404/,
+        /could not fetch the model file http:\/\/127\.0\.0\.1:\d+\/models\/no-such-model\/model\.json: the server answered with an HTML page; check the URL/,
       ],
       ['worker: attack before a model', /no model loaded in the worker; call runner\.loadModel\(url\) first/],
-      ['worker: missing model', /could not fetch the model file .*no-such-model\/model\.json: HTTP 404/],
+      [
+        'worker: missing model',
+        /could not fetch the model file .*no-such-model\/model\.json: the server answered with an HTML page/,
+      ],
       ['worker: unknown attack', /unknown attack 'nope'; use one of fgsm, pgd/],
       [
         'worker: wrong image size',

@@ -10,18 +10,16 @@ import { defineConfig, type Connect, type Plugin } from 'vite';
 
 const modelsDir = fileURLToPath(new URL('../../models', import.meta.url));
 
-/** Serves GET /models/<folder>/<file> from the repository's models/ (404 for anything else there). */
+/** Serves GET /models/<folder>/<file> from the repository's models/. */
 function serveModels(): Plugin {
   const handler: Connect.NextHandleFunction = (req, res, next) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/models/')) return next();
     const rel = decodeURIComponent(url.pathname.slice('/models/'.length));
     const file = path.resolve(modelsDir, rel);
-    if (!file.startsWith(modelsDir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.statusCode = 404;
-      res.end('not found');
-      return;
-    }
+    // Anything else falls through to Vite, which answers with the page, as a static host of an app does.
+    if (!file.startsWith(modelsDir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile())
+      return next();
     res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
     fs.createReadStream(file).pipe(res);
   };
