@@ -212,10 +212,14 @@ test('in chromium, PNG files decode to the pixels Node decodes', { skip, timeout
   const colour = new Float32Array(per * 3);
   for (let p = 0; p < per; p++)
     for (let c = 0; c < 3; c++) colour[3 * p + c] = node.input.x[(c + 1) * per + p] * (0.4 + 0.3 * c);
+  // A wide gray image, 28 x 84: black | white | black thirds.
+  const wide = Float32Array.from({ length: 28 * 84 }, (_, i) => (i % 84 >= 28 && i % 84 < 56 ? 1 : 0));
   const files = [
-    { png: await encodePng(digit, [28, 28, 1]), channels: 1 as const },
-    { png: await encodePng(colour, [28, 28, 3]), channels: 1 as const },
-    { png: await encodePng(colour, [28, 28, 3]), channels: 3 as const },
+    { png: await encodePng(digit, [28, 28, 1]), channels: 1 as const, resize: 'fill' as const },
+    { png: await encodePng(colour, [28, 28, 3]), channels: 1 as const, resize: 'fill' as const },
+    { png: await encodePng(colour, [28, 28, 3]), channels: 3 as const, resize: 'fill' as const },
+    { png: await encodePng(wide, [28, 84, 1]), channels: 1 as const, resize: 'cover' as const },
+    { png: await encodePng(wide, [28, 84, 1]), channels: 1 as const, resize: 'fill' as const },
   ];
   const got = await page.evaluate(
     (fs) => window.advlensPage.decode(fs),
@@ -224,22 +228,19 @@ test('in chromium, PNG files decode to the pixels Node decodes', { skip, timeout
       height: 28,
       width: 28,
       channels: f.channels,
-      resize: 'fill' as const,
+      resize: f.resize,
     })),
   );
-  for (const [i, f] of files.entries()) {
+  for (const [i, f] of files.slice(0, 3).entries()) {
     const want = await decodeImage(f.png, { channels: f.channels, size: [28, 28] });
     assert.deepEqual(got[i].shape, [1, 28, 28, f.channels]);
     // Equal up to one level of 255 (the gray conversion rounds in linear light as libvips does).
     const tol = 1 / 255 + 1e-6;
-    assert.ok(
-      maxDiff(got[i].blob, Array.from(want.data)) <= tol,
-      `file ${i} from a Blob differs from Node's`,
-    );
-    assert.ok(
-      maxDiff(got[i].imageData, Array.from(want.data)) <= tol,
-      `file ${i} from ImageData differs from Node's`,
-    );
+    for (const from of ['blob', 'imageData', 'img'] as const)
+      assert.ok(
+        maxDiff(got[i][from], Array.from(want.data)) <= tol,
+        `file ${i} from ${from} differs from Node's`,
+      );
   }
   // The gray digit decodes exactly.
   assert.equal(
@@ -249,6 +250,17 @@ test('in chromium, PNG files decode to the pixels Node decodes', { skip, timeout
     ),
     0,
   );
+  // Resized: 'cover' keeps the white middle third (all white but a column at each edge, where the
+  // resampler may reach into black), 'fill' squeezes all three thirds (middle white, sides black).
+  const column = (v: number[], x: number) => Array.from({ length: 28 }, (_, y) => v[y * 28 + x]);
+  for (let x = 1; x < 27; x++)
+    assert.ok(Math.min(...column(got[3].blob, x)) > 0.99, `cover: column ${x} is not white`);
+  for (const x of [0, 1, 2, 3, 4, 5, 6, 7]) {
+    assert.ok(Math.max(...column(got[4].blob, x)) < 0.01, `fill: column ${x} is not black`);
+    assert.ok(Math.max(...column(got[4].blob, 27 - x)) < 0.01, `fill: column ${27 - x} is not black`);
+  }
+  for (let x = 11; x <= 16; x++)
+    assert.ok(Math.min(...column(got[4].blob, x)) > 0.99, `fill: column ${x} is not white`);
 });
 
 test(

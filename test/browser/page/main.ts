@@ -158,11 +158,11 @@ async function mistakes(input: Input): Promise<{ where: string; user: boolean; m
   return out;
 }
 
-/** Decodes PNG files (bytes from Node) as Blobs, and as ImageData, to a card's preprocess. */
+/** Decodes PNG files (bytes from Node) as Blobs, ImageData and <img> elements, to a card's preprocess. */
 async function decode(
   files: { png: number[]; height: number; width: number; channels: 1 | 3; resize: 'fill' | 'cover' }[],
 ) {
-  const out: { blob: number[]; imageData: number[]; shape: number[] }[] = [];
+  const out: { blob: number[]; imageData: number[]; img: number[]; shape: number[] }[] = [];
   for (const f of files) {
     const blob = new Blob([Uint8Array.from(f.png)], { type: 'image/png' });
     const fit = { height: f.height, width: f.width, channels: f.channels, resize: f.resize };
@@ -172,9 +172,16 @@ async function decode(
     const c = new OffscreenCanvas(bmp.width, bmp.height).getContext('2d')!;
     c.drawImage(bmp, 0, 0);
     const fromData = await imagePixels(c.getImageData(0, 0, bmp.width, bmp.height), fit);
+    // And through an <img> element.
+    const img = new Image();
+    img.src = URL.createObjectURL(blob);
+    await img.decode();
+    const fromImg = await imagePixels(img, fit);
+    URL.revokeObjectURL(img.src);
     out.push({
       blob: Array.from(fromBlob.data),
       imageData: Array.from(fromData.data),
+      img: Array.from(fromImg.data),
       shape: fromBlob.shape,
     });
   }
