@@ -5,11 +5,11 @@ import * as tfc from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
 import type { MetricRecord, ModelCard } from '../models/card.ts';
 import { makeClassifier, type Classifier } from '../models/classifier.ts';
-import { PRESETS, labelsFrom } from '../models/presets.ts';
+import { CARD_FILE, inferCard, isGraphModel, resolveCard, type ModelSource } from '../models/resolveCard.ts';
 import { versions } from '../version.ts';
 import { fileHandler, readJson, writeFileAtomic } from './fsio.ts';
 
-export const CARD_FILE = 'advlens.json';
+export { CARD_FILE };
 
 export interface LoadOptions {
   /** Use this preset's card instead of the folder's advlens.json or recognition. */
@@ -37,68 +37,27 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
   const jsonPath = path.join(dir, 'model.json');
   if (!fs.existsSync(jsonPath))
     throw new UserError(`no model.json in ${dir}; give a TensorFlow.js model folder`);
-  const modelJson = readJson<{ modelTopology?: unknown; format?: string }>(jsonPath, 'model file');
-  const files = fs.readdirSync(dir);
   const cardPath = path.join(dir, CARD_FILE);
-  let card: ModelCard | undefined;
-  if (opts.preset) {
-    const p = PRESETS[opts.preset];
-    if (!p)
-      throw new UserError(`unknown preset '${opts.preset}'; use one of ${Object.keys(PRESETS).join(', ')}`);
-    card = p.card(
-      files.includes('labels.json') ? readJson(path.join(dir, 'labels.json'), 'labels file') : undefined,
-    );
-  } else if (fs.existsSync(cardPath)) {
-    card = readJson<ModelCard>(cardPath, 'model card');
-    if (card.format !== 'advlens-card/1')
-      throw new UserError(`${cardPath} is not an advlens card (format '${card.format}')`);
-  } else {
-    const p = Object.values(PRESETS).find((pr) => pr.recognise(modelJson, files));
-    if (p) card = p.card(readJson(path.join(dir, 'labels.json'), 'labels file'));
-  }
-  const isGraph = card
-    ? card.modelType === 'graph'
-    : modelJson.format === 'graph-model' || !!(modelJson.modelTopology as { node?: unknown })?.node;
+  const src: ModelSource = {
+    where: dir,
+    name: path.basename(path.resolve(dir)),
+    modelJson: readJson<{ modelTopology?: unknown; format?: string }>(jsonPath, 'model file'),
+    files: fs.readdirSync(dir),
+    card: fs.existsSync(cardPath) ? { json: readJson(cardPath, 'model card'), where: cardPath } : undefined,
+    labels: () => readJson(path.join(dir, 'labels.json'), 'labels file'),
+  };
+  let card = resolveCard(src, opts.preset);
   let model: tfl.LayersModel | tfc.GraphModel;
   try {
-    model = isGraph
+    model = isGraphModel(src, card)
       ? await tfc.loadGraphModel(fileHandler(dir))
       : await tfl.loadLayersModel(fileHandler(dir));
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw new UserError(`could not load the model in ${dir}: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!card) card = inferCard(model, dir, files);
+  if (!card) card = inferCard(model, src);
   return makeClassifier(model, card);
-}
-
-function inferCard(model: tfl.LayersModel | tfc.GraphModel, dir: string, files: string[]): ModelCard {
-  const shape = (model instanceof tfl.LayersModel ? model.inputs[0].shape : model.inputs[0].shape) ?? [];
-  const [, h, w, c] = shape;
-  if (shape.length !== 4 || !h || !w || (c !== 1 && c !== 3)) {
-    throw new UserError(
-      `the model in ${dir} takes input of shape [${shape}]; advlens needs images [N, H, W, 1 or 3] with a fixed H and W`,
-    );
-  }
-  const outShape =
-    model instanceof tfl.LayersModel ? (model.outputs[0].shape as number[]) : (model.outputs[0].shape ?? []);
-  const classes = outShape[outShape.length - 1] ?? 0;
-  const labels = labelsFrom(
-    files.includes('labels.json') ? readJson(path.join(dir, 'labels.json'), 'labels file') : undefined,
-    classes,
-  );
-  return {
-    format: 'advlens-card/1',
-    name: path.basename(path.resolve(dir)),
-    description: 'no advlens.json: assumed input in [0,1] and logits out; add a card to say otherwise',
-    architecture: 'unknown',
-    modelType: model instanceof tfl.LayersModel ? 'layers' : 'graph',
-    preprocess: { height: h, width: w, channels: c as 1 | 3, resize: 'fill', scale: [0, 1] },
-    labels,
-    output: 'logits',
-    versions: {},
-    created: new Date(0).toISOString(),
-  };
 }
 
 /** Saves a trained classifier's model (standard tfjs format) and its card into `dir`, each file atomically. */
