@@ -17,7 +17,13 @@ function sourcesNewer() {
   } catch {
     return true;
   }
-  const changed = (p) => fs.statSync(p).mtimeMs > built;
+  const changed = (p) => {
+    try {
+      return fs.statSync(p).mtimeMs > built;
+    } catch {
+      return false; // gone meanwhile (its folder's time tells), or an optional file
+    }
+  };
   if (!(built > 0) || changed(src)) return true;
   if (['tsconfig.json', 'tsconfig.build.json'].some((f) => changed(new URL(f, root)))) return true;
   // Folders count too: deleting or renaming a file changes its folder's time.
