@@ -16,3 +16,4 @@ export { folderCheckpoint } from './checkpoint.ts';
 
 export { createPool, withPool, defaultWorkers, type WorkerPool, type PoolOptions } from './pool.ts';
 export { writeFileAtomic, readJson } from './fsio.ts';
+export { listZoo, trainCommand } from './zoo.ts';

@@ -73,7 +73,32 @@ export function checkWorkers(n: number | undefined): number {
   return v;
 }
 
-const BOOTSTRAP = new URL('./poolWorker.mjs', import.meta.url);
+/** Whether this module runs from its TypeScript source (under tsx) rather than compiled (`dist/`). */
+const FROM_SOURCE = new URL(import.meta.url).pathname.endsWith('.ts');
+/** The worker's module, beside this one: poolWorker.ts from the sources, poolWorker.js compiled. */
+const WORKER = new URL(FROM_SOURCE ? './poolWorker.ts' : './poolWorker.js', import.meta.url);
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/**
+ * What a worker thread is started with: the compiled worker module itself, or, when TypeScript must
+ * load in the worker (the pool runs from the sources, or a task module is TypeScript), a bootstrap
+ * that registers tsx in the thread first: a worker started with no exec arguments does not inherit
+ * the main thread's `--import tsx`.
+ */
+function workerEntry(taskModules: readonly string[]): { entry: URL | string; eval: boolean } {
+  const ts = taskModules.find((m) => TYPESCRIPT.test(new URL(m).pathname));
+  if (!FROM_SOURCE && !ts) return { entry: WORKER, eval: false };
+  let tsx: string;
+  try {
+    tsx = import.meta.resolve('tsx/esm/api');
+  } catch {
+    throw new UserError(
+      `task module ${ts} is TypeScript, and tsx, which would load it in the workers, is not installed; install tsx (npm install tsx) or give a compiled .js module`,
+    );
+  }
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}); });`;
+  return { entry: code, eval: true };
+}
 
 interface Pending {
   id: number;
@@ -103,9 +128,9 @@ function reviveError(e: { message: string; stack?: string; user: boolean }, wher
 }
 
 /**
- * Starts `o.workers` worker threads. Each loads `poolWorker.mjs`, which registers tsx (so the
- * TypeScript sources run as they do in the main thread, under `node --import tsx` and under
- * bin/advlens.js alike) and initialises the backend. Prefer {@link withPool}, which always closes.
+ * Starts `o.workers` worker threads. Each loads poolWorker (compiled, or its TypeScript source through
+ * tsx when the pool itself runs from the sources; see `workerEntry`) and initialises the backend.
+ * Prefer {@link withPool}, which always closes.
  */
 export function createPool(o: PoolOptions): WorkerPool {
   const n = checkWorkers(o.workers);
@@ -117,6 +142,7 @@ export function createPool(o: PoolOptions): WorkerPool {
   const taskModules = (o.taskModules ?? []).map((m) =>
     m instanceof URL ? m.href : pathToFileURL(path.resolve(m)).href,
   );
+  const start = workerEntry(taskModules);
 
   const fail = (err: Error) => {
     if (!failure) failure = err;
@@ -130,7 +156,11 @@ export function createPool(o: PoolOptions): WorkerPool {
   };
 
   const slots: Slot[] = Array.from({ length: n }, (_, index) => {
-    const worker = new Worker(BOOTSTRAP, { workerData: { backend, index, taskModules }, execArgv: [] });
+    const worker = new Worker(start.entry, {
+      eval: start.eval,
+      workerData: { backend, index, taskModules },
+      execArgv: [],
+    });
     worker.unref();
     let settle!: { ok: () => void; no: (e: Error) => void };
     const ready = new Promise<void>((ok, no) => (settle = { ok, no }));

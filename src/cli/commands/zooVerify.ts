@@ -14,7 +14,8 @@ import { defaultWorkers, withPool, type WorkerPool } from '../../node/pool.ts';
 import { poolPredict } from '../../node/poolWorkerTasks.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
-import { listZoo, type ZooEntry } from '../../zoo/zoo.ts';
+import type { ZooEntry } from '../../zoo/zoo.ts';
+import { listZoo } from '../../node/zoo.ts';
 import { pct, textTable } from '../table.ts';
 
 export interface VerifyOptions {
