@@ -35,21 +35,26 @@ export function afterEpoch(state: TrainState, result: EpochResult): TrainState {
 
 /**
  * The state to start from: the checkpoint's when resuming (its weights and optimiser slots restored
- * into `c` and `optimizer`), else a fresh one.
+ * into `c` and `optimizer`), else a fresh one. Resuming refuses a missing checkpoint, one made with
+ * another recipe, and one already past the run's `epochs`.
  */
 export async function startState(
   c: Classifier,
   optimizer: tf.Optimizer,
-  o: { resume?: boolean; checkpoint?: CheckpointStore },
+  o: { resume?: boolean; checkpoint?: CheckpointStore; epochs: number },
   recipeKey: string,
 ): Promise<TrainState> {
-  if (!o.resume || !o.checkpoint) return freshState(recipeKey);
-  const s = await o.checkpoint.load(c, optimizer);
-  if (!s) return freshState(recipeKey);
+  if (!o.resume) return freshState(recipeKey);
+  const s = o.checkpoint ? await o.checkpoint.load(c, optimizer) : null;
+  if (!s) throw new UserError('there is no checkpoint to resume; drop --resume to start a new run');
   if (s.recipeKey !== recipeKey) {
     throw new UserError(
       'the checkpoint was made with other options (method or its options, batch size, optimizer, seed or data); resume with the same ones, or drop --resume',
     );
   }
+  if (s.epochsDone > o.epochs)
+    throw new UserError(
+      `the checkpoint is after epoch ${s.epochsDone}, past --epochs ${o.epochs}; resume with --epochs ${s.epochsDone} or more`,
+    );
   return s;
 }
