@@ -130,8 +130,10 @@ export async function applyCheckpoint(
 
 /** How a damaged checkpoint is reported: the problem, and the two ways on. */
 export function damaged(where: string, problem: string): UserError {
+  // One line: the problem may quote the damaged bytes (JSON.parse does), newlines and all.
+  const p = problem.replace(/[\x00-\x1f\x7f\s]+/g, ' ');
   return new UserError(
-    `the checkpoint ${where} is damaged (${problem}); remove that folder to start the run over, or drop --resume`,
+    `the checkpoint ${where} is damaged (${p.length > 160 ? p.slice(0, 157) + '...' : p}); remove that folder to start the run over, or drop --resume`,
   );
 }
 
