@@ -101,7 +101,10 @@ for (const method of Object.keys(OBJECTIVES)) {
       let moved = 0;
       for (let i = 0; i < a.length; i++)
         for (let k = 0; k < a[i].length; k++) {
-          assert.ok(Math.abs(a[i][k] - b[i][k]) < 1e-6, `weight ${i}[${k}]: ${a[i][k]} vs ${b[i][k]}`);
+          assert.ok(
+            Object.is(a[i][k], b[i][k]),
+            `weight ${i}[${k}]: ${a[i][k]} vs ${b[i][k]} (a resume is bit-exact)`,
+          );
           moved = Math.max(moved, Math.abs(a[i][k] - init[i][k]));
         }
       assert.ok(moved > 1e-3, `training changed the weights (largest change ${moved})`);

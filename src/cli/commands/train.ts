@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
 import { ARCHITECTURES, architecture, buildArchitecture } from '../../models/architectures/index.ts';
@@ -11,7 +10,7 @@ import { parseAugment } from '../../train/augment.ts';
 import { train, usesBatchNorm } from '../../train/loop.ts';
 import { evaluate } from '../../metrics/accuracy.ts';
 import { folderCheckpoint } from '../../node/checkpoint.ts';
-import { CARD_FILE, saveClassifier } from '../../node/models.ts';
+import { prepareTrainOutput } from '../../node/trainOutput.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
@@ -153,13 +152,9 @@ export function registerTrain(program: Command): void {
         randomStart: o.randomStart === false ? false : undefined,
       });
       const out = path.resolve(o.out);
-      if (fs.existsSync(path.join(out, CARD_FILE)) && !o.resume && !o.force) {
-        throw new UserError(
-          `${o.out} already holds a trained model; use --force to overwrite it or --out with a new folder`,
-        );
-      }
-      if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
-        throw new UserError(`--out ${o.out} is a file; give a folder`);
+      const output = prepareTrainOutput(out, { resume: o.resume, force: o.force, epochs: o.epochs });
+      if (output.finished)
+        return void (o.json ? process.stderr : process.stdout).write(output.finished + '\n');
       await setup(program);
       const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
       const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
@@ -270,8 +265,7 @@ export function registerTrain(program: Command): void {
         };
         log(`accuracy on ${o.evalData}: ${pct(ev.accuracy)} (${ev.examples} images)`);
       }
-      await saveClassifier(classifier, out, card);
-      fs.rmSync(path.join(out, 'checkpoint'), { recursive: true, force: true });
+      await output.save(classifier, card);
       log(`saved ${out}`);
       if (o.json) process.stdout.write(JSON.stringify({ out, card }, null, 2) + '\n');
     });

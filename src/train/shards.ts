@@ -1,0 +1,179 @@
+/**
+ * Data-parallel training: how the workers share a batch. The loop splits each (augmented) batch into
+ * contiguous shards, a {@link ShardedGradients} computes each shard's gradient elsewhere with the
+ * current weights, and {@link shardedStep} averages them and steps the optimiser here.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier.ts';
+import { createRng, type Rng } from '../engine/rng.ts';
+import type { ModelCard } from '../models/card.ts';
+import { UserError } from '../errors.ts';
+import { OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
+
+/** What the gradient workers need once: the model, its card and the objective (from the registry). */
+export interface ShardSetup {
+  /** The model's topology and weights, as `model.save` gives them. */
+  artifacts: tf.io.ModelArtifacts;
+  card: ModelCard;
+  objective: { name: string; options: Record<string, unknown> };
+  /** Number of values in all trainable variables together (the length of every weight and gradient array). */
+  size: number;
+}
+
+/** One shard of one step: rows `offset` .. `offset + n - 1` of a batch of `batchSize`. */
+export interface ShardTask {
+  /** Images [n, H, W, C] after augmentation, float32 in [0, 1], and labels [n]. */
+  x: Float32Array;
+  shape: [number, number, number, number];
+  y: Int32Array;
+  offset: number;
+  batchSize: number;
+  /** The run's random generator state before the objective draws (after augmentation). */
+  rngState: number[];
+  step: number;
+  totalSteps: number;
+  epoch: number;
+}
+
+/** A shard's outcome: the gradient of its mean loss (all trainable variables, flattened in order). */
+export interface ShardOut {
+  grads: Float32Array;
+  /** Mean loss over the shard. */
+  loss: number;
+  /** Shard examples classified correctly. */
+  correct: number;
+  /** The random generator state after the objective's draws. */
+  rngState: number[];
+}
+
+/** Computes shard gradients somewhere else, with the weights it is given at every step. */
+export interface ShardedGradients {
+  /** How many shards a batch is split into. */
+  readonly size: number;
+  start(setup: ShardSetup): Promise<void>;
+  /** Shard k runs on worker k with `weights` (all trainable variables, flattened in order). */
+  run(weights: Float32Array, shards: ShardTask[]): Promise<ShardOut[]>;
+  stop(): Promise<void>;
+}
+
+/** Contiguous shards [offset, rows] of a batch of `n` over `k` workers (sizes differ by at most one; none empty). */
+export function shardRows(n: number, k: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0, off = 0; i < k; i++) {
+    const rows = Math.floor(n / k) + (i < n % k ? 1 : 0);
+    if (rows > 0) out.push([off, rows]);
+    off += rows;
+  }
+  return out;
+}
+
+/**
+ * One data-parallel step: the batch (augmented here) is split into shards; each worker computes the
+ * gradient of the objective's mean loss on its shard with the current weights, drawing its random
+ * numbers from the same generator state (and for the whole batch: ObjectiveContext.shard); the
+ * gradients are averaged weighted by shard size, which is the gradient of the batch's mean loss,
+ * and the optimiser steps here. Returns the batch's mean loss, its hits and the generator after the
+ * objective's draws.
+ */
+export async function shardedStep(
+  shards: ShardedGradients,
+  ctx: ObjectiveContext,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+): Promise<{ loss: number; hits: number; rng: Rng }> {
+  const [n, h, w, ch] = ctx.x.shape;
+  const per = h * w * ch;
+  const xs = ctx.x.dataSync() as Float32Array;
+  const ys = ctx.y.dataSync() as Int32Array;
+  const rngState = ctx.rng.state();
+  const tasks: ShardTask[] = shardRows(n, shards.size).map(([offset, rows]) => ({
+    x: xs.slice(offset * per, (offset + rows) * per),
+    shape: [rows, h, w, ch],
+    y: Int32Array.from(ys.subarray(offset, offset + rows)),
+    offset,
+    batchSize: n,
+    rngState,
+    step: ctx.step,
+    totalSteps: ctx.totalSteps,
+    epoch: ctx.epoch,
+  }));
+  const size = vars.reduce((s, v) => s + v.size, 0);
+  const weights = new Float32Array(size);
+  let off = 0;
+  for (const v of vars) {
+    weights.set(v.dataSync() as Float32Array, off);
+    off += v.size;
+  }
+  const outs = await shards.run(weights, tasks);
+  const after = outs[0].rngState;
+  if (outs.some((r) => r.rngState.join() !== after.join()))
+    throw new Error(
+      'the shards of one step drew different amounts of random numbers; the objective is not shardable',
+    );
+  // Sum in float64, weighted by shard size, then round once to float32.
+  const sum = new Float64Array(size);
+  let loss = 0;
+  let hits = 0;
+  outs.forEach((r, k) => {
+    const wgt = tasks[k].shape[0] / n;
+    for (let i = 0; i < size; i++) sum[i] += wgt * r.grads[i];
+    loss += wgt * r.loss;
+    hits += r.correct;
+  });
+  const flat = Float32Array.from(sum);
+  off = 0;
+  const grads: tf.NamedTensorMap = {};
+  for (const v of vars) {
+    grads[v.name] = tf.tensor(flat.subarray(off, off + v.size), v.shape);
+    off += v.size;
+  }
+  optimizer.applyGradients(grads);
+  tf.dispose(Object.values(grads));
+  return { loss, hits, rng: createRng(after) };
+}
+
+/**
+ * Whether the model normalises with batch statistics in training (batch normalisation): then a
+ * shard's gradient is not a slice of the batch's, and data-parallel training would depend on the
+ * number of workers.
+ */
+export function usesBatchNorm(c: Pick<Classifier, 'model'>): boolean {
+  const model = c.model as { nonTrainableWeights?: unknown[]; layers?: { getClassName(): string }[] };
+  return !!(
+    model.layers?.some((l) => l.getClassName() === 'BatchNormalization') || model.nonTrainableWeights?.length
+  );
+}
+
+/** Refuses what data-parallel training cannot reproduce exactly, with a one-line reason. */
+export function checkShardable(c: Classifier, objective: Objective, workers: number): void {
+  if (usesBatchNorm(c))
+    throw new UserError(
+      `--workers ${workers} cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use --workers 1`,
+    );
+  const f = Object.hasOwn(OBJECTIVES, objective.name) ? OBJECTIVES[objective.name] : undefined;
+  if (!f || JSON.stringify(f(objective.options).options) !== JSON.stringify(objective.options))
+    throw new UserError(
+      `--workers ${workers} needs an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use --workers 1`,
+    );
+}
+
+/** The model (topology and weights), card and objective the gradient workers rebuild. */
+export async function shardSetup(
+  c: Classifier,
+  objective: Objective,
+  vars: tf.Variable[],
+): Promise<ShardSetup> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await c.model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return {
+    artifacts: artifacts!,
+    card: c.card,
+    objective: { name: objective.name, options: objective.options },
+    size: vars.reduce((s, v) => s + v.size, 0),
+  };
+}

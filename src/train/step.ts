@@ -1,0 +1,32 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Objective, ObjectiveContext } from './objectives/index.ts';
+
+/** One step in this thread: inner maximisation, loss and gradients, optimiser step. */
+export function localStep(
+  ctx: ObjectiveContext,
+  objective: Objective,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+): { loss: number; hits: number } {
+  let logits: tf.Tensor2D | null = null;
+  // A robust objective's inner maximisation runs outside the tape: x' is a constant of the loss.
+  const xAdv = objective.inner?.(ctx) ?? undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const r = objective.loss(xAdv ? { ...ctx, xAdv } : ctx);
+    logits = tf.keep(r.logits);
+    return r.loss;
+  }, vars);
+  xAdv?.dispose();
+  optimizer.applyGradients(grads);
+  const [loss, hits] = tf.tidy(() => [value.dataSync()[0], correctCount(logits!, ctx.y)]);
+  tf.dispose([value, logits as unknown as tf.Tensor]);
+  tf.dispose(Object.values(grads));
+  return { loss, hits };
+}
+
+/** Examples whose logits [N, K] rank their label [N] first. */
+export function correctCount(logits: tf.Tensor2D, y: tf.Tensor1D): number {
+  return tf.tidy(
+    () => tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'int32')).dataSync()[0],
+  );
+}
