@@ -228,3 +228,12 @@ export function omitSpecs<S extends object, K extends keyof S>(specs: S, ...keys
   for (const k of keys) delete out[k];
   return out;
 }
+
+/** A number or a fraction `a/b` (`8/255`) from text; null when it is neither (how forms and flags read numbers). */
+export function parseNumber(v: string): number | null {
+  const s = v.trim();
+  const frac = /^([+-]?[\d.]+(?:e[+-]?\d+)?)\/([\d.]+(?:e[+-]?\d+)?)$/i.exec(s);
+  if (frac) return Number(frac[1]) / Number(frac[2]);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  return Number(s);
+}

@@ -11,6 +11,8 @@
 import { Option, type Command } from 'commander';
 import { defaultText, numberFits, numberRange, type NumberSpec, type OptionSpec } from '../options.ts';
 import { UserError } from '../errors.ts';
+import { EXPLAINERS, type ExplainOptions } from '../explain/index.ts';
+import { OBJECTIVES, objectiveRecord } from '../train/objectives/index.ts';
 import { parseNumber } from './options.ts';
 
 /** A method as the generator sees it: a name and its option specs. */
@@ -94,8 +96,9 @@ function numberParser(flag: string, s: NumberSpec) {
 function describe(f: Flag, all: number, o: FlagOverride): string {
   const first = f.uses[0].spec;
   const names = f.uses.map((u) => u.method);
-  const who = names.length < all && names.length <= 3 ? `${names.join(', ')}: ` : '';
+  const who = names.length < all && names.length <= 5 ? `${names.join(', ')}: ` : '';
   let text = `${who}${o.doc ?? first.doc}`;
+  if (negated(f)) return `${text} (on by default; this flag turns it off)`;
   if (first.type === 'boolean' || o.default !== undefined) return text; // commander shows that default
   const groups = new Map<string, string[]>();
   for (const u of f.uses) {
@@ -213,4 +216,35 @@ export function checkMethodFlags(
       throw new UserError(
         `${what} ${method.name} does not use ${flagOf(f.key)}; ${own.length ? `it takes ${own.map(flagOf).join(', ')}` : `it takes no ${what} options`}`,
       );
+}
+
+/** How the explainer flags depart from the generated ones: `--target` is the command's own. */
+const EXPLAIN_FLAGS: Record<string, FlagOverride> = {
+  target: { skip: true },
+  seed: { default: 0 },
+};
+
+/** Adds the options of every registered explainer, one flag per option (each method ignores the others). */
+export function addExplainOptions(cmd: Command): Command {
+  return addMethodOptions(cmd, Object.values(EXPLAINERS), EXPLAIN_FLAGS);
+}
+
+/** The explainer options the user gave on the command line (the target is the command's). */
+export function explainOptionsFrom(parsed: object): ExplainOptions {
+  return methodOptionsFrom<ExplainOptions>(parsed, Object.values(EXPLAINERS), EXPLAIN_FLAGS);
+}
+
+/** Adds the options of every training objective, one flag per option. */
+export function addObjectiveOptions(cmd: Command): Command {
+  return addMethodOptions(cmd, Object.values(OBJECTIVES));
+}
+
+/**
+ * The options of training method `method` from the command line; a {@link UserError} when the user
+ * gave a flag the method does not use, naming the flags it takes.
+ */
+export function objectiveOptionsFrom(parsed: object, method: string): Record<string, unknown> {
+  const all = Object.values(OBJECTIVES);
+  checkMethodFlags(parsed, objectiveRecord(method), all);
+  return methodOptionsFrom<Record<string, unknown>>(parsed, all);
 }

@@ -38,7 +38,7 @@ export function folderCheckpoint(dir: string): CheckpointStore {
       const model = c.model as tfl.LayersModel;
       if (saved.weights.length !== model.weights.length) {
         throw new UserError(
-          `the checkpoint in ${final} is of another architecture; resume with the same --arch or drop --resume`,
+          `the checkpoint in ${final} is of another architecture; resume with the same architecture, or start afresh without resuming`,
         );
       }
       model.setWeights(saved.getWeights());

@@ -5,7 +5,7 @@ import { batchIndices, getBatch } from '../data/dataset.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
 import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
-import { OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
+import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
 import type { Augment } from './augment.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
 
@@ -267,12 +267,16 @@ export function usesBatchNorm(c: Pick<Classifier, 'model'>): boolean {
 function checkShardable(c: Classifier, objective: Objective, workers: number): void {
   if (usesBatchNorm(c))
     throw new UserError(
-      `--workers ${workers} cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use --workers 1`,
+      `${workers} workers cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use 1 worker`,
     );
   const f = Object.hasOwn(OBJECTIVES, objective.name) ? OBJECTIVES[objective.name] : undefined;
-  if (!f || JSON.stringify(f(objective.options).options) !== JSON.stringify(objective.options))
+  if (
+    !f ||
+    JSON.stringify(makeObjective(objective.name, objective.options).options) !==
+      JSON.stringify(objective.options)
+  )
     throw new UserError(
-      `--workers ${workers} needs an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use --workers 1`,
+      `${workers} workers need an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use 1 worker`,
     );
 }
 
@@ -304,9 +308,9 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
   if (vars.length === 0)
     throw new UserError('the model has no trainable weights; only layers models can be trained');
   if (!Number.isInteger(o.epochs) || o.epochs < 1)
-    throw new UserError(`--epochs must be a positive integer (got ${o.epochs})`);
+    throw new UserError(`epochs must be a positive integer (got ${o.epochs})`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
-    throw new UserError(`--batch-size must be a positive integer (got ${o.batchSize})`);
+    throw new UserError(`batchSize must be a positive integer (got ${o.batchSize})`);
   if (!(o.lr > 0)) throw new UserError(`--lr must be a positive number (got ${o.lr})`);
   const optimizer = makeOptimizer(o);
   const recipeKey = JSON.stringify([

@@ -207,7 +207,7 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
   const cardPath = path.join(dir, CARD_FILE);
   if (!fs.existsSync(cardPath))
     return fs.existsSync(path.join(dir, 'checkpoint'))
-      ? `no ${CARD_FILE} yet (a checkpoint is there: training running or interrupted; finish it with --resume)`
+      ? `no ${CARD_FILE} yet (a checkpoint is there: training running or interrupted; finish it by resuming the training)`
       : `no ${CARD_FILE} in ${dir}`;
   if (!fs.existsSync(path.join(dir, 'model.json'))) return `no model.json in ${dir}`;
   let card: ModelCard;
@@ -253,7 +253,7 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
 export function listZoo(modelsDir: string): ZooListing {
   if (!fs.existsSync(modelsDir) || !fs.statSync(modelsDir).isDirectory())
     throw new UserError(
-      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ... with --models`,
+      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ...`,
     );
   const present: ZooEntry[] = [];
   const missing: ZooMissing[] = [];
