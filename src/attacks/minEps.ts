@@ -5,8 +5,10 @@
  * later round attacks every example at the middle of its bracket [lo, hi] and keeps the half that
  * contains the boundary. Success means the logit margin reaches `kappa`: f_t - max_{j!=t} f_j >= kappa
  * (targeted) or max_{j!=y} f_j - f_y >= kappa (untargeted); the inner attack ascends that margin (CW loss).
- * Options and defaults: `eps` (the upper bound of the search, required), `norm` 'linf', `steps` 10,
- * `rounds` 10, `kappa` 0.1, step size per example 2.5 * eps_i / steps (Madry et al.'s rule), `target`.
+ * Bounds the L-inf (default) or L2 distance by each example's own budget.
+ * Options and defaults (MinEpsOptions): `eps` (the upper bound of the search, required), `norm`
+ * 'linf', `steps` 10, `rounds` 10, `kappa` 0.1, step size per example 2.5 * eps_i / steps (Madry et
+ * al.'s rule), `target`. Input: images [N, H, W, C] in [0, 1] with int32 labels [N].
  * Returns the adversarial image found at the smallest successful budget (the failed attempt at `eps`
  * where none succeeded) and that budget in `epsPerExample`.
  *

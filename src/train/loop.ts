@@ -311,7 +311,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
     throw new UserError(`epochs must be a positive integer (got ${o.epochs})`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
     throw new UserError(`batchSize must be a positive integer (got ${o.batchSize})`);
-  if (!(o.lr > 0)) throw new UserError(`--lr must be a positive number (got ${o.lr})`);
+  if (!(o.lr > 0)) throw new UserError(`lr must be a positive number (got ${o.lr})`);
   const optimizer = makeOptimizer(o);
   const recipeKey = JSON.stringify([
     o.objective.name,
@@ -328,7 +328,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
     if (s) {
       if (s.recipeKey !== recipeKey) {
         throw new UserError(
-          'the checkpoint was made with other options (method or its options, batch size, optimizer, seed or data); resume with the same ones, or drop --resume',
+          'the checkpoint was made with other options (method or its options, batch size, optimizer, seed or data); resume with the same ones, or start afresh without resuming',
         );
       }
       state = s;
@@ -375,7 +375,9 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
         }
         const n = order[b].length;
         if (!Number.isFinite(r.loss))
-          throw new UserError(`the loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}; lower --lr`);
+          throw new UserError(
+            `the loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (lr)`,
+          );
         lossSum += r.loss * n;
         correct += r.hits;
         seen += n;
