@@ -43,7 +43,7 @@ const batch = { x: tf.tensor4d(pixels, [2, 4, 4, 1]), y: tf.tensor1d([0, 2], 'in
 
 /** A command with the generated attack flags, parsing `args` (errors thrown, not printed). */
 function parse(args: string[]): AttackCliOptions {
-  const cmd = addAttackOptions(new Command('attack').exitOverride());
+  const cmd = addAttackOptions(new Command('attack').exitOverride().configureOutput({ writeErr: () => {} }));
   cmd.parse(args, { from: 'user' });
   return cmd.opts<AttackCliOptions>();
 }
