@@ -19,7 +19,7 @@ import type { Batch } from '../data/dataset.ts';
 import { attackLoss, finishAttack, lossGradient, lossLabels, successOf } from './loss.ts';
 import { projectedAscent, randomStart, type StepOptions } from './ball.ts';
 import { COMMON_SPECS, defineAttack } from './record.ts';
-import { omitSpecs, type OptionSpecs } from '../options.ts';
+import { omitSpecs, type OptionSpecs, type Resolved } from '../options.ts';
 
 // The ball primitives lived here; these re-exports keep imports from './pgd.ts' working.
 export {
@@ -86,20 +86,16 @@ export function pgdSteps(
   );
 }
 
-/** PGD with its options checked and defaulted (norm given). */
-function runPgd(
-  model: Classifier,
-  batch: Batch,
-  o: Omit<PgdOptions, 'norm'> & { norm: 'linf' | 'l2'; steps: number; restarts: number; seed: number },
-) {
+/** PGD with its options checked and their defaults filled in. */
+function runPgd(model: Classifier, batch: Batch, o: Resolved<PgdOptions, typeof PGD_OPTIONS>) {
   const d = {
     norm: o.norm,
     steps: o.steps,
     stepSize: o.stepSize ?? (o.norm === 'linf' ? 0.01 : o.eps / 5),
-    randomStart: o.randomStart ?? false,
+    randomStart: o.randomStart,
     restarts: o.restarts,
-    loss: o.loss ?? 'ce',
-    earlyStop: o.earlyStop ?? false,
+    loss: o.loss,
+    earlyStop: o.earlyStop,
     seed: o.seed,
   } as const;
   const { labels, targeted } = lossLabels(batch.y, o.target, model.labels.length);
