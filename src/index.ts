@@ -123,3 +123,52 @@ export {
   camBoundCheck,
   type CamBound,
 } from './metrics/interpretation.ts';
+
+// method registries: records (function, option specs, facts) and option validation
+export {
+  resolveOptions,
+  checkOption,
+  refused,
+  OptionError,
+  type OptionSpec,
+  type OptionSpecs,
+  type Resolved,
+  type MethodName,
+} from './options.ts';
+export {
+  registerAttack,
+  attackRecord,
+  defineAttack,
+  COMMON_SPECS,
+  type AttackArgs,
+  type AttackFacts,
+  type AttackRecord,
+} from './attacks/index.ts';
+export type { FgsmOptions } from './attacks/fgsm.ts';
+export type { PgdOptions } from './attacks/pgd.ts';
+export type { AaiOptions } from './attacks/aai.ts';
+export type { SnowOptions } from './attacks/snow.ts';
+export type { GaborOptions } from './attacks/gabor.ts';
+export type { JpegOptions, JpegL1Options, JpegL2Options } from './attacks/jpeg.ts';
+export type { UnforeseenOptions } from './attacks/unforeseen.ts';
+export {
+  registerExplainer,
+  explainerRecord,
+  explainerFacts,
+  defineExplainer,
+  sampleCount,
+  type ExplainerFacts,
+  type ExplainerRecord,
+  type CamOptions,
+  type GradCamOptions,
+  type GradientOptions,
+  type IntegratedGradientsOptions,
+  type SmoothGradOptions,
+} from './explain/index.ts';
+export {
+  registerObjective,
+  objectiveRecord,
+  defineObjective,
+  type ObjectiveFacts,
+  type ObjectiveRecord,
+} from './train/objectives/index.ts';

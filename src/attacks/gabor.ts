@@ -27,12 +27,37 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
-import { ascend, requireRandomStart, unforeseenSettings } from './unforeseen.ts';
+import {
+  ascend,
+  requireRandomStart,
+  unforeseenSettings,
+  unforeseenSpecs,
+  type UnforeseenOptions,
+} from './unforeseen.ts';
+import { defineAttack } from './record.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
-import { UserError } from '../errors.ts';
+import { resolveOptions, type OptionSpecs, type Resolved } from '../options.ts';
+
+/** Options of the Gabor attack. */
+export interface GaborOptions extends UnforeseenOptions {
+  /** Reproduce the original code's mask (the complement of the support; frees ~13/14 of the pixels). */
+  originalMask?: boolean;
+  /** Always true (random by construction); false is refused. */
+  randomStart?: boolean;
+}
+
+export const GABOR_OPTIONS = {
+  ...unforeseenSpecs(400 / 255, 'weight of the Gabor noise, in [0,1] pixel units (400/255: Kang et al. 400)'),
+  originalMask: {
+    type: 'boolean',
+    default: false,
+    doc: 'mask the variables as the original code does (its complement of the support)',
+  },
+  randomStart: { type: 'boolean', doc: 'always true: the noise is random by construction' },
+} satisfies OptionSpecs<GaborOptions>;
 
 const SIZE = 23;
 const DENSITY = 1 / 14;
@@ -95,13 +120,19 @@ export function gaborNoiseAt(v: tf.Tensor, kernels: tf.Tensor4D): (w: tf.Tensor)
 export function runGabor(
   model: Classifier,
   batch: Batch,
-  o: AttackOptions,
+  options: GaborOptions,
 ): { result: AttackResult; vars: tf.Tensor4D; noise: tf.Tensor4D } {
-  const s = unforeseenSettings(o, 'gabor', 400 / 255);
+  return gaborFrom(model, batch, resolveOptions({ kind: 'attack', name: 'gabor' }, GABOR_OPTIONS, options));
+}
+
+function gaborFrom(
+  model: Classifier,
+  batch: Batch,
+  o: Resolved<GaborOptions, typeof GABOR_OPTIONS>,
+): { result: AttackResult; vars: tf.Tensor4D; noise: tf.Tensor4D } {
+  const s = unforeseenSettings(o);
   requireRandomStart(o, 'gabor');
-  const originalMask = (o as AttackOptions & { originalMask?: boolean }).originalMask ?? false;
-  if (typeof originalMask !== 'boolean')
-    throw new UserError(`gabor: originalMask must be true or false (got ${originalMask})`);
+  const { originalMask } = o;
   const [n, h, w] = batch.x.shape;
   const rng = createRng(s.seed);
   // Support: round(H*W/14) pixels per image, drawn without replacement; values U(-1, 1) there.
@@ -149,8 +180,22 @@ export function runGabor(
 }
 
 /** Gabor noise (Kang et al. 2019): adversarially optimised sparse Gabor noise; default eps 400/255. */
-export const gabor: Attack = (model, batch, o) => {
-  const { result, vars, noise } = runGabor(model, batch, o);
-  tf.dispose([vars, noise]);
-  return result;
-};
+export const gaborAttack = defineAttack<GaborOptions, typeof GABOR_OPTIONS>({
+  name: 'gabor',
+  summary: 'Gabor noise (Kang et al. 2019): adversarially optimised sparse Gabor noise',
+  options: GABOR_OPTIONS,
+  facts: {
+    norm: null,
+    iterative: true,
+    exampleEps: '400/255',
+    epsUnits: '[0,1] pixels (Kang et al. 0-255 budget / 255)',
+  },
+  attack: (model, batch, o) => {
+    const { result, vars, noise } = gaborFrom(model, batch, o);
+    tf.dispose([vars, noise]);
+    return result;
+  },
+});
+
+/** The Gabor attack (see the file's header); validates its options. */
+export const gabor = gaborAttack.run;

@@ -1,68 +1,83 @@
+/**
+ * The attack registry: one record per attack ({@link AttackRecord}: its function, options described
+ * as data, facts). The CLI, the server and the web app find attacks here by name, with no
+ * per-attack cases; adding an attack is one new file that exports a record and one line below (or
+ * {@link registerAttack} from outside the library).
+ *
+ *   attack('pgd-linf')(model, batch, { eps: 0.1 });
+ *   attackFacts('pgd-l2').norm; // 'l2'
+ */
 import { UserError } from '../errors.ts';
-import type { Attack } from './types.ts';
-import { fgsm } from './fgsm.ts';
-import { pgd } from './pgd.ts';
-import { minEps } from './minEps.ts';
-import { jpegL1, jpegL2, jpegLinf } from './jpeg.ts';
-import { snow } from './snow.ts';
-import { gabor } from './gabor.ts';
-import { aai } from './aai.ts';
+import type { Attack, AttackArgs } from './types.ts';
+import type { AttackFacts, AttackRecord } from './record.ts';
+import { fgsmAttack } from './fgsm.ts';
+import { pgdAttack, pgdL2Attack, pgdLinfAttack } from './pgd.ts';
+import { minEpsAttack } from './minEps.ts';
+import { jpegL1Attack, jpegL2Attack, jpegLinfAttack } from './jpeg.ts';
+import { snowAttack } from './snow.ts';
+import { gaborAttack } from './gabor.ts';
+import { aaiAttack } from './aai.ts';
 
-export type { Attack, AttackOptions, AttackResult } from './types.ts';
+export type { Attack, AttackArgs, AttackOptions, AttackResult } from './types.ts';
+export { defineAttack, COMMON_SPECS, type AttackFacts, type AttackRecord } from './record.ts';
 
-/** Attacks by name: the CLI, the server and the web app use this registry, with no per-attack cases. */
-export const ATTACKS: Record<string, Attack> = {
-  fgsm,
-  pgd: pgd,
-  'pgd-linf': (m, b, o) => pgd(m, b, { ...o, norm: 'linf' }),
-  'pgd-l2': (m, b, o) => pgd(m, b, { ...o, norm: 'l2' }),
-  'min-eps': minEps,
-  'jpeg-linf': jpegLinf,
-  'jpeg-l2': jpegL2,
-  'jpeg-l1': jpegL1,
-  snow,
-  gabor,
-  aai,
-};
+/** Attack records by name, in the order help lists them. */
+export const ATTACKS: Record<string, AttackRecord> = {};
 
-/** What evaluation needs to know about an attack, beyond running it. */
-export interface AttackInfo {
-  /** The norm of x' - x the budget bounds, when it bounds one (the sanity checks probe these). */
-  norm: 'linf' | 'l2' | null;
-  /** Several gradient steps (an unbounded budget should then reach ~0% accuracy). */
-  iterative: boolean;
-  /** eps = 0 returns the images unchanged (false for snow, whose base transform brightens them). */
-  identityAtZero: boolean;
-  /** The attack aims to change predictions (false for aai, which keeps them and moves the explanation). */
-  targetsAccuracy?: boolean;
-  /** A reasonable budget for MNIST-like data in [0,1] pixel units, shown in help and docs. */
-  exampleEps: string;
+/**
+ * Adds an attack to the registry under `record.name` (a record made with `defineAttack`); an
+ * attack of that name is replaced. From then on `attack(name)`, `attackFacts(name)` and the CLI's
+ * flags know it.
+ */
+export function registerAttack<O extends object>(record: AttackRecord<O>): void {
+  ATTACKS[record.name] = record;
 }
 
-export const ATTACK_INFO: Record<string, AttackInfo> = {
-  fgsm: { norm: 'linf', iterative: false, identityAtZero: true, exampleEps: '0.1' },
-  pgd: { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.1' },
-  'pgd-linf': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.1' },
-  'pgd-l2': { norm: 'l2', iterative: true, identityAtZero: true, exampleEps: '2' },
-  'min-eps': { norm: null, iterative: true, identityAtZero: true, exampleEps: '0.5 (upper bound)' },
-  'jpeg-linf': { norm: null, iterative: true, identityAtZero: true, exampleEps: '0.25/255' },
-  'jpeg-l2': { norm: null, iterative: true, identityAtZero: true, exampleEps: '8/255' },
-  'jpeg-l1': { norm: null, iterative: true, identityAtZero: true, exampleEps: '256/255' },
-  snow: { norm: null, iterative: true, identityAtZero: false, exampleEps: '2' },
-  gabor: { norm: null, iterative: true, identityAtZero: true, exampleEps: '400/255' },
-  aai: { norm: null, iterative: true, identityAtZero: true, targetsAccuracy: false, exampleEps: '0.1' },
-};
+registerAttack(fgsmAttack);
+registerAttack(pgdAttack);
+registerAttack(pgdLinfAttack);
+registerAttack(pgdL2Attack);
+registerAttack(minEpsAttack);
+registerAttack(jpegLinfAttack);
+registerAttack(jpegL2Attack);
+registerAttack(jpegL1Attack);
+registerAttack(snowAttack);
+registerAttack(gaborAttack);
+registerAttack(aaiAttack);
 
-/** Looks up an attack by name; a {@link UserError} naming the valid ones otherwise. */
-export function attack(name: string): Attack {
-  const a = ATTACKS[name];
-  if (!a) throw new UserError(`unknown attack '${name}'; use one of ${Object.keys(ATTACKS).join(', ')}`);
-  return a;
+/** The record of attack `name`; a {@link UserError} naming the valid ones otherwise. */
+export function attackRecord(name: string): AttackRecord {
+  const r = Object.hasOwn(ATTACKS, name) ? ATTACKS[name] : undefined;
+  if (!r) throw new UserError(`unknown attack '${name}'; use one of ${Object.keys(ATTACKS).join(', ')}`);
+  return r;
+}
+
+/**
+ * Attack `name` as a function of one options object shared by several attacks: it reads the
+ * options it declares (checked, defaults filled in) and ignores the others. A {@link UserError}
+ * for unknown names.
+ */
+export function attack(name: string): Attack<AttackArgs> {
+  const r = attackRecord(name);
+  return (model, batch, options) => r.run(model, batch, options);
 }
 
 /** What evaluation needs to know about attack `name` (norm, iterative, ...); a {@link UserError} for unknown names. */
-export function attackFacts(name: string): AttackInfo {
-  const f = ATTACK_INFO[name];
-  if (!f) throw new UserError(`unknown attack '${name}'; use one of ${Object.keys(ATTACKS).join(', ')}`);
-  return f;
+export function attackFacts(name: string): AttackFacts {
+  return attackRecord(name).facts;
 }
+
+/** @deprecated Read {@link attackFacts}; kept while callers move. */
+export type AttackInfo = AttackFacts;
+
+/** @deprecated The facts of every registered attack by name; read {@link attackFacts} instead. */
+export const ATTACK_INFO: Record<string, AttackFacts> = new Proxy({} as Record<string, AttackFacts>, {
+  get: (_, name) =>
+    typeof name === 'string' && Object.hasOwn(ATTACKS, name) ? ATTACKS[name].facts : undefined,
+  has: (_, name) => typeof name === 'string' && Object.hasOwn(ATTACKS, name),
+  ownKeys: () => Object.keys(ATTACKS),
+  getOwnPropertyDescriptor: (_, name) =>
+    typeof name === 'string' && Object.hasOwn(ATTACKS, name)
+      ? { enumerable: true, configurable: true, value: ATTACKS[name].facts }
+      : undefined,
+});

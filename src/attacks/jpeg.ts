@@ -34,17 +34,97 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
-import { ascend, padEdge, roundUp, unforeseenSettings } from './unforeseen.ts';
+import {
+  ascend,
+  padEdge,
+  roundUp,
+  unforeseenSettings,
+  unforeseenSpecs,
+  type UnforeseenOptions,
+} from './unforeseen.ts';
+import { defineAttack, type AttackFactsInput } from './record.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
+import { omitSpecs, refused, resolveOptions, type OptionSpecs } from '../options.ts';
 import { UserError } from '../errors.ts';
 
 export type JpegNorm = 'linf' | 'l2' | 'l1';
 
 /** Default budgets in quantised coefficients of [0,1] images (Kang et al.'s 0-255 budgets / 255). */
 export const JPEG_EPS: Record<JpegNorm, number> = { linf: 0.25 / 255, l2: 8 / 255, l1: 256 / 255 };
+
+/** Options of JPEG-L-inf. */
+export interface JpegOptions extends UnforeseenOptions {
+  randomStart?: boolean;
+  /** 'image': x' = clip(x + J^-1(u/2)); 'jpeg': the original's clip(J^-1(J(x) + u/2)). */
+  base?: 'image' | 'jpeg';
+  /** Refused: applies to jpeg-l1 and jpeg-l2 only. */
+  box?: never;
+}
+
+/** Options of JPEG-L2: a clip of every |u_i| after projection (`box`, off by default). */
+export interface JpegL2Options extends Omit<JpegOptions, 'box'> {
+  box?: number;
+}
+
+/** Options of JPEG-L1: Frank-Wolfe steps of 1/(t+1) (no `stepSize`), the vertex's bound `box`. */
+export interface JpegL1Options extends Omit<JpegOptions, 'stepSize' | 'box'> {
+  box?: number;
+  /** Refused: the steps are 1/(t+1). */
+  stepSize?: never;
+}
+
+const UNITS = 'quantised DCT coefficients of [0,1] images (Kang et al. budgets / 255)';
+
+function jpegSpecs(norm: JpegNorm) {
+  return {
+    ...unforeseenSpecs(JPEG_EPS[norm], `${norm} budget of the coefficient change, in ${UNITS}`),
+    randomStart: { type: 'boolean', default: true, doc: 'start from a random point of the budget' },
+    base: {
+      type: 'choice',
+      choices: ['image', 'jpeg'],
+      default: 'image',
+      doc: 'perturb the image itself, or its JPEG version as the original code does',
+    },
+  } satisfies OptionSpecs<Omit<JpegOptions, 'box'>>;
+}
+
+const BOX = { type: 'number', min: 0, exclusiveMin: true, metavar: 'x' } as const;
+
+export const JPEG_LINF_OPTIONS = {
+  ...jpegSpecs('linf'),
+  box: refused('box applies to jpeg-l1 and jpeg-l2 only'),
+} satisfies OptionSpecs<JpegOptions>;
+export const JPEG_L2_OPTIONS = {
+  ...jpegSpecs('l2'),
+  box: { ...BOX, doc: 'clip every coefficient change to [-box, box] after projection' },
+} satisfies OptionSpecs<JpegL2Options>;
+export const JPEG_L1_OPTIONS = {
+  ...omitSpecs(jpegSpecs('l1'), 'stepSize'),
+  stepSize: refused('jpeg-l1 takes Frank-Wolfe steps of 1/(t+1)'),
+  box: {
+    ...BOX,
+    default: 2 / 255,
+    defaultText: '2/255',
+    doc: "the Frank-Wolfe vertex's bound per coefficient",
+  },
+} satisfies OptionSpecs<JpegL1Options>;
+
+/** The checked options of a JPEG attack, defaults filled in. */
+interface JpegSettings {
+  eps: number;
+  steps: number;
+  stepSize?: number;
+  loss: 'ce' | 'cw';
+  earlyStop: boolean;
+  seed: number;
+  target?: number | number[];
+  randomStart: boolean;
+  base: 'image' | 'jpeg';
+  box?: number;
+}
 
 // Standard JPEG tables (ITU T.81 Annex K, quality 50), row = vertical frequency.
 // prettier-ignore
@@ -242,24 +322,30 @@ function randomInit(rng: Rng, norm: JpegNorm, n: number, d: number, eps: number)
 export function runJpeg(
   model: Classifier,
   batch: Batch,
-  o: AttackOptions,
+  options: JpegOptions | JpegL2Options | JpegL1Options,
+  norm: JpegNorm,
+): { result: AttackResult; u: tf.Tensor2D } {
+  const method = { kind: 'attack', name: `jpeg-${norm}` } as const;
+  const o: JpegSettings =
+    norm === 'linf'
+      ? resolveOptions<JpegOptions, typeof JPEG_LINF_OPTIONS>(method, JPEG_LINF_OPTIONS, options)
+      : norm === 'l2'
+        ? resolveOptions<JpegL2Options, typeof JPEG_L2_OPTIONS>(method, JPEG_L2_OPTIONS, options)
+        : resolveOptions<JpegL1Options, typeof JPEG_L1_OPTIONS>(method, JPEG_L1_OPTIONS, options);
+  return jpegFrom(model, batch, o, norm);
+}
+
+function jpegFrom(
+  model: Classifier,
+  batch: Batch,
+  o: JpegSettings,
   norm: JpegNorm,
 ): { result: AttackResult; u: tf.Tensor2D } {
   const name = `jpeg-${norm}`;
-  const s = unforeseenSettings(o, name, JPEG_EPS[norm]);
-  const e = o as AttackOptions & { box?: number; base?: 'image' | 'jpeg' };
-  const box = e.box ?? (norm === 'l1' ? 2 / 255 : null);
-  if (box !== null && (norm === 'linf' || !Number.isFinite(box) || box <= 0))
-    throw new UserError(
-      `${name}: box must be a number > 0 and applies to jpeg-l1 and jpeg-l2 only (got ${box})`,
-    );
-  const base = e.base ?? 'image';
-  if (base !== 'image' && base !== 'jpeg')
-    throw new UserError(`${name}: base must be 'image' or 'jpeg' (got ${base})`);
-  if (norm === 'l1' && o.stepSize !== undefined)
-    throw new UserError('jpeg-l1 takes Frank-Wolfe steps of 1/(t+1); leave stepSize unset');
+  const s = unforeseenSettings(o);
+  const box = o.box ?? null;
+  const { base, randomStart } = o;
   const L = jpegLayout(batch.x.shape);
-  const randomStart = o.randomStart ?? true;
   const { eps, stepSize: alpha } = s;
   const init = randomStart
     ? randomInit(createRng(s.seed), norm, L.n, L.size, eps)
@@ -310,17 +396,50 @@ export function runJpeg(
   }
 }
 
-function attackOf(norm: JpegNorm): Attack {
-  return (model, batch, o) => {
-    const { result, u } = runJpeg(model, batch, o, norm);
+const facts = (norm: JpegNorm, exampleEps: string): AttackFactsInput => ({
+  norm: null,
+  iterative: true,
+  exampleEps,
+  epsUnits: UNITS,
+});
+
+function attackOf(norm: JpegNorm) {
+  return (model: Classifier, batch: Batch, o: JpegSettings): AttackResult => {
+    const { result, u } = jpegFrom(model, batch, o, norm);
     u.dispose();
     return result;
   };
 }
 
 /** JPEG-L-inf (Kang et al. 2019): quantised-coefficient change in an L-inf box; default eps 0.25/255. */
-export const jpegLinf: Attack = attackOf('linf');
+export const jpegLinfAttack = defineAttack<JpegOptions, typeof JPEG_LINF_OPTIONS>({
+  name: 'jpeg-linf',
+  summary: 'JPEG-L-inf (Kang et al. 2019): change of the quantised JPEG coefficients in an L-inf box',
+  options: JPEG_LINF_OPTIONS,
+  facts: facts('linf', '0.25/255'),
+  attack: attackOf('linf'),
+});
 /** JPEG-L2 (Kang et al. 2019): quantised-coefficient change in an L2 ball; default eps 8/255. */
-export const jpegL2: Attack = attackOf('l2');
+export const jpegL2Attack = defineAttack<JpegL2Options, typeof JPEG_L2_OPTIONS>({
+  name: 'jpeg-l2',
+  summary: 'JPEG-L2 (Kang et al. 2019): change of the quantised JPEG coefficients in an L2 ball',
+  options: JPEG_L2_OPTIONS,
+  facts: facts('l2', '8/255'),
+  attack: attackOf('l2'),
+});
 /** JPEG-L1 (Kang et al. 2019): quantised-coefficient change in an L1 ball, Frank-Wolfe; default eps 256/255. */
-export const jpegL1: Attack = attackOf('l1');
+export const jpegL1Attack = defineAttack<JpegL1Options, typeof JPEG_L1_OPTIONS>({
+  name: 'jpeg-l1',
+  summary:
+    'JPEG-L1 (Kang et al. 2019): change of the quantised JPEG coefficients in an L1 ball (Frank-Wolfe)',
+  options: JPEG_L1_OPTIONS,
+  facts: facts('l1', '256/255'),
+  attack: attackOf('l1'),
+});
+
+/** JPEG-L-inf (see the file's header); validates its options. */
+export const jpegLinf = jpegLinfAttack.run;
+/** JPEG-L2 (see the file's header); validates its options. */
+export const jpegL2 = jpegL2Attack.run;
+/** JPEG-L1 (see the file's header); validates its options. */
+export const jpegL1 = jpegL1Attack.run;

@@ -1,126 +1,64 @@
 /**
  * PGD: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
- * Bounds the L-inf or L2 distance. Repeats `steps` times: step along sign(g) (L-inf) or g/||g||_2 (L2)
- * by `stepSize`, project onto the eps-ball around x, clip to [0, 1].
- * Options and defaults: `eps` (required), `norm` 'linf', `steps` 40, `stepSize` 0.01 (L-inf) or
- * eps/5 (L2), `randomStart` false, `restarts` 0 (each restart random-starts; the worst case per
- * example is kept), `target` (untargeted when absent), `loss` 'ce' | 'cw', `earlyStop` false, `seed` 0.
+ * Bounds the L-inf or L2 distance ||x' - x|| <= eps. From x (or a random point of the ball), repeat
+ * `steps` times: x' <- Proj_{B(x, eps) ∩ [0,1]}(x' + alpha * sign(g)) (L-inf) or
+ * x' + alpha * g / ||g||_2 (L2), with g = grad_x' L(f(x'), y) the gradient of the attack loss.
+ *
+ * Options and defaults (PgdOptions): `eps` (required), `norm` 'linf', `steps` 40, `stepSize` 0.01
+ * (L-inf) or eps/5 (L2), `randomStart` false, `restarts` 0 (each restart random-starts; the worst
+ * case per example is kept), `target` (untargeted when absent), `loss` 'ce' | 'cw', `earlyStop`
+ * false, `seed` 0. `pgd-linf` and `pgd-l2` are PGD with the norm fixed.
  * Input: images [N, H, W, C] in [0, 1] with int32 labels [N].
  *
  *   const r = pgd(model, batch, { eps: 0.3, steps: 40, stepSize: 0.01 });
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
+import type { Batch } from '../data/dataset.ts';
 import { attackLoss, finishAttack, lossGradient, lossLabels, successOf } from './loss.ts';
-import { UserError } from '../errors.ts';
+import { projectedAscent, randomStart, type StepOptions } from './ball.ts';
+import { COMMON_SPECS, defineAttack } from './record.ts';
+import { omitSpecs, type OptionSpecs, type Resolved } from '../options.ts';
 
-/** A budget must be a finite number >= 0. */
-export function checkEps(eps: number): void {
-  if (!Number.isFinite(eps) || eps < 0) throw new UserError(`eps must be a number >= 0 (got ${eps})`);
+// The ball primitives lived here; these re-exports keep imports from './pgd.ts' working.
+export {
+  checkEps,
+  l2,
+  project,
+  projectedAscent,
+  randomStart,
+  type Budget,
+  type StepOptions,
+} from './ball.ts';
+
+/** Options of PGD. */
+export interface PgdOptions {
+  eps: number;
+  norm?: 'linf' | 'l2';
+  steps?: number;
+  /** Default 0.01 (L-inf) or eps/5 (L2). */
+  stepSize?: number;
+  randomStart?: boolean;
+  restarts?: number;
+  target?: number | number[];
+  loss?: 'ce' | 'cw';
+  earlyStop?: boolean;
+  seed?: number;
 }
 
-/** Per-example L2 norm of [N,H,W,C] as [N,1,1,1]. */
-export function l2(t: tf.Tensor4D): tf.Tensor4D {
-  return tf.sqrt(tf.sum(tf.square(t), [1, 2, 3], true)) as tf.Tensor4D;
-}
-
-/** A budget: one for the batch, or one per example as [N,1,1,1]. */
-export type Budget = number | tf.Tensor4D;
-
-/** Projects x' onto the eps-ball around x (in `norm`) and into [0, 1]. */
-export function project(x: tf.Tensor4D, xAdv: tf.Tensor4D, eps: Budget, norm: 'linf' | 'l2'): tf.Tensor4D {
-  return tf.tidy(() => {
-    if (norm === 'linf')
-      return tf.minimum(
-        tf.maximum(xAdv, tf.maximum(tf.sub(x, eps), 0)),
-        tf.minimum(tf.add(x, eps), 1),
-      ) as tf.Tensor4D;
-    const d = tf.sub(xAdv, x) as tf.Tensor4D;
-    const scale = tf.minimum(1, tf.div(eps, tf.add(l2(d), 1e-12)));
-    return tf.clipByValue(tf.add(x, tf.mul(d, scale)), 0, 1) as tf.Tensor4D;
-  });
-}
-
-/**
- * A random point of the eps-ball around x, in [0, 1]: x + U(-eps, eps) (L-inf) or x plus a random
- * direction scaled by U(0, eps) (L2), projected (caller owns).
- */
-export function randomStart(x: tf.Tensor4D, eps: number, norm: 'linf' | 'l2', seed: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    if (norm === 'linf')
-      return project(
-        x,
-        tf.add(x, tf.randomUniform(x.shape, -eps, eps, 'float32', seed)) as tf.Tensor4D,
-        eps,
-        norm,
-      );
-    const dir = tf.randomNormal(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
-    const r = tf.mul(eps, tf.randomUniform([x.shape[0], 1, 1, 1], 0, 1, 'float32', seed + 1));
-    return project(x, tf.add(x, tf.mul(tf.div(dir, tf.add(l2(dir), 1e-12)), r)) as tf.Tensor4D, eps, norm);
-  });
-}
-
-function defaults(o: AttackOptions) {
-  const norm = o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`unknown norm '${norm}'; use linf or l2`);
-  const steps = o.steps ?? 40;
-  if (!Number.isInteger(steps) || steps < 0)
-    throw new UserError(`steps must be an integer >= 0 (got ${steps})`);
-  const stepSize = o.stepSize ?? (norm === 'linf' ? 0.01 : o.eps / 5);
-  if (!(stepSize >= 0)) throw new UserError(`step size must be >= 0 (got ${stepSize})`);
-  return {
-    norm,
-    steps,
-    stepSize,
-    randomStart: o.randomStart ?? false,
-    restarts: o.restarts ?? 0,
-    loss: o.loss ?? 'ce',
-    earlyStop: o.earlyStop ?? false,
-    seed: o.seed ?? 0,
-  } as const;
-}
-
-/** Options of the projected step loop: budget and step may be per example ([N,1,1,1]). */
-export interface StepOptions {
-  eps: Budget;
-  stepSize: Budget;
-  steps: number;
-  norm: 'linf' | 'l2';
-}
-
-/**
- * Projected gradient ascent from `start` (taken over and disposed): `steps` steps of `stepSize` along
- * sign(g) (L-inf) or g/||g||_2 (L2), with g = `gradient(x')`, each projected onto the eps-ball around
- * `x` and into [0, 1]. Where `hold(x')` is true an example keeps its current image (early stop).
- * Every PGD-like inner loop (attacks, robust training objectives) runs on this. Caller owns the result.
- */
-export function projectedAscent(
-  x: tf.Tensor4D,
-  start: tf.Tensor4D,
-  gradient: (xa: tf.Tensor4D) => tf.Tensor4D,
-  d: StepOptions,
-  hold?: (xa: tf.Tensor4D) => tf.Tensor,
-): tf.Tensor4D {
-  let xa = start;
-  for (let s = 0; s < d.steps; s++) {
-    const next = tf.tidy(() => {
-      const g = gradient(xa);
-      const dir = d.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2(g), 1e-12));
-      const stepped = project(x, tf.add(xa, tf.mul(d.stepSize, dir)) as tf.Tensor4D, d.eps, d.norm);
-      if (!hold) return stepped;
-      return tf.where(
-        tf.broadcastTo(tf.reshape(hold(xa), [-1, 1, 1, 1]), xa.shape),
-        xa,
-        stepped,
-      ) as tf.Tensor4D;
-    });
-    xa.dispose();
-    xa = next;
-  }
-  return xa;
-}
+export const PGD_OPTIONS = {
+  eps: COMMON_SPECS.eps,
+  norm: COMMON_SPECS.norm,
+  steps: { ...COMMON_SPECS.steps, default: 40 },
+  stepSize: { ...COMMON_SPECS.stepSize, defaultText: '0.01 (linf), eps/5 (l2)' },
+  randomStart: COMMON_SPECS.randomStart,
+  restarts: COMMON_SPECS.restarts,
+  target: COMMON_SPECS.target,
+  loss: COMMON_SPECS.loss,
+  earlyStop: COMMON_SPECS.earlyStop,
+  seed: COMMON_SPECS.seed,
+} satisfies OptionSpecs<PgdOptions>;
 
 /**
  * The PGD iteration on the attack loss (CE or CW, see loss.ts) from `start` (taken over and
@@ -148,9 +86,18 @@ export function pgdSteps(
   );
 }
 
-export const pgd: Attack = (model, batch, o) => {
-  checkEps(o.eps);
-  const d = defaults(o);
+/** PGD with its options checked and their defaults filled in. */
+function runPgd(model: Classifier, batch: Batch, o: Resolved<PgdOptions, typeof PGD_OPTIONS>) {
+  const d = {
+    norm: o.norm,
+    steps: o.steps,
+    stepSize: o.stepSize ?? (o.norm === 'linf' ? 0.01 : o.eps / 5),
+    randomStart: o.randomStart,
+    restarts: o.restarts,
+    loss: o.loss,
+    earlyStop: o.earlyStop,
+    seed: o.seed,
+  } as const;
   const { labels, targeted } = lossLabels(batch.y, o.target, model.labels.length);
   const x = batch.x;
   let best: tf.Tensor4D | null = null;
@@ -189,4 +136,39 @@ export const pgd: Attack = (model, batch, o) => {
     ...d,
     target: o.target ?? null,
   });
-};
+}
+
+const PGD_FACTS = { norm: 'linf', iterative: true, exampleEps: '0.1' } as const;
+const SUMMARY = 'PGD (Madry et al., ICLR 2018): projected gradient ascent in an eps-ball';
+
+/** PGD in the L-inf (default) or L2 ball. */
+export const pgdAttack = defineAttack<PgdOptions, typeof PGD_OPTIONS>({
+  name: 'pgd',
+  summary: SUMMARY,
+  options: PGD_OPTIONS,
+  facts: PGD_FACTS,
+  attack: runPgd,
+});
+
+const FIXED_NORM = omitSpecs(PGD_OPTIONS, 'norm');
+
+/** PGD in the L-inf ball. */
+export const pgdLinfAttack = defineAttack<Omit<PgdOptions, 'norm'>, typeof FIXED_NORM>({
+  name: 'pgd-linf',
+  summary: `${SUMMARY}, L-inf`,
+  options: { ...FIXED_NORM, stepSize: { ...FIXED_NORM.stepSize, defaultText: '0.01' } },
+  facts: PGD_FACTS,
+  attack: (model, batch, o) => runPgd(model, batch, { ...o, norm: 'linf' }),
+});
+
+/** PGD in the L2 ball. */
+export const pgdL2Attack = defineAttack<Omit<PgdOptions, 'norm'>, typeof FIXED_NORM>({
+  name: 'pgd-l2',
+  summary: `${SUMMARY}, L2`,
+  options: { ...FIXED_NORM, stepSize: { ...FIXED_NORM.stepSize, defaultText: 'eps/5' } },
+  facts: { ...PGD_FACTS, norm: 'l2', exampleEps: '2' },
+  attack: (model, batch, o) => runPgd(model, batch, { ...o, norm: 'l2' }),
+});
+
+/** PGD (see the file's header); validates its options (a UserError naming a bad one). */
+export const pgd = pgdAttack.run;

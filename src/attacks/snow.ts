@@ -32,12 +32,49 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
-import { ascend, requireRandomStart, roundUp, unforeseenSettings } from './unforeseen.ts';
+import {
+  ascend,
+  requireRandomStart,
+  roundUp,
+  unforeseenSettings,
+  unforeseenSpecs,
+  type UnforeseenOptions,
+} from './unforeseen.ts';
+import { defineAttack } from './record.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
+import { resolveOptions, type OptionSpecs, type Resolved } from '../options.ts';
+
+/** Options of the snow attack. */
+export interface SnowOptions extends UnforeseenOptions {
+  /** Mean intensity per block per grid, and the rate of the initial exp(-U/budget). */
+  budget?: number;
+  projection?: 'euclidean' | 'rescale';
+  /** Always true (random by construction); false is refused. */
+  randomStart?: boolean;
+}
+
+export const SNOW_OPTIONS = {
+  ...unforeseenSpecs(2, 'weight of the snow layer, in [0,1] pixel units'),
+  budget: {
+    type: 'number',
+    min: 0,
+    exclusiveMin: true,
+    default: 0.2,
+    doc: 'mean flake intensity per 32x32 block and grid',
+    metavar: 'x',
+  },
+  projection: {
+    type: 'choice',
+    choices: ['euclidean', 'rescale'],
+    default: 'euclidean',
+    doc: "projection onto the budget: the nearest point, or the original code's rescaling",
+  },
+  randomStart: { type: 'boolean', doc: 'always true: the flakes are random by construction' },
+} satisfies OptionSpecs<SnowOptions>;
 
 const FLAKES = 7;
 const SIZE = 13;
@@ -199,21 +236,25 @@ export function snowBudget(intensities: tf.Tensor): number[] {
   return Array.from({ length: n }, (_, e) => Math.max(...means.subarray(e * per, (e + 1) * per)));
 }
 
+type SnowSettings = Resolved<SnowOptions, typeof SNOW_OPTIONS>;
+
 /** Runs the snow attack; returns the result and the final intensities [N, gh, gw, 7] (caller owns both). */
 export function runSnow(
   model: Classifier,
   batch: Batch,
-  o: AttackOptions,
+  options: SnowOptions,
 ): { result: AttackResult; intensities: tf.Tensor4D } {
-  const s = unforeseenSettings(o, 'snow', 2);
+  return snowFrom(model, batch, resolveOptions({ kind: 'attack', name: 'snow' }, SNOW_OPTIONS, options));
+}
+
+function snowFrom(
+  model: Classifier,
+  batch: Batch,
+  o: SnowSettings,
+): { result: AttackResult; intensities: tf.Tensor4D } {
+  const s = unforeseenSettings(o);
   requireRandomStart(o, 'snow');
-  const extra = o as AttackOptions & { budget?: number; projection?: 'euclidean' | 'rescale' };
-  const budget = extra.budget ?? 0.2;
-  if (!Number.isFinite(budget) || budget <= 0)
-    throw new UserError(`snow: budget must be a number > 0 (got ${budget})`);
-  const projection = extra.projection ?? 'euclidean';
-  if (projection !== 'euclidean' && projection !== 'rescale')
-    throw new UserError(`snow: projection must be 'euclidean' or 'rescale' (got ${projection})`);
+  const { budget, projection } = o;
   const [n, h, w, c] = batch.x.shape;
   if (c !== 1 && c !== 3) throw new UserError(`snow takes images with 1 or 3 channels, not ${c}`);
   const [gh, gw] = lattice(h, w);
@@ -248,8 +289,23 @@ export function runSnow(
 }
 
 /** Snow (Kang et al. 2019): adversarial snowflakes, per-block intensity budget; default eps 2. */
-export const snow: Attack = (model, batch, o) => {
-  const { result, intensities } = runSnow(model, batch, o);
-  intensities.dispose();
-  return result;
-};
+export const snowAttack = defineAttack<SnowOptions, typeof SNOW_OPTIONS>({
+  name: 'snow',
+  summary: 'Snow (Kang et al. 2019): adversarial snowflakes under a per-block intensity budget',
+  options: SNOW_OPTIONS,
+  facts: {
+    norm: null,
+    iterative: true,
+    identityAtZero: false,
+    exampleEps: '2',
+    epsUnits: '[0,1] pixels (times the snow layer)',
+  },
+  attack: (model, batch, o) => {
+    const { result, intensities } = snowFrom(model, batch, o);
+    intensities.dispose();
+    return result;
+  },
+});
+
+/** The snow attack (see the file's header); validates its options. */
+export const snow = snowAttack.run;

@@ -2,7 +2,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
 
-/** Options shared by the gradient attacks; each attack documents its defaults. Pixels are in [0, 1]. */
+/**
+ * The options several attacks share, as one object given to any attack by name (evaluation runs
+ * many attacks with one). Each attack reads the options it declares (its record's `options`) and
+ * ignores the others; its own typed options (`PgdOptions`, `SnowOptions`, ...) say which. Pixels are
+ * in [0, 1].
+ */
 export interface AttackOptions {
   /** Perturbation budget in [0,1] pixel units (L-inf) or in L2 norm of the [0,1] image. */
   eps: number;
@@ -23,6 +28,9 @@ export interface AttackOptions {
   seed?: number;
 }
 
+/** Options for an attack called by name: the shared ones, plus any attack's own (`rounds`, `budget`, ...). */
+export type AttackArgs = AttackOptions | (AttackOptions & Record<string, unknown>);
+
 /** What every attack returns; the caller owns the tensors. */
 export interface AttackResult {
   /** Adversarial images [N, H, W, C] in [0, 1]. */
@@ -39,5 +47,5 @@ export interface AttackResult {
   metrics?: Record<string, number[]>;
 }
 
-/** One signature for every attack: `(model, batch, options) -> result`. */
-export type Attack = (model: Classifier, batch: Batch, options: AttackOptions) => AttackResult;
+/** One signature for every attack: `(model, batch, options) -> result`; O is the attack's own options. */
+export type Attack<O = AttackArgs> = (model: Classifier, batch: Batch, options: O) => AttackResult;

@@ -14,10 +14,50 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
-import type { AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import { attackLoss, finishAttack, lossLabels, successOf } from './loss.ts';
-import { checkEps } from './pgd.ts';
+import { COMMON_SPECS } from './record.ts';
 import { UserError } from '../errors.ts';
+import type { OptionSpecs } from '../options.ts';
+
+/** The options every unforeseen attack takes. */
+export interface UnforeseenOptions {
+  /** The budget in the attack's own units; each attack has a default. */
+  eps?: number;
+  /** Iterations; 0 returns the random starting pattern. */
+  steps?: number;
+  /** Default eps / sqrt(steps), in the attack's variable space. */
+  stepSize?: number;
+  loss?: 'ce' | 'cw';
+  earlyStop?: boolean;
+  seed?: number;
+  target?: number | number[];
+  /** Not supported: must be 0 (run again with another seed instead). */
+  restarts?: number;
+}
+
+/** The specs of {@link UnforeseenOptions}, with the attack's default budget. */
+export function unforeseenSpecs(defaultEps: number, epsDoc: string) {
+  return {
+    eps: { type: 'number', min: 0, default: defaultEps, doc: epsDoc, metavar: 'budget' },
+    steps: {
+      ...COMMON_SPECS.steps,
+      min: 0,
+      default: 200,
+      doc: 'attack iterations (0: the random starting pattern)',
+    },
+    stepSize: { ...COMMON_SPECS.stepSize, defaultText: 'eps/sqrt(steps)' },
+    loss: COMMON_SPECS.loss,
+    earlyStop: COMMON_SPECS.earlyStop,
+    seed: COMMON_SPECS.seed,
+    target: COMMON_SPECS.target,
+    restarts: {
+      ...COMMON_SPECS.restarts,
+      max: 0,
+      doc: 'not supported (must be 0): run again with another seed',
+    },
+  } satisfies OptionSpecs<UnforeseenOptions>;
+}
 
 /** The options every unforeseen attack reads, defaults filled in. */
 export interface UnforeseenSettings {
@@ -30,31 +70,21 @@ export interface UnforeseenSettings {
   target: number | number[] | null;
 }
 
-/** Reads and checks the shared options; `eps` defaults to `defaultEps` when absent. */
-export function unforeseenSettings(o: AttackOptions, name: string, defaultEps: number): UnforeseenSettings {
-  const eps = (o.eps as number | undefined) ?? defaultEps;
-  checkEps(eps);
-  const steps = o.steps ?? 200;
-  if (!Number.isInteger(steps) || steps < 0)
-    throw new UserError(`${name}: steps must be an integer >= 0 (got ${steps})`);
+/** The shared options, checked by the attack's specs, with the step size's default filled in. */
+export function unforeseenSettings(
+  o: Required<Pick<UnforeseenOptions, 'eps' | 'steps' | 'loss' | 'earlyStop' | 'seed'>> & UnforeseenOptions,
+): UnforeseenSettings {
+  const { eps, steps, loss, earlyStop, seed } = o;
   const stepSize = o.stepSize ?? eps / Math.sqrt(Math.max(steps, 1));
-  if (!Number.isFinite(stepSize) || stepSize < 0)
-    throw new UserError(`${name}: stepSize must be a number >= 0 (got ${stepSize})`);
-  const loss = o.loss ?? 'ce';
-  if (loss !== 'ce' && loss !== 'cw') throw new UserError(`${name}: unknown loss '${loss}'; use ce or cw`);
-  const seed = o.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new UserError(`${name}: seed must be a finite number (got ${seed})`);
-  if ((o.restarts ?? 0) !== 0)
-    throw new UserError(
-      `${name} does not support restarts (got ${o.restarts}); run it again with another seed`,
-    );
-  return { eps, steps, stepSize, loss, earlyStop: o.earlyStop ?? false, seed, target: o.target ?? null };
+  return { eps, steps, stepSize, loss, earlyStop, seed, target: o.target ?? null };
 }
 
 /** Snow and Gabor draw their patterns at random by construction: `randomStart: false` is refused. */
-export function requireRandomStart(o: AttackOptions, name: string): void {
+export function requireRandomStart(o: { randomStart?: boolean }, name: string): void {
   if (o.randomStart === false)
-    throw new UserError(`${name} always starts from a random pattern; leave randomStart unset and vary seed`);
+    throw new UserError(
+      `attack '${name}': always starts from a random pattern; leave option 'randomStart' unset and vary 'seed'`,
+    );
 }
 
 /**

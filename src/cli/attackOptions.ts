@@ -1,68 +1,42 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { AttackOptions } from '../attacks/index.ts';
 import { ATTACKS } from '../attacks/index.ts';
 import { classIndex, type Classifier } from '../models/classifier.ts';
 import { UserError } from '../errors.ts';
-import { nonNegativeInt, parseNumber, positiveInt, positiveNumber } from './options.ts';
+import { parseNumber } from './options.ts';
+import { addMethodOptions, methodOptionsFrom, type FlagOverride } from './methodOptions.ts';
 
-/** Attack options as commander parses them. */
+/** Attack options as commander parses them: one key per generated flag (see methodOptions.ts). */
 export interface AttackCliOptions {
-  steps?: number;
-  stepSize?: number;
-  randomStart?: boolean;
-  restarts?: number;
-  loss?: 'ce' | 'cw';
   target?: string;
   seed: number;
-  earlyStop?: boolean;
-  rounds?: number;
-  kappa?: number;
+  [flag: string]: unknown;
 }
 
-/** Adds the options every attack understands (each attack ignores those it has no use for). */
+/** How the attack flags depart from the generated ones: commands take --eps lists; --target is a label. */
+const ATTACK_FLAGS: Record<string, FlagOverride> = {
+  eps: { skip: true },
+  target: {
+    raw: true,
+    doc: "targeted attack toward this class (a name from the model's labels, or an index)",
+  },
+  seed: { default: 0 },
+};
+
+/** Adds the options of every registered attack, one flag per option (each attack ignores the others). */
 export function addAttackOptions(cmd: Command): Command {
-  return cmd
-    .option('--steps <n>', 'attack iterations (default: per attack; pgd 40)', nonNegativeInt('--steps'))
-    .option(
-      '--step-size <alpha>',
-      'step size, a number or fraction (default: pgd-linf 0.01, pgd-l2 eps/5)',
-      positiveNumber('--step-size'),
-    )
-    .option('--random-start', 'start from a random point in the ball')
-    .option(
-      '--restarts <n>',
-      'extra random restarts; the worst case per example is kept',
-      nonNegativeInt('--restarts'),
-    )
-    .addOption(
-      new Option('--loss <kind>', 'loss to ascend: cross-entropy or CW logit margin').choices(['ce', 'cw']),
-    )
-    .option(
-      '--target <class>',
-      "targeted attack toward this class (a name from the model's labels, or an index)",
-    )
-    .option('--early-stop', 'stop moving an example once the attack has succeeded on it')
-    .option('--rounds <n>', 'min-eps: bisection rounds', positiveInt('--rounds'))
-    .option(
-      '--kappa <margin>',
-      'min-eps: logit margin that counts as success',
-      positiveNumber('--kappa', true),
-    )
-    .option('--seed <n>', 'seed for random starts and random attacks', nonNegativeInt('--seed'), 0);
+  return addMethodOptions(cmd, Object.values(ATTACKS), ATTACK_FLAGS);
 }
 
 /** The library options from the command line; the target resolved against the model's labels. */
-export function attackOptionsFrom(o: AttackCliOptions, model: Classifier): Omit<AttackOptions, 'eps'> {
-  const out: Omit<AttackOptions, 'eps'> & { rounds?: number; kappa?: number } = { seed: o.seed };
-  if (o.steps !== undefined) out.steps = o.steps;
-  if (o.stepSize !== undefined) out.stepSize = o.stepSize;
-  if (o.randomStart) out.randomStart = true;
-  if (o.restarts !== undefined) out.restarts = o.restarts;
-  if (o.loss) out.loss = o.loss;
-  if (o.earlyStop) out.earlyStop = true;
+export function attackOptionsFrom(
+  o: AttackCliOptions,
+  model: Classifier,
+): Omit<AttackOptions, 'eps'> & Record<string, unknown> {
+  const out: Omit<AttackOptions, 'eps'> & Record<string, unknown> = {
+    ...methodOptionsFrom<AttackOptions>(o, Object.values(ATTACKS), ATTACK_FLAGS),
+  };
   if (o.target !== undefined) out.target = classIndex(model, o.target);
-  if (o.rounds !== undefined) out.rounds = o.rounds;
-  if (o.kappa !== undefined) out.kappa = o.kappa;
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { parseNumber } from '../options.ts';
 
 /** Parses a positive integer option; one-line {@link UserError} otherwise. */
 export function positiveInt(name: string) {
@@ -33,14 +34,7 @@ export function positiveNumber(name: string, allowZero = false) {
   };
 }
 
-/** A number or a fraction `a/b`; null when it is neither. */
-export function parseNumber(v: string): number | null {
-  const s = v.trim();
-  const frac = /^([+-]?[\d.]+(?:e[+-]?\d+)?)\/([\d.]+(?:e[+-]?\d+)?)$/i.exec(s);
-  if (frac) return Number(frac[1]) / Number(frac[2]);
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
-  return Number(s);
-}
+export { parseNumber } from '../options.ts';
 
 /** Options every command that touches data accepts. */
 export interface DataOptions {

@@ -39,7 +39,7 @@ export async function useBackend(
   }
   if (tf.getBackend() !== name || !tf.findBackend(name)) {
     const ok = await tf.setBackend(name);
-    if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try --backend cpu`);
+    if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try the cpu backend`);
   }
   await tf.ready();
   // The project's WebAssembly kernels, on the backend's memory (kernels before this use fallbacks).

@@ -6,8 +6,9 @@
  * Grad-CAM: Selvaraju et al., ICCV 2017: alpha_k = mean over positions of dS/dA_k on any named layer,
  * map = ReLU(sum_k alpha_k A_k) (ReLU optional). For a GAP+dense head without ReLU,
  * dS/dA_k(i,j) = w_kc / (h w), so Grad-CAM = CAM / (h w) exactly (ALGORITHMS.md section 2).
- * Options: `target` 'predicted', `batchSize` 32; Grad-CAM: `layer` (default the card's
- * `layers.lastConv`, else `camFeatures`), `relu` true. Maps [N, h, w, 1] at feature resolution; use
+ * Options (CamOptions, GradCamOptions): `target` 'predicted', `score` 'logit' (the only one),
+ * `batchSize` 32; Grad-CAM: `layer` (default the card's `layers.lastConv`, else `camFeatures`),
+ * `relu` true. Input: images [N, H, W, C] in [0, 1]; maps [N, h, w, 1] at feature resolution; use
  * {@link upsample} for display. Layers models only.
  *
  *   const r = cam(model, batch);                      // r.maps [N, 7, 7, 1] on gap-cnn
@@ -17,9 +18,33 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Classifier } from '../models/classifier.ts';
 import { preprocessTensor } from '../models/classifier.ts';
-import type { ExplainOptions, Explainer } from './types.ts';
-import { commonOptions, resolveTargets, scoreOf } from './gradient.ts';
+import type { CamOptions, GradCamOptions } from './types.ts';
+import { resolveTargets, scoreOf } from './scores.ts';
+import { COMMON_EXPLAIN_SPECS, defineExplainer } from './record.ts';
+import { concatChunks } from '../engine/chunks.ts';
 import { UserError } from '../errors.ts';
+import type { OptionSpecs } from '../options.ts';
+
+export const CAM_OPTIONS = {
+  target: COMMON_EXPLAIN_SPECS.target,
+  score: {
+    ...COMMON_EXPLAIN_SPECS.score,
+    choices: ['logit'],
+    doc: 'score explained: the class logit (only)',
+  },
+  batchSize: { ...COMMON_EXPLAIN_SPECS.batchSize, default: 32, defaultText: undefined },
+} satisfies OptionSpecs<CamOptions>;
+
+export const GRAD_CAM_OPTIONS = {
+  ...CAM_OPTIONS,
+  layer: {
+    type: 'string',
+    defaultText: "the card's last conv",
+    doc: 'layer explained',
+    metavar: 'name',
+  },
+  relu: { type: 'boolean', default: true, doc: 'ReLU of the map (off: keep negative values)' },
+} satisfies OptionSpecs<GradCamOptions>;
 
 function layersModel(model: Classifier, method: string): tfl.LayersModel {
   if (!(model.model instanceof tfl.LayersModel))
@@ -27,12 +52,6 @@ function layersModel(model: Classifier, method: string): tfl.LayersModel {
       `${method} needs a tfjs layers model; this is a graph model (use gradient or integrated-gradients)`,
     );
   return model.model;
-}
-
-function logitScore(o: ExplainOptions, method: string) {
-  const c = commonOptions(o);
-  if (c.score !== 'logit') throw new UserError(`${method} explains a class logit; leave score at 'logit'`);
-  return c;
 }
 
 /**
@@ -60,15 +79,21 @@ export function camHead(model: Classifier): { features: string; weights: tf.Tens
 }
 
 /** CAM_t = sum_k w_kt A_k [N, h, w, 1] (no bias), with `bias` b_t per image (caller owns `maps`). */
-export const cam: Explainer = (model, batch, o = {}) => {
-  const c = logitScore(o, 'CAM');
-  const targets = resolveTargets(model, batch, c.target);
-  const head = camHead(model);
-  const n = batch.x.shape[0];
-  const parts: tf.Tensor4D[] = [];
-  for (let i = 0; i < n; i += c.batchSize) {
-    const m = Math.min(c.batchSize, n - i);
-    parts.push(
+export const camExplainer = defineExplainer<CamOptions, typeof CAM_OPTIONS>({
+  name: 'cam',
+  summary: 'CAM (Zhou et al., CVPR 2016): class weights of a GAP + dense head times the features',
+  options: CAM_OPTIONS,
+  facts: {
+    samplesPerImage: null,
+    needsCam: true,
+    needsLayersModel: true,
+    signed: true,
+    resolution: 'features',
+  },
+  explain: (model, batch, c) => {
+    const targets = resolveTargets(model, batch, c.target);
+    const head = camHead(model);
+    const maps = concatChunks(batch.x.shape[0], c.batchSize, (i, m) =>
       tf.tidy(() => {
         const xs = tf.slice(batch.x, [i, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
         const { activations, logits } = model.taps(xs, [head.features]);
@@ -82,17 +107,25 @@ export const cam: Explainer = (model, batch, o = {}) => {
         return tf.sum(tf.mul(a, tf.reshape(wt, [m, 1, 1, -1])), 3, true) as tf.Tensor4D;
       }),
     );
-  }
-  head.weights.dispose();
-  const maps = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
-  if (parts.length > 1) tf.dispose(parts);
-  return {
-    maps,
-    targets,
-    bias: targets.map((t) => head.bias[t]),
-    options: { method: 'cam', ...c, layer: head.features, dense: model.card.layers?.camDense },
-  };
-};
+    head.weights.dispose();
+    return {
+      maps,
+      targets,
+      bias: targets.map((t) => head.bias[t]),
+      options: {
+        method: 'cam',
+        target: c.target,
+        score: c.score,
+        batchSize: c.batchSize,
+        layer: head.features,
+        dense: model.card.layers?.camDense,
+      },
+    };
+  },
+});
+
+/** CAM (see the file's header); validates its options. */
+export const cam = camExplainer.run;
 
 /**
  * The model's logits as a function of the named layer's output `a`, everything else computed from
@@ -128,27 +161,35 @@ function logitsFromLayer(
 }
 
 /** Grad-CAM on a named conv layer: sum_k mean(dS/dA_k) A_k, ReLU optional; [N, h, w, 1] (caller owns). */
-export const gradCam: Explainer = (model, batch, o = {}) => {
-  const c = logitScore(o, 'Grad-CAM');
-  const lm = layersModel(model, 'Grad-CAM');
-  const name = o.layer ?? model.card.layers?.lastConv ?? model.card.layers?.camFeatures;
-  if (!name)
-    throw new UserError(`name the layer for Grad-CAM (layer option); ${model.card.name}'s card names none`);
-  if (!model.layerNames().includes(name))
-    throw new UserError(
-      `layer '${name}' not found in the model; choose one of: ${model.layerNames().join(', ')}`,
-    );
-  const layer = lm.getLayer(name);
-  const shape = layer.outputShape as (number | null)[];
-  if (shape.length !== 4 || Array.isArray(shape[0]))
-    throw new UserError(`Grad-CAM needs a conv layer with output [N, h, w, k]; ${name} gives [${shape}]`);
-  const relu = o.relu ?? true;
-  const targets = resolveTargets(model, batch, c.target);
-  const n = batch.x.shape[0];
-  const parts: tf.Tensor4D[] = [];
-  for (let i = 0; i < n; i += c.batchSize) {
-    const m = Math.min(c.batchSize, n - i);
-    parts.push(
+export const gradCamExplainer = defineExplainer<GradCamOptions, typeof GRAD_CAM_OPTIONS>({
+  name: 'grad-cam',
+  summary: 'Grad-CAM (Selvaraju et al., ICCV 2017): features weighted by their mean gradient',
+  options: GRAD_CAM_OPTIONS,
+  facts: {
+    samplesPerImage: null,
+    needsCam: false,
+    needsLayersModel: true,
+    signed: false,
+    resolution: 'features',
+  },
+  explain: (model, batch, o) => {
+    const lm = layersModel(model, 'Grad-CAM');
+    const name = o.layer ?? model.card.layers?.lastConv ?? model.card.layers?.camFeatures;
+    if (!name)
+      throw new UserError(
+        `name the layer for Grad-CAM (option 'layer'); ${model.card.name}'s card names none`,
+      );
+    if (!model.layerNames().includes(name))
+      throw new UserError(
+        `layer '${name}' not found in the model; choose one of: ${model.layerNames().join(', ')}`,
+      );
+    const layer = lm.getLayer(name);
+    const shape = layer.outputShape as (number | null)[];
+    if (shape.length !== 4 || Array.isArray(shape[0]))
+      throw new UserError(`Grad-CAM needs a conv layer with output [N, h, w, k]; ${name} gives [${shape}]`);
+    const { relu } = o;
+    const targets = resolveTargets(model, batch, o.target);
+    const maps = concatChunks(batch.x.shape[0], o.batchSize, (i, m) =>
       tf.tidy(() => {
         const xs = tf.slice(batch.x, [i, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
         const { activations, logits } = model.taps(xs, [name]);
@@ -164,11 +205,23 @@ export const gradCam: Explainer = (model, batch, o = {}) => {
         return relu ? (tf.relu(map) as tf.Tensor4D) : map;
       }),
     );
-  }
-  const maps = parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
-  if (parts.length > 1) tf.dispose(parts);
-  return { maps, targets, options: { method: 'grad-cam', ...c, layer: name, relu } };
-};
+    return {
+      maps,
+      targets,
+      options: {
+        method: 'grad-cam',
+        target: o.target,
+        score: o.score,
+        batchSize: o.batchSize,
+        layer: name,
+        relu,
+      },
+    };
+  },
+});
+
+/** Grad-CAM (see the file's header); validates its options. */
+export const gradCam = gradCamExplainer.run;
 
 /** Bilinear upsampling of maps [N, h, w, c] to [N, height, width, c] for display (caller owns). */
 export function upsample(maps: tf.Tensor4D, height: number, width: number): tf.Tensor4D {

@@ -5,23 +5,19 @@
  * gap `delta` and `relativeError` = |delta| / |S(x) - S(a)| per image (ALGORITHMS.md section 2).
  * Options and defaults: `steps` m 100 (the Int/Int2 code), `rule` 'riemann-right', `baseline` 'zeros'
  * ('blur' with `blurSigma` min(H,W)/10 px, 'uniform' from `seed` 0, or an image), plus `target`,
- * `score`, `batchSize` (path points per pass). Input: images [N, H, W, C] in [0, 1]; maps [N, H, W, C].
+ * `score`, `batchSize` (path points per pass), `sampleRange` (only the path points a .. b - 1, a
+ * partial sum). Input: images [N, H, W, C] in [0, 1]; maps [N, H, W, C].
  *
  *   const r = integratedGradients(model, batch, { steps: 200 });
  *   console.log(r.relativeError); r.maps.dispose();
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ExplainOptions, Explainer } from './types.ts';
-import {
-  accumulateGradients,
-  commonOptions,
-  intOption,
-  nonNegative,
-  resolveTargets,
-  sampleRangeOf,
-  scoresOf,
-} from './gradient.ts';
+import type { ExplainOptions, IntegratedGradientsOptions } from './types.ts';
+import { accumulateGradients, resolveTargets, sampleRangeOf, scoresOf } from './scores.ts';
+import { commonSettings } from './gradient.ts';
+import { COMMON_EXPLAIN_SPECS, SAMPLE_RANGE_SPEC, SEED_SPEC, defineExplainer } from './record.ts';
 import { UserError } from '../errors.ts';
+import type { OptionSpecs } from '../options.ts';
 
 /** Gaussian blur of each image and channel (separable, edges clamped), float32 [N*H*W*C]. */
 export function gaussianBlur(data: Float32Array, shape: readonly number[], sigma: number): Float32Array {
@@ -58,7 +54,7 @@ export function gaussianBlur(data: Float32Array, shape: readonly number[], sigma
 /** The baseline images a [N, H, W, C] (caller owns) and how to name them in the options. */
 function baselineOf(
   x: tf.Tensor4D,
-  o: ExplainOptions,
+  o: IntegratedGradientsOptions,
   seed: number,
 ): { a: tf.Tensor4D; name: unknown; sigma?: number } {
   const [n, h, w, c] = x.shape;
@@ -67,7 +63,7 @@ function baselineOf(
   if (b === 'uniform')
     return { a: tf.randomUniform(x.shape, 0, 1, 'float32', seed) as tf.Tensor4D, name: 'uniform' };
   if (b === 'blur') {
-    const sigma = nonNegative('blurSigma', o.blurSigma ?? Math.min(h, w) / 10);
+    const sigma = o.blurSigma ?? Math.min(h, w) / 10;
     return {
       a: tf.tensor4d(gaussianBlur(x.dataSync() as Float32Array, x.shape, sigma), x.shape),
       name: 'blur',
@@ -118,71 +114,129 @@ export function completeness(
 export const DEFAULT_STEPS = 100;
 
 /** Gradient evaluations IG makes per image: m (right Riemann) or m + 1 (trapezoid). */
-export const igPoints = (o: ExplainOptions): number =>
+export const igPoints = (o: IntegratedGradientsOptions | ExplainOptions): number =>
   (o.steps ?? DEFAULT_STEPS) + (o.rule === 'trapezoid' ? 1 : 0);
 
-export const integratedGradients: Explainer = (model, batch, o = {}) => {
-  const c = commonOptions(o, model.inputShape);
-  const m = intOption('steps', o.steps ?? DEFAULT_STEPS, 1);
-  const rule = o.rule ?? 'riemann-right';
-  if (rule !== 'riemann-right' && rule !== 'trapezoid')
-    throw new UserError(`unknown rule '${rule}'; use riemann-right or trapezoid`);
-  const seed = o.seed ?? 0;
-  const targets = resolveTargets(model, batch, c.target);
-  const x = batch.x;
-  const [n, h, w, ch] = x.shape;
-  const { a, name, sigma } = baselineOf(x, o, seed);
-  // Right Riemann: alpha = k/m, k = 1..m, weights 1/m. Trapezoid: k = 0..m, ends weighted 1/(2m).
-  const count = rule === 'riemann-right' ? m : m + 1;
-  const alpha = (s: number) => (rule === 'riemann-right' ? (s + 1) / m : s / m);
-  const range = sampleRangeOf(o, count);
-  const xValues = x.dataSync() as Float32Array;
-  const aValues = a.dataSync() as Float32Array;
-  const avg = accumulateGradients(
-    model,
-    x.shape,
-    count,
-    c.batchSize,
-    targets,
-    c.score,
-    (images, s) => {
-      // Path points a + alpha (x - a), in float32 as tf.add(a, tf.mul(alpha, tf.sub(x, a))) computes
-      // them (each step rounded once), without the gathers and broadcasts.
-      const per = h * w * ch;
-      const values = new Float32Array(images.length * per);
-      images.forEach((e, b) => {
-        const al = Math.fround(alpha(s[b]));
-        for (let j = 0, o = e * per, d = b * per; j < per; j++) {
-          const av = aValues[o + j];
-          values[d + j] = av + Math.fround(al * Math.fround(xValues[o + j] - av));
-        }
-      });
-      return tf.tensor4d(values, [images.length, h, w, ch]);
-    },
-    (s) => (rule === 'trapezoid' && (s === 0 || s === m) ? 0.5 / m : 1 / m),
-    range,
-  );
-  const maps = tf.tidy(() => tf.mul(tf.sub(x, a), tf.tensor4d(avg, [n, h, w, ch]))) as tf.Tensor4D;
-  const scores = scoresOf(model, x, targets, c.score, c.batchSize);
-  const baselineScores = scoresOf(model, a, targets, c.score, c.batchSize);
-  a.dispose();
-  const { delta, relativeError } = completeness(maps.dataSync(), scores, baselineScores);
-  return {
-    maps,
-    targets,
-    scores,
-    baselineScores,
-    delta,
-    relativeError,
-    options: {
-      method: 'integrated-gradients',
-      ...c,
-      steps: m,
-      rule,
-      baseline: name,
-      ...(sigma !== undefined ? { blurSigma: sigma } : {}),
-      seed,
-      ...(o.sampleRange ? { sampleRange: range } : {}),
-    },
-  };
-};
+const BASELINES = ['zeros', 'blur', 'uniform'] as const;
+
+export const INTEGRATED_GRADIENTS_OPTIONS = {
+  ...COMMON_EXPLAIN_SPECS,
+  steps: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: DEFAULT_STEPS,
+    doc: 'path points',
+    metavar: 'm',
+  },
+  rule: {
+    type: 'choice',
+    choices: ['riemann-right', 'trapezoid'],
+    default: 'riemann-right',
+    doc: 'quadrature',
+    metavar: 'rule',
+  },
+  baseline: {
+    type: 'value',
+    default: 'zeros',
+    expects: "'zeros', 'blur', 'uniform' or an image (a tensor or an array)",
+    check: (v) =>
+      BASELINES.some((b) => b === v) ||
+      v instanceof tf.Tensor ||
+      (typeof v === 'object' && v !== null && typeof (v as ArrayLike<number>).length === 'number'),
+    textChoices: BASELINES,
+    doc: 'baseline',
+    metavar: 'kind',
+  },
+  blurSigma: {
+    type: 'number',
+    min: 0,
+    defaultText: 'min(H, W)/10',
+    doc: "the blur baseline's std in pixels",
+    metavar: 'px',
+  },
+  seed: SEED_SPEC,
+  sampleRange: SAMPLE_RANGE_SPEC,
+} satisfies OptionSpecs<IntegratedGradientsOptions>;
+
+export const integratedGradientsExplainer = defineExplainer<
+  IntegratedGradientsOptions,
+  typeof INTEGRATED_GRADIENTS_OPTIONS
+>({
+  name: 'integrated-gradients',
+  summary:
+    'Integrated Gradients (Sundararajan et al., ICML 2017): path integral of gradients from a baseline',
+  options: INTEGRATED_GRADIENTS_OPTIONS,
+  facts: {
+    samplesPerImage: igPoints,
+    needsCam: false,
+    needsLayersModel: false,
+    signed: true,
+    resolution: 'input',
+  },
+  explain: (model, batch, o) => {
+    const c = commonSettings(model, o);
+    const m = o.steps;
+    const { rule, seed } = o;
+    const targets = resolveTargets(model, batch, c.target);
+    const x = batch.x;
+    const [n, h, w, ch] = x.shape;
+    const { a, name, sigma } = baselineOf(x, o, seed);
+    // Right Riemann: alpha = k/m, k = 1..m, weights 1/m. Trapezoid: k = 0..m, ends weighted 1/(2m).
+    const count = rule === 'riemann-right' ? m : m + 1;
+    const alpha = (s: number) => (rule === 'riemann-right' ? (s + 1) / m : s / m);
+    const range = sampleRangeOf(o.sampleRange, count);
+    const xValues = x.dataSync() as Float32Array;
+    const aValues = a.dataSync() as Float32Array;
+    const avg = accumulateGradients(
+      model,
+      x.shape,
+      count,
+      c.batchSize,
+      targets,
+      c.score,
+      (images, s) => {
+        // Path points a + alpha (x - a), in float32 as tf.add(a, tf.mul(alpha, tf.sub(x, a))) computes
+        // them (each step rounded once), without the gathers and broadcasts.
+        const per = h * w * ch;
+        const values = new Float32Array(images.length * per);
+        images.forEach((e, b) => {
+          const al = Math.fround(alpha(s[b]));
+          for (let j = 0, o = e * per, d = b * per; j < per; j++) {
+            const av = aValues[o + j];
+            values[d + j] = av + Math.fround(al * Math.fround(xValues[o + j] - av));
+          }
+        });
+        return tf.tensor4d(values, [images.length, h, w, ch]);
+      },
+      (s) => (rule === 'trapezoid' && (s === 0 || s === m) ? 0.5 / m : 1 / m),
+      range,
+    );
+    const maps = tf.tidy(() => tf.mul(tf.sub(x, a), tf.tensor4d(avg, [n, h, w, ch]))) as tf.Tensor4D;
+    const scores = scoresOf(model, x, targets, c.score, c.batchSize);
+    const baselineScores = scoresOf(model, a, targets, c.score, c.batchSize);
+    a.dispose();
+    const { delta, relativeError } = completeness(maps.dataSync(), scores, baselineScores);
+    return {
+      maps,
+      targets,
+      scores,
+      baselineScores,
+      delta,
+      relativeError,
+      options: {
+        method: 'integrated-gradients',
+        ...c,
+        steps: m,
+        rule,
+        baseline: name,
+        ...(sigma !== undefined ? { blurSigma: sigma } : {}),
+        seed,
+        ...(o.sampleRange ? { sampleRange: range } : {}),
+      },
+    };
+  },
+});
+
+/** Integrated Gradients (see the file's header); validates its options. */
+export const integratedGradients = integratedGradientsExplainer.run;

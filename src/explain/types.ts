@@ -8,10 +8,54 @@ import type { Batch } from '../data/dataset.ts';
  */
 export type ExplainTarget = 'predicted' | 'label' | number | number[];
 
+/** Options every explainer takes (Captum's one interface); each method's type adds its own. */
+export interface CommonExplainOptions {
+  /** The class explained (default `'predicted'`). */
+  target?: ExplainTarget;
+  /** The score differentiated: the target's logit (default) or its cross-entropy. */
+  score?: 'logit' | 'ce';
+  /** Images (or noise samples, or path points) per internal forward/backward pass. */
+  batchSize?: number;
+}
+
+/** Options of gradient saliency and Gradient x Input. */
+export type GradientOptions = CommonExplainOptions;
+
+/** Options of SmoothGrad (see {@link ExplainOptions} for each). */
+export interface SmoothGradOptions extends CommonExplainOptions {
+  samples?: number;
+  spread?: number;
+  aggregate?: 'mean' | 'sum';
+  seed?: number;
+  sampleRange?: [number, number];
+}
+
+/** Options of Integrated Gradients (see {@link ExplainOptions} for each). */
+export interface IntegratedGradientsOptions extends CommonExplainOptions {
+  steps?: number;
+  rule?: 'riemann-right' | 'trapezoid';
+  baseline?: 'zeros' | 'blur' | 'uniform' | tf.Tensor | ArrayLike<number>;
+  blurSigma?: number;
+  seed?: number;
+  sampleRange?: [number, number];
+}
+
+/** Options of CAM: logits only. */
+export interface CamOptions extends Omit<CommonExplainOptions, 'score'> {
+  score?: 'logit';
+}
+
+/** Options of Grad-CAM (see {@link ExplainOptions} for each). */
+export interface GradCamOptions extends CamOptions {
+  layer?: string;
+  relu?: boolean;
+}
+
 /**
- * Options shared by every explainer (Captum's one interface), plus each method's own. Every
- * explainer echoes them back in {@link ExplainResult.options} with its defaults filled in.
- * Images are float32 [N, H, W, C] in [0, 1]; the model runs in inference mode.
+ * One options object for any explainer by name (a command that runs several methods gives them
+ * one): the common options plus every built-in method's own. Each explainer reads the options its
+ * record declares and ignores the others, and echoes them back in {@link ExplainResult.options}
+ * with its defaults filled in. Images are float32 [N, H, W, C] in [0, 1]; inference mode.
  */
 export interface ExplainOptions {
   /** The class explained (default `'predicted'`). */
@@ -83,5 +127,5 @@ export interface ExplainResult {
   bias?: number[];
 }
 
-/** One signature for every explainer: `(model, batch, options) -> result`. */
-export type Explainer = (model: Classifier, batch: Batch, options?: ExplainOptions) => ExplainResult;
+/** One signature for every explainer: `(model, batch, options) -> result`; O is the method's options. */
+export type Explainer<O = ExplainOptions> = (model: Classifier, batch: Batch, options?: O) => ExplainResult;

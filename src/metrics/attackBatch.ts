@@ -9,7 +9,12 @@ import type { Classifier } from '../models/classifier.ts';
 import type { Batch } from '../data/dataset.ts';
 import { camHead } from '../explain/cam.ts';
 import { camBoundCheck } from './interpretation.ts';
-import { attack as attackByName, type AttackOptions, type AttackResult } from '../attacks/index.ts';
+import {
+  attack as attackByName,
+  attackFacts,
+  type AttackOptions,
+  type AttackResult,
+} from '../attacks/index.ts';
 
 /** Per-example norms of x' - x. */
 export interface Norms {
@@ -76,7 +81,7 @@ function hasCamHead(model: Classifier): boolean {
 
 /**
  * Runs `item` on `batch` (its examples, which the caller owns) and reads the outcome back; every
- * tensor it makes is freed. For min-eps on a model with a CAM head it adds the interpretation
+ * tensor it makes is freed. For a minimum-eps search on a model with a CAM head it adds the interpretation
  * discrepancy D and proposition 1's bound (Boopathy et al.; ALGORITHMS.md 3).
  */
 export function attackBatch(model: Classifier, batch: Batch, item: AttackItem): AttackBatchOut {
@@ -84,7 +89,7 @@ export function attackBatch(model: Classifier, batch: Batch, item: AttackItem): 
   const r: AttackResult = attackByName(item.attack)(model, batch, item.options);
   try {
     const metrics: Record<string, number[]> = { ...(r.metrics ?? {}) };
-    if (item.attack === 'min-eps' && hasCamHead(model))
+    if (attackFacts(item.attack).findsMinimumEps && hasCamHead(model))
       Object.assign(metrics, discrepancyMetrics(model, batch, r));
     const predictions = Int32Array.from(tf.tidy(() => tf.argMax(r.logits, 1).dataSync()));
     const norms = perturbationNorms(batch.x, r.xAdv);

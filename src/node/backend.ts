@@ -16,7 +16,7 @@ export async function initNodeBackend(name: BackendName = 'wasm'): Promise<Backe
         await import(mod);
       } catch {
         throw new UserError(
-          `backend 'tensorflow' needs @tensorflow/tfjs-node: run 'npm install @tensorflow/tfjs-node' where it can download libtensorflow, or use --backend wasm`,
+          `backend 'tensorflow' needs @tensorflow/tfjs-node: run 'npm install @tensorflow/tfjs-node' where it can download libtensorflow, or use the wasm backend`,
         );
       }
     },

@@ -33,7 +33,7 @@ function checkFile(file: string): void {
   }
   if (st.isDirectory()) {
     throw new UserError(
-      `${file} is a folder, not an image; for a class-per-folder tree use --data folder:${file}`,
+      `${file} is a folder, not an image; for a class-per-folder tree use the dataset spec folder:${file}`,
     );
   }
 }

@@ -169,7 +169,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
     if (kind !== 'dir') {
       throw new UserError(
         kind === 'file'
-          ? `${parsed.path} is a file; folder: needs a folder of class sub-folders (for single images use --image)`
+          ? `${parsed.path} is a file; folder: needs a folder of class sub-folders (load single images as images, not as a dataset)`
           : `folder not found: ${parsed.path}`,
       );
     }
@@ -289,7 +289,7 @@ export async function loadDataSlice(
   const { start, ...load } = opts;
   const all = await loadDataset(spec, { ...load, limit: start + opts.limit });
   if (start >= all.size)
-    throw new UserError(`--start ${start} is past the end of ${spec} (${all.size} examples)`);
+    throw new UserError(`start ${start} is past the end of ${spec} (${all.size} examples)`);
   const idx = Array.from({ length: Math.min(opts.limit, all.size - start) }, (_, i) => start + i);
   return { data: subset(all, idx), names: idx.map((i) => `${spec}[${i}]`) };
 }

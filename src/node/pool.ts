@@ -69,7 +69,7 @@ export function defaultWorkers(): number {
  */
 export function checkWorkers(n: number | undefined): number {
   const v = n ?? defaultWorkers();
-  if (!Number.isInteger(v) || v < 1) throw new UserError(`--workers must be a whole number >= 1 (got ${n})`);
+  if (!Number.isInteger(v) || v < 1) throw new UserError(`workers must be a whole number >= 1 (got ${n})`);
   return v;
 }
 

@@ -20,7 +20,7 @@ import {
 import type { AttackRunner } from '../metrics/robustness.ts';
 import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { createRng } from '../engine/rng.ts';
-import { OBJECTIVES, type Objective, type ObjectiveContext } from '../train/objectives/index.ts';
+import { makeObjective, type Objective, type ObjectiveContext } from '../train/objectives/index.ts';
 import {
   correctCount,
   type ShardedGradients,
@@ -319,7 +319,7 @@ export const TASKS: Record<string, TaskHandler> = {
     stopSession(env);
     const model = await tfl.loadLayersModel(tf.io.fromMemory(p.artifacts));
     const classifier = makeClassifier(model, p.card);
-    const objective = OBJECTIVES[p.objective.name](p.objective.options);
+    const objective = makeObjective(p.objective.name, p.objective.options);
     const vars = classifier.trainableVariables();
     const size = vars.reduce((s, v) => s + v.size, 0);
     if (size !== p.size || p.weights.length !== size)

@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 export function reportDir(finalDir: string) {
   const final = path.resolve(finalDir);
   if (fs.existsSync(final) && !fs.statSync(final).isDirectory())
-    throw new UserError(`${finalDir} is a file, not a folder; choose another --out`);
+    throw new UserError(`${finalDir} is a file, not a folder; choose another output folder`);
   const tmp = `${final}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });

@@ -57,7 +57,7 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
 export function listZoo(modelsDir: string): ZooListing {
   if (!fs.existsSync(modelsDir) || !fs.statSync(modelsDir).isDirectory())
     throw new UserError(
-      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ... with --models`,
+      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ...`,
     );
   const present: ZooEntry[] = [];
   const missing: ZooMissing[] = [];

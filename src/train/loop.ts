@@ -79,7 +79,9 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
           tf.dispose([x, batch.y]);
         }
         if (!Number.isFinite(r.loss))
-          throw new UserError(`the loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}; lower --lr`);
+          throw new UserError(
+            `the loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (lr)`,
+          );
         const progress = meter.add(r.loss, r.hits, order[b].length, b, lr);
         o.onProgress?.(progress);
       }

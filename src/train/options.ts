@@ -52,10 +52,10 @@ export function checkTrainOptions(c: Classifier, o: TrainOptions): void {
   if (c.trainableVariables().length === 0)
     throw new UserError('the model has no trainable weights; only layers models can be trained');
   if (!Number.isInteger(o.epochs) || o.epochs < 1)
-    throw new UserError(`--epochs must be a positive integer (got ${o.epochs})`);
+    throw new UserError(`epochs must be a positive integer (got ${o.epochs})`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
-    throw new UserError(`--batch-size must be a positive integer (got ${o.batchSize})`);
-  if (!(o.lr > 0)) throw new UserError(`--lr must be a positive number (got ${o.lr})`);
+    throw new UserError(`batchSize must be a positive integer (got ${o.batchSize})`);
+  if (!(o.lr > 0)) throw new UserError(`lr must be a positive number (got ${o.lr})`);
 }
 
 /**

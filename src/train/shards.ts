@@ -8,7 +8,7 @@ import type { Classifier } from '../models/classifier.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
 import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
-import { OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
+import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
 
 /** What the gradient workers need once: the model, its card and the objective (from the registry). */
 export interface ShardSetup {
@@ -148,12 +148,15 @@ export function usesBatchNorm(c: Pick<Classifier, 'model'>): boolean {
 export function checkShardable(c: Classifier, objective: Objective, workers: number): void {
   if (usesBatchNorm(c))
     throw new UserError(
-      `--workers ${workers} cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use --workers 1`,
+      `${workers} workers cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use 1 worker`,
     );
-  const f = Object.hasOwn(OBJECTIVES, objective.name) ? OBJECTIVES[objective.name] : undefined;
-  if (!f || JSON.stringify(f(objective.options).options) !== JSON.stringify(objective.options))
+  if (
+    !Object.hasOwn(OBJECTIVES, objective.name) ||
+    JSON.stringify(makeObjective(objective.name, objective.options).options) !==
+      JSON.stringify(objective.options)
+  )
     throw new UserError(
-      `--workers ${workers} needs an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use --workers 1`,
+      `${workers} workers need an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use 1 worker`,
     );
 }
 

@@ -87,7 +87,7 @@ const isFrac = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 export function parseRobustRecord(value: unknown, where: string): RobustRecord {
   const bad = (what: string): never => {
     throw new UserError(
-      `${where} holds a malformed robust-accuracy record: ${what}; delete that entry or re-measure it with 'advlens zoo table --recompute --record'`,
+      `${where} holds a malformed robust-accuracy record: ${what}; delete that entry or measure that budget again and record it`,
     );
   };
   if (!value || typeof value !== 'object' || Array.isArray(value)) bad('not an object');

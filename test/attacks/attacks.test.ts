@@ -8,7 +8,7 @@ import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { makeClassifier } from '../../src/models/classifier.ts';
 import { plainPreprocess } from '../../src/models/card.ts';
-import { ATTACKS, attack } from '../../src/attacks/index.ts';
+import { attack } from '../../src/attacks/index.ts';
 import { UserError } from '../../src/errors.ts';
 
 await initNodeBackend('wasm');
@@ -81,8 +81,8 @@ test('PGD L-inf keeps every pixel in the eps-ball and in [0,1]; accuracy falls w
   const before = tf.memory().numTensors;
   const acc: number[] = [];
   for (const eps of [0.05, 0.1, 0.2, 0.3]) {
-    const p = ATTACKS['pgd-linf'](model, batch, { eps, steps: 40, stepSize: 0.01 });
-    const f = ATTACKS.fgsm(model, batch, { eps });
+    const p = attack('pgd-linf')(model, batch, { eps, steps: 40, stepSize: 0.01 });
+    const f = attack('fgsm')(model, batch, { eps });
     for (const [r, name] of [
       [p, 'pgd'],
       [f, 'fgsm'],
@@ -108,15 +108,15 @@ test('PGD L2 stays inside its ball; restarts never make it weaker; a targeted at
     x: tf.slice(batch.x, [0, 0, 0, 0], [20, -1, -1, -1]) as tf.Tensor4D,
     y: tf.slice(batch.y, [0], [20]) as tf.Tensor1D,
   }));
-  const a = ATTACKS['pgd-l2'](model, one, { eps: 1.5, steps: 20 });
-  const b = ATTACKS['pgd-l2'](model, one, { eps: 1.5, steps: 20, restarts: 2, seed: 3 });
+  const a = attack('pgd-l2')(model, one, { eps: 1.5, steps: 20 });
+  const b = attack('pgd-l2')(model, one, { eps: 1.5, steps: 20, restarts: 2, seed: 3 });
   const norm = tf.tidy(
     () => tf.max(tf.sqrt(tf.sum(tf.square(tf.sub(b.xAdv, one.x)), [1, 2, 3]))).dataSync()[0],
   );
   assert.ok(norm <= 1.5 + 1e-4, `l2 ${norm}`);
   // Restart 0 is the same run as `a`; later restarts only replace an example where they do better.
   a.success.forEach((s, i) => assert.ok(!s || b.success[i], `example ${i} lost by restarts`));
-  const t = ATTACKS['pgd-linf'](model, one, { eps: 0.3, steps: 60, stepSize: 0.02, target: 3 });
+  const t = attack('pgd-linf')(model, one, { eps: 0.3, steps: 60, stepSize: 0.02, target: 3 });
   const preds = tf.tidy(() => tf.argMax(t.logits, 1).dataSync());
   t.success.forEach((s, i) => assert.equal(s, preds[i] === 3));
   assert.ok(

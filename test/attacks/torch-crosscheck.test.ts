@@ -18,7 +18,7 @@ import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
 import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
-import { ATTACKS, type AttackOptions } from '../../src/attacks/index.ts';
+import { attack, type AttackOptions } from '../../src/attacks/index.ts';
 
 interface FixtureAttack {
   name: string;
@@ -93,7 +93,7 @@ test('the project agrees with the PyTorch reference on FGSM and PGD', { skip }, 
 
   for (const a of fx.attacks) {
     await t.test(a.name, () => {
-      const r = ATTACKS[a.attack](model, batch, a.options);
+      const r = attack(a.attack)(model, batch, a.options);
       const xa = r.xAdv.dataSync();
       const z = r.logits.dataSync();
       tf.dispose([r.xAdv, r.logits]);

@@ -117,7 +117,7 @@ test('gradient equals central finite differences of a float64 reference model (l
 });
 
 test("gradient on gap-cnn agrees with finite differences at each image's most salient pixel", () => {
-  const r = EXPLAINERS.gradient(model, batch, { target: 'label' });
+  const r = EXPLAINERS.gradient.run(model, batch, { target: 'label' });
   const g = r.maps.dataSync();
   const xd = batch.x.dataSync();
   for (let e = 0; e < 4; e++) {
@@ -315,7 +315,7 @@ test('every explainer leaves the tensor count unchanged once its maps are dispos
       { target: 'label' as const, batchSize: 1, samples: 2, steps: 3, baseline: 'blur' as const },
     ]) {
       const before = tf.memory().numTensors;
-      const r = e(model, small, o);
+      const r = e.run(model, small, o);
       r.maps.dispose();
       assert.equal(tf.memory().numTensors, before, `${name} ${JSON.stringify(o)}`);
     }

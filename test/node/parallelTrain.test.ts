@@ -185,7 +185,7 @@ test('data-parallel training refuses batch-norm models with a one-line reason', 
       augment: [],
       shards: fake,
     }),
-    /--workers 2 cannot train resnet: it uses batch normalisation, .*; use --workers 1$/,
+    /2 workers cannot train resnet: it uses batch normalisation, .*; use 1 worker$/,
   );
   m.dispose();
 });

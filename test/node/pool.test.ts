@@ -81,7 +81,7 @@ test('withPool: 1 worker starts no thread; the pool is closed after an error', a
     /stop/,
   );
   await assert.rejects(kept!.run('memory', null), /closed/);
-  assert.throws(() => checkWorkers(0), /--workers must be a whole number >= 1 \(got 0\)/);
+  assert.throws(() => checkWorkers(0), /workers must be a whole number >= 1 \(got 0\)/);
   assert.throws(() => checkWorkers(1.5), UserError);
 });
 

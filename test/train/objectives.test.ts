@@ -187,9 +187,9 @@ test('the registry holds every objective and the CLI-facing errors are one line 
   );
   assert.throws(
     () => makeObjective('pgd', { gamma: 0.1 }),
-    /method pgd does not use --gamma; it takes .*--eps/,
+    /training method 'pgd' does not use option 'gamma'; it takes .*eps/,
   );
-  assert.throws(() => makeObjective('normal', { eps: 0.1 }), /takes no method options/);
+  assert.throws(() => makeObjective('normal', { eps: 0.1 }), /takes no options/);
   assert.throws(() => makeObjective('pgd', { norm: 'l1' }), /unknown norm 'l1'/);
   assert.throws(() => makeObjective('int', { epsRamp: [0.5, 0.1] }), /epsRamp/);
   assert.throws(() => makeObjective('trades', { eps: -1 }), UserError);

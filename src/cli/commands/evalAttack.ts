@@ -9,7 +9,7 @@ import { encodePng } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { htmlTable, imageGrid, reportPage, type Figure, type Section } from '../../report/html.ts';
 import { lineChart } from '../../report/plot.ts';
-import { ATTACK_INFO } from '../../attacks/index.ts';
+import { attackFacts } from '../../attacks/index.ts';
 import { versions } from '../../version.ts';
 import { attackOptionsFrom, type AttackCliOptions } from '../attackOptions.ts';
 import { progressBar } from '../progress.ts';
@@ -218,7 +218,7 @@ async function writeReport(
     const attacks = [...new Set(r.rows.map((x) => x.attack))];
     // Budgets in different units (L-inf, L2, each unforeseen attack's own) get separate plots.
     const unit = (a: string) => {
-      const n = ATTACK_INFO[a]?.norm;
+      const n = attackFacts(a).norm;
       return n === 'linf' ? 'L-inf' : n === 'l2' ? 'L2' : a;
     };
     const chart = [...new Set(attacks.map(unit))]

@@ -49,6 +49,7 @@ import { UserError } from '../../errors.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
+import { addExplainOptions, explainOptionsFrom } from '../methodOptions.ts';
 import { progressBar } from '../progress.ts';
 import { textTable } from '../table.ts';
 
@@ -170,7 +171,7 @@ interface MapEntry {
 
 /** Registers `advlens explain`. */
 export function registerExplain(program: Command): void {
-  program
+  const cmd = program
     .command('explain')
     .description(
       'saliency maps of one or more models side by side (PNG per map, grid, HTML and JSON); maps of a method share one display scale across models',
@@ -197,35 +198,8 @@ export function registerExplain(program: Command): void {
       '--target <class>',
       'class explained: predicted, label (with --data), a class name or index',
       'predicted',
-    )
-    .addOption(
-      new Option('--score <kind>', 'score differentiated: the target logit or its cross-entropy').choices([
-        'logit',
-        'ce',
-      ]),
-    )
-    .option('--samples <n>', 'smoothgrad: noise samples per image (default 25)', positiveInt('--samples'))
-    .option(
-      '--spread <s>',
-      'smoothgrad: noise std as a fraction of the image range (default 0.15)',
-      positiveNumber('--spread', true),
-    )
-    .option('--steps <m>', 'integrated-gradients: path points (default 100)', positiveInt('--steps'))
-    .addOption(
-      new Option('--baseline <kind>', 'integrated-gradients: baseline (default zeros)').choices([
-        'zeros',
-        'blur',
-        'uniform',
-      ]),
-    )
-    .addOption(
-      new Option('--rule <rule>', 'integrated-gradients: quadrature (default riemann-right)').choices([
-        'riemann-right',
-        'trapezoid',
-      ]),
-    )
-    .option('--layer <name>', "grad-cam: layer explained (default the card's last conv)")
-    .option('--no-relu', 'grad-cam: keep negative values')
+    );
+  addExplainOptions(cmd)
     .addOption(
       new Option('--sign <sign>', 'display magnitudes or signed values')
         .choices(['abs', 'signed'])
@@ -238,12 +212,6 @@ export function registerExplain(program: Command): void {
       ).choices(['inferno', 'diverging', 'gray']),
     )
     .option('--overlay', 'also write each map blended over its image')
-    .option('--seed <n>', 'seed for smoothgrad noise and the uniform baseline', nonNegativeInt('--seed'), 0)
-    .option(
-      '--batch-size <n>',
-      'images, noise samples or path points per pass (default 32; 8 for inputs above 64x64)',
-      positiveInt('--batch-size'),
-    )
     .option('--preset <name>', 'describe models without a card by a preset (darknet-tiny)')
     .option(
       '--workers <n>',
@@ -277,15 +245,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
   });
   const targets = models.map((m) => targetFor(m, o.target, labelled));
   const base: ExplainOptions = {
-    seed: o.seed,
-    relu: o.relu,
-    ...(o.score && { score: o.score }),
-    ...(o.samples !== undefined && { samples: o.samples }),
-    ...(o.spread !== undefined && { spread: o.spread }),
-    ...(o.steps !== undefined && { steps: o.steps }),
-    ...(o.baseline && { baseline: o.baseline }),
-    ...(o.rule && { rule: o.rule }),
-    ...(o.layer && { layer: o.layer }),
+    ...explainOptionsFrom(o),
     batchSize: o.batchSize ?? defaultBatchSize([h, w]),
   };
   probe(models, names, methods, base);

@@ -16,7 +16,8 @@ import { versions } from '../../version.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
 import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
 import { setup } from '../main.ts';
-import { nonNegativeInt, parseNumber, positiveInt, positiveNumber } from '../options.ts';
+import { positiveInt, positiveNumber } from '../options.ts';
+import { addObjectiveOptions, objectiveOptionsFrom } from '../methodOptions.ts';
 import { duration, progressBar } from '../progress.ts';
 import { pct } from '../table.ts';
 
@@ -51,21 +52,9 @@ interface TrainCliOptions {
   workers?: number;
 }
 
-/** `--eps-ramp START,END`: fractions of the run (0 <= START <= END <= 1), or `none` for 0,0. */
-export function parseEpsRamp(v: string): [number, number] {
-  if (v.trim() === 'none') return [0, 0];
-  const parts = v.split(',').map((t) => parseNumber(t));
-  const [a, b] = parts;
-  if (parts.length !== 2 || a === null || b === null || !(a >= 0 && a <= b && b <= 1))
-    throw new UserError(
-      `--eps-ramp must be START,END as fractions of the run with 0 <= START <= END <= 1, e.g. 0.02,0.1, or none (got '${v}')`,
-    );
-  return [a, b];
-}
-
 /** `advlens train`: trains an architecture on a dataset with a training method, checkpointing every epoch. */
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description(
       'train a model (checkpoint every epoch, --resume after an interruption, card written at the end)',
@@ -76,43 +65,8 @@ export function registerTrain(program: Command): void {
     )
     .option('--arch <name>', `architecture: ${Object.keys(ARCHITECTURES).join(', ')}`, 'small-cnn')
     .option('--method <name>', `training objective: ${Object.keys(OBJECTIVES).join(', ')}`, 'normal')
-    .requiredOption('--out <dir>', 'output model folder')
-    .option(
-      '--eps <x>',
-      'robust methods: attack budget in [0,1] pixel units (default 0.3)',
-      positiveNumber('--eps', true),
-    )
-    .option(
-      '--attack-steps <n>',
-      'robust methods: steps of the inner PGD (default 40)',
-      nonNegativeInt('--attack-steps'),
-    )
-    .option(
-      '--attack-step-size <x>',
-      'robust methods: inner PGD step (default 0.01; eps/5 for l2)',
-      positiveNumber('--attack-step-size'),
-    )
-    .option(
-      '--no-random-start',
-      'robust methods: start the inner attack at x, not at a random point of the ball',
-    )
-    .option('--norm <name>', 'pgd: linf or l2 (default linf)')
-    .option('--alternate', 'pgd: alternate clean and adversarial batches (AT-CNN)')
-    .option(
-      '--beta <x>',
-      'trades: weight of the KL term; ig-norm, ig-norm-sum: weight of the IG penalty (default 1)',
-      positiveNumber('--beta', true),
-    )
-    .option(
-      '--gamma <x>',
-      'int, int2 and variants: weight of the CAM discrepancy (default 0.01)',
-      positiveNumber('--gamma', true),
-    )
-    .option(
-      '--eps-ramp <start,end>',
-      'robust methods: eps rises from 0 to --eps between these fractions of the run (default 0.02,0.1; none)',
-      parseEpsRamp,
-    )
+    .requiredOption('--out <dir>', 'output model folder');
+  addObjectiveOptions(cmd)
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'), 3)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'), 32)
     .option('--lr <x>', 'learning rate', positiveNumber('--lr'), 2e-3)
@@ -139,18 +93,7 @@ export function registerTrain(program: Command): void {
       const augment = parseAugment(o.augment);
       if (o.optimizer !== 'adam' && o.optimizer !== 'sgd')
         throw new UserError(`unknown optimizer '${o.optimizer}'; use adam or sgd`);
-      const objective = makeObjective(o.method, {
-        eps: o.eps,
-        attackSteps: o.attackSteps,
-        attackStepSize: o.attackStepSize,
-        norm: o.norm,
-        alternate: o.alternate,
-        beta: o.beta,
-        gamma: o.gamma,
-        epsRamp: o.epsRamp,
-        // Commander sets it true unless --no-random-start was given: pass only the user's choice.
-        randomStart: o.randomStart === false ? false : undefined,
-      });
+      const objective = makeObjective(o.method, objectiveOptionsFrom(o, o.method));
       const out = path.resolve(o.out);
       const output = prepareTrainOutput(out, { resume: o.resume, force: o.force, epochs: o.epochs });
       if (output.finished)

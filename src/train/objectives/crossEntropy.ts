@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective } from './index.ts';
+import { defineObjective } from './record.ts';
 
 /** Mean softmax cross-entropy of logits [N, K] against int labels [N]. */
 export function crossEntropy(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
@@ -35,3 +36,21 @@ export function underfitObjective(): Objective {
     },
   };
 }
+
+const NO_INNER = { innerAttack: 'none', needsCam: false, secondOrder: false } as const;
+
+export const crossEntropyRecord = defineObjective<object, object>({
+  name: 'normal',
+  summary: 'standard training: cross-entropy on clean images',
+  options: {},
+  facts: NO_INNER,
+  make: crossEntropyObjective,
+});
+
+export const underfitRecord = defineObjective<object, object>({
+  name: 'underfit',
+  summary: 'normal training stopped early (fewer epochs than the normal model)',
+  options: {},
+  facts: NO_INNER,
+  make: underfitObjective,
+});

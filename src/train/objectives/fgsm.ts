@@ -9,12 +9,22 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, ObjectiveContext } from './index.ts';
+import { defineObjective } from './record.ts';
 import { crossEntropy } from './crossEntropy.ts';
-import { epsAt, innerSettings, xAdvOf } from './inner.ts';
+import { epsAt, INNER_SPECS, innerSettings, xAdvOf, type InnerOptions } from './inner.ts';
+import type { OptionSpecs, Resolved } from '../../options.ts';
+
+/** Options of FGSM training: the budget and its ramp (one step of eps from x). */
+export type FgsmObjectiveOptions = Pick<InnerOptions, 'eps' | 'epsRamp'>;
+
+export const FGSM_OBJECTIVE_OPTIONS = {
+  eps: INNER_SPECS.eps,
+  epsRamp: INNER_SPECS.epsRamp,
+} satisfies OptionSpecs<FgsmObjectiveOptions>;
 import { pgdSteps } from '../../attacks/pgd.ts';
 
-export function fgsmObjective(o: Record<string, unknown>): Objective {
-  const s = innerSettings('fgsm', o, { norm: 'linf', attackSteps: 1, attackStepSize: 0, randomStart: false });
+export function fgsmObjective(o: Resolved<FgsmObjectiveOptions, typeof FGSM_OBJECTIVE_OPTIONS>): Objective {
+  const s = innerSettings(o, { norm: 'linf', attackSteps: 1, attackStepSize: 0, randomStart: false });
   const inner = ({ classifier, x, y, step, totalSteps }: ObjectiveContext): tf.Tensor4D => {
     const eps = epsAt(s, step, totalSteps);
     if (eps === 0) return tf.clone(x);
@@ -42,3 +52,11 @@ export function fgsmObjective(o: Record<string, unknown>): Objective {
       }),
   };
 }
+
+export const fgsmRecord = defineObjective<FgsmObjectiveOptions, typeof FGSM_OBJECTIVE_OPTIONS>({
+  name: 'fgsm',
+  summary: 'FGSM adversarial training (Goodfellow et al., ICLR 2015)',
+  options: FGSM_OBJECTIVE_OPTIONS,
+  facts: { innerAttack: 'fgsm', needsCam: false, secondOrder: false },
+  make: fgsmObjective,
+});

@@ -19,10 +19,30 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
 import type { Objective, ObjectiveContext } from './index.ts';
+import { defineObjective } from './record.ts';
 import { crossEntropy } from './crossEntropy.ts';
-import { cePgd, epsAt, innerSettings, numberOption, withoutNorm, xAdvOf } from './inner.ts';
+import { cePgd, epsAt, innerSettings, withoutNorm, xAdvOf } from './inner.ts';
+import { TRADES_OPTIONS, type TradesOptions } from './trades.ts';
 import { ensureMaxPoolSecondOrder } from '../../engine/maxPoolSecondOrder.ts';
-import { UserError } from '../../errors.ts';
+import type { OptionSpecs, Resolved } from '../../options.ts';
+
+/** Options of IG-Norm and IG-Sum-Norm. */
+export interface IgNormOptions extends TradesOptions {
+  /** Riemann points of the integrated gradients in the penalty. */
+  igSteps?: number;
+}
+
+export const IG_NORM_OPTIONS = {
+  ...TRADES_OPTIONS,
+  igSteps: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 5,
+    doc: 'path points of the integrated gradients in the penalty',
+    metavar: 'n',
+  },
+} satisfies OptionSpecs<IgNormOptions>;
 
 /**
  * The input gradient of the per-example CE of the label at `v`, training mode, written so that the
@@ -62,11 +82,12 @@ export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tenso
   });
 }
 
-export function igNormObjective(name: 'ig-norm' | 'ig-norm-sum', o: Record<string, unknown>): Objective {
-  const s = innerSettings(name, o, { norm: 'linf' });
-  const beta = numberOption(name, o, 'beta', 1);
-  const igSteps = numberOption(name, o, 'igSteps', 5, 1);
-  if (!Number.isInteger(igSteps)) throw new UserError(`igSteps of method ${name} must be a positive integer`);
+export function igNormObjective(
+  name: 'ig-norm' | 'ig-norm-sum',
+  o: Resolved<IgNormOptions, typeof IG_NORM_OPTIONS>,
+): Objective {
+  const s = innerSettings(o, { norm: 'linf' });
+  const { beta, igSteps } = o;
   ensureMaxPoolSecondOrder();
   const inner = (ctx: ObjectiveContext) => cePgd(ctx.classifier, ctx, s);
   return {
@@ -91,3 +112,21 @@ export function igNormObjective(name: 'ig-norm' | 'ig-norm-sum', o: Record<strin
       }),
   };
 }
+
+const IG_FACTS = { innerAttack: 'pgd-ce', needsCam: false, secondOrder: true } as const;
+
+export const igNormRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTIONS>({
+  name: 'ig-norm',
+  summary: "IG-Norm (Chen et al., NeurIPS 2019): CE(f(x)) + beta * ||IG(x -> x')||_1",
+  options: IG_NORM_OPTIONS,
+  facts: IG_FACTS,
+  make: (o) => igNormObjective('ig-norm', o),
+});
+
+export const igNormSumRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTIONS>({
+  name: 'ig-norm-sum',
+  summary: "IG-Sum-Norm (Chen et al., NeurIPS 2019): CE(f(x')) + beta * ||IG(x -> x')||_1",
+  options: IG_NORM_OPTIONS,
+  facts: IG_FACTS,
+  make: (o) => igNormObjective('ig-norm-sum', o),
+});

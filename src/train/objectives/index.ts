@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
 import type { Rng } from '../../engine/rng.ts';
 import { UserError } from '../../errors.ts';
-import { crossEntropyObjective, underfitObjective } from './crossEntropy.ts';
-import { fgsmObjective } from './fgsm.ts';
-import { pgdObjective } from './pgd.ts';
-import { tradesObjective } from './trades.ts';
-import { igNormObjective } from './igNorm.ts';
-import { intObjective } from './int.ts';
+import type { ObjectiveRecord } from './record.ts';
+import { crossEntropyRecord, underfitRecord } from './crossEntropy.ts';
+import { fgsmRecord } from './fgsm.ts';
+import { pgdRecord } from './pgd.ts';
+import { tradesRecord } from './trades.ts';
+import { igNormRecord, igNormSumRecord } from './igNorm.ts';
+import { int2AdvRecord, int2Record, intAdvRecord, intOneClassRecord, intRecord } from './int.ts';
 
 /** What an objective sees at one training step. `x` [N,H,W,C] in [0,1]; `y` int32 [N]. */
 export interface ObjectiveContext {
@@ -56,46 +57,49 @@ export interface Objective {
   loss(ctx: ObjectiveContext): { loss: tf.Scalar; logits: tf.Tensor2D };
 }
 
-export type ObjectiveFactory = (options: Record<string, unknown>) => Objective;
+export { defineObjective, type ObjectiveFacts, type ObjectiveRecord } from './record.ts';
 
-/** Objectives by name: the loop, the CLI and the server know them only through this registry. */
-export const OBJECTIVES: Record<string, ObjectiveFactory> = {
-  normal: crossEntropyObjective,
-  underfit: underfitObjective,
-  fgsm: fgsmObjective,
-  pgd: pgdObjective,
-  trades: tradesObjective,
-  'ig-norm': (o) => igNormObjective('ig-norm', o),
-  'ig-norm-sum': (o) => igNormObjective('ig-norm-sum', o),
-  'int-one-class': (o) => intObjective('int-one-class', o),
-  int: (o) => intObjective('int', o),
-  'int-adv': (o) => intObjective('int-adv', o),
-  int2: (o) => intObjective('int2', o),
-  'int2-adv': (o) => intObjective('int2-adv', o),
-};
+/** Objective records by name: the loop, the CLI and the server know objectives only through this registry. */
+export const OBJECTIVES: Record<string, ObjectiveRecord> = {};
 
-/** `attackStepSize` -> `--attack-step-size`: how the CLI spells an option. */
-const flag = (key: string) =>
-  key === 'randomStart' ? '--no-random-start' : `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+/** Adds an objective to the registry under `record.name` (made with `defineObjective`), replacing one of that name. */
+export function registerObjective<O extends object>(record: ObjectiveRecord<O>): void {
+  OBJECTIVES[record.name] = record;
+}
+
+for (const r of [
+  crossEntropyRecord,
+  underfitRecord,
+  fgsmRecord,
+  pgdRecord,
+  tradesRecord,
+  igNormRecord,
+  igNormSumRecord,
+  intOneClassRecord,
+  intRecord,
+  intAdvRecord,
+  int2Record,
+  int2AdvRecord,
+])
+  registerObjective(r);
+
+/** The record of objective `name`; a {@link UserError} naming the valid ones otherwise. */
+export function objectiveRecord(name: string): ObjectiveRecord {
+  const r = Object.hasOwn(OBJECTIVES, name) ? OBJECTIVES[name] : undefined;
+  if (!r)
+    throw new UserError(
+      `unknown training method '${name}'; use one of ${Object.keys(OBJECTIVES).join(', ')}`,
+    );
+  return r;
+}
 
 /**
  * Builds the named objective; a {@link UserError} naming the valid ones otherwise, or naming the
  * options the method takes when given one it does not use (undefined values count as not given).
+ * `description` (underfit's recipe, recorded in its options) is accepted and ignored, so an
+ * objective's recorded options rebuild it.
  */
 export function makeObjective(name: string, options: Record<string, unknown> = {}): Objective {
-  const f = Object.hasOwn(OBJECTIVES, name) ? OBJECTIVES[name] : undefined;
-  if (!f)
-    throw new UserError(
-      `unknown training method '${name}'; use one of ${Object.keys(OBJECTIVES).join(', ')}`,
-    );
-  const objective = f(options);
-  // `description` documents a method (underfit's recipe); it is not a setting.
-  const known = Object.keys(objective.options).filter((k) => k !== 'description');
-  for (const [k, v] of Object.entries(options)) {
-    if (v !== undefined && !known.includes(k))
-      throw new UserError(
-        `method ${name} does not use ${flag(k)}; ${known.length ? `it takes ${known.map(flag).join(', ')}` : 'it takes no method options'}`,
-      );
-  }
-  return objective;
+  const { description: _, ...settings } = options;
+  return objectiveRecord(name).create(settings);
 }

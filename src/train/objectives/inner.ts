@@ -9,8 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/classifier.ts';
 import type { BatchShard, ObjectiveContext } from './index.ts';
-import { pgdSteps, projectedAscent, randomStart } from '../../attacks/pgd.ts';
-import { UserError } from '../../errors.ts';
+import { pgdSteps } from '../../attacks/pgd.ts';
+import { projectedAscent, randomStart } from '../../attacks/ball.ts';
+import { parseNumber, type OptionSpecs } from '../../options.ts';
 
 /** The settings of an inner attack, as recorded in the model card. */
 export interface InnerSettings {
@@ -31,65 +32,83 @@ export interface InnerSettings {
   epsRamp: [number, number];
 }
 
-/** Reads a number option (default `def`, at least `min`); a {@link UserError} otherwise. */
-export function numberOption(
-  method: string,
-  o: Record<string, unknown>,
-  key: string,
-  def: number,
-  min = 0,
-): number {
-  const v = o[key] ?? def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
-    throw new UserError(`${key} of method ${method} must be a number >= ${min} (got ${String(v)})`);
-  return v;
+/** The options of a robust objective's inner attack (see {@link InnerSettings} for each). */
+export interface InnerOptions {
+  eps?: number;
+  attackSteps?: number;
+  attackStepSize?: number;
+  randomStart?: boolean;
+  epsRamp?: [number, number];
 }
 
-/** Reads a boolean option; a {@link UserError} otherwise. */
-export function boolOption(method: string, o: Record<string, unknown>, key: string, def: boolean): boolean {
-  const v = o[key] ?? def;
-  if (typeof v !== 'boolean') throw new UserError(`${key} of method ${method} must be true or false`);
-  return v;
-}
+const isRamp = (v: unknown): v is [number, number] =>
+  Array.isArray(v) &&
+  v.length === 2 &&
+  v.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 1) &&
+  v[0] <= v[1];
 
-/** Checks an eps ramp [start, end] of fractions of the run, 0 <= start <= end <= 1. */
-export function checkEpsRamp(method: string, v: unknown): [number, number] {
-  const ok =
-    Array.isArray(v) &&
-    v.length === 2 &&
-    v.every((t) => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 1) &&
-    v[0] <= v[1];
-  if (!ok)
-    throw new UserError(
-      `epsRamp of method ${method} must be [start, end], fractions of the run with 0 <= start <= end <= 1, e.g. 0.02,0.1 (got ${JSON.stringify(v)})`,
-    );
-  return [v[0], v[1]];
-}
+/** The specs of {@link InnerOptions}; each robust objective takes them (FGSM: eps and epsRamp only). */
+export const INNER_SPECS = {
+  eps: {
+    type: 'number',
+    min: 0,
+    default: 0.3,
+    doc: 'attack budget in [0,1] pixel units',
+    metavar: 'x',
+  },
+  attackSteps: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 40,
+    doc: 'steps of the inner PGD',
+    metavar: 'n',
+  },
+  attackStepSize: {
+    type: 'number',
+    min: 0,
+    exclusiveMin: true,
+    defaultText: '0.01; eps/5 for l2',
+    doc: 'inner PGD step',
+    metavar: 'x',
+  },
+  randomStart: {
+    type: 'boolean',
+    default: true,
+    doc: 'start the inner attack at a random point of the ball, not at x',
+  },
+  epsRamp: {
+    type: 'value',
+    default: [0.02, 0.1],
+    expects: 'start,end: fractions of the run with 0 <= start <= end <= 1, e.g. 0.02,0.1, or none for 0,0',
+    check: isRamp,
+    parse: (text) => {
+      if (text.trim() === 'none') return [0, 0];
+      const parts = text.split(',').map((t) => parseNumber(t));
+      return parts.length === 2 && parts[0] !== null && parts[1] !== null ? [parts[0], parts[1]] : undefined;
+    },
+    doc: 'eps rises from 0 to eps between these fractions of the run',
+    metavar: 'start,end',
+  },
+} satisfies OptionSpecs<InnerOptions>;
 
 /**
- * The inner-attack settings of `method` from its options, defaults filled in. `fixed` pins
- * settings the method does not let the user choose (FGSM: one step of eps, no random start).
+ * The inner-attack settings from checked options (eps and epsRamp filled in), the others'
+ * defaults filled in. `fixed` pins settings the method does not let the user choose (FGSM: one
+ * step of eps, no random start; L-inf-only methods: the norm).
  */
 export function innerSettings(
-  method: string,
-  o: Record<string, unknown>,
+  o: InnerOptions & { eps: number; epsRamp: [number, number]; norm?: 'linf' | 'l2' },
   fixed: Partial<InnerSettings> = {},
 ): InnerSettings {
-  const eps = numberOption(method, o, 'eps', 0.3);
   const norm = fixed.norm ?? o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new UserError(`unknown norm '${String(norm)}' for method ${method}; use linf or l2`);
-  const steps = fixed.attackSteps ?? numberOption(method, o, 'attackSteps', 40);
-  if (!Number.isInteger(steps))
-    throw new UserError(`attackSteps of method ${method} must be an integer >= 0 (got ${steps})`);
   return {
-    eps,
+    eps: o.eps,
     norm,
-    attackSteps: steps,
-    attackStepSize:
-      fixed.attackStepSize ?? numberOption(method, o, 'attackStepSize', norm === 'linf' ? 0.01 : eps / 5),
-    randomStart: fixed.randomStart ?? boolOption(method, o, 'randomStart', true),
-    epsRamp: checkEpsRamp(method, o.epsRamp ?? [0.02, 0.1]),
+    attackSteps: fixed.attackSteps ?? o.attackSteps ?? 40,
+    attackStepSize: fixed.attackStepSize ?? o.attackStepSize ?? (norm === 'linf' ? 0.01 : o.eps / 5),
+    randomStart: fixed.randomStart ?? o.randomStart ?? true,
+    epsRamp: o.epsRamp,
   };
 }
 

@@ -25,18 +25,32 @@ import type { Classifier } from '../../models/classifier.ts';
 import { preprocessTensor } from '../../models/classifier.ts';
 import { camHead } from '../../explain/cam.ts';
 import type { Objective, ObjectiveContext } from './index.ts';
+import { defineObjective } from './record.ts';
 import { crossEntropy } from './crossEntropy.ts';
 import {
   ascend,
   cePgd,
   epsAt,
+  INNER_SPECS,
   innerSettings,
-  numberOption,
   startPoint,
   withoutNorm,
   xAdvOf,
+  type InnerOptions,
 } from './inner.ts';
 import { UserError } from '../../errors.ts';
+import type { OptionSpecs, Resolved } from '../../options.ts';
+
+/** Options of the Int and Int2 objectives. */
+export interface IntOptions extends InnerOptions {
+  /** Weight of the CAM discrepancy. */
+  gamma?: number;
+}
+
+export const INT_OPTIONS = {
+  gamma: { type: 'number', min: 0, default: 0.01, doc: 'weight of the CAM discrepancy', metavar: 'x' },
+  ...INNER_SPECS,
+} satisfies OptionSpecs<IntOptions>;
 
 export type IntMethod = 'int' | 'int-one-class' | 'int-adv' | 'int2' | 'int2-adv';
 
@@ -45,7 +59,7 @@ export function camFeaturesOf(c: Classifier, method: string): string {
   const names = c.card.layers ?? {};
   if (!names.camFeatures || !names.camDense || !(c.model instanceof tfl.LayersModel))
     throw new UserError(
-      `method ${method} needs class activation maps: a layers model ending in global average pooling and one dense layer, named in its card (layers.camFeatures, layers.camDense); ${c.card.architecture} has none: use --arch gap-cnn (or resnet)`,
+      `method ${method} needs class activation maps: a layers model ending in global average pooling and one dense layer, named in its card (layers.camFeatures, layers.camDense); ${c.card.architecture} has none: train a gap-cnn (or resnet) architecture`,
     );
   return names.camFeatures;
 }
@@ -111,9 +125,9 @@ export function discrepancy(
   });
 }
 
-export function intObjective(name: IntMethod, o: Record<string, unknown>): Objective {
-  const s = innerSettings(name, o, { norm: 'linf' });
-  const gamma = numberOption(name, o, 'gamma', 0.01);
+export function intObjective(name: IntMethod, o: Resolved<IntOptions, typeof INT_OPTIONS>): Objective {
+  const s = innerSettings(o, { norm: 'linf' });
+  const { gamma } = o;
   const oneClass = name === 'int-one-class';
   const adversarialCe = name === 'int-adv' || name === 'int2-adv';
   const misinterpretation = !name.startsWith('int2');
@@ -174,3 +188,27 @@ export function intObjective(name: IntMethod, o: Record<string, unknown>): Objec
       }),
   };
 }
+
+function intRecordOf(name: IntMethod, summary: string) {
+  return defineObjective<IntOptions, typeof INT_OPTIONS>({
+    name,
+    summary,
+    options: INT_OPTIONS,
+    facts: {
+      innerAttack: name.startsWith('int2') ? 'pgd-ce' : 'pgd-cam-discrepancy',
+      needsCam: true,
+      secondOrder: false,
+    },
+    make: (o) => intObjective(name, o),
+  });
+}
+
+const BOOPATHY = 'Boopathy et al., ICML 2020';
+export const intOneClassRecord = intRecordOf('int-one-class', `Int, true class only (${BOOPATHY})`);
+export const intRecord = intRecordOf('int', `Int (${BOOPATHY}): CE + gamma * CAM discrepancy`);
+export const intAdvRecord = intRecordOf('int-adv', `Int-Adv (${BOOPATHY}): CE(f(x')) + gamma * D`);
+export const int2Record = intRecordOf('int2', `Int2 (${BOOPATHY}): D at PGD examples`);
+export const int2AdvRecord = intRecordOf(
+  'int2-adv',
+  `Int2-Adv (${BOOPATHY}): CE(f(x')) + gamma * D at PGD examples`,
+);

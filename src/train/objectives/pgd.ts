@@ -11,12 +11,41 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, ObjectiveContext } from './index.ts';
+import { defineObjective } from './record.ts';
 import { crossEntropy } from './crossEntropy.ts';
-import { boolOption, cePgd, innerSettings, xAdvOf } from './inner.ts';
+import { cePgd, INNER_SPECS, innerSettings, xAdvOf, type InnerOptions } from './inner.ts';
+import type { OptionSpecs, Resolved } from '../../options.ts';
 
-export function pgdObjective(o: Record<string, unknown>): Objective {
-  const s = innerSettings('pgd', o);
-  const alternate = boolOption('pgd', o, 'alternate', false);
+/** Options of PGD adversarial training. */
+export interface PgdObjectiveOptions extends InnerOptions {
+  norm?: 'linf' | 'l2';
+  /** Even steps on the clean batch, odd steps on its adversarial examples (AT-CNN). */
+  alternate?: boolean;
+}
+
+export const PGD_OBJECTIVE_OPTIONS = {
+  eps: INNER_SPECS.eps,
+  norm: {
+    type: 'choice',
+    choices: ['linf', 'l2'],
+    default: 'linf',
+    doc: 'norm of the ball',
+    metavar: 'name',
+  },
+  attackSteps: INNER_SPECS.attackSteps,
+  attackStepSize: INNER_SPECS.attackStepSize,
+  randomStart: INNER_SPECS.randomStart,
+  epsRamp: INNER_SPECS.epsRamp,
+  alternate: {
+    type: 'boolean',
+    default: false,
+    doc: 'alternate clean and adversarial batches (AT-CNN)',
+  },
+} satisfies OptionSpecs<PgdObjectiveOptions>;
+
+export function pgdObjective(o: Resolved<PgdObjectiveOptions, typeof PGD_OBJECTIVE_OPTIONS>): Objective {
+  const s = innerSettings(o);
+  const { alternate } = o;
   const clean = (step: number) => alternate && step % 2 === 0;
   const inner = (ctx: ObjectiveContext): tf.Tensor4D | null =>
     clean(ctx.step) ? null : cePgd(ctx.classifier, ctx, s);
@@ -35,3 +64,11 @@ export function pgdObjective(o: Record<string, unknown>): Objective {
       }),
   };
 }
+
+export const pgdRecord = defineObjective<PgdObjectiveOptions, typeof PGD_OBJECTIVE_OPTIONS>({
+  name: 'pgd',
+  summary: 'PGD adversarial training (Madry et al., ICLR 2018)',
+  options: PGD_OBJECTIVE_OPTIONS,
+  facts: { innerAttack: 'pgd-ce', needsCam: false, secondOrder: false },
+  make: pgdObjective,
+});

@@ -10,8 +10,36 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, ObjectiveContext } from './index.ts';
+import { defineObjective } from './record.ts';
 import { crossEntropy } from './crossEntropy.ts';
-import { ascend, epsAt, innerSettings, numberOption, startPoint, withoutNorm, xAdvOf } from './inner.ts';
+import {
+  ascend,
+  epsAt,
+  INNER_SPECS,
+  innerSettings,
+  startPoint,
+  withoutNorm,
+  xAdvOf,
+  type InnerOptions,
+} from './inner.ts';
+import type { OptionSpecs, Resolved } from '../../options.ts';
+
+/** Options of TRADES. */
+export interface TradesOptions extends InnerOptions {
+  /** Weight of the KL term. */
+  beta?: number;
+}
+
+export const TRADES_OPTIONS = {
+  beta: {
+    type: 'number',
+    min: 0,
+    default: 1,
+    doc: 'weight of the KL term (trades) or of the IG penalty (ig-norm)',
+    metavar: 'x',
+  },
+  ...INNER_SPECS,
+} satisfies OptionSpecs<TradesOptions>;
 
 /** Per-example KL(p || q) [N] of the softmaxes of two logit batches [N, K]. */
 export function klDivergence(logitsP: tf.Tensor2D, logitsQ: tf.Tensor2D): tf.Tensor1D {
@@ -21,9 +49,9 @@ export function klDivergence(logitsP: tf.Tensor2D, logitsQ: tf.Tensor2D): tf.Ten
   });
 }
 
-export function tradesObjective(o: Record<string, unknown>): Objective {
-  const s = innerSettings('trades', o, { norm: 'linf' });
-  const beta = numberOption('trades', o, 'beta', 1);
+export function tradesObjective(o: Resolved<TradesOptions, typeof TRADES_OPTIONS>): Objective {
+  const s = innerSettings(o, { norm: 'linf' });
+  const { beta } = o;
   const inner = ({ classifier: c, x, step, totalSteps, rng, shard }: ObjectiveContext): tf.Tensor4D => {
     const eps = epsAt(s, step, totalSteps);
     const start = startPoint(x, eps, s, rng.seed(), shard);
@@ -51,3 +79,11 @@ export function tradesObjective(o: Record<string, unknown>): Objective {
       }),
   };
 }
+
+export const tradesRecord = defineObjective<TradesOptions, typeof TRADES_OPTIONS>({
+  name: 'trades',
+  summary: "TRADES (Zhang et al., ICML 2019): CE + beta * KL(p(x) || p(x'))",
+  options: TRADES_OPTIONS,
+  facts: { innerAttack: 'pgd-kl', needsCam: false, secondOrder: false },
+  make: tradesObjective,
+});
