@@ -30,6 +30,7 @@ import {
   publicUrl,
   queueEngine,
   type EnqueueCounts,
+  type QueueEngine,
   type SweepQueue,
   type SweepQueueWorker,
 } from './sweepQueue.ts';
@@ -107,13 +108,21 @@ async function loadTargets(plan: SweepPlan, base: string): Promise<Loaded[]> {
   const dataDir = plan.data.dataDir && path.resolve(base, plan.data.dataDir);
   const data = new Map<string, Promise<Dataset>>();
   const out: Loaded[] = [];
-  for (const m of plan.models) {
+  try {
+    for (const m of plan.models) out.push(await loadTarget(m));
+  } catch (e) {
+    for (const t of out) t.model.model.dispose();
+    throw e;
+  }
+  return out;
+
+  async function loadTarget(m: SweepPlan['models'][number]): Promise<Loaded> {
     const dir = path.resolve(modelDir(path.resolve(base, m.path)));
+    const hash = await modelHash(dir);
     const model = await loadClassifier(dir, { preset: m.preset });
     const key = model.inputShape.join('x');
     if (!data.has(key))
       data.set(key, loadDatasetFor(model, plan.data.spec, { dataDir, limit: plan.data.limit }));
-    const hash = await modelHash(dir);
     const info = {
       path: dir,
       name: model.card.name,
@@ -122,9 +131,13 @@ async function loadTargets(plan: SweepPlan, base: string): Promise<Loaded[]> {
       preset: m.preset ?? null,
       hash,
     };
-    out.push({ model, data: await data.get(key)!, dir, preset: m.preset, hash, info });
+    try {
+      return { model, data: await data.get(key)!, dir, preset: m.preset, hash, info };
+    } catch (e) {
+      model.model.dispose();
+      throw e;
+    }
   }
-  return out;
 }
 
 /** An {@link AttackRunner} that puts a model's attack batches on `queue` as jobs and waits for them. */
@@ -190,6 +203,21 @@ export async function runSweepPlan(plan: SweepPlan, o: SweepRunOptions = {}): Pr
   const engine = o.queue ? await queueEngine(o.queue) : null;
   const t0 = performance.now();
   const targets = await loadTargets(plan, base);
+  try {
+    return await runTargets(plan, targets, engine, base, o, t0);
+  } finally {
+    for (const t of targets) t.model.model.dispose();
+  }
+}
+
+async function runTargets(
+  plan: SweepPlan,
+  targets: Loaded[],
+  engine: QueueEngine | null,
+  base: string,
+  o: SweepRunOptions,
+  t0: number,
+): Promise<SweepOutput> {
   const common = {
     versions: versions(),
     measuredAt: new Date().toISOString(),
