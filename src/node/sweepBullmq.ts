@@ -79,6 +79,7 @@ function failure(job: Job): Error {
 interface Waiter {
   pending: Set<string>;
   check(ids: string[]): Promise<void>;
+  finish(e?: Error): void;
 }
 
 async function open(url: string): Promise<SweepQueue> {
@@ -128,6 +129,7 @@ async function open(url: string): Promise<SweepQueue> {
         };
         const w: Waiter = {
           pending: new Set(ids),
+          finish,
           async check(some) {
             try {
               await chunked(
@@ -166,6 +168,7 @@ async function open(url: string): Promise<SweepQueue> {
     },
 
     async close() {
+      for (const w of [...waiters]) w.finish(new Error('the sweep queue was closed while waiting for jobs'));
       await Promise.all([events.close(), queue.close()]);
     },
   };
