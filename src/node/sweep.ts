@@ -41,7 +41,12 @@ export function readPlanFile(file: string): SweepPlan {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read the sweep plan ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT'
+        ? `sweep plan not found: ${file}; give a .json or .yaml plan file`
+        : `cannot read the sweep plan ${file}: ${code ?? e}`,
+    );
   }
   let raw: unknown;
   try {

@@ -45,13 +45,14 @@ async function probe(url: string): Promise<void> {
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  r.on('error', () => undefined);
+  let cause: Error | null = null; // the socket's error says more than the rejected connect()
+  r.on('error', (e: Error) => (cause ??= e));
   try {
     await r.connect();
     await r.ping();
   } catch (e) {
     throw new UserError(
-      `cannot reach Redis at ${publicUrl(url)} (${(e as Error).message.split('\n')[0]}); start redis-server there or fix --queue`,
+      `cannot reach Redis at ${publicUrl(url)} (${(cause ?? (e as Error)).message.split('\n')[0]}); start redis-server there or fix --queue`,
     );
   } finally {
     r.disconnect();
