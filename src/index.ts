@@ -172,3 +172,8 @@ export {
   type ObjectiveFacts,
   type ObjectiveRecord,
 } from './train/objectives/index.ts';
+
+// sweeps: plans of (model, attack, eps, shard) jobs with content-hash ids, any runner
+export { parsePlan, sweepGroups, type SweepPlan, type SweepGroup } from './sweep/plan.ts';
+export { runSweep, type SweepTarget, type SweepModelResult } from './sweep/run.ts';
+export { jobId, encodeOut, decodeOut, type SweepJob } from './sweep/jobs.ts';

@@ -12,6 +12,8 @@ import { registerDemo } from './commands/demo.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerZoo } from './commands/zoo.ts';
+import { registerSweep } from './commands/sweep.ts';
+import { registerWorker } from './commands/worker.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -60,6 +62,8 @@ export function buildProgram(): Command {
     registerAttack,
     registerExplain,
     registerZoo,
+    registerSweep,
+    registerWorker,
   ]) {
     register(program);
   }

@@ -17,3 +17,12 @@ export { folderCheckpoint } from './checkpoint.ts';
 export { createPool, withPool, defaultWorkers, type WorkerPool, type PoolOptions } from './pool.ts';
 export { writeFileAtomic, readJson } from './fsio.ts';
 export { listZoo, trainCommand } from './zoo.ts';
+export {
+  readPlanFile,
+  runSweepFile,
+  runSweepPlan,
+  startSweepWorker,
+  type SweepRunOptions,
+  type SweepOutput,
+} from './sweep.ts';
+export { queueEngine, type SweepQueue, type QueueEngine } from './sweepQueue.ts';

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { startSweepWorker } from '../../node/sweep.ts';
+import { setup } from '../main.ts';
+import { positiveInt, positiveNumber } from '../options.ts';
+
+interface WorkerCliOptions {
+  queue: string;
+  workers: number;
+  dataDir?: string;
+  lockDuration: number;
+  stalledInterval: number;
+}
+
+/** `advlens worker --queue URL`: takes sweep jobs from a queue and runs them until stopped. */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'take the jobs of `advlens sweep --queue` from a queue and run them (needs the same model folders and data as the sweep); stop with Ctrl-C (running jobs finish)',
+    )
+    .requiredOption('--queue <url>', 'queue to work for (redis://HOST:PORT)')
+    .option('--workers <n>', 'jobs run at once, each on its own thread', positiveInt('--workers'), 1)
+    .option('--data-dir <dir>', "where to look for data first (default: the plan's)")
+    .option(
+      '--lock-duration <s>',
+      "seconds a job's lock lasts unrenewed: a killed worker's job runs again this long after",
+      positiveNumber('--lock-duration'),
+      30,
+    )
+    .option(
+      '--stalled-interval <s>',
+      'seconds between checks for jobs whose worker died',
+      positiveNumber('--stalled-interval'),
+      30,
+    )
+    .action(async (o: WorkerCliOptions) => {
+      await setup(program);
+      const log = (line: string) => process.stderr.write(`advlens worker: ${line}\n`);
+      const w = await startSweepWorker(o.queue, {
+        workers: o.workers,
+        dataDir: o.dataDir,
+        lockSeconds: o.lockDuration,
+        stalledSeconds: o.stalledInterval,
+        log,
+      });
+      log(`ready on ${o.queue} with ${o.workers} thread(s)`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          log(`${sig}: finishing running jobs, then stopping`);
+          void w.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+}
