@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
-import type { MetricRecord, ModelCard } from '../models/card.ts';
+import { validateCard, type MetricRecord, type ModelCard } from '../models/card.ts';
 import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { PRESETS, labelsFrom } from '../models/presets.ts';
 import { versions } from '../version.ts';
@@ -14,6 +14,8 @@ export const CARD_FILE = 'advlens.json';
 export interface LoadOptions {
   /** Use this preset's card instead of the folder's advlens.json or recognition. */
   preset?: string;
+  /** Receives warnings about a model that loads but looks wrong (NaN weights); default: stderr. */
+  onWarning?: (message: string) => void;
 }
 
 /** The model folder named by `p`: the folder itself, or the folder of a model.json given instead. */
@@ -49,9 +51,7 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
       files.includes('labels.json') ? readJson(path.join(dir, 'labels.json'), 'labels file') : undefined,
     );
   } else if (fs.existsSync(cardPath)) {
-    card = readJson<ModelCard>(cardPath, 'model card');
-    if (card.format !== 'advlens-card/1')
-      throw new UserError(`${cardPath} is not an advlens card (format '${card.format}')`);
+    card = validateCard(readJson(cardPath, 'model card'), cardPath);
   } else {
     const p = Object.values(PRESETS).find((pr) => pr.recognise(modelJson, files));
     if (p) card = p.card(readJson(path.join(dir, 'labels.json'), 'labels file'));
@@ -66,10 +66,85 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
       : await tfl.loadLayersModel(fileHandler(dir));
   } catch (e) {
     if (e instanceof UserError) throw e;
-    throw new UserError(`could not load the model in ${dir}: ${(e as Error).message.split('\n')[0]}`);
+    throw new UserError(loadFailure(dir, e));
   }
   if (!card) card = inferCard(model, dir, files);
+  checkCardFitsModel(model, card, dir);
+  const bad = nonFiniteWeights(model);
+  if (bad.length > 0)
+    (opts.onWarning ?? ((m) => process.stderr.write(`advlens: warning: ${m}\n`)))(
+      `the model in ${dir} has NaN or infinite weights (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); its outputs will be NaN: retrain it or re-copy the model`,
+    );
   return makeClassifier(model, card);
+}
+
+/** One line saying why tfjs could not build the model: every line of its message, joined. */
+function loadFailure(dir: string, e: unknown): string {
+  const msg = String((e as Error)?.message ?? e);
+  const unknown = /Unknown (layer|op|activation|initializer|regularizer|constraint)[:\s]+'?([\w./-]+)/i.exec(
+    msg,
+  );
+  if (unknown)
+    return `the model in ${dir} uses ${unknown[1].toLowerCase()} type '${unknown[2]}', which TensorFlow.js does not know (a custom or Python-only ${unknown[1].toLowerCase()}); convert the model to standard layers`;
+  const line = msg
+    .split(/\s*\n\s*/)
+    .filter(Boolean)
+    .join(' ');
+  return `could not load the model in ${dir}: ${line.length > 400 ? line.slice(0, 397) + '...' : line}`;
+}
+
+/** The model's input [H, W, C] and number of outputs, where the model declares them. */
+function modelShapes(model: tfl.LayersModel | tfc.GraphModel): {
+  input: (number | null)[];
+  classes: number | null;
+} {
+  const inShape = (model.inputs[0]?.shape ?? []) as (number | null)[];
+  const outShape = (model.outputs[0]?.shape ?? []) as (number | null)[];
+  const last = outShape[outShape.length - 1];
+  return {
+    input: inShape.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : null)),
+    classes: typeof last === 'number' && last > 0 ? last : null,
+  };
+}
+
+/**
+ * Checks that a card describes its model: the card's input size and channels and its number of
+ * labels against the shapes model.json declares. A one-line {@link UserError} when they differ.
+ */
+export function checkCardFitsModel(
+  model: tfl.LayersModel | tfc.GraphModel,
+  card: ModelCard,
+  dir: string,
+): void {
+  const { input, classes } = modelShapes(model);
+  const p = card.preprocess;
+  const want = [p.height, p.width, p.channels];
+  if (input.length !== 0 && (input.length !== 3 || input.some((d, i) => d !== null && d !== want[i])))
+    throw new UserError(
+      `the card of ${dir} says input ${want.join('x')} but the model takes ${input.map((d) => d ?? '?').join('x')}; fix preprocess in ${CARD_FILE} or use the card that came with this model`,
+    );
+  if (classes !== null && classes !== card.labels.length)
+    throw new UserError(
+      `the card of ${dir} names ${card.labels.length} classes but the model has ${classes} outputs; fix labels in ${CARD_FILE} (or labels.json)`,
+    );
+}
+
+/** Names of the weights holding NaN or infinite values. */
+function nonFiniteWeights(model: tfl.LayersModel | tfc.GraphModel): string[] {
+  const bad: string[] = [];
+  const check = (name: string, t: { dtype: string; dataSync(): ArrayLike<number> }) => {
+    if (t.dtype !== 'float32') return;
+    const v = t.dataSync();
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) {
+        bad.push(name);
+        return;
+      }
+    }
+  };
+  if (model instanceof tfl.LayersModel) for (const w of model.weights) check(w.name, w.read());
+  else for (const [name, ts] of Object.entries(model.weights)) for (const t of ts) check(name, t);
+  return bad;
 }
 
 function inferCard(model: tfl.LayersModel | tfc.GraphModel, dir: string, files: string[]): ModelCard {
@@ -83,9 +158,11 @@ function inferCard(model: tfl.LayersModel | tfc.GraphModel, dir: string, files: 
   const outShape =
     model instanceof tfl.LayersModel ? (model.outputs[0].shape as number[]) : (model.outputs[0].shape ?? []);
   const classes = outShape[outShape.length - 1] ?? 0;
+  const labelsFile = path.join(dir, 'labels.json');
   const labels = labelsFrom(
-    files.includes('labels.json') ? readJson(path.join(dir, 'labels.json'), 'labels file') : undefined,
+    files.includes('labels.json') ? readJson(labelsFile, 'labels file') : undefined,
     classes,
+    labelsFile,
   );
   return {
     format: 'advlens-card/1',

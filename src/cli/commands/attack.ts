@@ -9,6 +9,7 @@ import { loadClassifier } from '../../node/models.ts';
 import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { htmlTable, reportPage } from '../../report/html.ts';
 import { UserError } from '../../errors.ts';
 import { versions } from '../../version.ts';
@@ -107,6 +108,7 @@ export function registerAttack(program: Command): void {
     .option('--preset <name>', 'describe a model without a card by a preset (darknet-tiny)')
     .option('--json', 'machine-readable result on stdout');
   addAttackOptions(cmd).action(async (o: AttackCommandOptions) => {
+    checkOutputDir(o.out, '--out');
     await setup(program);
     if (!o.image === !o.data) throw new UserError('give either --image FILE... or --data SPEC');
     const fn = attackByName(o.attack);

@@ -13,6 +13,7 @@ import { evaluate } from '../../metrics/accuracy.ts';
 import { folderCheckpoint } from '../../node/checkpoint.ts';
 import { CARD_FILE, saveClassifier } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { versions } from '../../version.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
 import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
@@ -134,6 +135,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: TrainCliOptions) => {
+      checkOutputDir(o.out, '--out');
       const arch = architecture(o.arch);
       let workers = Math.min(checkWorkers(o.workers), o.batchSize); // a shard holds one example at least
       const schedule = parseSchedule(o.schedule);
