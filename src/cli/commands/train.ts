@@ -14,6 +14,7 @@ import { folderCheckpoint } from '../../node/checkpoint.ts';
 import { CARD_FILE, saveClassifier } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
+import { requireClasses } from '../../data/dataset.ts';
 import { versions } from '../../version.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
 import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
@@ -164,6 +165,7 @@ export function registerTrain(program: Command): void {
         throw new UserError(`--out ${o.out} is a file; give a folder`);
       await setup(program);
       const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
+      requireClasses(data, 'training');
       const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
       // Batch statistics per shard would make the result depend on the number of workers: a
       // batch-norm model trains in one thread unless --workers asked for more (which train() refuses).
