@@ -81,7 +81,7 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
 /** One line saying why tfjs could not build the model: every line of its message, joined. */
 function loadFailure(dir: string, e: unknown): string {
   const msg = String((e as Error)?.message ?? e);
-  const unknown = /Unknown (layer|op|activation|initializer|regularizer|constraint)[:\s]+'?([\w./-]+)/i.exec(
+  const unknown = /Unknown (layer|op|activation|initializer|regularizer|constraint)[:\s]+'?([\w/-]+)/i.exec(
     msg,
   );
   if (unknown)
