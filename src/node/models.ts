@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
@@ -60,16 +61,31 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
     ? card.modelType === 'graph'
     : modelJson.format === 'graph-model' || !!(modelJson.modelTopology as { node?: unknown })?.node;
   let model: tfl.LayersModel | tfc.GraphModel;
+  // A model that fails half way through building leaves the weights it made so far: dispose them.
+  // (Variables are registered globally; other tensors are tracked in a scope around the load, which
+  // keeps them all when it succeeds. Nothing else makes tensors while a model loads.)
+  const engine = tf.engine();
+  const varsBefore = new Set(Object.keys(engine.registeredVariables));
+  engine.startScope('loadClassifier');
   try {
     model = isGraph
       ? await tfc.loadGraphModel(fileHandler(dir))
       : await tfl.loadLayersModel(fileHandler(dir));
+    engine.endScope([...(engine.state.activeScope?.track ?? [])]);
   } catch (e) {
+    engine.endScope();
+    for (const [name, v] of Object.entries(engine.registeredVariables))
+      if (!varsBefore.has(name)) v.dispose();
     if (e instanceof UserError) throw e;
     throw new UserError(loadFailure(dir, e));
   }
-  if (!card) card = inferCard(model, dir, files);
-  checkCardFitsModel(model, card, dir);
+  try {
+    if (!card) card = inferCard(model, dir, files);
+    checkCardFitsModel(model, card, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const bad = nonFiniteWeights(model);
   if (bad.length > 0)
     (opts.onWarning ?? ((m) => process.stderr.write(`advlens: warning: ${m}\n`)))(
