@@ -26,6 +26,8 @@ function label(input: string | Uint8Array): string {
 
 /** Largest image advlens decodes, in pixels (10,000 x 10,000): a header declaring more is refused before any allocation. */
 export const MAX_IMAGE_PIXELS = 100_000_000;
+/** Longest image side advlens decodes (JPEG's own limit). */
+export const MAX_IMAGE_SIDE = 65535;
 /** Largest image file advlens reads, in bytes. */
 export const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
 
@@ -94,12 +96,15 @@ export async function decodeRaw(input: string | Uint8Array, opts: DecodeOptions 
   let img: RawImage;
   let channels = opts.channels;
   try {
-    if (channels === undefined) {
-      const meta = await open(input).metadata();
-      channels = (meta.channels ?? 3) <= 2 ? 1 : 3;
-    }
+    const meta = await open(input).metadata();
+    if ((meta.width ?? 0) > MAX_IMAGE_SIDE || (meta.height ?? 0) > MAX_IMAGE_SIDE)
+      throw new UserError(
+        `${label(input)} declares ${meta.width}x${meta.height} pixels, a side over the ${MAX_IMAGE_SIDE} advlens decodes; resize it first`,
+      );
+    if (channels === undefined) channels = (meta.channels ?? 3) <= 2 ? 1 : 3;
     img = await finish(open(input).rotate().flatten({ background: '#ffffff' }), channels, opts);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const msg = String((e as Error)?.message ?? e).split('\n')[0];
     if (/pixel limit/i.test(msg))
       throw new UserError(

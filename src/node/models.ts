@@ -41,6 +41,10 @@ export async function loadClassifier(dir: string, opts: LoadOptions = {}): Promi
   if (!fs.existsSync(jsonPath))
     throw new UserError(`no model.json in ${dir}; give a TensorFlow.js model folder`);
   const modelJson = readJson<{ modelTopology?: unknown; format?: string }>(jsonPath, 'model file');
+  if (!modelJson || typeof modelJson !== 'object' || Array.isArray(modelJson))
+    throw new UserError(
+      `${jsonPath} is not a TensorFlow.js model (not a JSON object); re-download or re-convert the model`,
+    );
   const files = fs.readdirSync(dir);
   const cardPath = path.join(dir, CARD_FILE);
   let card: ModelCard | undefined;
