@@ -83,14 +83,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Ends the process after a write to stdout or stderr failed (see {@link main}). */
+function outputFailed(e: NodeJS.ErrnoException, stdout: boolean): never {
+  if (e.code === 'EPIPE') process.exit(0);
+  if (stdout) {
+    try {
+      process.stderr.write(
+        `advlens: cannot write the output (${e.code ?? e.message}${e.code === 'ENOSPC' ? ': no space left on the device' : ''}); free space or redirect stdout elsewhere\n`,
+      );
+    } catch {
+      /* stderr is gone too: the exit code says it */
+    }
+  }
+  process.exit(2);
+}
+
 /** Runs the CLI: user mistakes print one line and exit 2; internal errors keep their stack and exit 1. */
 export async function main(argv: string[]): Promise<void> {
-  // A closed pipe (`advlens eval | head`) is not an error.
+  // A closed pipe (`advlens eval | head`) is not an error; a full disk or a bad descriptor behind
+  // stdout (`advlens zoo > /dev/full`) is one line and exit 2.
   for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-      throw e;
-    });
+    stream.on('error', (e: NodeJS.ErrnoException) => outputFailed(e, stream === process.stdout));
   }
   const program = buildProgram();
   try {

@@ -119,3 +119,17 @@ export function* batches(
 ): Generator<Batch & { indices: number[] }> {
   for (const indices of batchIndices(ds.size, batchSize, rng)) yield { ...getBatch(ds, indices), indices };
 }
+
+/**
+ * Checks that `ds` holds at least two classes with examples, as training a classifier needs; a
+ * one-line {@link UserError} naming the data otherwise (for example a folder tree with one class
+ * folder).
+ */
+export function requireClasses(ds: Dataset, what = 'training'): void {
+  const seen = new Set<number>();
+  for (let i = 0; i < ds.labels.length && seen.size < 2; i++) seen.add(ds.labels[i]);
+  if (ds.classNames.length < 2 || seen.size < 2)
+    throw new UserError(
+      `${ds.name} holds examples of ${seen.size === 1 ? `one class only ('${ds.classNames[[...seen][0]] ?? [...seen][0]}')` : 'no class'}; ${what} a classifier needs at least two classes (for a folder: two or more class sub-folders)`,
+    );
+}

@@ -36,6 +36,8 @@ export interface TreeReader {
   join(dir: string, name: string): string;
   /** Decodes `file`; throws a UserError naming the file when it is not an image. */
   decode(file: string, opts: DecodeOptions): Promise<RawImage>;
+  /** The folder's identity with links resolved (a real path), to detect link loops; optional. */
+  real?(dir: string): string;
 }
 
 /** Options for {@link loadTree}. */
@@ -52,44 +54,65 @@ export interface TreeOptions extends DecodeOptions {
   /** Images decoded at once (default 16). */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Receives notes about the tree (files skipped because they are not images). */
+  onNote?: (message: string) => void;
 }
+
+/** File extensions read as images in a tree (what the decoder reads); other files are skipped. */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'];
+const isImageName = (name: string) => IMAGE_EXTENSIONS.includes(name.split('.').pop()!.toLowerCase());
 
 const JUNK = new Set(['thumbs.db', 'desktop.ini']);
 const visible = (e: TreeEntry) => !e.name.startsWith('.') && !JUNK.has(e.name.toLowerCase());
 const byName = (a: TreeEntry, b: TreeEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
- * Lists a class-per-folder tree: the sorted class folders and, for each, its files in sorted order
- * (sub-folders of a class folder are walked too). Files directly under `root` are ignored.
- * Throws a {@link UserError} when `root` has no class folders or no files in them.
+ * Lists a class-per-folder tree: the sorted class folders and, for each, its image files in sorted
+ * order (sub-folders of a class folder are walked too). Files directly under `root` are ignored;
+ * files without an image extension ({@link IMAGE_EXTENSIONS}) are skipped and listed in `skipped`.
+ * Throws a {@link UserError} when `root` has no class folders or no files in them, or when a
+ * symbolic link leads back into a folder being walked (a loop).
  */
 export async function scanTree(
   root: string,
-  reader: Pick<TreeReader, 'list' | 'join'>,
-): Promise<{ classes: string[]; files: string[][] }> {
+  reader: Pick<TreeReader, 'list' | 'join' | 'real'>,
+): Promise<{ classes: string[]; files: string[][]; skipped: string[] }> {
   const dirs = (await reader.list(root)).filter((e) => e.isDir && visible(e)).sort(byName);
   if (dirs.length === 0) {
     throw new UserError(
       `${root} has no class sub-folders; a folder dataset is ROOT/<class>/<image files> (JPEG, PNG or WebP)`,
     );
   }
+  const skipped: string[] = [];
+  // Real paths of the folders being walked, from the root down: a folder met again is a link loop.
+  const stack: string[] = reader.real ? [reader.real(root)] : [];
   const walk = async (dir: string): Promise<string[]> => {
+    if (reader.real) {
+      const id = reader.real(dir);
+      if (stack.includes(id))
+        throw new UserError(
+          `${dir} is a symbolic link back to ${id}, a folder that contains it (a loop); remove the link`,
+        );
+      stack.push(id);
+    }
     const out: string[] = [];
     for (const e of (await reader.list(dir)).filter(visible).sort(byName)) {
       const p = reader.join(dir, e.name);
       if (e.isDir) out.push(...(await walk(p)));
-      else out.push(p);
+      else if (isImageName(e.name)) out.push(p);
+      else skipped.push(p);
     }
+    if (reader.real) stack.pop();
     return out;
   };
   const files: string[][] = [];
   for (const d of dirs) files.push(await walk(reader.join(root, d.name)));
   if (files.every((f) => f.length === 0)) {
     throw new UserError(
-      `${root} has class folders (${dirs.map((d) => d.name).join(', ')}) but no image files in them`,
+      `${root} has class folders (${dirs.map((d) => d.name).join(', ')}) but no image files in them (${IMAGE_EXTENSIONS.join(', ')})`,
     );
   }
-  return { classes: dirs.map((d) => d.name), files };
+  return { classes: dirs.map((d) => d.name), files, skipped };
 }
 
 /**
@@ -131,7 +154,16 @@ export async function mapPool<T, R>(
  * grayscale, else 3). Only the first `limit` examples of the interleaved order are decoded.
  */
 export async function loadTree(root: string, reader: TreeReader, opts: TreeOptions): Promise<Dataset> {
-  const { classes, files } = await scanTree(root, reader);
+  const { classes, files, skipped } = await scanTree(root, reader);
+  if (skipped.length > 0)
+    opts.onNote?.(
+      `skipped ${skipped.length} file(s) in ${root} that are not images (${skipped
+        .slice(0, 3)
+        .map((f) => f.slice(root.length + 1))
+        .join(
+          ', ',
+        )}${skipped.length > 3 ? ', ...' : ''}); only ${IMAGE_EXTENSIONS.join(', ')} files are read`,
+    );
   let labelOf = classes.map((_, i) => i);
   let classNames = classes;
   if (opts.classNames) {

@@ -37,14 +37,55 @@ export async function useBackend(
       throw new UserError(`backend 'tensorflow' needs @tensorflow/tfjs-node, which runs in Node only`);
     await opts.loadTensorflow();
   }
-  if (tf.getBackend() !== name || !tf.findBackend(name)) {
-    const ok = await tf.setBackend(name);
-    if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try the cpu backend`);
+  const before = processListeners();
+  try {
+    if (tf.getBackend() !== name || !tf.findBackend(name)) {
+      const ok = await tf.setBackend(name);
+      if (!ok) throw new UserError(`backend '${name}' failed to initialise here; try the cpu backend`);
+    }
+    await tf.ready();
+  } finally {
+    removeAddedListeners(before);
   }
-  await tf.ready();
   // The project's WebAssembly kernels, on the backend's memory (kernels before this use fallbacks).
   if (name === 'wasm') await loadWinograd(tf.findBackend('wasm'));
   return tf.getBackend() as BackendName;
+}
+
+type Listener = (...args: unknown[]) => void;
+interface ProcessLike {
+  listeners(event: string): Listener[];
+  removeListener(event: string, l: Listener): void;
+}
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'];
+
+/** Node's `process` where there is one (this file also runs in the browser). */
+function nodeProcess(): ProcessLike | undefined {
+  const p = (globalThis as { process?: Partial<ProcessLike> }).process;
+  return typeof p?.listeners === 'function' && typeof p.removeListener === 'function'
+    ? (p as ProcessLike)
+    : undefined;
+}
+
+function processListeners(): Map<string, Listener[]> {
+  const p = nodeProcess();
+  return new Map(PROCESS_EVENTS.map((e) => [e, p ? p.listeners(e) : []]));
+}
+
+/**
+ * Removes the process-wide 'uncaughtException' and 'unhandledRejection' handlers that appeared
+ * since `before`. The wasm backend's Emscripten module installs both when it starts in Node; they
+ * re-throw every error from inside the module's source, so an uncaught error anywhere in a
+ * program printed ~30 KB of minified Emscripten code instead of the error. Without them Node
+ * reports an uncaught error itself (its stack, exit code 1).
+ */
+function removeAddedListeners(before: Map<string, Listener[]>): void {
+  const p = nodeProcess();
+  if (!p) return;
+  for (const e of PROCESS_EVENTS) {
+    const had = before.get(e) ?? [];
+    for (const l of p.listeners(e)) if (!had.includes(l)) p.removeListener(e, l);
+  }
 }
 
 /** The kernels this project registered on the wasm backend (empty before `useBackend('wasm')`). */

@@ -1,4 +1,4 @@
-import type { ModelCard } from './card.ts';
+import { parseLabels, type ModelCard } from './card.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -13,18 +13,13 @@ export interface Preset {
   card(labelsJson: unknown): ModelCard;
 }
 
-/** Reads labels from a labels.json: an array of names, or of objects with a `name` (and `index`). */
-export function labelsFrom(json: unknown, classes: number): string[] {
-  if (Array.isArray(json)) {
-    const out: string[] = new Array(json.length);
-    json.forEach((e, i) => {
-      if (typeof e === 'string') out[i] = e;
-      else if (e && typeof e === 'object' && 'name' in e) out[typeof e.index === 'number' ? e.index : i] = String(e.name);
-      else out[i] = `class ${i}`;
-    });
-    if (out.length === classes) return out;
-  }
-  return Array.from({ length: classes }, (_, i) => `class ${i}`);
+/**
+ * Class names from a folder's labels.json (parsed; undefined when there is none): an array of names,
+ * or of objects with a `name` (and `index`), checked by {@link parseLabels}; 'class i' without one.
+ */
+export function labelsFrom(json: unknown, classes: number, file = 'labels.json'): string[] {
+  if (json === undefined) return Array.from({ length: classes }, (_, i) => `class ${i}`);
+  return parseLabels(json, classes, file);
 }
 
 const darknetTiny: Preset = {

@@ -8,7 +8,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
-import type { ModelCard } from './card.ts';
+import { validateCard, type ModelCard } from './card.ts';
 import { PRESETS, labelsFrom } from './presets.ts';
 
 /** The card's file name beside model.json. */
@@ -41,10 +41,7 @@ export function resolveCard(src: ModelSource, preset?: string): ModelCard | unde
     return p.card(src.files.includes('labels.json') ? src.labels() : undefined);
   }
   if (src.card) {
-    const card = src.card.json as ModelCard;
-    if (!card || typeof card !== 'object' || card.format !== 'advlens-card/1')
-      throw new UserError(`${src.card.where} is not an advlens card (format '${card?.format}')`);
-    return card;
+    return validateCard(src.card.json, src.card.where);
   }
   const p = Object.values(PRESETS).find((pr) => pr.recognise(src.modelJson, src.files));
   return p ? p.card(src.labels()) : undefined;
@@ -70,7 +67,11 @@ export function inferCard(model: tfl.LayersModel | GraphModel, src: ModelSource)
   }
   const outShape = (model.outputs[0].shape ?? []) as (number | null)[];
   const classes = outShape[outShape.length - 1] ?? 0;
-  const labels = labelsFrom(src.files.includes('labels.json') ? src.labels() : undefined, classes);
+  const labels = labelsFrom(
+    src.files.includes('labels.json') ? src.labels() : undefined,
+    classes,
+    `${src.where}/labels.json`,
+  );
   return {
     format: 'advlens-card/1',
     name: src.name,

@@ -24,11 +24,25 @@ function label(input: string | Uint8Array): string {
   return typeof input === 'string' ? input : 'image buffer';
 }
 
+/** Largest image advlens decodes, in pixels (10,000 x 10,000): a header declaring more is refused before any allocation. */
+export const MAX_IMAGE_PIXELS = 100_000_000;
+/** Longest image side advlens decodes (JPEG's own limit). */
+export const MAX_IMAGE_SIDE = 65535;
+/** Largest image file advlens reads, in bytes. */
+export const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
+
 function checkFile(file: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP')
+      throw new UserError(`${file} is a symbolic link that loops back on itself; fix or remove the link`);
+    if (code === 'ENOENT' && isLink(file))
+      throw new UserError(
+        `${file} is a symbolic link to nothing (${fs.readlinkSync(file)}); fix or remove the link`,
+      );
     throw new UserError(`image not found: ${file}`);
   }
   if (st.isDirectory()) {
@@ -36,6 +50,25 @@ function checkFile(file: string): void {
       `${file} is a folder, not an image; for a class-per-folder tree use the dataset spec folder:${file}`,
     );
   }
+  if (!st.isFile())
+    throw new UserError(`${file} is not a regular file (a device, fifo or socket); give an image file`);
+  if (st.size > MAX_IMAGE_BYTES)
+    throw new UserError(
+      `${file} is ${st.size} bytes, more than the ${MAX_IMAGE_BYTES} advlens reads for one image`,
+    );
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** A sharp pipeline over untrusted input: pixel count limited, so a huge declared size is refused. */
+function open(input: string | Uint8Array): Sharp {
+  return sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS });
 }
 
 /** Applies `size`/`fit` and `channels` to a sharp pipeline and returns the raw pixels. */
@@ -63,14 +96,22 @@ export async function decodeRaw(input: string | Uint8Array, opts: DecodeOptions 
   let img: RawImage;
   let channels = opts.channels;
   try {
-    if (channels === undefined) {
-      const meta = await sharp(input).metadata();
-      channels = (meta.channels ?? 3) <= 2 ? 1 : 3;
-    }
-    img = await finish(sharp(input).rotate().flatten({ background: '#ffffff' }), channels, opts);
+    const meta = await open(input).metadata();
+    if ((meta.width ?? 0) > MAX_IMAGE_SIDE || (meta.height ?? 0) > MAX_IMAGE_SIDE)
+      throw new UserError(
+        `${label(input)} declares ${meta.width}x${meta.height} pixels, a side over the ${MAX_IMAGE_SIDE} advlens decodes; resize it first`,
+      );
+    if (channels === undefined) channels = (meta.channels ?? 3) <= 2 ? 1 : 3;
+    img = await finish(open(input).rotate().flatten({ background: '#ffffff' }), channels, opts);
   } catch (e) {
+    if (e instanceof UserError) throw e;
+    const msg = String((e as Error)?.message ?? e).split('\n')[0];
+    if (/pixel limit/i.test(msg))
+      throw new UserError(
+        `${label(input)} declares more than ${MAX_IMAGE_PIXELS} pixels, more than advlens decodes; resize it first`,
+      );
     throw new UserError(
-      `${label(input)} is not an image advlens can read (JPEG, PNG, WebP, GIF, TIFF, AVIF): ${(e as Error).message.split('\n')[0]}`,
+      `${label(input)} is not an image advlens can read (JPEG, PNG, WebP, GIF, TIFF, AVIF): ${msg}`,
     );
   }
   if (img.shape[2] !== channels)
@@ -174,6 +215,15 @@ export function nodeTreeReader(): TreeReader {
     },
     join: (dir, name) => path.join(dir, name),
     decode: (file, opts) => decodeRaw(file, opts),
+    real: (dir) => {
+      try {
+        return fs.realpathSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+          throw new UserError(`${dir} is a symbolic link that loops back on itself; remove the link`);
+        return path.resolve(dir);
+      }
+    },
   };
 }
 

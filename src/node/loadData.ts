@@ -39,6 +39,11 @@ export interface LoadOptions {
   /** How images are fitted to `size` (default `fill`). */
   fit?: Fit;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Receives notes about the data that do not stop the load: files skipped in a folder tree, grey
+   * images converted to RGB for a colour model (and back). Default: one line on stderr.
+   */
+  onNote?: (message: string) => void;
   /** Environment to read `ADVLENS_DATA` from (default `process.env`). */
   env?: Record<string, string | undefined>;
   /** Home directory for `~/.cache/advlens` (default `os.homedir()`). */
@@ -146,7 +151,13 @@ async function loadFound(found: Found, name: string, split: Split, opts: LoadOpt
     channels: opts.channels,
     fit: opts.fit,
     onProgress: opts.onProgress,
+    onNote: noteTo(opts),
   });
+}
+
+/** Where notes go: the caller's handler, or one line on stderr. */
+function noteTo(opts: LoadOptions): (message: string) => void {
+  return opts.onNote ?? ((m) => process.stderr.write(`advlens: note: ${m}\n`));
 }
 
 /**
@@ -180,6 +191,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
       channels: opts.channels,
       fit: opts.fit,
       onProgress: opts.onProgress,
+      onNote: noteTo(opts),
     });
   } else if (CATALOG[parsed.name].format === 'npm') {
     ds = loadMnistNpm(parsed.split, opts.limit);
@@ -189,6 +201,12 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
     if (!found) throw notFoundError(parsed.name, parsed.split, dirs);
     ds = await loadFound(found, parsed.name, parsed.split, opts);
   }
+  if (opts.channels !== undefined && opts.channels !== ds.shape[2])
+    noteTo(opts)(
+      opts.channels === 3
+        ? `${ds.name} has grey images; each is repeated into 3 channels (RGB) for a colour model`
+        : `${ds.name} has colour images; each is converted to grey (1 channel) for a grey model`,
+    );
   if (opts.size || opts.channels) ds = await fitDataset(ds, opts);
   return ds;
 }

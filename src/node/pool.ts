@@ -63,14 +63,25 @@ export function defaultWorkers(): number {
   return os.availableParallelism();
 }
 
+let clampWarned = false;
+
 /**
  * Checks a `--workers` value: a whole number from 1 up; a {@link UserError} otherwise. More workers
- * than cores is allowed (they share the cores) but rarely faster.
+ * than cores (each a tfjs instance with its own memory) only share the cores and cost memory: the
+ * value is clamped to the cores, with one warning on stderr per process.
  */
 export function checkWorkers(n: number | undefined): number {
   const v = n ?? defaultWorkers();
   if (!Number.isInteger(v) || v < 1) throw new UserError(`workers must be a whole number >= 1 (got ${n})`);
-  return v;
+  const cores = defaultWorkers();
+  if (v <= cores) return v;
+  if (!clampWarned) {
+    clampWarned = true;
+    process.stderr.write(
+      `advlens: warning: ${v} workers is more than the ${cores} core(s) here; using ${cores} (more threads only share the cores and each costs memory)\n`,
+    );
+  }
+  return cores;
 }
 
 /** Whether this module runs from its TypeScript source (under tsx) rather than compiled (`dist/`). */

@@ -94,12 +94,12 @@ test('folder:PATH with a limit decodes a prefix holding every class, at the aske
   fs.rmSync(root, { recursive: true });
 });
 
-test('a file that is not an image, an empty folder and a missing folder are user errors', async () => {
+test('an image file that does not decode, an empty folder and a missing folder are user errors', async () => {
   const root = await makeTree();
-  fs.writeFileSync(path.join(root, 'emu', 'c.txt'), 'not an image');
+  fs.writeFileSync(path.join(root, 'emu', 'c.png'), 'not an image');
   await assert.rejects(
     loadDataset(`folder:${root}`),
-    (e: unknown) => e instanceof UserError && e.message.includes(path.join(root, 'emu', 'c.txt')),
+    (e: unknown) => e instanceof UserError && e.message.includes(path.join(root, 'emu', 'c.png')),
   );
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-empty-'));
   await assert.rejects(

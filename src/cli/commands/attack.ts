@@ -9,6 +9,7 @@ import { loadClassifier } from '../../node/models.ts';
 import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { htmlTable, reportPage } from '../../report/html.ts';
 import { UserError } from '../../errors.ts';
 import { versions } from '../../version.ts';
@@ -107,6 +108,7 @@ export function registerAttack(program: Command): void {
     .option('--preset <name>', 'describe a model without a card by a preset (darknet-tiny)')
     .option('--json', 'machine-readable result on stdout');
   addAttackOptions(cmd).action(async (o: AttackCommandOptions) => {
+    checkOutputDir(o.out, '--out');
     await setup(program);
     if (!o.image === !o.data) throw new UserError('give either --image FILE... or --data SPEC');
     const fn = attackByName(o.attack);
@@ -212,6 +214,7 @@ export function registerAttack(program: Command): void {
             saved: topSaved[i],
             success: r.success[i],
             savedSuccess: target !== undefined ? savedTop === target : savedTop !== label,
+            alreadyTarget: target !== undefined && topBefore[i][0].index === target,
             norms: { linf: norms.linf[i], l2: norms.l2[i], l1: norms.l1[i], l0: norms.l0[i] },
             epsFound: r.epsPerExample
               ? Number.isNaN(r.epsPerExample[i])
@@ -299,14 +302,17 @@ export function registerAttack(program: Command): void {
             r.input,
             prob(r.before[0]),
             prob(r.saved[0]) + (r.saved[0].index !== r.after[0].index ? ` (float: ${r.after[0].label})` : ''),
-            r.savedSuccess ? 'yes' : 'no',
+            r.alreadyTarget ? 'already' : r.savedSuccess ? 'yes' : 'no',
             r.norms.linf.toFixed(4),
             r.norms.l2.toFixed(4),
           ]),
         ) + '\n',
       );
-      const ok = results.filter((r) => r.savedSuccess).length;
-      process.stdout.write(`\n${ok}/${results.length} succeeded; images in ${final}\n`);
+      const already = results.filter((r) => r.alreadyTarget).length;
+      const ok = results.filter((r) => r.savedSuccess && !r.alreadyTarget).length;
+      process.stdout.write(
+        `\n${ok}/${results.length} succeeded${already ? ` (${already} already predicted as the target before the attack: nothing to do)` : ''}; images in ${final}\n`,
+      );
     } catch (e) {
       bar.stop();
       report.abort();

@@ -16,6 +16,7 @@ import { loadClassifier } from '../../node/models.ts';
 import { loadDataset } from '../../node/loadData.ts';
 import { encodePng } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { htmlTable, imageGrid, reportPage, type Section } from '../../report/html.ts';
 import { UserError } from '../../errors.ts';
 import { versions } from '../../version.ts';
@@ -152,6 +153,7 @@ export function registerDemo(program: Command): void {
     )
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: DemoCliOptions) => {
+      checkOutputDir(o.out, '--out');
       await setup(program);
       const data = await loadDataset(o.data, {
         dataDir: o.dataDir,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { evaluate } from '../../metrics/accuracy.ts';
 import { loadClassifier, modelDir, recordMetric } from '../../node/models.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, positiveInt } from '../options.ts';
@@ -88,6 +89,7 @@ export function registerEval(program: Command): void {
       positiveInt('--workers'),
     );
   addAttackOptions(cmd).action(async (o: EvalCliOptions) => {
+    if (o.report) checkOutputDir(o.report, '--report');
     await setup(program);
     if (!o.attack) {
       const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize', 'workers'] as const).filter(

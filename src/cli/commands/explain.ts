@@ -44,6 +44,7 @@ import {
 import { loadDataSlice } from '../../node/loadData.ts';
 import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 import { escapeHtml, htmlTable, reportPage } from '../../report/html.ts';
 import { UserError } from '../../errors.ts';
 import { versions } from '../../version.ts';
@@ -221,6 +222,7 @@ export function registerExplain(program: Command): void {
     .option('--out <dir>', 'output folder', 'advlens-explain')
     .option('--json', 'machine-readable result on stdout')
     .action(async (o: ExplainCliOptions) => {
+      checkOutputDir(o.out, '--out');
       await setup(program);
       await runExplain(o);
     });

@@ -12,6 +12,8 @@ import { evaluate } from '../../metrics/accuracy.ts';
 import { folderCheckpoint } from '../../node/checkpoint.ts';
 import { prepareTrainOutput } from '../../node/trainOutput.ts';
 import { loadDataset } from '../../node/loadData.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
+import { requireClasses } from '../../data/dataset.ts';
 import { versions } from '../../version.ts';
 import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
 import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
@@ -87,6 +89,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: TrainCliOptions) => {
+      checkOutputDir(o.out, '--out');
       const arch = architecture(o.arch);
       let workers = Math.min(checkWorkers(o.workers), o.batchSize); // a shard holds one example at least
       const schedule = parseSchedule(o.schedule);
@@ -100,6 +103,7 @@ export function registerTrain(program: Command): void {
         return void (o.json ? process.stderr : process.stdout).write(output.finished + '\n');
       await setup(program);
       const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
+      requireClasses(data, 'training');
       const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
       // Batch statistics per shard would make the result depend on the number of workers: a
       // batch-norm model trains in one thread unless --workers asked for more (which train() refuses).

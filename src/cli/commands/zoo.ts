@@ -6,6 +6,7 @@ import { loadClassifier, recordMetric, updateCard } from '../../node/models.ts';
 import { zooNote } from '../../zoo/paperSetting.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
+import { checkOutputFile } from '../../node/outputPath.ts';
 import { versions } from '../../version.ts';
 import { setup } from '../main.ts';
 import { positiveInt } from '../options.ts';
@@ -327,6 +328,7 @@ export function registerZoo(program: Command): void {
       parseOnly,
     )
     .action(async (o: ZooTableCliOptions) => {
+      if (o.out) checkOutputFile(o.out, '--out');
       await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
     });
   zoo
