@@ -21,12 +21,22 @@ function source(over: Partial<ModelSource> = {}): ModelSource {
 }
 
 test('a card beside the model is used as it is; anything else named advlens.json is a user error', () => {
-  const card = { format: 'advlens-card/1', name: 'c', modelType: 'graph' } as ModelCard;
-  assert.equal(resolveCard(source({ card: { json: card, where: 'c.json' } })), card);
+  const card = {
+    format: 'advlens-card/1',
+    name: 'c',
+    modelType: 'graph',
+    preprocess: { height: 28, width: 28, channels: 1, resize: 'fill', scale: [0, 1] },
+    labels: ['a', 'b'],
+    output: 'logits',
+  } as ModelCard;
+  const got = resolveCard(source({ card: { json: card, where: 'c.json' } }))!;
+  // the card is validated (defaults filled in for what it leaves out) and keeps every field it has
+  for (const k of ['format', 'name', 'modelType', 'preprocess', 'labels', 'output'] as const)
+    assert.deepEqual(got[k], card[k], k);
   assert.equal(isGraphModel(source(), card), true);
   assert.throws(
     () => resolveCard(source({ card: { json: { format: 'other' }, where: 'http://x/m/advlens.json' } })),
-    (e: Error) => e instanceof UserError && /http:\/\/x\/m\/advlens.json is not an advlens card \(format 'other'\)/.test(e.message),
+    (e: Error) => e instanceof UserError && /http:\/\/x\/m\/advlens.json: format is .*other.*not an advlens card/.test(e.message),
   );
   assert.throws(() => resolveCard(source(), 'nope'), (e: Error) => e instanceof UserError && /unknown preset 'nope'/.test(e.message));
 });

@@ -243,7 +243,7 @@ test('--workers above the cores is clamped with one warning', () => {
   assert.match(
     warnings[0],
     new RegExp(
-      `--workers 1000 is more than the ${os.availableParallelism()} core\\(s\\) here; using ${os.availableParallelism()}`,
+      `1000 workers is more than the ${os.availableParallelism()} core\\(s\\) here; using ${os.availableParallelism()}`,
     ),
   );
   const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
