@@ -118,7 +118,7 @@ figure img,img.px{image-rendering:pixelated;border:1px solid #ccc;display:block}
 .cap{font-size:12px;text-align:center;white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}.scroll table td,.scroll table th{white-space:nowrap}
 table.pics td,table.pics th{padding:.2rem .3rem;text-align:center;border-bottom:none}
-table.pics th[scope=row]{text-align:right;font-weight:normal;color:#555;font-size:13px;vertical-align:middle}
+table.pics td:first-child{text-align:right;color:#555;font-size:13px;vertical-align:middle}
 .pair{display:flex;gap:2px}.legend{margin:.3rem 0 1rem;font-size:12px;color:#444}
 nav.toc{background:#f7f7f7;border:1px solid #e5e5e5;padding:.5rem 1rem;display:inline-block}
 nav.toc ol{margin:.3rem 0 .2rem;padding-left:1.4rem}
