@@ -8,7 +8,7 @@ import type { ExplainMap, ExplainRow, ExplainSetResult } from '../explain/explai
 import { DISPLAY_PERCENTILE } from '../explain/explainSet.ts';
 import { jsonFile, type ImageEncoder, type ReportFile } from './files.ts';
 import { gridLabelsSvg, gridLayout, gridPixels, type GridLayout, type GridPicture } from './grid.ts';
-import { escapeHtml, htmlTable, reportPage } from './html.ts';
+import { escapeHtml, reportPage } from './html.ts';
 import { colorLegend } from './plot.ts';
 
 /** A map with the files it was drawn in. */
@@ -102,31 +102,45 @@ export async function explainReport(
 /** index.html: rows = images; per model its target (with probability) and a column per method. */
 function explainPage(set: ExplainSetResult, results: ExplainReportRow[], o: ExplainReportOptions): string {
   const { names, methods } = set;
-  const size = Math.min(224, Math.max(112, set.shape[1]));
+  // 28 px digits at 3x, photos at their size up to 224 px, so that a row of maps fits the page.
+  const size = Math.min(224, Math.max(84, set.shape[1]));
   const img = (src: string) =>
     `<img class="px" src="${escapeHtml(src)}" width="${size}" height="${Math.round((size * set.shape[0]) / set.shape[1])}">`;
   const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
-  const headers = [
-    'input',
-    'image',
-    ...names.flatMap((n) => [`${n}: target`, ...methods.map((m) => `${n}: ${m}`)]),
-  ];
-  const rows = results.map((r) => [
-    r.input + (r.label ? ` (label ${r.label.name})` : ''),
-    { html: img(r.files.input) },
-    ...r.models.flatMap((m) => {
-      const t = m.methods[methods[0]].target;
-      return [
-        `${t.label} (${pct(t.probability)})${t.label !== m.predicted.label ? `; predicted ${m.predicted.label} (${pct(m.predicted.probability)})` : ''}`,
-        ...methods.map((k) => {
-          const e = m.methods[k];
-          return {
-            html: img(e.files.map) + (o.overlay && e.files.overlay ? `<br>${img(e.files.overlay)}` : ''),
-          };
-        }),
-      ];
-    }),
-  ]);
+  const head =
+    `<thead><tr><th rowspan="2">input</th><th rowspan="2"></th>` +
+    names.map((n) => `<th class="group" colspan="${methods.length + 1}">${escapeHtml(n)}</th>`).join('') +
+    `</tr><tr>` +
+    names
+      .map(
+        () =>
+          `<th class="group">target</th>` +
+          methods.map((m) => `<th>${escapeHtml(m).replace(/-/g, '-<wbr>')}</th>`).join(''),
+      )
+      .join('') +
+    `</tr></thead>`;
+  const body = results
+    .map((r) => {
+      const cells = r.models.flatMap((m) => {
+        const t = m.methods[methods[0]].target;
+        const target =
+          `${escapeHtml(t.label)}<br><small>${pct(t.probability)}</small>` +
+          (t.label !== m.predicted.label
+            ? `<br><small>predicted ${escapeHtml(m.predicted.label)} ${pct(m.predicted.probability)}</small>`
+            : '');
+        return [
+          `<td class="group">${target}</td>`,
+          ...methods.map((k) => {
+            const e = m.methods[k];
+            return `<td>${img(e.files.map)}${o.overlay && e.files.overlay ? img(e.files.overlay) : ''}</td>`;
+          }),
+        ];
+      });
+      const label = r.label ? `<br><small>label ${escapeHtml(r.label.name)}</small>` : '';
+      return `<tr><td>${escapeHtml(r.input)}${label}</td><td>${img(r.files.input)}</td>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  const table = `<table class="maps">${head}<tbody>${body}</tbody></table>`;
   const note =
     `<p>Maps of the same method on the same image share one display scale across the models (the ${DISPLAY_PERCENTILE}th percentile of |map| over all of them), so brighter means larger attribution in the same units and the models can be compared. CAM and Grad-CAM maps are upsampled to the input size for display. The whole figure: <a href="grid.png">grid.png</a>.</p>` +
     `<div class="legend">${colorLegend(set.display.colormap, set.display.sign, { scaleLabel: 'shared scale' })}<br>Colour scale of the maps: ${
@@ -136,7 +150,7 @@ function explainPage(set: ExplainSetResult, results: ExplainReportRow[], o: Expl
     }.</div>`;
   return reportPage(
     `advlens explain: ${methods.join(', ')} on ${names.join(' vs ')}`,
-    [{ title: 'Maps', html: note + `<div class="scroll">${htmlTable(headers, rows)}</div>` }],
+    [{ title: 'Maps', html: note + `<div class="scroll">${table}</div>` }],
     o.provenance,
   );
 }
