@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { attack as attackByName } from '../../attacks/index.ts';
 import { attackSet, withPredictedLabels } from '../../attacks/attackSet.ts';
-import type { Dataset } from '../../data/dataset.ts';
 import { loadClassifier } from '../../node/models.ts';
-import { loadDataSlice } from '../../node/loadData.ts';
-import { loadImageDataset } from '../../node/image.ts';
+import { loadInputs } from '../../node/inputs.ts';
 import { nodeImageEncoder, writeReportFiles } from '../../node/reportFiles.ts';
 import { attackReport, topText } from '../../report/attack.ts';
 import { commandLine, provenance as buildProvenance } from '../../report/provenance.ts';
@@ -80,33 +78,10 @@ export function registerAttack(program: Command): void {
     const model = await loadClassifier(o.model, { preset: o.preset });
     const [h, w, c] = model.inputShape;
     const opts = attackOptionsFrom(o, model);
-    let data: Dataset;
-    let names: string[];
-    let labelled: boolean;
-    if (o.image) {
-      const imgs = await loadImageDataset(o.image, {
-        size: [h, w],
-        channels: c as 1 | 3,
-        fit: model.card.preprocess.resize,
-      });
-      // Unlabelled images: the attack moves each away from the model's own clean prediction.
-      data = withPredictedLabels(model, imgs);
-      names = o.image.map((f) => path.basename(f));
-      labelled = false;
-    } else {
-      ({ data, names } = await loadDataSlice(o.data!, {
-        dataDir: o.dataDir,
-        start: o.start,
-        limit: o.limit,
-        size: [h, w],
-        channels: c as 1 | 3,
-      }));
-      if (data.classNames.length !== model.labels.length)
-        throw new UserError(
-          `the data has ${data.classNames.length} classes but the model predicts ${model.labels.length}`,
-        );
-      labelled = true;
-    }
+    const loaded = await loadInputs(o, [model]);
+    const { inputs: names, labelled } = loaded;
+    // Unlabelled images: the attack moves each away from the model's own clean prediction.
+    const data = labelled ? loaded.data : withPredictedLabels(model, loaded.data);
     const bar = progressBar(o.attack, { quiet: o.json });
     const t0 = performance.now();
     let set;

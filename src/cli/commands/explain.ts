@@ -15,13 +15,11 @@ import { EXPLAINERS, explainer, type ExplainOptions, type ExplainTarget } from '
 import { defaultBatchSize } from '../../explain/gradient.ts';
 import type { Colormap } from '../../explain/display.ts';
 import { checkExplainSet, uniqueModelNames } from '../../explain/explainSet.ts';
-import type { Dataset } from '../../data/dataset.ts';
 import { classIndex, type Classifier } from '../../models/classifier.ts';
 import { loadClassifier, modelDir } from '../../node/models.ts';
 import { defaultWorkers } from '../../node/pool.ts';
 import { explainSetOnPool } from '../../node/explainPool.ts';
-import { loadDataSlice } from '../../node/loadData.ts';
-import { loadImageDataset } from '../../node/image.ts';
+import { loadInputs } from '../../node/inputs.ts';
 import { nodeImageEncoder, writeReportFiles } from '../../node/reportFiles.ts';
 import { explainReport } from '../../report/explain.ts';
 import { commandLine, provenance } from '../../report/provenance.ts';
@@ -185,7 +183,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
   const models: Classifier[] = [];
   for (const dir of dirs) models.push(await loadClassifier(dir, { preset: o.preset }));
   const names = uniqueModelNames(models);
-  const [h, w, c] = models[0].inputShape;
+  const [h, w] = models[0].inputShape;
   const base: ExplainOptions = {
     seed: o.seed,
     relu: o.relu,
@@ -201,26 +199,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
   const targets = models.map((m) => targetFor(m, o.target, labelled));
   checkExplainSet(models, names, methods, base);
 
-  let data: Dataset;
-  let inputs: string[];
-  if (o.image) {
-    const fit = models[0].card.preprocess.resize;
-    data = await loadImageDataset(o.image, { size: [h, w], channels: c as 1 | 3, fit });
-    inputs = o.image.map((f) => path.basename(f));
-  } else {
-    ({ data, names: inputs } = await loadDataSlice(o.data!, {
-      dataDir: o.dataDir,
-      start: o.start,
-      limit: o.limit,
-      size: [h, w],
-      channels: c as 1 | 3,
-    }));
-    for (const [k, m] of models.entries())
-      if (data.classNames.length !== m.labels.length)
-        throw new UserError(
-          `the data has ${data.classNames.length} classes but ${names[k]} predicts ${m.labels.length}`,
-        );
-  }
+  const { data, inputs } = await loadInputs(o, models, names);
 
   const bar = progressBar('explain', { quiet: o.json });
   const t0 = performance.now();
