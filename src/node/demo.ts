@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { take } from '../data/dataset.ts';
 import { explainSet } from '../explain/explainSet.ts';
 import { evaluate } from '../metrics/accuracy.ts';
-import { robustnessAsync, type RobustnessResult } from '../metrics/robustness.ts';
+import type { RobustnessResult } from '../metrics/robustness.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { demoReport, type DemoModel } from '../report/demo.ts';
 import type { ReportFile } from '../report/files.ts';
@@ -18,8 +18,7 @@ import { provenance } from '../report/provenance.ts';
 import { UserError } from '../errors.ts';
 import { loadDataset } from './loadData.ts';
 import { loadClassifier } from './models.ts';
-import { checkWorkers, withPool } from './pool.ts';
-import { poolAttackRunner } from './poolWorkerTasks.ts';
+import { robustnessOnPool } from './robustnessPool.ts';
 import { nodeImageEncoder } from './reportFiles.ts';
 
 /** The models shipped in the package's `models/` folder. */
@@ -78,35 +77,34 @@ export async function runDemo(o: DemoOptions = {}) {
     }),
   );
   const attacked = Math.min(o.attackLimit ?? 200, data.size);
-  // The attack batches (100 digits each) of both models on the pool.
-  const workers = Math.max(1, Math.min(checkWorkers(o.workers), Math.ceil(attacked / 100) * DEMO_EPS.length));
-  let robust: { name: string; result: RobustnessResult }[] = [];
+  // The attack batches (100 digits each) on a pool: the numbers do not depend on it.
+  const maxWorkers = Math.ceil(attacked / 100) * DEMO_EPS.length;
+  let workers = 1;
+  const robust: { name: string; result: RobustnessResult }[] = [];
   if (attacked > 0) {
     const targets = [loaded[0], await shipped(DEMO_ROBUST_MODEL)];
     const names = [DEMO_MODELS[0], DEMO_ROBUST_MODEL];
-    robust = await withPool(workers, async (pool) => {
-      const out = [];
-      for (const [k, t] of targets.entries())
-        out.push({
-          name: names[k],
-          result: await robustnessAsync(
-            t.model,
-            take(data, k === 0 ? attacked : Math.min(attacked, DEMO_ROBUST_LIMIT)),
-            {
-              attacks: ['pgd-linf'],
-              eps: DEMO_EPS,
-              attack: DEMO_ATTACK,
-              keepExamples: 6,
-              // The sanity checks' extra runs on the standard model only: they would double the demo's time.
-              sanity: k === 0,
-              sanityExamples: Math.min(100, attacked),
-              onProgress: (d, total, what) => o.onProgress?.(d, total, `${names[k]} ${what}`),
-              runner: pool ? poolAttackRunner(pool, { dir: t.dir }) : undefined,
-            },
-          ),
-        });
-      return out;
-    });
+    for (const [k, t] of targets.entries()) {
+      const r = await robustnessOnPool(
+        t.model,
+        take(data, k === 0 ? attacked : Math.min(attacked, DEMO_ROBUST_LIMIT)),
+        {
+          attacks: ['pgd-linf'],
+          eps: DEMO_EPS,
+          attack: DEMO_ATTACK,
+          keepExamples: 6,
+          // The sanity checks' extra runs on the standard model only: they would double the demo's time.
+          sanity: k === 0,
+          sanityExamples: Math.min(100, attacked),
+          onProgress: (d, total, what) => o.onProgress?.(d, total, `${names[k]} ${what}`),
+          source: { dir: t.dir },
+          workers: o.workers,
+          maxWorkers,
+        },
+      );
+      if (k === 0) workers = r.workers;
+      robust.push({ name: names[k], result: r.result });
+    }
   }
   const gap = loaded[1].model;
   const first = take(data, Math.min(6, data.size));

@@ -1,9 +1,8 @@
 import type { Dataset } from '../../data/dataset.ts';
 import type { Classifier } from '../../models/classifier.ts';
-import { robustnessAsync, type RobustnessResult } from '../../metrics/robustness.ts';
+import type { RobustnessResult } from '../../metrics/robustness.ts';
 import { modelDir } from '../../node/models.ts';
-import { checkWorkers, withPool } from '../../node/pool.ts';
-import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
+import { robustnessOnPool } from '../../node/robustnessPool.ts';
 import { nodeImageEncoder, writeReportFiles } from '../../node/reportFiles.ts';
 import { metricsText, robustnessReport } from '../../report/robustness.ts';
 import { commandLine, provenance as buildProvenance } from '../../report/provenance.ts';
@@ -61,29 +60,24 @@ export async function evalWithAttacks(
   const attackOpts = attackOptionsFrom(o, model);
   const quiet = o.json || o.csv;
   const bar = progressBar('attack', { quiet });
-  // No more threads than the main phase has batches to attack.
-  const workers = Math.min(
-    checkWorkers(o.workers),
-    o.attack.length * eps.length * Math.ceil(data.size / o.batchSize),
-  );
   const t0 = performance.now();
   let r: RobustnessResult;
+  let workers: number;
   try {
-    // Batches are independent (each has its own seed) and merged in order: any number of workers
-    // gives the same result as one.
-    r = await withPool(workers, (pool) =>
-      robustnessAsync(model, data, {
-        attacks: o.attack,
-        eps,
-        attack: attackOpts,
-        batchSize: o.batchSize,
-        sanity: o.sanity,
-        sanityExamples: o.sanityExamples,
-        keepExamples: o.report ? o.examples : 0,
-        onProgress: (d, t, what) => bar.update(d, t, what),
-        runner: pool ? poolAttackRunner(pool, { dir: modelDir(o.model), preset: o.preset }) : undefined,
-      }),
-    );
+    ({ result: r, workers } = await robustnessOnPool(model, data, {
+      attacks: o.attack,
+      eps,
+      attack: attackOpts,
+      batchSize: o.batchSize,
+      sanity: o.sanity,
+      sanityExamples: o.sanityExamples,
+      keepExamples: o.report ? o.examples : 0,
+      onProgress: (d, t, what) => bar.update(d, t, what),
+      source: { dir: modelDir(o.model), preset: o.preset },
+      workers: o.workers,
+      // No more threads than the main phase has batches to attack.
+      maxWorkers: o.attack.length * eps.length * Math.ceil(data.size / o.batchSize),
+    }));
   } finally {
     bar.stop();
   }
