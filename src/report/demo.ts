@@ -215,7 +215,10 @@ async function saliencySection(
         }</div>`,
     )
     .join('');
-  const table = htmlTable(['digit', 'input', ...methods], rows).replace('<table>', '<table class="pics">');
+  const table = htmlTable(['digit', 'input', ...methods.map((m) => m.replace(/-/g, ' '))], rows).replace(
+    '<table>',
+    '<table class="pics">',
+  );
   return {
     files,
     section: {

@@ -120,7 +120,7 @@ figure img,img.px{image-rendering:pixelated;border:1px solid #ccc;display:block}
 table.pics td,table.pics th{padding:.2rem .3rem;text-align:center;border-bottom:none}
 table.pics td:first-child{text-align:right;color:#555;font-size:13px;vertical-align:middle}
 .pair{display:flex;gap:2px}
-table.maps td,table.maps th{padding:.2rem;text-align:center;font-size:13px}table.maps td{vertical-align:top}table.maps td img+img{margin-top:2px}.scroll table.maps th{white-space:normal}
+table.maps td,table.maps th{padding:.2rem;text-align:center;font-size:13px}table.maps td{vertical-align:top}table.maps td img+img{margin-top:2px}.scroll table.maps th,.scroll table.pics th{white-space:normal}
 table.maps .group{border-left:2px solid #ddd}table.maps td:first-child{text-align:right;vertical-align:middle;word-break:break-all;max-width:9rem}.legend{margin:.3rem 0 1rem;font-size:12px;color:#444}
 nav.toc{background:#f7f7f7;border:1px solid #e5e5e5;padding:.5rem 1rem;display:inline-block}
 nav.toc ol{margin:.3rem 0 .2rem;padding-left:1.4rem}
