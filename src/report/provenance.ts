@@ -27,11 +27,11 @@ export interface ProvenanceOptions {
  * models) in the caller's order, the command that produced them first (when given: `null` for a
  * library call), then the stamp. `versions` is {@link versions} (advlens, tfjs, backend, node).
  */
-export function provenance<T extends Record<string, unknown>>(
-  command: string | null,
+export function provenance<C extends string | null, T extends Record<string, unknown>>(
+  command: C,
   fields: T,
   o: ProvenanceOptions = {},
-): { command: string | null } & T & ProvenanceStamp {
+): { command: C } & T & ProvenanceStamp {
   return {
     command,
     ...fields,
