@@ -58,6 +58,23 @@ export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts
 
 // reports
 export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';
+export type { ReportFile, ImageEncoder } from './report/files.ts';
+export { provenance, commandLine } from './report/provenance.ts';
+export { robustnessReport, adversarialGrid, robustnessChart } from './report/robustness.ts';
+export { explainReport } from './report/explain.ts';
+export { attackReport } from './report/attack.ts';
+export { demoReport } from './report/demo.ts';
+export { zooReport } from './report/zoo.ts';
+export { gridLayout, gridPixels, gridLabelsSvg } from './report/grid.ts';
+export { colorLegend } from './report/plot.ts';
+export {
+  explainSet,
+  checkExplainSet,
+  type ExplainSetOptions,
+  type ExplainSetResult,
+} from './explain/explainSet.ts';
+export { localExplainRunner, splitSamplesRunner, type ExplainRunner } from './explain/runner.ts';
+export { attackSet, withPredictedLabels } from './attacks/attackSet.ts';
 
 // attacks
 export {

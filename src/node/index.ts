@@ -10,6 +10,10 @@ export { fetchDataset } from './fetch.ts';
 export { decodeImage, encodePng, loadImageDataset } from './image.ts';
 
 export { loadClassifier, saveClassifier, writeCard } from './models.ts';
+export { nodeImageEncoder, writeReportFiles } from './reportFiles.ts';
+export { explainSetOnPool } from './explainPool.ts';
+export { runDemo } from './demo.ts';
+export { zooTableRun } from './zooTableRun.ts';
 export { fileHandler } from './fsio.ts';
 
 export { folderCheckpoint } from './checkpoint.ts';

@@ -3,6 +3,7 @@
  * written by Node and drawn by the web app alike.
  */
 import { escapeHtml } from './html.ts';
+import { colorize, type Colormap } from '../explain/display.ts';
 
 export interface Series {
   name: string;
@@ -93,4 +94,51 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
   });
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/**
+ * A colour-scale legend for saliency maps (an SVG bar with ticks): `abs` maps run from 0 to the
+ * display scale (the percentile the maps were divided by; larger values are clipped), `signed`
+ * maps from -scale (blue) through 0 (white) to +scale (red).
+ */
+export function colorLegend(
+  colormap: Colormap,
+  sign: 'abs' | 'signed',
+  o: { width?: number; scaleLabel?: string } = {},
+): string {
+  const W = o.width ?? 280;
+  const bar = { x: 10, y: 4, w: W - 20, h: 12 };
+  const stops = 16;
+  const lo = sign === 'signed' ? -1 : 0;
+  const values = Array.from({ length: stops + 1 }, (_, i) => lo + ((1 - lo) * i) / stops);
+  const rgb = colorize(values, colormap);
+  const id = `cl-${colormap}-${sign}`;
+  const s = o.scaleLabel ?? 'scale';
+  const ticks: [number, string][] =
+    sign === 'signed'
+      ? [
+          [0, `−${s}`],
+          [0.5, '0'],
+          [1, `+${s}`],
+        ]
+      : [
+          [0, '0'],
+          [1, `≥ ${s}`],
+        ];
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="36" viewBox="0 0 ${W} 36" font-family="system-ui,sans-serif" font-size="11">`,
+    `<defs><linearGradient id="${id}">${values
+      .map(
+        (_, i) =>
+          `<stop offset="${(i / stops).toFixed(4)}" stop-color="rgb(${rgb[i * 3]},${rgb[i * 3 + 1]},${rgb[i * 3 + 2]})"/>`,
+      )
+      .join('')}</linearGradient></defs>`,
+    `<rect x="${bar.x}" y="${bar.y}" width="${bar.w}" height="${bar.h}" fill="url(#${id})" stroke="#999" stroke-width="0.5"/>`,
+    ...ticks.map(
+      ([t, label]) =>
+        `<line x1="${bar.x + t * bar.w}" x2="${bar.x + t * bar.w}" y1="${bar.y + bar.h}" y2="${bar.y + bar.h + 4}" stroke="#333"/>` +
+        `<text x="${bar.x + t * bar.w}" y="${bar.y + bar.h + 15}" text-anchor="${t === 0 ? 'start' : t === 1 ? 'end' : 'middle'}">${escapeHtml(label)}</text>`,
+    ),
+    '</svg>',
+  ].join('');
 }

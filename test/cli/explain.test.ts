@@ -97,9 +97,23 @@ test('explain two models side by side: files, grid layout, shared scales, IG com
   // Scales differ between methods: sharing is per method, not one number for everything.
   const row0 = (j.results as Row[])[0].models[0].methods;
   assert.notEqual(row0.gradient.scale, row0['integrated-gradients'].scale);
-  // Grid: 2 rows, 1 + 2 models x 3 methods columns, 28 px cells enlarged 4x to 112, 4 px gaps.
-  assert.deepEqual(await size(path.join(out, 'grid.png')), [7 * 112 + 8 * 4, 2 * 112 + 3 * 4]);
-  assert.equal(j.grid.width, 816);
+  // Grid: 2 rows, 1 + 2 models x 3 methods columns, 28 px cells enlarged 4x to 112, 4 px gaps,
+  // after a band of row labels on the left and of column labels on top.
+  const { left, top } = j.grid;
+  assert.ok(left > 0 && top > 0, 'label bands');
+  assert.deepEqual(await size(path.join(out, 'grid.png')), [left + 7 * 112 + 8 * 4, top + 2 * 112 + 3 * 4]);
+  assert.equal(j.grid.width, left + 816);
+  assert.deepEqual(j.grid.columns.slice(0, 2), ['input', 'mnist-gap-cnn gradient']);
+  // The labels are drawn: dark text pixels in both bands, which are white without them.
+  const { data, info } = await sharp(path.join(out, 'grid.png')).raw().toBuffer({ resolveWithObject: true });
+  const dark = (x0: number, y0: number, x1: number, y1: number) => {
+    let n = 0;
+    for (let y = y0; y < y1; y++)
+      for (let x = x0; x < x1; x++) if (data[(y * info.width + x) * info.channels] < 128) n++;
+    return n;
+  };
+  assert.ok(dark(0, top, left, info.height) > 50, 'row labels drawn');
+  assert.ok(dark(left, 0, info.width, top) > 100, 'column labels drawn');
   assert.equal(j.provenance.explainers['mnist-small-cnn'].smoothgrad.samples, 5);
   assert.equal(j.provenance.explainers['mnist-small-cnn'].smoothgrad.spread, 0.15, 'defaults echoed');
   assert.equal(j.provenance.explainers['mnist-gap-cnn']['integrated-gradients'].steps, 20);
@@ -189,5 +203,8 @@ test('explain darknet tiny: grad-cam and cam overlays on a photo at 224x224', as
   }
   // The 1x1 conv + GAP head: Grad-CAM on its input = ReLU(CAM) / (14 * 14).
   assert.ok(Math.abs(gc.stats.max * 196 - cam.stats.max) < 1e-3 * cam.stats.max);
-  assert.deepEqual(await size(path.join(out, 'grid.png')), [3 * 224 + 4 * 4, 224 + 2 * 4]);
+  assert.deepEqual(await size(path.join(out, 'grid.png')), [
+    j.grid.left + 3 * 224 + 4 * 4,
+    j.grid.top + 224 + 2 * 4,
+  ]);
 });

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { evaluate } from '../../metrics/accuracy.ts';
 import { loadClassifier, modelDir, recordMetric } from '../../node/models.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
-import { checkOutputDir } from '../../node/outputPath.ts';
-import { versions } from '../../version.ts';
+import { commandLine, provenance } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, positiveInt } from '../options.ts';
 import { UserError } from '../../errors.ts';
@@ -13,6 +12,7 @@ import { pct, textTable } from '../table.ts';
 import { addAttackOptions, parseAttackList, parseEpsList, type AttackCliOptions } from '../attackOptions.ts';
 import { evalWithAttacks } from './evalAttack.ts';
 import { defaultWorkers } from '../../node/pool.ts';
+import { checkOutputDir } from '../../node/outputPath.ts';
 
 interface EvalCliOptions extends AttackCliOptions {
   attack?: string[];
@@ -117,31 +117,31 @@ export function registerEval(program: Command): void {
     const ev = evaluate(c, data, { batchSize: o.batchSize ?? 256, onProgress: (d, t) => bar.update(d, t) });
     bar.stop();
     const seconds = (performance.now() - t0) / 1000;
-    const result = {
-      model: {
-        path: path.resolve(o.model),
-        name: c.card.name,
-        architecture: c.card.architecture,
-        training: c.card.training?.recipe ?? null,
+    const result = provenance(
+      commandLine(process.argv.slice(2)),
+      {
+        model: {
+          path: path.resolve(o.model),
+          name: c.card.name,
+          architecture: c.card.architecture,
+          training: c.card.training?.recipe ?? null,
+        },
+        data: {
+          spec: o.data,
+          source: data.source,
+          examples: data.size,
+          limit: o.limit ?? null,
+          classes: data.classNames,
+        },
+        options: { batchSize: o.batchSize ?? 256, preset: o.preset ?? null },
+        accuracy: ev.accuracy,
+        correct: ev.correct,
+        examples: ev.examples,
+        perClass: ev.perClass,
+        confusion: ev.confusion,
       },
-      data: {
-        spec: o.data,
-        source: data.source,
-        examples: data.size,
-        limit: o.limit ?? null,
-        classes: data.classNames,
-      },
-      options: { batchSize: o.batchSize ?? 256, preset: o.preset ?? null },
-      accuracy: ev.accuracy,
-      correct: ev.correct,
-      examples: ev.examples,
-      perClass: ev.perClass,
-      confusion: ev.confusion,
-      seconds,
-      versions: versions(),
-      measuredAt: new Date().toISOString(),
-      command: `advlens ${process.argv.slice(2).join(' ')}`,
-    };
+      { seconds },
+    );
     if (o.record) {
       if (o.limit)
         process.stderr.write('advlens eval: note: recording an accuracy measured on a --limit slice\n');

@@ -1,25 +1,18 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
-import { ARCHITECTURES, architecture, buildArchitecture } from '../../models/architectures/index.ts';
-import { makeClassifier } from '../../models/classifier.ts';
-import type { ModelCard } from '../../models/card.ts';
+import { ARCHITECTURES, architecture } from '../../models/architectures/index.ts';
 import { makeObjective, OBJECTIVES } from '../../train/objectives/index.ts';
 import { parseSchedule } from '../../train/schedule.ts';
 import { parseAugment } from '../../train/augment.ts';
-import { train, usesBatchNorm } from '../../train/loop.ts';
-import { evaluate } from '../../metrics/accuracy.ts';
-import { folderCheckpoint } from '../../node/checkpoint.ts';
 import { prepareTrainOutput } from '../../node/trainOutput.ts';
-import { loadDataset } from '../../node/loadData.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
-import { requireClasses } from '../../data/dataset.ts';
-import { versions } from '../../version.ts';
-import { checkWorkers, defaultWorkers, withPool } from '../../node/pool.ts';
-import { poolShardedGradients } from '../../node/poolWorkerTasks.ts';
+import { addObjectiveOptions, objectiveOptionsFrom } from '../methodOptions.ts';
+import { checkWorkers, defaultWorkers } from '../../node/pool.ts';
+import { trainRun } from '../../node/trainRun.ts';
+import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { positiveInt, positiveNumber } from '../options.ts';
-import { addObjectiveOptions, objectiveOptionsFrom } from '../methodOptions.ts';
 import { duration, progressBar } from '../progress.ts';
 import { pct } from '../table.ts';
 
@@ -91,9 +84,10 @@ export function registerTrain(program: Command): void {
     .action(async (o: TrainCliOptions) => {
       checkOutputDir(o.out, '--out');
       const arch = architecture(o.arch);
-      let workers = Math.min(checkWorkers(o.workers), o.batchSize); // a shard holds one example at least
-      const schedule = parseSchedule(o.schedule);
-      const augment = parseAugment(o.augment);
+      const workers = Math.min(checkWorkers(o.workers), o.batchSize); // a shard holds one example at least
+      // Checked before any work (trainRun parses them again).
+      parseSchedule(o.schedule);
+      parseAugment(o.augment);
       if (o.optimizer !== 'adam' && o.optimizer !== 'sgd')
         throw new UserError(`unknown optimizer '${o.optimizer}'; use adam or sgd`);
       const objective = makeObjective(o.method, objectiveOptionsFrom(o, o.method));
@@ -102,53 +96,8 @@ export function registerTrain(program: Command): void {
       if (output.finished)
         return void (o.json ? process.stderr : process.stdout).write(output.finished + '\n');
       await setup(program);
-      const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
-      requireClasses(data, 'training');
-      const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
-      // Batch statistics per shard would make the result depend on the number of workers: a
-      // batch-norm model trains in one thread unless --workers asked for more (which train() refuses).
-      if (o.workers === undefined && usesBatchNorm({ model })) workers = 1;
-      const recipe = {
-        data: o.data,
-        dataSource: data.source,
-        examples: data.size,
-        architecture: arch.name,
-        method: objective.name,
-        methodOptions: objective.options,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        optimizer: o.optimizer,
-        lr: o.lr,
-        momentum: o.optimizer === 'sgd' ? o.momentum : undefined,
-        schedule: o.schedule,
-        augment: augment.names,
-        seed: o.seed,
-        workers,
-      };
-      const card: ModelCard = {
-        format: 'advlens-card/1',
-        name: path.basename(out),
-        architecture: arch.name,
-        modelType: 'layers',
-        preprocess: {
-          height: data.shape[0],
-          width: data.shape[1],
-          channels: data.shape[2] as 1 | 3,
-          resize: 'fill',
-          scale: [0, 1],
-        },
-        labels: data.classNames,
-        output: 'logits',
-        layers: arch.layers,
-        versions: versions(),
-        created: new Date().toISOString(),
-      };
-      const classifier = makeClassifier(model, card);
       const bar = progressBar('train', { quiet: o.json });
       const log = (s: string) => (o.json ? process.stderr : process.stdout).write(s + '\n');
-      log(
-        `training ${arch.name} (${model.countParams()} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs`,
-      );
       let interrupted = false;
       const onSigint = () => {
         if (interrupted) process.exit(130);
@@ -160,59 +109,40 @@ export function registerTrain(program: Command): void {
         process.exit(130);
       };
       process.on('SIGINT', onSigint);
-      const result = await withPool(workers, (pool) =>
-        train(classifier, data, {
-          objective,
-          epochs: o.epochs,
-          batchSize: o.batchSize,
-          seed: o.seed,
-          optimizer: o.optimizer as 'adam' | 'sgd', // checked above
-          lr: o.lr,
-          momentum: o.momentum,
-          schedule,
-          augment: augment.hooks,
-          checkpoint: folderCheckpoint(out),
-          resume: o.resume,
-          onProgress: (p) => {
-            const done = (p.epoch - 1) * p.batches + p.batch;
-            bar.update(
-              done,
-              p.epochs * p.batches,
-              `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} acc ${pct(p.accuracy)} ${Math.round(p.imagesPerSec)} img/s ETA ${duration(p.etaSec)}`,
-            );
-          },
-          shards: pool ? poolShardedGradients(pool) : undefined,
-        }),
-      );
-      bar.stop();
-      process.off('SIGINT', onSigint);
+      const { card, result, evaluation } = await trainRun({
+        ...o,
+        optimizer: o.optimizer as 'adam' | 'sgd', // checked above
+        arch: arch.name,
+        objective,
+        workers,
+        batchNormOneThread: o.workers === undefined,
+        out,
+        output,
+        command: commandLine(process.argv.slice(2)),
+        onStart: ({ params, data }) =>
+          log(
+            `training ${arch.name} (${params} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs`,
+          ),
+        onProgress: (p) => {
+          const done = (p.epoch - 1) * p.batches + p.batch;
+          bar.update(
+            done,
+            p.epochs * p.batches,
+            `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} acc ${pct(p.accuracy)} ${Math.round(p.imagesPerSec)} img/s ETA ${duration(p.etaSec)}`,
+          );
+        },
+        onTrained: () => {
+          bar.stop();
+          process.off('SIGINT', onSigint);
+        },
+      });
       if (result.resumedFrom > 0) log(`resumed after epoch ${result.resumedFrom}`);
       for (const h of result.history)
         log(
           `epoch ${h.epoch}: loss ${h.loss.toFixed(4)}, train accuracy ${pct(h.accuracy)}, lr ${h.lr.toExponential(2)}, ${duration(h.seconds)}`,
         );
-      card.training = {
-        recipe,
-        command: `advlens ${process.argv.slice(2).join(' ')}`,
-        epochsDone: result.epochsDone,
-        wallTimeSec: Math.round(result.wallTimeSec),
-        history: result.history,
-      };
-      if (o.evalData) {
-        const test = await loadDataset(o.evalData, { dataDir: o.dataDir });
-        const ev = evaluate(classifier, test);
-        card.metrics = {
-          [o.evalData]: {
-            data: o.evalData,
-            source: test.source,
-            examples: ev.examples,
-            accuracy: ev.accuracy,
-            measuredAt: new Date().toISOString(),
-          },
-        };
-        log(`accuracy on ${o.evalData}: ${pct(ev.accuracy)} (${ev.examples} images)`);
-      }
-      await output.save(classifier, card);
+      if (evaluation)
+        log(`accuracy on ${evaluation.data}: ${pct(evaluation.accuracy)} (${evaluation.examples} images)`);
       log(`saved ${out}`);
       if (o.json) process.stdout.write(JSON.stringify({ out, card }, null, 2) + '\n');
     });

@@ -1,13 +1,10 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
-import type { Dataset } from '../../data/dataset.ts';
-import { loadClassifier, recordMetric, updateCard } from '../../node/models.ts';
-import { zooNote } from '../../zoo/paperSetting.ts';
-import { loadDatasetFor } from '../../node/loadData.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
-import { checkOutputFile } from '../../node/outputPath.ts';
-import { versions } from '../../version.ts';
+import { zooTableRun } from '../../node/zooTableRun.ts';
+import { zooReport } from '../../report/zoo.ts';
+import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { positiveInt } from '../options.ts';
 import { parseEpsList } from '../attackOptions.ts';
@@ -15,29 +12,8 @@ import { duration, progressBar } from '../progress.ts';
 import { pct, textTable } from '../table.ts';
 import { zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zoo/zoo.ts';
 import { listZoo } from '../../node/zoo.ts';
-import { measureRobust } from '../../zoo/measure.ts';
+import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
-import { checkWorkers, withPool } from '../../node/pool.ts';
-import { poolAttackRunner } from '../../node/poolWorkerTasks.ts';
-import {
-  mergeRobustRecord,
-  runsFor,
-  type RobustRun,
-  PGD200,
-  parseRobustRecord,
-  readRobustRecord,
-  robustKey,
-  robustValues,
-  sameEps,
-  type RobustRecord,
-} from '../../zoo/robustRecord.ts';
-import {
-  buildZooTable,
-  zooTableHtml,
-  zooTableJson,
-  zooTableMarkdown,
-  type TableModel,
-} from '../../zoo/table.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
 
@@ -149,141 +125,32 @@ function selectModels(z: ZooListing, only: string[] | undefined): ZooEntry[] {
 
 /** `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1. */
 async function zooTable(program: Command, o: ZooTableCliOptions, models: string): Promise<void> {
-  const eps = [...(o.eps ?? DEFAULT_EPS)].sort((a, b) => a - b);
   if (o.cached && (o.record || o.recompute))
     throw new UserError('--cached attacks nothing: it cannot go with --record or --recompute');
-  if (eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.out) checkOutputFile(o.out, '--out');
   const z = listZoo(models);
   const present = selectModels(z, o.only);
   await setup(program);
-  const command = `advlens ${process.argv.slice(2).join(' ')}`;
-  const attack = { ...PGD200 };
-  const datasets = new Map<string, Dataset>();
-  const tableModels: TableModel[] = [];
-  let data: Dataset | undefined;
-  for (const e of present) {
-    const c = await loadClassifier(e.dir);
-    const shapeKey = c.inputShape.join('x');
-    if (!datasets.has(shapeKey))
-      datasets.set(shapeKey, await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit }));
-    const d = datasets.get(shapeKey)!;
-    data ??= d;
-    if (d.size !== data.size)
-      throw new UserError(`${e.dir} reads ${shapeKey} images: ${d.size} examples instead of ${data.size}`);
-    const setting = { data: o.data, examples: d.size, attack };
-    let old: RobustRecord | null = null;
-    try {
-      old = readRobustRecord(c.card, o.data, e.cardPath);
-    } catch (err) {
-      // A malformed record is an error unless it is about to be replaced.
-      if (!(err instanceof UserError) || !o.recompute) throw err;
-    }
-    const cachedValues = o.recompute ? eps.map(() => null) : robustValues(old, setting, eps);
-    const todo = eps.filter((_, j) => cachedValues[j] === null);
-    const fromCard = eps.filter((_, j) => cachedValues[j] !== null);
-    let values: (number | null)[] = cachedValues;
-    let provenance = {
-      measuredAt: old?.measuredAt ?? '',
-      command: old?.command ?? '',
-      versions: old?.versions ?? {},
-    };
-    // Which run measured each value shown: the card's runs for the budgets read from it.
-    const runs: RobustRun[] = runsFor(old, fromCard);
-    let recorded = false;
-    if (todo.length && !o.cached) {
-      const bar = progressBar(`pgd-200 ${e.method}`, { quiet: o.format === 'json' });
-      let m;
-      try {
-        const workers = Math.min(
-          checkWorkers(o.workers),
-          Math.ceil(d.size / (o.batchSize ?? 100)) * todo.length,
-        );
-        m = await withPool(workers, (pool) =>
-          measureRobust(c, d, {
-            eps: todo,
-            attack,
-            batchSize: o.batchSize,
-            onProgress: (done, total, what) => bar.update(done, total, what),
-            runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
-          }),
-        );
-      } finally {
-        bar.stop();
-      }
-      values = eps.map((x, j) => {
-        if (cachedValues[j] !== null) return cachedValues[j]!;
-        const k = m.eps.findIndex((y) => sameEps(y, x));
-        return m.robustAccuracy[k];
-      });
-      const record: RobustRecord = parseRobustRecord(
-        {
-          data: o.data,
-          source: d.source,
-          examples: d.size,
-          accuracy: m.accuracy,
-          attack,
-          eps: m.eps.some((x) => sameEps(x, 0)) ? m.eps : [0, ...m.eps],
-          robustAccuracy: m.eps.some((x) => sameEps(x, 0))
-            ? m.robustAccuracy
-            : [m.accuracy, ...m.robustAccuracy],
-          measuredAt: new Date().toISOString(),
-          command,
-          versions: versions(),
-          seconds: m.seconds,
-        },
-        'the new measurement',
-      );
-      provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
-      runs.push(...runsFor(record, todo));
-      if (o.record) {
-        const merged = mergeRobustRecord(old, record);
-        recordMetric(e.dir, c.card, robustKey(o.data), merged);
-        recorded = true;
-      }
-    }
-    if (o.record) {
-      // How this member's training differs from the papers', from its own card.
-      const note = zooNote(c.card, e.method, { data: o.data, examples: d.size });
-      updateCard(e.dir, c.card, (card) => ({ ...card, zoo: note }));
-    }
-    c.model.dispose();
-    tableModels.push({
-      method: e.method,
-      cardPath: e.cardPath,
-      values,
-      fromCard,
-      measured: o.cached ? [] : todo,
-      unmeasured: o.cached ? todo : [],
-      cached: o.cached || todo.length === 0,
-      ...provenance,
-      runs,
-      recorded,
-    });
-  }
-  const only = o.only;
-  const methods = ZOO_METHODS.filter((m) => !only || only.includes(m.method));
-  const table = buildZooTable({
-    eps,
-    methods,
-    models: tableModels,
-    missing: z.missing
-      .filter((m) => methods.some((x) => x.method === m.method))
-      .map((m) => ({ method: m.method, reason: m.reason, train: m.train })),
-    data: { spec: o.data, source: data!.source, examples: data!.size },
-    attack,
-    command,
-    versions: versions(),
-  });
-  const text =
-    o.format === 'json'
-      ? zooTableJson(table)
-      : o.format === 'html'
-        ? zooTableHtml(table)
-        : zooTableMarkdown(table);
+  const bars = new Map<string, ReturnType<typeof progressBar>>();
+  const table = await zooTableRun({
+    ...o,
+    eps: o.eps ?? DEFAULT_EPS,
+    zoo: z,
+    present,
+    command: commandLine(process.argv.slice(2)),
+    onProgress: (member, done, total, what) => {
+      if (!bars.has(member))
+        bars.set(member, progressBar(`pgd-200 ${member}`, { quiet: o.format === 'json' }));
+      bars.get(member)!.update(done, total, what);
+      if (done === total) bars.get(member)!.stop();
+    },
+  }).finally(() => bars.forEach((b) => b.stop()));
+  const file = zooReport(table, o.format);
   if (o.out) {
-    writeFileAtomic(o.out, text);
+    writeFileAtomic(o.out, file.content);
     process.stderr.write(`advlens zoo table: wrote ${o.out}\n`);
-  } else process.stdout.write(text);
+  } else process.stdout.write(file.content as string);
 }
 
 /** `advlens zoo` and `advlens zoo table`: the MNIST model zoo and its Table 1. */
@@ -328,7 +195,6 @@ export function registerZoo(program: Command): void {
       parseOnly,
     )
     .action(async (o: ZooTableCliOptions) => {
-      if (o.out) checkOutputFile(o.out, '--out');
       await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
     });
   zoo

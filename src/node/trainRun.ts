@@ -1,0 +1,167 @@
+/**
+ * `advlens train` as a function: loads the data, builds the architecture, trains it with an
+ * objective (data-parallel on a worker pool when `workers` > 1), checkpointing every epoch into the
+ * output folder, optionally measures it on a test set, and saves the model with its card (the
+ * recipe, the command, the history, and the test accuracy).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { architecture, buildArchitecture } from '../models/architectures/index.ts';
+import { makeClassifier } from '../models/classifier.ts';
+import type { ModelCard } from '../models/card.ts';
+import type { Objective } from '../train/objectives/index.ts';
+import { parseSchedule } from '../train/schedule.ts';
+import { parseAugment } from '../train/augment.ts';
+import { train, usesBatchNorm, type TrainProgress, type TrainResult } from '../train/loop.ts';
+import { evaluate } from '../metrics/accuracy.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { versions } from '../version.ts';
+import { folderCheckpoint, removeCheckpoint } from './checkpoint.ts';
+import type { TrainOutput } from './trainOutput.ts';
+import { requireClasses } from '../data/dataset.ts';
+import { saveClassifier } from './models.ts';
+import { loadDataset } from './loadData.ts';
+import { withPool } from './pool.ts';
+import { poolShardedGradients } from './poolWorkerTasks.ts';
+
+/** Options of {@link trainRun}. */
+export interface TrainRunOptions {
+  /**
+   * The output folder as `prepareTrainOutput` prepared it (locked, checked): the model is saved
+   * through it, durably, the checkpoint removed last. Without it the model is saved to `out` directly.
+   */
+  output?: TrainOutput;
+  /** Training data spec, where to look for it, and its first `limit` examples. */
+  data: string;
+  dataDir?: string;
+  limit?: number;
+  arch: string;
+  objective: Objective;
+  epochs: number;
+  batchSize: number;
+  optimizer: 'adam' | 'sgd';
+  lr: number;
+  momentum: number;
+  /** Learning-rate schedule: constant, cosine, step:E1,E2@GAMMA (train/schedule.ts). */
+  schedule: string;
+  /** Augmentation: none, shift:N, flip, comma-separated (train/augment.ts). */
+  augment: string;
+  seed: number;
+  /** Output model folder (absolute). */
+  out: string;
+  resume?: boolean;
+  /** Worker threads sharing each batch (1: this thread). */
+  workers: number;
+  /** A batch-norm model trains in one thread (its batch statistics would depend on the shards). */
+  batchNormOneThread?: boolean;
+  /** After training, measure accuracy on this set and record it in the card. */
+  evalData?: string;
+  /** The command line recorded in the card (default: a library call). */
+  command?: string;
+  onStart?: (info: { params: number; data: Dataset; workers: number }) => void;
+  onProgress?: (p: TrainProgress) => void;
+  /** Called when training ends, before the test set and the saving. */
+  onTrained?: () => void;
+}
+
+/** Trains and saves a model (see the file's comment); answers its card and the training result. */
+export async function trainRun(o: TrainRunOptions): Promise<{
+  card: ModelCard;
+  result: TrainResult;
+  evaluation: { data: string; accuracy: number; examples: number } | null;
+}> {
+  const arch = architecture(o.arch);
+  const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
+  requireClasses(data, 'training');
+  const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
+  const workers = o.batchNormOneThread && usesBatchNorm({ model }) ? 1 : o.workers;
+  const schedule = parseSchedule(o.schedule);
+  const augment = parseAugment(o.augment);
+  const recipe = {
+    data: o.data,
+    dataSource: data.source,
+    examples: data.size,
+    architecture: arch.name,
+    method: o.objective.name,
+    methodOptions: o.objective.options,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    momentum: o.optimizer === 'sgd' ? o.momentum : undefined,
+    schedule: o.schedule,
+    augment: augment.names,
+    seed: o.seed,
+    workers,
+  };
+  const card: ModelCard = {
+    format: 'advlens-card/1',
+    name: path.basename(o.out),
+    architecture: arch.name,
+    modelType: 'layers',
+    preprocess: {
+      height: data.shape[0],
+      width: data.shape[1],
+      channels: data.shape[2] as 1 | 3,
+      resize: 'fill',
+      scale: [0, 1],
+    },
+    labels: data.classNames,
+    output: 'logits',
+    layers: arch.layers,
+    versions: versions(),
+    created: new Date().toISOString(),
+  };
+  const classifier = makeClassifier(model, card);
+  o.onStart?.({ params: model.countParams(), data, workers });
+  let result: TrainResult;
+  try {
+    result = await withPool(workers, (pool) =>
+      train(classifier, data, {
+        objective: o.objective,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        seed: o.seed,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        momentum: o.momentum,
+        schedule,
+        augment: augment.hooks,
+        checkpoint: folderCheckpoint(o.out),
+        resume: o.resume,
+        onProgress: o.onProgress,
+        shards: pool ? poolShardedGradients(pool) : undefined,
+      }),
+    );
+  } finally {
+    o.onTrained?.();
+  }
+  card.training = {
+    recipe,
+    command: o.command ?? '(library call: trainRun)',
+    epochsDone: result.epochsDone,
+    wallTimeSec: Math.round(result.wallTimeSec),
+    history: result.history,
+  };
+  let evaluation = null;
+  if (o.evalData) {
+    const test = await loadDataset(o.evalData, { dataDir: o.dataDir });
+    const ev = evaluate(classifier, test);
+    card.metrics = {
+      [o.evalData]: {
+        data: o.evalData,
+        source: test.source,
+        examples: ev.examples,
+        accuracy: ev.accuracy,
+        measuredAt: new Date().toISOString(),
+      },
+    };
+    evaluation = { data: o.evalData, accuracy: ev.accuracy, examples: ev.examples };
+  }
+  if (o.output) await o.output.save(classifier, card);
+  else {
+    await saveClassifier(classifier, o.out, card);
+    removeCheckpoint(o.out);
+  }
+  return { card, result, evaluation };
+}

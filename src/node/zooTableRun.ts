@@ -1,0 +1,181 @@
+/**
+ * `advlens zoo table` as a function: for each present zoo member, its PGD-200 accuracy at each
+ * budget, read from its card where the card holds it for this setting and measured otherwise (on a
+ * worker pool; the numbers do not depend on it), optionally recorded back into the card (merged
+ * with what it holds, with the run that measured each value), then Table 1 (zoo/table.ts).
+ * report/zoo.ts renders it.
+ */
+import type { Dataset } from '../data/dataset.ts';
+import { UserError } from '../errors.ts';
+import { zooNote } from '../zoo/paperSetting.ts';
+import { ZOO_METHODS, type ZooEntry, type ZooListing } from '../zoo/zoo.ts';
+import { measureRobust } from '../zoo/measure.ts';
+import {
+  mergeRobustRecord,
+  runsFor,
+  type RobustRun,
+  PGD200,
+  parseRobustRecord,
+  readRobustRecord,
+  robustKey,
+  robustValues,
+  sameEps,
+  type RobustRecord,
+} from '../zoo/robustRecord.ts';
+import { buildZooTable, type TableModel, type ZooTable } from '../zoo/table.ts';
+import { versions } from '../version.ts';
+import { loadDatasetFor } from './loadData.ts';
+import { loadClassifier, recordMetric, updateCard } from './models.ts';
+import { checkWorkers, withPool } from './pool.ts';
+import { poolAttackRunner } from './poolWorkerTasks.ts';
+
+/** Options of {@link zooTableRun}. */
+export interface ZooTableRunOptions {
+  /** The zoo's listing (listZoo) and the members to put in the table. */
+  zoo: ZooListing;
+  present: ZooEntry[];
+  /** L-inf budgets (sorted here). */
+  eps: number[];
+  /** Test set spec, where to look for it, and its first `limit` images. */
+  data: string;
+  dataDir?: string;
+  limit: number;
+  batchSize?: number;
+  workers?: number;
+  /** Write the measured accuracies (and the zoo note) into each card. */
+  record?: boolean;
+  /** Attack again where a card holds the numbers. */
+  recompute?: boolean;
+  /** Attack nothing: only what the cards hold. */
+  cached?: boolean;
+  /** Zoo methods kept (all when absent). */
+  only?: string[];
+  /** The command line recorded with new measurements (default: a library call). */
+  command?: string;
+  onProgress?: (member: string, done: number, total: number, what: string) => void;
+}
+
+/** Builds Table 1 (see the file's comment). */
+export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
+  const eps = [...o.eps].sort((a, b) => a - b);
+  if (o.cached && (o.record || o.recompute))
+    throw new UserError('cached attacks nothing: it cannot go with record or recompute');
+  if (eps.length === 0) throw new UserError('eps needs at least one budget');
+  const { present, zoo: z } = o;
+  const command = o.command ?? '(library call: zooTableRun)';
+  const attack = { ...PGD200 };
+  const datasets = new Map<string, Dataset>();
+  const tableModels: TableModel[] = [];
+  let data: Dataset | undefined;
+  for (const e of present) {
+    const c = await loadClassifier(e.dir);
+    const shapeKey = c.inputShape.join('x');
+    if (!datasets.has(shapeKey))
+      datasets.set(shapeKey, await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit }));
+    const d = datasets.get(shapeKey)!;
+    data ??= d;
+    if (d.size !== data.size)
+      throw new UserError(`${e.dir} reads ${shapeKey} images: ${d.size} examples instead of ${data.size}`);
+    const setting = { data: o.data, examples: d.size, attack };
+    let old: RobustRecord | null = null;
+    try {
+      old = readRobustRecord(c.card, o.data, e.cardPath);
+    } catch (err) {
+      // A malformed record is an error unless it is about to be replaced.
+      if (!(err instanceof UserError) || !o.recompute) throw err;
+    }
+    const cachedValues = o.recompute ? eps.map(() => null) : robustValues(old, setting, eps);
+    const todo = eps.filter((_, j) => cachedValues[j] === null);
+    const fromCard = eps.filter((_, j) => cachedValues[j] !== null);
+    let values: (number | null)[] = cachedValues;
+    let provenance = {
+      measuredAt: old?.measuredAt ?? '',
+      command: old?.command ?? '',
+      versions: old?.versions ?? {},
+    };
+    // Which run measured each value shown: the card's runs for the budgets read from it.
+    const runs: RobustRun[] = runsFor(old, fromCard);
+    let recorded = false;
+    if (todo.length && !o.cached) {
+      let m;
+      {
+        const workers = Math.min(
+          checkWorkers(o.workers),
+          Math.ceil(d.size / (o.batchSize ?? 100)) * todo.length,
+        );
+        m = await withPool(workers, (pool) =>
+          measureRobust(c, d, {
+            eps: todo,
+            attack,
+            batchSize: o.batchSize,
+            onProgress: (done, total, what) => o.onProgress?.(e.method, done, total, what),
+            runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+          }),
+        );
+      }
+      values = eps.map((x, j) => {
+        if (cachedValues[j] !== null) return cachedValues[j]!;
+        const k = m.eps.findIndex((y) => sameEps(y, x));
+        return m.robustAccuracy[k];
+      });
+      const record: RobustRecord = parseRobustRecord(
+        {
+          data: o.data,
+          source: d.source,
+          examples: d.size,
+          accuracy: m.accuracy,
+          attack,
+          eps: m.eps.some((x) => sameEps(x, 0)) ? m.eps : [0, ...m.eps],
+          robustAccuracy: m.eps.some((x) => sameEps(x, 0))
+            ? m.robustAccuracy
+            : [m.accuracy, ...m.robustAccuracy],
+          measuredAt: new Date().toISOString(),
+          command,
+          versions: versions(),
+          seconds: m.seconds,
+        },
+        'the new measurement',
+      );
+      provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
+      runs.push(...runsFor(record, todo));
+      if (o.record) {
+        const merged = mergeRobustRecord(old, record);
+        recordMetric(e.dir, c.card, robustKey(o.data), merged);
+        recorded = true;
+      }
+    }
+    if (o.record) {
+      // How this member's training differs from the papers', from its own card.
+      const note = zooNote(c.card, e.method, { data: o.data, examples: d.size });
+      updateCard(e.dir, c.card, (card) => ({ ...card, zoo: note }));
+    }
+    c.model.dispose();
+    tableModels.push({
+      method: e.method,
+      cardPath: e.cardPath,
+      values,
+      fromCard,
+      measured: o.cached ? [] : todo,
+      unmeasured: o.cached ? todo : [],
+      cached: o.cached || todo.length === 0,
+      ...provenance,
+      runs,
+      recorded,
+    });
+  }
+  const only = o.only;
+  const methods = ZOO_METHODS.filter((m) => !only || only.includes(m.method));
+  const table = buildZooTable({
+    eps,
+    methods,
+    models: tableModels,
+    missing: z.missing
+      .filter((m) => methods.some((x) => x.method === m.method))
+      .map((m) => ({ method: m.method, reason: m.reason, train: m.train })),
+    data: { spec: o.data, source: data!.source, examples: data!.size },
+    attack,
+    command,
+    versions: versions(),
+  });
+  return table;
+}
