@@ -5,8 +5,8 @@
  *
  *   x_0 = P(start); eta = 2 eps; x_1 = P(x_0 + eta s(g_0))                     (s = sign or g/||g||_2)
  *   z_{k+1} = P(x_k + eta s(g_k)); x_{k+1} = P(x_k + 0.75 (z_{k+1} - x_k) + 0.25 (x_k - x_{k-1}))
- *   at the checkpoints w_j = ceil-free p_j N (p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1}
- *   - 0.03, 0.06); N = 100 gives 22, 41, 57, 70, 80, 87, 93, 99) the step is halved, and the iterate
+ *   at the checkpoints w_j = p_j N (p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03,
+ *   0.06); N = 100 gives 22, 41, 57, 70, 80, 87, 93, 99) the step is halved, and the iterate
  *   restarts from the best point so far (with its gradient), per example, when
  *     1. at most rho = 0.75 of the steps since the last checkpoint increased the loss, or
  *     2. (from the second checkpoint) the step was not halved at the last checkpoint and the best
