@@ -89,3 +89,53 @@ export function finishAttack(
   labels.dispose();
   return { xAdv, logits, success, options };
 }
+
+/** Top-k class indices of the logits' values, off the gradient tape (tfjs has no TopK gradient). */
+function topIndices(logits: tf.Tensor2D, k: number): tf.Tensor2D {
+  const frozen = tf.tensor2d(logits.dataSync() as Float32Array, logits.shape);
+  return tf.topk(frozen, k).indices as tf.Tensor2D;
+}
+
+/** logits[i, idx[i]] as [N], differentiable in `logits` (a one-hot mask; tfjs has no TopK gradient). */
+function pick(logits: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor1D {
+  return tf.sum(tf.mul(logits, tf.oneHot(tf.cast(idx, 'int32'), logits.shape[1])), 1) as tf.Tensor1D;
+}
+
+/**
+ * The Difference of Logits Ratio loss of Croce and Hein (ICML 2020), per example [N], to ascend:
+ *   DLR(z, y) = -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12),
+ * pi = the classes sorted by logit, descending. Invariant to shifting and (positive) scaling of the
+ * logits; positive exactly when the example is misclassified. Needs at least 3 classes.
+ */
+export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  const k = logits.shape[1];
+  if (k < 3) throw new UserError(`the DLR loss needs at least 3 classes (the model has ${k})`);
+  return tf.tidy(() => {
+    const indices = topIndices(logits, 3);
+    const col = (j: number) => tf.reshape(tf.slice(indices, [0, j], [-1, 1]), [-1]) as tf.Tensor1D;
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), k);
+    const zy = tf.sum(tf.mul(onehot, logits), 1);
+    const other = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
+    const scale = tf.add(tf.sub(pick(logits, col(0)), pick(logits, col(2))), 1e-12);
+    return tf.neg(tf.div(tf.sub(zy, other), scale)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * The targeted DLR loss (Croce and Hein, ICML 2020), per example [N], to ascend toward target t:
+ *   DLR-T(z, y, t) = -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12).
+ * Needs at least 4 classes.
+ */
+export function dlrTargetedLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D): tf.Tensor1D {
+  const k = logits.shape[1];
+  if (k < 4) throw new UserError(`the targeted DLR loss needs at least 4 classes (the model has ${k})`);
+  return tf.tidy(() => {
+    const indices = topIndices(logits, 4);
+    const col = (j: number) => tf.reshape(tf.slice(indices, [0, j], [-1, 1]), [-1]) as tf.Tensor1D;
+    const scale = tf.add(
+      tf.sub(pick(logits, col(0)), tf.mul(0.5, tf.add(pick(logits, col(2)), pick(logits, col(3))))),
+      1e-12,
+    );
+    return tf.neg(tf.div(tf.sub(pick(logits, labels), pick(logits, targets)), scale)) as tf.Tensor1D;
+  });
+}
