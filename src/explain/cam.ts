@@ -25,6 +25,7 @@ import { concatChunks } from '../engine/chunks.ts';
 import { UserError } from '../errors.ts';
 import type { OptionSpecs } from '../options.ts';
 
+/** CAM's options (Zhou et al. 2016): the class explained and the score; the map is the GAP head's weighted sum of the last conv layer. */
 export const CAM_OPTIONS = {
   target: COMMON_EXPLAIN_SPECS.target,
   score: {
@@ -35,6 +36,7 @@ export const CAM_OPTIONS = {
   batchSize: { ...COMMON_EXPLAIN_SPECS.batchSize, default: 32, defaultText: undefined },
 } satisfies OptionSpecs<CamOptions>;
 
+/** Grad-CAM's options (Selvaraju et al. 2017): CAM's, plus the layer explained and whether negative values are cut (ReLU). */
 export const GRAD_CAM_OPTIONS = {
   ...CAM_OPTIONS,
   layer: {

@@ -23,7 +23,9 @@ export interface Rgb {
   shape: [number, number, 3];
 }
 
+/** How a map's colour channels become one plane: their sum, the value of largest magnitude, or the mean. */
 export type ChannelReduction = 'sum' | 'max-abs' | 'mean';
+/** Display colours: inferno for magnitudes, a blue-white-red diverging map for signed values, or grey. */
 export type Colormap = 'inferno' | 'diverging' | 'gray';
 
 /** Display options; defaults in {@link displayDefaults}. */

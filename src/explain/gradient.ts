@@ -26,6 +26,7 @@ export {
   scoresOf,
 } from './scores.ts';
 
+/** The plain input gradient's options (Simonyan et al. 2014): only the options every explainer shares. */
 export const GRADIENT_OPTIONS = {
   ...COMMON_EXPLAIN_SPECS,
 } satisfies OptionSpecs<GradientOptions>;

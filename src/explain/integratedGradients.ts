@@ -119,6 +119,7 @@ export const igPoints = (o: IntegratedGradientsOptions | ExplainOptions): number
 
 const BASELINES = ['zeros', 'blur', 'uniform'] as const;
 
+/** Integrated Gradients' options (Sundararajan et al. 2017): path points, baseline and quadrature rule. */
 export const INTEGRATED_GRADIENTS_OPTIONS = {
   ...COMMON_EXPLAIN_SPECS,
   steps: {
@@ -159,6 +160,7 @@ export const INTEGRATED_GRADIENTS_OPTIONS = {
   sampleRange: SAMPLE_RANGE_SPEC,
 } satisfies OptionSpecs<IntegratedGradientsOptions>;
 
+/** Integrated Gradients as a registry record: (x - x0) times the mean gradient along the straight path from the baseline x0. */
 export const integratedGradientsExplainer = defineExplainer<
   IntegratedGradientsOptions,
   typeof INTEGRATED_GRADIENTS_OPTIONS

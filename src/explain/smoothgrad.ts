@@ -22,6 +22,7 @@ import type { OptionSpecs } from '../options.ts';
 /** Noise samples per image when `samples` is not given. */
 export const DEFAULT_SAMPLES = 25;
 
+/** SmoothGrad's options (Smilkov et al. 2017): noise samples per image, noise spread and how the samples are combined. */
 export const SMOOTHGRAD_OPTIONS = {
   ...COMMON_EXPLAIN_SPECS,
   samples: {
@@ -49,6 +50,7 @@ export const SMOOTHGRAD_OPTIONS = {
   sampleRange: SAMPLE_RANGE_SPEC,
 } satisfies OptionSpecs<SmoothGradOptions>;
 
+/** SmoothGrad as a registry record: the gradient averaged over noisy copies of each image. */
 export const smoothgradExplainer = defineExplainer<SmoothGradOptions, typeof SMOOTHGRAD_OPTIONS>({
   name: 'smoothgrad',
   summary: 'SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies of the image',

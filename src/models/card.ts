@@ -18,6 +18,7 @@ export interface Preprocess {
   std?: number[];
 }
 
+/** How a model was trained: the recipe (data, architecture, objective, optimiser, schedule, seed), the exact command, epochs, wall time and history. */
 export interface TrainingRecord {
   /** Everything needed to reproduce: data, architecture, objective, optimiser, schedule, seed. */
   recipe: Record<string, unknown>;
@@ -28,6 +29,7 @@ export interface TrainingRecord {
   history: { epoch: number; loss: number; accuracy: number; lr: number; seconds: number }[];
 }
 
+/** One measured metric of a model with its provenance: the data spec and source, the number of examples, the value and when it was measured. */
 export interface MetricRecord {
   data: string;
   source: string;
@@ -38,6 +40,7 @@ export interface MetricRecord {
   [k: string]: unknown;
 }
 
+/** The card `advlens.json` beside a model: preprocessing, labels, output kind, training record, metrics and versions (README, Models). */
 export interface ModelCard {
   format: 'advlens-card/1';
   name: string;

@@ -47,4 +47,5 @@ const darknetTiny: Preset = {
   },
 };
 
+/** Known outside models by name, each recognised from its files and described by a card (today darknet tiny). */
 export const PRESETS: Record<string, Preset> = { 'darknet-tiny': darknetTiny };

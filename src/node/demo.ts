@@ -29,6 +29,7 @@ export const DEMO_MODELS = ['mnist-small-cnn', 'mnist-gap-cnn'];
 export const DEMO_ROBUST_MODEL = 'mnist-pgd-linf';
 /** The robustness section's attack: PGD L-inf, 20 steps of 0.01 (reaches eps 0.2), no random start. */
 export const DEMO_EPS = [0, 0.05, 0.1, 0.2];
+/** The demo's PGD L-inf options: 20 steps of 0.01, no random start. */
 export const DEMO_ATTACK = { steps: 20, stepSize: 0.01 };
 /** Digits the robust model is attacked on: its GAP CNN costs about four times the small CNN per digit. */
 export const DEMO_ROBUST_LIMIT = 50;

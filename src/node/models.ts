@@ -12,6 +12,7 @@ import { fileHandler, readJson, writeFileAtomic } from './fsio.ts';
 
 export { CARD_FILE };
 
+/** Options of {@link loadClassifier}: a preset to describe a model without a card, and where warnings go. */
 export interface LoadOptions {
   /** Use this preset's card instead of the folder's advlens.json or recognition. */
   preset?: string;

@@ -33,6 +33,7 @@ export type ReplyMessage =
 export type ReadyMessage =
   { ready: true } | { ready: false; error: { message: string; stack?: string; user: boolean } };
 
+/** Options of {@link createPool}: the number of worker threads, their backend and the task modules each worker loads. */
 export interface PoolOptions {
   /** Number of worker threads (at least 1). */
   workers: number;

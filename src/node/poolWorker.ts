@@ -30,6 +30,7 @@ export interface TaskReply<R = unknown> {
   transfer?: ArrayBuffer[];
 }
 
+/** A task a pool worker runs: its payload in, a reply (with transferable buffers) out. */
 export type TaskHandler = (payload: any, env: WorkerEnv) => TaskReply | Promise<TaskReply>;
 
 const data = workerData as { backend: BackendName; index: number; taskModules?: string[] };

@@ -30,6 +30,7 @@ export function htmlTable(
   ].join('\n');
 }
 
+/** An image in a report grid: its relative path, a caption, and whether it shows a wrong prediction (drawn in red). */
 export interface Figure {
   src: string;
   caption: string;
@@ -47,6 +48,7 @@ export function imageGrid(figs: Figure[], size = 84): string {
     .join('')}</div>`;
 }
 
+/** A report page's section: its title and HTML body (already escaped). */
 export interface Section {
   title: string;
   html: string;

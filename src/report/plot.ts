@@ -5,11 +5,13 @@
 import { escapeHtml } from './html.ts';
 import { colorize, type Colormap } from '../explain/display.ts';
 
+/** One line of a chart: its name and its (x, y) points. */
 export interface Series {
   name: string;
   points: [number, number][];
 }
 
+/** A line chart's axes labels, ranges and size. */
 export interface LineChartOptions {
   xLabel: string;
   yLabel: string;

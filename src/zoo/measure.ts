@@ -15,6 +15,7 @@ import { robustnessAsync, type AttackRunner } from '../metrics/robustness.ts';
 import { UserError } from '../errors.ts';
 import { PGD200, sameEps, type RobustAttackSettings } from './robustRecord.ts';
 
+/** Options of a zoo measurement: the attack's budgets and steps, the data and the number of images. */
 export interface MeasureOptions {
   /** Budgets (L-inf, pixels in [0, 1]); 0 is the clean accuracy. */
   eps: number[];
@@ -27,6 +28,7 @@ export interface MeasureOptions {
   runner?: AttackRunner;
 }
 
+/** One member's measured robust accuracies per budget, with the provenance of the run. */
 export interface Measurement {
   /** Clean accuracy on `data`. */
   accuracy: number;

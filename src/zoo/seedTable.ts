@@ -24,6 +24,7 @@ export const SEED_ROWS = [
   'Int2-Adv',
 ] as const;
 
+/** A row of the seed's Table 1 (Boopathy et al.): a method's PGD-200 accuracy per eps as the paper prints it. */
 export type SeedRow = (typeof SEED_ROWS)[number];
 
 /** Table 1, MNIST Small: PGD-200 accuracy per method (rows) and L-inf budget (columns, pixels in [0, 1]). */

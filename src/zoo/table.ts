@@ -36,6 +36,7 @@ export interface TableModel {
   recorded: boolean;
 }
 
+/** What a zoo table is built from: the members' records and the budgets to show. */
 export interface TableInput {
   /** The columns: budgets, L-inf, pixels in [0, 1]. */
   eps: number[];
@@ -50,6 +51,7 @@ export interface TableInput {
   versions: Record<string, string>;
 }
 
+/** A zoo table row: a method, ours and the paper's accuracy per eps, and where each value came from. */
 export interface ZooTableRow {
   method: string;
   display: string;
@@ -70,6 +72,7 @@ export const ORDERING_QUESTION =
 /** The budgets at which the paper's ordering is checked. */
 export const ORDERING_EPS = [0.35, 0.4];
 
+/** The computed answer, per eps, to whether the paper's ordering at large eps holds in our numbers. */
 export interface OrderingAnswer {
   eps: number;
   answer: 'yes' | 'no' | 'not measured';
@@ -79,6 +82,7 @@ export interface OrderingAnswer {
   seedDetail: string;
 }
 
+/** The zoo's Table 1 beside the seed's: rows, budgets, the computed ordering lines and provenance. */
 export interface ZooTable {
   title: string;
   eps: number[];

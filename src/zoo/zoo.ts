@@ -73,6 +73,7 @@ export function zooMethod(method: string): ZooMethod {
  */
 const COMMON = '--epochs 10 --schedule cosine --augment shift:2 --seed 1';
 const INNER = '--eps 0.3 --attack-steps 7 --attack-step-size 0.1';
+/** Each zoo member's `advlens train` options beyond data, architecture and method: the recipe its card records. */
 export const ZOO_RECIPES: Record<string, string> = {
   normal: '--epochs 6 --schedule cosine --augment shift:2 --seed 1',
   underfit: '--epochs 1 --schedule cosine --augment shift:2 --seed 1',
@@ -135,6 +136,7 @@ export interface ZooMissing extends ZooMethod {
   train: string;
 }
 
+/** The zoo under a models folder: the members present with their headline numbers, and those missing with how to train them. */
 export interface ZooListing {
   modelsDir: string;
   present: ZooEntry[];

@@ -5,6 +5,7 @@ import { smallCnn } from './smallCnn.ts';
 import { gapCnn } from './gapCnn.ts';
 import { resnet } from './resnet.ts';
 
+/** What an architecture is built for: the input shape [H, W, C], the number of classes and the seed of its initial weights. */
 export interface ArchOptions {
   inputShape: [number, number, number];
   classes: number;
@@ -12,6 +13,7 @@ export interface ArchOptions {
   seed: () => number;
 }
 
+/** An architecture the project trains: its name, a one-line description, its builder and the layers CAM and Grad-CAM read. */
 export interface Architecture {
   name: string;
   description: string;

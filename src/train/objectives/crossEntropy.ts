@@ -39,6 +39,7 @@ export function underfitObjective(): Objective {
 
 const NO_INNER = { innerAttack: 'none', needsCam: false, secondOrder: false } as const;
 
+/** `normal` training: cross-entropy on clean images, as a registry record. */
 export const crossEntropyRecord = defineObjective<object, object>({
   name: 'normal',
   summary: 'standard training: cross-entropy on clean images',
@@ -47,6 +48,7 @@ export const crossEntropyRecord = defineObjective<object, object>({
   make: crossEntropyObjective,
 });
 
+/** `underfit`: normal training stopped early (AT-CNN's Underfit baseline), as a registry record. */
 export const underfitRecord = defineObjective<object, object>({
   name: 'underfit',
   summary: 'normal training stopped early (fewer epochs than the normal model)',

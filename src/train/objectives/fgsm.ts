@@ -17,12 +17,14 @@ import type { OptionSpecs, Resolved } from '../../options.ts';
 /** Options of FGSM training: the budget and its ramp (one step of eps from x). */
 export type FgsmObjectiveOptions = Pick<InnerOptions, 'eps' | 'epsRamp'>;
 
+/** FGSM training's options: the budget eps, its ramp and whether the step starts from a random point. */
 export const FGSM_OBJECTIVE_OPTIONS = {
   eps: INNER_SPECS.eps,
   epsRamp: INNER_SPECS.epsRamp,
 } satisfies OptionSpecs<FgsmObjectiveOptions>;
 import { pgdSteps } from '../../attacks/pgd.ts';
 
+/** FGSM adversarial training (Goodfellow et al. 2015): cross-entropy on one-step adversarial images. */
 export function fgsmObjective(o: Resolved<FgsmObjectiveOptions, typeof FGSM_OBJECTIVE_OPTIONS>): Objective {
   const s = innerSettings(o, { norm: 'linf', attackSteps: 1, attackStepSize: 0, randomStart: false });
   const inner = ({ classifier, x, y, step, totalSteps }: ObjectiveContext): tf.Tensor4D => {
@@ -53,6 +55,7 @@ export function fgsmObjective(o: Resolved<FgsmObjectiveOptions, typeof FGSM_OBJE
   };
 }
 
+/** FGSM training as a registry record. */
 export const fgsmRecord = defineObjective<FgsmObjectiveOptions, typeof FGSM_OBJECTIVE_OPTIONS>({
   name: 'fgsm',
   summary: 'FGSM adversarial training (Goodfellow et al., ICLR 2015)',

@@ -32,6 +32,7 @@ export interface IgNormOptions extends TradesOptions {
   igSteps?: number;
 }
 
+/** IG-Norm's options: the inner attack, the IG path steps and the weight beta of the IG penalty. */
 export const IG_NORM_OPTIONS = {
   ...TRADES_OPTIONS,
   igSteps: {
@@ -82,6 +83,7 @@ export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tenso
   });
 }
 
+/** IG-Norm (Chen et al. 2019, as in Boopathy et al.): cross-entropy plus beta times the L1 distance of Integrated Gradients at x and at its worst case x'. */
 export function igNormObjective(
   name: 'ig-norm' | 'ig-norm-sum',
   o: Resolved<IgNormOptions, typeof IG_NORM_OPTIONS>,
@@ -115,6 +117,7 @@ export function igNormObjective(
 
 const IG_FACTS = { innerAttack: 'pgd-ce', needsCam: false, secondOrder: true } as const;
 
+/** IG-Norm as a registry record. */
 export const igNormRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTIONS>({
   name: 'ig-norm',
   summary: "IG-Norm (Chen et al., NeurIPS 2019): CE(f(x)) + beta * ||IG(x -> x')||_1",
@@ -123,6 +126,7 @@ export const igNormRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTION
   make: (o) => igNormObjective('ig-norm', o),
 });
 
+/** IG-Norm-Sum (the penalty summed rather than maximised over the ball) as a registry record. */
 export const igNormSumRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTIONS>({
   name: 'ig-norm-sum',
   summary: "IG-Sum-Norm (Chen et al., NeurIPS 2019): CE(f(x')) + beta * ||IG(x -> x')||_1",

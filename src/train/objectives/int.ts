@@ -47,11 +47,13 @@ export interface IntOptions extends InnerOptions {
   gamma?: number;
 }
 
+/** Int and Int2's options: the inner attack and the weight gamma of the CAM discrepancy. */
 export const INT_OPTIONS = {
   gamma: { type: 'number', min: 0, default: 0.01, doc: 'weight of the CAM discrepancy', metavar: 'x' },
   ...INNER_SPECS,
 } satisfies OptionSpecs<IntOptions>;
 
+/** The interpretability-aware objectives of Boopathy et al. (ICML 2020): Int, its one-class and adversarial variants, and Int2. */
 export type IntMethod = 'int' | 'int-one-class' | 'int-adv' | 'int2' | 'int2-adv';
 
 /** The CAM layer's name; a one-line {@link UserError} when the model has no GAP + dense head. */
@@ -125,6 +127,7 @@ export function discrepancy(
   });
 }
 
+/** Interpretability-aware training (Boopathy et al., ICML 2020, ALGORITHMS.md section 4): cross-entropy plus gamma times the CAM discrepancy between x and the attacked x'. */
 export function intObjective(name: IntMethod, o: Resolved<IntOptions, typeof INT_OPTIONS>): Objective {
   const s = innerSettings(o, { norm: 'linf' });
   const { gamma } = o;
@@ -204,10 +207,15 @@ function intRecordOf(name: IntMethod, summary: string) {
 }
 
 const BOOPATHY = 'Boopathy et al., ICML 2020';
+/** Int-one-class (the discrepancy of the true class's CAM only) as a registry record. */
 export const intOneClassRecord = intRecordOf('int-one-class', `Int, true class only (${BOOPATHY})`);
+/** Int as a registry record. */
 export const intRecord = intRecordOf('int', `Int (${BOOPATHY}): CE + gamma * CAM discrepancy`);
+/** Int-Adv (Int's penalty plus cross-entropy on x') as a registry record. */
 export const intAdvRecord = intRecordOf('int-adv', `Int-Adv (${BOOPATHY}): CE(f(x')) + gamma * D`);
+/** Int2 (the discrepancy of the top classes' CAMs) as a registry record. */
 export const int2Record = intRecordOf('int2', `Int2 (${BOOPATHY}): D at PGD examples`);
+/** Int2-Adv (Int2's penalty plus cross-entropy on x') as a registry record. */
 export const int2AdvRecord = intRecordOf(
   'int2-adv',
   `Int2-Adv (${BOOPATHY}): CE(f(x')) + gamma * D at PGD examples`,

@@ -23,6 +23,7 @@ export interface PgdObjectiveOptions extends InnerOptions {
   alternate?: boolean;
 }
 
+/** PGD training's options: the inner attack's budget, steps, step size, norm and ramp, and AT-CNN's alternation. */
 export const PGD_OBJECTIVE_OPTIONS = {
   eps: INNER_SPECS.eps,
   norm: {
@@ -43,6 +44,7 @@ export const PGD_OBJECTIVE_OPTIONS = {
   },
 } satisfies OptionSpecs<PgdObjectiveOptions>;
 
+/** PGD adversarial training (Madry et al. 2018): cross-entropy on the inner attack's worst case. */
 export function pgdObjective(o: Resolved<PgdObjectiveOptions, typeof PGD_OBJECTIVE_OPTIONS>): Objective {
   const s = innerSettings(o);
   const { alternate } = o;
@@ -65,6 +67,7 @@ export function pgdObjective(o: Resolved<PgdObjectiveOptions, typeof PGD_OBJECTI
   };
 }
 
+/** PGD training as a registry record. */
 export const pgdRecord = defineObjective<PgdObjectiveOptions, typeof PGD_OBJECTIVE_OPTIONS>({
   name: 'pgd',
   summary: 'PGD adversarial training (Madry et al., ICLR 2018)',

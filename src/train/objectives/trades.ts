@@ -30,6 +30,7 @@ export interface TradesOptions extends InnerOptions {
   beta?: number;
 }
 
+/** TRADES' options: the inner attack and the weight beta of the KL term. */
 export const TRADES_OPTIONS = {
   beta: {
     type: 'number',
@@ -49,6 +50,7 @@ export function klDivergence(logitsP: tf.Tensor2D, logitsQ: tf.Tensor2D): tf.Ten
   });
 }
 
+/** TRADES (Zhang et al. 2019): cross-entropy on x plus beta times KL(f(x) || f(x')) at the inner attack's x'. */
 export function tradesObjective(o: Resolved<TradesOptions, typeof TRADES_OPTIONS>): Objective {
   const s = innerSettings(o, { norm: 'linf' });
   const { beta } = o;
@@ -80,6 +82,7 @@ export function tradesObjective(o: Resolved<TradesOptions, typeof TRADES_OPTIONS
   };
 }
 
+/** TRADES as a registry record. */
 export const tradesRecord = defineObjective<TradesOptions, typeof TRADES_OPTIONS>({
   name: 'trades',
   summary: "TRADES (Zhang et al., ICML 2019): CE + beta * KL(p(x) || p(x'))",
