@@ -83,7 +83,7 @@ export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tenso
   });
 }
 
-/** IG-Norm (Chen et al. 2019, as in Boopathy et al.): cross-entropy plus beta times the L1 distance of Integrated Gradients at x and at its worst case x'. */
+/** IG-Norm (as in Boopathy et al., ALGORITHMS.md section 4): CE(x) + beta ||IG from x to x'||_1, IG of the CE loss with the clean image as baseline, 5 steps. */
 export function igNormObjective(
   name: 'ig-norm' | 'ig-norm-sum',
   o: Resolved<IgNormOptions, typeof IG_NORM_OPTIONS>,
@@ -126,7 +126,7 @@ export const igNormRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTION
   make: (o) => igNormObjective('ig-norm', o),
 });
 
-/** IG-Norm-Sum (the penalty summed rather than maximised over the ball) as a registry record. */
+/** IG-Norm-Sum (IG-Norm's penalty with CE(x') in place of CE(x)) as a registry record. */
 export const igNormSumRecord = defineObjective<IgNormOptions, typeof IG_NORM_OPTIONS>({
   name: 'ig-norm-sum',
   summary: "IG-Sum-Norm (Chen et al., NeurIPS 2019): CE(f(x')) + beta * ||IG(x -> x')||_1",

@@ -127,7 +127,7 @@ export function discrepancy(
   });
 }
 
-/** Interpretability-aware training (Boopathy et al., ICML 2020, ALGORITHMS.md section 4): cross-entropy plus gamma times the CAM discrepancy between x and the attacked x'. */
+/** Interpretability-aware training (Boopathy et al., ICML 2020, ALGORITHMS.md section 4): CE plus gamma times the CAM discrepancy between x and x'; Int's x' maximises the discrepancy, Int2's x' is PGD on CE. */
 export function intObjective(name: IntMethod, o: Resolved<IntOptions, typeof INT_OPTIONS>): Objective {
   const s = innerSettings(o, { norm: 'linf' });
   const { gamma } = o;
@@ -211,11 +211,11 @@ const BOOPATHY = 'Boopathy et al., ICML 2020';
 export const intOneClassRecord = intRecordOf('int-one-class', `Int, true class only (${BOOPATHY})`);
 /** Int as a registry record. */
 export const intRecord = intRecordOf('int', `Int (${BOOPATHY}): CE + gamma * CAM discrepancy`);
-/** Int-Adv (Int's penalty plus cross-entropy on x') as a registry record. */
+/** Int-Adv (Int with CE(x') in place of CE(x)) as a registry record. */
 export const intAdvRecord = intRecordOf('int-adv', `Int-Adv (${BOOPATHY}): CE(f(x')) + gamma * D`);
-/** Int2 (the discrepancy of the top classes' CAMs) as a registry record. */
+/** Int2 (Int's loss with x' from ordinary PGD on CE) as a registry record. */
 export const int2Record = intRecordOf('int2', `Int2 (${BOOPATHY}): D at PGD examples`);
-/** Int2-Adv (Int2's penalty plus cross-entropy on x') as a registry record. */
+/** Int2-Adv (Int2 with CE(x') in place of CE(x)) as a registry record. */
 export const int2AdvRecord = intRecordOf(
   'int2-adv',
   `Int2-Adv (${BOOPATHY}): CE(f(x')) + gamma * D at PGD examples`,

@@ -50,7 +50,7 @@ export function klDivergence(logitsP: tf.Tensor2D, logitsQ: tf.Tensor2D): tf.Ten
   });
 }
 
-/** TRADES (Zhang et al. 2019): cross-entropy on x plus beta times KL(f(x) || f(x')) at the inner attack's x'. */
+/** TRADES (Zhang et al. 2019): CE(x) + beta KL(p(x) || p(x')), x' maximising the KL. */
 export function tradesObjective(o: Resolved<TradesOptions, typeof TRADES_OPTIONS>): Objective {
   const s = innerSettings(o, { norm: 'linf' });
   const { beta } = o;
