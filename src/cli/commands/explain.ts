@@ -41,18 +41,10 @@ interface ExplainCliOptions {
   dataDir?: string;
   method?: string[];
   target: string;
-  score?: 'logit' | 'ce';
-  samples?: number;
-  spread?: number;
-  steps?: number;
-  baseline?: 'zeros' | 'blur' | 'uniform';
-  rule?: 'riemann-right' | 'trapezoid';
-  layer?: string;
-  relu: boolean;
   sign: 'abs' | 'signed';
   colormap?: Colormap;
   overlay?: boolean;
-  seed: number;
+  /** The explainers' own options, as the flags generated from their records parse them. */
   batchSize?: number;
   preset?: string;
   out: string;
