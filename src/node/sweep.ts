@@ -322,7 +322,9 @@ export interface SweepWorkerOptions {
 export async function startSweepWorker(url: string, o: SweepWorkerOptions = {}): Promise<SweepQueueWorker> {
   const engine = await queueEngine(url);
   const n = checkWorkers(o.workers ?? 1);
-  const pool = createPool({ workers: n, taskModules: [new URL('./sweepJob.ts', import.meta.url)] });
+  // The task module beside this one: its TypeScript source under tsx, the compiled .js from dist/.
+  const own = new URL(import.meta.url).pathname.endsWith('.ts') ? './sweepJob.ts' : './sweepJob.js';
+  const pool = createPool({ workers: n, taskModules: [new URL(own, import.meta.url)] });
   const run = (job: SweepJob) => pool.run<EncodedOut>('sweepJob', { job, dataDir: o.dataDir });
   let worker: SweepQueueWorker;
   try {
