@@ -81,7 +81,7 @@ export const APGD_T_OPTIONS = {
     min: 0,
     max: 1,
     default: 0.75,
-    doc: 'APGD: halve the step when at most this fraction of steps raised the loss',
+    doc: 'halve the step when at most this fraction of steps raised the loss',
     metavar: 'r',
   },
   eotIter: {
@@ -89,7 +89,7 @@ export const APGD_T_OPTIONS = {
     integer: true,
     min: 1,
     default: 1,
-    doc: 'APGD: gradients averaged over this many passes (EOT, for randomised models)',
+    doc: 'gradients averaged over this many passes (EOT, for randomised models)',
     metavar: 'n',
   },
   nTargetClasses: {

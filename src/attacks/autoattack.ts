@@ -85,7 +85,7 @@ export const AUTOATTACK_OPTIONS = {
     type: 'choice',
     choices: ['standard', 'plus', 'rand'],
     default: 'standard',
-    doc: "autoattack: the reference's attack lists (its `version`): standard, plus or rand",
+    doc: "the reference's attack lists (its `version`): standard, plus or rand",
   },
   parts: {
     type: 'value',
@@ -100,7 +100,7 @@ export const AUTOATTACK_OPTIONS = {
         .split(',')
         .map((a) => a.trim())
         .filter(Boolean),
-    doc: "autoattack: run these attacks in order instead of the preset's",
+    doc: "run these attacks in order instead of the preset's",
     metavar: 'list',
   },
   steps: { ...COMMON_SPECS.steps, default: 100, doc: 'iterations of the APGD and FAB parts' },

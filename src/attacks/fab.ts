@@ -72,14 +72,14 @@ export const FAB_T_OPTIONS = {
     min: 0,
     max: 1,
     default: 0.1,
-    doc: 'FAB: largest weight of the step from the original image',
+    doc: 'largest weight of the step from the original image',
     metavar: 'a',
   },
   eta: {
     type: 'number',
     min: 1,
     default: 1.05,
-    doc: 'FAB: overshoot factor of the projection steps',
+    doc: 'overshoot factor of the projection steps',
     metavar: 'x',
   },
   beta: {
@@ -87,7 +87,7 @@ export const FAB_T_OPTIONS = {
     min: 0,
     max: 1,
     default: 0.9,
-    doc: 'FAB: backward step toward x after an adversarial point is found',
+    doc: 'backward step toward x after an adversarial point is found',
     metavar: 'b',
   },
   nTargetClasses: {
