@@ -91,10 +91,7 @@ test('standard AutoAttack: robust accuracy at most each part alone, the apgd-ce 
 test('AutoAttack: bad requests are UserErrors; custom lists and L2 with the APGD parts run', () => {
   assert.throws(() => autoattack(model, batch, { eps: 0.1, target: 2 } as never), UserError);
   assert.throws(() => autoattack(model, batch, { eps: 0.1, norm: 'l2' }), UserError); // fab-t, square: linf only
-  assert.throws(
-    () => autoattack(model, batch, { eps: 0.1, parts: ['pgd'] } as AutoAttackOptions),
-    UserError,
-  );
+  assert.throws(() => autoattack(model, batch, { eps: 0.1, parts: ['pgd'] } as AutoAttackOptions), UserError);
   assert.throws(() => autoattack(model, batch, { eps: 0.1, aaPreset: 'fast' } as never), UserError);
   const r = autoattack(model, batch, {
     eps: 1.5,
