@@ -34,29 +34,81 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { attackLoss, dlrLoss, dlrTargetedLoss, successOf } from './loss.ts';
-import { checkEps, l2 } from './pgd.ts';
+import { l2 } from './ball.ts';
+import { COMMON_SPECS, defineAttack } from './record.ts';
+import { omitSpecs, type OptionSpecs, type Resolved } from '../options.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
 /** Options of the APGD attacks (see the header for defaults). */
-export interface ApgdOptions extends AttackOptions {
+export interface ApgdOptions {
+  eps: number;
+  norm?: 'linf' | 'l2';
+  /** Iterations N per run (100). */
+  steps?: number;
+  /** Extra runs from new random starts on the points still robust (0). */
+  restarts?: number;
+  /** Start at a random point of the ball (true). */
+  randomStart?: boolean;
+  seed?: number;
   /** Fraction of loss-increasing steps below which the step is halved (0.75). */
   rho?: number;
   /** Forward/backward passes averaged per gradient (Expectation over Transformation; 1). */
   eotIter?: number;
   /** apgd-t: how many target classes (the highest non-true clean logits), in turn (9). */
   nTargetClasses?: number;
+  /** A class per example or one for all: the attack is then targeted. */
+  target?: number | number[];
 }
 
-/** The registry's facts about each APGD attack (the lead registers them). */
-export const APGD_FACTS = {
-  'apgd-ce': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.3' },
-  'apgd-dlr': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.3' },
-  'apgd-t': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.3' },
-} as const;
+/** The option specs of apgd-t; apgd-ce and apgd-dlr take the same without nTargetClasses. */
+export const APGD_T_OPTIONS = {
+  eps: COMMON_SPECS.eps,
+  norm: COMMON_SPECS.norm,
+  steps: { ...COMMON_SPECS.steps, default: 100, doc: 'iterations N per run (checkpoints at 0.22 N, ...)' },
+  restarts: { ...COMMON_SPECS.restarts, doc: 'extra runs from random starts on the points still robust' },
+  randomStart: {
+    ...COMMON_SPECS.randomStart,
+    default: true,
+    doc: 'start at x + eps t / ||t|| (t uniform or normal) instead of x',
+  },
+  seed: COMMON_SPECS.seed,
+  rho: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.75,
+    doc: 'halve the step when at most this fraction of steps raised the loss',
+    metavar: 'r',
+  },
+  eotIter: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 1,
+    doc: 'gradients averaged over this many passes (EOT, for randomised models)',
+    metavar: 'n',
+  },
+  nTargetClasses: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 9,
+    doc: 'target classes attacked in turn: the highest other clean logits',
+    metavar: 'n',
+  },
+  target: COMMON_SPECS.target,
+} satisfies OptionSpecs<ApgdOptions>;
+
+/** The option specs of apgd-ce and apgd-dlr. */
+export const APGD_OPTIONS = omitSpecs(APGD_T_OPTIONS, 'nTargetClasses');
+
+const FACTS = { norm: 'linf', iterative: true, exampleEps: '0.3' } as const;
+/** The registry's facts about each APGD attack. */
+export const APGD_FACTS = { 'apgd-ce': FACTS, 'apgd-dlr': FACTS, 'apgd-t': FACTS } as const;
 
 /** Which loss one run ascends. */
 export type ApgdLoss = 'ce' | 'ce-targeted' | 'dlr' | 'dlr-targeted';
@@ -282,34 +334,20 @@ export function apgdRun(
   return { xBest, xBestAdv, fooled, lossBest, lossTrace, stepTrace, zeroGradient };
 }
 
-function settings(o: ApgdOptions) {
-  checkEps(o.eps);
-  const norm = o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`unknown norm '${norm}'; use linf or l2`);
-  const steps = o.steps ?? 100;
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new UserError(`steps must be an integer >= 1 (got ${steps})`);
-  const restarts = o.restarts ?? 0;
-  if (!Number.isInteger(restarts) || restarts < 0)
-    throw new UserError(`restarts must be an integer >= 0 (got ${restarts})`);
-  const rho = o.rho ?? 0.75;
-  if (!(rho >= 0 && rho <= 1)) throw new UserError(`rho must be in [0, 1] (got ${rho})`);
-  const eotIter = o.eotIter ?? 1;
-  if (!Number.isInteger(eotIter) || eotIter < 1)
-    throw new UserError(`eotIter must be an integer >= 1 (got ${eotIter})`);
-  const nTargetClasses = o.nTargetClasses ?? 9;
-  if (!Number.isInteger(nTargetClasses) || nTargetClasses < 1)
-    throw new UserError(`nTargetClasses must be an integer >= 1 (got ${nTargetClasses})`);
+type ApgdResolved = Resolved<ApgdOptions, typeof APGD_T_OPTIONS>;
+
+/** The checked options (see {@link APGD_T_OPTIONS}) as the runs read them. */
+function settings(o: Resolved<ApgdOptions, typeof APGD_OPTIONS> & { nTargetClasses?: number }) {
   return {
     eps: o.eps,
-    norm,
-    steps,
-    restarts,
-    rho,
-    eotIter,
-    nTargetClasses,
-    randomStart: o.randomStart ?? true,
-    seed: o.seed ?? 0,
+    norm: o.norm,
+    steps: o.steps,
+    restarts: o.restarts,
+    rho: o.rho,
+    eotIter: o.eotIter,
+    nTargetClasses: o.nTargetClasses ?? 9,
+    randomStart: o.randomStart,
+    seed: o.seed,
   } as const;
 }
 
@@ -332,7 +370,7 @@ function userTargets(target: number | number[] | undefined, n: number, classes: 
 export function apgdAttack(
   model: Classifier,
   batch: { x: tf.Tensor4D; y: tf.Tensor1D },
-  o: ApgdOptions,
+  o: Resolved<ApgdOptions, typeof APGD_OPTIONS> & Partial<ApgdResolved>,
   kind: 'ce' | 'dlr' | 'dlr-targeted',
   name: string,
 ): AttackResult {
@@ -417,11 +455,38 @@ export function apgdAttack(
   };
 }
 
+const SUMMARY = 'APGD (Croce and Hein, ICML 2020): momentum PGD with a self-adapting step size';
+
 /** APGD on the cross-entropy loss (AutoAttack's first attack). */
-export const apgdCe: Attack = (model, batch, o: ApgdOptions) => apgdAttack(model, batch, o, 'ce', 'apgd-ce');
+export const apgdCeAttack = defineAttack<Omit<ApgdOptions, 'nTargetClasses'>, typeof APGD_OPTIONS>({
+  name: 'apgd-ce',
+  summary: `${SUMMARY}, cross-entropy loss`,
+  options: APGD_OPTIONS,
+  facts: APGD_FACTS['apgd-ce'],
+  attack: (model, batch, o) => apgdAttack(model, batch, o, 'ce', 'apgd-ce'),
+});
+
 /** APGD on the DLR loss. */
-export const apgdDlr: Attack = (model, batch, o: ApgdOptions) =>
-  apgdAttack(model, batch, o, 'dlr', 'apgd-dlr');
+export const apgdDlrAttack = defineAttack<Omit<ApgdOptions, 'nTargetClasses'>, typeof APGD_OPTIONS>({
+  name: 'apgd-dlr',
+  summary: `${SUMMARY}, DLR loss (shift- and scale-invariant)`,
+  options: APGD_OPTIONS,
+  facts: APGD_FACTS['apgd-dlr'],
+  attack: (model, batch, o) => apgdAttack(model, batch, o, 'dlr', 'apgd-dlr'),
+});
+
 /** APGD on the targeted DLR loss toward the nTargetClasses highest other classes in turn. */
-export const apgdT: Attack = (model, batch, o: ApgdOptions) =>
-  apgdAttack(model, batch, o, 'dlr-targeted', 'apgd-t');
+export const apgdTAttack = defineAttack<ApgdOptions, typeof APGD_T_OPTIONS>({
+  name: 'apgd-t',
+  summary: `${SUMMARY}, targeted DLR loss toward the nTargetClasses highest other classes in turn`,
+  options: APGD_T_OPTIONS,
+  facts: APGD_FACTS['apgd-t'],
+  attack: (model, batch, o) => apgdAttack(model, batch, o, 'dlr-targeted', 'apgd-t'),
+});
+
+/** APGD-CE (see the file's header); validates its options (a UserError naming a bad one). */
+export const apgdCe = apgdCeAttack.run;
+/** APGD-DLR; validates its options. */
+export const apgdDlr = apgdDlrAttack.run;
+/** APGD-T; validates its options. */
+export const apgdT = apgdTAttack.run;

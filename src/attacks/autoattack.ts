@@ -4,62 +4,133 @@
  * fra31/auto-attack). Bounds the L-inf distance (L2 for the APGD-only `rand` version and custom lists
  * of APGD attacks). Runs its attacks in sequence, each on the points still robust (correctly
  * classified and not yet broken), and keeps for every example the first adversarial point found
- * (within the budget): the worst case per example. Versions, with the reference's settings:
+ * (within the budget): the worst case per example. Presets (the reference's `version`), with its settings:
  *   standard  apgd-ce (100 iterations, 1 run), apgd-t (9 target classes, 1 run each),
  *             fab-t (9 target classes), square (5,000 queries, p_init 0.8, schedule not rescaled)
  *   plus      apgd-ce and apgd-dlr (5 runs each), fab (5 runs), square, apgd-t, fab-t
  *   rand      apgd-ce and apgd-dlr with 20 EOT passes per gradient (randomised models)
  * The same `seed` is given to every attack, as the reference does.
  *
- * Options and defaults: `eps` (required), `norm` 'linf', `version` 'standard', `attacks` (a custom
- * list of names from AUTOATTACK_PARTS, replacing the version's), `steps` (APGD and FAB iterations,
- * 100), `queries` (Square, 5000), `nTargetClasses` 9, `seed` 0. No `target`: AutoAttack is untargeted.
- * Input: images [N, H, W, C] in [0, 1] with int32 labels [N]. The result's `options.summary` is a
- * RobustBench-style {@link AutoAttackSummary}; metrics.brokenBy = per example the 1-based stage that
- * broke it, 0 where the clean image is already misclassified, NaN where it stayed robust.
+ * Options and defaults (AUTOATTACK_OPTIONS): `eps` (required), `norm` 'linf', `aaPreset`
+ * 'standard' (not `preset` nor `version`: the CLI's --preset and --version flags are taken), `parts`
+ * (a custom list of names from AUTOATTACK_PARTS, replacing the preset's), `steps` (APGD and FAB
+ * iterations, 100), `queries` (Square, 5000), `nTargetClasses` 9, `seed` 0. No `target`: AutoAttack
+ * is untargeted. Input: images [N, H, W, C] in [0, 1] with int32 labels [N]. The result's
+ * `options.summary` is a RobustBench-style {@link AutoAttackSummary} of this call; metrics, per
+ * example: brokenBy = the 1-based stage that broke it, 0 where the clean image is already
+ * misclassified, NaN where it stayed robust; `robustAfter:NAME` = 1 where it is still robust after
+ * stage NAME, else 0 (their means over a whole evaluation are the per-stage robust accuracies,
+ * {@link autoAttackRowSummary}); zeroGradient = 1 where a gradient attack saw a zero gradient.
  *
- *   const r = autoattack(model, batch, { eps: 0.3, version: 'standard' });
+ *   const r = autoattack(model, batch, { eps: 0.3, aaPreset: 'standard' });
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackOptions } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { apgdCe, apgdDlr, apgdT } from './apgd.ts';
-import { square } from './square.ts';
-import { fab, fabT } from './fab.ts';
-import { checkEps } from './pgd.ts';
+import type { RobustRow } from '../metrics/robustTypes.ts';
+import { apgdCeAttack, apgdDlrAttack, apgdTAttack } from './apgd.ts';
+import { squareAttack } from './square.ts';
+import { fabAttack, fabTAttack } from './fab.ts';
+import { COMMON_SPECS, defineAttack, type AttackRecord } from './record.ts';
+import { refused, type OptionSpecs, type Resolved } from '../options.ts';
 import { UserError } from '../errors.ts';
 
-export type AutoAttackVersion = 'standard' | 'plus' | 'rand';
+export type AutoAttackPreset = 'standard' | 'plus' | 'rand';
+/** @deprecated The reference calls presets versions; read {@link AutoAttackPreset}. */
+export type AutoAttackVersion = AutoAttackPreset;
 
 /** Options of the ensemble (see the header for defaults). */
-export interface AutoAttackOptions extends AttackOptions {
-  version?: AutoAttackVersion;
-  /** A custom sequence of attacks (names of AUTOATTACK_PARTS), replacing the version's. */
-  attacks?: string[];
+export interface AutoAttackOptions {
+  eps: number;
+  norm?: 'linf' | 'l2';
+  aaPreset?: AutoAttackPreset;
+  /** A custom sequence of attacks (names of AUTOATTACK_PARTS), replacing the preset's. */
+  parts?: string[];
+  /** APGD and FAB iterations (100). */
+  steps?: number;
   /** Square's query budget (5000). */
   queries?: number;
   /** Target classes of apgd-t and fab-t (9). */
   nTargetClasses?: number;
+  seed?: number;
+  /** Refused: AutoAttack is untargeted. */
+  target?: never;
 }
 
-/** The registry's facts about `autoattack` (the lead registers them). */
-export const AUTOATTACK_FACTS = {
-  norm: 'linf',
-  iterative: true,
-  identityAtZero: true,
-  exampleEps: '0.3',
-} as const;
+/** A record as a function of one shared options object (each part reads its own options). */
+function part<O extends object>(r: AttackRecord<O>): Attack {
+  return (model, batch, o) => r.run(model, batch, o as unknown as O);
+}
 
 /** The attacks AutoAttack can run, by the reference's names. */
 export const AUTOATTACK_PARTS: Record<string, Attack> = {
-  'apgd-ce': apgdCe,
-  'apgd-dlr': apgdDlr,
-  'apgd-t': apgdT,
-  'fab-t': fabT,
-  fab,
-  square,
+  'apgd-ce': part(apgdCeAttack),
+  'apgd-dlr': part(apgdDlrAttack),
+  'apgd-t': part(apgdTAttack),
+  'fab-t': part(fabTAttack),
+  fab: part(fabAttack),
+  square: part(squareAttack),
 };
+
+const PART_NAMES = Object.keys(AUTOATTACK_PARTS);
+
+export const AUTOATTACK_OPTIONS = {
+  eps: COMMON_SPECS.eps,
+  norm: {
+    ...COMMON_SPECS.norm,
+    doc: 'norm of the ball; l2 only with APGD parts (fab and square are linf only here)',
+  },
+  aaPreset: {
+    type: 'choice',
+    choices: ['standard', 'plus', 'rand'],
+    default: 'standard',
+    doc: "the reference's attack lists (its `version`): standard, plus or rand",
+  },
+  parts: {
+    type: 'value',
+    expects: `a list of distinct names from ${PART_NAMES.join(', ')}`,
+    check: (v) =>
+      Array.isArray(v) &&
+      v.length > 0 &&
+      new Set(v).size === v.length &&
+      v.every((a) => typeof a === 'string' && PART_NAMES.includes(a)),
+    parse: (t) =>
+      t
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    doc: "run these attacks in order instead of the preset's",
+    metavar: 'list',
+  },
+  steps: { ...COMMON_SPECS.steps, default: 100, doc: 'iterations of the APGD and FAB parts' },
+  queries: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 5000,
+    doc: 'model queries of the square part',
+    metavar: 'n',
+  },
+  nTargetClasses: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 9,
+    doc: 'target classes of the apgd-t and fab-t parts',
+    metavar: 'n',
+  },
+  seed: { ...COMMON_SPECS.seed, doc: 'seed given to every part, as the reference does' },
+  target: refused('autoattack is untargeted'),
+} satisfies OptionSpecs<AutoAttackOptions>;
+
+/** The registry's facts about `autoattack`. */
+export const AUTOATTACK_FACTS = {
+  norm: 'linf',
+  iterative: true,
+  targeted: false,
+  exampleEps: '0.3',
+} as const;
 
 /** One stage of a version: an attack and its settings beyond eps, norm and seed. */
 export interface AutoAttackStage {
@@ -67,10 +138,10 @@ export interface AutoAttackStage {
   options: Record<string, unknown>;
 }
 
-/** Each version's stages, as the reference's set_version (restarts = its n_restarts - 1). */
+/** Each preset's stages, as the reference's set_version (restarts = its n_restarts - 1). */
 export function autoAttackStages(
-  version: AutoAttackVersion,
-  o: AutoAttackOptions = { eps: 0 },
+  version: AutoAttackPreset,
+  o: Pick<AutoAttackOptions, 'steps' | 'nTargetClasses' | 'queries'> = {},
 ): AutoAttackStage[] {
   const steps = o.steps ?? 100;
   const nt = o.nTargetClasses ?? 9;
@@ -98,20 +169,20 @@ export function autoAttackStages(
         { name: 'apgd-dlr', options: { steps, restarts: 0, eotIter: 20 } },
       ];
     default:
-      throw new UserError(`unknown AutoAttack version '${version as string}'; use standard, plus or rand`);
+      throw new UserError(`unknown AutoAttack preset '${version as string}'; use standard, plus or rand`);
   }
 }
 
 /** RobustBench-style summary of one AutoAttack evaluation. */
 export interface AutoAttackSummary {
-  version: AutoAttackVersion | 'custom';
+  preset: AutoAttackPreset | 'custom';
   eps: number;
   norm: 'linf' | 'l2';
   examples: number;
   cleanAccuracy: number;
   robustAccuracy: number;
-  /** Per stage, in order: how many points it broke, the robust accuracy after it, its seconds. */
-  stages: { attack: string; broken: number; robustAccuracyAfter: number; seconds: number }[];
+  /** Per stage, in order: how many points it broke, the robust accuracy after it, its seconds (per call only). */
+  stages: { attack: string; broken: number; robustAccuracyAfter: number; seconds?: number }[];
   /** AutoAttack's flags (zero gradients, Square stronger than the white-box attacks, randomness, softmax outputs). */
   warnings: string[];
 }
@@ -123,30 +194,25 @@ function maxNorm(d: Float32Array, per: number, i: number, norm: 'linf' | 'l2'): 
   return norm === 'linf' ? m : Math.sqrt(m);
 }
 
-export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOptions) => {
-  checkEps(o.eps);
-  const norm = o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`unknown norm '${norm}'; use linf or l2`);
-  if (o.target !== undefined) throw new UserError('autoattack is untargeted; leave out target');
-  const version = o.version ?? 'standard';
-  let stages = autoAttackStages(version, o);
-  if (o.attacks) {
-    for (const a of o.attacks)
-      if (!AUTOATTACK_PARTS[a])
-        throw new UserError(
-          `unknown AutoAttack part '${a}'; use ${Object.keys(AUTOATTACK_PARTS).join(', ')}`,
-        );
-    const known = [...autoAttackStages('plus', o), ...autoAttackStages('standard', o)];
-    stages = o.attacks.map((a) => known.find((s) => s.name === a)!);
-  }
+function runAutoAttack(
+  model: Classifier,
+  batch: { x: tf.Tensor4D; y: tf.Tensor1D },
+  o: Resolved<AutoAttackOptions, typeof AUTOATTACK_OPTIONS>,
+) {
+  const { norm, seed } = o;
+  const version = o.aaPreset;
+  const stages = o.parts
+    ? o.parts.map((a) =>
+        [...autoAttackStages('plus', o), ...autoAttackStages('standard', o)].find((s) => s.name === a)!,
+      )
+    : autoAttackStages(version, o);
   if (norm === 'l2') {
     const bad = stages.filter((s) => !s.name.startsWith('apgd')).map((s) => s.name);
     if (bad.length)
       throw new UserError(
-        `${bad.join(', ')} support linf only here; use norm linf or attacks apgd-ce, apgd-dlr, apgd-t`,
+        `attack 'autoattack': ${bad.join(', ')} support linf only here; use norm linf or parts apgd-ce, apgd-dlr, apgd-t`,
       );
   }
-  const seed = o.seed ?? 0;
   const x = batch.x;
   const n = x.shape[0];
   const per = x.size / n;
@@ -154,6 +220,8 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
   const xs = x.dataSync() as Float32Array;
   const out = Float32Array.from(xs);
   const warnings: string[] = [];
+  const zeroGradient = new Array<number>(n).fill(0);
+  const robustAfter: Record<string, number[]> = {};
 
   // The reference's checks on the model: randomness, softmax outputs.
   const [z1, z2] = tf.tidy(() => [model.logits(x).arraySync(), model.logits(x).arraySync()]);
@@ -162,14 +230,16 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
     z1.some((r, i) => r.some((v, k) => Math.abs(v - z2[i][k]) > 1e-4 * (Math.abs(v) + 1)))
   )
     warnings.push(
-      'the model gives different outputs for the same input: it seems randomised; use version rand',
+      'the model gives different outputs for the same input: it seems randomised; use aaPreset rand',
     );
   if (
+    z1.length > 0 &&
     z1.every(
       (r) => r.every((v) => v > -1e-5 && v < 1 + 1e-5) && Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-5,
     )
   )
     warnings.push('the outputs look like probabilities (they sum to one): the attacks need logits');
+  const modelWarnings = warnings.slice();
 
   const brokenBy = z1.map((r, i) => (r.indexOf(Math.max(...r)) === y[i] ? NaN : 0));
   const cleanAccuracy = brokenBy.filter((v) => Number.isNaN(v)).length / n;
@@ -192,6 +262,7 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
       const adv = r.xAdv.dataSync() as Float32Array;
       const delta = tf.tidy(() => tf.sub(r.xAdv, sub.x).dataSync() as Float32Array);
       const zero = r.metrics?.zeroGradient;
+      zero?.forEach((v, j) => v === 1 && (zeroGradient[idx[j]] = 1));
       if (zero && zero.some((v) => v === 1))
         warnings.push(
           `${stage.name}: ${zero.filter((v) => v === 1).length} point(s) with zero gradient; gradient-based attacks may be unreliable there`,
@@ -206,6 +277,7 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
       });
       tf.dispose([r.xAdv, r.logits, sub.x, sub.y]);
     }
+    robustAfter[`robustAfter:${stage.name}`] = brokenBy.map((v) => (Number.isNaN(v) ? 1 : 0));
     report.push({
       attack: stage.name,
       broken,
@@ -213,18 +285,10 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
       seconds: (Date.now() - t0) / 1000,
     });
   });
-  // The reference's check_square_sr: Square breaking more than the white-box attacks hints at masking.
-  const sq = stages.findIndex((s) => s.name === 'square');
-  if (sq > 0) {
-    const before = report[sq - 1].robustAccuracyAfter;
-    if (report[sq].robustAccuracyAfter < before - 0.002)
-      warnings.push(
-        `square lowered the robust accuracy by ${((before - report[sq].robustAccuracyAfter) * 100).toFixed(2)} points after the gradient attacks: the model may mask gradients`,
-      );
-  }
+  warnings.push(...squareWarning(report));
   const robustAccuracy = brokenBy.filter((v) => Number.isNaN(v)).length / n;
   const summary: AutoAttackSummary = {
-    version: o.attacks ? 'custom' : version,
+    preset: o.parts ? 'custom' : version,
     eps: o.eps,
     norm,
     examples: n,
@@ -244,12 +308,78 @@ export const autoattack: Attack = (model: Classifier, batch, o: AutoAttackOption
       attack: `autoattack-${norm}`,
       eps: o.eps,
       norm,
-      version: summary.version,
-      attacks: stages.map((s) => s.name),
+      aaPreset: summary.preset,
+      parts: stages.map((s) => s.name),
       stages,
       seed,
+      steps: o.steps,
+      queries: o.queries,
+      nTargetClasses: o.nTargetClasses,
       summary,
+      modelWarnings,
     },
-    metrics: { brokenBy },
+    metrics: { brokenBy, ...robustAfter, zeroGradient },
   };
-};
+}
+
+export const autoattackAttack = defineAttack<AutoAttackOptions, typeof AUTOATTACK_OPTIONS>({
+  name: 'autoattack',
+  summary:
+    'AutoAttack (Croce and Hein, ICML 2020): apgd-ce, apgd-t, fab-t and square in turn, worst case per example',
+  options: AUTOATTACK_OPTIONS,
+  facts: AUTOATTACK_FACTS,
+  attack: runAutoAttack,
+});
+
+/** AutoAttack (see the file's header); validates its options (a UserError naming a bad one). */
+export const autoattack = autoattackAttack.run;
+
+/**
+ * The RobustBench-style summary of a whole evaluation's autoattack row (its batches merged): the
+ * per-stage robust accuracies are the means of the `robustAfter:NAME` metrics over every example,
+ * the zero-gradient count their sum; the model-level flags (randomness, softmax outputs) are those
+ * the first batch raised. `cleanAccuracy` is the evaluation's.
+ */
+export function autoAttackRowSummary(row: RobustRow, cleanAccuracy: number): AutoAttackSummary {
+  const o = row.options;
+  const names = (o.parts as string[] | undefined) ?? [];
+  const n = row.examples;
+  let left = Math.round(cleanAccuracy * n);
+  const stages = names.map((attack) => {
+    const after = row.metrics?.[`robustAfter:${attack}`]?.mean ?? NaN;
+    const kept = Math.round(after * n);
+    const broken = left - kept;
+    left = kept;
+    return { attack, broken, robustAccuracyAfter: after };
+  });
+  const warnings = [...((o.modelWarnings as string[] | undefined) ?? [])];
+  const zero = row.metrics?.zeroGradient;
+  if (zero && zero.mean > 0)
+    warnings.push(
+      `${Math.round(zero.mean * zero.examples)} point(s) with zero gradient; gradient-based attacks may be unreliable there`,
+    );
+  warnings.push(...squareWarning(stages));
+  return {
+    preset: (o.aaPreset as AutoAttackSummary['preset']) ?? 'custom',
+    eps: row.eps,
+    norm: (o.norm as 'linf' | 'l2') ?? 'linf',
+    examples: n,
+    cleanAccuracy,
+    robustAccuracy: row.accuracy,
+    stages,
+    warnings,
+  };
+}
+
+/** The reference's check_square_sr: Square breaking more than the white-box attacks hints at masking. */
+function squareWarning(stages: AutoAttackSummary['stages']): string[] {
+  const sq = stages.findIndex((s) => s.attack === 'square');
+  if (sq <= 0) return [];
+  const before = stages[sq - 1].robustAccuracyAfter;
+  const after = stages[sq].robustAccuracyAfter;
+  return after < before - 0.002
+    ? [
+        `square lowered the robust accuracy by ${((before - after) * 100).toFixed(2)} points after the gradient attacks: the model may mask gradients`,
+      ]
+    : [];
+}

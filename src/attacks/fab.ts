@@ -30,25 +30,84 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions, AttackResult } from './types.ts';
+import type { AttackResult } from './types.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkEps } from './pgd.ts';
+import { COMMON_SPECS, defineAttack } from './record.ts';
+import { omitSpecs, refused, type OptionSpecs, type Resolved } from '../options.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
-import { UserError } from '../errors.ts';
 
 /** Options of FAB (see the header for defaults). */
-export interface FabOptions extends AttackOptions {
+export interface FabOptions {
+  eps: number;
+  /** Only 'linf' is implemented. */
+  norm?: 'linf';
+  steps?: number;
+  restarts?: number;
   alphaMax?: number;
   eta?: number;
   beta?: number;
+  /** fab-t: how many target classes, in turn (9). */
   nTargetClasses?: number;
+  seed?: number;
+  /** Refused: FAB chooses its own targets. */
+  target?: never;
 }
 
-/** The registry's facts about the FAB attacks (the lead registers them). */
-export const FAB_FACTS = {
-  'fab-t': { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.3' },
-  fab: { norm: 'linf', iterative: true, identityAtZero: true, exampleEps: '0.3' },
-} as const;
+/** The option specs of fab-t; fab takes the same without nTargetClasses. */
+export const FAB_T_OPTIONS = {
+  eps: { ...COMMON_SPECS.eps, doc: 'budget a found point must respect (L-inf, [0,1] pixel units)' },
+  norm: {
+    type: 'choice',
+    choices: ['linf'],
+    default: 'linf',
+    doc: 'norm of the ball (fab: linf only; L2 and L1 are not implemented)',
+  },
+  steps: { ...COMMON_SPECS.steps, default: 100 },
+  restarts: {
+    ...COMMON_SPECS.restarts,
+    doc: 'extra runs per target from random starts (eps/2 from x) on the points still robust',
+  },
+  alphaMax: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.1,
+    doc: 'largest weight of the step from the original image',
+    metavar: 'a',
+  },
+  eta: {
+    type: 'number',
+    min: 1,
+    default: 1.05,
+    doc: 'overshoot factor of the projection steps',
+    metavar: 'x',
+  },
+  beta: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    default: 0.9,
+    doc: 'backward step toward x after an adversarial point is found',
+    metavar: 'b',
+  },
+  nTargetClasses: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 9,
+    doc: 'target classes attacked in turn: the highest other clean logits',
+    metavar: 'n',
+  },
+  seed: COMMON_SPECS.seed,
+  target: refused('fab chooses its own targets; use apgd-t, or pgd with a target'),
+} satisfies OptionSpecs<FabOptions>;
+
+/** The option specs of (untargeted) fab. */
+export const FAB_OPTIONS = omitSpecs(FAB_T_OPTIONS, 'nTargetClasses');
+
+const FACTS = { norm: 'linf', iterative: true, targeted: false, exampleEps: '0.3' } as const;
+/** The registry's facts about the FAB attacks. */
+export const FAB_FACTS = { 'fab-t': FACTS, fab: FACTS } as const;
 
 /**
  * The smallest L-inf step d from t onto {z : w.z = b} inside the box [0, 1]^d (or, when the box
@@ -221,32 +280,15 @@ function randomStart(xs: Float32Array, n: number, per: number, eps: number, rng:
   return out;
 }
 
-function fabAttack(
+function runFab(
   model: Classifier,
   batch: { x: tf.Tensor4D; y: tf.Tensor1D },
-  o: FabOptions,
+  o: Resolved<FabOptions, typeof FAB_OPTIONS> & { nTargetClasses?: number },
   targeted: boolean,
 ): AttackResult {
-  checkEps(o.eps);
-  const norm = o.norm ?? 'linf';
-  if (norm !== 'linf') throw new UserError(`fab supports norm linf only (got '${norm}'); use apgd-ce for l2`);
-  if (o.target !== undefined)
-    throw new UserError('fab chooses its own targets; leave out target (or use apgd-ce with a target)');
-  const steps = o.steps ?? 100;
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new UserError(`steps must be an integer >= 1 (got ${steps})`);
-  const restarts = o.restarts ?? 0;
-  if (!Number.isInteger(restarts) || restarts < 0)
-    throw new UserError(`restarts must be an integer >= 0 (got ${restarts})`);
+  const { norm, steps, restarts, seed } = o;
   const nTargetClasses = o.nTargetClasses ?? 9;
-  const s: FabSettings = {
-    steps,
-    alphaMax: o.alphaMax ?? 0.1,
-    eta: o.eta ?? 1.05,
-    beta: o.beta ?? 0.9,
-    eps: o.eps,
-  };
-  const seed = o.seed ?? 0;
+  const s: FabSettings = { steps, alphaMax: o.alphaMax, eta: o.eta, beta: o.beta, eps: o.eps };
   const x = batch.x;
   const [n, h, w, c] = x.shape;
   const per = h * w * c;
@@ -310,7 +352,27 @@ function fabAttack(
   };
 }
 
+const SUMMARY = 'FAB (Croce and Hein, ICML 2020): minimum-norm steps along the linearised boundary';
+
 /** FAB-T: targeted FAB toward the nTargetClasses highest other classes in turn (AutoAttack's third attack). */
-export const fabT: Attack = (model, batch, o: FabOptions) => fabAttack(model, batch, o, true);
-/** FAB, untargeted (AutoAttack's `plus` version). */
-export const fab: Attack = (model, batch, o: FabOptions) => fabAttack(model, batch, o, false);
+export const fabTAttack = defineAttack<FabOptions, typeof FAB_T_OPTIONS>({
+  name: 'fab-t',
+  summary: `${SUMMARY}, toward the nTargetClasses highest other classes in turn`,
+  options: FAB_T_OPTIONS,
+  facts: FAB_FACTS['fab-t'],
+  attack: (model, batch, o) => runFab(model, batch, o, true),
+});
+
+/** FAB, untargeted (AutoAttack's `plus` preset). */
+export const fabAttack = defineAttack<Omit<FabOptions, 'nTargetClasses'>, typeof FAB_OPTIONS>({
+  name: 'fab',
+  summary: `${SUMMARY}, untargeted`,
+  options: FAB_OPTIONS,
+  facts: FAB_FACTS.fab,
+  attack: (model, batch, o) => runFab(model, batch, o, false),
+});
+
+/** FAB-T (see the file's header); validates its options (a UserError naming a bad one). */
+export const fabT = fabTAttack.run;
+/** FAB, untargeted; validates its options. */
+export const fab = fabAttack.run;

@@ -17,6 +17,10 @@ import { jpegL1Attack, jpegL2Attack, jpegLinfAttack } from './jpeg.ts';
 import { snowAttack } from './snow.ts';
 import { gaborAttack } from './gabor.ts';
 import { aaiAttack } from './aai.ts';
+import { apgdCeAttack, apgdDlrAttack, apgdTAttack } from './apgd.ts';
+import { squareAttack } from './square.ts';
+import { fabAttack, fabTAttack } from './fab.ts';
+import { autoattackAttack } from './autoattack.ts';
 
 export type { Attack, AttackArgs, AttackOptions, AttackResult } from './types.ts';
 export { defineAttack, COMMON_SPECS, type AttackFacts, type AttackRecord } from './record.ts';
@@ -44,6 +48,13 @@ registerAttack(jpegL1Attack);
 registerAttack(snowAttack);
 registerAttack(gaborAttack);
 registerAttack(aaiAttack);
+registerAttack(apgdCeAttack);
+registerAttack(apgdDlrAttack);
+registerAttack(apgdTAttack);
+registerAttack(squareAttack);
+registerAttack(fabTAttack);
+registerAttack(fabAttack);
+registerAttack(autoattackAttack);
 
 /** The record of attack `name`; a {@link UserError} naming the valid ones otherwise. */
 export function attackRecord(name: string): AttackRecord {

@@ -27,6 +27,12 @@ export interface AttackFacts {
   norm: 'linf' | 'l2' | null;
   /** Several gradient steps (an unbounded budget should then reach ~0% accuracy). */
   iterative: boolean;
+  /**
+   * It reads only the model's scores, never its gradients (Square): gradient masking does not stop
+   * it, and with a small query budget it may be weaker than one gradient step, so the check that an
+   * iterative attack beats FGSM does not apply to it.
+   */
+  gradientFree: boolean;
   /** eps = 0 returns the images unchanged (false for snow, whose base transform brightens them). */
   identityAtZero: boolean;
   /** The attack aims to change predictions (false for aai, which keeps them and moves the explanation). */
@@ -86,6 +92,7 @@ export function defineAttack<O extends object, S extends OptionSpecs<O>>(d: {
       targeted: 'target' in d.options,
       findsMinimumEps: false,
       needsCam: false,
+      gradientFree: false,
       ...d.facts,
     },
     run: (model, batch, options) => d.attack(model, batch, resolveOptions<O, S>(method, d.options, options)),

@@ -19,8 +19,8 @@
  * Windows and signs are drawn per example (as the paper's code; AutoAttack's PyTorch port shares
  * one window per batch) from the src/engine/rng.ts stream of `seed`, in example order.
  *
- * Options and defaults: `eps` (required), `norm` 'linf' (the only one implemented; L2 is not),
- * `queries` 5000 (`steps` is an alias), `pInit` 0.8, `rescaleSchedule` true, `restarts` 0 (extra
+ * Options and defaults (SQUARE_OPTIONS): `eps` (required), `norm` 'linf' (the only one
+ * implemented; L2 is not), `queries` 5000, `pInit` 0.8, `rescaleSchedule` true, `restarts` 0 (extra
  * runs on the points still robust), `seed` 0, `target` (targeted when given).
  * Input: images [N, H, W, C] in [0, 1] with int32 labels [N]. Returns the adversarial point where
  * found, else the lowest-margin point; metrics.queries = model queries spent per example.
@@ -29,26 +29,67 @@
  *   tf.dispose([r.xAdv, r.logits]);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackOptions } from './types.ts';
-import { checkEps } from './pgd.ts';
+import { COMMON_SPECS, defineAttack } from './record.ts';
+import type { OptionSpecs } from '../options.ts';
 import { createRng } from '../engine/rng.ts';
 import { UserError } from '../errors.ts';
 
 /** Options of the Square Attack (see the header for defaults). */
-export interface SquareOptions extends AttackOptions {
+export interface SquareOptions {
+  eps: number;
+  /** Only 'linf' is implemented. */
+  norm?: 'linf';
   /** Query budget per run (5000). */
   queries?: number;
   /** Initial fraction of pixels a square covers (0.8). */
   pInit?: number;
   /** Stretch the p schedule (written for 10,000 iterations) to `queries` (true). */
   rescaleSchedule?: boolean;
+  restarts?: number;
+  seed?: number;
+  target?: number | number[];
 }
 
-/** The registry's facts about `square` (the lead registers them). */
+export const SQUARE_OPTIONS = {
+  eps: COMMON_SPECS.eps,
+  norm: {
+    type: 'choice',
+    choices: ['linf'],
+    default: 'linf',
+    doc: 'norm of the ball (square: linf only; L2 is not implemented)',
+  },
+  queries: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 5000,
+    doc: 'model queries per run (score-based random search)',
+    metavar: 'n',
+  },
+  pInit: {
+    type: 'number',
+    min: 0,
+    exclusiveMin: true,
+    max: 1,
+    default: 0.8,
+    doc: 'initial fraction of the pixels a square covers',
+    metavar: 'p',
+  },
+  rescaleSchedule: {
+    type: 'boolean',
+    default: true,
+    doc: 'stretch the p schedule (written for 10,000 queries) to --queries',
+  },
+  restarts: { ...COMMON_SPECS.restarts, doc: 'extra runs on the points still robust' },
+  seed: COMMON_SPECS.seed,
+  target: COMMON_SPECS.target,
+} satisfies OptionSpecs<SquareOptions>;
+
+/** The registry's facts about `square`: gradient-free, so the PGD-versus-FGSM check skips it. */
 export const SQUARE_FACTS = {
   norm: 'linf',
   iterative: true,
-  identityAtZero: true,
+  gradientFree: true,
   exampleEps: '0.3',
 } as const;
 
@@ -68,131 +109,127 @@ export function squareSide(p: number, h: number, w: number): number {
   return Math.min(Math.max(Math.round(Math.sqrt(p * h * w)), 1), Math.min(h, w));
 }
 
-export const square: Attack = (model, batch, o: SquareOptions) => {
-  checkEps(o.eps);
-  const norm = o.norm ?? 'linf';
-  if (norm !== 'linf')
-    throw new UserError(`square supports norm linf only (got '${norm}'); use apgd-ce for l2`);
-  const queries = o.queries ?? o.steps ?? 5000;
-  if (!Number.isInteger(queries) || queries < 0)
-    throw new UserError(`queries must be an integer >= 0 (got ${queries})`);
-  const pInit = o.pInit ?? 0.8;
-  if (!(pInit > 0 && pInit <= 1)) throw new UserError(`pInit must be in (0, 1] (got ${pInit})`);
-  const rescale = o.rescaleSchedule ?? true;
-  const restarts = o.restarts ?? 0;
-  if (!Number.isInteger(restarts) || restarts < 0)
-    throw new UserError(`restarts must be an integer >= 0 (got ${restarts})`);
-  const seed = o.seed ?? 0;
-  const eps = o.eps;
+export const squareAttack = defineAttack<SquareOptions, typeof SQUARE_OPTIONS>({
+  name: 'square',
+  summary: 'Square Attack (Andriushchenko et al., ECCV 2020): score-based random search, no gradients',
+  options: SQUARE_OPTIONS,
+  facts: SQUARE_FACTS,
+  attack: (model, batch, o) => {
+    const { eps, norm, queries, pInit, restarts, seed } = o;
+    const rescale = o.rescaleSchedule;
 
-  const x = batch.x;
-  const [n, h, w, c] = x.shape;
-  const per = h * w * c;
-  const classes = model.labels.length;
-  const y = Array.from(batch.y.dataSync());
-  let goal = y;
-  const targeted = o.target !== undefined;
-  if (targeted) {
-    const t = Array.isArray(o.target) ? o.target : new Array<number>(n).fill(o.target as number);
-    if (t.length !== n)
-      throw new UserError(`${t.length} targets for ${n} images; give one target or one per image`);
-    for (const v of t)
-      if (!Number.isInteger(v) || v < 0 || v >= classes)
-        throw new UserError(`target class ${v} is outside 0..${classes - 1}`);
-    goal = t;
-  }
-  const xs = x.dataSync() as Float32Array;
-  /** Margins (> 0: not yet adversarial) of the images `imgs` (rows of idx). */
-  const margins = (imgs: Float32Array, idx: number[]): Float32Array => {
-    const z = tf.tidy(() => model.logits(tf.tensor4d(imgs, [idx.length, h, w, c])).dataSync());
-    return Float32Array.from(idx, (ex, j) => {
-      const g = goal[ex];
-      let other = -Infinity;
-      for (let k = 0; k < classes; k++) if (k !== g) other = Math.max(other, z[j * classes + k]);
-      return targeted ? other - z[j * classes + g] : z[j * classes + g] - other;
-    });
-  };
-
-  const out = Float32Array.from(xs);
-  const bestMargin = new Float32Array(n).fill(Infinity);
-  const spent = new Array<number>(n).fill(0);
-  const rng = createRng(seed);
-  const all = Array.from({ length: n }, (_, i) => i);
-  const robust = Array.from(margins(xs, all), (m) => m > 0);
-
-  for (let r = 0; r <= restarts; r++) {
-    const idx = robust.flatMap((v, i) => (v ? [i] : []));
-    if (idx.length === 0) break;
-    // Vertical stripes: one sign per (column, channel) for each example.
-    const best = new Float32Array(idx.length * per);
-    idx.forEach((ex, j) => {
-      const signs = Array.from({ length: w * c }, () => (rng.next() < 0.5 ? -1 : 1));
-      for (let q = 0; q < per; q++) {
-        const col = Math.floor(q / c) % w;
-        const v = xs[ex * per + q] + eps * signs[col * c + (q % c)];
-        best[j * per + q] = Math.min(Math.max(v, 0), 1);
-      }
-    });
-    const margin = margins(best, idx);
-    idx.forEach((ex) => spent[ex]++);
-    for (let it = 0; it < queries; it++) {
-      const live = idx.flatMap((_, j) => (margin[j] > 0 ? [j] : []));
-      if (live.length === 0) break;
-      const s = squareSide(squareP(it, queries, pInit, rescale), h, w);
-      const cand = new Float32Array(live.length * per);
-      live.forEach((j, k) => {
-        const ex = idx[j];
-        cand.set(best.subarray(j * per, (j + 1) * per), k * per);
-        const vh = Math.floor(rng.next() * (h - s));
-        const vw = Math.floor(rng.next() * (w - s));
-        const signs = Array.from({ length: c }, () => (rng.next() < 0.5 ? -1 : 1));
-        for (let row = vh; row < vh + s; row++)
-          for (let col = vw; col < vw + s; col++)
-            for (let ch = 0; ch < c; ch++) {
-              const q = (row * w + col) * c + ch;
-              cand[k * per + q] = Math.min(Math.max(xs[ex * per + q] + eps * signs[ch], 0), 1);
-            }
+    const x = batch.x;
+    const [n, h, w, c] = x.shape;
+    const per = h * w * c;
+    const classes = model.labels.length;
+    const y = Array.from(batch.y.dataSync());
+    let goal = y;
+    const targeted = o.target !== undefined;
+    if (targeted) {
+      const t = Array.isArray(o.target) ? o.target : new Array<number>(n).fill(o.target as number);
+      if (t.length !== n)
+        throw new UserError(`${t.length} targets for ${n} images; give one target or one per image`);
+      for (const v of t)
+        if (!Number.isInteger(v) || v < 0 || v >= classes)
+          throw new UserError(`target class ${v} is outside 0..${classes - 1}`);
+      goal = t;
+    }
+    const xs = x.dataSync() as Float32Array;
+    /** Margins (> 0: not yet adversarial) of the images `imgs` (rows of idx). */
+    const margins = (imgs: Float32Array, idx: number[]): Float32Array => {
+      const z = tf.tidy(() => model.logits(tf.tensor4d(imgs, [idx.length, h, w, c])).dataSync());
+      return Float32Array.from(idx, (ex, j) => {
+        const g = goal[ex];
+        let other = -Infinity;
+        for (let k = 0; k < classes; k++) if (k !== g) other = Math.max(other, z[j * classes + k]);
+        return targeted ? other - z[j * classes + g] : z[j * classes + g] - other;
       });
-      const m = margins(
-        cand,
-        live.map((j) => idx[j]),
-      );
-      live.forEach((j, k) => {
-        spent[idx[j]]++;
-        if (m[k] < margin[j] || m[k] <= 0) {
-          margin[j] = m[k];
-          best.set(cand.subarray(k * per, (k + 1) * per), j * per);
+    };
+
+    const out = Float32Array.from(xs);
+    const bestMargin = new Float32Array(n).fill(Infinity);
+    const spent = new Array<number>(n).fill(0);
+    const rng = createRng(seed);
+    const all = Array.from({ length: n }, (_, i) => i);
+    const robust = Array.from(margins(xs, all), (m) => m > 0);
+
+    for (let r = 0; r <= restarts; r++) {
+      const idx = robust.flatMap((v, i) => (v ? [i] : []));
+      if (idx.length === 0) break;
+      // Vertical stripes: one sign per (column, channel) for each example.
+      const best = new Float32Array(idx.length * per);
+      idx.forEach((ex, j) => {
+        const signs = Array.from({ length: w * c }, () => (rng.next() < 0.5 ? -1 : 1));
+        for (let q = 0; q < per; q++) {
+          const col = Math.floor(q / c) % w;
+          const v = xs[ex * per + q] + eps * signs[col * c + (q % c)];
+          best[j * per + q] = Math.min(Math.max(v, 0), 1);
         }
       });
-    }
-    idx.forEach((ex, j) => {
-      if (margin[j] <= 0 || margin[j] < bestMargin[ex]) {
-        bestMargin[ex] = margin[j];
-        out.set(best.subarray(j * per, (j + 1) * per), ex * per);
+      const margin = margins(best, idx);
+      idx.forEach((ex) => spent[ex]++);
+      for (let it = 0; it < queries; it++) {
+        const live = idx.flatMap((_, j) => (margin[j] > 0 ? [j] : []));
+        if (live.length === 0) break;
+        const s = squareSide(squareP(it, queries, pInit, rescale), h, w);
+        const cand = new Float32Array(live.length * per);
+        live.forEach((j, k) => {
+          const ex = idx[j];
+          cand.set(best.subarray(j * per, (j + 1) * per), k * per);
+          const vh = Math.floor(rng.next() * (h - s));
+          const vw = Math.floor(rng.next() * (w - s));
+          const signs = Array.from({ length: c }, () => (rng.next() < 0.5 ? -1 : 1));
+          for (let row = vh; row < vh + s; row++)
+            for (let col = vw; col < vw + s; col++)
+              for (let ch = 0; ch < c; ch++) {
+                const q = (row * w + col) * c + ch;
+                cand[k * per + q] = Math.min(Math.max(xs[ex * per + q] + eps * signs[ch], 0), 1);
+              }
+        });
+        const m = margins(
+          cand,
+          live.map((j) => idx[j]),
+        );
+        live.forEach((j, k) => {
+          spent[idx[j]]++;
+          if (m[k] < margin[j] || m[k] <= 0) {
+            margin[j] = m[k];
+            best.set(cand.subarray(k * per, (k + 1) * per), j * per);
+          }
+        });
       }
-      if (margin[j] <= 0) robust[ex] = false;
-    });
-  }
-  const xAdv = tf.tensor4d(out, x.shape);
-  const logits = model.logits(xAdv);
-  const pred = tf.tidy(() => tf.argMax(logits, 1).dataSync());
-  const success = Array.from(pred, (p, i) => (targeted ? p === goal[i] : p !== goal[i]));
-  return {
-    xAdv,
-    logits,
-    success,
-    options: {
-      attack: 'square-linf',
-      eps,
-      norm,
-      queries,
-      pInit,
-      rescaleSchedule: rescale,
-      restarts,
-      seed,
-      loss: 'margin',
-      target: o.target ?? null,
-    },
-    metrics: { queries: spent },
-  };
-};
+      idx.forEach((ex, j) => {
+        if (margin[j] <= 0 || margin[j] < bestMargin[ex]) {
+          bestMargin[ex] = margin[j];
+          out.set(best.subarray(j * per, (j + 1) * per), ex * per);
+        }
+        if (margin[j] <= 0) robust[ex] = false;
+      });
+    }
+    const xAdv = tf.tensor4d(out, x.shape);
+    const logits = model.logits(xAdv);
+    const pred = tf.tidy(() => tf.argMax(logits, 1).dataSync());
+    const success = Array.from(pred, (p, i) => (targeted ? p === goal[i] : p !== goal[i]));
+    return {
+      xAdv,
+      logits,
+      success,
+      options: {
+        attack: 'square-linf',
+        eps,
+        norm,
+        queries,
+        pInit,
+        rescaleSchedule: rescale,
+        restarts,
+        seed,
+        loss: 'margin',
+        target: o.target ?? null,
+      },
+      metrics: { queries: spent },
+    };
+  },
+});
+
+/** The Square Attack (see the file's header); validates its options (a UserError naming a bad one). */
+export const square = squareAttack.run;

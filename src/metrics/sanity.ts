@@ -3,8 +3,8 @@
  * Robustness", 2019), one function each, so a broken attack or gradient masking shows:
  * 1. eps = 0 gives the clean predictions ({@link zeroCheck});
  * 2. accuracy does not rise with eps ({@link monotoneCheck});
- * 3. an iterative attack is at least as strong as the single-step attack of its norm at every eps
- *    (PGD vs FGSM; {@link singleStepCheck});
+ * 3. an iterative gradient attack is at least as strong as the single-step attack of its norm at
+ *    every eps (PGD vs FGSM; {@link singleStepCheck}; not gradient-free attacks such as Square);
  * 4. a budget that allows any image takes an iterative attack's accuracy to (near) zero
  *    (untargeted; {@link unboundedCheck});
  * 5. random noise of the same norm is weaker than the attack ({@link noiseCheck}).
@@ -20,6 +20,7 @@ import type { RobustRow, SanityCheck } from './robustTypes.ts';
 import { noiseAccuracy } from './noiseAccuracy.ts';
 import { fmt, pct } from './format.ts';
 import {
+  comparedWithSingleStep,
   isIterative,
   singleStepBaselines,
   singleStepRun,
@@ -149,7 +150,7 @@ export function sanityChecks(inp: SanityInputs, extraRun: (s: RunSpec) => RunOut
     const norm = inp.norm(name);
     if (!norm) continue;
     if (isIterative(inp, name)) {
-      for (const base of singleStepBaselines(inp, norm)) {
+      for (const base of comparedWithSingleStep(name) ? singleStepBaselines(inp, norm) : []) {
         const baseAcc = inp.attacks.includes(base)
           ? accOf(base)
           : (e: number) => extraRun(singleStepRun(inp, base, e)).correct / data.size;

@@ -64,6 +64,13 @@ export function isIterative(p: SanityPlan, name: string): boolean {
 }
 
 /**
+ * Whether check 3 (at least as strong as the single-step attack) applies to iterative attack `name`:
+ * it detects gradients that mislead several steps, so a gradient-free attack (Square, whose
+ * strength depends on its query budget) is not held to it.
+ */
+export const comparedWithSingleStep = (name: string): boolean => !attackFacts(name).gradientFree;
+
+/**
  * The single-step attacks an iterative attack of norm `norm` must be at least as strong as (check 3):
  * the evaluation's own single-step attacks of that norm, else the registry's first one (run as an
  * extra), else none (no single-step L2 attack exists).
@@ -84,8 +91,9 @@ export function sanityRuns(p: SanityPlan): RunSpec[] {
     if (attackFacts(name).identityAtZero && !p.eps.includes(0)) want(zeroRun(p, name));
     if (!isIterative(p, name)) continue;
     const norm = p.norm(name)!;
-    for (const base of singleStepBaselines(p, norm))
-      if (!p.attacks.includes(base)) for (const e of p.eps) if (e > 0) want(singleStepRun(p, base, e));
+    if (comparedWithSingleStep(name))
+      for (const base of singleStepBaselines(p, norm))
+        if (!p.attacks.includes(base)) for (const e of p.eps) if (e > 0) want(singleStepRun(p, base, e));
     if (!p.targeted) want(unboundedRun(p, name, norm));
   }
   return [...extra.values()];

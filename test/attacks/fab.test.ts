@@ -73,6 +73,6 @@ test('fab-t and fab return points within eps and [0, 1], at the distance they re
     tf.dispose([r.xAdv, r.logits]);
   }
   assert.equal(tf.memory().numTensors, before);
-  assert.throws(() => fabT(model, batch, { eps: 0.1, norm: 'l2' }), UserError);
-  assert.throws(() => fabT(model, batch, { eps: 0.1, target: 1 }), UserError);
+  assert.throws(() => fabT(model, batch, { eps: 0.1, norm: 'l2' as 'linf' }), UserError);
+  assert.throws(() => fabT(model, batch, { eps: 0.1, target: 1 } as never), UserError);
 });

@@ -67,6 +67,6 @@ test('square stays in the eps-ball and [0, 1], never raises the margin, is seede
   assert.ok(r.metrics!.queries.every((q) => q <= 151));
   tf.dispose([r.xAdv, r.logits, r2.xAdv, r2.logits, r3.xAdv, r3.logits]);
   assert.equal(tf.memory().numTensors, before);
-  assert.throws(() => square(model, batch, { eps: 0.1, norm: 'l2' }), UserError);
+  assert.throws(() => square(model, batch, { eps: 0.1, norm: 'l2' as 'linf' }), UserError);
   assert.throws(() => square(model, batch, { eps: 0.1, queries: -1 } as SquareOptions), UserError);
 });

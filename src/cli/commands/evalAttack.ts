@@ -8,6 +8,7 @@ import { metricsText, robustnessReport } from '../../report/robustness.ts';
 import { commandLine, provenance as buildProvenance } from '../../report/provenance.ts';
 import { attackOptionsFrom, type AttackCliOptions } from '../attackOptions.ts';
 import { progressBar } from '../progress.ts';
+import { autoAttackRowSummary } from '../../attacks/autoattack.ts';
 import { pct, textTable } from '../table.ts';
 import path from 'node:path';
 
@@ -108,6 +109,18 @@ export async function evalWithAttacks(
     checks: r.checks,
     warnings: failed.map((c) => `${c.attack}: ${c.name}: ${c.detail}`),
     provenance,
+    // RobustBench-style summaries of the autoattack rows, over every batch.
+    ...(o.attack.includes('autoattack')
+      ? {
+          autoattack: r.rows
+            .filter((x) => x.attack === 'autoattack')
+            .map((x) => ({
+              ...autoAttackRowSummary(x, r.clean.accuracy),
+              model: model.card,
+              versions: provenance.versions,
+            })),
+        }
+      : {}),
   };
   let reportPath: string | null = null;
   if (o.report) {
