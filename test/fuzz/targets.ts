@@ -23,6 +23,8 @@ import { fileHandler } from '../../src/node/fsio.ts';
 import { checkCardFitsModel, loadClassifier } from '../../src/node/models.ts';
 import { parseLabels, validateCard } from '../../src/models/card.ts';
 import { initNodeBackend } from '../../src/node/backend.ts';
+import type { CheckpointFiles } from '../../src/train/checkpointFormat.ts';
+import { loadCheckpointTarget, mutatedCheckpoint, seedCheckpoint } from '../train/checkpointFuzz.ts';
 
 /** One loader under fuzzing. */
 export interface FuzzTarget<T = any> {
@@ -235,6 +237,15 @@ async function referenceModel(): Promise<tfl.LayersModel> {
 
 export const FUZZ_TARGETS: FuzzTarget[] = [
   {
+    // A training checkpoint (state.json, weights, optimizer slots) as `train --resume` reads it.
+    name: 'checkpoint',
+    input: () => mutatedCheckpoint(checkpointSeed!),
+    run: async (files: CheckpointFiles) => {
+      if ((await loadCheckpointTarget(files)) === 'refused') throw new UserError('checkpoint refused'); // counted as a user error: the loader said so in one line
+    },
+    testRuns: 50, // test/train/checkpointFuzz.test.ts runs 300 more
+  },
+  {
     name: 'idx',
     input: () =>
       fc.record({
@@ -356,7 +367,11 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
 export async function prepareTargets(): Promise<void> {
   await seedImages();
   await referenceModel();
+  checkpointSeed = await seedCheckpoint();
 }
+
+/** A valid training checkpoint (test/train/checkpointFuzz.ts), the seed of the checkpoint target. */
+let checkpointSeed: CheckpointFiles | null = null;
 
 /** Outcome counts of running one target. */
 export interface FuzzCounts {
