@@ -11,11 +11,11 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import path from 'node:path';
-import { EXPLAINERS, explainer, type ExplainOptions, type ExplainTarget } from '../../explain/index.ts';
+import { EXPLAINERS, type ExplainOptions } from '../../explain/index.ts';
 import { defaultBatchSize } from '../../explain/gradient.ts';
 import type { Colormap } from '../../explain/display.ts';
 import { checkExplainSet, uniqueModelNames } from '../../explain/explainSet.ts';
-import { classIndex, type Classifier } from '../../models/classifier.ts';
+import type { Classifier } from '../../models/classifier.ts';
 import { loadClassifier, modelDir } from '../../node/models.ts';
 import { defaultWorkers } from '../../node/pool.ts';
 import { explainSetOnPool } from '../../node/explainPool.ts';
@@ -25,11 +25,12 @@ import { explainReport } from '../../report/explain.ts';
 import { commandLine, provenance } from '../../report/provenance.ts';
 import { UserError } from '../../errors.ts';
 import { setup } from '../main.ts';
-import { nonNegativeInt, positiveInt, positiveNumber } from '../options.ts';
+import { nonNegativeInt, positiveInt } from '../options.ts';
 import { progressBar } from '../progress.ts';
 import { textTable } from '../table.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
 import { addExplainOptions, explainOptionsFrom } from '../methodOptions.ts';
+import { parseMethodList, targetFor } from '../explainTargets.ts';
 
 const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'integrated-gradients'];
 interface ExplainCliOptions {
@@ -50,31 +51,6 @@ interface ExplainCliOptions {
   out: string;
   json?: boolean;
   workers?: number;
-}
-
-/** `gradient,cam` or repeated flags -> checked explainer names. */
-export function parseMethodList(v: string, prev: string[] = []): string[] {
-  const names = v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (names.length === 0)
-    throw new UserError(`--method needs a name; use one of ${Object.keys(EXPLAINERS).join(', ')}`);
-  for (const n of names) explainer(n);
-  return [...new Set([...prev, ...names])];
-}
-
-/** The CLI target for one model: predicted, label, or a class by name or index. */
-function targetFor(model: Classifier, t: string, labelled: boolean): ExplainTarget {
-  if (t === 'predicted') return 'predicted';
-  if (t === 'label') {
-    if (!labelled)
-      throw new UserError(
-        '--target label needs --data (image files have no labels); use predicted or a class',
-      );
-    return 'label';
-  }
-  return classIndex(model, t);
 }
 
 /** Registers `advlens explain`. */

@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import path from 'node:path';
 import { UserError } from '../../errors.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { zooTableRun } from '../../node/zooTableRun.ts';
@@ -8,12 +7,12 @@ import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { positiveInt } from '../options.ts';
 import { parseEpsList } from '../attackOptions.ts';
-import { duration, progressBar } from '../progress.ts';
-import { pct, textTable } from '../table.ts';
+import { progressBar } from '../progress.ts';
 import { zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zoo/zoo.ts';
 import { listZoo } from '../../node/zoo.ts';
 import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
+import { listingJson, printListing } from '../zooListing.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
 
@@ -41,70 +40,6 @@ function parseOnly(v: string, prev: string[] = []): string[] {
     .filter(Boolean);
   for (const n of names) zooMethod(n);
   return [...new Set([...prev, ...names])];
-}
-
-const headline = (h: ZooEntry['clean']) => (h ? `${pct(h.accuracy)} (${h.data}, ${h.examples})` : '-');
-
-/** The human listing of `advlens zoo`. */
-function printListing(z: ZooListing): void {
-  const w = (s: string) => process.stdout.write(s + '\n');
-  w(`model zoo in ${z.modelsDir}: ${z.present.length} of ${ZOO_METHODS.length} members present`);
-  if (z.present.length)
-    w(
-      '\n' +
-        textTable(
-          [
-            'method',
-            'folder',
-            'clean accuracy (data, images)',
-            'PGD-200 eps 0.3 (data, images)',
-            'train time',
-            'epochs',
-          ],
-          z.present.map((e) => [
-            e.method,
-            e.dir,
-            headline(e.clean),
-            headline(e.pgd03),
-            e.wallTimeSec === null ? '-' : duration(e.wallTimeSec),
-            e.epochs ?? '-',
-          ]),
-        ),
-    );
-  for (const e of z.present) for (const warning of e.warnings) w(`warning: ${warning}`);
-  if (z.present.some((e) => !e.pgd03))
-    w(
-      `no PGD-200 accuracy recorded for ${z.present
-        .filter((e) => !e.pgd03)
-        .map((e) => e.method)
-        .join(
-          ', ',
-        )}: measure and record it with 'advlens zoo table --data mnist:test --data-dir DIR --record'`,
-    );
-  if (z.present.length) {
-    w('\ntrained with:');
-    for (const e of z.present) w(`  ${e.method}: ${e.command ?? '(no command in the card)'}`);
-  }
-  if (z.missing.length) {
-    w(`\nmissing (${z.missing.length}):`);
-    for (const m of z.missing) w(`  ${m.method}: ${m.reason}\n    ${m.train}`);
-    w(`\nthe zoo's recipes and how they differ from the papers': README.md, "Model zoo"`);
-  }
-}
-
-/** The listing as JSON: the cards' headline numbers, not the cards themselves. */
-function listingJson(z: ZooListing): string {
-  return (
-    JSON.stringify(
-      {
-        modelsDir: path.resolve(z.modelsDir),
-        present: z.present.map(({ card: _card, ...e }) => e),
-        missing: z.missing,
-      },
-      null,
-      2,
-    ) + '\n'
-  );
 }
 
 /** The present members `--only` keeps (all when absent); a {@link UserError} when none is left. */
