@@ -12,6 +12,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerZoo } from './commands/zoo.ts';
+import { registerPathways } from './commands/pathways.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
     registerAttack,
     registerExplain,
     registerZoo,
+    registerPathways,
   ]) {
     register(program);
   }
