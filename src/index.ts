@@ -123,3 +123,56 @@ export {
   camBoundCheck,
   type CamBound,
 } from './metrics/interpretation.ts';
+
+// pathways (Bluff)
+export { pathwayGraph, type PathwayGraph, type PathwayLayer, type Connection } from './pathways/graph.ts';
+export {
+  channelScores,
+  importance,
+  median,
+  rankPercentile,
+  type Importance,
+  type LayerScores,
+} from './pathways/neurons.ts';
+export {
+  neuronGroups,
+  topChannels,
+  vulnerability,
+  GROUP_DEFAULTS,
+  type GroupOptions,
+  type NeuronGroups,
+} from './pathways/groups.ts';
+export {
+  edgeInfluence,
+  edgeScores,
+  edgeMedians,
+  selectEdges,
+  type EdgeList,
+  type NeuronSelection,
+} from './pathways/edges.ts';
+export {
+  attackSweep,
+  checkStrengths,
+  SWEEP_DEFAULTS,
+  type SweepOptions,
+  type SweepStrength,
+} from './pathways/sweep.ts';
+export {
+  HIGHLIGHT_DEFAULTS,
+  HIGHLIGHT_MEASURES,
+  measureValue,
+  topByMeasure,
+  type HighlightMeasure,
+} from './pathways/highlight.ts';
+export {
+  pathways,
+  graphNeurons,
+  PATHWAYS_FORMAT,
+  type PathwaysOptions,
+  type PathwaysResult,
+  type SetImportance,
+  type EdgeGroup,
+} from './pathways/pathways.ts';
+export { highlightView, type ViewOptions, type HighlightView } from './pathways/view.ts';
+export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';
+export { pathwaysGraphSvg, GROUP_COLUMNS, GROUP_COLOURS } from './report/pathwaysGraph.ts';

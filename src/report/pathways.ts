@@ -17,7 +17,7 @@ import { escapeHtml, htmlTable, reportPage } from './html.ts';
 import { lineChart } from './plot.ts';
 import { pathwaysGraphSvg } from './pathwaysGraph.ts';
 
-export interface ReportFile {
+export interface PathwaysReportFile {
   path: string;
   content: string;
 }
@@ -36,12 +36,12 @@ export interface PathwaysReportOptions {
 const round = (v: number | null) => (v === null ? null : Number(v.toPrecision(6)));
 
 /** The report's files for a pathways result. */
-export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): ReportFile[] {
+export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): PathwaysReportFile[] {
   const measure = o.measure ?? HIGHLIGHT_DEFAULTS.measure;
   const S = r.attack.strengths.length;
   const firstKept = r.success.findIndex((s) => s.kept > 0);
   const draw = o.draw ?? [...new Set([firstKept < 0 ? 0 : firstKept, S - 1])];
-  const files: ReportFile[] = [];
+  const files: PathwaysReportFile[] = [];
   const { neurons, edges, ...summary } = r;
   files.push({
     path: 'pathways.json',

@@ -17,7 +17,7 @@ import { loadDatasetFor } from '../../node/loadData.ts';
 import { loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { pathways } from '../../pathways/pathways.ts';
-import { SWEEP_DEFAULTS } from '../../pathways/sweep.ts';
+import { checkStrengths, SWEEP_DEFAULTS } from '../../pathways/sweep.ts';
 import { HIGHLIGHT_DEFAULTS, HIGHLIGHT_MEASURES, type HighlightMeasure } from '../../pathways/highlight.ts';
 import { pathwaysReport } from '../../report/pathways.ts';
 import { attack } from '../../attacks/index.ts';
@@ -55,12 +55,14 @@ interface PathwaysCliOptions {
 
 /** `0.5,1,2` or `8/255,16/255` -> numbers. */
 export function parseStrengths(v: string): number[] {
-  return v.split(',').map((s) => {
+  const out = v.split(',').map((s) => {
     const n = parseNumber(s);
-    if (n === null || !(n > 0))
+    if (n === null)
       throw new UserError(`--strengths takes positive numbers like 0.5,1,2 (got '${s.trim()}')`);
     return n;
   });
+  checkStrengths(out);
+  return out;
 }
 
 const fraction = (name: string) => (v: string) => {
