@@ -174,5 +174,7 @@ export {
   type EdgeGroup,
 } from './pathways/pathways.ts';
 export { highlightView, type ViewOptions, type HighlightView } from './pathways/view.ts';
+export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
+export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
 export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';
 export { pathwaysGraphSvg, GROUP_COLUMNS, GROUP_COLOURS } from './report/pathwaysGraph.ts';

@@ -6,6 +6,8 @@ import { loadClassifier } from '../../src/node/models.ts';
 import { importance, median, rankPercentile, channelScores } from '../../src/pathways/neurons.ts';
 import { neuronGroups, topChannels, vulnerability } from '../../src/pathways/groups.ts';
 import { pathwayGraph } from '../../src/pathways/graph.ts';
+import { comparePathways } from '../../src/pathways/compare.ts';
+import type { PathwaysResult } from '../../src/pathways/pathways.ts';
 
 await initNodeBackend('wasm');
 
@@ -77,4 +79,34 @@ test('channel scores are the spatial max of each tapped map and the logits, with
   assert.deepEqual([...s.conv2], [...want]);
   assert.deepEqual([...s.logits], [...logits.dataSync()]);
   tf.dispose([activations.conv2, logits, x]);
+});
+
+test('the two-model comparison counts exploited neurons and averages vulnerability per layer', () => {
+  const fake = (exploited: number[], vul: number[]) =>
+    ({
+      success: [{ strength: 1, attempted: 4, succeeded: 1, kept: 1 }],
+      layers: [
+        { name: 'c', kind: 'conv', tap: 'c', channels: 4, logits: false, depth: 1 },
+        { name: 'l', kind: 'dense', tap: '', channels: 2, logits: true, depth: 2 },
+      ],
+      groups: { c: { both: [], original: [], target: [], exploited, exploitedAt: [exploited] } },
+      vulnerability: { c: vul, l: [0, 0] },
+    }) as unknown as PathwaysResult;
+  const [a, b] = comparePathways([
+    { name: 'a', result: fake([1, 3], [0.5, 1, 0, 2]) },
+    { name: 'b', result: fake([], [0, 0, 0, 0.25]) },
+  ]);
+  assert.deepEqual(a.success, [0.25]);
+  assert.deepEqual(a.layers, [
+    {
+      layer: 'c',
+      channels: 4,
+      exploited: 2,
+      meanVulnerability: 0.875,
+      exploitedVulnerability: 1.5,
+      maxVulnerability: 2,
+    },
+  ]);
+  assert.equal(b.layers[0].exploited, 0);
+  assert.ok(Number.isNaN(b.layers[0].exploitedVulnerability));
 });

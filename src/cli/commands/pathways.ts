@@ -16,7 +16,9 @@ import { loadClassifier } from '../../node/models.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
 import { loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
-import { pathways } from '../../pathways/pathways.ts';
+import { pathways, type PathwaysResult } from '../../pathways/pathways.ts';
+import { comparePathways } from '../../pathways/compare.ts';
+import { pathwaysCompareReport } from '../../report/pathwaysCompare.ts';
 import { checkStrengths, SWEEP_DEFAULTS } from '../../pathways/sweep.ts';
 import { HIGHLIGHT_DEFAULTS, HIGHLIGHT_MEASURES, type HighlightMeasure } from '../../pathways/highlight.ts';
 import { pathwaysReport } from '../../report/pathways.ts';
@@ -51,6 +53,7 @@ interface PathwaysCliOptions {
   seed: number;
   out: string;
   json?: boolean;
+  compare?: string;
 }
 
 /** `0.5,1,2` or `8/255,16/255` -> numbers. */
@@ -129,6 +132,10 @@ export function registerPathways(program: Command): void {
     )
     .option('--batch-size <n>', 'images per pass', positiveInt('--batch-size'), 32)
     .option('--seed <n>', 'attack seed', nonNegativeInt('--seed'), 0)
+    .option(
+      '--compare <dir>',
+      'a second model (e.g. adversarially trained): same pair, images and strengths; writes compare.html',
+    )
     .option('--out <dir>', 'output folder', 'advlens-pathways')
     .option('--json', 'machine-readable result on stdout')
     .action(async (o: PathwaysCliOptions) => {
@@ -177,94 +184,108 @@ async function classImages(
   };
 }
 
-async function runPathways(o: PathwaysCliOptions): Promise<void> {
-  if (!o.data === !o.images) throw new UserError('give either --data SPEC or --images FILE...');
-  if (o.targetData && o.targetImages) throw new UserError('give --target-data or --target-images, not both');
-  attack(o.attack);
-  const model = await loadClassifier(o.model, { preset: o.preset });
+/** One model's pathways and report files (under `prefix`). */
+async function runModel(dir: string, o: PathwaysCliOptions, prefix: string) {
+  const model = await loadClassifier(dir, { preset: o.preset });
   const original = classIndex(model, o.original);
   const target = classIndex(model, o.target);
   const orig = (await classImages(model, original, o, o.data, o.images))!;
-  const tgt = await classImages(
-    model,
-    target,
-    o,
-    o.targetData ?? (o.targetImages ? undefined : o.data),
-    o.targetImages,
-  );
-  const bar = progressBar('pathways', { quiet: o.json });
+  const tgtSpec = o.targetData ?? (o.targetImages ? undefined : o.data);
+  const tgt = await classImages(model, target, o, tgtSpec, o.targetImages);
+  const bar = progressBar(`pathways ${model.card.name}`, { quiet: o.json });
+  const strengths = o.strengths ?? SWEEP_DEFAULTS.strengths;
   try {
-    const strengths = o.strengths ?? SWEEP_DEFAULTS.strengths;
     const r = pathways(
       model,
       { original: orig.x, target: tgt?.x },
       {
-        original,
-        target,
-        attack: o.attack,
-        strengths,
-        steps: o.steps,
-        stepFraction: o.stepFraction,
-        keep: o.keep,
-        k: o.k,
-        batchSize: o.batchSize,
-        seed: o.seed,
+        ...{ original, target, attack: o.attack, strengths, steps: o.steps, stepFraction: o.stepFraction },
+        ...{ keep: o.keep, k: o.k, batchSize: o.batchSize, seed: o.seed },
         onProgress: (d, t) => bar.update(d, t, `strength ${strengths[d - 1]}`),
       },
     );
     bar.stop();
     const provenance = {
-      model: { dir: o.model, name: model.card.name, architecture: model.card.architecture },
+      model: { dir, name: model.card.name, architecture: model.card.architecture },
       data: { original: orig.source, target: tgt?.source ?? null },
       command: process.argv.slice(2).join(' '),
       versions: versions(),
       created: new Date().toISOString(),
     };
     const files = pathwaysReport(r, { provenance, measure: o.measure, neurons: o.neurons, edges: o.edges });
-    const dir = reportDir(o.out);
-    try {
-      for (const f of files) dir.write(f.path, f.content);
-    } catch (e) {
-      dir.abort();
-      throw e;
-    }
-    const out = dir.finish();
-    if (o.json) {
-      console.log(
-        JSON.stringify(
-          { out, success: r.success, target: r.target, timings: r.timings, files: files.map((f) => f.path) },
-          null,
-          1,
-        ),
-      );
-      return;
-    }
-    console.log(
-      `${r.original.images} images of ${r.original.label} attacked toward ${r.target.label} with ${r.attack.name}:`,
-    );
-    for (const s of r.success)
-      console.log(
-        `  strength ${s.strength}: ${s.succeeded}/${s.attempted} reached ${r.target.label}, ${s.kept} kept`,
-      );
-    for (const l of r.layers) {
-      const g = r.groups[l.name];
-      console.log(
-        `  ${l.name}: ${g.both.length} both, ${g.original.length} original, ${g.target.length} target, ${g.exploited.length} exploited`,
-      );
-    }
-    if (r.target.source !== 'images')
-      console.log(
-        r.target.source === 'none'
-          ? '  no target images and no success: the target group is empty'
-          : `  no target images: the target group rests on the attacked images that reached ${r.target.label} at strength ${r.target.source.attackedAt}`,
-      );
-    console.log(
-      `  time: ${Object.entries(r.timings)
-        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
-        .join(', ')}`,
-    );
-    console.log(`report: ${path.join(out, 'index.html')}`);
+    return {
+      name: model.card.name,
+      r,
+      files: files.map((f) => ({ ...f, path: prefix + f.path })),
+      provenance,
+    };
   } finally {
     tf.dispose([orig.x, ...(tgt ? [tgt.x] : [])]);
   }
+}
+
+function printRun(r: PathwaysResult, name: string): void {
+  console.log(
+    `${name}: ${r.original.images} images of ${r.original.label} attacked toward ${r.target.label} with ${r.attack.name}:`,
+  );
+  for (const s of r.success)
+    console.log(
+      `  strength ${s.strength}: ${s.succeeded}/${s.attempted} reached ${r.target.label}, ${s.kept} kept`,
+    );
+  for (const l of r.layers) {
+    const g = r.groups[l.name];
+    const [b, or, t, e] = [g.both, g.original, g.target, g.exploited].map((v) => v.length);
+    console.log(`  ${l.name}: ${b} both, ${or} original, ${t} target, ${e} exploited`);
+  }
+  if (r.target.source === 'none') console.log('  no target images and no success: the target group is empty');
+  else if (r.target.source !== 'images')
+    console.log(
+      `  no target images: the target group rests on the attacked images that reached ${r.target.label} at strength ${r.target.source.attackedAt}`,
+    );
+  console.log(
+    `  time: ${Object.entries(r.timings)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+      .join(', ')}`,
+  );
+}
+
+async function runPathways(o: PathwaysCliOptions): Promise<void> {
+  if (!o.data === !o.images) throw new UserError('give either --data SPEC or --images FILE...');
+  if (o.targetData && o.targetImages) throw new UserError('give --target-data or --target-images, not both');
+  attack(o.attack);
+  const runs = [await runModel(o.model, o, '')];
+  if (o.compare) {
+    const second = await runModel(o.compare, o, 'compare/');
+    runs.push(second);
+    const rows = comparePathways(runs.map((x) => ({ name: x.name, result: x.r })));
+    const title = `${runs[0].name} and ${second.name}: ${runs[0].r.original.label} attacked toward ${runs[0].r.target.label}`;
+    const prov = {
+      models: runs.map((x) => x.provenance.model),
+      command: runs[0].provenance.command,
+      versions: versions(),
+    };
+    runs[0].files.push(...pathwaysCompareReport(rows, runs[0].r.attack.strengths, title, prov));
+  }
+  const dir = reportDir(o.out);
+  try {
+    for (const f of runs.flatMap((x) => x.files)) dir.write(f.path, f.content);
+  } catch (e) {
+    dir.abort();
+    throw e;
+  }
+  const out = dir.finish();
+  if (o.json) {
+    const res = runs.map((x) => ({
+      model: x.name,
+      success: x.r.success,
+      target: x.r.target,
+      timings: x.r.timings,
+    }));
+    console.log(
+      JSON.stringify({ out, runs: res, files: runs.flatMap((x) => x.files.map((f) => f.path)) }, null, 1),
+    );
+    return;
+  }
+  for (const x of runs) printRun(x.r, x.name);
+  console.log(`report: ${path.join(out, o.compare ? 'compare.html' : 'index.html')}`);
 }
