@@ -174,6 +174,15 @@ export {
   type EdgeGroup,
 } from './pathways/pathways.ts';
 export { highlightView, type ViewOptions, type HighlightView } from './pathways/view.ts';
+export {
+  featureVis,
+  irfft2,
+  irfftBases,
+  rotateBilinear,
+  FEATURE_VIS_DEFAULTS,
+  type FeatureVisOptions,
+  type FeatureVisResult,
+} from './pathways/featureVis.ts';
 export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
 export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
 export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';

@@ -178,8 +178,8 @@ export function featureVis(
     return tf.tensor3d(scale, [1, s, wf]);
   });
   const init = Float32Array.from({ length: 2 * C * s * wf }, () => 0.01 * rng.normal());
-  const re = tf.variable(tf.tensor3d(init.subarray(0, C * s * wf), [C, s, wf]));
-  const im = tf.variable(tf.tensor3d(init.subarray(C * s * wf), [C, s, wf]));
+  const re = tf.tidy(() => tf.variable(tf.tensor3d(init.subarray(0, C * s * wf), [C, s, wf])));
+  const im = tf.tidy(() => tf.variable(tf.tensor3d(init.subarray(C * s * wf), [C, s, wf])));
   const maxNorm = Math.max(...[0, 1, 2].map((j) => Math.hypot(COLOR[0][j], COLOR[1][j], COLOR[2][j])));
   const color = tf.tensor2d(COLOR.map((r) => r.map((v) => v / maxNorm)));
   const toImage = (): tf.Tensor4D =>
