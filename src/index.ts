@@ -183,6 +183,13 @@ export {
   type FeatureVisOptions,
   type FeatureVisResult,
 } from './pathways/featureVis.ts';
+export {
+  receptiveField,
+  fieldBox,
+  datasetPatches,
+  type ReceptiveField,
+  type Patch,
+} from './pathways/patches.ts';
 export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
 export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
 export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';
