@@ -187,9 +187,11 @@ export {
   receptiveField,
   fieldBox,
   datasetPatches,
+  patchPixels,
   type ReceptiveField,
   type Patch,
 } from './pathways/patches.ts';
+export { neuronDetails, type NeuronDetail, type DetailOptions, type Pixels } from './pathways/detail.ts';
 export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
 export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
 export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';

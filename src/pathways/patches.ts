@@ -156,3 +156,16 @@ export function datasetPatches(
     }),
   );
 }
+
+/** The pixels of a patch of image `patch.image` of x [N, H, W, C]: [y1 - y0, x1 - x0, C], row-major. */
+export function patchPixels(
+  x: tf.Tensor4D,
+  patch: Patch,
+): { data: Float32Array; shape: [number, number, number] } {
+  const [y0, x0, y1, x1] = patch.box;
+  const c = x.shape[3];
+  const data = tf.tidy(
+    () => tf.slice(x, [patch.image, y0, x0, 0], [1, y1 - y0, x1 - x0, c]).dataSync() as Float32Array,
+  );
+  return { data, shape: [y1 - y0, x1 - x0, c] };
+}

@@ -31,6 +31,30 @@ export interface PathwaysReportOptions {
   edges?: number;
   /** Strength indices drawn (default the weakest with kept images and the strongest). */
   draw?: number[];
+  /** Image files (paths relative to the report) per neuron `layer:channel`: feature visualisation, patches. */
+  details?: Record<string, { featureVis?: string; patches: string[] }>;
+}
+
+/** Median activation against strength: attacked (red), benign original (green) and target (blue) levels. */
+export function strengthSparkline(
+  attacked: (number | null)[],
+  original: number | null,
+  target: number | null,
+): string {
+  const W = 130;
+  const H = 40;
+  const vals = [...attacked, original, target].filter((v): v is number => v !== null);
+  if (vals.length === 0) return '';
+  const lo = Math.min(0, ...vals);
+  const hi = Math.max(lo + 1e-9, ...vals);
+  const y = (v: number) => (H - 3 - ((v - lo) / (hi - lo)) * (H - 6)).toFixed(1);
+  const x = (i: number) => (3 + (i * (W - 6)) / Math.max(1, attacked.length - 1)).toFixed(1);
+  const level = (v: number | null, c: string) =>
+    v === null
+      ? ''
+      : `<line x1="0" x2="${W}" y1="${y(v)}" y2="${y(v)}" stroke="${c}" stroke-dasharray="3 2"/>`;
+  const pts = attacked.flatMap((v, i) => (v === null ? [] : [`${x(i)},${y(v)}`])).join(' ');
+  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${level(original, '#33a02c')}${level(target, '#1f78b4')}<polyline points="${pts}" fill="none" stroke="#e31a1c" stroke-width="1.5"/></svg>`;
 }
 
 const round = (v: number | null) => (v === null ? null : Number(v.toPrecision(6)));
@@ -156,6 +180,10 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
         ),
       },
       {
+        title: 'Neurons',
+        html: neuronSection(r, o.details ?? {}),
+      },
+      {
         title: 'Files',
         html: "<p><code>pathways.json</code>: provenance, classes, attack, success counts, layers, groups, vulnerability; <code>neurons.json</code>: median activation and percentile of every neuron per image set; <code>edges.json</code>: median influence of the edges between the groups' neurons per image set; <code>graph-*.svg</code>: the graphs above.</p>",
       },
@@ -165,4 +193,42 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
   );
   files.push({ path: 'index.html', content: html });
   return files;
+}
+
+/** Per layer, each neuron of the graph: group, median against strength, feature visualisation, patches. */
+function neuronSection(r: PathwaysResult, details: NonNullable<PathwaysReportOptions['details']>): string {
+  const rows: (string | number | { html: string })[][] = [];
+  for (const l of r.layers) {
+    const g = r.groups[l.name];
+    for (const group of ['original', 'both', 'target', 'exploited'] as const)
+      for (const c of g[group]) {
+        const n = r.neurons[l.name];
+        const d = details[`${l.name}:${c}`];
+        const img = (src: string, size: number) =>
+          `<img src="${escapeHtml(src)}" width="${size}" height="${size}" style="image-rendering:pixelated;border:1px solid #ccc;margin:1px">`;
+        rows.push([
+          l.name,
+          l.logits ? `${c} (${c === r.original.index ? r.original.label : r.target.label})`
+            : c,
+          group,
+          {
+            html: strengthSparkline(
+              n.attacked.map((a) => a.median[c]),
+              n.original.median[c],
+              n.target.median[c],
+            ),
+          },
+          r.vulnerability[l.name][c].toPrecision(3),
+          { html: d?.featureVis ? img(d.featureVis, 64) : '' },
+          { html: (d?.patches ?? []).map((p) => img(p, 40)).join('') },
+        ]);
+      }
+  }
+  return (
+    '<p>Median activation against strength: red, the attacked images; dashed green and blue, the benign original and target images. Patches: the given images that activate the neuron most, cropped to its receptive field around the peak.</p>' +
+    htmlTable(
+      ['layer', 'channel', 'group', 'median vs strength', 'vulnerability', 'feature vis.', 'top patches'],
+      rows,
+    )
+  );
 }

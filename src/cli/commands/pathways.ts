@@ -14,9 +14,11 @@ import { getBatch, type Dataset } from '../../data/dataset.ts';
 import { classIndex, type Classifier } from '../../models/classifier.ts';
 import { loadClassifier } from '../../node/models.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
-import { loadImageDataset } from '../../node/image.ts';
 import { reportDir } from '../../node/reportDir.ts';
 import { pathways, type PathwaysResult } from '../../pathways/pathways.ts';
+import { neuronDetails } from '../../pathways/detail.ts';
+import { FEATURE_VIS_DEFAULTS } from '../../pathways/featureVis.ts';
+import { encodePng, loadImageDataset } from '../../node/image.ts';
 import { comparePathways } from '../../pathways/compare.ts';
 import { pathwaysCompareReport } from '../../report/pathwaysCompare.ts';
 import { checkStrengths, SWEEP_DEFAULTS } from '../../pathways/sweep.ts';
@@ -54,6 +56,8 @@ interface PathwaysCliOptions {
   out: string;
   json?: boolean;
   compare?: string;
+  featureVis?: boolean;
+  fvSteps: number;
 }
 
 /** `0.5,1,2` or `8/255,16/255` -> numbers. */
@@ -132,6 +136,13 @@ export function registerPathways(program: Command): void {
     )
     .option('--batch-size <n>', 'images per pass', positiveInt('--batch-size'), 32)
     .option('--seed <n>', 'attack seed', nonNegativeInt('--seed'), 0)
+    .option('--feature-vis', "also visualise every neuron of the graph (Lucid's recipe; slow)")
+    .option(
+      '--fv-steps <n>',
+      'feature visualisation steps',
+      positiveInt('--fv-steps'),
+      FEATURE_VIS_DEFAULTS.steps,
+    )
     .option(
       '--compare <dir>',
       'a second model (e.g. adversarially trained): same pair, images and strengths; writes compare.html',
@@ -212,13 +223,39 @@ async function runModel(dir: string, o: PathwaysCliOptions, prefix: string) {
       versions: versions(),
       created: new Date().toISOString(),
     };
-    const files = pathwaysReport(r, { provenance, measure: o.measure, neurons: o.neurons, edges: o.edges });
-    return {
-      name: model.card.name,
-      r,
-      files: files.map((f) => ({ ...f, path: prefix + f.path })),
+    const all = tgt ? tf.concat([orig.x, tgt.x], 0) : orig.x;
+    const fv = o.featureVis ? o.fvSteps : 0;
+    const dbar = progressBar(`neuron detail${fv ? ` (feature visualisation, ${fv} steps)` : ''}`, {
+      quiet: o.json,
+    });
+    const t0 = performance.now();
+    const det = neuronDetails(model, r, all, {
+      featureVisSteps: fv,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      onProgress: (d, t) => dbar.update(d, t),
+    });
+    r.timings.detail = Math.round(performance.now() - t0);
+    if (all !== orig.x) all.dispose();
+    const pngs: { path: string; content: Uint8Array }[] = [];
+    const details: Record<string, { featureVis?: string; patches: string[] }> = {};
+    for (const [key, d] of Object.entries(det)) {
+      const base = `neurons/${key.replace(':', '-')}`;
+      const patches = d.patches.map((p, k) => ({ path: `${base}/patch-${k}.png`, px: p }));
+      const fvFile = d.featureVis ? { path: `${base}/feature-vis.png`, px: d.featureVis } : undefined;
+      for (const f of [...patches, ...(fvFile ? [fvFile] : [])])
+        pngs.push({ path: prefix + f.path, content: await encodePng(f.px.data, f.px.shape) });
+      details[key] = { patches: patches.map((p) => p.path), featureVis: fvFile?.path };
+    }
+    const report = pathwaysReport(r, {
       provenance,
-    };
+      measure: o.measure,
+      neurons: o.neurons,
+      edges: o.edges,
+      details,
+    });
+    const files = [...report.map((f) => ({ ...f, path: prefix + f.path })), ...pngs];
+    return { name: model.card.name, r, files, provenance };
   } finally {
     tf.dispose([orig.x, ...(tgt ? [tgt.x] : [])]);
   }
