@@ -89,7 +89,6 @@ export interface PathwaysResult {
 }
 
 const finite = (v: ArrayLike<number>) => Array.from(v, (x) => (Number.isFinite(x) ? x : null));
-const asNumbers = (v: (number | null)[]) => v.map((x) => (x === null ? NaN : x));
 
 /** The neurons drawn in the graph per layer: the groups' union; the logits unit keeps the two classes. */
 export function graphNeurons(r: Pick<PathwaysResult, 'layers' | 'groups'>): NeuronSelection {
@@ -261,9 +260,4 @@ export function pathways(
 /** Positions, among a strength's kept images, of those that reached the target. */
 function positions(s: { kept: number[]; success: boolean[] }): number[] {
   return s.kept.flatMap((img, p) => (s.success[img] ? [p] : []));
-}
-
-/** Median activations of one set as numbers (null -> NaN), for the measures. */
-export function medianOf(s: SetImportance): number[] {
-  return asNumbers(s.median);
 }

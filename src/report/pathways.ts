@@ -111,7 +111,7 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
     const view = highlightView(r, { strength: s, measure, neurons: o.neurons, edges: o.edges });
     const strength = s >= 0 ? r.attack.strengths[s] : 0;
     const svg = pathwaysGraphSvg(r, view, {
-      title: `strength ${strength}: ${r.success[s]?.kept ?? r.original.images} images; most ${measure} ${Math.round(100 * (o.neurons ?? HIGHLIGHT_DEFAULTS.neurons))}% neurons, ${Math.round(100 * (o.edges ?? HIGHLIGHT_DEFAULTS.edges))}% edges`,
+      title: `strength ${strength}: ${plural(r.success[s]?.kept ?? r.original.images, 'image')}; most ${measure} ${Math.round(100 * (o.neurons ?? HIGHLIGHT_DEFAULTS.neurons))}% neurons, ${Math.round(100 * (o.edges ?? HIGHLIGHT_DEFAULTS.edges))}% edges`,
       strength: s,
       measure,
     });
@@ -146,7 +146,7 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
     [
       {
         title: 'What was run',
-        html: `<p>${r.original.images} images of class <b>${escapeHtml(r.original.label)}</b> attacked toward <b>${escapeHtml(r.target.label)}</b> with ${escapeHtml(r.attack.name)} (${r.attack.steps} steps of ${r.attack.stepFraction.toPrecision(3)} x strength) at ${S} strengths; ${r.attack.keep === 'successful' ? 'each strength rests on the images that reached the target (Bluff)' : 'every strength rests on all images'}. The target group rests on ${escapeHtml(targetNote)}.</p>`,
+        html: `<p>${plural(r.original.images, 'image')} of class <b>${escapeHtml(r.original.label)}</b> attacked toward <b>${escapeHtml(r.target.label)}</b> with ${escapeHtml(r.attack.name)} (${r.attack.steps} steps of ${r.attack.stepFraction.toPrecision(3)} x strength) at ${S} strengths; ${r.attack.keep === 'successful' ? 'each strength rests on the images that reached the target (Bluff)' : 'every strength rests on all images'}. The target group rests on ${escapeHtml(targetNote)}.</p>`,
       },
       {
         title: 'Attack success',
@@ -208,8 +208,7 @@ function neuronSection(r: PathwaysResult, details: NonNullable<PathwaysReportOpt
           `<img src="${escapeHtml(src)}" width="${size}" height="${size}" style="image-rendering:pixelated;border:1px solid #ccc;margin:1px">`;
         rows.push([
           l.name,
-          l.logits ? `${c} (${c === r.original.index ? r.original.label : r.target.label})`
-            : c,
+          l.logits ? `${c} (${c === r.original.index ? r.original.label : r.target.label})` : c,
           group,
           {
             html: strengthSparkline(
@@ -232,3 +231,5 @@ function neuronSection(r: PathwaysResult, details: NonNullable<PathwaysReportOpt
     )
   );
 }
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
