@@ -192,6 +192,7 @@ export {
   type Patch,
 } from './pathways/patches.ts';
 export { neuronDetails, type NeuronDetail, type DetailOptions, type Pixels } from './pathways/detail.ts';
+export { imageExploits } from './pathways/imageView.ts';
 export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
 export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
 export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';

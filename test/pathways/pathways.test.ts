@@ -15,6 +15,9 @@ import { neuronGroups } from '../../src/pathways/groups.ts';
 import { edgeMedians, edgeScores } from '../../src/pathways/edges.ts';
 import { highlightView } from '../../src/pathways/view.ts';
 import { pathwaysReport } from '../../src/report/pathways.ts';
+import { imageExploits } from '../../src/pathways/imageView.ts';
+import { topChannels } from '../../src/pathways/groups.ts';
+import { attackSweep } from '../../src/pathways/sweep.ts';
 import { advlens } from '../cli/helpers.ts';
 import { parseStrengths } from '../../src/cli/commands/pathways.ts';
 import { UserError } from '../../src/errors.ts';
@@ -63,6 +66,27 @@ test('pathways: success counts, kept images, importance, groups and edges agree 
   const v = highlightView(r);
   for (const l of r.layers) assert.ok(v.neurons[l.name].every((c) => keep[l.name].includes(c)));
   assert.ok(v.edges.length > 0);
+});
+
+test("one attacked image exploits its own top channels outside both classes' top lists", () => {
+  const r = pathways(model, { original: x7.x, target: x1.x }, opts);
+  const [sw] = attackSweep(model, x7.x, 1, { strengths: [4], steps: 10, keep: 'all' });
+  const before = tf.memory().numTensors;
+  const v = imageExploits(model, r, sw.x);
+  assert.equal(tf.memory().numTensors, before);
+  const g = pathwayGraph(model);
+  const s = channelScores(model, g.layers, sw.x);
+  const conv3 = (i: number) => topChannels(s.conv3.subarray(i * 128, (i + 1) * 128), 10);
+  const groups = r.groups.conv3;
+  const benign = new Set([...groups.both, ...groups.original, ...groups.target]);
+  for (let i = 0; i < 4; i++)
+    assert.deepEqual(
+      v[i].conv3,
+      conv3(i).filter((c) => !benign.has(c)),
+    );
+  assert.equal(v.length, 4);
+  assert.ok(!('logits' in v[0]));
+  sw.x.dispose();
 });
 
 test('pathways without target images rest the target group on the attacked images that reached it; keep all', () => {
