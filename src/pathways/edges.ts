@@ -3,9 +3,9 @@
  * j of a convolution, on one image, is the spatial max of channel i's input map convolved with the
  * single kernel slice `W[:, :, i, j]` (a depthwise convolution with the layer's stride, padding and
  * dilation; before bias, batch norm and activation). A dense layer is a convolution on a 1x1 map:
- * x_i W[i, j]. An identity edge (a channel passed unchanged into a residual addition or a
- * concatenation) weighs the spatial max of that channel. Over an image set, an edge's weight is the
- * median of its influences. See graph.ts for which edges exist.
+ * x_i W[i, j] (after a Flatten: summed over the positions of channel i). An identity edge (a channel
+ * passed unchanged into a residual addition or a concatenation) weighs the spatial max of that
+ * channel. Over an image set, an edge's weight is the median of its influences. See graph.ts for which edges exist.
  *
  *   const inf = edgeInfluence(convLayer, input, [0, 3], [5]);   // [N * 2 * 1]: (n, i, j) row-major
  */
@@ -118,7 +118,7 @@ export function selectEdges(graph: PathwayGraph, keep: NeuronSelection): EdgeLis
         if (kt.has(c.toOffset + c.inIndex[k])) pairs.push([f, c.toOffset + c.inIndex[k]]);
     } else {
       const outs = [...kt].filter((t) => t >= c.toOffset && t < c.toOffset + c.width).sort((a, b) => a - b);
-      for (const [f] of ins) for (const t of outs) pairs.push([f, t]);
+      for (const f of new Set(ins.map(([f]) => f))) for (const t of outs) pairs.push([f, t]);
     }
     return { via: c.via, kind: c.kind, from: c.from, to: c.to, pairs };
   });
@@ -163,21 +163,32 @@ export function edgeScores(
             return tf.gather(a, tf.tensor1d(ii, 'int32'), 1).dataSync() as Float32Array;
           });
         } else {
-          // pairs are a full product of distinct from channels by distinct to channels
+          // pairs are a full product of distinct from channels by distinct to channels; a channel
+          // flattened before a dense layer has many inputs, whose influences add up
           const fs = [...new Set(l.pairs.map(([f]) => f))];
           const ts = [...new Set(l.pairs.map(([, t]) => t))];
+          const want = new Set(fs);
+          const rows = c.inIndex.filter((_, q) => want.has(c.fromChannel[q]));
+          const rowOf = c.fromChannel.filter((f) => want.has(f));
           const inf = edgeInfluence(
             lm.getLayer(c.via),
             input,
-            fs.map((f) => pos.get(f)!),
+            rows,
             ts.map((t) => t - c.toOffset),
           );
           const fi = new Map(fs.map((f, i) => [f, i]));
           const ti = new Map(ts.map((t, j) => [t, j]));
+          const sum = new Float64Array(m * fs.length * ts.length);
+          for (let b = 0; b < m; b++)
+            rowOf.forEach((f, q) => {
+              for (let j = 0; j < ts.length; j++)
+                sum[(b * fs.length + fi.get(f)!) * ts.length + j] +=
+                  inf[(b * rows.length + q) * ts.length + j];
+            });
           v = new Float32Array(m * np);
           for (let b = 0; b < m; b++)
             l.pairs.forEach(
-              ([f, t], p) => (v[b * np + p] = inf[(b * fs.length + fi.get(f)!) * ts.length + ti.get(t)!]),
+              ([f, t], p) => (v[b * np + p] = sum[(b * fs.length + fi.get(f)!) * ts.length + ti.get(t)!]),
             );
         }
         out[k].set(v, b0 * np);

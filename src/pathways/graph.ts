@@ -20,10 +20,12 @@
  *   pooling) and through concatenations (by channel offset). The weight is computed on M's actual
  *   input (after the pooling), so it is exactly what the convolution sees. Batch norm after M, like the
  *   bias, belongs to the target neuron: edges are taken before both.
+ * - A Flatten before a dense layer keeps channels (channels last: index (y W + x) C + c is channel c), so
+ *   the dense layer's edge from channel c sums its weights times the activations over every position.
  * - An identity edge carries channel c of a merge input that no mixing layer produced (a ResNet
  *   identity shortcut) to channel c (+ offset) of the merge's unit; its weight is the input channel's
  *   spatial max.
- * Layers that mix channels otherwise (Flatten, Reshape, depthwise or separable convolutions, softmax
+ * Layers that mix channels otherwise (Reshape, depthwise or separable convolutions, softmax
  * before the output) are refused with a {@link UserError}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -176,9 +178,13 @@ export function pathwayGraph(model: Classifier): PathwayGraph {
     if (u) r = Array.from({ length: channelsOf(l) }, (_, c) => ({ unit: u, channel: c }));
     else if (cls(l) === 'InputLayer') r = new Array(channelsOf(l)).fill(null);
     else if (SPATIAL.has(cls(l)) || isPointwise(l)) r = trace(inputsOf(l)[0]);
-    else
+    else if (cls(l) === 'Flatten') {
+      // channels last: flattened index (y * W + x) * C + c is channel c
+      const src = trace(inputsOf(l)[0]);
+      r = Array.from({ length: channelsOf(l) }, (_, i) => src[i % src.length]);
+    } else
       throw new UserError(
-        `pathways follow channels from layer to layer; '${l.name}' (${cls(l)}) mixes them in a way they cannot follow (supported: conv, dense, add, concatenate, batch norm, activations, pooling, padding)`,
+        `pathways follow channels from layer to layer; '${l.name}' (${cls(l)}) mixes them in a way they cannot follow (supported: conv, dense, add, concatenate, flatten, batch norm, activations, pooling, padding)`,
       );
     traceMemo.set(l, r);
     return r;

@@ -40,27 +40,28 @@ function images(m: Classifier, n: number, seed: number): tf.Tensor4D {
 
 /**
  * The independent computation: the via layer's own convolution (or dense product), rebuilt from its
- * config without bias and activation, run on its input with every channel but `i` zeroed; output
- * channel j, spatial max. For identity edges: the input channel's spatial max.
+ * config without bias and activation, run on its input with every channel but the source channel's
+ * (`keep`: one channel, or all positions of one channel after a Flatten) zeroed; output channel j,
+ * spatial max. For identity edges: the input channel's spatial max.
  */
 function independent(
   m: Classifier,
   via: string,
   kind: string,
   input: tf.Tensor,
-  i: number,
+  keep: number[],
   j: number,
 ): Float32Array {
   return tf.tidy(() => {
     const cin = input.shape[input.rank - 1]!;
     const spatial = input.rank === 4;
     const mask = tf.reshape(
-      tf.cast(tf.oneHot(tf.tensor1d([i], 'int32'), cin), 'float32'),
+      tf.sum(tf.oneHot(tf.tensor1d(keep, 'int32'), cin), 0),
       spatial ? [1, 1, 1, cin] : [1, cin],
     );
     const xi = tf.mul(input, mask);
     let y = xi;
-    let out = i;
+    let out = keep[0];
     if (kind !== 'identity') {
       const layer = (m.model as tfl.LayersModel).getLayer(via);
       const cfg = { ...layer.getConfig(), useBias: false, activation: 'linear', name: undefined };
@@ -100,8 +101,8 @@ function checkModel(m: Classifier, n: number, seed: number, expectKinds: string[
     logits.dispose();
     const input = activations[c.input];
     l.pairs.forEach(([f, t], p) => {
-      const i = c.inIndex[c.fromChannel.indexOf(f)];
-      const want = independent(m, c.via, c.kind, input, i, t - c.toOffset);
+      const keep = c.inIndex.filter((_, q) => c.fromChannel[q] === f);
+      const want = independent(m, c.via, c.kind, input, keep, t - c.toOffset);
       for (let b = 0; b < n; b++) {
         const got = scores[k][b * l.pairs.length + p];
         assert.ok(
@@ -127,6 +128,11 @@ test('edge influence equals the independent computation on ResNet-8: strided, 1x
   assert.ok(checkModel(m, 2, 2, ['conv', 'dense', 'identity']) > 50);
 });
 
+test('edge influence through a Flatten sums the dense weights over the positions of a channel (small-cnn)', async () => {
+  const m = await loadClassifier('models/mnist-small-cnn');
+  assert.ok(checkModel(m, 2, 4, ['conv', 'dense']) > 20);
+});
+
 test(
   'edge influence equals the independent computation on darknet tiny',
   { skip: !fs.existsSync(DARKNET) && `${DARKNET} is absent` },
@@ -137,7 +143,11 @@ test(
 );
 
 test('every unit is reached from the input side and reaches the logits (connected graph)', async () => {
-  const models: Classifier[] = [await loadClassifier('models/mnist-gap-cnn'), resnet8()];
+  const models: Classifier[] = [
+    await loadClassifier('models/mnist-gap-cnn'),
+    await loadClassifier('models/mnist-small-cnn'),
+    resnet8(),
+  ];
   if (fs.existsSync(DARKNET)) models.push(await loadClassifier(DARKNET));
   for (const m of models) {
     const g = pathwayGraph(m);
