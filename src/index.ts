@@ -194,3 +194,77 @@ export {
 export { parsePlan, sweepGroups, type SweepPlan, type SweepGroup } from './sweep/plan.ts';
 export { runSweep, type SweepTarget, type SweepModelResult } from './sweep/run.ts';
 export { jobId, encodeOut, decodeOut, type SweepJob } from './sweep/jobs.ts';
+
+// pathways (Bluff)
+export { pathwayGraph, type PathwayGraph, type PathwayLayer, type Connection } from './pathways/graph.ts';
+export {
+  channelScores,
+  importance,
+  median,
+  rankPercentile,
+  type Importance,
+  type LayerScores,
+} from './pathways/neurons.ts';
+export {
+  neuronGroups,
+  topChannels,
+  vulnerability,
+  GROUP_DEFAULTS,
+  type GroupOptions,
+  type NeuronGroups,
+} from './pathways/groups.ts';
+export {
+  edgeInfluence,
+  edgeScores,
+  edgeMedians,
+  selectEdges,
+  type EdgeList,
+  type NeuronSelection,
+} from './pathways/edges.ts';
+export {
+  attackSweep,
+  checkStrengths,
+  SWEEP_DEFAULTS,
+  type SweepOptions,
+  type SweepStrength,
+} from './pathways/sweep.ts';
+export {
+  HIGHLIGHT_DEFAULTS,
+  HIGHLIGHT_MEASURES,
+  measureValue,
+  topByMeasure,
+  type HighlightMeasure,
+} from './pathways/highlight.ts';
+export {
+  pathways,
+  graphNeurons,
+  PATHWAYS_FORMAT,
+  type PathwaysOptions,
+  type PathwaysResult,
+  type SetImportance,
+  type EdgeGroup,
+} from './pathways/pathways.ts';
+export { highlightView, type ViewOptions, type HighlightView } from './pathways/view.ts';
+export {
+  featureVis,
+  irfft2,
+  irfftBases,
+  rotateBilinear,
+  FEATURE_VIS_DEFAULTS,
+  type FeatureVisOptions,
+  type FeatureVisResult,
+} from './pathways/featureVis.ts';
+export {
+  receptiveField,
+  fieldBox,
+  datasetPatches,
+  patchPixels,
+  type ReceptiveField,
+  type Patch,
+} from './pathways/patches.ts';
+export { neuronDetails, type NeuronDetail, type DetailOptions, type Pixels } from './pathways/detail.ts';
+export { imageExploits } from './pathways/imageView.ts';
+export { comparePathways, type ModelSummary, type LayerSummary } from './pathways/compare.ts';
+export { pathwaysCompareReport } from './report/pathwaysCompare.ts';
+export { pathwaysReport, type PathwaysReportOptions, type PathwaysReportFile } from './report/pathways.ts';
+export { pathwaysGraphSvg, GROUP_COLUMNS, GROUP_COLOURS } from './report/pathwaysGraph.ts';

@@ -14,6 +14,7 @@ import { registerExplain } from './commands/explain.ts';
 import { registerZoo } from './commands/zoo.ts';
 import { registerSweep } from './commands/sweep.ts';
 import { registerWorker } from './commands/worker.ts';
+import { registerPathways } from './commands/pathways.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
     registerZoo,
     registerSweep,
     registerWorker,
+    registerPathways,
   ]) {
     register(program);
   }
