@@ -23,6 +23,7 @@ import { sum } from './sum.ts';
 import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 import { stockKernels } from './wasmCalls.ts';
+import { installUnneededGradSkip } from '../unneededGrads.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -132,6 +133,7 @@ const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
  */
 export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
+  installUnneededGradSkip();
   const names: string[] = [];
   for (const k of WASM_KERNELS) {
     const existing = tf.getKernel(k.kernelName, 'wasm');
