@@ -21,6 +21,12 @@ import { gatherV2 } from './gather.ts';
 import { maxPool } from './maxPool.ts';
 import { maxPoolGrad } from './maxPoolGrad.ts';
 import { ensureFusedReluGrad, RELU_GRAD, reluGradKernel } from '../reluGrad.ts';
+import {
+  ensureFusedLeakyReluGrad,
+  LEAKY_RELU_GRAD,
+  leakyReluGradKernel,
+  leakyReluKernel,
+} from '../leakyRelu.ts';
 import { sign } from './sign.ts';
 import { sum } from './sum.ts';
 import { tile } from './tile.ts';
@@ -49,6 +55,14 @@ export const WASM_KERNELS: WasmKernel[] = [
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
   // ReLU's gradient in one pass (engine/reluGrad.ts re-registers Relu's gradient to use it).
   { kernelName: RELU_GRAD, kernelFunc: reluGradKernel },
+  // Leaky ReLU's gradient in one pass (engine/leakyRelu.ts re-registers LeakyRelu's gradient to use it).
+  { kernelName: LEAKY_RELU_GRAD, kernelFunc: leakyReluGradKernel },
+  {
+    kernelName: 'LeakyRelu',
+    kernelFunc: leakyReluKernel,
+    replacesStock:
+      "float32 leaky ReLU (darknet) in one SIMD pass of the project's module, bit for bit the stock result (other dtypes: stock)",
+  },
   {
     kernelName: 'MaxPool',
     kernelFunc: maxPool,
@@ -166,6 +180,7 @@ const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
  */
 export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
+  ensureFusedLeakyReluGrad();
   installUnneededGradSkip();
   const names: string[] = [];
   for (const k of WASM_KERNELS) {

@@ -257,3 +257,26 @@ __attribute__((export_name("batch_norm"))) void batch_norm(const float *x, const
     for (; k < K; k++) y[k] = o[k] + ((xr[k] - m[k]) * s[k]) / r[k];
   }
 }
+
+// Leaky ReLU: out = x < 0 ? alpha * x : x (NaN stays NaN), float32 alpha, as the stock kernel.
+__attribute__((export_name("leaky_relu"))) void leaky_relu(const float *x, float *out, int n, float alpha) {
+  v128_t a = wasm_f32x4_splat(alpha), z = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(out + i, wasm_v128_bitselect(wasm_f32x4_mul(v, a), v, wasm_f32x4_lt(v, z)));
+  }
+  for (; i < n; i++) out[i] = x[i] < 0 ? alpha * x[i] : x[i];
+}
+
+// Leaky ReLU's gradient in one pass: out = x > 0 ? dy : dy * alpha (x <= 0 or NaN: dy * alpha), as
+// tfjs' where(greater(x, 0), dy, mul(dy, alpha)).
+__attribute__((export_name("leaky_relu_grad"))) void leaky_relu_grad(const float *dy, const float *x, float *out, int n, float alpha) {
+  v128_t a = wasm_f32x4_splat(alpha), z = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t d = wasm_v128_load(dy + i);
+    wasm_v128_store(out + i, wasm_v128_bitselect(d, wasm_f32x4_mul(d, a), wasm_f32x4_gt(wasm_v128_load(x + i), z)));
+  }
+  for (; i < n; i++) out[i] = x[i] > 0 ? dy[i] : dy[i] * alpha;
+}

@@ -54,6 +54,8 @@ interface Exports {
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
   conv_c1_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, k: number): void;
   add_bias(x: number, b: number, out: number, rows: number, k: number): void;
+  leaky_relu(x: number, out: number, n: number, alpha: number): void;
+  leaky_relu_grad(dy: number, x: number, out: number, n: number, alpha: number): void;
   bcast_last(x: number, b: number, out: number, rows: number, k: number, op: number, swap: number): void;
   batch_norm(
     x: number,
@@ -498,5 +500,25 @@ export function batchNormModule(
     );
   callModule('batchNormModule', [x, m, s, r, o], [out], [], (mod, [xp, mp, sp, rp, op, yp]) =>
     mod.batch_norm(xp, mp, sp, rp, op, yp, x.length / k, k),
+  );
+}
+
+/** Leaky ReLU: out = x < 0 ? alpha * x : x, alpha rounded to float32 (NaN stays NaN). */
+export function leakyReluModule(x: Float32Array, alpha: number, out: Float32Array): void {
+  if (out.length !== x.length) throw new Error('leakyReluModule: x and the output differ in size');
+  callModule('leakyReluModule', [x], [out], [], (m, [xp, op]) => m.leaky_relu(xp, op, x.length, alpha));
+}
+
+/** Leaky ReLU's gradient: out = x > 0 ? dy : dy * alpha (alpha rounded to float32), all of one size. */
+export function leakyReluGradModule(
+  dy: Float32Array,
+  x: Float32Array,
+  alpha: number,
+  out: Float32Array,
+): void {
+  if (dy.length !== x.length || out.length !== x.length)
+    throw new Error('leakyReluGradModule: dy, x and the output differ in size');
+  callModule('leakyReluGradModule', [dy, x], [out], [], (m, [dyp, xp, op]) =>
+    m.leaky_relu_grad(dyp, xp, op, x.length, alpha),
   );
 }
