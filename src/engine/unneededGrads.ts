@@ -16,7 +16,8 @@
  * input) so that, while it runs, the shapes of the node's inputs that are *not* on the path are
  * known ({@link unneededInputShape}). The project's `Conv2DBackpropFilter` and `Conv2DBackpropInput`
  * kernels ask before computing: when the filter (input) they would produce has exactly the shape of
- * such an unneeded input of the node being differentiated, they return zeros of that shape instead.
+ * such an unneeded input of the node being differentiated, and of no input on the path, they return
+ * zeros of that shape instead.
  * Zeros are safe: the engine discards that derivative unread (it is the derivative of an input off
  * the path). The check needs only shapes, so a gradient function that computed a filter gradient of
  * the same shape for some other, used purpose would be wrong; no tfjs op does (fused conv2d and
@@ -24,8 +25,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Per gradient function running (innermost last): the shapes of its node's inputs off the path. */
-const stack: number[][][] = [];
+/** Per gradient function running (innermost last): the shapes of its node's inputs off and on the path. */
+const stack: { off: number[][]; on: number[][] }[] = [];
 let skipped = 0;
 
 interface TapeNodeLike {
@@ -47,7 +48,10 @@ interface EngineLike {
 export function unneededInputShape(shape: readonly number[]): boolean {
   const top = stack[stack.length - 1];
   if (!top) return false;
-  const hit = top.some((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
+  const same = (s: number[]) => s.length === shape.length && s.every((d, i) => d === shape[i]);
+  // An input on the path with the same shape (x [3, 3, 16, 16] and a filter [3, 3, 16, 16]) could be
+  // the one this derivative is for: then nothing is skipped.
+  const hit = top.off.some(same) && !top.on.some(same);
   if (hit) skipped++;
   return hit;
 }
@@ -77,10 +81,11 @@ export function installUnneededGradSkip(): void {
     if (!node || !gradient || node.inputs !== inputs) return;
     node.gradient = function (this: TapeNodeLike | undefined, dys: tf.Tensor[]) {
       const onPath = new Set(Object.values(this?.inputs ?? inputs));
-      const off = Object.values(inputs)
-        .filter((t) => t != null && !onPath.has(t))
-        .map((t) => t.shape);
-      stack.push(off);
+      const all = Object.values(inputs).filter((t) => t != null);
+      stack.push({
+        off: all.filter((t) => !onPath.has(t)).map((t) => t.shape),
+        on: all.filter((t) => onPath.has(t)).map((t) => t.shape),
+      });
       try {
         return gradient.call(this, dys);
       } finally {

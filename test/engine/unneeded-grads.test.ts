@@ -169,3 +169,26 @@ test('second order (gradient of an input-gradient norm with respect to the filte
   close(w[1], cpu[1], 'd|dx|^2/dw2');
   tf.dispose(Object.values(v).filter((t) => t !== undefined) as tf.Tensor[]);
 });
+
+test("an input on the path with the filter's shape: nothing skipped, the input gradient right", async () => {
+  // x [3, 3, 4, 4] and the filter [3, 3, 4, 4]: a derivative of that shape could be either one's.
+  const x = tf.tensor4d(rand(144), [3, 3, 4, 4]);
+  const w = tf.tensor4d(rand(144), [3, 3, 4, 4]);
+  const f = (a: tf.Tensor4D, b: tf.Tensor4D) => () => {
+    const g = tf.grad((v: tf.Tensor) =>
+      tf.sum(
+        tf.sin(
+          tf.fused.conv2d({ x: v as tf.Tensor4D, filter: b, strides: 1, pad: 'same', activation: 'linear' }),
+        ),
+      ),
+    )(a);
+    return [g];
+  };
+  const vals = { x, w1: w, b1: undefined, w2: w };
+  const s0 = skippedGradients();
+  const [gw] = await on('wasm', vals, (t) => f(t.x, t.w1)());
+  assert.equal(skippedGradients() - s0, 0);
+  const [gc] = await on('cpu', vals, (t) => f(t.x, t.w1)());
+  close(gw, gc, 'dx');
+  tf.dispose([x, w]);
+});
