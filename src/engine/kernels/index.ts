@@ -33,6 +33,7 @@ import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 import { stockKernels } from './wasmCalls.ts';
 import { installUnneededGradSkip } from '../unneededGrads.ts';
+import { installTypedArrayTidy } from '../tidyResult.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -182,6 +183,7 @@ export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
   ensureFusedLeakyReluGrad();
   installUnneededGradSkip();
+  installTypedArrayTidy();
   const names: string[] = [];
   for (const k of WASM_KERNELS) {
     const existing = tf.getKernel(k.kernelName, 'wasm');
