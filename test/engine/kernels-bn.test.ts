@@ -245,3 +245,44 @@ test('the batch-norm kernels leave no tensors or backend buffers behind', async 
   }
   tf.dispose([x, v, v4]);
 });
+
+test("Mean's gradient (no ones tensor): dx = dy / n, broadcast over the reduced axes, bit for bit, on wasm and cpu", async () => {
+  const cases: [number[], number[] | undefined, boolean][] = [
+    [[4, 3, 2, 5], [0, 1, 2], false],
+    [[4, 3, 2, 5], [0, 1, 2], true],
+    [[3, 7], [-1], false],
+    [[2, 3, 4], undefined, false], // every axis
+    [[2, 3, 4], [1], true],
+  ];
+  for (const backend of ['wasm', 'cpu']) {
+    await tf.setBackend(backend);
+    for (const [shape, axis, keepDims] of cases) {
+      const x = tf.tensor(values(size(shape), false), shape);
+      const outShape = tf.mean(x, axis, keepDims).shape;
+      const dyv = values(size(outShape), false);
+      const dy = tf.tensor(dyv, outShape);
+      const before = tf.memory().numTensors;
+      const g = tf.grad((v: tf.Tensor) => tf.mean(v, axis, keepDims))(x, dy);
+      const got = g.dataSync();
+      g.dispose();
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      const axes =
+        axis === undefined ? shape.map((_, i) => i) : axis.map((a) => (a + shape.length) % shape.length);
+      const n = axes.reduce((p, a) => p * shape[a], 1);
+      // The reduced index of each element: its coordinates with the reduced axes dropped (or set to 0).
+      const strides = shape.map((_, i) => size(shape.slice(i + 1)));
+      const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const kStrides = kept.map((_, i) => size(kept.slice(i + 1)));
+      for (let e = 0; e < got.length; e++) {
+        let r = 0;
+        for (let i = 0; i < shape.length; i++) {
+          const c = Math.floor(e / strides[i]) % shape[i];
+          if (!axes.includes(i)) r += c * kStrides[i];
+        }
+        assert.equal(got[e], Math.fround(dyv[r] / n), `${backend} [${shape}] axis ${axis}: [${e}]`);
+      }
+      tf.dispose([x, dy]);
+    }
+  }
+  await tf.setBackend('wasm');
+});

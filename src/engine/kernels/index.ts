@@ -34,6 +34,7 @@ import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 import { stockKernels } from './wasmCalls.ts';
 import { installUnneededGradSkip } from '../unneededGrads.ts';
 import { installTypedArrayTidy } from '../tidyResult.ts';
+import { ensureFastMeanGrad } from '../meanGrad.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -182,6 +183,7 @@ const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
 export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
   ensureFusedLeakyReluGrad();
+  ensureFastMeanGrad();
   installUnneededGradSkip();
   installTypedArrayTidy();
   const names: string[] = [];
