@@ -10,8 +10,10 @@
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
  *                 [--models small,darknet,resnet20] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
+ *                 [--reps N]
  *
- * --models picks the models (default all three; --skip-darknet drops darknet). Each real-size model
+ * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
+ * and pgd20 take minutes a call on a loaded machine). --models picks the models (default all three; --skip-darknet drops darknet). Each real-size model
  * runs in a child process of its own per round (bench/suite/modelChild.ts), and so does each of its
  * torch_ref_models.py runs, so that the peak RSS beside a model's workloads is that model's alone, on
  * both sides (advlens: the child's peak after each workload, so it includes the workloads before it;
@@ -71,6 +73,7 @@ let opt: {
   results?: string;
   rounds: string;
   models: string;
+  reps: string;
 };
 try {
   opt = parseArgs({
@@ -85,6 +88,7 @@ try {
       results: { type: 'string' },
       rounds: { type: 'string', default: '1' },
       models: { type: 'string', default: 'small,darknet,resnet20' },
+      reps: { type: 'string', default: '3' },
     },
   }).values as typeof opt;
 } catch (e) {
@@ -97,6 +101,8 @@ const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
   usage(`--threads-torch must be an integer >= 1 (got ${opt['threads-torch']})`);
+const minReps = Number(opt.reps);
+if (!Number.isInteger(minReps) || minReps < 1) usage(`--reps must be an integer >= 1 (got ${opt.reps})`);
 const rounds = Number(opt.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds must be an integer >= 1 (got ${opt.rounds})`);
 const workers = opt.workers === undefined ? os.availableParallelism() : Number(opt.workers);
@@ -148,7 +154,7 @@ function logResult(r: WorkloadResult, rss: boolean): void {
 
 async function measureAll(ws: Workload[], into: WorkloadResult[], rss: boolean): Promise<void> {
   for (const w of ws) {
-    const r = await measure(w, seconds);
+    const r = await measure(w, seconds, minReps);
     into.push(r);
     logResult(r, rss);
   }
@@ -204,7 +210,7 @@ function modelRound(m: ModelName): void {
     '--seconds',
     String(seconds),
   ];
-  args.push('--workers', String(workers), ...(opt.quick ? ['--quick'] : []));
+  args.push('--workers', String(workers), '--reps', String(minReps), ...(opt.quick ? ['--quick'] : []));
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],

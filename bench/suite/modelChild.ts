@@ -6,7 +6,7 @@
  * workerTensorsAtEnd, tensorsAtStart, tensorsAtEnd, skipped? }.
  *
  *   node --import tsx bench/suite/modelChild.ts --model darknet|resnet20 --darknet DIR
- *        [--seconds S] [--workers N] [--quick]
+ *        [--seconds S] [--workers N] [--reps N] [--quick]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,6 +25,7 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '2' },
     workers: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '3' },
   },
 });
 const name = opt.model as ModelName;
@@ -32,6 +33,7 @@ const seconds = Number(opt.seconds);
 const workers = Number(opt.workers);
 const s = opt.quick ? MODELS_QUICK : MODELS_FULL;
 const SEED = 1;
+const minReps = Number(opt.reps);
 const log = (m: string) => process.stderr.write(m + '\n');
 const line = (r: WorkloadResult) =>
   log(
@@ -48,7 +50,7 @@ if ('skipped' in set) {
   const results: WorkloadResult[] = [];
   try {
     for (const w of set.workloads) {
-      const r = await measure(w, seconds);
+      const r = await measure(w, seconds, minReps);
       results.push(r);
       line(r);
     }
@@ -103,7 +105,7 @@ if ('skipped' in set) {
           },
         );
       for (const w of ws) {
-        const r = await measure(w, seconds);
+        const r = await measure(w, seconds, minReps);
         parallel.push(r);
         line(r);
       }
