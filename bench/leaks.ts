@@ -4,19 +4,28 @@
  * `--steps` gradient steps (forward: passes; train_step: optimizer steps; pgd40, smoothgrad50, ig50:
  * gradient passes), and checks that the live tensor count and the wasm backend's buffers are the
  * same afterwards as after the first call. Prints RSS growth too. Exit 1 on a leak.
+ * `--models` adds the real-size models' workloads (bench/suite/models.ts: darknet tiny at batch 8,
+ * ResNet-20 at batch 128; pgd7_train counts 8 gradient passes per optimizer step) with their own
+ * step count, `--model-steps` (a darknet gradient pass takes seconds).
  *
  *   npx tsx bench/leaks.ts [--steps 1000] [--only input_grad,pgd40] [--json]
+ *                          [--models small,resnet20,darknet] [--model-steps 1000]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../src/node/backend.ts';
-import { FULL, smallCnnWorkloads } from './suite/workloads.ts';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FULL, smallCnnWorkloads, type WorkloadSet } from './suite/workloads.ts';
+import { MODELS_FULL, modelWorkloads, type ModelName } from './suite/models.ts';
 
 const { values: opt } = parseArgs({
   options: {
     steps: { type: 'string', default: '1000' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
+    models: { type: 'string', default: 'small' },
+    'model-steps': { type: 'string', default: '1000' },
   },
 });
 const steps = Number(opt.steps);
@@ -35,45 +44,81 @@ const STEPS_PER_CALL: Record<string, number> = {
   ig50: FULL.igSteps,
   pgd40: FULL.pgdSteps,
 };
+/** The same for the real-size models' workloads (gradient passes; train_step: optimizer steps). */
+const MODEL_STEPS_PER_CALL: Record<string, number> = {
+  forward: 1,
+  input_grad: 1,
+  [`smoothgrad${MODELS_FULL.smoothgradSamples}`]: MODELS_FULL.smoothgradSamples,
+  [`pgd${MODELS_FULL.pgdSteps}`]: MODELS_FULL.pgdSteps,
+  train_step: MODELS_FULL.trainSteps,
+  [`pgd${MODELS_FULL.pgdTrainSteps}_train`]: MODELS_FULL.trainSteps * (MODELS_FULL.pgdTrainSteps + 1),
+};
+const modelSteps = Number(opt['model-steps']);
+const DARKNET = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'shared',
+  'models',
+  'darknet-tiny',
+);
 
 const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-const set = smallCnnWorkloads(FULL, 1, true);
 const only = opt.only?.split(',');
 const rows = [];
 let failed = false;
-try {
-  for (const w of set.workloads) {
-    if (only && !only.includes(w.name)) continue;
-    const per = STEPS_PER_CALL[w.name];
-    if (!per) continue;
-    await w.run(); // warm-up: lazily created state (optimizer slots, tap models) is made here
-    const t0 = tf.memory().numTensors;
-    const d0 = dataIds();
-    const r0 = process.memoryUsage().rss;
-    const calls = Math.ceil(steps / per);
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) await w.run();
-    const row = {
-      workload: w.name,
-      calls,
-      steps: calls * per,
-      seconds: (performance.now() - start) / 1000,
-      tensorsBefore: t0,
-      tensorsAfter: tf.memory().numTensors,
-      buffersBefore: d0,
-      buffersAfter: dataIds(),
-      rssGrowthMB: (process.memoryUsage().rss - r0) / 2 ** 20,
-    };
-    const ok = row.tensorsAfter === row.tensorsBefore && row.buffersAfter === row.buffersBefore;
-    failed ||= !ok;
-    rows.push({ ...row, ok });
-    if (!opt.json)
-      process.stdout.write(
-        `${w.name.padEnd(13)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB${ok ? '' : '  LEAK'}\n`,
-      );
+const sets: [string, () => Promise<WorkloadSet | { skipped: string }>][] = opt.models
+  .split(',')
+  .map((m) => [
+    m,
+    () =>
+      m === 'small'
+        ? Promise.resolve(smallCnnWorkloads(FULL, 1, true))
+        : modelWorkloads(m as ModelName, MODELS_FULL, 1, DARKNET, true),
+  ]);
+for (const [model, make] of sets) {
+  const set = await make();
+  if ('skipped' in set) {
+    process.stdout.write(`${model}: ${set.skipped}\n`);
+    continue;
   }
-} finally {
-  set.dispose();
+  const small = model === 'small';
+  const target = small ? steps : modelSteps;
+  try {
+    for (const w of set.workloads) {
+      if (only && !only.includes(w.name)) continue;
+      const per = (small ? STEPS_PER_CALL : MODEL_STEPS_PER_CALL)[w.name];
+      if (!per) continue;
+      await w.run(); // warm-up: lazily created state (optimizer slots, tap models) is made here
+      const t0 = tf.memory().numTensors;
+      const d0 = dataIds();
+      const r0 = process.memoryUsage().rss;
+      const calls = Math.ceil(target / per);
+      const start = performance.now();
+      for (let i = 0; i < calls; i++) await w.run();
+      const row = {
+        model,
+        workload: w.name,
+        calls,
+        steps: calls * per,
+        seconds: (performance.now() - start) / 1000,
+        tensorsBefore: t0,
+        tensorsAfter: tf.memory().numTensors,
+        buffersBefore: d0,
+        buffersAfter: dataIds(),
+        rssGrowthMB: (process.memoryUsage().rss - r0) / 2 ** 20,
+      };
+      const ok = row.tensorsAfter === row.tensorsBefore && row.buffersAfter === row.buffersBefore;
+      failed ||= !ok;
+      rows.push({ ...row, ok });
+      if (!opt.json)
+        process.stdout.write(
+          `${`${small ? '' : model + ' '}${w.name}`.padEnd(22)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB${ok ? '' : '  LEAK'}\n`,
+        );
+    }
+  } finally {
+    set.dispose();
+  }
 }
 if (opt.json) process.stdout.write(JSON.stringify({ steps, rows, ok: !failed }, null, 2) + '\n');
 process.exit(failed ? 1 : 0);

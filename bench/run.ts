@@ -1,13 +1,23 @@
 /**
  * The benchmark suite (`npm run bench`): the six workloads of the PyTorch reference
  * `../shared/bench/torch_ref.py` on the MNIST small CNN at batch 64 (forward, input_grad, train_step,
- * smoothgrad50, ig50, pgd40), built with the project's own code, plus SmoothGrad-50 and PGD-20 of one
- * photo on darknet tiny (224x224). Per workload: a warm-up call, then the median of timed calls (at
+ * smoothgrad50, ig50, pgd40), built with the project's own code, and the real-size workloads of
+ * `../shared/bench/torch_ref_models.py`: darknet tiny at 224x224, batch 8 (forward, input_grad,
+ * smoothgrad25, pgd20 L2) and the CIFAR ResNet-20 at batch 128 (forward, input_grad, train_step,
+ * pgd7_train), bench/suite/models.ts. Per workload: a warm-up call, then the median of timed calls (at
  * least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
  * after, which must be equal (FAIL and exit 1 otherwise).
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
- *                 [--skip-darknet] [--quick] [--results FILE] [--rounds R]
+ *                 [--models small,darknet,resnet20] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
+ *                 [--reps N]
+ *
+ * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
+ * and pgd20 take minutes a call on a loaded machine). --models picks the models (default all three; --skip-darknet drops darknet). Each real-size model
+ * runs in a child process of its own per round (bench/suite/modelChild.ts), and so does each of its
+ * torch_ref_models.py runs, so that the peak RSS beside a model's workloads is that model's alone, on
+ * both sides (advlens: the child's peak after each workload, so it includes the workloads before it;
+ * torch: the peak of its whole run of the model).
  *
  * One advlens thread runs every workload (wasm threads are off in Node). With --workers N (default:
  * the cores, here os.availableParallelism(); 1 turns it off) input_grad, train_step, smoothgrad, ig and pgd are timed
@@ -31,16 +41,19 @@ import { initNodeBackend } from '../src/node/backend.ts';
 import { engineInfo } from '../src/engine/backend.ts';
 import { versions } from '../src/version.ts';
 import { measure, peakRssMB, type Workload, type WorkloadResult } from './suite/measure.ts';
-import { FULL, QUICK, darknetWorkloads, smallCnnWorkloads } from './suite/workloads.ts';
-import { runTorch, torchAvailable, type TorchRun } from './suite/torch.ts';
+import { FULL, QUICK, smallCnnWorkloads } from './suite/workloads.ts';
+import { runTorch, runTorchModel, torchAvailable, type TorchModelRun, type TorchRun } from './suite/torch.ts';
+import { MODEL_NAMES, TORCH_MODEL_KEY, type ModelName } from './suite/models.ts';
+import { spawnSync } from 'node:child_process';
 import { parallelWorkloads, POOL_TASKS } from './suite/parallel.ts';
 import { createPool } from '../src/node/pool.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(here, '..', '..', 'shared');
 const TORCH_REF = path.join(SHARED, 'bench', 'torch_ref.py');
+const TORCH_REF_MODELS = path.join(SHARED, 'bench', 'torch_ref_models.py');
 const DARKNET = path.join(SHARED, 'models', 'darknet-tiny');
-const PHOTO = path.join(SHARED, 'data', 'photos', 'cat.jpg');
+const MODEL_CHILD = path.join(here, 'suite', 'modelChild.ts');
 const DEFAULT_RESULTS = path.join(here, 'results', 'latest.json');
 const SEED = 1;
 
@@ -59,6 +72,8 @@ let opt: {
   quick: boolean;
   results?: string;
   rounds: string;
+  models: string;
+  reps: string;
 };
 try {
   opt = parseArgs({
@@ -72,6 +87,8 @@ try {
       quick: { type: 'boolean', default: false },
       results: { type: 'string' },
       rounds: { type: 'string', default: '1' },
+      models: { type: 'string', default: 'small,darknet,resnet20' },
+      reps: { type: 'string', default: '3' },
     },
   }).values as typeof opt;
 } catch (e) {
@@ -84,12 +101,20 @@ const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
   usage(`--threads-torch must be an integer >= 1 (got ${opt['threads-torch']})`);
+const minReps = Number(opt.reps);
+if (!Number.isInteger(minReps) || minReps < 1) usage(`--reps must be an integer >= 1 (got ${opt.reps})`);
 const rounds = Number(opt.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds must be an integer >= 1 (got ${opt.rounds})`);
 const workers = opt.workers === undefined ? os.availableParallelism() : Number(opt.workers);
 if (!Number.isInteger(workers) || workers < 1)
   usage(`--workers must be an integer >= 1 (got ${opt.workers})`);
 const sizes = opt.quick ? QUICK : FULL;
+const ALL_MODELS = ['small', ...MODEL_NAMES];
+const chosen = opt.models.split(',').map((m) => m.trim());
+for (const m of chosen)
+  if (!ALL_MODELS.includes(m)) usage(`--models takes a comma list of ${ALL_MODELS.join(', ')} (got '${m}')`);
+const runSmall = chosen.includes('small');
+const realModels = MODEL_NAMES.filter((m) => chosen.includes(m) && !(m === 'darknet' && opt['skip-darknet']));
 const resultsFile = opt.results ?? (opt.quick ? null : DEFAULT_RESULTS);
 
 /** Progress goes to stderr, so that stdout holds only the table or the JSON. */
@@ -129,7 +154,7 @@ function logResult(r: WorkloadResult, rss: boolean): void {
 
 async function measureAll(ws: Workload[], into: WorkloadResult[], rss: boolean): Promise<void> {
   for (const w of ws) {
-    const r = await measure(w, seconds);
+    const r = await measure(w, seconds, minReps);
     into.push(r);
     logResult(r, rss);
   }
@@ -151,6 +176,86 @@ const parallel: {
       : 'off (--workers 1)',
 };
 const torchAvailableWhy = opt['compare-torch'] ? torchAvailable(TORCH_REF) : null;
+const torchModelsWhy = opt['compare-torch'] ? torchAvailable(TORCH_REF_MODELS) : null;
+/** Per real-size model: every round's child results and torch runs (medians taken at the end). */
+interface ModelRounds {
+  skipped?: string;
+  workloads: WorkloadResult[];
+  parallel: WorkloadResult[];
+  workerTensorsAtEnd: number[];
+  tensorsOk: boolean;
+  peakRssMB: number[];
+  torch: TorchModelRun[];
+  torchNote?: string;
+}
+const modelRounds = new Map<ModelName, ModelRounds>(
+  realModels.map((m) => [
+    m,
+    { workloads: [], parallel: [], workerTensorsAtEnd: [], tensorsOk: true, peakRssMB: [], torch: [] },
+  ]),
+);
+
+/** One round of a real-size model: its child process, then torch_ref_models.py at 1 and N threads. */
+function modelRound(m: ModelName): void {
+  const mr = modelRounds.get(m)!;
+  if (mr.skipped) return;
+  const args = [
+    '--import',
+    'tsx',
+    MODEL_CHILD,
+    '--model',
+    m,
+    '--darknet',
+    DARKNET,
+    '--seconds',
+    String(seconds),
+  ];
+  args.push('--workers', String(workers), '--reps', String(minReps), ...(opt.quick ? ['--quick'] : []));
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 3_600_000,
+    maxBuffer: 64 * 2 ** 20,
+  });
+  if (r.status !== 0) throw new Error(`bench: ${m}'s child process failed (exit ${r.status ?? r.signal})`);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as {
+    skipped?: string;
+    workloads?: WorkloadResult[];
+    parallel?: WorkloadResult[];
+    workerTensorsAtEnd?: number[];
+    tensorsAtStart: number;
+    tensorsAtEnd: number;
+    peakRssMB: number;
+  };
+  if (j.skipped) {
+    mr.skipped = j.skipped;
+    log(`  ${m}: ${j.skipped}`);
+    return;
+  }
+  mr.workloads.push(...(j.workloads ?? []));
+  mr.parallel.push(...(j.parallel ?? []));
+  mr.workerTensorsAtEnd.push(...(j.workerTensorsAtEnd ?? []));
+  mr.tensorsOk &&= j.tensorsAtEnd === j.tensorsAtStart;
+  mr.peakRssMB.push(j.peakRssMB);
+  if (opt['compare-torch'] && !torchModelsWhy && !opt.quick) {
+    for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
+      log(`  torch_ref_models.py --model ${TORCH_MODEL_KEY[m]} --threads ${t} --seconds ${seconds} ...`);
+      const o = runTorchModel(TORCH_REF_MODELS, TORCH_MODEL_KEY[m], t, seconds);
+      if (o.ok) {
+        mr.torch.push(o.run);
+        log(
+          `    ${Object.entries(o.run.imagesPerSec)
+            .map(([k, v]) => `${k} ${fmtRate(v)}`)
+            .join(', ')} img/s; peak RSS ${o.run.peakRssMB.toFixed(0)} MiB`,
+        );
+      } else {
+        mr.torchNote = o.reason;
+        log(`torch: ${o.reason}`);
+      }
+    }
+  } else if (opt['compare-torch'])
+    mr.torchNote = opt.quick ? 'not in --quick mode' : (torchModelsWhy ?? undefined);
+}
 let torchNote: string | null = torchAvailableWhy;
 if (torchAvailableWhy) log(`torch: ${torchAvailableWhy}; continuing without the comparison`);
 const torchRounds: TorchRun[] = [];
@@ -160,33 +265,21 @@ const torchRounds: TorchRun[] = [];
 // its rounds. Darknet runs once, in the first round.
 const roundResults: WorkloadResult[] = [];
 const roundParallel: WorkloadResult[] = [];
-const smallSet = smallCnnWorkloads(sizes, SEED, !opt.quick);
-const pool = workers > 1 ? createPool({ workers, taskModules: [POOL_TASKS] }) : null;
+if (opt['skip-darknet']) skipped.push({ name: 'darknet', reason: 'skipped (--skip-darknet)' });
+if (!runSmall) skipped.push({ name: 'small', reason: 'not in --models' });
+const smallSet = runSmall ? smallCnnWorkloads(sizes, SEED, !opt.quick) : null;
+const pool = workers > 1 && runSmall ? createPool({ workers, taskModules: [POOL_TASKS] }) : null;
 const parallelSet = pool ? parallelWorkloads(sizes, SEED, !opt.quick, pool) : null;
 try {
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) log(`round ${round} of ${rounds}:`);
-    await measureAll(smallSet.workloads, roundResults, true);
-    if (round === 1) {
-      if (opt['skip-darknet']) {
-        skipped.push({ name: 'darknet', reason: 'skipped (--skip-darknet)' });
-      } else {
-        const d = await darknetWorkloads(sizes, DARKNET, PHOTO);
-        if ('skipped' in d) skipped.push({ name: 'darknet', reason: d.skipped });
-        else {
-          try {
-            await measureAll(d.workloads, results, true);
-          } finally {
-            d.dispose();
-          }
-        }
-      }
-    }
+    if (smallSet) await measureAll(smallSet.workloads, roundResults, true);
     if (parallelSet) {
       log(`  on ${workers} worker threads:`);
       await measureAll(parallelSet.workloads, roundParallel, false);
     }
-    if (opt['compare-torch'] && !torchAvailableWhy) {
+    for (const m of realModels) modelRound(m);
+    if (runSmall && opt['compare-torch'] && !torchAvailableWhy) {
       for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
         log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
         const o = runTorch(TORCH_REF, t, sizes.batch, seconds);
@@ -199,7 +292,7 @@ try {
     }
   }
 } finally {
-  smallSet.dispose();
+  smallSet?.dispose();
   if (parallelSet) parallel.workerTensorsAtEnd = await parallelSet.dispose();
   if (pool) await pool.close();
 }
@@ -207,6 +300,75 @@ results.unshift(...medianOfRounds(roundResults));
 parallel.workloads = medianOfRounds(roundParallel);
 const tensorsAtEnd = tf.memory().numTensors;
 for (const s of skipped) log(`  ${s.name}: ${s.reason}`);
+
+/** A real-size model's figures: medians of the rounds, both sides, and the ratios. */
+interface ModelComparison {
+  workload: string;
+  torchKey: string | null;
+  advlens: number;
+  advlensPeakRssMB: number;
+  torch1: number | null;
+  torch1PeakRssMB: number | null;
+  ratio1: number | null;
+  advlensWorkers: number | null;
+  torchN: number | null;
+  torchNPeakRssMB: number | null;
+  ratioWorkersN: number | null;
+}
+const models = Object.fromEntries(
+  [...modelRounds].map(([m, mr]) => {
+    if (mr.skipped) return [m, { skipped: mr.skipped }];
+    const w = medianOfRounds(mr.workloads);
+    const par = medianOfRounds(mr.parallel);
+    const t1 = mr.torch.filter((t) => t.threads === 1);
+    const tN = mr.torch.filter((t) => t.threads === threadsAll && threadsAll > 1);
+    const med = (v: number[]) => (v.length ? [...v].sort((p, q) => p - q)[(v.length - 1) >> 1] : null);
+    const rate = (runs: TorchModelRun[], k: string | null) =>
+      k === null ? null : med(runs.map((r) => r.imagesPerSec[k]).filter((v) => v !== undefined));
+    const comparison: ModelComparison[] = w.map((r) => {
+      const a = rate(t1, r.torchKey);
+      const p = par.find((x) => x.name === r.name)?.imagesPerSec ?? null;
+      const b = rate(tN, r.torchKey);
+      return {
+        workload: r.name,
+        torchKey: r.torchKey,
+        advlens: r.imagesPerSec,
+        advlensPeakRssMB: r.peakRssMB,
+        torch1: a,
+        torch1PeakRssMB: med(t1.map((t) => t.peakRssMB)),
+        ratio1: a ? r.imagesPerSec / a : null,
+        advlensWorkers: p,
+        torchN: b,
+        torchNPeakRssMB: med(tN.map((t) => t.peakRssMB)),
+        ratioWorkersN: p !== null && b ? p / b : null,
+      };
+    });
+    const tensorsOk =
+      mr.tensorsOk &&
+      [...mr.workloads, ...mr.parallel].every((r) => r.tensorsOk) &&
+      mr.workerTensorsAtEnd.every((n) => n === 0);
+    return [
+      m,
+      {
+        batch: w[0]?.batch,
+        workloads: w,
+        parallel: par,
+        torchRuns: mr.torch,
+        torchNote: mr.torchNote ?? null,
+        comparison,
+        workerTensorsAtEnd: mr.workerTensorsAtEnd,
+        tensorsOk,
+      },
+    ];
+  }),
+) as Record<
+  string,
+  | { skipped: string }
+  | { comparison: ModelComparison[]; tensorsOk: boolean; torchNote: string | null; batch: number }
+>;
+const modelLeaks = Object.entries(models)
+  .filter(([, v]) => 'tensorsOk' in v && !v.tensorsOk)
+  .map(([k]) => k);
 
 // PyTorch reference, in the same run (the machine's speed drifts between runs).
 interface Comparison {
@@ -286,7 +448,8 @@ const report = {
   tensors: { atStart: tensorsAtStart, atEnd: tensorsAtEnd },
   peakRssMB: peakRssMB(),
   torch,
-  ok: leaks.length === 0 && workerLeaks === 0,
+  models,
+  ok: leaks.length === 0 && workerLeaks === 0 && modelLeaks.length === 0,
 };
 
 if (resultsFile) {
@@ -301,7 +464,9 @@ if (resultsFile) {
   log(`results written to ${rel.startsWith('..') ? resultsFile : rel}`);
 }
 
-if (leaks.length || workerLeaks) {
+if (leaks.length || workerLeaks || modelLeaks.length) {
+  if (modelLeaks.length)
+    process.stderr.write(`\n*** FAIL: ${modelLeaks.join(', ')} leak tensors (main or worker threads) ***\n`);
   for (const r of leaks)
     process.stderr.write(
       `\n*** FAIL: ${r.name} leaks tensors: ${r.tensorsBefore} live before, ${r.tensorsAfter} after ***\n`,
@@ -437,7 +602,7 @@ function textReport(): string {
       `live tensors in the workers at the end: ${parallel.workerTensorsAtEnd.join(', ')}`,
     );
   }
-  if (torch.requested) {
+  if (torch.requested && runSmall) {
     out.push('');
     if (!torch.available || torch.comparison.length === 0)
       out.push(`torch comparison: ${torch.note ?? 'none'}`);
@@ -472,6 +637,50 @@ function textReport(): string {
       if (torch.note) out.push(`torch: ${torch.note}`);
     }
   }
+  for (const [m, v] of Object.entries(models)) {
+    out.push('');
+    if ('skipped' in v) {
+      out.push(`${m}: ${v.skipped}`);
+      continue;
+    }
+    out.push(
+      `${m} (batch ${v.batch}; own child process per round, peak RSS per side; ratio = advlens / torch, > 1: advlens faster)`,
+      table(
+        [
+          'workload',
+          'advlens 1 thread',
+          'RSS MiB',
+          'torch 1 thread',
+          'RSS MiB',
+          'ratio',
+          `advlens ${workers} workers`,
+          `torch ${threadsAll} threads`,
+          'RSS MiB',
+          'ratio',
+        ],
+        v.comparison.map((c) => [
+          c.workload,
+          fmtRate(c.advlens),
+          c.advlensPeakRssMB.toFixed(0),
+          fmtRate(c.torch1),
+          c.torch1PeakRssMB === null ? '-' : c.torch1PeakRssMB.toFixed(0),
+          fmtRatio(c.ratio1),
+          fmtRate(c.advlensWorkers),
+          fmtRate(c.torchN),
+          c.torchNPeakRssMB === null ? '-' : c.torchNPeakRssMB.toFixed(0),
+          fmtRatio(c.ratioWorkersN),
+        ]),
+        1,
+      ),
+    );
+    if (v.torchNote) out.push(`torch: ${v.torchNote}`);
+    if (!v.tensorsOk) out.push(`FAIL: ${m} leaks tensors`);
+  }
+  out.push(
+    Object.keys(models).length
+      ? "img/s: images per second (median call, median of rounds). advlens RSS: the peak of the model's own process after the workload; torch RSS: the peak of its whole run of the model."
+      : '',
+  );
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
   if (workerLeaks) out.push(`FAIL: worker threads hold tensors at the end`);
   return out.join('\n').trimEnd();

@@ -11,6 +11,13 @@ import type { TaskHandler, WorkerEnv } from '../../src/node/poolWorker.ts';
 import { smoothgrad } from '../../src/explain/smoothgrad.ts';
 import { integratedGradients } from '../../src/explain/integratedGradients.ts';
 import { smallCnnClassifier } from './workloads.ts';
+import {
+  darknetClassifier,
+  darknetPgd,
+  darknetSmoothgrad,
+  resnet20Classifier,
+  type ModelName,
+} from './models.ts';
 
 /** A shard: images [n, 28, 28, 1] in [0, 1] and labels [n]. */
 export interface BenchShard {
@@ -80,9 +87,54 @@ export const TASKS: Record<string, TaskHandler> = {
   /** Frees the cached models (so that the worker's tensor count returns to 0). */
   benchRelease: (_p: null, env) => {
     for (const [k, v] of env.state) {
-      if (k.startsWith('bench-small-cnn-')) (v as Classifier).model.dispose();
+      if (k.startsWith('bench-small-cnn-') || k.startsWith('bench-model-')) (v as Classifier).model.dispose();
       env.state.delete(k);
     }
     return { value: tf.memory().numTensors };
   },
 };
+
+/** A shard of a real-size model's batch (bench/suite/models.ts): `model` names it, `darknetDir` where darknet is. */
+export interface ModelShard {
+  model: ModelName;
+  darknetDir: string;
+  seed: number;
+  x: Float32Array;
+  y: Int32Array;
+  shape: [number, number, number, number];
+  samples?: number;
+  steps?: number;
+}
+
+async function realModel(env: WorkerEnv, p: ModelShard): Promise<Classifier> {
+  const key = `bench-model-${p.model}-${p.seed}`;
+  let c = env.state.get(key) as Classifier | undefined;
+  if (!c) {
+    c = p.model === 'darknet' ? await darknetClassifier(p.darknetDir) : resnet20Classifier(p.seed);
+    env.state.set(key, c);
+  }
+  return c;
+}
+
+async function onModelShard(
+  env: WorkerEnv,
+  p: ModelShard,
+  f: (c: Classifier, x: tf.Tensor4D, y: tf.Tensor1D) => tf.Tensor,
+) {
+  const c = await realModel(env, p);
+  const out = tf.tidy(() => {
+    const x = tf.tensor4d(p.x, p.shape);
+    const y = tf.tensor1d(p.y, 'int32');
+    return Float32Array.from(f(c, x, y).dataSync() as Float32Array);
+  });
+  return { value: out, transfer: [out.buffer] };
+}
+
+Object.assign(TASKS, {
+  benchModelInputGrad: (p: ModelShard, env: WorkerEnv) =>
+    onModelShard(env, p, (c, x, y) => lossGradient(c, x, y, false, 'ce')),
+  benchModelSmoothgrad: (p: ModelShard, env: WorkerEnv) =>
+    onModelShard(env, p, (c, x, y) => darknetSmoothgrad(c, x, y, p.samples ?? 25)),
+  benchModelPgd: (p: ModelShard, env: WorkerEnv) =>
+    onModelShard(env, p, (c, x, y) => darknetPgd(c, x, y, p.steps ?? 20)),
+});

@@ -61,3 +61,75 @@ export function runTorch(script: string, threads: number, batch: number, seconds
     return { ok: false, reason: `torch_ref.py --threads ${threads} printed no JSON` };
   }
 }
+
+/** One run of torch_ref_models.py for one model: images/s per workload and the process's peak RSS. */
+export interface TorchModelRun {
+  model: string;
+  threads: number;
+  engine: string;
+  batch: number;
+  imagesPerSec: Record<string, number>;
+  /** Peak RSS of the Python process over all of the model's workloads, MiB. */
+  peakRssMB: number;
+  wallSec: number;
+}
+
+export type TorchModelOutcome = { ok: true; run: TorchModelRun } | { ok: false; reason: string };
+
+/**
+ * Runs torch_ref_models.py `--model model --threads threads --json` in a Python process of its own
+ * (through runpy, so that the process can report its own peak RSS afterwards: ru_maxrss, KiB on Linux).
+ */
+export function runTorchModel(
+  script: string,
+  model: string,
+  threads: number,
+  seconds: number,
+): TorchModelOutcome {
+  const argv = [
+    script,
+    '--json',
+    '--model',
+    model,
+    '--threads',
+    String(threads),
+    '--seconds',
+    String(seconds),
+  ];
+  const code =
+    'import sys, runpy, resource, json\n' +
+    `sys.argv = ${JSON.stringify(argv)}\n` +
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n" +
+    'sys.stdout.flush()\n' +
+    "print('ADVLENS_MAXRSS_KB ' + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=sys.stderr)\n";
+  const t0 = performance.now();
+  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 1_800_000 });
+  const wallSec = (performance.now() - t0) / 1000;
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
+    return { ok: false, reason: `torch_ref_models.py --model ${model} --threads ${threads} failed: ${why}` };
+  }
+  const rss = /ADVLENS_MAXRSS_KB (\d+)/.exec(r.stderr);
+  try {
+    const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as {
+      engine: string;
+      threads: number;
+      models: Record<string, { batch: number; images_per_s: Record<string, number> }>;
+    };
+    const m = j.models[model];
+    return {
+      ok: true,
+      run: {
+        model,
+        threads: j.threads,
+        engine: j.engine,
+        batch: m.batch,
+        imagesPerSec: m.images_per_s,
+        peakRssMB: rss ? Number(rss[1]) / 1024 : NaN,
+        wallSec,
+      },
+    };
+  } catch {
+    return { ok: false, reason: `torch_ref_models.py --model ${model} --threads ${threads} printed no JSON` };
+  }
+}

@@ -1,10 +1,9 @@
 /**
  * The benchmark workloads, built from the project's own code paths: the small CNN of
  * `../shared/bench/torch_ref.py` (randomly initialised from the architectures registry, seed fixed)
- * at batch 64, and darknet tiny on one 224x224 photo. Each `run` finishes its work (reads the result
+ * at batch 64 (the real-size models: models.ts). Each `run` finishes its work (reads the result
  * back) and frees every tensor it made.
  */
-import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildArchitecture } from '../../src/models/architectures/index.ts';
 import { makeClassifier, type Classifier } from '../../src/models/classifier.ts';
@@ -15,9 +14,7 @@ import { smoothgrad } from '../../src/explain/smoothgrad.ts';
 import { integratedGradients } from '../../src/explain/integratedGradients.ts';
 import { train } from '../../src/train/loop.ts';
 import { crossEntropyObjective } from '../../src/train/objectives/crossEntropy.ts';
-import { getBatch, makeDataset, type Batch } from '../../src/data/dataset.ts';
-import { loadClassifier } from '../../src/node/models.ts';
-import { loadImageDataset } from '../../src/node/image.ts';
+import { makeDataset, type Batch } from '../../src/data/dataset.ts';
 import type { Workload } from './measure.ts';
 
 /** Sizes: the full definitions of torch_ref.py, or the tiny ones of `--quick` (for the test). */
@@ -177,67 +174,6 @@ export function smallCnnWorkloads(s: Sizes, seed: number, full: boolean): Worklo
       torchKey: tag('pgd40', full),
       run: () => {
         const r = pgd(c, batch, { eps: 0.3, steps: s.pgdSteps, stepSize: 0.01 });
-        tf.dispose([r.xAdv, r.logits]);
-      },
-    },
-  ];
-  return {
-    workloads,
-    dispose: () => {
-      tf.dispose([x, y]);
-      c.model.dispose();
-    },
-  };
-}
-
-/**
- * Darknet tiny (ImageNet, 224x224x3) on one photo: SmoothGrad as `advlens explain` runs it (predicted
- * class, logit, spread 0.15, 8 noisy images per pass: the CLI's default above 64x64, since the
- * explainers' own default of 32 exhausts the wasm heap on darknet at 224x224) and PGD L-inf (eps
- * 8/255, steps of 2/255, away from the clean prediction). `skipped` with the reason when the model or
- * the photo is missing.
- */
-/** SmoothGrad images per pass on darknet: `advlens explain`'s --batch-size default above 64x64. */
-const DARKNET_PASS = 8;
-
-export async function darknetWorkloads(
-  s: Sizes,
-  modelDir: string,
-  photo: string,
-): Promise<WorkloadSet | { skipped: string }> {
-  if (!fs.existsSync(modelDir)) return { skipped: `darknet tiny not found at ${modelDir}` };
-  if (!fs.existsSync(photo)) return { skipped: `photo not found at ${photo}` };
-  const c = await loadClassifier(modelDir);
-  const [h, w, ch] = c.inputShape;
-  const data = await loadImageDataset([photo], {
-    size: [h, w],
-    channels: ch as 1 | 3,
-    fit: c.card.preprocess.resize,
-  });
-  const { x, y: unlabelled } = getBatch(data, [0]);
-  unlabelled.dispose();
-  const y = tf.tidy(() => tf.cast(tf.argMax(c.logits(x), 1), 'int32')) as tf.Tensor1D;
-  const batch: Batch = { x, y };
-  const model = `darknet-tiny ${h}x${w}x${ch}`;
-  const workloads: Workload[] = [
-    {
-      name: `darknet smoothgrad${s.darknetSmoothgradSamples}`,
-      model,
-      batch: 1,
-      images: 1,
-      definition: `smoothgrad() of one photo: ${s.darknetSmoothgradSamples} samples, spread 0.15, logit of the predicted class, ${DARKNET_PASS} noisy images per pass`,
-      run: () => {
-        smoothgrad(c, batch, { samples: s.darknetSmoothgradSamples, batchSize: DARKNET_PASS }).maps.dispose();
-      },
-    },
-    {
-      name: `darknet pgd${s.darknetPgdSteps}`,
-      model,
-      batch: 1,
-      images: 1,
-      definition: `pgd() of one photo: L-inf, eps 8/255, ${s.darknetPgdSteps} steps of 2/255, CE of the clean prediction`,
-      run: () => {
-        const r = pgd(c, batch, { eps: 8 / 255, steps: s.darknetPgdSteps, stepSize: 2 / 255 });
         tf.dispose([r.xAdv, r.logits]);
       },
     },

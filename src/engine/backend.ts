@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { UserError } from '../errors.ts';
 import { registerWasmKernels } from './kernels/index.ts';
+import { installTypedArrayTidy } from './tidyResult.ts';
 import { loadWinograd, winogradInPlace, winogradReady } from './kernels/winograd.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
@@ -28,6 +29,7 @@ export async function useBackend(
   if (!BACKENDS.includes(name)) {
     throw new UserError(`unknown backend '${name}'; use one of ${BACKENDS.join(', ')}`);
   }
+  installTypedArrayTidy();
   if (name === 'wasm') {
     if (opts.wasmPath && !tf.findBackend('wasm')) setWasmPaths(opts.wasmPath);
     if (registered === null) registered = registerWasmKernels();

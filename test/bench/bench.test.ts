@@ -20,6 +20,8 @@ test('npm run bench in quick mode: JSON shape, every workload frees its tensors'
       '--seconds',
       '0.05',
       '--skip-darknet',
+      '--models',
+      'small',
       '--quick',
       '--json',
       '--results',
@@ -62,4 +64,40 @@ test('npm run bench in quick mode: JSON shape, every workload frees its tensors'
   assert.equal(j.ok, true);
   assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), j);
   fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('npm run bench --models resnet20 in quick mode: its own child process, the four workloads, RSS, no leak', () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--seconds',
+      '0',
+      '--models',
+      'resnet20',
+      '--quick',
+      '--workers',
+      '1',
+      '--json',
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  const m = j.models.resnet20;
+  assert.deepEqual(
+    m.workloads.map((w: { name: string }) => w.name),
+    ['forward', 'input_grad', 'train_step', 'pgd2_train'],
+  );
+  for (const w of m.workloads) {
+    assert.equal(w.batch, 8, w.name);
+    assert.ok(w.imagesPerSec > 0 && w.peakRssMB > 0, w.name);
+    assert.equal(w.tensorsAfter, w.tensorsBefore, `${w.name} leaks tensors`);
+  }
+  assert.equal(m.tensorsOk, true);
+  assert.deepEqual(j.workloads, []);
+  assert.deepEqual(j.skipped, [{ name: 'small', reason: 'not in --models' }]);
+  assert.equal(j.ok, true);
 });

@@ -312,7 +312,10 @@ test('Add of a bias along the last axis equals cpu bit for bit (either operand o
     [[3, 5, 7], [7], true], // 7: not a multiple of four
     [[2, 3, 1], [1], true],
     [[2, 3], [2, 3], false], // equal shapes
-    [[2, 3, 4], [1, 4], false], // a rank-2 broadcast
+    [[2, 3, 4], [1, 4], true], // a vector of rank 2 along the last axis
+    [[2, 3, 4], [1, 1, 1, 4], false], // the vector's rank above x's: the output is rank 4
+    [[2, 3, 4], [3, 1], false], // not along the last axis
+    [[2, 3, 4], [2, 1, 4], false],
     [[4], [4], false],
     [[2, 3], [1], false], // a scalar-like vector of length 1 on a last axis of 3
   ];

@@ -10,6 +10,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
+import { unneededInputShape } from '../unneededGrads.ts';
 import { conv3x3FilterGrad, conv3x3FilterGradFits, isSame3x3, winogradReady } from './winograd.ts';
 
 interface Attrs {
@@ -35,7 +36,9 @@ type Info = tf.backend_util.Conv2DInfo;
  */
 export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const p = prepare(args);
-  if (p.empty) return zeros(p.backend, p.info.filterShape);
+  // Inside a fused convolution's gradient that only the input's derivative is wanted from
+  // (engine/unneededGrads.ts): the engine discards this result unread.
+  if (p.empty || unneededInputShape(p.info.filterShape)) return zeros(p.backend, p.info.filterShape);
   if (moduleCase(p.info, p.x, p.dy)) {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outChannels: k } = p.info;
     const out = p.backend.makeOutput([3, 3, c, k], 'float32');

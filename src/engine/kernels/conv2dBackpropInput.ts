@@ -8,7 +8,9 @@ import {
   type BackendWasm,
   type KernelArgs,
   type Pad,
+  zeros,
 } from './wasmCalls.ts';
+import { unneededInputShape } from '../unneededGrads.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -48,6 +50,9 @@ export function conv2dBackpropInput({ inputs, backend: b, attrs }: KernelArgs): 
     false,
     'channelsLast',
   );
+  // Inside a fused convolution's gradient that only the filter's derivative is wanted from (a
+  // training step's first layer; engine/unneededGrads.ts): the engine discards this result unread.
+  if (unneededInputShape(inputShape)) return zeros(backend, inputShape);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = info;
   const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;

@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { add } from './add.ts';
 import { batchMatMul } from './batchMatMul.ts';
+import { multiply, realDiv, sub } from './binary.ts';
+import { fusedBatchNorm } from './batchNorm.ts';
+import { mean } from './mean.ts';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
 import { conv2d, fusedConv2d } from './conv2d.ts';
 import { conv2dBackpropInput } from './conv2dBackpropInput.ts';
@@ -18,11 +21,20 @@ import { gatherV2 } from './gather.ts';
 import { maxPool } from './maxPool.ts';
 import { maxPoolGrad } from './maxPoolGrad.ts';
 import { ensureFusedReluGrad, RELU_GRAD, reluGradKernel } from '../reluGrad.ts';
+import {
+  ensureFusedLeakyReluGrad,
+  LEAKY_RELU_GRAD,
+  leakyReluGradKernel,
+  leakyReluKernel,
+} from '../leakyRelu.ts';
 import { sign } from './sign.ts';
 import { sum } from './sum.ts';
 import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 import { stockKernels } from './wasmCalls.ts';
+import { installUnneededGradSkip } from '../unneededGrads.ts';
+import { installTypedArrayTidy } from '../tidyResult.ts';
+import { ensureFastMeanGrad } from '../meanGrad.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -45,6 +57,14 @@ export const WASM_KERNELS: WasmKernel[] = [
   { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
   // ReLU's gradient in one pass (engine/reluGrad.ts re-registers Relu's gradient to use it).
   { kernelName: RELU_GRAD, kernelFunc: reluGradKernel },
+  // Leaky ReLU's gradient in one pass (engine/leakyRelu.ts re-registers LeakyRelu's gradient to use it).
+  { kernelName: LEAKY_RELU_GRAD, kernelFunc: leakyReluGradKernel },
+  {
+    kernelName: 'LeakyRelu',
+    kernelFunc: leakyReluKernel,
+    replacesStock:
+      "float32 leaky ReLU (darknet) in one SIMD pass of the project's module, bit for bit the stock result (other dtypes: stock)",
+  },
   {
     kernelName: 'MaxPool',
     kernelFunc: maxPool,
@@ -56,6 +76,36 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelFunc: add,
     replacesStock:
       "a bias added along the last axis (unfused in gradient mode) in the project's module, about 2x the stock broadcast (other cases: stock)",
+  },
+  {
+    kernelName: 'Multiply',
+    kernelFunc: multiply,
+    replacesStock:
+      "a float32 tensor times a vector along its last axis (batch norm's scale, forward and gradient) in the project's module, 2-5x the stock broadcast (other cases: stock)",
+  },
+  {
+    kernelName: 'Sub',
+    kernelFunc: sub,
+    replacesStock:
+      "a float32 tensor minus a vector along its last axis, or the reverse (batch norm's mean in training mode) in the project's module (other cases: stock)",
+  },
+  {
+    kernelName: 'RealDiv',
+    kernelFunc: realDiv,
+    replacesStock:
+      "a float32 tensor divided by a vector along its last axis, or the reverse, in the project's module (other cases: stock)",
+  },
+  {
+    kernelName: 'FusedBatchNorm',
+    kernelFunc: fusedBatchNorm,
+    replacesStock:
+      "batch norm with per-channel statistics in one SIMD pass of the project's module, about 20x the stock element-by-element loop (other cases: stock)",
+  },
+  {
+    kernelName: 'Mean',
+    kernelFunc: mean,
+    replacesStock:
+      "float32 mean over leading axes (batch norm's moments in training mode) read once, as Sum; stock transposes first (other cases: stock)",
   },
   {
     kernelName: 'MaxPoolGrad',
@@ -132,6 +182,10 @@ const ours = new Set<tf.KernelFunc>(WASM_KERNELS.map((k) => k.kernelFunc));
  */
 export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
+  ensureFusedLeakyReluGrad();
+  ensureFastMeanGrad();
+  installUnneededGradSkip();
+  installTypedArrayTidy();
   const names: string[] = [];
   for (const k of WASM_KERNELS) {
     const existing = tf.getKernel(k.kernelName, 'wasm');

@@ -215,3 +215,68 @@ __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *ou
   }
   for (int j = 0; j < inner; j++) out[j] = (float)acc[j];
 }
+
+// out [rows][K] = x [rows][K] op b [K] (a vector along the last axis), or b op x with `swap`.
+// op: 0 add, 1 subtract, 2 multiply, 3 divide. One IEEE float32 operation per element, as the stock
+// kernels' broadcast, so the results are the same bit for bit.
+#define BCAST_LOOP(VOP, SOP)                                                                    \
+  for (int r = 0; r < rows; r++) {                                                              \
+    const float *xr = x + (size_t)r * K;                                                        \
+    float *o = out + (size_t)r * K;                                                             \
+    int k = 0;                                                                                  \
+    if (swap) {                                                                                 \
+      for (; k < K4; k += 4) wasm_v128_store(o + k, VOP(wasm_v128_load(b + k), wasm_v128_load(xr + k))); \
+      for (; k < K; k++) o[k] = b[k] SOP xr[k];                                                 \
+    } else {                                                                                    \
+      for (; k < K4; k += 4) wasm_v128_store(o + k, VOP(wasm_v128_load(xr + k), wasm_v128_load(b + k))); \
+      for (; k < K; k++) o[k] = xr[k] SOP b[k];                                                 \
+    }                                                                                           \
+  }
+__attribute__((export_name("bcast_last"))) void bcast_last(const float *x, const float *b, float *out, int rows, int K, int op, int swap) {
+  int K4 = K & ~3;
+  switch (op) {
+    case 0: BCAST_LOOP(wasm_f32x4_add, +) break;
+    case 1: BCAST_LOOP(wasm_f32x4_sub, -) break;
+    case 2: BCAST_LOOP(wasm_f32x4_mul, *) break;
+    default: BCAST_LOOP(wasm_f32x4_div, /) break;
+  }
+}
+
+// Batch normalisation with given statistics, channels last: out = o[k] + ((x - m[k]) * s[k]) / r[k]
+// for x [rows][K], where r = sqrtf(variance + epsilon) per channel (computed by the caller).
+__attribute__((export_name("batch_norm"))) void batch_norm(const float *x, const float *m, const float *s, const float *r, const float *o, float *out, int rows, int K) {
+  int K4 = K & ~3;
+  for (int i = 0; i < rows; i++) {
+    const float *xr = x + (size_t)i * K;
+    float *y = out + (size_t)i * K;
+    int k = 0;
+    for (; k < K4; k += 4) {
+      v128_t t = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k)), wasm_v128_load(s + k));
+      wasm_v128_store(y + k, wasm_f32x4_add(wasm_v128_load(o + k), wasm_f32x4_div(t, wasm_v128_load(r + k))));
+    }
+    for (; k < K; k++) y[k] = o[k] + ((xr[k] - m[k]) * s[k]) / r[k];
+  }
+}
+
+// Leaky ReLU: out = x < 0 ? alpha * x : x (NaN stays NaN), float32 alpha, as the stock kernel.
+__attribute__((export_name("leaky_relu"))) void leaky_relu(const float *x, float *out, int n, float alpha) {
+  v128_t a = wasm_f32x4_splat(alpha), z = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(out + i, wasm_v128_bitselect(wasm_f32x4_mul(v, a), v, wasm_f32x4_lt(v, z)));
+  }
+  for (; i < n; i++) out[i] = x[i] < 0 ? alpha * x[i] : x[i];
+}
+
+// Leaky ReLU's gradient in one pass: out = x > 0 ? dy : dy * alpha (x <= 0 or NaN: dy * alpha), as
+// tfjs' where(greater(x, 0), dy, mul(dy, alpha)).
+__attribute__((export_name("leaky_relu_grad"))) void leaky_relu_grad(const float *dy, const float *x, float *out, int n, float alpha) {
+  v128_t a = wasm_f32x4_splat(alpha), z = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t d = wasm_v128_load(dy + i);
+    wasm_v128_store(out + i, wasm_v128_bitselect(d, wasm_f32x4_mul(d, a), wasm_f32x4_gt(wasm_v128_load(x + i), z)));
+  }
+  for (; i < n; i++) out[i] = x[i] > 0 ? dy[i] : dy[i] * alpha;
+}

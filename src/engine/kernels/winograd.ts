@@ -54,6 +54,19 @@ interface Exports {
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
   conv_c1_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, k: number): void;
   add_bias(x: number, b: number, out: number, rows: number, k: number): void;
+  leaky_relu(x: number, out: number, n: number, alpha: number): void;
+  leaky_relu_grad(dy: number, x: number, out: number, n: number, alpha: number): void;
+  bcast_last(x: number, b: number, out: number, rows: number, k: number, op: number, swap: number): void;
+  batch_norm(
+    x: number,
+    m: number,
+    s: number,
+    r: number,
+    o: number,
+    out: number,
+    rows: number,
+    k: number,
+  ): void;
   maxpool_grad(x: number, dy: number, dx: number, ...g: PoolArgs): void;
   conv_filter_grad(
     x: number,
@@ -443,5 +456,69 @@ export function addBiasModule(x: Float32Array, b: Float32Array, out: Float32Arra
     throw new Error('addBiasModule: x is not a whole number of rows of the bias, or the output differs');
   callModule('addBiasModule', [x, b], [out], [], (m, [xp, bp, op]) =>
     m.add_bias(xp, bp, op, x.length / k, k),
+  );
+}
+
+/** The operations of {@link bcastLastModule}, in the module's numbering. */
+export const BCAST_OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+
+/**
+ * out [rows, k] = x [rows, k] op b [k] (b along the last axis), or b op x with `swap`: one float32
+ * operation per element, the same bit for bit as the stock broadcast.
+ */
+export function bcastLastModule(
+  x: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  op: keyof typeof BCAST_OPS,
+  swap: boolean,
+): void {
+  const k = b.length;
+  if (k === 0 || x.length % k !== 0 || out.length !== x.length)
+    throw new Error('bcastLastModule: x is not a whole number of rows of b, or the output differs');
+  callModule('bcastLastModule', [x, b], [out], [], (m, [xp, bp, op2]) =>
+    m.bcast_last(xp, bp, op2, x.length / k, k, BCAST_OPS[op], swap ? 1 : 0),
+  );
+}
+
+/**
+ * Batch normalisation, channels last: out = o + ((x - m) * s) / r per channel, for x [rows, k] and
+ * m, s, r, o [k] (r = sqrt(variance + epsilon), rounded to float32 by the caller).
+ */
+export function batchNormModule(
+  x: Float32Array,
+  m: Float32Array,
+  s: Float32Array,
+  r: Float32Array,
+  o: Float32Array,
+  out: Float32Array,
+): void {
+  const k = m.length;
+  if (k === 0 || x.length % k !== 0 || out.length !== x.length || [s, r, o].some((v) => v.length !== k))
+    throw new Error(
+      'batchNormModule: x is not a whole number of rows of the statistics, or the output differs',
+    );
+  callModule('batchNormModule', [x, m, s, r, o], [out], [], (mod, [xp, mp, sp, rp, op, yp]) =>
+    mod.batch_norm(xp, mp, sp, rp, op, yp, x.length / k, k),
+  );
+}
+
+/** Leaky ReLU: out = x < 0 ? alpha * x : x, alpha rounded to float32 (NaN stays NaN). */
+export function leakyReluModule(x: Float32Array, alpha: number, out: Float32Array): void {
+  if (out.length !== x.length) throw new Error('leakyReluModule: x and the output differ in size');
+  callModule('leakyReluModule', [x], [out], [], (m, [xp, op]) => m.leaky_relu(xp, op, x.length, alpha));
+}
+
+/** Leaky ReLU's gradient: out = x > 0 ? dy : dy * alpha (alpha rounded to float32), all of one size. */
+export function leakyReluGradModule(
+  dy: Float32Array,
+  x: Float32Array,
+  alpha: number,
+  out: Float32Array,
+): void {
+  if (dy.length !== x.length || out.length !== x.length)
+    throw new Error('leakyReluGradModule: dy, x and the output differ in size');
+  callModule('leakyReluGradModule', [dy, x], [out], [], (m, [dyp, xp, op]) =>
+    m.leaky_relu_grad(dyp, xp, op, x.length, alpha),
   );
 }
