@@ -60,6 +60,7 @@ export interface AaiOptions {
   target?: never;
 }
 
+/** AAI's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const AAI_OPTIONS = {
   eps: COMMON_SPECS.eps,
   steps: { ...COMMON_SPECS.steps, default: 200 },
@@ -113,6 +114,7 @@ function camOf(
   return { map, logits };
 }
 
+/** The attack against interpretation (AAI) as a registry record: its function, option specs and facts. */
 export const aaiAttack = defineAttack<AaiOptions, typeof AAI_OPTIONS>({
   name: 'aai',
   summary: 'attack against interpretation (Boopathy et al., ICML 2020): keep the prediction, move the CAM',

@@ -36,6 +36,7 @@ import { COMMON_SPECS, defineAttack, type AttackRecord } from './record.ts';
 import { refused, type OptionSpecs, type Resolved } from '../options.ts';
 import { UserError } from '../errors.ts';
 
+/** AutoAttack's presets: `standard` (APGD-CE, APGD-T, FAB-T, Square), `plus` (more restarts and parts) and `rand` (APGD with EOT, for randomised models). */
 export type AutoAttackPreset = 'standard' | 'plus' | 'rand';
 /** @deprecated The reference calls presets versions; read {@link AutoAttackPreset}. */
 export type AutoAttackVersion = AutoAttackPreset;
@@ -75,6 +76,7 @@ export const AUTOATTACK_PARTS: Record<string, Attack> = {
 
 const PART_NAMES = Object.keys(AUTOATTACK_PARTS);
 
+/** AutoAttack's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const AUTOATTACK_OPTIONS = {
   eps: COMMON_SPECS.eps,
   norm: {
@@ -322,6 +324,7 @@ function runAutoAttack(
   };
 }
 
+/** AutoAttack (Croce & Hein, ICML 2020) as a registry record: its function, option specs and facts. */
 export const autoattackAttack = defineAttack<AutoAttackOptions, typeof AUTOATTACK_OPTIONS>({
   name: 'autoattack',
   summary:

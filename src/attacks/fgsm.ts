@@ -20,12 +20,14 @@ export interface FgsmOptions {
   loss?: 'ce' | 'cw';
 }
 
+/** FGSM's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const FGSM_OPTIONS = {
   eps: COMMON_SPECS.eps,
   target: COMMON_SPECS.target,
   loss: COMMON_SPECS.loss,
 } satisfies OptionSpecs<FgsmOptions>;
 
+/** FGSM as a registry record: its function, option specs and facts. */
 export const fgsmAttack = defineAttack<FgsmOptions, typeof FGSM_OPTIONS>({
   name: 'fgsm',
   summary: 'FGSM (Goodfellow et al., ICLR 2015): one signed gradient step of eps',

@@ -49,6 +49,7 @@ export interface GaborOptions extends UnforeseenOptions {
   randomStart?: boolean;
 }
 
+/** Gabor's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const GABOR_OPTIONS = {
   ...unforeseenSpecs(400 / 255, 'weight of the Gabor noise, in [0,1] pixel units (400/255: Kang et al. 400)'),
   originalMask: {

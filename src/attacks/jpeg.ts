@@ -50,6 +50,7 @@ import { createRng, type Rng } from '../engine/rng.ts';
 import { omitSpecs, refused, resolveOptions, type OptionSpecs } from '../options.ts';
 import { UserError } from '../errors.ts';
 
+/** The norm bounding a JPEG attack's change of DCT coefficients. */
 export type JpegNorm = 'linf' | 'l2' | 'l1';
 
 /** Default budgets in quantised coefficients of [0,1] images (Kang et al.'s 0-255 budgets / 255). */
@@ -93,14 +94,17 @@ function jpegSpecs(norm: JpegNorm) {
 
 const BOX = { type: 'number', min: 0, exclusiveMin: true, metavar: 'x' } as const;
 
+/** JPEG L-inf's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const JPEG_LINF_OPTIONS = {
   ...jpegSpecs('linf'),
   box: refused('box applies to jpeg-l1 and jpeg-l2 only'),
 } satisfies OptionSpecs<JpegOptions>;
+/** JPEG L2's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const JPEG_L2_OPTIONS = {
   ...jpegSpecs('l2'),
   box: { ...BOX, doc: 'clip every coefficient change to [-box, box] after projection' },
 } satisfies OptionSpecs<JpegL2Options>;
+/** JPEG L1's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const JPEG_L1_OPTIONS = {
   ...omitSpecs(jpegSpecs('l1'), 'stepSize'),
   stepSize: refused('jpeg-l1 takes Frank-Wolfe steps of 1/(t+1)'),

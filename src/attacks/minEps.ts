@@ -36,6 +36,7 @@ export interface MinEpsOptions {
   target?: number | number[];
 }
 
+/** min-eps's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const MIN_EPS_OPTIONS = {
   eps: { ...COMMON_SPECS.eps, doc: 'upper bound of the budget search' },
   norm: COMMON_SPECS.norm,
@@ -58,6 +59,7 @@ export const MIN_EPS_OPTIONS = {
   target: COMMON_SPECS.target,
 } satisfies OptionSpecs<MinEpsOptions>;
 
+/** The minimum-eps search as a registry record: its function, option specs and facts. */
 export const minEpsAttack = defineAttack<MinEpsOptions, typeof MIN_EPS_OPTIONS>({
   name: 'min-eps',
   summary: 'minimum-eps search: the smallest budget at which PGD succeeds, by bisection',

@@ -47,6 +47,7 @@ export interface PgdOptions {
   seed?: number;
 }
 
+/** PGD's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const PGD_OPTIONS = {
   eps: COMMON_SPECS.eps,
   norm: COMMON_SPECS.norm,

@@ -57,6 +57,7 @@ export interface SnowOptions extends UnforeseenOptions {
   randomStart?: boolean;
 }
 
+/** Snow's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const SNOW_OPTIONS = {
   ...unforeseenSpecs(2, 'weight of the snow layer, in [0,1] pixel units'),
   budget: {

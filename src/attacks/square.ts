@@ -50,6 +50,7 @@ export interface SquareOptions {
   target?: number | number[];
 }
 
+/** Square's option specs: type, default, range and a one-line doc per option (the CLI flags and help are generated from them). */
 export const SQUARE_OPTIONS = {
   eps: COMMON_SPECS.eps,
   norm: {
@@ -109,6 +110,7 @@ export function squareSide(p: number, h: number, w: number): number {
   return Math.min(Math.max(Math.round(Math.sqrt(p * h * w)), 1), Math.min(h, w));
 }
 
+/** The Square Attack as a registry record: its function, option specs and facts. */
 export const squareAttack = defineAttack<SquareOptions, typeof SQUARE_OPTIONS>({
   name: 'square',
   summary: 'Square Attack (Andriushchenko et al., ECCV 2020): score-based random search, no gradients',

@@ -6,9 +6,12 @@ import { registerWasmKernels } from './kernels/index.ts';
 import { installTypedArrayTidy } from './tidyResult.ts';
 import { loadWinograd, winogradInPlace, winogradReady } from './kernels/winograd.ts';
 
+/** The TensorFlow.js backends advlens runs on. */
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
+/** Every backend name `useBackend` accepts. */
 export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
 
+/** Options of `useBackend`: where the wasm files are, and how to load tfjs-node for the tensorflow backend. */
 export interface BackendOptions {
   /** Folder (or URL prefix) holding the `tfjs-backend-wasm*.wasm` files, ending in '/'. */
   wasmPath?: string;

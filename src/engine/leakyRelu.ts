@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-layers';
 import { f32, input, runStock, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
 import { leakyReluGradModule, leakyReluModule, winogradReady } from './kernels/winograd.ts';
 
+/** The kernel name of leaky ReLU's one-pass gradient. */
 export const LEAKY_RELU_GRAD = 'AdvlensLeakyReluGrad';
 
 /** `LeakyRelu` for wasm: float32 in the project's module (out = x < 0 ? alpha * x : x); other dtypes stock. */

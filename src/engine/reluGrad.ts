@@ -14,6 +14,7 @@ import '@tensorflow/tfjs-layers';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
 import { reluGradModule, winogradReady } from './kernels/winograd.ts';
 
+/** The kernel name of ReLU's one-pass gradient, dy * step(x). */
 export const RELU_GRAD = 'AdvlensReluGrad';
 
 /** The wasm kernel: the module's `relu_grad`, or the same loop in JavaScript before it loads. */

@@ -9,6 +9,7 @@
  */
 import type { PathwaysResult } from './pathways.ts';
 
+/** One layer of a pathways comparison: its channels, exploited neurons and vulnerability (mean, of the exploited, max). */
 export interface LayerSummary {
   layer: string;
   channels: number;
@@ -20,6 +21,7 @@ export interface LayerSummary {
   maxVulnerability: number;
 }
 
+/** One model of a pathways comparison: its success per strength and its layers' summaries. */
 export interface ModelSummary {
   name: string;
   /** Fraction of images that reached the target, per strength. */

@@ -11,16 +11,19 @@ import { graphNeurons, type PathwaysResult } from './pathways.ts';
 import { datasetPatches, patchPixels } from './patches.ts';
 import { featureVis } from './featureVis.ts';
 
+/** An image as raw float pixels in [0, 1] and its shape [H, W, C]. */
 export interface Pixels {
   data: Float32Array;
   shape: [number, number, number];
 }
 
+/** What the report shows of one neuron: its top dataset patches and, optionally, its feature visualisation. */
 export interface NeuronDetail {
   patches: (Pixels & { image: number; activation: number })[];
   featureVis?: Pixels & { activation: number };
 }
 
+/** Options of the neuron details: patches per neuron, feature-visualisation steps (0: none), batch size, seed, progress. */
 export interface DetailOptions {
   /** Patches per neuron (Bluff: 10). */
   patches?: number;

@@ -65,6 +65,7 @@ export interface Connection {
   width: number;
 }
 
+/** A model's pathway graph: its neuron layers in order and the edges between them. */
 export interface PathwayGraph {
   /** Units in topological order, input side first; the last is the logits unit. */
   layers: PathwayLayer[];

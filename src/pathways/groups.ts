@@ -18,6 +18,7 @@ export function topChannels(values: ArrayLike<number>, k: number): number[] {
     .slice(0, k);
 }
 
+/** Options of the groups: top k neurons per set (10) and exploited neurons kept per strength (5). */
 export interface GroupOptions {
   /** Top neurons per image set (Bluff: 10). */
   k?: number;
@@ -25,6 +26,7 @@ export interface GroupOptions {
   exploitedPerStrength?: number;
 }
 
+/** One layer's groups: both, original, target and exploited neurons (Bluff). */
 export interface NeuronGroups {
   both: number[];
   original: number[];

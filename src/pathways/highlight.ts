@@ -6,7 +6,9 @@
  * the graph, rounded down, and 30% of the edges between highlighted neurons per layer, rounded).
  */
 
+/** What a highlighted pathway shows: most activated, changed, excited or inhibited. */
 export type HighlightMeasure = 'activated' | 'changed' | 'excited' | 'inhibited';
+/** Every highlight measure. */
 export const HIGHLIGHT_MEASURES: HighlightMeasure[] = ['activated', 'changed', 'excited', 'inhibited'];
 
 /** The defaults: 20% of neurons, 30% of edges, most activated. */
@@ -48,4 +50,5 @@ export function topByMeasure(
 /** How many of `n` candidates a fraction highlights: neurons round down (Bluff's parseInt) but at least one, edges round. */
 export const neuronCount = (n: number, fraction: number) =>
   n > 0 && fraction > 0 ? Math.max(1, Math.floor(n * fraction)) : 0;
+/** How many edges of a layer the top fraction `p` keeps. */
 export const edgeCount = (n: number, fraction: number) => Math.round(n * fraction);

@@ -98,6 +98,7 @@ export function fieldBox(
   return [y0, x0, y1, x1];
 }
 
+/** A dataset patch: which image, the neuron's activation there, where its maximum is, and the receptive-field box. */
 export interface Patch {
   /** Index of the image in x. */
   image: number;

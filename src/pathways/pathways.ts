@@ -28,8 +28,10 @@ import {
 import { edgeMedians, edgeScores, selectEdges, type NeuronSelection } from './edges.ts';
 import { attackSweep, SWEEP_DEFAULTS, type SweepOptions } from './sweep.ts';
 
+/** The version of the pathways JSON artefacts. */
 export const PATHWAYS_FORMAT = 'advlens-pathways/1';
 
+/** Options of `pathways`: classes, attack, strengths, steps, which attacked images to keep, k, batch size, seed. */
 export interface PathwaysOptions extends SweepOptions, GroupOptions {
   /** Original class index. */
   original: number;
@@ -57,6 +59,7 @@ export interface EdgeGroup {
   attacked: (number | null)[][];
 }
 
+/** The whole pathways computation: images, success per strength, layers, neurons, groups, edges, timings. */
 export interface PathwaysResult {
   format: typeof PATHWAYS_FORMAT;
   original: { index: number; label: string; images: number };

@@ -14,6 +14,7 @@ import type { Classifier } from '../models/classifier.ts';
 import { attack, type AttackOptions } from '../attacks/index.ts';
 import { UserError } from '../errors.ts';
 
+/** Options of the attack sweep over strengths: attack and its options, strengths, steps, step fraction, which images to keep, batch size, seed. */
 export interface SweepOptions {
   /** Registered attack name (Bluff: 'pgd-l2'). */
   attack?: string;
@@ -45,6 +46,7 @@ export const SWEEP_DEFAULTS = {
   seed: 0,
 };
 
+/** One strength of the sweep: its attacked images, which reached the target, and which are kept. */
 export interface SweepStrength {
   strength: number;
   attempted: number;

@@ -14,6 +14,7 @@ import {
   type HighlightMeasure,
 } from './highlight.ts';
 
+/** Options of a highlight view: the measure, the strength and the fractions of neurons and edges. */
 export interface ViewOptions {
   /** Index into the strengths; -1 for the benign images (no attack). */
   strength?: number;
@@ -24,6 +25,7 @@ export interface ViewOptions {
   edges?: number;
 }
 
+/** The neurons and edges a highlight view shows per layer. */
 export interface HighlightView {
   /** Highlighted channels per layer. */
   neurons: Record<string, number[]>;

@@ -17,11 +17,13 @@ import { escapeHtml, htmlTable, reportPage } from './html.ts';
 import { lineChart } from './plot.ts';
 import { pathwaysGraphSvg } from './pathwaysGraph.ts';
 
+/** A file of the pathways report: its path in the output folder and its content. */
 export interface PathwaysReportFile {
   path: string;
   content: string;
 }
 
+/** Options of the pathways report: provenance, measure, fractions of neurons and edges, strengths drawn, neuron details. */
 export interface PathwaysReportOptions {
   /** What produced the result (model card, data, command, versions); written into every artefact. */
   provenance: Record<string, unknown>;

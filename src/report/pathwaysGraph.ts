@@ -9,7 +9,9 @@ import type { HighlightView } from '../pathways/view.ts';
 import { measureValue, type HighlightMeasure } from '../pathways/highlight.ts';
 import { escapeHtml } from './html.ts';
 
+/** The graph's columns, left to right: original, both, target, exploited. */
 export const GROUP_COLUMNS = ['original', 'both', 'target', 'exploited'] as const;
+/** The colour of each group in the graph. */
 export const GROUP_COLOURS: Record<(typeof GROUP_COLUMNS)[number], string> = {
   original: '#33a02c',
   both: '#ff7f00',
@@ -17,6 +19,7 @@ export const GROUP_COLOURS: Record<(typeof GROUP_COLUMNS)[number], string> = {
   exploited: '#e31a1c',
 };
 
+/** Options of the graph SVG: its title, the strength shown and the highlight measure. */
 export interface GraphSvgOptions {
   title: string;
   /** Index of the strength drawn (-1: benign). */

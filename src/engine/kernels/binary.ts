@@ -57,5 +57,7 @@ function lastAxisKernel(name: string, op: 'add' | 'sub' | 'mul' | 'div'): tf.Ker
  * goes to the stock kernel.
  */
 export const multiply = lastAxisKernel('Multiply', 'mul');
+/** `Sub` of a last-axis vector, in the project's module (bit-identical to stock). */
 export const sub = lastAxisKernel('Sub', 'sub');
+/** `RealDiv` by a last-axis vector, in the project's module (bit-identical to stock). */
 export const realDiv = lastAxisKernel('RealDiv', 'div');
