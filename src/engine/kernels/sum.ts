@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
+import { f32, input, leadingReduction, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
 import { sumRowsModule, winogradReady } from './winograd.ts';
 
 /**
@@ -20,18 +20,11 @@ import { sumRowsModule, winogradReady } from './winograd.ts';
 export function sum({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo {
   const backend = b as BackendWasm;
   const x = input(inputs, 'x');
-  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  const rank = x.shape.length;
-  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-  const size = tf.util.sizeFromShape(x.shape);
-  if (x.dtype !== 'float32' || !leading || size === 0) {
+  const plan = leadingReduction(x, attrs);
+  if (x.dtype !== 'float32' || !plan) {
     return runStock(backend, 'Sum', sum as tf.KernelFunc, inputs, attrs ?? {});
   }
-  const r = axes.length;
-  const inner = tf.util.sizeFromShape(x.shape.slice(r));
-  const outer = size / inner;
-  const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
+  const { inner, outer, outShape } = plan;
   const out = backend.makeOutput(outShape, 'float32');
   if (winogradReady()) {
     sumRowsModule(f32(backend, x), inner, f32(backend, out));

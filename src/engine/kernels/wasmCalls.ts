@@ -111,3 +111,28 @@ export function input(inputs: tf.NamedTensorInfoMap, name: string): tf.TensorInf
   if (!t) throw new Error(`kernel input '${name}' is missing`);
   return t;
 }
+
+/** A reduction over a leading run of axes (0..r-1, r < rank): `outer` rows of `inner` values. */
+export interface LeadingReduction {
+  inner: number;
+  outer: number;
+  /** The output's shape (the reduced axes kept as 1s when `keepDims`). */
+  outShape: number[];
+}
+
+/**
+ * The plan of `Sum` or `Mean` (attrs `axis`, `keepDims`) on `x` when it reduces a leading run of
+ * axes of a non-empty tensor; null for any other case (which the stock kernel takes).
+ */
+export function leadingReduction(x: tf.TensorInfo, attrs: unknown): LeadingReduction | null {
+  const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+  const size = tf.util.sizeFromShape(x.shape);
+  if (!leading || size === 0) return null;
+  const r = axes.length;
+  const inner = tf.util.sizeFromShape(x.shape.slice(r));
+  const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
+  return { inner, outer: size / inner, outShape };
+}
