@@ -20,7 +20,8 @@ test('bin/advlens.js runs dist/ when it is fresh and the sources when they are n
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text);
   };
-  fs.cpSync(path.join(ROOT, 'bin/advlens.js'), path.join(dir, 'bin/advlens.js'));
+  for (const f of ['advlens.js', 'sourcesNewer.js'])
+    fs.cpSync(path.join(ROOT, 'bin', f), path.join(dir, 'bin', f));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   write('package.json', '{"type":"module"}');
   write('tsconfig.json', '{}');

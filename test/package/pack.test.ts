@@ -5,6 +5,7 @@
  * here from the sources; the installed `advlens` command and a worker pool must run from the
  * compiled code; and the README's Node example must run as written.
  */
+import { sourcesNewer } from '../../bin/sourcesNewer.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -84,29 +85,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-/** Whether src/ or a tsconfig changed after dist/ was built (bin/advlens.js's rule). */
-function buildIsStale(): boolean {
-  let built: number;
-  try {
-    built = Number(fs.readFileSync(path.join(ROOT, 'dist/.build-stamp'), 'utf8'));
-  } catch {
-    return true;
-  }
-  const changed = (p: string) => {
-    try {
-      return fs.statSync(p).mtimeMs > built;
-    } catch {
-      return false;
-    }
-  };
-  const src = path.join(ROOT, 'src');
-  if (!(built > 0) || changed(src)) return true;
-  if (['tsconfig.json', 'tsconfig.build.json'].some((f) => changed(path.join(ROOT, f)))) return true;
-  return fs
-    .readdirSync(src, { recursive: true, withFileTypes: true })
-    .some((e) => changed(path.join(e.parentPath, e.name)));
-}
-
 test(
   'the packed tarball installed in a new project runs from plain node as the sources do',
   { timeout: 900_000 },
@@ -117,7 +95,7 @@ test(
     // Build when dist/ is older than the sources (so the tarball holds them; `npm test` has just
     // built it, and rebuilding would swap dist/ under the tests running beside this one), then pack
     // what `files` lists.
-    if (buildIsStale()) run(process.execPath, ['scripts/build.mjs']);
+    if (sourcesNewer(new URL('../../', import.meta.url))) run(process.execPath, ['scripts/build.mjs']);
     const [packed] = JSON.parse(
       run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp]),
     ) as {
