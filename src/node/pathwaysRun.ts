@@ -41,6 +41,8 @@ export interface PathwaysRunOptions {
   seed: number;
   featureVis?: boolean;
   fvSteps: number;
+  /** The command recorded in the provenance (the CLI passes its arguments). */
+  command?: string;
 }
 
 /** A progress display: `update(done, total, what)` while working, `stop()` at the end. */
@@ -121,7 +123,7 @@ export async function pathwaysRun(
     const provenance = {
       model: { dir, name: model.card.name, architecture: model.card.architecture },
       data: { original: orig.source, target: tgt?.source ?? null },
-      command: process.argv.slice(2).join(' '),
+      command: o.command ?? '(library call: pathwaysRun)',
       versions: versions(),
       created: new Date().toISOString(),
     };

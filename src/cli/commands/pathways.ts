@@ -133,9 +133,10 @@ async function runPathways(o: PathwaysCliOptions): Promise<void> {
   attack(o.attack);
   checkOutputDir(o.out, '--out');
   const progress = (label: string) => progressBar(label, { quiet: o.json });
-  const runs = [await pathwaysRun(o.model, o, '', progress)];
+  const run = { ...o, command: process.argv.slice(2).join(' ') };
+  const runs = [await pathwaysRun(o.model, run, '', progress)];
   if (o.compare) {
-    const second = await pathwaysRun(o.compare, o, 'compare/', progress);
+    const second = await pathwaysRun(o.compare, run, 'compare/', progress);
     runs.push(second);
     const rows = comparePathways(runs.map((x) => ({ name: x.name, result: x.r })));
     const title = `${runs[0].name} and ${second.name}: ${runs[0].r.original.label} attacked toward ${runs[0].r.target.label}`;
