@@ -42,6 +42,8 @@ export interface TrainRunOptions {
   optimizer: 'adam' | 'sgd';
   lr: number;
   momentum: number;
+  /** L2 weight decay on kernels (0 or absent: none). */
+  weightDecay?: number;
   /** Learning-rate schedule: constant, cosine, step:E1,E2@GAMMA (train/schedule.ts). */
   schedule: string;
   /** Augmentation: none, shift:N, flip, comma-separated (train/augment.ts). */
@@ -89,6 +91,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
     optimizer: o.optimizer,
     lr: o.lr,
     momentum: o.optimizer === 'sgd' ? o.momentum : undefined,
+    weightDecay: o.weightDecay || undefined,
     schedule: o.schedule,
     augment: augment.names,
     seed: o.seed,
@@ -125,6 +128,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
         optimizer: o.optimizer,
         lr: o.lr,
         momentum: o.momentum,
+        weightDecay: o.weightDecay,
         schedule,
         augment: augment.hooks,
         checkpoint: folderCheckpoint(o.out),

@@ -71,10 +71,10 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
         let r: { loss: number; hits: number };
         try {
           if (sharded) {
-            const out = await shardedStep(sharded, ctx, vars, optimizer);
+            const out = await shardedStep(sharded, ctx, vars, optimizer, o.weightDecay);
             rng = out.rng;
             r = out;
-          } else r = localStep(ctx, o.objective, vars, optimizer);
+          } else r = localStep(ctx, o.objective, vars, optimizer, o.weightDecay);
         } finally {
           tf.dispose([x, batch.y]);
         }

@@ -8,6 +8,21 @@ export function makeOptimizer(o: { optimizer: string; lr: number; momentum: numb
   throw new UserError(`unknown optimizer '${o.optimizer}'; use adam or sgd`);
 }
 
+/**
+ * L2 weight decay as PyTorch's SGD applies it: adds `wd * w` to the gradient of every kernel (conv
+ * and dense weights; biases and batch-norm scales and shifts are left alone, as is usual). Replaces
+ * the entries of `grads` it changes and disposes the old ones. `wd` of 0 changes nothing.
+ */
+export function addWeightDecay(grads: tf.NamedTensorMap, vars: tf.Variable[], wd: number): void {
+  if (!(wd > 0)) return;
+  for (const v of vars) {
+    const g = grads[v.name];
+    if (!g || !/kernel/.test(v.name)) continue;
+    grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, wd)));
+    g.dispose();
+  }
+}
+
 /** Sets the rate of the next steps (the schedule's rate at this batch). */
 export function setLearningRate(opt: tf.Optimizer, lr: number): void {
   // SGD and momentum read a kept scalar `c` that only setLearningRate updates; Adam reads its

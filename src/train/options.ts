@@ -18,6 +18,8 @@ export interface TrainOptions {
   lr: number;
   /** SGD momentum (ignored by Adam). */
   momentum: number;
+  /** L2 weight decay on conv and dense kernels, added to their gradients (default 0: none). */
+  weightDecay?: number;
   schedule: Schedule;
   augment: Augment[];
   onProgress?: (p: TrainProgress) => void;
@@ -56,6 +58,8 @@ export function checkTrainOptions(c: Classifier, o: TrainOptions): void {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
     throw new UserError(`batchSize must be a positive integer (got ${o.batchSize})`);
   if (!(o.lr > 0)) throw new UserError(`lr must be a positive number (got ${o.lr})`);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && o.weightDecay < 1))
+    throw new UserError(`weight decay must be a number in [0, 1) (got ${o.weightDecay})`);
 }
 
 /**
@@ -72,5 +76,7 @@ export function recipeKey(o: TrainOptions, data: Pick<Dataset, 'name' | 'size'>)
     o.seed,
     data.name,
     data.size,
+    // Only when set, so checkpoints of runs without it keep their key.
+    ...(o.weightDecay ? [o.weightDecay] : []),
   ]);
 }

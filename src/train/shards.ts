@@ -9,6 +9,7 @@ import { createRng, type Rng } from '../engine/rng.ts';
 import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
 import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
+import { addWeightDecay } from './optimizer.ts';
 
 /** What the gradient workers need once: the model, its card and the objective (from the registry). */
 export interface ShardSetup {
@@ -80,6 +81,7 @@ export async function shardedStep(
   ctx: ObjectiveContext,
   vars: tf.Variable[],
   optimizer: tf.Optimizer,
+  weightDecay = 0,
 ): Promise<{ loss: number; hits: number; rng: Rng }> {
   const [n, h, w, ch] = ctx.x.shape;
   const per = h * w * ch;
@@ -127,6 +129,7 @@ export async function shardedStep(
     grads[v.name] = tf.tensor(flat.subarray(off, off + v.size), v.shape);
     off += v.size;
   }
+  addWeightDecay(grads, vars, weightDecay);
   optimizer.applyGradients(grads);
   tf.dispose(Object.values(grads));
   return { loss, hits, rng: createRng(after) };

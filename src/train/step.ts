@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, ObjectiveContext } from './objectives/index.ts';
+import { addWeightDecay } from './optimizer.ts';
 
 /** One step in this thread: inner maximisation, loss and gradients, optimiser step. */
 export function localStep(
@@ -7,6 +8,7 @@ export function localStep(
   objective: Objective,
   vars: tf.Variable[],
   optimizer: tf.Optimizer,
+  weightDecay = 0,
 ): { loss: number; hits: number } {
   let logits: tf.Tensor2D | null = null;
   // A robust objective's inner maximisation runs outside the tape: x' is a constant of the loss.
@@ -17,6 +19,7 @@ export function localStep(
     return r.loss;
   }, vars);
   xAdv?.dispose();
+  addWeightDecay(grads, vars, weightDecay);
   optimizer.applyGradients(grads);
   const [loss, hits] = tf.tidy(() => [value.dataSync()[0], correctCount(logits!, ctx.y)]);
   tf.dispose([value, logits as unknown as tf.Tensor]);

@@ -25,6 +25,7 @@ interface TrainCliOptions {
   lr: number;
   optimizer: string;
   momentum: number;
+  weightDecay: number;
   schedule: string;
   augment: string;
   seed: number;
@@ -67,6 +68,12 @@ export function registerTrain(program: Command): void {
     .option('--lr <x>', 'learning rate', positiveNumber('--lr'), 2e-3)
     .option('--optimizer <name>', 'adam or sgd (with momentum)', 'adam')
     .option('--momentum <x>', 'SGD momentum', positiveNumber('--momentum', true), 0.9)
+    .option(
+      '--weight-decay <x>',
+      'L2 weight decay on conv and dense kernels (PyTorch SGD style)',
+      positiveNumber('--weight-decay', true),
+      0,
+    )
     .option('--schedule <s>', 'learning-rate schedule: constant, cosine, step:E1,E2@GAMMA', 'constant')
     .option('--augment <list>', 'augmentation: none, shift:N, flip (comma-separated)', 'none')
     .option('--seed <n>', 'random seed (initial weights, shuffling, augmentation)', positiveInt('--seed'), 1)

@@ -4,6 +4,7 @@ import { createRng } from '../../engine/rng.ts';
 import { smallCnn } from './smallCnn.ts';
 import { gapCnn } from './gapCnn.ts';
 import { resnet } from './resnet.ts';
+import { cifarCnn } from './cifarCnn.ts';
 
 /** What an architecture is built for: the input shape [H, W, C], the number of classes and the seed of its initial weights. */
 export interface ArchOptions {
@@ -38,6 +39,13 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     description: 'four convs, global average pooling, one dense layer: exact CAM (28x28 or 32x32)',
     defaultInput: [28, 28, 1],
     build: gapCnn,
+    layers: { lastConv: 'features', camFeatures: 'features', camDense: 'logits' },
+  },
+  'cifar-cnn': {
+    name: 'cifar-cnn',
+    description: 'six convs (32-64-128) with batch norm, global average pooling, one dense layer: exact CAM (32x32 colour)',
+    defaultInput: [32, 32, 3],
+    build: cifarCnn,
     layers: { lastConv: 'features', camFeatures: 'features', camDense: 'logits' },
   },
   resnet: {
