@@ -58,6 +58,8 @@ export interface TrainRunOptions {
   batchNormOneThread?: boolean;
   /** After training, measure accuracy on this set and record it in the card. */
   evalData?: string;
+  /** A description for the card (what the model is, how its recipe differs from a paper's). */
+  description?: string;
   /** The command line recorded in the card (default: a library call). */
   command?: string;
   onStart?: (info: { params: number; data: Dataset; workers: number }) => void;
@@ -100,6 +102,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
   const card: ModelCard = {
     format: 'advlens-card/1',
     name: path.basename(o.out),
+    ...(o.description ? { description: o.description } : {}),
     architecture: arch.name,
     modelType: 'layers',
     preprocess: {

@@ -15,7 +15,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const ROBUST = ['--eps', '0.2', '--attack-steps', '1', '--attack-step-size', '0.1'];
 const RUNS: [string, string[], Record<string, unknown>][] = [
-  ['normal', [], {}],
+  ['normal', ['--optimizer', 'sgd', '--weight-decay', '0.001', '--description', 'a tiny recipe test'], {}],
   ['underfit', [], {}],
   ['fgsm', ['--eps', '0.2'], { eps: 0.2 }],
   ['pgd', ROBUST, { eps: 0.2, attackSteps: 1, attackStepSize: 0.1, norm: 'linf' }],
@@ -74,6 +74,10 @@ test('every training method trains from the command line and writes a card namin
       const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
       const recipe = card.training.recipe;
       assert.equal(recipe.method, method);
+      if (extra.includes('--weight-decay')) {
+        assert.equal(recipe.weightDecay, 0.001);
+        assert.equal(card.description, 'a tiny recipe test');
+      } else assert.equal(recipe.weightDecay, undefined);
       for (const [k, v] of Object.entries(expected))
         assert.equal(recipe.methodOptions[k], v, `${method} ${extra.join(' ')}: methodOptions.${k}`);
       assert.equal(card.training.epochsDone, 1);

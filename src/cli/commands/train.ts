@@ -26,6 +26,7 @@ interface TrainCliOptions {
   optimizer: string;
   momentum: number;
   weightDecay: number;
+  description?: string;
   schedule: string;
   augment: string;
   seed: number;
@@ -76,6 +77,10 @@ export function registerTrain(program: Command): void {
     )
     .option('--schedule <s>', 'learning-rate schedule: constant, cosine, step:E1,E2@GAMMA', 'constant')
     .option('--augment <list>', 'augmentation: none, shift:N, flip (comma-separated)', 'none')
+    .option(
+      '--description <text>',
+      'a description written into the card (what the model is, how its recipe differs from a paper)',
+    )
     .option('--seed <n>', 'random seed (initial weights, shuffling, augmentation)', positiveInt('--seed'), 1)
     .option('--limit <n>', 'use only the first N training examples', positiveInt('--limit'))
     .option('--data-dir <dir>', 'where to look for datasets')
