@@ -323,15 +323,14 @@ export function zooTable3Json(t: ZooTable3): string {
 
 /** Tau against eps, one line per method with values, from `values` (ours or the paper's). */
 function tauChart(t: ZooTable3, values: (r: Table3Row) => (number | null)[]): string {
-  const series: Series[] = t.rows
-    .map((r) => ({
-      name: r.seedRow ?? r.display,
-      points: t.eps.flatMap((e, j): [number, number][] => {
-        const v = values(r)[j];
-        return v === null ? [] : [[e, v]];
-      }),
-    }))
-    .filter((s) => s.points.length > 0);
+  // Every row in both charts, so a method has the same colour in ours and the paper's.
+  const series: Series[] = t.rows.map((r) => {
+    const points = t.eps.flatMap((e, j): [number, number][] => {
+      const v = values(r)[j];
+      return v === null ? [] : [[e, v]];
+    });
+    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (none)'}`, points };
+  });
   const lo = Math.min(0, ...series.flatMap((s) => s.points.map((p) => p[1])));
   return lineChart(series, {
     xLabel: 'eps (L-inf)',

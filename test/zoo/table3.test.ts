@@ -224,11 +224,15 @@ test('the table: ours (paper) per cell, medians with counts, seed-only rows mark
   const html = zooTable3Html(t);
   assert.equal((html.match(/<svg /g) ?? []).length, 2, 'ours and the paper');
   assert.match(html, /<td>0\.990 \(0\.982\)<\/td>/);
-  // Our chart has two lines (Normal with 5 points, Int2 with 6); the paper's has ten.
+  // Our chart has two lines with points (Normal with 5, Int2 with 6), the other eight rows in the
+  // legend only (the same colours as in the paper's); the paper's has ten lines.
   const [ours, paper] = html.split('<svg ').slice(1);
-  assert.equal((ours.match(/<polyline/g) ?? []).length, 2);
+  assert.equal((ours.match(/<polyline[^>]*points="\d/g) ?? []).length, 2);
+  assert.equal((ours.match(/\(none\)</g) ?? []).length, 8);
   assert.equal((ours.match(/<circle/g) ?? []).length, 11);
   assert.equal((paper.match(/<polyline/g) ?? []).length, 10);
+  // Ten lines, eight colours: the ninth and tenth (Int2, Int2-Adv) are dashed.
+  assert.equal((paper.match(/<polyline[^>]*stroke-dasharray/g) ?? []).length, 2);
 });
 
 test("a card's AAI record is not taken for a clean evaluation in the zoo listing", () => {
