@@ -329,14 +329,14 @@ function tauChart(t: ZooTable3, values: (r: Table3Row) => (number | null)[]): st
       const v = values(r)[j];
       return v === null ? [] : [[e, v]];
     });
-    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (none)'}`, points };
+    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (-)'}`, points };
   });
   const lo = Math.min(0, ...series.flatMap((s) => s.points.map((p) => p[1])));
   return lineChart(series, {
     xLabel: 'eps (L-inf)',
     yLabel: "mean Kendall's tau",
     yRange: [Math.floor(lo * 10) / 10, 1],
-    yFormat: (v) => v.toFixed(1),
+    yFormat: (v) => String(Number(v.toFixed(2))),
   });
 }
 

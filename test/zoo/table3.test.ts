@@ -228,7 +228,7 @@ test('the table: ours (paper) per cell, medians with counts, seed-only rows mark
   // legend only (the same colours as in the paper's); the paper's has ten lines.
   const [ours, paper] = html.split('<svg ').slice(1);
   assert.equal((ours.match(/<polyline[^>]*points="\d/g) ?? []).length, 2);
-  assert.equal((ours.match(/\(none\)</g) ?? []).length, 8);
+  assert.equal((ours.match(/ \(-\)</g) ?? []).length, 8);
   assert.equal((ours.match(/<circle/g) ?? []).length, 11);
   assert.equal((paper.match(/<polyline/g) ?? []).length, 10);
   // Ten lines, eight colours: the ninth and tenth (Int2, Int2-Adv) are dashed.
