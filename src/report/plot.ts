@@ -83,14 +83,16 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
   );
   series.forEach((s, i) => {
     const col = PALETTE[i % PALETTE.length];
+    // Past the palette's 8 colours, lines repeat a colour dashed (the legend shows the dash too).
+    const dash = i >= PALETTE.length ? ' stroke-dasharray="6 3"' : '';
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     parts.push(
-      `<polyline fill="none" stroke="${col}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
+      `<polyline fill="none" stroke="${col}" stroke-width="2"${dash} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
       ...pts.map(
         ([x, y]) =>
           `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3.5" fill="${col}"><title>${escapeHtml(`${s.name}: ${x} → ${yf(y)}`)}</title></circle>`,
       ),
-      `<line x1="${W - m.r + 12}" x2="${W - m.r + 32}" y1="${m.t + 10 + 18 * i}" y2="${m.t + 10 + 18 * i}" stroke="${col}" stroke-width="2"/>`,
+      `<line x1="${W - m.r + 12}" x2="${W - m.r + 32}" y1="${m.t + 10 + 18 * i}" y2="${m.t + 10 + 18 * i}" stroke="${col}" stroke-width="2"${dash}/>`,
       `<text x="${W - m.r + 38}" y="${m.t + 14 + 18 * i}">${escapeHtml(s.name)}</text>`,
     );
   });

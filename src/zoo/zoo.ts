@@ -169,7 +169,8 @@ function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): M
  */
 function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
   const metrics = Object.entries(card.metrics ?? {}).filter(
-    ([k, v]) => !k.startsWith('pgd200:') && typeof v?.accuracy === 'number',
+    // Attack records (pgd200:, Table 3's aai200:) hold a clean accuracy too, but are not evaluations.
+    ([k, v]) => !k.startsWith('pgd200:') && !k.startsWith('aai200:') && typeof v?.accuracy === 'number',
   );
   const rank = (k: string) => {
     const i = CLEAN_PREFERENCE.indexOf(k);

@@ -2,7 +2,9 @@ import { Option, type Command } from 'commander';
 import { UserError } from '../../errors.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { zooTableRun } from '../../node/zooTableRun.ts';
-import { zooReport } from '../../report/zoo.ts';
+import { zooTable3Run } from '../../node/zooTable3Run.ts';
+import { AAI200 } from '../../zoo/aaiRecord.ts';
+import { zooReport, zooReport3 } from '../../report/zoo.ts';
 import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { positiveInt } from '../options.ts';
@@ -15,13 +17,18 @@ import { zooVerify, type VerifyOptions } from './zooVerify.ts';
 import { listingJson, printListing } from '../zooListing.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
+/** Table 3's budgets (the paper's) and images (Table 1's 200: the paper does not say). */
+const DEFAULT_EPS3 = [0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
+const DEFAULT_LIMIT = { 1: 500, 3: 200 } as const;
 
 interface ZooTableCliOptions {
   models?: string;
   eps?: number[];
   data: string;
   dataDir?: string;
-  limit: number;
+  limit?: number;
+  table: '1' | '3';
+  steps?: number;
   batchSize?: number;
   workers?: number;
   format: 'md' | 'json' | 'html';
@@ -58,30 +65,46 @@ function selectModels(z: ZooListing, only: string[] | undefined): ZooEntry[] {
   return present;
 }
 
-/** `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1. */
+/**
+ * `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1; with
+ * `--table 3`, Kendall's tau under AAI per (model, eps) cell and Table 3.
+ */
 async function zooTable(program: Command, o: ZooTableCliOptions, models: string): Promise<void> {
   if (o.cached && (o.record || o.recompute))
     throw new UserError('--cached attacks nothing: it cannot go with --record or --recompute');
   if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
   if (o.out) checkOutputFile(o.out, '--out');
+  if (o.steps !== undefined && o.table !== '3')
+    throw new UserError('--steps sets the AAI steps of --table 3; Table 1 is PGD-200 (drop --steps)');
   const z = listZoo(models);
   const present = selectModels(z, o.only);
   await setup(program);
   const bars = new Map<string, ReturnType<typeof progressBar>>();
-  const table = await zooTableRun({
+  const run = {
     ...o,
-    eps: o.eps ?? DEFAULT_EPS,
+    limit: o.limit ?? DEFAULT_LIMIT[o.table],
     zoo: z,
     present,
     command: commandLine(process.argv.slice(2)),
-    onProgress: (member, done, total, what) => {
+    onProgress: (member: string, done: number, total: number, what: string) => {
       if (!bars.has(member))
-        bars.set(member, progressBar(`pgd-200 ${member}`, { quiet: o.format === 'json' }));
+        bars.set(
+          member,
+          progressBar(`${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`, { quiet: o.format === 'json' }),
+        );
       bars.get(member)!.update(done, total, what);
       if (done === total) bars.get(member)!.stop();
     },
-  }).finally(() => bars.forEach((b) => b.stop()));
-  const file = zooReport(table, o.format);
+  };
+  const file = await (
+    o.table === '3'
+      ? zooTable3Run({
+          ...run,
+          eps: o.eps ?? DEFAULT_EPS3,
+          attack: { ...AAI200, steps: o.steps ?? AAI200.steps, batchSize: o.batchSize ?? AAI200.batchSize },
+        }).then((t) => zooReport3(t, o.format))
+      : zooTableRun({ ...run, eps: o.eps ?? DEFAULT_EPS }).then((t) => zooReport(t, o.format))
+  ).finally(() => bars.forEach((b) => b.stop()));
   if (o.out) {
     writeFileAtomic(o.out, file.content);
     process.stderr.write(`advlens zoo table: wrote ${o.out}\n`);
@@ -106,13 +129,34 @@ export function registerZoo(program: Command): void {
   zoo
     .command('table')
     .description(
-      "Table 1 of Boopathy et al. (ICML 2020), MNIST: each zoo model's PGD-200 accuracy per eps beside the paper's",
+      "Table 1 of Boopathy et al. (ICML 2020), MNIST: each zoo model's PGD-200 accuracy per eps beside the paper's; --table 3: Kendall's tau of the CAM under AAI",
+    )
+    .addOption(
+      new Option(
+        '--table <n>',
+        "the paper's table: 1 (PGD-200 accuracy) or 3 (Kendall's tau between clean and AAI-attacked CAMs)",
+      )
+        .choices(['1', '3'])
+        .default('1'),
     )
     .option('--models <dir>', 'folder holding the zoo (default models)')
-    .option('--eps <list>', `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')})`, parseEpsList)
+    .option(
+      '--eps <list>',
+      `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')}; table 3: ${DEFAULT_EPS3.join(',')})`,
+      parseEpsList,
+    )
     .option('--data <spec>', 'test set', 'mnist:test')
     .option('--data-dir <dir>', 'where to look for datasets')
-    .option('--limit <n>', 'the first N test images (the paper used 200)', positiveInt('--limit'), 500)
+    .option(
+      '--limit <n>',
+      `the first N test images (default ${DEFAULT_LIMIT[1]}; table 3: ${DEFAULT_LIMIT[3]}; the paper used 200)`,
+      positiveInt('--limit'),
+    )
+    .option(
+      '--steps <n>',
+      `AAI steps of --table 3 (default ${AAI200.steps}, as the paper; recorded with each cell)`,
+      positiveInt('--steps'),
+    )
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .option(
       '--workers <n>',
@@ -121,7 +165,10 @@ export function registerZoo(program: Command): void {
     )
     .addOption(new Option('--format <kind>', 'output format').choices(['md', 'json', 'html']).default('md'))
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
-    .option('--record', "write the measured accuracies into each model's card (merged with what it holds)")
+    .option(
+      '--record',
+      "write the measured numbers into each model's card (merged with what it holds; table 3: each cell as soon as it is measured, so a stopped run resumes)",
+    )
     .option('--recompute', 'attack again even where a card holds the numbers')
     .option('--cached', "print only what the cards hold, attack nothing ('-' where a card lacks a budget)")
     .option(
