@@ -151,10 +151,11 @@ export async function loadStylizer(
     const { names, images } = await loadPaintings(paintingsDir);
     try {
       const s = arbitraryStylizer(models, images, { ...opts, paintingNames: names });
+      const freeVectors = s.dispose;
       return Object.assign(s, {
         sources: { models: path.resolve(modelsDir), paintings: path.resolve(paintingsDir) },
         dispose: () => {
-          s.dispose();
+          freeVectors();
           models.style.dispose();
           models.transfer.dispose();
         },
