@@ -171,3 +171,24 @@ test('a truncated variable file or a wrong shape is a one-line user error', () =
   assert.throws(() => loadFastStyleVariables(dir), UserError);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('the whole la_muse network equals an independent float64 PyTorch build on an 8x12 image', (t) => {
+  if (!fs.existsSync(path.join(SHARED, 'la_muse'))) return t.skip('../shared/models/style-transfer absent');
+  // test/fixtures/torch-fast-style.json: bench/fast-style-crosscheck.py.
+  const fixture = JSON.parse(
+    fs.readFileSync(path.resolve(import.meta.dirname, '../../fixtures/torch-fast-style.json'), 'utf8'),
+  ) as { style: string; shape: [number, number, number, number]; output: number[] };
+  const vars = loadFastStyleVariables(path.join(SHARED, fixture.style));
+  const n = fixture.shape.reduce((a, b) => a * b, 1);
+  const x = tf.tensor4d(
+    Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000),
+    fixture.shape,
+  );
+  const y = fastStyleNet(vars)(x);
+  const got = y.dataSync();
+  assert.equal(got.length, fixture.output.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - fixture.output[i]));
+  assert.ok(worst < 1e-4, `max |tfjs - torch| ${worst}`);
+  tf.dispose([x, y, ...Object.values(vars)]);
+});
