@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
-import { readBounded, readJson, weightFile } from './fsio.ts';
+import { fileHandler, readBounded, readJson, weightFile } from './fsio.ts';
 import { decodeImage } from './image.ts';
 import { checkFastStyleVariables, type FastStyleVariables } from '../data/transforms/fastStyle.ts';
 import {
@@ -76,7 +76,6 @@ export async function loadArbitraryStyle(dir: string): Promise<ArbitraryStyleMod
       throw new UserError(
         `${dir} has no ${part}/model.json; point --style-models at the arbitrary-style folder`,
       );
-  const { fileHandler } = await import('./fsio.ts');
   const style = await tfc.loadGraphModel(fileHandler(path.join(dir, 'style')));
   const transfer = await tfc.loadGraphModel(fileHandler(path.join(dir, 'transfer')));
   return { style, transfer };
@@ -147,8 +146,11 @@ export async function loadStylizer(
       : findDir(candidates(opts, 'arbitrary-style', true), 'the arbitrary style models', '--style-models');
     const paintingsDir =
       opts.paintingsDir ?? findDir(candidates(opts, 'style-images', false), 'the paintings', '--paintings');
-    const models = await loadArbitraryStyle(modelsDir);
     const { names, images } = await loadPaintings(paintingsDir);
+    const models = await loadArbitraryStyle(modelsDir).catch((e) => {
+      tf.dispose(images);
+      throw e;
+    });
     try {
       const s = arbitraryStylizer(models, images, { ...opts, paintingNames: names });
       const freeVectors = s.dispose;
@@ -160,6 +162,10 @@ export async function loadStylizer(
           models.transfer.dispose();
         },
       });
+    } catch (e) {
+      models.style.dispose();
+      models.transfer.dispose();
+      throw e;
     } finally {
       tf.dispose(images);
     }

@@ -87,3 +87,17 @@ test('a fast style network stylises at scale, and an unknown style is a user err
   x.dispose();
   s.dispose();
 });
+
+test('a stylizer that fails to build (strength 2) frees its models and paintings', async (t) => {
+  if (!have) return t.skip('../shared/models/arbitrary-style absent');
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    loadStylizer('arbitrary', {
+      modelsDir: path.join(SHARED, 'models'),
+      paintingsDir: path.join(SHARED, 'data/style-images'),
+      strength: 2,
+    }),
+    (e: unknown) => e instanceof UserError && /strength 2 must be in \[0, 1\]/.test(e.message),
+  );
+  assert.equal(tf.memory().numTensors, before);
+});
