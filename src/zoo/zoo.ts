@@ -14,6 +14,7 @@ import { UserError } from '../errors.ts';
 import type { ModelCard } from '../models/card.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
 import { parseRobustRecord, sameEps, type RobustRecord } from './robustRecord.ts';
+import { isCellKey } from './cellRecord.ts';
 
 /** One member of the zoo. */
 export interface ZooMethod {
@@ -169,7 +170,7 @@ function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): M
  */
 function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
   const metrics = Object.entries(card.metrics ?? {}).filter(
-    ([k, v]) => !k.startsWith('pgd200:') && typeof v?.accuracy === 'number',
+    ([k, v]) => !k.startsWith('pgd200:') && !isCellKey(k) && typeof v?.accuracy === 'number',
   );
   const rank = (k: string) => {
     const i = CLEAN_PREFERENCE.indexOf(k);

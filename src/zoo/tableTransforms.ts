@@ -1,0 +1,33 @@
+/**
+ * The small interface through which a zoo table applies an image transform by name (AT-CNN's
+ * saturation and patch shuffling, ALGORITHMS.md section 5): a transform maps a batch of images
+ * [N, H, W, C] in [0, 1] to a batch of the same shape, deterministically for a given seed. The
+ * transforms themselves live in src/data/transforms/ and are registered here under the names the
+ * table's columns use (`saturate`, `shuffle`); a column whose transform is not registered shows
+ * "not available" instead of failing. Tests and users can register their own.
+ *
+ *   registerTableTransform('saturate', (p) => (x) => saturateTensor(x, p));
+ *   tableTransform('saturate', 8)?.(batch.x, 1);
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Transforms a batch (caller owns the result; the input is not disposed); `seed` drives any randomness. */
+export type BatchTransform = (x: tf.Tensor4D, seed: number) => tf.Tensor4D;
+
+const PROVIDERS = new Map<string, (param: number) => BatchTransform>();
+
+/** Registers (or replaces) the transform `name`, built for a parameter (saturation level, grid size). */
+export function registerTableTransform(name: string, make: (param: number) => BatchTransform): void {
+  PROVIDERS.set(name, make);
+}
+
+/** Removes a registered transform (tests). */
+export function unregisterTableTransform(name: string): void {
+  PROVIDERS.delete(name);
+}
+
+/** The transform `name` at `param`, or null when none of that name is registered. */
+export function tableTransform(name: string, param: number): BatchTransform | null {
+  const make = PROVIDERS.get(name);
+  return make ? make(param) : null;
+}
