@@ -51,7 +51,10 @@ export interface FindingDef {
   reads: 'value' | 'conditional';
   /** The columns it needs (a seed set without them has no answer). */
   columns: string[];
-  check: (get: Lookup) => { answer: 'yes' | 'no' | 'not measured'; detail: string };
+  check: (
+    get: Lookup,
+    fmt: (v: number | null) => string,
+  ) => { answer: 'yes' | 'no' | 'not measured'; detail: string };
 }
 
 /** A table of the seed: rows, columns, the seed's numbers, findings, defaults. */
@@ -88,6 +91,15 @@ function valuesOf(get: Lookup, members: string[], column: string) {
   return { v, absent: v.filter((x) => x.v === null).map((x) => x.m) };
 }
 
+/** "a, b (every column); c: x, y": which members lack which of `columns`. */
+function absentText(absent: Map<string, string[]>, columns: number): string {
+  const all = [...absent].filter(([, cols]) => cols.length === columns).map(([m]) => m);
+  const some = [...absent]
+    .filter(([, cols]) => cols.length < columns)
+    .map(([m, cols]) => `${m}: ${cols.join(', ')}`);
+  return `not measured: ${[...(all.length ? [`${all.join(', ')}${columns > 1 ? ' (every column)' : ''}`] : []), ...some].join('; ')}`;
+}
+
 /**
  * Whether every member of `group` is strictly above (or below) `ref` in each column of `columns`;
  * `not measured` naming what is absent when a value is missing.
@@ -98,35 +110,34 @@ function compareAll(
   ref: string,
   columns: { key: string; label: string }[],
   dir: 'above' | 'below',
+  fmt: (v: number | null) => string,
 ): Answer {
   const parts: string[] = [];
-  const absent = new Set<string>();
+  const absent = new Map<string, string[]>();
+  const miss = (m: string, label: string) => absent.set(m, [...(absent.get(m) ?? []), label]);
   let all = true;
   for (const c of columns) {
     const r = get(ref, c.key);
     const { v, absent: a } = valuesOf(get, group, c.key);
-    if (r === null) absent.add(`${ref} ${c.label}`);
-    a.forEach((m) => absent.add(`${m} ${c.label}`));
+    if (r === null) miss(ref, c.label);
+    a.forEach((m) => miss(m, c.label));
     if (r === null) continue;
     const known = v.filter((x) => x.v !== null);
     const ok = known.filter((x) => (dir === 'above' ? x.v! > r : x.v! < r));
     if (ok.length < known.length) all = false;
     parts.push(
-      `${c.label}: ${ok.length} of ${known.length} ${dir} ${ref} ${fmt3(r)}${
+      `${c.label}: ${ok.length} of ${known.length} ${dir} ${ref} ${fmt(r)}${
         ok.length < known.length
           ? ` (not: ${known
               .filter((x) => !ok.includes(x))
-              .map((x) => `${x.m} ${fmt3(x.v)}`)
+              .map((x) => `${x.m} ${fmt(x.v)}`)
               .join(', ')})`
           : ''
       }`,
     );
   }
   if (absent.size)
-    return {
-      answer: 'not measured',
-      detail: [`not measured: ${[...absent].join(', ')}`, ...parts].join('; '),
-    };
+    return { answer: 'not measured', detail: [absentText(absent, columns.length), ...parts].join('; ') };
   return { answer: all ? 'yes' : 'no', detail: parts.join('; ') };
 }
 
@@ -185,7 +196,8 @@ export function table1Def(eps: number[] = T1_EPS): StudyDef {
         statement: 'Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at 8, 9 and 10 /255',
         reads: 'value',
         columns: large.map((c) => c.key),
-        check: (get) => compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above'),
+        check: (get, fmt) =>
+          compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt),
       },
     ],
     defaultLimit: 500,
@@ -349,7 +361,7 @@ function atcnnFindings(): FindingDef[] {
         "Adversarial training costs clean accuracy: every AT model's clean accuracy is below Standard's",
       reads: 'value',
       columns: ['clean'],
-      check: (get) => compareAll(get, at, 'standard', col('clean', 'clean'), 'below'),
+      check: (get, fmt) => compareAll(get, at, 'standard', col('clean', 'clean'), 'below', fmt),
     },
     {
       id: 'at-keep-stylized',
@@ -357,7 +369,7 @@ function atcnnFindings(): FindingDef[] {
         "AT models keep more on stylised images (less reliance on texture): every AT model's stylised accuracy is above Standard's",
       reads: 'value',
       columns: ['stylized'],
-      check: (get) => compareAll(get, at, 'standard', col('stylized', 'stylised'), 'above'),
+      check: (get, fmt) => compareAll(get, at, 'standard', col('stylized', 'stylised'), 'above', fmt),
     },
     {
       id: 'underfit-not-stylized',
@@ -365,23 +377,21 @@ function atcnnFindings(): FindingDef[] {
         "The stylised gain is not lower clean accuracy alone: Underfit's stylised accuracy is below every AT model's",
       reads: 'value',
       columns: ['stylized'],
-      check: (get) => {
-        const a = compareAll(get, at, 'underfit', col('stylized', 'stylised'), 'above');
-        return a;
-      },
+      check: (get, fmt) => compareAll(get, at, 'underfit', col('stylized', 'stylised'), 'above', fmt),
     },
     {
       id: 'at-keep-saturated',
       statement: `AT models keep more on saturated images: at saturation levels ${STRONG_SATURATION.join(', ')}, every AT model's accuracy on the images it classifies right when clean is above Standard's`,
       reads: 'conditional',
       columns: STRONG_SATURATION.map((p) => `saturate:${p}`),
-      check: (get) =>
+      check: (get, fmt) =>
         compareAll(
           get,
           at,
           'standard',
           STRONG_SATURATION.map((p) => ({ key: `saturate:${p}`, label: `saturation ${p}` })),
           'above',
+          fmt,
         ),
     },
     {
@@ -389,13 +399,14 @@ function atcnnFindings(): FindingDef[] {
       statement: `AT models lose more on patch-shuffled images (more reliance on shape): at shuffle sizes ${SHUFFLE_SIZES.join(', ')}, every AT model's accuracy on the images it classifies right when clean is below Standard's`,
       reads: 'conditional',
       columns: SHUFFLE_SIZES.map((k) => `shuffle:${k}`),
-      check: (get) =>
+      check: (get, fmt) =>
         compareAll(
           get,
           at,
           'standard',
           SHUFFLE_SIZES.map((k) => ({ key: `shuffle:${k}`, label: `shuffle ${k}` })),
           'below',
+          fmt,
         ),
     },
   ];
@@ -538,9 +549,9 @@ export interface StudyInput {
   versions: Record<string, string>;
 }
 
-/** The answer of `f` on a lookup. */
-export function answerFinding(f: FindingDef, get: Lookup): Answer {
-  return f.check(get);
+/** Values as a table of unit `unit` shows them: three decimals, or percent with two. */
+export function unitFormat(unit: 'fraction' | 'percent'): (v: number | null) => string {
+  return (v) => (v === null ? '-' : unit === 'percent' ? (100 * v).toFixed(2) : v.toFixed(3));
 }
 
 /** Assembles the table: a row per member of the definition, measured or "not trained yet". */
@@ -583,7 +594,8 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
       return reads === 'value' ? row.cells[j].value : row.cells[j].conditional;
     };
   const findings = def.findings.map((f): FindingAnswer => {
-    const here = f.check(ours(f.reads));
+    const fmt = unitFormat(def.unit);
+    const here = f.check(ours(f.reads), fmt);
     const seed = def.seeds.map((s) => {
       if (f.reads === 'conditional' || f.columns.some((c) => !Object.values(s.values).some((v) => c in v)))
         return {
@@ -595,7 +607,7 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
         const row = def.rows.find((r) => r.member === member);
         return row?.seedRow ? (s.values[row.seedRow]?.[key] ?? null) : null;
       };
-      const a = f.check(bySeed);
+      const a = f.check(bySeed, fmt);
       return {
         set: s.name,
         answer:

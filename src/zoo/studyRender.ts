@@ -6,17 +6,15 @@
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { lineChart, type Series } from '../report/plot.ts';
-import type { StudyCell, StudyTable, StudyTableRow } from './study.ts';
+import { unitFormat, type StudyCell, type StudyTable, type StudyTableRow } from './study.ts';
 
 /** A value in the table's unit: three decimals, or percent with two. */
 export function fmtValue(t: Pick<StudyTable, 'unit'>, v: number | null): string {
-  if (v === null) return '-';
-  return t.unit === 'percent' ? (100 * v).toFixed(2) : v.toFixed(3);
+  return unitFormat(t.unit)(v);
 }
 
 /** Our cell: its value (and conditional accuracy where the table has it), or why it is empty. */
 function oursText(t: StudyTable, c: StudyCell): string {
-  if (c.state === 'not trained yet') return 'not trained yet';
   if (c.value === null) return c.state === 'not available' ? 'n/a' : '-';
   return t.id === 'atcnn' && c.conditional !== null
     ? `${fmtValue(t, c.value)} / ${fmtValue(t, c.conditional)}`
@@ -49,7 +47,7 @@ function tableCells(t: StudyTable): { head: string[]; body: string[][] } {
   return {
     head: ['method', ...t.columns.map((c) => c.label), ...seedCols.map((s) => s.head)],
     body: t.rows.map((r) => [
-      r.display,
+      r.status === 'present' ? r.display : `${r.display} (not trained yet)`,
       ...t.columns.map((_, j) => cellText(t, r, j)),
       ...seedCols.map((s) => s.cell(r)),
     ]),
@@ -58,9 +56,9 @@ function tableCells(t: StudyTable): { head: string[]; body: string[][] } {
 
 function setupText(t: StudyTable): string {
   const d = t.provenance.data;
-  const seeds = t.seeds
-    .map((s) => `${s.citation}${s.examples ? `, ${s.examples} test images` : ''}`)
-    .join('; ');
+  const seeds = [
+    ...new Set(t.seeds.map((s) => `${s.citation}${s.examples ? `, ${s.examples} test images` : ''}`)),
+  ].join('; ');
   return (
     `${t.id === 'atcnn' ? '' : 'Each cell: ours (paper). '}Ours: ${t.setup} ` +
     (d
@@ -172,36 +170,26 @@ function plots(t: StudyTable): { title: string; html: string }[] {
       : [];
   }
   if (t.id === 'atcnn') {
-    // p = 2 is the identity and k = 1 one patch: both are the clean image, where the share of the
-    // clean-correct images still right is 1.
-    const sat = [
-      { key: 'clean', x: 1 },
-      ...t.columns
-        .filter((c) => c.transform === 'saturate')
-        .map((c) => ({ key: c.key, x: Math.log2(c.param!) })),
-    ];
+    // p = 2 is the identity; k = 1 (one patch) is the clean image, where the share of the
+    // clean-correct images still right is 1 (the clean column's second accuracy).
+    const sat = t.columns
+      .filter((c) => c.transform === 'saturate')
+      .map((c) => ({ key: c.key, x: Math.log2(c.param!) }));
     const shuf = [
       { key: 'clean', x: 1 },
       ...t.columns.filter((c) => c.transform === 'shuffle').map((c) => ({ key: c.key, x: c.param! })),
     ];
     const out: { title: string; html: string }[] = [];
-    const a = seriesOf(
-      t,
-      sat.filter((c) => c.key !== 'clean'),
-      'conditional',
-    );
+    const a = seriesOf(t, sat, 'conditional');
     if (a.length)
       out.push({
         title: 'Accuracy against saturation level',
         html: lineChart(a, {
-          xLabel: 'log2 of the saturation level p (1 = identity)',
+          xLabel: 'log2 of the saturation level p (1: p = 2, the identity)',
           yLabel: 'share of clean-correct still right',
         }),
       });
-    const b = seriesOf(t, shuf, 'conditional').map((s) => ({
-      ...s,
-      points: s.points.map(([x, y]): [number, number] => [x, x === 1 ? 1 : y]),
-    }));
+    const b = seriesOf(t, shuf, 'conditional');
     if (b.some((s) => s.points.length > 1))
       out.push({
         title: 'Accuracy against shuffle size',

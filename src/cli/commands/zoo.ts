@@ -13,15 +13,22 @@ import { listZoo } from '../../node/zoo.ts';
 import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
 import { listingJson, printListing } from '../zooListing.ts';
+import { zooStudyTable } from './zooStudy.ts';
+import { STUDY_IDS } from '../../zoo/study.ts';
+import { zooDef, ZOOS } from '../../zoo/zoos.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
 
 interface ZooTableCliOptions {
   models?: string;
+  zoo?: string;
+  table: string;
+  stylizedData?: string;
+  seed?: number;
   eps?: number[];
-  data: string;
+  data?: string;
   dataDir?: string;
-  limit: number;
+  limit?: number;
   batchSize?: number;
   workers?: number;
   format: 'md' | 'json' | 'html';
@@ -32,13 +39,12 @@ interface ZooTableCliOptions {
   only?: string[];
 }
 
-/** `--only normal,int2` -> checked zoo method names. */
+/** `--only normal,int2` -> zoo method names (checked against the zoo the command reads). */
 function parseOnly(v: string, prev: string[] = []): string[] {
   const names = v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const n of names) zooMethod(n);
   return [...new Set([...prev, ...names])];
 }
 
@@ -63,6 +69,8 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   if (o.cached && (o.record || o.recompute))
     throw new UserError('--cached attacks nothing: it cannot go with --record or --recompute');
   if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.stylizedData) throw new UserError('--stylized-data applies to --zoo cifar10 --table atcnn only');
+  for (const m of o.only ?? []) zooMethod(m);
   if (o.out) checkOutputFile(o.out, '--out');
   const z = listZoo(models);
   const present = selectModels(z, o.only);
@@ -70,6 +78,8 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   const bars = new Map<string, ReturnType<typeof progressBar>>();
   const table = await zooTableRun({
     ...o,
+    data: o.data ?? 'mnist:test',
+    limit: o.limit ?? 500,
     eps: o.eps ?? DEFAULT_EPS,
     zoo: z,
     present,
@@ -97,22 +107,49 @@ export function registerZoo(program: Command): void {
     )
     .enablePositionalOptions()
     .option('--models <dir>', 'folder holding the zoo (mnist-normal, mnist-int2, ...)', 'models')
+    .option('--zoo <name>', `which zoo: ${Object.keys(ZOOS).join(', ')}`, 'mnist')
     .option('--json', 'machine-readable listing on stdout')
-    .action((o: { models: string; json?: boolean }) => {
-      const z = listZoo(o.models);
+    .action((o: { models: string; zoo: string; json?: boolean }) => {
+      const z = listZoo(o.models, zooDef(o.zoo));
       if (o.json) process.stdout.write(listingJson(z));
       else printListing(z);
     });
   zoo
     .command('table')
     .description(
-      "Table 1 of Boopathy et al. (ICML 2020), MNIST: each zoo model's PGD-200 accuracy per eps beside the paper's",
+      "a seed table on a zoo beside the seed's numbers: Table 1 of Boopathy et al. (ICML 2020) on the MNIST zoo (PGD-200 per eps); with --zoo cifar10, Table 1 (CIFAR-10), Table 2 (unforeseen attacks) or the AT-CNN table (clean, stylised, saturated, patch-shuffled)",
     )
     .option('--models <dir>', 'folder holding the zoo (default models)')
-    .option('--eps <list>', `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')})`, parseEpsList)
-    .option('--data <spec>', 'test set', 'mnist:test')
+    .option(
+      '--zoo <name>',
+      `which zoo: ${Object.keys(ZOOS).join(', ')} (default mnist for --table 1, cifar10 for the others)`,
+    )
+    .addOption(
+      new Option('--table <id>', 'which table: 1, 2 (CIFAR-10), atcnn (CIFAR-10)')
+        .choices([...STUDY_IDS])
+        .default('1'),
+    )
+    .option(
+      '--eps <list>',
+      `table 1: L-inf budgets, comma-separated (default MNIST ${DEFAULT_EPS.join(',')}; CIFAR-10 0,2/255,4/255,6/255,8/255,9/255,10/255)`,
+      parseEpsList,
+    )
+    .option('--data <spec>', 'test set (default mnist:test, or cifar10:test for the CIFAR-10 zoo)')
     .option('--data-dir <dir>', 'where to look for datasets')
-    .option('--limit <n>', 'the first N test images (the paper used 200)', positiveInt('--limit'), 500)
+    .option(
+      '--limit <n>',
+      'the first N test images (default 500 for table 1, 200 for table 2, 2000 for atcnn; the papers used 200)',
+      positiveInt('--limit'),
+    )
+    .option(
+      '--stylized-data <spec>',
+      'atcnn: the stylised copy of the test set for the stylised column (folder:DIR written by advlens stylize)',
+    )
+    .option(
+      '--seed <n>',
+      'CIFAR-10 tables: seed of the transforms and unforeseen attacks (batch b: seed + 1000003 b; default 1)',
+      positiveInt('--seed'),
+    )
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .option(
       '--workers <n>',
@@ -121,16 +158,25 @@ export function registerZoo(program: Command): void {
     )
     .addOption(new Option('--format <kind>', 'output format').choices(['md', 'json', 'html']).default('md'))
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
-    .option('--record', "write the measured accuracies into each model's card (merged with what it holds)")
+    .option(
+      '--record',
+      "write the measured accuracies into each model's card (merged with what it holds; CIFAR-10 tables: each cell as soon as it is measured, so a rerun resumes)",
+    )
     .option('--recompute', 'attack again even where a card holds the numbers')
     .option('--cached', "print only what the cards hold, attack nothing ('-' where a card lacks a budget)")
     .option(
       '--only <methods>',
-      `zoo methods, comma-separated: ${ZOO_METHODS.map((m) => m.method).join(', ')}`,
+      `zoo methods, comma-separated (MNIST: ${ZOO_METHODS.map((m) => m.method).join(', ')}; CIFAR-10: see advlens zoo --zoo cifar10)`,
       parseOnly,
     )
     .action(async (o: ZooTableCliOptions) => {
-      await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
+      const models = o.models ?? zoo.opts<{ models: string }>().models;
+      const which = o.zoo ?? (o.table === '1' ? 'mnist' : 'cifar10');
+      zooDef(which);
+      if (which === 'cifar10') return zooStudyTable(program, o, models);
+      if (o.table !== '1')
+        throw new UserError(`--table ${o.table} is a CIFAR-10 table: use --zoo cifar10 (or leave --zoo out)`);
+      await zooTable(program, o, models);
     });
   zoo
     .command('verify')
