@@ -12,13 +12,7 @@ import { UserError } from '../errors.ts';
 import type { ModelCard } from '../models/card.ts';
 import { SEED_ROW_OF } from '../zoo/seedTable.ts';
 import { MNIST_ZOO, type ZooDef } from '../zoo/zoos.ts';
-import {
-  zooEntry,
-  type ZooEntry,
-  type ZooListing,
-  type ZooMethod,
-  type ZooMissing,
-} from '../zoo/zoo.ts';
+import { zooEntry, type ZooEntry, type ZooListing, type ZooMethod, type ZooMissing } from '../zoo/zoo.ts';
 import { CARD_FILE } from './models.ts';
 import { readJson } from './fsio.ts';
 

@@ -104,8 +104,8 @@ export function measureDataCell(
 }
 
 /**
- * Accuracy of `model` on `data` under attack `attack` at budget `eps` (its own units), with the
- * attack's other defaults, no sanity checks; batch b of the run has the seed `seed + 1000003 b`.
+ * Accuracy of `model` on `data` under attack `attack` at budget `eps` (its own units) for `steps`
+ * iterations, with the attack's other defaults, no sanity checks; batch b of the run has the seed `seed + 1000003 b`.
  */
 export async function measureAttackCell(
   model: Classifier,
@@ -113,6 +113,8 @@ export async function measureAttackCell(
   o: {
     attack: string;
     eps: number;
+    /** Iterations (default 200, the paper's). */
+    steps?: number;
     seed: number;
     batchSize?: number;
     runner?: AttackRunner;
@@ -123,7 +125,7 @@ export async function measureAttackCell(
   const r = await robustnessAsync(model, data, {
     attacks: [o.attack],
     eps: [o.eps],
-    attack: { seed: o.seed },
+    attack: { seed: o.seed, steps: o.steps ?? 200 },
     batchSize: o.batchSize ?? CELL_BATCH,
     sanity: false,
     onProgress: o.onProgress,

@@ -25,6 +25,7 @@ interface ZooTableCliOptions {
   table: string;
   stylizedData?: string;
   seed?: number;
+  attackSteps?: number;
   eps?: number[];
   data?: string;
   dataDir?: string;
@@ -144,6 +145,11 @@ export function registerZoo(program: Command): void {
     .option(
       '--stylized-data <spec>',
       'atcnn: the stylised copy of the test set for the stylised column (folder:DIR written by advlens stylize)',
+    )
+    .option(
+      '--attack-steps <n>',
+      'table 2: iterations of the unforeseen attacks (default 200, the paper; recorded with each cell)',
+      positiveInt('--attack-steps'),
     )
     .option(
       '--seed <n>',

@@ -24,6 +24,7 @@ export interface StudyCliOptions {
   limit?: number;
   stylizedData?: string;
   seed?: number;
+  attackSteps?: number;
   batchSize?: number;
   workers?: number;
   format: 'md' | 'json' | 'html';
@@ -41,6 +42,8 @@ export async function zooStudyTable(program: Command, o: StudyCliOptions, models
   if (o.eps && o.table !== '1')
     throw new UserError(`--eps applies to --table 1 only (got --table ${o.table})`);
   if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.attackSteps && o.table !== '2')
+    throw new UserError(`--attack-steps applies to --table 2 only (got --table ${o.table})`);
   if (o.stylizedData && o.table !== 'atcnn')
     throw new UserError(`--stylized-data applies to --table atcnn only (got --table ${o.table})`);
   for (const m of o.only ?? [])

@@ -1,0 +1,437 @@
+// The CIFAR-10 table machinery on tiny models trained here for a second on a few CIFAR-10 images
+// (their accuracy does not matter: the tests check that each cell is what a direct computation
+// gives, that cards record it with provenance, that --cached reads it back and that a rerun resumes).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import { ARCHITECTURES } from '../../src/models/architectures/index.ts';
+import { makeObjective } from '../../src/train/objectives/index.ts';
+import { trainRun } from '../../src/node/trainRun.ts';
+import { loadClassifier } from '../../src/node/models.ts';
+import { loadDataset, loadDatasetFor } from '../../src/node/loadData.ts';
+import { listZoo } from '../../src/node/zoo.ts';
+import { studyRun } from '../../src/node/studyRun.ts';
+import { CIFAR10_ZOO } from '../../src/zoo/zoos.ts';
+import { atcnnDef, table1Def, table2Def, type StudyTable } from '../../src/zoo/study.ts';
+import { registerTableTransform, unregisterTableTransform } from '../../src/zoo/tableTransforms.ts';
+import { evaluate } from '../../src/metrics/accuracy.ts';
+import { getBatch, makeDataset, type Dataset } from '../../src/data/dataset.ts';
+import { attack } from '../../src/attacks/index.ts';
+import { encodePng } from '../../src/node/image.ts';
+import { hasShared, SHARED } from '../cli/helpers.ts';
+
+const DATA_DIR = SHARED + 'data';
+const skip = !hasShared('data/cifar10-jpeg') && 'needs ../shared/data/cifar10-jpeg';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-study-'));
+const models = path.join(tmp, 'models');
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// A tiny GAP network so a PGD-200 cell takes a fraction of a second.
+ARCHITECTURES['tiny-gap-test'] = {
+  name: 'tiny-gap-test',
+  description: 'test only',
+  defaultInput: [32, 32, 3],
+  build: (o) => {
+    const m = tfl.sequential();
+    m.add(
+      tfl.layers.conv2d({
+        inputShape: o.inputShape,
+        filters: 6,
+        kernelSize: 3,
+        strides: 2,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.heNormal({ seed: o.seed() }),
+      }),
+    );
+    m.add(
+      tfl.layers.conv2d({
+        filters: 8,
+        kernelSize: 3,
+        strides: 2,
+        activation: 'relu',
+        name: 'features',
+        kernelInitializer: tfl.initializers.heNormal({ seed: o.seed() }),
+      }),
+    );
+    m.add(tfl.layers.globalAveragePooling2d({}));
+    m.add(
+      tfl.layers.dense({
+        units: o.classes,
+        name: 'logits',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed() }),
+      }),
+    );
+    return m;
+  },
+  layers: { lastConv: 'features', camFeatures: 'features', camDense: 'logits' },
+};
+
+/** AT-CNN's saturation, as ALGORITHMS.md writes it, on a tensor (the test's stand-in for src/data/transforms). */
+const saturateT = (p: number) => (x: tf.Tensor4D) =>
+  tf.tidy(() => {
+    const d = tf.sub(tf.mul(x, 2), 1);
+    return tf.clipByValue(
+      tf.add(tf.mul(tf.mul(tf.sign(d), tf.pow(tf.abs(d), 2 / p)), 0.5), 0.5),
+      0,
+      1,
+    ) as tf.Tensor4D;
+  });
+/** The same formula as a loop over pixel values: the independent computation. */
+const saturateLoop = (v: number, p: number) => {
+  const d = 2 * v - 1;
+  return Math.min(1, Math.max(0, Math.sign(d) * Math.abs(d) ** (2 / p) * 0.5 + 0.5));
+};
+/** A seeded "transform" whose output depends on the seed: rolls the image right by (seed mod 5) pixels. */
+const rollT = (x: tf.Tensor4D, seed: number) =>
+  tf.tidy(() => {
+    const s = seed % 5;
+    if (s === 0) return x.clone();
+    const w = x.shape[2];
+    return tf.concat(
+      [tf.slice(x, [0, 0, w - s, 0], [-1, -1, s, -1]), tf.slice(x, [0, 0, 0, 0], [-1, -1, w - s, -1])],
+      2,
+    ) as tf.Tensor4D;
+  });
+
+let test16: Dataset;
+before(async () => {
+  if (skip) return;
+  await initNodeBackend('wasm');
+  for (const [folder, method, opts] of [
+    ['cifar10-standard', 'normal', {}],
+    ['cifar10-pgd-linf-8', 'pgd', { eps: 8 / 255, attackSteps: 1, attackStepSize: 2 / 255 }],
+  ] as const) {
+    await trainRun({
+      data: 'cifar10:train',
+      dataDir: DATA_DIR,
+      limit: 96,
+      arch: 'tiny-gap-test',
+      objective: makeObjective(method, opts),
+      epochs: 1,
+      batchSize: 32,
+      optimizer: 'adam',
+      lr: 0.01,
+      momentum: 0.9,
+      schedule: 'constant',
+      augment: 'none',
+      seed: 1,
+      out: path.join(models, folder),
+      workers: 1,
+    });
+  }
+  test16 = await loadDataset('cifar10:test', { dataDir: DATA_DIR, limit: 16 });
+});
+
+const zoo = () => listZoo(models, CIFAR10_ZOO);
+const cardOf = (folder: string) =>
+  JSON.parse(fs.readFileSync(path.join(models, folder, 'advlens.json'), 'utf8'));
+const row = (t: StudyTable, member: string) => t.rows.find((r) => r.member === member)!;
+const col = (t: StudyTable, key: string) => t.columns.findIndex((c) => c.key === key);
+
+/** Accuracy and second accuracy of `model` on `data` with each image's pixels mapped by `f`, by direct counting. */
+function direct(c: Awaited<ReturnType<typeof loadClassifier>>, data: Dataset, f: (v: number) => number) {
+  const px = Float32Array.from(data.pixels, (v) => f(data.pixels instanceof Uint8Array ? v / 255 : v));
+  const moved = makeDataset({ ...data, pixels: px });
+  const clean = evaluate(c, data).predictions;
+  const p = evaluate(c, moved).predictions;
+  let right = 0;
+  let kept = 0;
+  let cleanRight = 0;
+  for (let i = 0; i < data.size; i++) {
+    right += Number(p[i] === data.labels[i]);
+    cleanRight += Number(clean[i] === data.labels[i]);
+    kept += Number(p[i] === data.labels[i] && clean[i] === data.labels[i]);
+  }
+  return { accuracy: right / data.size, conditional: cleanRight ? kept / cleanRight : null };
+}
+
+test(
+  'atcnn: clean, saturation and a seeded transform equal direct computations; cards record each cell; stylised reads its folder; absent members are "not trained yet"',
+  { skip },
+  async () => {
+    registerTableTransform('saturate', saturateT);
+    registerTableTransform('shuffle', () => rollT);
+    try {
+      // A stand-in "stylised" copy: 20 test images, inverted, two per class folder.
+      const src = await loadDataset('cifar10:test', { dataDir: DATA_DIR, limit: 20 });
+      const sty = path.join(tmp, 'stylized');
+      for (let i = 0; i < src.size; i++) {
+        const dir = path.join(sty, src.classNames[src.labels[i]]);
+        fs.mkdirSync(dir, { recursive: true });
+        const px = src.pixels.subarray(i * 3072, (i + 1) * 3072);
+        fs.writeFileSync(
+          path.join(dir, `${i}.png`),
+          await encodePng(
+            Uint8Array.from(px, (v) => 255 - v),
+            [32, 32, 3],
+          ),
+        );
+      }
+      const n0 = tf.memory().numTensors;
+      const t = await studyRun({
+        def: atcnnDef(),
+        zoo: zoo(),
+        data: 'cifar10:test',
+        dataDir: DATA_DIR,
+        limit: 16,
+        batchSize: 8,
+        stylizedData: `folder:${sty}`,
+        record: true,
+        workers: 1,
+        command: 'test atcnn',
+      });
+      assert.equal(tf.memory().numTensors, n0, 'no tensor leaks');
+      assert.deepEqual(
+        t.rows.map((r) => [r.member, r.status]),
+        [
+          ['standard', 'present'],
+          ['underfit', 'not trained yet'],
+          ['pgd-linf-8', 'present'],
+          ...[
+            'pgd-linf-4',
+            'pgd-linf-2',
+            'pgd-linf-1',
+            'pgd-l2-12',
+            'pgd-l2-8',
+            'pgd-l2-4',
+            'fgsm-8',
+            'fgsm-4',
+          ].map((m) => [m, 'not trained yet']),
+        ],
+      );
+      for (const folder of ['cifar10-standard', 'cifar10-pgd-linf-8']) {
+        const c = await loadClassifier(path.join(models, folder));
+        const r = row(t, folder.slice('cifar10-'.length));
+        const clean = evaluate(c, test16).accuracy;
+        assert.equal(r.cells[col(t, 'clean')].value, clean);
+        for (const p of [1, 8, 1024]) {
+          const d = direct(c, test16, (v) => saturateLoop(v, p));
+          const cell = r.cells[col(t, `saturate:${p}`)];
+          assert.equal(cell.value, d.accuracy, `${folder} saturation ${p}`);
+          assert.equal(cell.conditional, d.conditional, `${folder} saturation ${p}, second accuracy`);
+        }
+        // Saturation 2 is the identity.
+        assert.equal(r.cells[col(t, 'saturate:2')].value, clean);
+        // The seeded transform: batch b of 8 images gets seed 1 + 1000003 b (rolls of 1 and 4 pixels).
+        const b0 = getBatch(test16, [0, 1, 2, 3, 4, 5, 6, 7]);
+        const b1 = getBatch(test16, [8, 9, 10, 11, 12, 13, 14, 15]);
+        const pred = tf.tidy(
+          () =>
+            tf
+              .concat([
+                tf.argMax(c.logits(rollT(b0.x, 1)), 1),
+                tf.argMax(c.logits(rollT(b1.x, 1 + 1000003)), 1),
+              ])
+              .arraySync() as number[],
+        );
+        tf.dispose([b0.x, b0.y, b1.x, b1.y]);
+        const right = pred.filter((p, i) => p === test16.labels[i]).length;
+        for (const k of [2, 4, 8])
+          assert.equal(r.cells[col(t, `shuffle:${k}`)].value, right / 16, `${folder} shuffle ${k}`);
+        // The stylised column: plain accuracy on the folder, read at the model's input size.
+        const styl = await loadDatasetFor(c, `folder:${sty}`, { limit: 16 });
+        assert.equal(r.cells[col(t, 'stylized')].value, evaluate(c, styl).accuracy);
+        assert.equal(r.cells[col(t, 'stylized')].conditional, null);
+        c.model.dispose();
+        const card = cardOf(folder);
+        const rec = card.metrics['cell:saturate:8@cifar10:test'];
+        assert.equal(rec.accuracy, r.cells[col(t, 'saturate:8')].value);
+        assert.deepEqual(rec.settings, { transform: 'saturate', param: 8, seed: 1, batchSize: 8 });
+        assert.equal(rec.examples, 16);
+        assert.equal(rec.command, 'test atcnn');
+        assert.equal(card.metrics[`cell:stylized@folder:${sty}`].examples, 16);
+      }
+      // --cached: the same numbers from the cards, nothing measured.
+      const again = await studyRun({
+        def: atcnnDef(),
+        zoo: zoo(),
+        data: 'cifar10:test',
+        dataDir: DATA_DIR,
+        limit: 16,
+        batchSize: 8,
+        stylizedData: `folder:${sty}`,
+        cached: true,
+        workers: 1,
+      });
+      for (const m of ['standard', 'pgd-linf-8']) {
+        assert.deepEqual(
+          row(again, m).cells.map((c) => c.state),
+          Array(12).fill('card'),
+        );
+        assert.deepEqual(
+          row(again, m).cells.map((c) => c.value),
+          row(t, m).cells.map((c) => c.value),
+        );
+        assert.equal(row(again, m).cells[0].command, 'test atcnn');
+      }
+      // Without the transforms installed the columns say so, and without --stylized-data the stylised
+      // column is not measured; neither is an error.
+      unregisterTableTransform('shuffle');
+      const partial = await studyRun({
+        def: atcnnDef(),
+        zoo: zoo(),
+        data: 'cifar10:test',
+        dataDir: DATA_DIR,
+        limit: 16,
+        batchSize: 8,
+        cached: true,
+        workers: 1,
+      });
+      const s = row(partial, 'standard').cells;
+      assert.equal(s[col(partial, 'shuffle:4')].state, 'not available');
+      assert.equal(s[col(partial, 'stylized')].state, 'not measured');
+      assert.equal(s[col(partial, 'saturate:8')].state, 'card');
+    } finally {
+      unregisterTableTransform('saturate');
+      unregisterTableTransform('shuffle');
+    }
+  },
+);
+
+test(
+  'table 1: PGD-200 cells equal a direct pgd-linf run; recorded in the pgd200 record budget by budget; a rerun resumes the missing budget only',
+  { skip },
+  async () => {
+    const eps = [0, 2 / 255, 8 / 255];
+    const t = await studyRun({
+      def: table1Def(eps),
+      zoo: zoo(),
+      data: 'cifar10:test',
+      dataDir: DATA_DIR,
+      limit: 4,
+      record: true,
+      workers: 1,
+      only: ['standard'],
+      command: 'test t1',
+    });
+    const x4 = getBatch(test16, [0, 1, 2, 3]);
+    for (const m of ['standard']) {
+      const c = await loadClassifier(path.join(models, `cifar10-${m}`));
+      const values = row(t, m).cells.map((x) => x.value);
+      const acc = (e: number) => {
+        if (e === 0) return evaluate(c, { ...test16, ...sliceOf(test16, 4) }).accuracy;
+        const r = attack('pgd-linf')(c, x4, {
+          eps: e,
+          steps: 200,
+          stepSize: 0.01,
+          randomStart: false,
+          loss: 'ce',
+        });
+        const p = tf.tidy(() => tf.argMax(c.logits(r.xAdv), 1).arraySync() as number[]);
+        tf.dispose([r.xAdv, r.logits]);
+        return p.filter((q, i) => q === test16.labels[i]).length / 4;
+      };
+      assert.deepEqual(values, eps.map(acc), m);
+      const rec = cardOf(`cifar10-${m}`).metrics['pgd200:cifar10:test'];
+      assert.deepEqual(rec.eps, eps);
+      assert.deepEqual(rec.robustAccuracy, values);
+      // Each cell recorded as it was measured: the run of 8/255 (with the clean accuracy beside it)
+      // came after the one of 2/255.
+      assert.deepEqual(
+        rec.runs.map((x: { eps: number[] }) => x.eps),
+        [[2 / 255], [0, 8 / 255]],
+      );
+      c.model.dispose();
+    }
+    tf.dispose([x4.x, x4.y]);
+    // Drop 8/255 from one card: the rerun measures that cell only.
+    const file = path.join(models, 'cifar10-standard', 'advlens.json');
+    const card = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const r = card.metrics['pgd200:cifar10:test'];
+    card.metrics['pgd200:cifar10:test'] = {
+      ...r,
+      eps: r.eps.slice(0, 2),
+      robustAccuracy: r.robustAccuracy.slice(0, 2),
+      runs: [r.runs[0], { ...r.runs[1], eps: [0] }],
+    };
+    fs.writeFileSync(file, JSON.stringify(card));
+    const again = await studyRun({
+      def: table1Def(eps),
+      zoo: zoo(),
+      data: 'cifar10:test',
+      dataDir: DATA_DIR,
+      limit: 4,
+      record: true,
+      workers: 1,
+      only: ['standard'],
+      command: 'test t1 again',
+    });
+    assert.deepEqual(
+      row(again, 'standard').cells.map((c) => c.state),
+      ['card', 'card', 'measured'],
+    );
+    assert.deepEqual(
+      again.rows.map((r) => r.member),
+      ['standard'],
+    );
+    assert.deepEqual(
+      row(again, 'standard').cells.map((c) => c.value),
+      row(t, 'standard').cells.map((c) => c.value),
+    );
+    assert.equal(row(again, 'standard').cells[2].command, 'test t1 again');
+    assert.equal(row(again, 'standard').cells[1].command, 'test t1');
+    assert.deepEqual(
+      cardOf('cifar10-standard').metrics['pgd200:cifar10:test'].runs.map(
+        (x: { command: string }) => x.command,
+      ),
+      ['test t1', 'test t1 again'],
+    );
+  },
+);
+
+function sliceOf(d: Dataset, n: number) {
+  const per = d.shape[0] * d.shape[1] * d.shape[2];
+  return { size: n, pixels: d.pixels.subarray(0, n * per), labels: d.labels.subarray(0, n) };
+}
+
+test(
+  'table 2: each unforeseen-attack cell equals the attack run directly with the batch seed; recorded with its settings',
+  { skip },
+  async () => {
+    const t = await studyRun({
+      def: table2Def(),
+      zoo: zoo(),
+      data: 'cifar10:test',
+      dataDir: DATA_DIR,
+      limit: 4,
+      attackSteps: 5,
+      record: true,
+      workers: 1,
+      only: ['standard', 'trades'],
+    });
+    assert.deepEqual(
+      t.rows.map((r) => [r.member, r.status]),
+      [
+        ['standard', 'present'],
+        ['trades', 'not trained yet'],
+      ],
+    );
+    assert.equal(t.findings[0].answer, 'not measured');
+    const c = await loadClassifier(path.join(models, 'cifar10-standard'));
+    const x4 = getBatch(test16, [0, 1, 2, 3]);
+    for (const [name, eps] of [
+      ['gabor', 400 / 255],
+      ['snow', 2],
+      ['jpeg-linf', 0.25 / 255],
+      ['jpeg-l2', 8 / 255],
+      ['jpeg-l1', 256 / 255],
+    ] as const) {
+      // Batch 0 of the run: seed 1 + 1000003 * 0.
+      const r = attack(name)(c, x4, { eps, seed: 1, steps: 5 });
+      const p = tf.tidy(() => tf.argMax(c.logits(r.xAdv), 1).arraySync() as number[]);
+      tf.dispose([r.xAdv, r.logits]);
+      const want = p.filter((q, i) => q === test16.labels[i]).length / 4;
+      assert.equal(row(t, 'standard').cells[col(t, name)].value, want, name);
+      const rec = cardOf('cifar10-standard').metrics[`cell:${name}@cifar10:test`];
+      assert.deepEqual(rec.settings, { attack: name, eps, steps: 5, seed: 1, batchSize: 100 });
+      assert.equal(rec.options.steps, 5);
+    }
+    tf.dispose([x4.x, x4.y]);
+    c.model.dispose();
+  },
+);
