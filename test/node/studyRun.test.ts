@@ -23,7 +23,7 @@ import { evaluate } from '../../src/metrics/accuracy.ts';
 import { getBatch, makeDataset, type Dataset } from '../../src/data/dataset.ts';
 import { attack } from '../../src/attacks/index.ts';
 import { encodePng } from '../../src/node/image.ts';
-import { hasShared, SHARED } from '../cli/helpers.ts';
+import { advlens, hasShared, SHARED } from '../cli/helpers.ts';
 
 const DATA_DIR = SHARED + 'data';
 const skip = !hasShared('data/cifar10-jpeg') && 'needs ../shared/data/cifar10-jpeg';
@@ -433,5 +433,42 @@ test(
     }
     tf.dispose([x4.x, x4.y]);
     c.model.dispose();
+  },
+);
+
+test(
+  'the CLI: --cached prints the recorded cells without measuring; a CIFAR-10 table on the MNIST zoo is a one-line error',
+  { skip },
+  async () => {
+    const base = ['zoo', 'table', '--zoo', 'cifar10', '--models', models, '--data-dir', DATA_DIR];
+    const r = advlens([
+      ...base,
+      '--table',
+      '1',
+      '--eps',
+      '0,2/255,8/255',
+      '--limit',
+      '4',
+      '--cached',
+      '--format',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const t = JSON.parse(r.stdout) as StudyTable;
+    const s = row(t, 'standard');
+    assert.deepEqual(
+      s.cells.map((c) => c.state),
+      ['card', 'card', 'card'],
+    );
+    assert.deepEqual(
+      s.cells.map((c) => c.value),
+      cardOf('cifar10-standard').metrics['pgd200:cifar10:test'].robustAccuracy,
+    );
+    assert.equal(row(t, 'int2').status, 'not trained yet');
+    assert.match(row(t, 'int2').train!, /--method int2 .*--out .*cifar10-int2$/);
+    const bad = advlens([...base.slice(0, 2), '--zoo', 'mnist', '--table', '2', '--models', models]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, /--table 2 is a CIFAR-10 table: use --zoo cifar10/);
   },
 );
