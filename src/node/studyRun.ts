@@ -6,7 +6,8 @@
  * record of the MNIST Table 1 (zoo/robustRecord.ts), the others a `cell:<column>@<data>` record
  * (zoo/cellRecord.ts). Then the table with its findings (zoo/study.ts).
  */
-import type { Dataset } from '../data/dataset.ts';
+import { subset, type Dataset } from '../data/dataset.ts';
+import { loadStylizedPairs } from './stylizedPairs.ts';
 import { UserError } from '../errors.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { versions } from '../version.ts';
@@ -32,6 +33,7 @@ import {
   CELL_BATCH,
   measureAttackCell,
   measureDataCell,
+  measurePairedCell,
   measureTransformCell,
   type CellMeasurement,
 } from '../zoo/measureCell.ts';
@@ -84,7 +86,8 @@ interface MemberContext {
   dir: string;
   cardPath: string;
   data: Dataset;
-  stylized: Dataset | null;
+  /** The stylised copy: paired image by image with `data`'s images `indices`, or unpaired (null). */
+  stylized: { data: Dataset; indices: number[] | null } | null;
   /** The worker pool attacks run on (null: in this thread). */
   pool: WorkerPool | null;
 }
@@ -120,6 +123,15 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
   const datasets = new Map<string, Dataset>();
   const models: StudyModel[] = [];
   let first: Dataset | undefined;
+  const styles = new Map<string, MemberContext['stylized']>();
+  const stylizedFor = async (c: Classifier, spec: string, clean: Dataset) => {
+    const key = c.inputShape.join('x');
+    if (!styles.has(key)) {
+      const pairs = await loadStylizedPairs(spec, clean, c);
+      styles.set(key, pairs ?? { data: await loadFor(c, spec), indices: null });
+    }
+    return styles.get(key)!;
+  };
   const loadFor = async (c: Classifier, spec: string): Promise<Dataset> => {
     const key = `${spec}|${c.inputShape.join('x')}`;
     if (!datasets.has(key))
@@ -139,7 +151,7 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
         );
       const stylized =
         def.columns.some((x) => x.kind === 'stylized') && o.stylizedData
-          ? await loadFor(c, o.stylizedData)
+          ? await stylizedFor(c, o.stylizedData, data)
           : null;
       const ctx: MemberContext = { c, dir: e.dir, cardPath: e.cardPath, data, stylized, pool: null };
       // First what the card holds (or why a cell stays empty), then the rest, measured on one pool.
@@ -216,7 +228,7 @@ function planCell(
     return {
       data,
       dataSpec: o.data,
-      settings: { transform: col.transform, param: col.param, seed: o.seed, batchSize },
+      settings: { transform: col.transform, param: col.param, seed: o.seed },
       measure: () => measureTransformCell(c, data, t, { seed: o.seed, batchSize, onProgress: progress }),
     };
   }
@@ -231,11 +243,15 @@ function planCell(
           note: 'give the stylised test set with --stylized-data (made once by advlens stylize)',
         },
       };
+    const idx = d.indices;
     return {
-      data: d,
+      data: d.data,
       dataSpec: o.stylizedData,
-      settings: {},
-      measure: () => measureDataCell(c, d, { batchSize }),
+      settings: { paired: idx !== null },
+      measure: () =>
+        idx
+          ? measurePairedCell(c, subset(data, idx), d.data, { batchSize })
+          : measureDataCell(c, d.data, { batchSize }),
     };
   }
   return {

@@ -53,9 +53,9 @@ export function pairedAccuracy(
 }
 
 /**
- * Accuracy of `model` on `data` with `transform` applied to each batch (batch b gets the seed
- * `seed + 1000003 b`, so the images depend on the batch size, which the record keeps), beside its
- * clean accuracy on the same images; `transform` null measures the clean images.
+ * Accuracy of `model` on `data` with `transform` applied to each batch (given the run's seed and the
+ * images' indices in `data`, so the batching does not matter), beside its clean accuracy on the same
+ * images; `transform` null measures the clean images.
  */
 export function measureTransformCell(
   model: Classifier,
@@ -69,10 +69,10 @@ export function measureTransformCell(
   const predictions = transform ? new Int32Array(data.size) : clean;
   if (transform) {
     let done = 0;
-    batchIndices(data.size, bs).forEach((idx, b) => {
+    for (const idx of batchIndices(data.size, bs)) {
       const { x, y } = getBatch(data, idx);
       const p = tf.tidy(() => {
-        const xt = transform(x, o.seed + 1000003 * b);
+        const xt = transform(x, { seed: o.seed, indices: idx });
         if (xt.shape.join() !== x.shape.join())
           throw new UserError(`a transform returned ${xt.shape.join('x')} for ${x.shape.join('x')} images`);
         return tf.argMax(model.logits(xt), 1).dataSync();
@@ -80,10 +80,32 @@ export function measureTransformCell(
       tf.dispose([x, y]);
       idx.forEach((j, i) => (predictions[j] = p[i]));
       o.onProgress?.((done += idx.length), data.size);
-    });
+    }
   }
   const a = pairedAccuracy(data.labels, clean, predictions);
   return { ...a, examples: data.size, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Accuracy of `model` on `other`, whose image i is a changed copy of image i of `clean` (a stylised
+ * copy), beside its clean accuracy on `clean` and the second accuracy over the pairs.
+ */
+export function measurePairedCell(
+  model: Classifier,
+  clean: Dataset,
+  other: Dataset,
+  o: { batchSize?: number } = {},
+): CellMeasurement {
+  if (clean.size !== other.size || clean.labels.some((l, i) => other.labels[i] !== l))
+    throw new Error('measurePairedCell: the two sets are not paired image by image');
+  const t0 = performance.now();
+  const bs = o.batchSize ?? CELL_BATCH;
+  const a = pairedAccuracy(
+    clean.labels,
+    evaluate(model, clean, { batchSize: bs }).predictions,
+    evaluate(model, other, { batchSize: bs }).predictions,
+  );
+  return { ...a, examples: other.size, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Plain accuracy of `model` on another image set (not paired with the clean images). */

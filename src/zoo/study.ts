@@ -450,7 +450,7 @@ export function atcnnDef(): StudyDef {
     defaultLimit: 2000,
     unit: 'percent',
     setup:
-      "Each cell: accuracy on the transformed images / AT-CNN's second accuracy (of the images the model classifies right when clean, the share still right), in %. Saturation p: v' = sign(2v-1)|2v-1|^(2/p)/2 + 1/2 (p = 2 is the identity); shuffle k: a k x k grid of patches permuted at random (seeded); stylised: a stylised copy of the test set made once by `advlens stylize` (--stylized-data), plain accuracy only (its images are not paired with the clean ones).",
+      "Each cell: accuracy on the transformed images / AT-CNN's second accuracy (of the images the model classifies right when clean, the share still right), in %. Saturation p: v' = sign(2v-1)|2v-1|^(2/p)/2 + 1/2 (p = 2 is the identity); shuffle k: a k x k grid of patches permuted at random (seeded); stylised: the stylised copy of the test set made once by `advlens stylize` (--stylized-data), its images paired with the clean ones by the index in their file names (a folder named otherwise gives the plain accuracy only).",
   };
 }
 

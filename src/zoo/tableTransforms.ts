@@ -1,18 +1,25 @@
 /**
  * The small interface through which a zoo table applies an image transform by name (AT-CNN's
  * saturation and patch shuffling, ALGORITHMS.md section 5): a transform maps a batch of images
- * [N, H, W, C] in [0, 1] to a batch of the same shape, deterministically for a given seed. The
+ * [N, H, W, C] in [0, 1] to a batch of the same shape, deterministically for a given seed and the
+ * images' indices in their dataset (so the result does not depend on the batching). The
  * transforms themselves live in src/data/transforms/ and are registered here under the names the
  * table's columns use (`saturate`, `shuffle`); a column whose transform is not registered shows
  * "not available" instead of failing. Tests and users can register their own.
  *
- *   registerTableTransform('saturate', (p) => (x) => saturateTensor(x, p));
- *   tableTransform('saturate', 8)?.(batch.x, 1);
+ *   registerTableTransform('saturate', (p) => (x) => saturate(x, p));
+ *   tableTransform('saturate', 8)?.(batch.x, { seed: 1, indices: [0, 1, 2] });
  */
 import type * as tf from '@tensorflow/tfjs-core';
 
-/** Transforms a batch (caller owns the result; the input is not disposed); `seed` drives any randomness. */
-export type BatchTransform = (x: tf.Tensor4D, seed: number) => tf.Tensor4D;
+/** What a transform draws its randomness from: the run's seed and each image's index in its dataset. */
+export interface TransformDraw {
+  seed: number;
+  indices: ArrayLike<number>;
+}
+
+/** Transforms a batch (caller owns the result; the input is not disposed). */
+export type BatchTransform = (x: tf.Tensor4D, draw: TransformDraw) => tf.Tensor4D;
 
 const PROVIDERS = new Map<string, (param: number) => BatchTransform>();
 
