@@ -26,6 +26,24 @@ export {
 } from './data/dataset.ts';
 
 export { parseDataSpec, validSpecs } from './data/spec.ts';
+export {
+  TRANSFORMS,
+  parseTransform,
+  parseTransformList,
+  transformLabel,
+  applyTransform,
+  saturate,
+  saturateValue,
+  patchShuffle,
+  patchPermutation,
+  fastStyleNet,
+  arbitraryStylizer,
+  fastStylizer,
+  styleVectors,
+  type TransformSpec,
+  type Stylizer,
+  type ArbitraryStyleModels,
+} from './data/transforms/index.ts';
 // models
 export { makeClassifier, classIndex, preprocessTensor, type Classifier } from './models/classifier.ts';
 export type { ModelCard, Preprocess, TrainingRecord, MetricRecord } from './models/card.ts';
@@ -55,6 +73,8 @@ export { parseSchedule, learningRateAt, type Schedule } from './train/schedule.t
 export { parseAugment, shift, flip, type Augment } from './train/augment.ts';
 // metrics
 export { evaluate, confusionStats, type Evaluation } from './metrics/accuracy.ts';
+export { transformAccuracy, type TransformAccuracy, type TransformRow } from './metrics/transformAccuracy.ts';
+export { shapeScore, shapeScores, edgeMagnitude } from './metrics/shapeScore.ts';
 
 // reports
 export { reportPage, htmlTable, imageGrid, escapeHtml } from './report/html.ts';

@@ -15,6 +15,8 @@ export { explainSetOnPool } from './explainPool.ts';
 export { runDemo } from './demo.ts';
 export { zooTableRun } from './zooTableRun.ts';
 export { fileHandler } from './fsio.ts';
+export { loadStylizer, loadFastStyleVariables, loadArbitraryStyle, loadPaintings } from './styleModels.ts';
+export { stylizeDataset, contactSheet } from './stylizeRun.ts';
 
 export { folderCheckpoint } from './checkpoint.ts';
 

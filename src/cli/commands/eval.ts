@@ -13,6 +13,8 @@ import { addAttackOptions, parseAttackList, parseEpsList, type AttackCliOptions 
 import { evalWithAttacks } from './evalAttack.ts';
 import { defaultWorkers } from '../../node/pool.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
+import { parseTransformList, type TransformSpec } from '../../data/transforms/index.ts';
+import { evalWithTransforms, TRANSFORM_ACCURACY_DEFINITION } from './evalTransform.ts';
 
 interface EvalCliOptions extends AttackCliOptions {
   attack?: string[];
@@ -31,6 +33,10 @@ interface EvalCliOptions extends AttackCliOptions {
   record?: boolean;
   preset?: string;
   workers?: number;
+  transform?: TransformSpec[];
+  styleModels?: string;
+  paintings?: string;
+  styleSize?: number;
 }
 
 /** `advlens eval`: accuracy, per-class accuracy and confusion matrix, with everything that produced them. */
@@ -84,6 +90,21 @@ export function registerEval(program: Command): void {
       200,
     )
     .option(
+      '--transform <list>',
+      `accuracy under transforms, comma-separated: saturate:<p>, shuffle:<k>, stylize (a random painting per image, seeded by --seed) or stylize:fast:<style>. ${TRANSFORM_ACCURACY_DEFINITION}`,
+      (v: string) => parseTransformList(v),
+    )
+    .option('--style-models <dir>', 'with stylize: the folder holding arbitrary-style/ and style-transfer/')
+    .option(
+      '--paintings <dir>',
+      'with stylize: the folder of paintings (default: style-images in the data dirs)',
+    )
+    .option(
+      '--style-size <n>',
+      'with stylize: side in pixels to stylise at (images upsampled by a whole factor; default 256)',
+      positiveInt('--style-size'),
+    )
+    .option(
       '--workers <n>',
       `with --attack: worker threads attacking batches in parallel, same results as 1 (default: cores, here ${defaultWorkers()})`,
       positiveInt('--workers'),
@@ -91,6 +112,14 @@ export function registerEval(program: Command): void {
   addAttackOptions(cmd).action(async (o: EvalCliOptions) => {
     if (o.report) checkOutputDir(o.report, '--report');
     await setup(program);
+    if (o.transform && o.attack) throw new UserError('choose one of --transform and --attack');
+    if (!o.transform) {
+      const strayStyle = (['styleModels', 'paintings', 'styleSize'] as const).find((k) => o[k] !== undefined);
+      if (strayStyle)
+        throw new UserError(
+          `--${strayStyle.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase())} needs --transform`,
+        );
+    }
     if (!o.attack) {
       const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize', 'workers'] as const).filter(
         (k) => o[k] !== undefined,
@@ -101,6 +130,11 @@ export function registerEval(program: Command): void {
     const c = await loadClassifier(o.model, { preset: o.preset });
     const [h, w] = c.inputShape;
     const data = await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit });
+    if (o.transform) {
+      if (o.record) throw new UserError('--record stores clean accuracy; run it without --transform');
+      await evalWithTransforms({ ...o, transform: o.transform }, c, data);
+      return;
+    }
     if (o.attack) {
       if (o.record) throw new UserError('--record stores clean accuracy; run it without --attack');
       if (o.json && o.csv) throw new UserError('choose one of --json and --csv');

@@ -31,6 +31,7 @@ import { textTable } from '../table.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
 import { addExplainOptions, explainOptionsFrom } from '../methodOptions.ts';
 import { parseMethodList, targetFor } from '../explainTargets.ts';
+import { shapeScores } from '../../metrics/shapeScore.ts';
 
 const DEFAULT_METHODS = ['gradient', 'smoothgrad', 'integrated-gradients'];
 interface ExplainCliOptions {
@@ -51,6 +52,7 @@ interface ExplainCliOptions {
   out: string;
   json?: boolean;
   workers?: number;
+  shapeScore?: boolean;
 }
 
 /** Registers `advlens explain`. */
@@ -102,6 +104,10 @@ export function registerExplain(program: Command): void {
       `worker threads sharing the passes of images, models and methods, same maps as 1 (default: cores, here ${defaultWorkers()})`,
       positiveInt('--workers'),
     )
+    .option(
+      '--shape-score',
+      "also report per model and method how much the maps follow the object's shape: Pearson's correlation of each map (display values) with the image's Sobel edge magnitude, and its mean",
+    )
     .option('--out <dir>', 'output folder', 'advlens-explain')
     .option('--json', 'machine-readable result on stdout')
     .action(async (o: ExplainCliOptions) => {
@@ -152,6 +158,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
   } finally {
     bar.stop();
   }
+  const shape = o.shapeScore ? shapeScores(set) : undefined;
   const prov = provenance(
     commandLine(process.argv.slice(2)),
     {
@@ -169,6 +176,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
       display: set.display,
       seeds: set.seeds,
       workers: set.workers,
+      ...(shape && { shapeScores: shape }),
     },
     { seconds: (performance.now() - t0) / 1000 },
   );
@@ -200,4 +208,13 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
       ),
     ) + `\n\n${results.length * models.length * methods.length} maps in ${final}\n`,
   );
+  if (shape)
+    process.stdout.write(
+      '\nshape score (correlation of the map with the image edges, mean over images)\n' +
+        textTable(
+          ['model', 'method', 'shape score'],
+          shape.map((r) => [r.model, r.method, r.mean === null ? 'n/a' : r.mean.toFixed(3)]),
+        ) +
+        '\n',
+    );
 }
