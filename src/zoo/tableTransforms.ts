@@ -5,12 +5,13 @@
  * images' indices in their dataset (so the result does not depend on the batching). The
  * transforms themselves live in src/data/transforms/ and are registered here under the names the
  * table's columns use (`saturate`, `shuffle`); a column whose transform is not registered shows
- * "not available" instead of failing. Tests and users can register their own.
+ * "not available" instead of failing. Users can register their own (or replace these).
  *
  *   registerTableTransform('saturate', (p) => (x) => saturate(x, p));
  *   tableTransform('saturate', 8)?.(batch.x, { seed: 1, indices: [0, 1, 2] });
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { patchShuffle, saturate } from '../data/transforms/index.ts';
 
 /** What a transform draws its randomness from: the run's seed and each image's index in its dataset. */
 export interface TransformDraw {
@@ -38,3 +39,14 @@ export function tableTransform(name: string, param: number): BatchTransform | nu
   const make = PROVIDERS.get(name);
   return make ? make(param) : null;
 }
+
+/** Registers the project's transforms: `saturate` (level p) and `shuffle` (grid k), src/data/transforms/. */
+export function registerBuiltinTableTransforms(): void {
+  registerTableTransform('saturate', (p) => (x) => saturate(x, p));
+  registerTableTransform(
+    'shuffle',
+    (k) => (x, d) => patchShuffle(x, k, { seed: d.seed, indices: d.indices }),
+  );
+}
+
+registerBuiltinTableTransforms();
