@@ -67,8 +67,6 @@ export interface StudyRunOptions {
   stylizedData?: string;
   /** Seed of the transforms and unforeseen attacks (default 1). */
   seed?: number;
-  /** Iterations of the unforeseen attacks (default theirs, 200, as the paper); recorded with each cell. */
-  attackSteps?: number;
   batchSize?: number;
   workers?: number;
   record?: boolean;
@@ -257,12 +255,12 @@ function planCell(
   return {
     data,
     dataSpec: o.data,
-    settings: { attack: col.attack, eps: col.eps, steps: o.attackSteps ?? 200, seed: o.seed, batchSize },
+    settings: { attack: col.attack, eps: col.eps, steps: col.steps, seed: o.seed, batchSize },
     measure: () =>
       measureAttackCell(c, data, {
         attack: col.attack,
         eps: col.eps,
-        steps: o.attackSteps ?? 200,
+        steps: col.steps,
         seed: o.seed,
         batchSize,
         runner: ctx.pool ? poolAttackRunner(ctx.pool, { dir: ctx.dir }) : undefined,

@@ -20,7 +20,7 @@ import { CIFAR10_METHODS } from './cifar10.ts';
 /** What a column measures. */
 export type StudyColumn =
   | { key: string; label: string; kind: 'pgd200'; eps: number }
-  | { key: string; label: string; kind: 'attack'; attack: string; eps: number }
+  | { key: string; label: string; kind: 'attack'; attack: string; eps: number; steps: number }
   | { key: string; label: string; kind: 'clean' }
   | { key: string; label: string; kind: 'transform'; transform: string; param: number }
   | { key: string; label: string; kind: 'stylized' };
@@ -303,14 +303,15 @@ function table2Findings(cols: string[]): FindingDef[] {
   ];
 }
 
-/** Table 2: the unforeseen attacks at the paper's budgets. */
-export function table2Def(): StudyDef {
+/** Table 2: the unforeseen attacks at the paper's budgets, `steps` iterations each (the paper: 200). */
+export function table2Def(steps = 200): StudyDef {
   const columns: StudyColumn[] = SEED_UNFORESEEN_ATTACKS.map((a, j) => ({
     key: a,
     label: SEED_UNFORESEEN.columns[j],
     kind: 'attack',
     attack: a,
     eps: UNFORESEEN_EPS[a],
+    steps,
   }));
   const values: Record<string, Record<string, number>> = {};
   for (const [row, vals] of Object.entries(SEED_UNFORESEEN.rows))
@@ -332,8 +333,7 @@ export function table2Def(): StudyDef {
     findings: table2Findings(columns.map((c) => c.key)),
     defaultLimit: 200,
     unit: 'fraction',
-    setup:
-      'The attacks of Kang et al. (2019) at the budgets of the Int/Int2 paper (Gabor 400/255, Snow 2, JPEG L-inf 0.25/255, JPEG L2 8/255, JPEG L1 256/255 in [0,1] units), 200 steps, random initialisation seeded per batch (batch b: seed + 1000003 b).',
+    setup: `The attacks of Kang et al. (2019) at the budgets of the Int/Int2 paper (Gabor 400/255, Snow 2, JPEG L-inf 0.25/255, JPEG L2 8/255, JPEG L1 256/255 in [0,1] units), ${steps} steps${steps === 200 ? '' : ' (the paper: 200)'}, random initialisation seeded per batch (batch b: seed + 1000003 b).`,
   };
 }
 
@@ -454,10 +454,10 @@ export function atcnnDef(): StudyDef {
   };
 }
 
-/** The table `id` (`eps` replaces Table 1's budgets). */
-export function studyDef(id: string, o: { eps?: number[] } = {}): StudyDef {
+/** The table `id` (`eps` replaces Table 1's budgets, `attackSteps` Table 2's 200 steps). */
+export function studyDef(id: string, o: { eps?: number[]; attackSteps?: number } = {}): StudyDef {
   if (id === '1') return table1Def(o.eps);
-  if (id === '2') return table2Def();
+  if (id === '2') return table2Def(o.attackSteps);
   if (id === 'atcnn') return atcnnDef();
   throw new UserError(`unknown table '${id}' for the CIFAR-10 zoo; use one of ${STUDY_IDS.join(', ')}`);
 }

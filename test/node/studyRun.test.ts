@@ -390,12 +390,11 @@ test(
   { skip },
   async () => {
     const t = await studyRun({
-      def: table2Def(),
+      def: table2Def(5),
       zoo: zoo(),
       data: 'cifar10:test',
       dataDir: DATA_DIR,
       limit: 4,
-      attackSteps: 5,
       record: true,
       workers: 1,
       only: ['standard', 'trades'],

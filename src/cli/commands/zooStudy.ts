@@ -51,7 +51,7 @@ export async function zooStudyTable(program: Command, o: StudyCliOptions, models
       throw new UserError(
         `unknown CIFAR-10 zoo member '${m}'; use one of ${CIFAR10_ZOO.methods.map((x) => x.method).join(', ')}`,
       );
-  const def = studyDef(o.table, { eps: o.eps });
+  const def = studyDef(o.table, { eps: o.eps, attackSteps: o.attackSteps });
   if (o.out) checkOutputFile(o.out, '--out');
   const zoo = listZoo(models, CIFAR10_ZOO);
   await setup(program);
