@@ -24,6 +24,8 @@ import { evaluate } from '../../src/metrics/accuracy.ts';
 import { getBatch, makeDataset, type Dataset } from '../../src/data/dataset.ts';
 import { attack } from '../../src/attacks/index.ts';
 import { encodePng } from '../../src/node/image.ts';
+import { loadStylizedPairs } from '../../src/node/stylizedPairs.ts';
+import { UserError } from '../../src/errors.ts';
 import { advlens, hasShared, SHARED } from '../cli/helpers.ts';
 
 const DATA_DIR = SHARED + 'data';
@@ -465,5 +467,39 @@ test(
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
     assert.match(bad.stderr, /--table 2 is a CIFAR-10 table: use --zoo cifar10/);
+  },
+);
+
+test(
+  'the stylised copy: paired by the index in its file names, unpaired when named otherwise, refused when a class differs from its source image',
+  { skip },
+  async () => {
+    const root = path.join(tmp, 'pairs');
+    const png = await encodePng(new Uint8Array(32 * 32 * 3).fill(128), [32, 32, 3]);
+    const put = (rel: string) => {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), png);
+    };
+    const cls = (i: number) => test16.classNames[test16.labels[i]];
+    // Images 3 and 12 (zero-padded, as advlens stylize writes them) and 20, beyond the 16 measured.
+    put(`${cls(3)}/00003.png`);
+    put(`${cls(12)}/00012.png`);
+    put(`${cls(0)}/00020.png`);
+    fs.writeFileSync(path.join(root, 'advlens-stylize.json'), '{}');
+    const p = await loadStylizedPairs(`folder:${root}`, test16, { inputShape: [32, 32, 3] });
+    assert.deepEqual(p!.indices, [3, 12]);
+    assert.deepEqual([...p!.data.labels], [test16.labels[3], test16.labels[12]]);
+    assert.equal(p!.data.size, 2);
+    // A file named otherwise: the folder can only be read unpaired.
+    put(`${cls(0)}/painting.png`);
+    assert.equal(await loadStylizedPairs(`folder:${root}`, test16, { inputShape: [32, 32, 3] }), null);
+    fs.rmSync(path.join(root, cls(0), 'painting.png'));
+    // Image 5 filed under another class: not a copy of this test set.
+    const other = test16.classNames.find((c) => c !== cls(5))!;
+    put(`${other}/5.png`);
+    await assert.rejects(
+      loadStylizedPairs(`folder:${root}`, test16, { inputShape: [32, 32, 3] }),
+      (e: Error) => e instanceof UserError && /is class .* but image 5 of .* is /.test(e.message),
+    );
   },
 );
