@@ -1,6 +1,6 @@
 /** What `advlens zoo` prints: the members present with their headline numbers, and the missing ones. */
 import path from 'node:path';
-import { ZOO_METHODS, type ZooEntry, type ZooListing } from '../zoo/zoo.ts';
+import type { ZooEntry, ZooListing } from '../zoo/zoo.ts';
 import { duration } from './progress.ts';
 import { pct, textTable } from './table.ts';
 
@@ -9,7 +9,9 @@ const headline = (h: ZooEntry['clean']) => (h ? `${pct(h.accuracy)} (${h.data}, 
 /** The human listing of `advlens zoo`. */
 export function printListing(z: ZooListing): void {
   const w = (s: string) => process.stdout.write(s + '\n');
-  w(`model zoo in ${z.modelsDir}: ${z.present.length} of ${ZOO_METHODS.length} members present`);
+  w(
+    `model zoo in ${z.modelsDir}: ${z.present.length} of ${z.present.length + z.missing.length} members present`,
+  );
   if (z.present.length)
     w(
       '\n' +

@@ -11,21 +11,14 @@ import path from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ModelCard } from '../models/card.ts';
 import { SEED_ROW_OF } from '../zoo/seedTable.ts';
-import {
-  ZOO_METHODS,
-  trainCommandTo,
-  zooEntry,
-  type ZooEntry,
-  type ZooListing,
-  type ZooMethod,
-  type ZooMissing,
-} from '../zoo/zoo.ts';
+import { MNIST_ZOO, type ZooDef } from '../zoo/zoos.ts';
+import { zooEntry, type ZooEntry, type ZooListing, type ZooMethod, type ZooMissing } from '../zoo/zoo.ts';
 import { CARD_FILE } from './models.ts';
 import { readJson } from './fsio.ts';
 
-/** The command that trains member `m` with the zoo's recipe into its folder under `modelsDir`. */
-export function trainCommand(m: ZooMethod, modelsDir: string): string {
-  return trainCommandTo(m, path.join(modelsDir, m.folder));
+/** The command that trains member `m` of zoo `def` with the zoo's recipe into its folder under `modelsDir`. */
+export function trainCommand(m: ZooMethod, modelsDir: string, def: ZooDef = MNIST_ZOO): string {
+  return def.trainCommandTo(m, path.join(modelsDir, m.folder));
 }
 
 /** Reads one member's card; the reason it counts as missing otherwise. */
@@ -51,17 +44,20 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
 
 /**
  * The zoo members under `modelsDir`: those with a card (headline numbers read from it, weights not
- * loaded) and those missing, each with why and how to train it. A {@link UserError} when the folder
- * does not exist.
+ * loaded) and those missing, each with why and how to train it, for the zoo `def` (default the
+ * MNIST zoo). A {@link UserError} when the folder does not exist.
  */
-export function listZoo(modelsDir: string): ZooListing {
+export function listZoo(modelsDir: string, def: ZooDef = MNIST_ZOO): ZooListing {
   if (!fs.existsSync(modelsDir) || !fs.statSync(modelsDir).isDirectory())
     throw new UserError(
-      `models folder not found: ${modelsDir}; give the folder holding mnist-normal, mnist-int2, ...`,
+      `models folder not found: ${modelsDir}; give the folder holding ${def.methods
+        .slice(0, 2)
+        .map((m) => m.folder)
+        .join(', ')}, ...`,
     );
   const present: ZooEntry[] = [];
   const missing: ZooMissing[] = [];
-  for (const m of ZOO_METHODS) {
+  for (const m of def.methods) {
     const r = readMember(m, modelsDir);
     if (typeof r === 'string')
       missing.push({
@@ -69,7 +65,7 @@ export function listZoo(modelsDir: string): ZooListing {
         dir: path.join(modelsDir, m.folder),
         reason: r,
         seedRow: SEED_ROW_OF[m.method] ?? null,
-        train: trainCommand(m, modelsDir),
+        train: trainCommand(m, modelsDir, def),
       });
     else present.push(r);
   }

@@ -14,6 +14,7 @@ import { UserError } from '../errors.ts';
 import type { ModelCard } from '../models/card.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
 import { parseRobustRecord, sameEps, type RobustRecord } from './robustRecord.ts';
+import { isCellKey } from './cellRecord.ts';
 
 /** One member of the zoo. */
 export interface ZooMethod {
@@ -169,8 +170,12 @@ function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): M
  */
 function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
   const metrics = Object.entries(card.metrics ?? {}).filter(
-    // Attack records (pgd200:, Table 3's aai200:) hold a clean accuracy too, but are not evaluations.
-    ([k, v]) => !k.startsWith('pgd200:') && !k.startsWith('aai200:') && typeof v?.accuracy === 'number',
+    // Attack records (pgd200:, Table 3's aai200:, the CIFAR-10 tables' cell:) hold a clean accuracy too, but are not evaluations.
+    ([k, v]) =>
+      !k.startsWith('pgd200:') &&
+      !k.startsWith('aai200:') &&
+      !isCellKey(k) &&
+      typeof v?.accuracy === 'number',
   );
   const rank = (k: string) => {
     const i = CLEAN_PREFERENCE.indexOf(k);

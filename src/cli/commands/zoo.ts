@@ -15,19 +15,27 @@ import { listZoo } from '../../node/zoo.ts';
 import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
 import { listingJson, printListing } from '../zooListing.ts';
+import { zooStudyTable } from './zooStudy.ts';
+import { STUDY_IDS } from '../../zoo/study.ts';
+import { zooDef, ZOOS } from '../../zoo/zoos.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
 /** Table 3's budgets (the paper's) and images (Table 1's 200: the paper does not say). */
 const DEFAULT_EPS3 = [0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
-const DEFAULT_LIMIT = { 1: 500, 3: 200 } as const;
+const DEFAULT_LIMIT: Record<string, number> = { 1: 500, 3: 200 };
 
 interface ZooTableCliOptions {
   models?: string;
+  zoo?: string;
+  table: string;
+  stylizedData?: string;
+  seed?: number;
+  attackSteps?: number;
   eps?: number[];
-  data: string;
+  data?: string;
   dataDir?: string;
   limit?: number;
-  table: '1' | '3';
+  /** AAI steps of Table 3. */
   steps?: number;
   batchSize?: number;
   workers?: number;
@@ -39,13 +47,12 @@ interface ZooTableCliOptions {
   only?: string[];
 }
 
-/** `--only normal,int2` -> checked zoo method names. */
+/** `--only normal,int2` -> zoo method names (checked against the zoo the command reads). */
 function parseOnly(v: string, prev: string[] = []): string[] {
   const names = v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const n of names) zooMethod(n);
   return [...new Set([...prev, ...names])];
 }
 
@@ -66,13 +73,15 @@ function selectModels(z: ZooListing, only: string[] | undefined): ZooEntry[] {
 }
 
 /**
- * `advlens zoo table`: measures (or reads) each model's PGD-200 accuracy and renders Table 1; with
- * `--table 3`, Kendall's tau under AAI per (model, eps) cell and Table 3.
+ * `advlens zoo table` on the MNIST zoo: measures (or reads) each model's PGD-200 accuracy and renders
+ * Table 1; with `--table 3`, Kendall's tau under AAI per (model, eps) cell and Table 3.
  */
 async function zooTable(program: Command, o: ZooTableCliOptions, models: string): Promise<void> {
   if (o.cached && (o.record || o.recompute))
     throw new UserError('--cached attacks nothing: it cannot go with --record or --recompute');
   if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.stylizedData) throw new UserError('--stylized-data applies to --zoo cifar10 --table atcnn only');
+  for (const m of o.only ?? []) zooMethod(m);
   if (o.out) checkOutputFile(o.out, '--out');
   if (o.steps !== undefined && o.table !== '3')
     throw new UserError('--steps sets the AAI steps of --table 3; Table 1 is PGD-200 (drop --steps)');
@@ -82,6 +91,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   const bars = new Map<string, ReturnType<typeof progressBar>>();
   const run = {
     ...o,
+    data: o.data ?? 'mnist:test',
     limit: o.limit ?? DEFAULT_LIMIT[o.table],
     zoo: z,
     present,
@@ -120,42 +130,58 @@ export function registerZoo(program: Command): void {
     )
     .enablePositionalOptions()
     .option('--models <dir>', 'folder holding the zoo (mnist-normal, mnist-int2, ...)', 'models')
+    .option('--zoo <name>', `which zoo: ${Object.keys(ZOOS).join(', ')}`, 'mnist')
     .option('--json', 'machine-readable listing on stdout')
-    .action((o: { models: string; json?: boolean }) => {
-      const z = listZoo(o.models);
+    .action((o: { models: string; zoo: string; json?: boolean }) => {
+      const z = listZoo(o.models, zooDef(o.zoo));
       if (o.json) process.stdout.write(listingJson(z));
       else printListing(z);
     });
   zoo
     .command('table')
     .description(
-      "Table 1 of Boopathy et al. (ICML 2020), MNIST: each zoo model's PGD-200 accuracy per eps beside the paper's; --table 3: Kendall's tau of the CAM under AAI",
-    )
-    .addOption(
-      new Option(
-        '--table <n>',
-        "the paper's table: 1 (PGD-200 accuracy) or 3 (Kendall's tau between clean and AAI-attacked CAMs)",
-      )
-        .choices(['1', '3'])
-        .default('1'),
+      "a seed table on a zoo beside the seed's numbers: Table 1 of Boopathy et al. (ICML 2020) on the MNIST zoo (PGD-200 per eps), Table 3 (Kendall's tau of the CAM under AAI, MNIST); with --zoo cifar10, Table 1 (CIFAR-10), Table 2 (unforeseen attacks) or the AT-CNN table (clean, stylised, saturated, patch-shuffled)",
     )
     .option('--models <dir>', 'folder holding the zoo (default models)')
     .option(
+      '--zoo <name>',
+      `which zoo: ${Object.keys(ZOOS).join(', ')} (default mnist for --table 1, cifar10 for the others)`,
+    )
+    .addOption(
+      new Option('--table <id>', 'which table: 1, 2 (CIFAR-10), 3 (MNIST: AAI), atcnn (CIFAR-10)')
+        .choices([...new Set(['1', '3', ...STUDY_IDS])])
+        .default('1'),
+    )
+    .option(
       '--eps <list>',
-      `L-inf budgets, comma-separated (default ${DEFAULT_EPS.join(',')}; table 3: ${DEFAULT_EPS3.join(',')})`,
+      `table 1: L-inf budgets, comma-separated (default MNIST ${DEFAULT_EPS.join(',')}; CIFAR-10 0,2/255,4/255,6/255,8/255,9/255,10/255)`,
       parseEpsList,
     )
-    .option('--data <spec>', 'test set', 'mnist:test')
+    .option('--data <spec>', 'test set (default mnist:test, or cifar10:test for the CIFAR-10 zoo)')
     .option('--data-dir <dir>', 'where to look for datasets')
     .option(
       '--limit <n>',
-      `the first N test images (default ${DEFAULT_LIMIT[1]}; table 3: ${DEFAULT_LIMIT[3]}; the paper used 200)`,
+      'the first N test images (default 500 for table 1, 200 for tables 2 and 3, 2000 for atcnn; the papers used 200)',
       positiveInt('--limit'),
     )
     .option(
       '--steps <n>',
       `AAI steps of --table 3 (default ${AAI200.steps}, as the paper; recorded with each cell)`,
       positiveInt('--steps'),
+    )
+    .option(
+      '--stylized-data <spec>',
+      'atcnn: the stylised copy of the test set for the stylised column (folder:DIR written by advlens stylize)',
+    )
+    .option(
+      '--attack-steps <n>',
+      'table 2: iterations of the unforeseen attacks (default 200, the paper; recorded with each cell)',
+      positiveInt('--attack-steps'),
+    )
+    .option(
+      '--seed <n>',
+      'CIFAR-10 tables: seed of the transforms and unforeseen attacks (batch b: seed + 1000003 b; default 1)',
+      positiveInt('--seed'),
     )
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .option(
@@ -167,17 +193,27 @@ export function registerZoo(program: Command): void {
     .option('--out <file>', 'write the table there (atomically) instead of stdout')
     .option(
       '--record',
-      "write the measured numbers into each model's card (merged with what it holds; table 3: each cell as soon as it is measured, so a stopped run resumes)",
+      "write the measured numbers into each model's card (merged with what it holds; table 3 and the CIFAR-10 tables: each cell as soon as it is measured, so a rerun resumes)",
     )
     .option('--recompute', 'attack again even where a card holds the numbers')
     .option('--cached', "print only what the cards hold, attack nothing ('-' where a card lacks a budget)")
     .option(
       '--only <methods>',
-      `zoo methods, comma-separated: ${ZOO_METHODS.map((m) => m.method).join(', ')}`,
+      `zoo methods, comma-separated (MNIST: ${ZOO_METHODS.map((m) => m.method).join(', ')}; CIFAR-10: see advlens zoo --zoo cifar10)`,
       parseOnly,
     )
     .action(async (o: ZooTableCliOptions) => {
-      await zooTable(program, o, o.models ?? zoo.opts<{ models: string }>().models);
+      const models = o.models ?? zoo.opts<{ models: string }>().models;
+      const which = o.zoo ?? (o.table === '1' || o.table === '3' ? 'mnist' : 'cifar10');
+      zooDef(which);
+      if (o.table === '3' && which !== 'mnist')
+        throw new UserError('--table 3 (AAI) is measured on the MNIST zoo: drop --zoo or use --zoo mnist');
+      if (o.steps !== undefined && o.table !== '3')
+        throw new UserError('--steps sets the AAI steps of --table 3; use --attack-steps for table 2');
+      if (which === 'cifar10') return zooStudyTable(program, o, models);
+      if (o.table !== '1' && o.table !== '3')
+        throw new UserError(`--table ${o.table} is a CIFAR-10 table: use --zoo cifar10 (or leave --zoo out)`);
+      await zooTable(program, o, models);
     });
   zoo
     .command('verify')

@@ -1,0 +1,78 @@
+/**
+ * `advlens zoo table --zoo cifar10 --table 1|2|atcnn`: the seed's CIFAR-10 tables on the CIFAR-10 zoo
+ * (the run in src/node/studyRun.ts, the tables in src/zoo/study.ts), printed as Markdown, JSON or HTML.
+ */
+import type { Command } from 'commander';
+import { UserError } from '../../errors.ts';
+import { writeFileAtomic } from '../../node/fsio.ts';
+import { listZoo } from '../../node/zoo.ts';
+import { checkOutputFile } from '../../node/outputPath.ts';
+import { studyRun } from '../../node/studyRun.ts';
+import { commandLine } from '../../report/provenance.ts';
+import { studyDef } from '../../zoo/study.ts';
+import { studyHtml, studyJson, studyMarkdown } from '../../zoo/studyRender.ts';
+import { CIFAR10_ZOO } from '../../zoo/zoos.ts';
+import { setup } from '../main.ts';
+import { progressBar } from '../progress.ts';
+
+/** The options `zoo table` passes on for a CIFAR-10 table. */
+export interface StudyCliOptions {
+  table: string;
+  eps?: number[];
+  data?: string;
+  dataDir?: string;
+  limit?: number;
+  stylizedData?: string;
+  seed?: number;
+  attackSteps?: number;
+  batchSize?: number;
+  workers?: number;
+  format: 'md' | 'json' | 'html';
+  out?: string;
+  record?: boolean;
+  recompute?: boolean;
+  cached?: boolean;
+  only?: string[];
+}
+
+/** Runs one CIFAR-10 table and writes it to stdout or `--out`. */
+export async function zooStudyTable(program: Command, o: StudyCliOptions, models: string): Promise<void> {
+  if (o.cached && (o.record || o.recompute))
+    throw new UserError('--cached measures nothing: it cannot go with --record or --recompute');
+  if (o.eps && o.table !== '1')
+    throw new UserError(`--eps applies to --table 1 only (got --table ${o.table})`);
+  if (o.eps && o.eps.length === 0) throw new UserError('--eps needs at least one budget');
+  if (o.attackSteps && o.table !== '2')
+    throw new UserError(`--attack-steps applies to --table 2 only (got --table ${o.table})`);
+  if (o.stylizedData && o.table !== 'atcnn')
+    throw new UserError(`--stylized-data applies to --table atcnn only (got --table ${o.table})`);
+  for (const m of o.only ?? [])
+    if (!CIFAR10_ZOO.methods.some((x) => x.method === m))
+      throw new UserError(
+        `unknown CIFAR-10 zoo member '${m}'; use one of ${CIFAR10_ZOO.methods.map((x) => x.method).join(', ')}`,
+      );
+  const def = studyDef(o.table, { eps: o.eps, attackSteps: o.attackSteps });
+  if (o.out) checkOutputFile(o.out, '--out');
+  const zoo = listZoo(models, CIFAR10_ZOO);
+  await setup(program);
+  const bars = new Map<string, ReturnType<typeof progressBar>>();
+  const table = await studyRun({
+    ...o,
+    def,
+    zoo,
+    data: o.data ?? 'cifar10:test',
+    command: commandLine(process.argv.slice(2)),
+    onProgress: (member, column, done, total) => {
+      const key = `${member} ${column}`;
+      if (!bars.has(key)) bars.set(key, progressBar(key, { quiet: o.format === 'json' }));
+      bars.get(key)!.update(done, total);
+      if (done === total) bars.get(key)!.stop();
+    },
+  }).finally(() => bars.forEach((b) => b.stop()));
+  const content =
+    o.format === 'json' ? studyJson(table) : o.format === 'html' ? studyHtml(table) : studyMarkdown(table);
+  if (o.out) {
+    writeFileAtomic(o.out, content);
+    process.stderr.write(`advlens zoo table: wrote ${o.out}\n`);
+  } else process.stdout.write(content);
+}

@@ -1,0 +1,131 @@
+/**
+ * `advlens zoo table --zoo cifar10 --table 1|2|atcnn` as a function: for each member of the table
+ * that is trained, each cell read from its card where the card holds it for this setting, measured
+ * otherwise and (with `record`) written into the card at once, so an interrupted run resumes cell by
+ * cell; members without a model are rows "not trained yet". PGD-200 cells keep the `pgd200:<data>`
+ * record of the MNIST Table 1 (zoo/robustRecord.ts), the others a `cell:<column>@<data>` record
+ * (zoo/cellRecord.ts). Then the table with its findings (zoo/study.ts).
+ */
+import type { Dataset } from '../data/dataset.ts';
+import { loadStylizedPairs } from './stylizedPairs.ts';
+import { UserError } from '../errors.ts';
+import type { Classifier } from '../models/classifier.ts';
+import { versions } from '../version.ts';
+import { CELL_BATCH } from '../zoo/measureCell.ts';
+import {
+  buildStudyTable,
+  type StudyCell,
+  type StudyDef,
+  type StudyModel,
+  type StudyTable,
+} from '../zoo/study.ts';
+import type { ZooListing } from '../zoo/zoo.ts';
+import { loadDatasetFor } from './loadData.ts';
+import { loadClassifier } from './models.ts';
+import { checkWorkers, withPool } from './pool.ts';
+import { knownCell, measureCell, type CellOptions, type MemberContext } from './studyCells.ts';
+
+/** Options of {@link studyRun}. */
+export interface StudyRunOptions {
+  def: StudyDef;
+  /** The CIFAR-10 zoo's listing (listZoo(dir, CIFAR10_ZOO)). */
+  zoo: ZooListing;
+  /** Test set spec, where to look for it, and its first `limit` images (default the table's). */
+  data: string;
+  dataDir?: string;
+  limit?: number;
+  /** The stylised copy of the test set (a spec, e.g. folder:DIR) for AT-CNN's stylised column. */
+  stylizedData?: string;
+  /** Seed of the transforms and unforeseen attacks (default 1). */
+  seed?: number;
+  batchSize?: number;
+  workers?: number;
+  record?: boolean;
+  recompute?: boolean;
+  cached?: boolean;
+  /** Members kept (all rows when absent). */
+  only?: string[];
+  command?: string;
+  onProgress?: (member: string, column: string, done: number, total: number) => void;
+}
+
+/** Builds the table `o.def` (see the file's comment). */
+export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
+  if (o.cached && (o.record || o.recompute))
+    throw new UserError('cached measures nothing: it cannot go with record or recompute');
+  const def = o.def;
+  const opts: CellOptions = {
+    ...o,
+    limit: o.limit ?? def.defaultLimit,
+    seed: o.seed ?? 1,
+    batchSize: o.batchSize ?? CELL_BATCH,
+    command: o.command ?? '(library call: studyRun)',
+  };
+  const keep = (m: string) => !o.only || o.only.includes(m);
+  const rows = def.rows.filter((r) => keep(r.member));
+  const datasets = new Map<string, Dataset>();
+  const models: StudyModel[] = [];
+  let first: Dataset | undefined;
+  const styles = new Map<string, MemberContext['stylized']>();
+  const stylizedFor = async (c: Classifier, spec: string, clean: Dataset) => {
+    const key = c.inputShape.join('x');
+    if (!styles.has(key)) {
+      const pairs = await loadStylizedPairs(spec, clean, c);
+      styles.set(key, pairs ?? { data: await loadFor(c, spec), indices: null });
+    }
+    return styles.get(key)!;
+  };
+  const loadFor = async (c: Classifier, spec: string): Promise<Dataset> => {
+    const key = `${spec}|${c.inputShape.join('x')}`;
+    if (!datasets.has(key))
+      datasets.set(key, await loadDatasetFor(c, spec, { dataDir: o.dataDir, limit: opts.limit }));
+    return datasets.get(key)!;
+  };
+  for (const r of rows) {
+    const e = o.zoo.present.find((p) => p.method === r.member);
+    if (!e) continue;
+    const c = await loadClassifier(e.dir);
+    try {
+      const data = await loadFor(c, o.data);
+      first ??= data;
+      if (data.size !== first.size)
+        throw new UserError(
+          `${e.dir} reads ${c.inputShape.join('x')} images: ${data.size} examples instead of ${first.size}`,
+        );
+      const stylized =
+        def.columns.some((x) => x.kind === 'stylized') && o.stylizedData
+          ? await stylizedFor(c, o.stylizedData, data)
+          : null;
+      const ctx: MemberContext = { c, dir: e.dir, cardPath: e.cardPath, data, stylized, pool: null };
+      // First what the card holds (or why a cell stays empty), then the rest, measured on one pool.
+      const cells = def.columns.map((col) => knownCell(ctx, col, opts));
+      const todo = def.columns.map((col, j) => (cells[j] ? null : col));
+      let recorded = 0;
+      const attacks = todo.filter((t) => t && (t.kind === 'attack' || (t.kind === 'pgd200' && t.eps > 0)));
+      const n = attacks.length ? Math.min(checkWorkers(o.workers), Math.ceil(data.size / opts.batchSize)) : 1;
+      await withPool(n, async (pool) => {
+        ctx.pool = pool;
+        for (const [j, col] of todo.entries()) {
+          if (!col) continue;
+          cells[j] = await measureCell(ctx, col, opts, () => recorded++);
+        }
+      });
+      models.push({ member: r.member, cardPath: e.cardPath, cells: cells as StudyCell[], recorded });
+    } finally {
+      c.model.dispose();
+    }
+  }
+  return buildStudyTable(
+    { ...def, rows },
+    {
+      models,
+      missing: o.zoo.missing
+        .filter((m) => rows.some((r) => r.member === m.method))
+        .map((m) => ({ member: m.method, reason: m.reason, train: m.train })),
+      data: first ? { spec: o.data, source: first.source, examples: first.size } : null,
+      stylizedData: o.stylizedData ?? null,
+      command: opts.command,
+      versions: versions(),
+    },
+  );
+}

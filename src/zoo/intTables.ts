@@ -1,0 +1,202 @@
+/**
+ * Boopathy et al. (ICML 2020) Tables 1 (CIFAR-10 block) and 2 as zoo table definitions
+ * (zoo/study.ts): the rows (Normal is the CIFAR-10 zoo's `standard`, Adv its `pgd-linf-8`), the
+ * columns (PGD-200 budgets; the unforeseen attacks at the paper's budgets), the seed's numbers and
+ * the findings of issue 21, computed from the numbers.
+ *
+ *   table1Def().findings[0].statement; // 'Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at 8, 9 and 10 /255'
+ */
+import { JPEG_EPS } from '../attacks/jpeg.ts';
+import { SEED_CIFAR_PGD, SEED_UNFORESEEN, SEED_UNFORESEEN_ATTACKS } from './studySeed.ts';
+import { compareAll, fmt3, meanOver, type Answer } from './findings.ts';
+import type { FindingDef, Lookup, StudyColumn, StudyDef, StudyRow } from './study.ts';
+
+const eps255 = (e: number) => `${Number((e * 255).toPrecision(4))}/255`;
+
+const T1_EPS = SEED_CIFAR_PGD.eps255.map((e) => e / 255);
+const pgdKey = (e: number) => `pgd200:${eps255(e)}`;
+/** Rows of the seed's Table 1 CIFAR-10 block and the members that stand for them. */
+const T1_ROWS: StudyRow[] = [
+  { member: 'standard', display: 'Normal (standard)', seedRow: 'Normal' },
+  { member: 'pgd-linf-8', display: 'Adv (pgd-linf-8)', seedRow: 'Adv' },
+  { member: 'trades', display: 'TRADES', seedRow: 'TRADES' },
+  { member: 'int-one-class', display: 'Int-one-class', seedRow: 'Int-one-class' },
+  { member: 'int', display: 'Int', seedRow: 'Int' },
+  { member: 'int-adv', display: 'Int-Adv', seedRow: 'Int-Adv' },
+  { member: 'int2', display: 'Int2', seedRow: 'Int2' },
+  { member: 'int2-adv', display: 'Int2-Adv', seedRow: 'Int2-Adv' },
+];
+
+/** Table 1 (CIFAR-10) with the budgets `eps` as columns (default the paper's). */
+export function table1Def(eps: number[] = T1_EPS): StudyDef {
+  const columns: StudyColumn[] = eps.map((e) => ({
+    key: pgdKey(e),
+    label: e === 0 ? 'eps 0' : eps255(e),
+    kind: 'pgd200',
+    eps: e,
+  }));
+  const seedValues: Record<string, Record<string, number>> = {};
+  for (const [row, vals] of Object.entries(SEED_CIFAR_PGD.rows))
+    seedValues[row] = Object.fromEntries(T1_EPS.map((e, j) => [pgdKey(e), vals[j]]));
+  const large = [8, 9, 10].map((e) => ({ key: pgdKey(e / 255), label: `${e}/255` }));
+  return {
+    id: '1',
+    zoo: 'cifar10',
+    title:
+      'PGD-200 accuracy of the advlens CIFAR-10 zoo beside Boopathy et al. (ICML 2020), Table 1 (CIFAR-10)',
+    rows: T1_ROWS,
+    columns,
+    seeds: [
+      {
+        name: 'CIFAR-10, WResnet',
+        citation: SEED_CIFAR_PGD.citation,
+        examples: SEED_CIFAR_PGD.examples,
+        values: seedValues,
+      },
+    ],
+    findings: [
+      {
+        id: 'int-family-above-adv',
+        statement: 'Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at 8, 9 and 10 /255',
+        reads: 'value',
+        columns: large.map((c) => c.key),
+        check: (get, fmt) =>
+          compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt),
+      },
+    ],
+    defaultLimit: 500,
+    unit: 'fraction',
+    setup:
+      'L-inf PGD, 200 steps of 0.01, no random start, cross-entropy loss (the Int/Int2 evaluation, ALGORITHMS.md section 1); eps 0 is the clean accuracy.',
+  };
+}
+
+// ---------- Table 2 ----------
+
+/** The paper's budgets of the unforeseen attacks (ALGORITHMS.md section 1), in [0, 1] pixel units. */
+export const UNFORESEEN_EPS: Record<(typeof SEED_UNFORESEEN_ATTACKS)[number], number> = {
+  gabor: 400 / 255,
+  snow: 2,
+  'jpeg-linf': JPEG_EPS.linf,
+  'jpeg-l2': JPEG_EPS.l2,
+  'jpeg-l1': JPEG_EPS.l1,
+};
+
+const T2_ROWS: StudyRow[] = [
+  { member: 'standard', display: 'Normal (standard)', seedRow: 'Normal' },
+  { member: 'pgd-linf-8', display: 'Adv (pgd-linf-8)', seedRow: 'Adv' },
+  { member: 'trades', display: 'TRADES', seedRow: 'TRADES' },
+  { member: 'ig-norm', display: 'IG-Norm', seedRow: 'IG-Norm' },
+  { member: 'ig-norm-sum', display: 'IG-Norm-Sum', seedRow: 'IG-Norm-Sum' },
+  { member: 'int', display: 'Int', seedRow: 'Int' },
+  { member: 'int-adv', display: 'Int-Adv', seedRow: 'Int-Adv' },
+  { member: 'int2', display: 'Int2', seedRow: 'Int2' },
+  { member: 'int2-adv', display: 'Int2-Adv', seedRow: 'Int2-Adv' },
+];
+
+/** The mean of each member over the five attacks, as a finding's detail. */
+function meansText(get: Lookup, members: string[], cols: string[]): string {
+  return members.map((m) => `${m} ${fmt3(meanOver(get, m, cols))}`).join(', ');
+}
+
+function table2Findings(cols: string[]): FindingDef[] {
+  const robust = T2_ROWS.map((r) => r.member).filter((m) => m !== 'standard');
+  const needAll = (get: Lookup, members: string[]): Answer | null => {
+    const absent = members.filter((m) => meanOver(get, m, cols) === null);
+    return absent.length
+      ? { answer: 'not measured', detail: `not measured on every attack: ${absent.join(', ')}` }
+      : null;
+  };
+  return [
+    {
+      id: 'robust-beats-normal',
+      statement:
+        "Robust training of any kind beats Normal: each robust model's mean accuracy over the five attacks is above Normal's",
+      reads: 'value',
+      columns: cols,
+      check: (get) => {
+        const miss = needAll(get, ['standard', ...robust]);
+        if (miss) return miss;
+        const n = meanOver(get, 'standard', cols)!;
+        const below = robust.filter((m) => !(meanOver(get, m, cols)! > n));
+        return {
+          answer: below.length ? 'no' : 'yes',
+          detail: `means: Normal ${fmt3(n)}; ${meansText(get, robust, cols)}${below.length ? `; not above Normal: ${below.join(', ')}` : ''}`,
+        };
+      },
+    },
+    {
+      id: 'ig-norm-weak',
+      statement:
+        "IG-Norm is weak: its mean accuracy over the five attacks is the lowest of the robust models'",
+      reads: 'value',
+      columns: cols,
+      check: (get) => {
+        const miss = needAll(get, robust);
+        if (miss) return miss;
+        const ig = meanOver(get, 'ig-norm', cols)!;
+        const lower = robust.filter((m) => m !== 'ig-norm' && !(meanOver(get, m, cols)! > ig));
+        return {
+          answer: lower.length ? 'no' : 'yes',
+          detail: `IG-Norm ${fmt3(ig)}; ${meansText(
+            get,
+            robust.filter((m) => m !== 'ig-norm'),
+            cols,
+          )}${lower.length ? `; not above IG-Norm: ${lower.join(', ')}` : ''}`,
+        };
+      },
+    },
+    {
+      id: 'int-family-competitive',
+      statement:
+        "The Int/Int2 family is competitive with Adv/TRADES: each of Int, Int-Adv, Int2, Int2-Adv has a mean accuracy over the five attacks at least the lower of Adv's and TRADES's",
+      reads: 'value',
+      columns: cols,
+      check: (get) => {
+        const family = ['int', 'int-adv', 'int2', 'int2-adv'];
+        const miss = needAll(get, ['pgd-linf-8', 'trades', ...family]);
+        if (miss) return miss;
+        const bar = Math.min(meanOver(get, 'pgd-linf-8', cols)!, meanOver(get, 'trades', cols)!);
+        const under = family.filter((m) => meanOver(get, m, cols)! < bar);
+        return {
+          answer: under.length ? 'no' : 'yes',
+          detail: `bar ${fmt3(bar)} (Adv ${fmt3(meanOver(get, 'pgd-linf-8', cols))}, TRADES ${fmt3(meanOver(get, 'trades', cols))}); ${meansText(get, family, cols)}${under.length ? `; below: ${under.join(', ')}` : ''}`,
+        };
+      },
+    },
+  ];
+}
+
+/** Table 2: the unforeseen attacks at the paper's budgets, `steps` iterations each (the paper: 200). */
+export function table2Def(steps = 200): StudyDef {
+  const columns: StudyColumn[] = SEED_UNFORESEEN_ATTACKS.map((a, j) => ({
+    key: a,
+    label: SEED_UNFORESEEN.columns[j],
+    kind: 'attack',
+    attack: a,
+    eps: UNFORESEEN_EPS[a],
+    steps,
+  }));
+  const values: Record<string, Record<string, number>> = {};
+  for (const [row, vals] of Object.entries(SEED_UNFORESEEN.rows))
+    values[row] = Object.fromEntries(SEED_UNFORESEEN_ATTACKS.map((a, j) => [a, vals[j]]));
+  return {
+    id: '2',
+    zoo: 'cifar10',
+    title: 'Unforeseen attacks on the advlens CIFAR-10 zoo beside Boopathy et al. (ICML 2020), Table 2',
+    rows: T2_ROWS,
+    columns,
+    seeds: [
+      {
+        name: 'CIFAR-10, Small',
+        citation: SEED_UNFORESEEN.citation,
+        examples: SEED_UNFORESEEN.examples,
+        values,
+      },
+    ],
+    findings: table2Findings(columns.map((c) => c.key)),
+    defaultLimit: 200,
+    unit: 'fraction',
+    setup: `The attacks of Kang et al. (2019) at the budgets of the Int/Int2 paper (Gabor 400/255, Snow 2, JPEG L-inf 0.25/255, JPEG L2 8/255, JPEG L1 256/255 in [0,1] units), ${steps} steps${steps === 200 ? '' : ' (the paper: 200)'}, random initialisation seeded per batch (batch b: seed + 1000003 b).`,
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * The seed's CIFAR-10 tables as data: which zoo members are the rows, what each column measures, the
+ * seed's numbers beside them, and the findings each table tests, computed from the numbers. Pure
+ * functions: {@link buildStudyTable} assembles a table from measured cells (src/node/studyRun.ts
+ * measures them), zoo/studyRender.ts formats it.
+ * - `1` (`--zoo cifar10`): Boopathy et al. Table 1, CIFAR-10: PGD-200 accuracy at eps 0..10 /255.
+ * - `2`: Boopathy et al. Table 2: accuracy under Gabor, Snow and JPEG L-inf / L2 / L1 attacks.
+ * - `atcnn`: Zhang & Zhu's generalisation tests: clean, stylised, saturated (p = 1..1024) and
+ *   patch-shuffled (k = 2, 4, 8) test images, each with both AT-CNN accuracies.
+ *
+ *   const def = studyDef('atcnn');
+ *   const t = buildStudyTable(def, { models, missing, data, command, versions });
+ *   t.findings.map((f) => f.answer); // ['reproduced', 'not measured', ...]
+ */
+import { UserError } from '../errors.ts';
+import { table1Def, table2Def } from './intTables.ts';
+import { atcnnDef } from './atcnnTable.ts';
+
+export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
+export {
+  atcnnDef,
+  ATCNN_ADVERSARIAL,
+  SATURATION_LEVELS,
+  SHUFFLE_SIZES,
+  STRONG_SATURATION,
+} from './atcnnTable.ts';
+
+/** What a column measures. */
+export type StudyColumn =
+  | { key: string; label: string; kind: 'pgd200'; eps: number }
+  | { key: string; label: string; kind: 'attack'; attack: string; eps: number; steps: number }
+  | { key: string; label: string; kind: 'clean' }
+  | { key: string; label: string; kind: 'transform'; transform: string; param: number }
+  | { key: string; label: string; kind: 'stylized' };
+
+/** A row: a zoo member and the seed's name for it (null: the seed has no such row). */
+export interface StudyRow {
+  member: string;
+  display: string;
+  seedRow: string | null;
+}
+
+/** One block of the seed's numbers beside ours: values per seed row and column key. */
+export interface SeedSet {
+  name: string;
+  citation: string;
+  examples: number | null;
+  values: Record<string, Record<string, number>>;
+}
+
+/** How a finding reads the numbers: a value of a member in a column (null: not measured). */
+export type Lookup = (member: string, column: string) => number | null;
+
+/** One finding of the seed the table tests, as a computation on the numbers. */
+export interface FindingDef {
+  id: string;
+  statement: string;
+  /** Which accuracy the finding reads: the plain one or AT-CNN's conditional one. */
+  reads: 'value' | 'conditional';
+  /** The columns it needs (a seed set without them has no answer). */
+  columns: string[];
+  check: (
+    get: Lookup,
+    fmt: (v: number | null) => string,
+  ) => { answer: 'yes' | 'no' | 'not measured'; detail: string };
+}
+
+/** A table of the seed: rows, columns, the seed's numbers, findings, defaults. */
+export interface StudyDef {
+  id: StudyId;
+  zoo: 'cifar10';
+  title: string;
+  rows: StudyRow[];
+  columns: StudyColumn[];
+  seeds: SeedSet[];
+  findings: FindingDef[];
+  /** Images measured on by default (the paper's count or more). */
+  defaultLimit: number;
+  /** How values are shown: fractions (three decimals) or percent (AT-CNN). */
+  unit: 'fraction' | 'percent';
+  /** The setup sentence of the table. */
+  setup: string;
+}
+
+/** The tables this module defines. */
+export const STUDY_IDS = ['1', '2', 'atcnn'] as const;
+export type StudyId = (typeof STUDY_IDS)[number];
+
+/** The table `id` (`eps` replaces Table 1's budgets, `attackSteps` Table 2's 200 steps). */
+export function studyDef(id: string, o: { eps?: number[]; attackSteps?: number } = {}): StudyDef {
+  if (id === '1') return table1Def(o.eps);
+  if (id === '2') return table2Def(o.attackSteps);
+  if (id === 'atcnn') return atcnnDef();
+  throw new UserError(`unknown table '${id}' for the CIFAR-10 zoo; use one of ${STUDY_IDS.join(', ')}`);
+}
+
+// ---------- the built table ----------
+
+/** One cell: our value, AT-CNN's conditional accuracy where it applies, and where it came from. */
+export interface StudyCell {
+  value: number | null;
+  conditional: number | null;
+  /** `measured` by this run, read from the `card`, `not measured` (--cached, or no input), `not available` (no such transform). */
+  state: 'measured' | 'card' | 'not measured' | 'not available' | 'not trained yet';
+  note?: string;
+  /** When and by what the value was measured. */
+  measuredAt?: string;
+  command?: string;
+  versions?: Record<string, string>;
+  examples?: number;
+  data?: string;
+}
+
+/** One member's measured cells, in the order of the table's columns. */
+export interface StudyModel {
+  member: string;
+  cardPath: string;
+  cells: StudyCell[];
+  /** Cells this run wrote into the card. */
+  recorded: number;
+}
+
+/** The table's rows: ours and the seed's values. */
+export interface StudyTableRow {
+  member: string;
+  display: string;
+  seedRow: string | null;
+  status: 'present' | 'not trained yet';
+  card: string | null;
+  reason?: string;
+  train?: string;
+  cells: StudyCell[];
+  /** Per seed set, the seed's value per column (null where it has none). */
+  seed: (number | null)[][];
+}
+
+/** A finding's computed answer, on our numbers and on each seed set's. */
+export interface FindingAnswer {
+  id: string;
+  statement: string;
+  reads: 'value' | 'conditional';
+  answer: 'reproduced' | 'not reproduced' | 'not measured';
+  detail: string;
+  seed: { set: string; answer: 'holds' | 'does not hold' | 'no numbers'; detail: string }[];
+}
+
+/** A study table with everything that produced it. */
+export interface StudyTable {
+  id: StudyId;
+  title: string;
+  setup: string;
+  unit: 'fraction' | 'percent';
+  columns: {
+    key: string;
+    label: string;
+    kind: StudyColumn['kind'];
+    eps?: number;
+    attack?: string;
+    transform?: string;
+    param?: number;
+  }[];
+  rows: StudyTableRow[];
+  seeds: { name: string; citation: string; examples: number | null }[];
+  findings: FindingAnswer[];
+  provenance: {
+    data: { spec: string; source: string; examples: number } | null;
+    stylizedData: string | null;
+    command: string;
+    versions: Record<string, string>;
+  };
+}
+
+/** What {@link buildStudyTable} takes besides the definition. */
+export interface StudyInput {
+  models: StudyModel[];
+  /** Members without a model: why, and how to train them. */
+  missing: { member: string; reason: string; train: string }[];
+  data: { spec: string; source: string; examples: number } | null;
+  stylizedData?: string | null;
+  command: string;
+  versions: Record<string, string>;
+}
+
+/** Values as a table of unit `unit` shows them: three decimals, or percent with two. */
+export function unitFormat(unit: 'fraction' | 'percent'): (v: number | null) => string {
+  return (v) => (v === null ? '-' : unit === 'percent' ? (100 * v).toFixed(2) : v.toFixed(3));
+}
+
+/** Assembles the table: a row per member of the definition, measured or "not trained yet". */
+export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
+  const rows: StudyTableRow[] = def.rows.map((r) => {
+    const model = input.models.find((m) => m.member === r.member);
+    const miss = input.missing.find((m) => m.member === r.member);
+    const seed = def.seeds.map((s) =>
+      def.columns.map((c) => (r.seedRow ? (s.values[r.seedRow]?.[c.key] ?? null) : null)),
+    );
+    if (model)
+      return {
+        member: r.member,
+        display: r.display,
+        seedRow: r.seedRow,
+        status: 'present',
+        card: model.cardPath,
+        cells: model.cells,
+        seed,
+      };
+    return {
+      member: r.member,
+      display: r.display,
+      seedRow: r.seedRow,
+      status: 'not trained yet',
+      card: null,
+      reason: miss?.reason ?? 'not trained yet',
+      ...(miss ? { train: miss.train } : {}),
+      cells: def.columns.map(() => ({ value: null, conditional: null, state: 'not trained yet' as const })),
+      seed,
+    };
+  });
+  const col = (key: string) => def.columns.findIndex((c) => c.key === key);
+  const ours =
+    (reads: 'value' | 'conditional'): Lookup =>
+    (member, key) => {
+      const row = rows.find((r) => r.member === member);
+      const j = col(key);
+      if (!row || j < 0) return null;
+      return reads === 'value' ? row.cells[j].value : row.cells[j].conditional;
+    };
+  const findings = def.findings.map((f): FindingAnswer => {
+    const fmt = unitFormat(def.unit);
+    const here = f.check(ours(f.reads), fmt);
+    const seed = def.seeds.map((s) => {
+      if (f.reads === 'conditional' || f.columns.some((c) => !Object.values(s.values).some((v) => c in v)))
+        return {
+          set: s.name,
+          answer: 'no numbers' as const,
+          detail: 'the seed gives no numbers for these columns',
+        };
+      const bySeed: Lookup = (member, key) => {
+        const row = def.rows.find((r) => r.member === member);
+        return row?.seedRow ? (s.values[row.seedRow]?.[key] ?? null) : null;
+      };
+      const a = f.check(bySeed, fmt);
+      return {
+        set: s.name,
+        answer:
+          a.answer === 'yes'
+            ? ('holds' as const)
+            : a.answer === 'no'
+              ? ('does not hold' as const)
+              : ('no numbers' as const),
+        detail: a.detail,
+      };
+    });
+    return {
+      id: f.id,
+      statement: f.statement,
+      reads: f.reads,
+      answer: here.answer === 'yes' ? 'reproduced' : here.answer === 'no' ? 'not reproduced' : 'not measured',
+      detail: here.detail,
+      seed,
+    };
+  });
+  return {
+    id: def.id,
+    title: def.title,
+    setup: def.setup,
+    unit: def.unit,
+    columns: def.columns.map((c) => ({
+      key: c.key,
+      label: c.label,
+      kind: c.kind,
+      ...('eps' in c ? { eps: c.eps } : {}),
+      ...('attack' in c ? { attack: c.attack } : {}),
+      ...('transform' in c ? { transform: c.transform, param: c.param } : {}),
+    })),
+    rows,
+    seeds: def.seeds.map((s) => ({ name: s.name, citation: s.citation, examples: s.examples })),
+    findings,
+    provenance: {
+      data: input.data,
+      stylizedData: input.stylizedData ?? null,
+      command: input.command,
+      versions: input.versions,
+    },
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * A study table (zoo/study.ts) as Markdown (the README's tables), JSON (the {@link StudyTable}
+ * object) or a standalone HTML page with the plots a reader would rather look at than read: Table 1's
+ * accuracy against eps per method, AT-CNN's accuracy against saturation level and against shuffle
+ * size per method. Table 2's columns are five unrelated attacks, so it has no line plot.
+ */
+import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
+import { lineChart, type Series } from '../report/plot.ts';
+import { unitFormat, type StudyCell, type StudyTable, type StudyTableRow } from './study.ts';
+
+/** A value in the table's unit: three decimals, or percent with two. */
+export function fmtValue(t: Pick<StudyTable, 'unit'>, v: number | null): string {
+  return unitFormat(t.unit)(v);
+}
+
+/** Our cell: its value (and conditional accuracy where the table has it), or why it is empty. */
+function oursText(t: StudyTable, c: StudyCell): string {
+  if (c.value === null) return c.state === 'not available' ? 'n/a' : '-';
+  return t.id === 'atcnn' && c.conditional !== null
+    ? `${fmtValue(t, c.value)} / ${fmtValue(t, c.conditional)}`
+    : fmtValue(t, c.value);
+}
+
+const hasSeed = (t: StudyTable, j: number) => t.rows.some((r) => r.seed.some((s) => s[j] !== null));
+
+/** Cell text: ours, with the seed's value in parentheses where the table's column has one (Tables 1, 2). */
+function cellText(t: StudyTable, r: StudyTableRow, j: number): string {
+  const ours = oursText(t, r.cells[j]);
+  if (t.id === 'atcnn' || !hasSeed(t, j)) return ours;
+  return `${ours} (${fmtValue(t, r.seed[0][j])})`;
+}
+
+/** The header and body of the main table; AT-CNN adds the seed's two datasets as extra columns. */
+function tableCells(t: StudyTable): { head: string[]; body: string[][] } {
+  const seedCols =
+    t.id === 'atcnn'
+      ? t.seeds.map((s, i) => ({
+          head: `${s.name} clean / stylised (seed)`,
+          cell: (r: StudyTableRow) => {
+            const v = r.seed[i];
+            const c = t.columns.findIndex((x) => x.key === 'clean');
+            const s2 = t.columns.findIndex((x) => x.key === 'stylized');
+            return v[c] === null ? '-' : `${fmtValue(t, v[c])} / ${fmtValue(t, v[s2])}`;
+          },
+        }))
+      : [];
+  return {
+    head: ['method', ...t.columns.map((c) => c.label), ...seedCols.map((s) => s.head)],
+    body: t.rows.map((r) => [
+      r.status === 'present' ? r.display : `${r.display} (not trained yet)`,
+      ...t.columns.map((_, j) => cellText(t, r, j)),
+      ...seedCols.map((s) => s.cell(r)),
+    ]),
+  };
+}
+
+function setupText(t: StudyTable): string {
+  const d = t.provenance.data;
+  const seeds = [
+    ...new Set(t.seeds.map((s) => `${s.citation}${s.examples ? `, ${s.examples} test images` : ''}`)),
+  ].join('; ');
+  return (
+    `${t.id === 'atcnn' ? '' : 'Each cell: ours (paper). '}Ours: ${t.setup} ` +
+    (d
+      ? `Measured on the first ${d.examples} images of ${d.spec} (one image = ${(100 / d.examples).toFixed(2)}%). `
+      : '') +
+    `Seed: ${seeds}.`
+  );
+}
+
+function findingLines(t: StudyTable): string[] {
+  return t.findings.map(
+    (f) =>
+      `**${f.answer}**: ${f.statement}${f.reads === 'conditional' ? ' (reads the second accuracy)' : ''}. Ours: ${f.detail}. Seed: ${f.seed.map((s) => `${s.set}: ${s.answer}${s.answer === 'no numbers' ? '' : ` (${s.detail})`}`).join('; ')}.`,
+  );
+}
+
+/** Per-member provenance: where each value came from. */
+function modelLines(t: StudyTable): string[] {
+  return t.rows.map((r) => {
+    if (r.status !== 'present')
+      return `${r.member}: not trained yet (${r.reason ?? ''})${r.train ? `; train with \`${r.train}\`` : ''}`;
+    const groups = new Map<string, string[]>();
+    r.cells.forEach((c, j) => {
+      const k =
+        c.state === 'measured' || c.state === 'card'
+          ? `${c.state === 'card' ? 'read from the card' : 'measured'}: ${c.measuredAt} by \`${c.command}\` on ${c.examples} images of ${c.data}`
+          : `${c.state}${c.note ? ` (${c.note})` : ''}`;
+      groups.set(k, [...(groups.get(k) ?? []), t.columns[j].label]);
+    });
+    return `${r.member} (${r.card}): ${[...groups].map(([k, cols]) => `${cols.join(', ')}: ${k}`).join('; ')}`;
+  });
+}
+
+/** The table as Markdown. */
+export function studyMarkdown(t: StudyTable): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const { head, body } = tableCells(t);
+  const p = t.provenance;
+  return [
+    `## ${t.title}`,
+    '',
+    setupText(t),
+    '',
+    `| ${head.map(esc).join(' | ')} |`,
+    `|---|${head
+      .slice(1)
+      .map(() => '---:')
+      .join('|')}|`,
+    ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
+    '',
+    '**Findings**',
+    '',
+    ...findingLines(t).map((l) => `- ${l}`),
+    '',
+    '### Provenance',
+    '',
+    `- data: ${p.data ? `${p.data.spec} from ${p.data.source}, first ${p.data.examples} images` : 'none loaded (no member trained yet)'}`,
+    ...(t.id === 'atcnn' ? [`- stylised data: ${p.stylizedData ?? 'not given (--stylized-data)'}`] : []),
+    `- command: \`${p.command}\``,
+    `- versions: ${Object.entries(p.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    ...modelLines(t).map((l) => `- ${l}`),
+    '',
+  ].join('\n');
+}
+
+/** The table as JSON. */
+export function studyJson(t: StudyTable): string {
+  return JSON.stringify(t, null, 2) + '\n';
+}
+
+/** Line series of the present members over the columns `cols` (x from `xOf`), reading `which`. */
+function seriesOf(
+  t: StudyTable,
+  cols: { key: string; x: number }[],
+  which: 'value' | 'conditional',
+): Series[] {
+  return t.rows
+    .filter((r) => r.status === 'present')
+    .map((r) => ({
+      name: r.display,
+      points: cols
+        .map(({ key, x }): [number, number | null] => {
+          const j = t.columns.findIndex((c) => c.key === key);
+          const c = r.cells[j];
+          return [x, c ? (which === 'value' ? c.value : c.conditional) : null];
+        })
+        .filter((p): p is [number, number] => p[1] !== null),
+    }))
+    .filter((s) => s.points.length > 0);
+}
+
+/** The plots of the table (none for Table 2), as HTML sections. */
+function plots(t: StudyTable): { title: string; html: string }[] {
+  if (t.id === '1') {
+    const s = seriesOf(
+      t,
+      t.columns.map((c) => ({ key: c.key, x: (c.eps ?? 0) * 255 })),
+      'value',
+    );
+    return s.length
+      ? [
+          {
+            title: 'Accuracy against eps',
+            html: lineChart(s, { xLabel: 'eps (/255)', yLabel: 'PGD-200 accuracy' }),
+          },
+        ]
+      : [];
+  }
+  if (t.id === 'atcnn') {
+    // p = 2 is the identity; k = 1 (one patch) is the clean image, where the share of the
+    // clean-correct images still right is 1 (the clean column's second accuracy).
+    const sat = t.columns
+      .filter((c) => c.transform === 'saturate')
+      .map((c) => ({ key: c.key, x: Math.log2(c.param!) }));
+    const shuf = [
+      { key: 'clean', x: 1 },
+      ...t.columns.filter((c) => c.transform === 'shuffle').map((c) => ({ key: c.key, x: c.param! })),
+    ];
+    const out: { title: string; html: string }[] = [];
+    const a = seriesOf(t, sat, 'conditional');
+    if (a.length)
+      out.push({
+        title: 'Accuracy against saturation level',
+        html: lineChart(a, {
+          xLabel: 'log2 of the saturation level p (1: p = 2, the identity)',
+          yLabel: 'share of clean-correct still right',
+        }),
+      });
+    const b = seriesOf(t, shuf, 'conditional');
+    if (b.some((s) => s.points.length > 1))
+      out.push({
+        title: 'Accuracy against shuffle size',
+        html: lineChart(b, {
+          xLabel: 'patches per side k (1 = the clean image)',
+          yLabel: 'share of clean-correct still right',
+        }),
+      });
+    return out;
+  }
+  return [];
+}
+
+/** The table as a standalone HTML page. */
+export function studyHtml(t: StudyTable): string {
+  const { head, body } = tableCells(t);
+  const list = (items: string[]) => `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
+  return reportPage(
+    t.title,
+    [
+      { title: 'Table', html: `<p>${escapeHtml(setupText(t))}</p>\n${htmlTable(head, body)}` },
+      { title: 'Findings', html: list(findingLines(t).map((l) => l.replace(/\*\*/g, ''))) },
+      ...plots(t),
+      { title: 'Models', html: list(modelLines(t)) },
+    ],
+    t.provenance as unknown as Record<string, unknown>,
+  );
+}
