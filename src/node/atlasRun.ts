@@ -109,7 +109,7 @@ export async function atlasRun(
     const settings = atlasSettings(o);
     const wantPatches = settings.patches > 0 && o.data !== undefined;
     const patchSettings = wantPatches
-      ? { count: settings.patches, data: o.data!, images: o.limit ?? 1000 }
+      ? { count: settings.patches, data: o.data!, limit: o.limit ?? 1000 }
       : null;
     // load the model only when there is work: a finished atlas needs only the hash and the index
     const getModel = async () => (model ??= await loadClassifier(dir, { preset: o.preset }));
@@ -134,12 +134,13 @@ export async function atlasRun(
       notes.push('the feature visualisation settings changed: feature visualisations are made again');
       drop('featureVis');
     }
-    if (patchSettings && idx.patches && !same(idx.patches, patchSettings)) {
+    const { images: _n, ...madeWith } = idx.patches ?? { images: 0 };
+    if (patchSettings && idx.patches && !same(madeWith, patchSettings)) {
       notes.push('the patch settings or data changed: patches are found again');
       drop('patches');
     }
     if (settings.featureVis) idx.featureVis = settings.featureVis;
-    if (patchSettings) idx.patches = patchSettings;
+    if (patchSettings && !same(madeWith, patchSettings)) idx.patches = { ...patchSettings, images: 0 };
     const plan = atlasPlan(
       idx.graph,
       { ...o, patches: wantPatches ? settings.patches : 0 },
@@ -150,12 +151,11 @@ export async function atlasRun(
       const m = await getModel();
       let x: tf.Tensor4D | undefined;
       if (plan.some((p) => p.kind === 'patches')) {
-        const ds = await loadDatasetFor(m, o.data!, { dataDir: o.dataDir, limit: patchSettings!.images });
+        const ds = await loadDatasetFor(m, o.data!, { dataDir: o.dataDir, limit: patchSettings!.limit });
         const b = getBatch(ds, [...Array(ds.size).keys()]);
         b.y.dispose();
         x = b.x;
-        patchSettings!.images = ds.size;
-        idx.patches = patchSettings;
+        idx.patches = { ...patchSettings!, images: ds.size };
       }
       const total = plan.reduce((s, p) => s + p.channels.length, 0);
       const bar = progress(`atlas ${idx.model.name}`);
@@ -232,7 +232,13 @@ export async function findAtlas(
   const at = path.resolve(atlasDir ?? atlasCacheDir(hash));
   if (atlasDir !== undefined && !fs.existsSync(path.join(at, ATLAS_INDEX)))
     throw new UserError(`no atlas in ${at} (no ${ATLAS_INDEX}); give the folder an atlas was written to`);
-  const index = readAtlas(at);
+  let index: AtlasIndex | undefined;
+  try {
+    index = readAtlas(at);
+  } catch (e) {
+    if (atlasDir !== undefined || !(e instanceof UserError)) throw e;
+    return { note: `the cached atlas in ${at} is unreadable (${e.message}); not used` };
+  }
   if (!index) return undefined;
   if (index.modelHash !== hash)
     return { note: `the atlas in ${at} is of other model files (the model changed since); not used` };

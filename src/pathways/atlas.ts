@@ -196,7 +196,8 @@ export interface AtlasIndex {
   graph: PathwayLayer[];
   /** The settings the feature visualisations and the patches were made with (null: none made yet). */
   featureVis: Required<FeatureVisOptions> | null;
-  patches: { count: number; data: string; images: number } | null;
+  /** `limit`: the images asked for; `images`: how many the dataset gave. */
+  patches: { count: number; data: string; limit: number; images: number } | null;
   /** Per layer, per channel (as a string key): what is done. */
   neurons: Record<string, Record<string, AtlasNeuron>>;
   /** Who made the atlas and when it last changed (src/report/provenance.ts). */

@@ -82,6 +82,14 @@ test('atlas: computed once, then a cache hit that computes nothing; a changed we
     'no file rewritten',
   );
 
+  // a dataset smaller than --limit: the settings asked for are what the cache compares
+  const big = { ...small(out), layers: ['conv1'], channels: [0], featureVis: false as const, limit: 5000 };
+  const e1 = await atlasRun(model, big);
+  assert.deepEqual(e1.computed, { pieces: 1, featureVis: 0, patches: 1 });
+  assert.equal(e1.index.patches!.images, 1000);
+  assert.deepEqual((await atlasRun(model, big)).computed, { pieces: 0, featureVis: 0, patches: 0 });
+  await atlasRun(model, small(out));
+
   // one byte of a weight file changes: another hash, the atlas is made again
   const manifest = JSON.parse(fs.readFileSync(path.join(model, 'model.json'), 'utf8'));
   const wfile = path.join(model, manifest.weightsManifest[0].paths[0]);
