@@ -206,6 +206,16 @@ test('the default atlas folder is under $ADVLENS_CACHE by model hash, where path
   assert.equal(again.computed.pieces, 0);
   const found = await findAtlas(model, j.out);
   assert.ok(found && 'index' in found && found.index.neurons.conv1['0'].featureVis);
+  // without a folder, pathways looks where the atlas of the model's hash is cached
+  const before = process.env.ADVLENS_CACHE;
+  process.env.ADVLENS_CACHE = cache;
+  try {
+    const byHash = await findAtlas(model);
+    assert.ok(byHash && 'dir' in byHash && byHash.dir === j.out);
+  } finally {
+    if (before === undefined) delete process.env.ADVLENS_CACHE;
+    else process.env.ADVLENS_CACHE = before;
+  }
   const bad = advlens(['atlas', '--model', model, '--layers', 'nope'], { env: { ADVLENS_CACHE: cache } });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /not a pathway layer/);
