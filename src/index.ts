@@ -264,16 +264,45 @@ export {
   type SetImportance,
   type EdgeGroup,
 } from './pathways/pathways.ts';
+export {
+  readPathwaysJson,
+  PATHWAYS_FORMAT_V1,
+  type PathwaysDocument,
+  type PathwaysProvenance,
+} from './pathways/format.ts';
 export { highlightView, type ViewOptions, type HighlightView } from './pathways/view.ts';
 export {
   featureVis,
+  featureVisBatch,
   irfft2,
   irfftBases,
   rotateBilinear,
   FEATURE_VIS_DEFAULTS,
   type FeatureVisOptions,
   type FeatureVisResult,
+  type FeatureVisBatchResult,
 } from './pathways/featureVis.ts';
+export {
+  redirectedRelu,
+  redirectedReluGrad,
+  redirectRelus,
+  REDIRECT_STEPS,
+} from './pathways/redirectedRelu.ts';
+export {
+  atlasGraph,
+  atlasLayers,
+  atlasPiece,
+  atlasPlan,
+  atlasSettings,
+  ATLAS_DEFAULTS,
+  ATLAS_FORMAT,
+  type AtlasIndex,
+  type AtlasNeuron,
+  type AtlasOptions,
+  type AtlasPatch,
+  type AtlasPiece,
+  type AtlasPieceResult,
+} from './pathways/atlas.ts';
 export {
   receptiveField,
   fieldBox,

@@ -16,6 +16,7 @@ import { registerSweep } from './commands/sweep.ts';
 import { registerWorker } from './commands/worker.ts';
 import { registerPathways } from './commands/pathways.ts';
 import { registerStylize } from './commands/stylize.ts';
+import { registerAtlas } from './commands/atlas.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     registerWorker,
     registerPathways,
     registerStylize,
+    registerAtlas,
   ]) {
     register(program);
   }

@@ -32,3 +32,11 @@ export {
   type SweepOutput,
 } from './sweep.ts';
 export { queueEngine, type SweepQueue, type QueueEngine } from './sweepQueue.ts';
+export {
+  atlasRun,
+  atlasCacheDir,
+  findAtlas,
+  readAtlas,
+  type AtlasRunOptions,
+  type AtlasRunResult,
+} from './atlasRun.ts';

@@ -1,7 +1,10 @@
 /**
  * `advlens pathways` in Node: loads the model and the original and target images (dataset slices or
- * files), runs the pathways computation and the neuron details, and returns the report's files.
+ * files), runs the pathways computation and the neuron details, and returns the report's files. The
+ * neuron images come from the model's atlas (src/node/atlasRun.ts) where it has them: the atlas in
+ * `atlas`, else the cached one of the model's hash; only the neurons it lacks are computed.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { getBatch, type Dataset } from '../data/dataset.ts';
@@ -15,7 +18,8 @@ import { SWEEP_DEFAULTS } from '../pathways/sweep.ts';
 import type { HighlightMeasure } from '../pathways/highlight.ts';
 import { pathwaysReport } from '../report/pathways.ts';
 import { UserError } from '../errors.ts';
-import { versions } from '../version.ts';
+import { provenance } from '../report/provenance.ts';
+import { findAtlas } from './atlasRun.ts';
 
 /** What one pathways run needs: the model's preset, classes, images and the computation's options. */
 export interface PathwaysRunOptions {
@@ -41,6 +45,10 @@ export interface PathwaysRunOptions {
   seed: number;
   featureVis?: boolean;
   fvSteps: number;
+  /** The two strengths compared in one graph (values among `strengths`; default the weakest with kept images and the strongest). */
+  compareStrengths?: [number, number];
+  /** The atlas folder to take neuron images from (default the model's cached atlas, if any); false: none. */
+  atlas?: string | false;
   /** The command recorded in the provenance (the CLI passes its arguments). */
   command?: string;
 }
@@ -101,14 +109,20 @@ export async function pathwaysRun(
   prefix: string,
   progress: (label: string) => Progress = () => ({ update() {}, stop() {} }),
 ) {
+  const started = performance.now();
   const model = await loadClassifier(dir, { preset: o.preset });
   const original = classIndex(model, o.original);
   const target = classIndex(model, o.target);
   const orig = (await classImages(model, original, o, o.data, o.images))!;
   const tgtSpec = o.targetData ?? (o.targetImages ? undefined : o.data);
   const tgt = await classImages(model, target, o, tgtSpec, o.targetImages);
-  const bar = progress(`pathways ${model.card.name}`);
   const strengths = o.strengths ?? SWEEP_DEFAULTS.strengths;
+  const cmp = o.compareStrengths;
+  if (cmp && (cmp.some((v) => !strengths.includes(v)) || cmp[0] >= cmp[1]))
+    throw new UserError(
+      `the compared strengths ${cmp.join(', ')} must be two of the strengths (${strengths.join(', ')}), the weaker first`,
+    );
+  const bar = progress(`pathways ${model.card.name}`);
   try {
     const r = pathways(
       model,
@@ -120,12 +134,11 @@ export async function pathwaysRun(
       },
     );
     bar.stop();
-    const provenance = {
-      model: { dir, name: model.card.name, architecture: model.card.architecture },
-      data: { original: orig.source, target: tgt?.source ?? null },
-      command: o.command ?? '(library call: pathwaysRun)',
-      versions: versions(),
-      created: new Date().toISOString(),
+    const found = o.atlas === false ? undefined : await findAtlas(dir, o.atlas || undefined);
+    const atlas = found && 'index' in found ? found : undefined;
+    const fromAtlas = (key: string) => {
+      const [layer, c] = key.split(':');
+      return atlas?.index.neurons[layer]?.[c];
     };
     const all = tgt ? tf.concat([orig.x, tgt.x], 0) : orig.x;
     const fv = o.featureVis ? o.fvSteps : 0;
@@ -136,28 +149,71 @@ export async function pathwaysRun(
       batchSize: o.batchSize,
       seed: o.seed,
       onProgress: (d, t) => dbar.update(d, t),
+      have: (key, what) => fromAtlas(key)?.[what] !== undefined,
     });
+    dbar.stop();
     r.timings.detail = Math.round(performance.now() - t0);
     if (all !== orig.x) all.dispose();
     const pngs: { path: string; content: Uint8Array }[] = [];
-    const details: Record<string, { featureVis?: string; patches: string[] }> = {};
+    const details: NonNullable<Parameters<typeof pathwaysReport>[1]['details']> = {};
+    let used = 0;
     for (const [key, d] of Object.entries(det)) {
       const base = `neurons/${key.replace(':', '-')}`;
-      const patches = d.patches.map((p, k) => ({ path: `${base}/patch-${k}.png`, px: p }));
-      const fvFile = d.featureVis ? { path: `${base}/feature-vis.png`, px: d.featureVis } : undefined;
-      for (const f of [...patches, ...(fvFile ? [fvFile] : [])])
-        pngs.push({ path: prefix + f.path, content: await encodePng(f.px.data, f.px.shape) });
-      details[key] = { patches: patches.map((p) => p.path), featureVis: fvFile?.path };
+      const a = fromAtlas(key);
+      const copy = (file: string, to: string) => {
+        pngs.push({ path: prefix + to, content: fs.readFileSync(path.join(atlas!.dir, file)) });
+        return to;
+      };
+      const patches = a?.patches
+        ? a.patches.map((p, k) => copy(p.file, `${base}/patch-${k}.png`))
+        : d.patches.map((_, k) => `${base}/patch-${k}.png`);
+      if (!a?.patches)
+        for (const [k, p] of d.patches.entries())
+          pngs.push({ path: prefix + patches[k], content: await encodePng(p.data, p.shape) });
+      let featureVis: string | undefined;
+      if (a?.featureVis) featureVis = copy(a.featureVis.file, `${base}/feature-vis.png`);
+      else if (d.featureVis) {
+        featureVis = `${base}/feature-vis.png`;
+        pngs.push({
+          path: prefix + featureVis,
+          content: await encodePng(d.featureVis.data, d.featureVis.shape),
+        });
+      }
+      if (a?.patches || a?.featureVis) used++;
+      details[key] = {
+        patches,
+        featureVis,
+        source: { patches: a?.patches ? 'atlas' : 'run', featureVis: a?.featureVis ? 'atlas' : 'run' },
+      };
     }
+    const prov = provenance(
+      o.command ?? null,
+      {
+        model: { dir, name: model.card.name, architecture: model.card.architecture },
+        data: { original: orig.source, target: tgt?.source ?? null },
+        atlas: atlas
+          ? {
+              dir: atlas.dir,
+              modelHash: atlas.index.modelHash,
+              featureVis: atlas.index.featureVis,
+              patches: atlas.index.patches,
+              neurons: used,
+            }
+          : null,
+      },
+      { seconds: Math.round(performance.now() - started) / 1000 },
+    );
     const report = pathwaysReport(r, {
-      provenance,
+      provenance: prov,
+      notes: found && 'note' in found ? [found.note] : [],
+      compare: o.compareStrengths?.map((v) => strengths.indexOf(v)) as [number, number] | undefined,
       measure: o.measure,
       neurons: o.neurons,
       edges: o.edges,
       details,
     });
     const files = [...report.map((f) => ({ ...f, path: prefix + f.path })), ...pngs];
-    return { name: model.card.name, r, files, provenance };
+    return { name: model.card.name, r, files, provenance: prov };
   } finally {
     tf.dispose([orig.x, ...(tgt ? [tgt.x] : [])]);
   }

@@ -9,7 +9,10 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
 import { graphNeurons, type PathwaysResult } from './pathways.ts';
 import { datasetPatches, patchPixels } from './patches.ts';
-import { featureVis } from './featureVis.ts';
+import { featureVisBatch } from './featureVis.ts';
+
+/** Channels whose feature visualisations are optimised together. */
+const FV_BATCH = 32;
 
 /** An image as raw float pixels in [0, 1] and its shape [H, W, C]. */
 export interface Pixels {
@@ -33,9 +36,14 @@ export interface DetailOptions {
   seed?: number;
   /** Called after each layer. */
   onProgress?: (done: number, total: number) => void;
+  /** Whether neuron `layer:channel` already has its patches or feature visualisation (an atlas): then they are not computed. */
+  have?: (key: string, what: 'patches' | 'featureVis') => boolean;
 }
 
-/** Patches (and feature visualisations) of the graph's neurons, keyed `layer:channel`; no tensor is left. */
+/**
+ * Patches (and feature visualisations) of the graph's neurons, keyed `layer:channel`, but those that
+ * `o.have` says exist (their entries lack them); no tensor is left.
+ */
 export function neuronDetails(
   model: Classifier,
   r: PathwaysResult,
@@ -45,24 +53,39 @@ export function neuronDetails(
   const keep = graphNeurons(r);
   const out: Record<string, NeuronDetail> = {};
   const layers = r.layers.filter((l) => !l.logits);
+  const have = o.have ?? (() => false);
   layers.forEach((l, k) => {
     const chans = keep[l.name];
-    const top = datasetPatches(model, l.tap, chans, x, { count: o.patches ?? 10, batchSize: o.batchSize });
-    chans.forEach((c, i) => {
+    const need = chans.filter((c) => !have(`${l.name}:${c}`, 'patches'));
+    const top = need.length
+      ? datasetPatches(model, l.tap, need, x, { count: o.patches ?? 10, batchSize: o.batchSize })
+      : [];
+    chans.forEach((c) => {
+      const key = `${l.name}:${c}`;
+      const i = need.indexOf(c);
       const d: NeuronDetail = {
-        patches: top[i].map((p) => ({ ...patchPixels(x, p), image: p.image, activation: p.activation })),
+        patches:
+          i < 0
+            ? []
+            : top[i].map((p) => ({ ...patchPixels(x, p), image: p.image, activation: p.activation })),
       };
-      if (o.featureVisSteps) {
-        const v = featureVis(model, l.tap, c, { steps: o.featureVisSteps, seed: o.seed });
-        d.featureVis = {
-          data: v.image.dataSync() as Float32Array,
-          shape: v.image.shape.slice(1) as [number, number, number],
-          activation: v.activation,
-        };
-        v.image.dispose();
-      }
-      out[`${l.name}:${c}`] = d;
+      out[key] = d;
     });
+    const fv = o.featureVisSteps ? chans.filter((c) => !have(`${l.name}:${c}`, 'featureVis')) : [];
+    for (let i = 0; i < fv.length; i += FV_BATCH) {
+      const part = fv.slice(i, i + FV_BATCH);
+      const v = featureVisBatch(model, l.tap, part, { steps: o.featureVisSteps, seed: o.seed });
+      const [, H, W, C] = v.images.shape;
+      const data = v.images.dataSync() as Float32Array;
+      v.images.dispose();
+      part.forEach((c, b) => {
+        out[`${l.name}:${c}`].featureVis = {
+          data: data.slice(b * H * W * C, (b + 1) * H * W * C),
+          shape: [H, W, C],
+          activation: v.activations[b],
+        };
+      });
+    }
     o.onProgress?.(k + 1, layers.length);
   });
   return out;

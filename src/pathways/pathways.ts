@@ -5,7 +5,8 @@
  * at growing strengths; per image set the median spatial-max activation of every neuron and its
  * within-layer percentile; Bluff's groups (both / original / target / exploited) and vulnerability per
  * layer; and the median edge influences between the neurons of the groups, benign and per strength.
- * The result is plain JSON (format `advlens-pathways/1`), which the report and the explorer draw.
+ * The result is plain JSON (format `advlens-pathways/2`; format.ts reads /1 too), which the report and
+ * the explorer draw.
  *
  * Without target images, the target group rests on the attacked images at the strongest strength where
  * any image reached the target (they are classified as the target): `target.source` says which.
@@ -28,8 +29,8 @@ import {
 import { edgeMedians, edgeScores, selectEdges, type NeuronSelection } from './edges.ts';
 import { attackSweep, SWEEP_DEFAULTS, type SweepOptions } from './sweep.ts';
 
-/** The version of the pathways JSON artefacts. */
-export const PATHWAYS_FORMAT = 'advlens-pathways/1';
+/** The version of `pathways.json` (2: the shared provenance, `measuredAt` for /1's `created`; format.ts). */
+export const PATHWAYS_FORMAT = 'advlens-pathways/2';
 
 /** Options of `pathways`: classes, attack, strengths, steps, which attacked images to keep, k, batch size, seed. */
 export interface PathwaysOptions extends SweepOptions, GroupOptions {

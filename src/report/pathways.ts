@@ -1,21 +1,23 @@
 /**
  * The pathways report: the files `advlens pathways` writes (and the server would stream), as
  * `{ path, content }`. JSON artefacts, each with its `format`:
- * - `pathways.json` (`advlens-pathways/1`): provenance, classes, attack, success counts per strength,
- *   layers, groups per layer, vulnerability per neuron, timings;
+ * - `pathways.json` (`advlens-pathways/2`; src/pathways/format.ts reads /1 too): provenance (the shared
+ *   one of provenance.ts, with `measuredAt`), classes, attack, success counts per strength, layers,
+ *   groups per layer, vulnerability per neuron, timings;
  * - `neurons.json` (`advlens-pathways-neurons/1`): per layer, per image set (original, target, attacked
  *   at each strength), every neuron's median activation and within-layer percentile (null: no image);
  * - `edges.json` (`advlens-pathways-edges/1`): per connection, the edges between the groups' neurons as
  *   [from channel, to channel] pairs with their median influence per image set;
  * and `index.html` with the layered graph (SVG, also as `graph-<strength>.svg`) at the weakest strength
- * with images and the strongest, the success counts and the groups.
+ * with images and the strongest side by side, both in one graph with Bluff's four-state comparison
+ * encoding (`compare-<weaker>-<stronger>.svg`), the success counts and the groups.
  */
 import type { PathwaysResult } from '../pathways/pathways.ts';
 import { highlightView } from '../pathways/view.ts';
 import { HIGHLIGHT_DEFAULTS, type HighlightMeasure } from '../pathways/highlight.ts';
 import { escapeHtml, htmlTable, reportPage } from './html.ts';
 import { lineChart } from './plot.ts';
-import { pathwaysGraphSvg } from './pathwaysGraph.ts';
+import { pathwaysCompareSvg, pathwaysGraphSvg } from './pathwaysGraph.ts';
 
 /** A file of the pathways report: its path in the output folder and its content. */
 export interface PathwaysReportFile {
@@ -25,16 +27,27 @@ export interface PathwaysReportFile {
 
 /** Options of the pathways report: provenance, measure, fractions of neurons and edges, strengths drawn, neuron details. */
 export interface PathwaysReportOptions {
-  /** What produced the result (model card, data, command, versions); written into every artefact. */
-  provenance: Record<string, unknown>;
+  /** What produced the result (src/report/provenance.ts: command, model, data, versions, measuredAt). */
+  provenance: object;
+  /** Lines shown under "What was run" (for example why an atlas was not used). */
+  notes?: string[];
   measure?: HighlightMeasure;
   /** Fraction of neurons and of edges highlighted (Bluff: 0.2 and 0.3). */
   neurons?: number;
   edges?: number;
   /** Strength indices drawn (default the weakest with kept images and the strongest). */
   draw?: number[];
-  /** Image files (paths relative to the report) per neuron `layer:channel`: feature visualisation, patches. */
-  details?: Record<string, { featureVis?: string; patches: string[] }>;
+  /** Strength indices compared in one graph [weaker, stronger] (default the first with kept images and the strongest; false: none). */
+  compare?: [number, number] | false;
+  /** Image files (paths relative to the report) per neuron `layer:channel`: feature visualisation, patches, and where they come from. */
+  details?: Record<
+    string,
+    {
+      featureVis?: string;
+      patches: string[];
+      source?: { patches: 'atlas' | 'run'; featureVis: 'atlas' | 'run' };
+    }
+  >;
 }
 
 /** Median activation against strength: attacked (red), benign original (green) and target (blue) levels. */
@@ -120,6 +133,21 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
     files.push({ path: `graph-${strength}.svg`, content: svg });
     return svg;
   });
+  const [cw, cs] = o.compare === false ? [-1, -1] : (o.compare ?? [firstKept, S - 1]);
+  let compareHtml = '';
+  if (o.compare !== false && cw >= 0 && cs > cw) {
+    const view = (s: number) =>
+      highlightView(r, { strength: s, measure, neurons: o.neurons, edges: o.edges });
+    const [w, st] = [r.attack.strengths[cw], r.attack.strengths[cs]];
+    const svg = pathwaysCompareSvg(r, view(cw), view(cs), {
+      title: `strengths ${w} (inner squares) and ${st} (outer squares): most ${measure}`,
+      weak: cw,
+      strong: cs,
+      measure,
+    });
+    files.push({ path: `compare-${w}-${st}.svg`, content: svg });
+    compareHtml = `<p>Bluff's comparison of two strengths in one graph: each neuron's outer square is the stronger attack (${st}), its inner square the weaker one (${w}). Solid with a solid core: highlighted at both; solid with a white core: only at the stronger; faint with a solid core: only at the weaker; faint without a core: at neither. Edges highlighted at the stronger strength are solid, those only at the weaker dashed.</p><div style="overflow-x:auto">${svg}</div>`;
+  }
   const list = (v: number[]) => (v.length ? v.join(' ') : '-');
   const layerRows = r.layers.map((l) => {
     const g = r.groups[l.name];
@@ -148,7 +176,7 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
     [
       {
         title: 'What was run',
-        html: `<p>${plural(r.original.images, 'image')} of class <b>${escapeHtml(r.original.label)}</b> attacked toward <b>${escapeHtml(r.target.label)}</b> with ${escapeHtml(r.attack.name)} (${r.attack.steps} steps of ${r.attack.stepFraction.toPrecision(3)} x strength) at ${S} strengths; ${r.attack.keep === 'successful' ? 'each strength rests on the images that reached the target (Bluff)' : 'every strength rests on all images'}. The target group rests on ${escapeHtml(targetNote)}.</p>`,
+        html: `<p>${plural(r.original.images, 'image')} of class <b>${escapeHtml(r.original.label)}</b> attacked toward <b>${escapeHtml(r.target.label)}</b> with ${escapeHtml(r.attack.name)} (${r.attack.steps} steps of ${r.attack.stepFraction.toPrecision(3)} x strength) at ${S} strengths; ${r.attack.keep === 'successful' ? 'each strength rests on the images that reached the target (Bluff)' : 'every strength rests on all images'}. The target group rests on ${escapeHtml(targetNote)}.</p>${(o.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('')}`,
       },
       {
         title: 'Attack success',
@@ -164,8 +192,9 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
       },
       {
         title: 'Pathways',
-        html: `<p>Rows are layers (input side at the bottom); columns the groups of Bluff (top ${r.groupOptions.k} by median activation; exploited: top ${r.groupOptions.k} under attack outside both top lists, first ${r.groupOptions.exploitedPerStrength} per strength). Solid neurons and drawn edges are the highlighted ones; hover for values.</p>${graphs.map((g) => `<div style="overflow-x:auto">${g}</div>`).join('\n')}`,
+        html: `<p>Rows are layers (input side at the bottom); columns the groups of Bluff (top ${r.groupOptions.k} by median activation; exploited: top ${r.groupOptions.k} under attack outside both top lists, first ${r.groupOptions.exploitedPerStrength} per strength). Solid neurons and drawn edges are the highlighted ones; hover for values. ${graphs.length > 1 ? 'The two strengths side by side:' : ''}</p><div style="display:flex;gap:16px;overflow-x:auto;align-items:flex-start">${graphs.map((g) => `<div>${g}</div>`).join('\n')}</div>`,
       },
+      ...(compareHtml ? [{ title: 'Two strengths in one graph', html: compareHtml }] : []),
       {
         title: 'Groups per layer',
         html: htmlTable(
@@ -200,6 +229,11 @@ export function pathwaysReport(r: PathwaysResult, o: PathwaysReportOptions): Pat
 /** Per layer, each neuron of the graph: group, median against strength, feature visualisation, patches. */
 function neuronSection(r: PathwaysResult, details: NonNullable<PathwaysReportOptions['details']>): string {
   const rows: (string | number | { html: string })[][] = [];
+  const fromAtlas = Object.values(details).filter(
+    (d) => d.source?.patches === 'atlas' || d.source?.featureVis === 'atlas',
+  ).length;
+  const star = (d: (typeof details)[string] | undefined, what: 'patches' | 'featureVis') =>
+    d?.source?.[what] === 'atlas' ? '*' : '';
   for (const l of r.layers) {
     const g = r.groups[l.name];
     for (const group of ['original', 'both', 'target', 'exploited'] as const)
@@ -220,13 +254,13 @@ function neuronSection(r: PathwaysResult, details: NonNullable<PathwaysReportOpt
             ),
           },
           r.vulnerability[l.name][c].toPrecision(3),
-          { html: d?.featureVis ? img(d.featureVis, 64) : '' },
-          { html: (d?.patches ?? []).map((p) => img(p, 40)).join('') },
+          { html: d?.featureVis ? img(d.featureVis, 64) + star(d, 'featureVis') : '' },
+          { html: (d?.patches ?? []).map((p) => img(p, 40)).join('') + star(d, 'patches') },
         ]);
       }
   }
   return (
-    '<p>Median activation against strength: red, the attacked images; dashed green and blue, the benign original and target images. Patches: the given images that activate the neuron most, cropped to its receptive field around the peak.</p>' +
+    `<p>Median activation against strength: red, the attacked images; dashed green and blue, the benign original and target images. Patches: the images that activate the neuron most, cropped to its receptive field around the peak${fromAtlas ? `; ${fromAtlas} neurons' patches or feature visualisations come from the model's atlas (its dataset's images, marked with *), the others' patches from the images of this run` : ', among the images of this run'}.</p>` +
     htmlTable(
       ['layer', 'channel', 'group', 'median vs strength', 'vulnerability', 'feature vis.', 'top patches'],
       rows,

@@ -14,7 +14,7 @@ export function pathwaysCompareReport(
   models: ModelSummary[],
   strengths: number[],
   title: string,
-  provenance: Record<string, unknown>,
+  provenance: object,
 ): PathwaysReportFile[] {
   const layers = models[0].layers.map((l) => l.layer);
   const rows = layers.map((layer) => [

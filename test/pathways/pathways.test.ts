@@ -35,7 +35,7 @@ test('pathways: success counts, kept images, importance, groups and edges agree 
   const before = tf.memory().numTensors;
   const r = pathways(model, { original: x7.x, target: x1.x }, opts);
   assert.equal(tf.memory().numTensors, before);
-  assert.equal(r.format, 'advlens-pathways/1');
+  assert.equal(r.format, 'advlens-pathways/2');
   assert.deepEqual(
     r.success.map((s) => s.attempted),
     [4, 4],
@@ -108,11 +108,11 @@ test('the report writes versioned JSON artefacts, one SVG per drawn strength and
   assert.deepEqual(
     names,
     ['edges.json', 'graph-4.svg', 'index.html', 'neurons.json', 'pathways.json']
-      .concat(r.success[0].kept > 0 ? ['graph-0.5.svg'] : [])
+      .concat(r.success[0].kept > 0 ? ['graph-0.5.svg', 'compare-0.5-4.svg'] : [])
       .sort(),
   );
   const get = (p: string) => files.find((f) => f.path === p)!.content;
-  assert.equal(JSON.parse(get('pathways.json')).format, 'advlens-pathways/1');
+  assert.equal(JSON.parse(get('pathways.json')).format, 'advlens-pathways/2');
   assert.equal(JSON.parse(get('neurons.json')).format, 'advlens-pathways-neurons/1');
   assert.equal(JSON.parse(get('edges.json')).edges.length, r.edges.length);
   const rects = (get('graph-4.svg').match(/<rect /g) ?? []).length;

@@ -19,7 +19,7 @@ import { writeReportFiles } from '../../node/reportFiles.ts';
 import { checkOutputDir } from '../../node/outputPath.ts';
 import { attack } from '../../attacks/index.ts';
 import { UserError } from '../../errors.ts';
-import { versions } from '../../version.ts';
+import { commandLine, provenance } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { nonNegativeInt, parseNumber, positiveInt, positiveNumber } from '../options.ts';
 import { progressBar } from '../progress.ts';
@@ -116,6 +116,13 @@ export function registerPathways(program: Command): void {
       FEATURE_VIS_DEFAULTS.steps,
     )
     .option(
+      '--compare-strengths <a,b>',
+      "two of --strengths drawn in one graph (Bluff's comparison; default the weakest with kept images and the strongest)",
+      parseStrengths,
+    )
+    .option('--atlas <dir>', "take neuron images from this atlas (default the model's cached atlas, if any)")
+    .option('--no-atlas', 'compute every neuron image, even where an atlas has it')
+    .option(
       '--compare <dir>',
       'a second model (e.g. adversarially trained): same pair, images and strengths; writes compare.html',
     )
@@ -133,18 +140,18 @@ async function runPathways(o: PathwaysCliOptions): Promise<void> {
   attack(o.attack);
   checkOutputDir(o.out, '--out');
   const progress = (label: string) => progressBar(label, { quiet: o.json });
-  const run = { ...o, command: process.argv.slice(2).join(' ') };
+  if (o.compareStrengths && o.compareStrengths.length !== 2)
+    throw new UserError(
+      `--compare-strengths takes two strengths, the weaker first (got ${o.compareStrengths.length})`,
+    );
+  const run = { ...o, command: commandLine(process.argv.slice(2)) };
   const runs = [await pathwaysRun(o.model, run, '', progress)];
   if (o.compare) {
     const second = await pathwaysRun(o.compare, run, 'compare/', progress);
     runs.push(second);
     const rows = comparePathways(runs.map((x) => ({ name: x.name, result: x.r })));
     const title = `${runs[0].name} and ${second.name}: ${runs[0].r.original.label} attacked toward ${runs[0].r.target.label}`;
-    const prov = {
-      models: runs.map((x) => x.provenance.model),
-      command: runs[0].provenance.command,
-      versions: versions(),
-    };
+    const prov = provenance(run.command, { models: runs.map((x) => x.provenance.model) });
     runs[0].files.push(...pathwaysCompareReport(rows, runs[0].r.attack.strengths, title, prov));
   }
   const out = writeReportFiles(
