@@ -72,7 +72,6 @@ interface Edge {
 
 const NODE = 18;
 const GAP = 5;
-const ROW = 96;
 const LEFT = 120;
 const TOP = 56;
 const COL_GAP = 34;
@@ -123,6 +122,7 @@ export class PathwaysGraph {
   lastUpdateMs = 0;
   width = 0;
   height = 0;
+  private row = 96;
 
   constructor(
     container: HTMLElement,
@@ -173,6 +173,8 @@ export class PathwaysGraph {
       colX.push(x);
       x += Math.max(n * (NODE + GAP), 7.2 * GROUP_TITLES[GROUPS[i]].length) + COL_GAP;
     });
+    // Rows: roomy for a few layers, tighter for deep networks (darknet tiny has 17).
+    const ROW = (this.row = r.layers.length > 8 ? 64 : 96);
     this.width = x;
     this.height = TOP + r.layers.length * ROW;
     this.nodes = [];

@@ -90,12 +90,17 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
 type Progress = { done: number; total: number; label: string; partial?: unknown };
 
 /** Runs a job to its end: streams its progress (server-sent events; polling when those fail). */
-export async function runJob<T>(body: object, onProgress?: (p: Progress) => void): Promise<T> {
+export async function runJob<T>(
+  body: object,
+  onProgress?: (p: Progress) => void,
+  onId?: (id: string) => void,
+): Promise<T> {
   const { id } = await api<{ id: string; cached: boolean }>('/api/jobs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+  onId?.(id);
   return new Promise<T>((resolve, reject) => {
     let finished = false;
     const es = new EventSource(`/api/jobs/${encodeURIComponent(id)}/events`);
@@ -335,6 +340,7 @@ export async function startLive(
     model2Sel.value = keep[1];
   };
   fillModels(models);
+  if (models.some((m) => m.id === 'mnist-gap-cnn')) modelSel.value = 'mnist-gap-cnn';
   const modelUpload = el('input', { type: 'file', multiple: true, id: 'model-upload' });
   modelUpload.setAttribute('webkitdirectory', '');
   grid.append(
@@ -358,7 +364,25 @@ export async function startLive(
     type: 'button',
     textContent: 'use dataset samples of the original class',
   });
-  grid.append(el('div', {}, el('label', { textContent: 'Images' }), drop, samplesBtn, thumbs));
+  const targetPicker = el('input', { type: 'file', multiple: true, accept: 'image/*', id: 'target-files' });
+  const targetThumbs = el('div', { className: 'thumbs', id: 'target-thumbs' });
+  grid.append(
+    el(
+      'div',
+      {},
+      el('label', { textContent: 'Images of the original class' }),
+      drop,
+      samplesBtn,
+      thumbs,
+      el('label', {
+        htmlFor: 'target-files',
+        textContent: 'Images of the target class (optional)',
+        title: 'without them, the target group rests on the attacked images that reached the target',
+      }),
+      targetPicker,
+      targetThumbs,
+    ),
+  );
   // Classes, searchable over the labels.
   const origIn = el('input', { type: 'text', id: 'original', placeholder: 'type to search the labels' });
   const targIn = el('input', { type: 'text', id: 'target', placeholder: 'type to search the labels' });
@@ -383,6 +407,7 @@ export async function startLive(
   if (targeted.some((a) => a.name === 'pgd-l2')) attackSel.value = 'pgd-l2';
   const optsBox = el('div', { id: 'attack-options' });
   const strengthsIn = el('input', { type: 'text', id: 'strengths', value: '0.5,1,2,4' });
+  const stepsIn = el('input', { type: 'number', id: 'steps', value: '50', min: '1', step: '1' });
   const keepSel = el('select', { id: 'keep' });
   keepSel.append(
     el('option', { value: 'successful', textContent: 'attacked images that reached the target (Bluff)' }),
@@ -396,6 +421,8 @@ export async function startLive(
       attackSel,
       el('label', { htmlFor: 'strengths', textContent: 'Strengths (eps, comma separated)' }),
       strengthsIn,
+      el('label', { htmlFor: 'steps', textContent: 'Attack steps (step size: strength / 5)' }),
+      stepsIn,
       el('label', { htmlFor: 'keep', textContent: 'Pathways rest on' }),
       keepSel,
     ),
@@ -405,8 +432,8 @@ export async function startLive(
   let readOptions = () => ({}) as Record<string, unknown>;
   const fillOptions = () => {
     const a = targeted.find((x) => x.name === attackSel.value);
-    // The strength is the job's own; the target is the target class.
-    readOptions = optionsForm(optsBox, a?.options ?? [], ['eps', 'target', 'seed']);
+    // The strength, steps and step size are the sweep's (Bluff: eps/5 per step); the target is the target class.
+    readOptions = optionsForm(optsBox, a?.options ?? [], ['eps', 'target', 'seed', 'steps', 'stepSize']);
   };
   fillOptions();
   attackSel.addEventListener('change', fillOptions);
@@ -423,12 +450,22 @@ export async function startLive(
   panel.append(el('div', { className: 'opt' }, run, ' ', cancel), prog, progLabel);
 
   let images: ImageRef[] = [];
+  let targetImages: ImageRef[] = [];
   let labels: string[] = [];
   const pick = {
     original: () => parseClass(origIn.value, labels),
     target: () => parseClass(targIn.value, labels),
   };
   const showThumbs = () => {
+    targetThumbs.innerHTML = '';
+    for (const im of targetImages)
+      targetThumbs.append(
+        el('img', {
+          src: `/api/images/${encodeURIComponent(im.id)}`,
+          title: im.name ?? im.id,
+          alt: im.name ?? im.id,
+        }),
+      );
     thumbs.innerHTML = '';
     for (const im of images)
       thumbs.append(
@@ -449,17 +486,22 @@ export async function startLive(
   modelSel.addEventListener('change', wrap(loadLabels));
   await loadLabels();
 
-  const upload = async (files: File[]) => {
+  const upload = async (files: File[], forTarget = false) => {
     host.showError(null);
     const form = new FormData();
     for (const f of files) form.append('file', f, f.name);
     const r = await api<{ images: ImageRef[] }>('/api/images', { method: 'POST', body: form });
-    images = r.images;
+    if (forTarget) targetImages = r.images;
+    else images = r.images;
     showThumbs();
   };
   picker.addEventListener(
     'change',
     wrap(() => upload([...(picker.files ?? [])])),
+  );
+  targetPicker.addEventListener(
+    'change',
+    wrap(() => upload([...(targetPicker.files ?? [])], true)),
   );
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
@@ -596,10 +638,12 @@ export async function startLive(
     model: modelSel.value,
     ...(model2Sel.value && { model2: model2Sel.value }),
     images: images.map((i) => i.id).join(','),
+    ...(targetImages.length && { targetImages: targetImages.map((i) => i.id).join(',') }),
     original: String(pick.original() ?? ''),
     target: String(pick.target() ?? ''),
     attack: attackSel.value,
     strengths: strengthsIn.value,
+    steps: stepsIn.value,
     keep: keepSel.value,
     opts: JSON.stringify(readOptions()),
   });
@@ -634,13 +678,23 @@ export async function startLive(
       kind: 'pathways',
       model,
       images: images.map((i) => i.id),
+      ...(targetImages.length && { targetImages: targetImages.map((i) => i.id) }),
       original,
       target,
       attack: attackSel.value,
       attackOptions: readOptions(),
       strengths,
+      steps: Number(stepsIn.value),
       keep: keepSel.value,
     });
+    const jobIds: string[] = [];
+    cancel.disabled = false;
+    cancel.onclick = () => {
+      for (const id of jobIds)
+        void api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }).catch((e: unknown) =>
+          host.showError((e as Error).message),
+        );
+    };
     const publish = () => {
       const ready = partial.filter((p): p is Loaded => !!p);
       if (ready.length !== partial.length) return;
@@ -653,15 +707,19 @@ export async function startLive(
     try {
       await Promise.all(
         ids.map((m, k) =>
-          runJob<unknown>(body(m), (p) => {
-            done[k] = p.done / Math.max(1, p.total);
-            prog.value = done.reduce((s, v) => s + v, 0) / ids.length;
-            progLabel.textContent = `${m}: ${p.label} (${p.done}/${p.total})`;
-            if (p.partial) {
-              partial[k] = fromJob(p.partial, `${m} (partial)`);
-              publish();
-            }
-          }).then((r) => {
+          runJob<unknown>(
+            body(m),
+            (p) => {
+              done[k] = p.done / Math.max(1, p.total);
+              prog.value = done.reduce((s, v) => s + v, 0) / ids.length;
+              progLabel.textContent = `${m}: ${p.label} (${p.done}/${p.total})`;
+              if (p.partial) {
+                partial[k] = fromJob(p.partial, `${m} (partial)`);
+                publish();
+              }
+            },
+            (id) => jobIds.push(id),
+          ).then((r) => {
             partial[k] = fromJob(r, m);
             done[k] = 1;
             publish();
@@ -673,6 +731,7 @@ export async function startLive(
     } finally {
       running = false;
       run.disabled = false;
+      cancel.disabled = true;
     }
   };
   run.addEventListener('click', wrap(start));
@@ -717,6 +776,10 @@ export async function startLive(
       .split(',')
       .filter(Boolean)
       .map((id) => ({ id }));
+    targetImages = (q.get('targetImages') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((id) => ({ id }));
     showThumbs();
     const lab = (v: string | null) =>
       v && /^\d+$/.test(v) && labels[Number(v)] !== undefined ? `${v}: ${labels[Number(v)]}` : '';
@@ -734,6 +797,7 @@ export async function startLive(
       host.showError("the URL's attack options are not JSON; the defaults are used");
     }
     if (q.get('strengths')) strengthsIn.value = q.get('strengths')!;
+    if (q.get('steps')) stepsIn.value = q.get('steps')!;
     if (q.get('keep') === 'all') keepSel.value = 'all';
     if (images.length) await start();
   }

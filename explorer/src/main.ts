@@ -132,7 +132,13 @@ export function setResults(list: Loaded[], keepState = false): void {
     h.textContent = `${loaded.model ?? ''} ${r.original.label} → ${r.target.label} (${r.attack.name})`.trim();
     const summary = document.createElement('div');
     summary.className = 'summary muted';
-    summary.textContent = `${r.original.images} original images, ${r.target.images} target images; success ${r.success.map((s) => `${s.succeeded}/${s.attempted}`).join(' ')}`;
+    const rests =
+      r.target.source === 'images'
+        ? `${r.target.images} target images`
+        : r.target.source === 'none'
+          ? 'no target images and no attacked image reached the target: the target group is empty'
+          : `no target images: the target group rests on the attacked images that reached ${r.target.label} at strength ${r.target.source.attackedAt}`;
+    summary.textContent = `${r.original.images} original images, ${rests}; reached the target: ${r.success.map((s) => `${s.succeeded}/${s.attempted}`).join(' ')}`;
     el.append(h, summary);
     host.append(el);
     const pane: Pane = { loaded, el, graph: null as unknown as PathwaysGraph };
