@@ -10,16 +10,29 @@ import type { NeuronPictures } from './data.ts';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toPrecision(3));
 
-/** An <img> that removes itself when its file is missing (a folder without feature visualisations). */
-function picture(parent: d3.Selection<HTMLDivElement, unknown, null, undefined>, src: string, title: string) {
-  parent
-    .append('img')
-    .attr('src', src)
-    .attr('title', title)
-    .attr('alt', title)
-    .on('error', function () {
-      (this as HTMLImageElement).remove();
-    });
+/**
+ * A titled row of pictures; a picture whose file is missing (a folder without feature visualisations)
+ * removes itself, and the row goes when none is left.
+ */
+function pictures(
+  box: d3.Selection<HTMLDivElement, unknown, null, undefined>,
+  title: string,
+  srcs: string[],
+  big = false,
+): void {
+  const row = box.append('div').attr('class', 'pic-row');
+  row.append('div').attr('class', 'label').text(title);
+  const pics = row.append('div').attr('class', big ? 'pics fv' : 'pics');
+  srcs.forEach((src, k) =>
+    pics
+      .append('img')
+      .attr('src', src)
+      .attr('alt', `${title} ${k + 1}`)
+      .on('error', function () {
+        (this as HTMLImageElement).remove();
+        if (!pics.select('img').node()) row.remove();
+      }),
+  );
 }
 
 /** Fills `el` with the detail of neuron `n` of `r` at strength index `s`. */
@@ -28,7 +41,7 @@ export function showDetail(
   r: PathwaysResult,
   n: Node,
   s: number,
-  pictures: NeuronPictures | undefined,
+  pics: NeuronPictures | undefined,
 ): void {
   const box = d3.select(el as HTMLDivElement);
   box.selectAll('*').remove();
@@ -65,15 +78,8 @@ export function showDetail(
     tr.append('td').text(fmt(m));
     tr.append('td').text(p === null || p === undefined ? '-' : `${Math.round(p * 100)}%`);
   }
-  if (pictures?.featureVis) {
-    box.append('div').attr('class', 'label').text('feature visualisation');
-    picture(box.append('div').attr('class', 'pics fv'), pictures.featureVis, 'feature visualisation');
-  }
-  if (pictures?.patches.length) {
-    box.append('div').attr('class', 'label').text('dataset patches that activate it most');
-    const pics = box.append('div').attr('class', 'pics');
-    pictures.patches.forEach((p, k) => picture(pics, p, `patch ${k + 1}`));
-  }
+  if (pics?.featureVis) pictures(box, 'feature visualisation', [pics.featureVis], true);
+  if (pics?.patches.length) pictures(box, 'dataset patches that activate it most', pics.patches);
   box.append('div').attr('class', 'label').text('median activation against strength');
   activationChart(box.append('div').node()!, r, n, s);
 }

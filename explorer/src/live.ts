@@ -520,7 +520,7 @@ export async function startLive(
       const c = pick.original();
       if (c === null) throw new ApiError('pick the original class first (type its name or index)');
       const r = await api<{ images: ImageRef[] }>(
-        `/api/models/${encodeURIComponent(modelSel.value)}/samples?class=${c}&n=20`,
+        `/api/models/${encodeURIComponent(modelSel.value)}/samples?class=${c}&n=10`,
       );
       images = r.images;
       showThumbs();
@@ -550,7 +550,7 @@ export async function startLive(
     current.forEach((l) => {
       const at: StrengthImages | undefined = l.images?.[strengthIdx];
       if (!at) return;
-      at.images.slice(0, 4).forEach((v, i) => {
+      at.images.slice(0, current.length > 1 ? 2 : 4).forEach((v, i) => {
         const clean = l.clean?.[i];
         const card = el('div', { className: 'card' });
         card.append(el('h4', { textContent: `${l.model ?? ''} image ${i + 1} at strength ${at.strength}` }));

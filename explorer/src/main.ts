@@ -10,6 +10,7 @@ import { showDetail } from './detail.ts';
 import { DataError, loadFromFiles, loadFromUrl, type Loaded } from './data.ts';
 import { HIGHLIGHT_MEASURES, type HighlightMeasure } from '../../src/pathways/highlight.ts';
 import { startLive } from './live.ts';
+import { comparePathways } from '../../src/pathways/compare.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -19,7 +20,7 @@ interface Pane {
   el: HTMLElement;
 }
 
-const state: GraphState & { selected: string | null } = {
+const state: GraphState & { selected: string | null; pane: number } = {
   strength: 0,
   compare: null,
   compareEdges: 'either',
@@ -29,6 +30,7 @@ const state: GraphState & { selected: string | null } = {
   edges: 0.3,
   pinned: new Set(),
   selected: null,
+  pane: 0,
 };
 let panes: Pane[] = [];
 const strengthListeners: ((s: number) => void)[] = [];
@@ -77,7 +79,7 @@ function redraw(): number {
 
 function renderDetail(): void {
   const el = $('detail');
-  const p = panes[0];
+  const p = panes[state.pane] ?? panes[0];
   const n = state.selected ? p?.graph.node(state.selected) : undefined;
   if (!p || !n) {
     el.innerHTML = '';
@@ -113,11 +115,50 @@ function hover(pane: Pane, n: Node | null, ev?: MouseEvent): void {
   t.style.top = `${ev.clientY + 10}px`;
 }
 
-function click(n: Node): void {
+function click(pane: Pane, n: Node): void {
   if (state.pinned.has(n.key)) state.pinned.delete(n.key);
   else state.pinned.add(n.key);
   state.selected = n.key;
+  state.pane = Math.max(0, panes.indexOf(pane));
   redraw();
+}
+
+/** Two models or more: per layer, how many neurons the attack exploits and how vulnerable they are. */
+function renderComparison(list: Loaded[]): void {
+  const el = $('comparison');
+  el.innerHTML = '';
+  el.hidden = list.length < 2;
+  if (list.length < 2) return;
+  const rows = comparePathways(list.map((l, i) => ({ name: l.model ?? `model ${i + 1}`, result: l.result })));
+  const h = document.createElement('h3');
+  h.textContent =
+    'Two models: neurons the attack exploits per layer, and their vulnerability (mean over the exploited)';
+  const t = document.createElement('table');
+  t.className = 'values compare-table';
+  const head = t.insertRow();
+  for (const c of ['layer', ...rows.flatMap((m) => [`${m.name} exploited`, `${m.name} vulnerability`])]) {
+    const th = document.createElement('th');
+    th.textContent = c;
+    head.append(th);
+  }
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
+  rows[0].layers.forEach((l, i) => {
+    const tr = t.insertRow();
+    tr.insertCell().textContent = l.layer;
+    for (const m of rows) {
+      const x = m.layers[i];
+      tr.insertCell().textContent = x ? String(x.exploited) : '-';
+      tr.insertCell().textContent = x ? f(x.exploitedVulnerability) : '-';
+    }
+  });
+  const s = t.insertRow();
+  s.insertCell().textContent = 'reached the target';
+  for (const m of rows) {
+    const c = s.insertCell();
+    c.colSpan = 2;
+    c.textContent = m.success.map((v) => `${Math.round(v * 100)}%`).join(' ');
+  }
+  el.append(h, t);
 }
 
 /** Shows loaded results, one pane each (two: a two-model comparison). */
@@ -142,7 +183,10 @@ export function setResults(list: Loaded[], keepState = false): void {
     el.append(h, summary);
     host.append(el);
     const pane: Pane = { loaded, el, graph: null as unknown as PathwaysGraph };
-    pane.graph = new PathwaysGraph(el, { hover: (n, ev) => hover(pane, n, ev), click });
+    pane.graph = new PathwaysGraph(el, {
+      hover: (n, ev) => hover(pane, n, ev),
+      click: (n) => click(pane, n),
+    });
     pane.graph.setResult(r);
     return pane;
   });
@@ -153,6 +197,7 @@ export function setResults(list: Loaded[], keepState = false): void {
     state.strength = keepState ? S - 1 : first < 0 ? S - 1 : first;
   }
   if (state.compare && (state.compare[0] >= S || state.compare[1] >= S)) state.compare = null;
+  renderComparison(list);
   $('source').textContent = list.map((l) => l.source).join(' | ');
   for (const id of ['export-png', 'export-json']) $<HTMLButtonElement>(id).disabled = list.length === 0;
   redraw();
@@ -185,6 +230,7 @@ function writeUrl(): void {
   if (state.edges !== 0.3) q.set('e', String(Math.round(state.edges * 100)));
   if (state.pinned.size) q.set('pin', [...state.pinned].join(','));
   if (state.selected) q.set('sel', state.selected);
+  if (state.pane) q.set('pane', String(state.pane));
   history.replaceState(null, '', `${location.pathname}?${q}`);
 }
 
@@ -203,6 +249,7 @@ function readUrl(q: URLSearchParams): void {
   state.edges = Math.min(100, Math.max(1, int(q.get('e'), 30))) / 100;
   state.pinned = new Set(q.get('pin')?.split(',').filter(Boolean) ?? []);
   state.selected = q.get('sel');
+  state.pane = int(q.get('pane'), 0);
   syncControls();
 }
 

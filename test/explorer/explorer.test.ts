@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 import { highlightView } from '../../src/pathways/view.ts';
+import { comparePathways } from '../../src/pathways/compare.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
@@ -369,6 +370,17 @@ test(
     await page.locator('#strong').fill(String(S - 1));
     await page.selectOption('#compare-edges', 'either');
     await shot('compare.png');
+    // The README's picture: the compare view with a neuron's detail, the page's main area only.
+    await page.setViewportSize({ width: 1180, height: 760 });
+    const pick = withState(st, 'stronger', 'both');
+    await page
+      .locator(`.pane g.node[data-key="${pick.find((k) => k.startsWith('conv3:')) ?? pick[0]}"]`)
+      .click();
+    await page.mouse.move(5, 5);
+    const file = path.join(tmp, 'explorer-readme.png');
+    await page.locator('main').screenshot({ path: file });
+    shots.push(file);
+    await page.setViewportSize({ width: 1400, height: 900 });
     assert.deepEqual(problems, []);
   },
 );
@@ -395,6 +407,22 @@ test(
         .sort(),
     );
     assert.deepEqual(hi, keys(highlightView(robust, { strength: 2 }).neurons));
+    // The comparison table: exploited neurons per layer and model, as the library summarises them.
+    const want = comparePathways([
+      { name: 'a', result: gap },
+      { name: 'b', result: robust },
+    ]);
+    const cells = await page.evaluate(() =>
+      [...document.querySelectorAll('#comparison tr')]
+        .slice(1)
+        .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+    );
+    assert.equal(cells.length, want[0].layers.length + 1);
+    want[0].layers.forEach((l, i) => {
+      assert.equal(cells[i][0], l.layer);
+      assert.equal(cells[i][1], String(l.exploited));
+      assert.equal(cells[i][3], String(want[1].layers[i].exploited));
+    });
     await shot('two-models.png');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const json = JSON.parse(fs.readFileSync((await download.path())!, 'utf8'));

@@ -194,6 +194,46 @@ test(
   },
 );
 
+test(
+  'live: two models side by side on dataset samples; the accuracy-against-strength curve',
+  { skip, timeout: 300_000 },
+  async () => {
+    await page.goto(`${base}/`);
+    await page.click('#live-toggle');
+    await page.waitForSelector('#model option[value="mnist-pgd-linf"]', { state: 'attached' });
+    await page.selectOption('#model2', 'mnist-pgd-linf');
+    await page.fill('#original', '7');
+    await page.click('text=use dataset samples of the original class');
+    await page.waitForFunction(() => document.querySelectorAll('#thumbs img').length > 0);
+    const n = await page.locator('#thumbs img').count();
+    await page.fill('#target', '1');
+    await page.fill('#strengths', '1,3');
+    await page.fill('#steps', '10');
+    await page.selectOption('#keep', 'all');
+    await page.click('#run');
+    await page.waitForFunction(
+      () => document.getElementById('progress-label')?.textContent === 'done',
+      null,
+      {
+        timeout: 240_000,
+      },
+    );
+    assert.equal(await page.locator('.pane').count(), 2);
+    assert.match((await page.locator('.pane h2').nth(1).textContent()) ?? '', /mnist-pgd-linf/);
+    assert.match(
+      (await page.locator('.pane .summary').first().textContent()) ?? '',
+      new RegExp(`^${n} original images`),
+    );
+    assert.equal(await page.isHidden('#comparison'), false);
+    // The curve: one job over the strengths, drawn as accuracy and success lines.
+    await page.click('#curve');
+    await page.waitForSelector('.curve-card svg path', { timeout: 120_000 });
+    assert.equal(await page.locator('.curve-card svg > path').count(), 2);
+    await shot('live-two-models.png');
+    assert.deepEqual(problems, []);
+  },
+);
+
 const CAT = path.join(root, '..', 'shared', 'data', 'photos', 'cat.jpg');
 const DARKNET = path.join(root, '..', 'shared', 'models', 'darknet-tiny');
 test(
