@@ -106,6 +106,9 @@ export interface GraphHandlers {
 /** The D3 graph in an element; `setResult` once per result, `update` per state change. */
 export class PathwaysGraph {
   readonly svg: d3.Selection<SVGSVGElement, unknown, null, undefined>;
+  /** The layer under `svg` with every edge of the graph (the full graph's grey web). */
+  readonly bgSvg: d3.Selection<SVGSVGElement, unknown, null, undefined>;
+  private bgRoot: d3.Selection<SVGGElement, unknown, null, undefined>;
   private root: d3.Selection<SVGGElement, unknown, null, undefined>;
   private r: PathwaysResult | null = null;
   private nodes: Node[] = [];
@@ -128,8 +131,16 @@ export class PathwaysGraph {
     container: HTMLElement,
     private handlers: GraphHandlers,
   ) {
-    this.svg = d3
-      .select(container)
+    // Two layers: the grey web of every edge in its own SVG below (a composited layer of its own, so
+    // a redraw does not repaint thousands of curves), the graph itself above.
+    const wrap = d3.select(container).append('div').attr('class', 'graph-wrap');
+    this.bgSvg = wrap
+      .append('svg')
+      .attr('class', 'graph-bg')
+      .attr('xmlns', 'http://www.w3.org/2000/svg')
+      .attr('aria-hidden', 'true');
+    this.bgRoot = this.bgSvg.append('g');
+    this.svg = wrap
       .append('svg')
       .attr('class', 'graph')
       .attr('xmlns', 'http://www.w3.org/2000/svg')
@@ -139,9 +150,10 @@ export class PathwaysGraph {
     const zoom = d3
       .zoom<SVGSVGElement, unknown>()
       .scaleExtent([0.2, 8])
-      .on('zoom', (ev: d3.D3ZoomEvent<SVGSVGElement, unknown>) =>
-        this.root.attr('transform', ev.transform.toString()),
-      );
+      .on('zoom', (ev: d3.D3ZoomEvent<SVGSVGElement, unknown>) => {
+        this.root.attr('transform', ev.transform.toString());
+        this.bgRoot.attr('transform', ev.transform.toString());
+      });
     this.svg.call(zoom).on('dblclick.zoom', null);
     this.resetZoom = () => this.svg.call(zoom.transform, d3.zoomIdentity);
   }
@@ -217,7 +229,9 @@ export class PathwaysGraph {
     );
 
     this.svg.attr('viewBox', `0 0 ${this.width} ${this.height}`);
+    this.bgSvg.attr('viewBox', `0 0 ${this.width} ${this.height}`);
     this.root.selectAll('*').remove();
+    this.bgRoot.selectAll('*').remove();
     const head = this.root.append('g').attr('class', 'heads');
     GROUPS.forEach((g, i) =>
       head
@@ -246,8 +260,8 @@ export class PathwaysGraph {
         .attr('fill', '#555')
         .text(`${l.name}${l.logits ? '' : ` (${l.channels})`}`);
     });
-    // All the graph's edges as one faint path (the full graph's background), then the shown edges.
-    this.root
+    // All the graph's edges as one faint path in the layer below; the shown edges in this one.
+    this.bgRoot
       .append('path')
       .attr('class', 'all-edges')
       .attr('fill', 'none')
@@ -374,7 +388,7 @@ export class PathwaysGraph {
       .attr('fill', (d) => (onlyWeak(d) ? COLOURS[d.group] : '#fff'));
     nodes.select('rect.pin').attr('display', (d) => (st.pinned.has(d.key) ? null : 'none'));
 
-    this.root.select('path.all-edges').attr('display', st.show === 'full' ? null : 'none');
+    this.bgSvg.attr('display', st.show === 'full' ? null : 'none');
     // The edges shown: the highlighted view's (comparing: the chosen side's), or in pinned mode every
     // edge between pinned neurons; width by the measure at the strength they belong to.
     let shown: { e: Edge; s: number }[];

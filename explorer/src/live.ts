@@ -78,7 +78,9 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
   try {
     body = text ? JSON.parse(text) : {};
   } catch {
-    throw new ApiError(`${path} answered HTTP ${res.status} with something that is not JSON`);
+    throw new ApiError(
+      `${path} did not answer JSON (HTTP ${res.status}): is this page served by \`advlens serve\`?`,
+    );
   }
   if (!res.ok) {
     const err = (body as { error?: unknown }).error;
@@ -287,13 +289,16 @@ function curveChart(
   return svg.node()!;
 }
 
-/** Builds the live panel in `panel`, its results in `results`; `q` restores a shared URL's inputs. */
+/**
+ * Builds the live panel in `panel`, its results in `results`; `q` restores a shared URL's inputs.
+ * False when no server answers (the page can try again).
+ */
 export async function startLive(
   panel: HTMLElement,
   results: HTMLElement,
   host: LiveHost,
   q?: URLSearchParams,
-): Promise<void> {
+): Promise<boolean> {
   panel.innerHTML = '';
   const status = el('div', { className: 'muted', textContent: 'connecting to the advlens server…' });
   panel.append(status);
@@ -302,9 +307,9 @@ export async function startLive(
     health = await api('/api/health');
   } catch (e) {
     status.textContent =
-      'Live mode needs `npx advlens serve`; the static mode (Open folder…) works without it.';
-    host.showError((e as Error).message);
-    return;
+      'Live mode needs `npx advlens serve`; Open folder… and Compute here work without it.';
+    host.showError(`live mode needs the advlens server (npx advlens serve): ${(e as Error).message}`);
+    return false;
   }
   status.textContent = `advlens server ${health.version ?? ''}`;
   const [{ models }, { attacks }] = await Promise.all([
@@ -724,6 +729,7 @@ export async function startLive(
       running = false;
       run.disabled = false;
       cancel.disabled = true;
+      if (prog.value < 1) progLabel.textContent = 'stopped';
     }
   };
   run.addEventListener('click', wrap(start));
@@ -793,4 +799,5 @@ export async function startLive(
     if (q.get('keep') === 'all') keepSel.value = 'all';
     if (images.length) await start();
   }
+  return true;
 }

@@ -301,8 +301,12 @@ export function viewJson(): object {
 async function exportPng(): Promise<void> {
   const imgs = await Promise.all(
     panes.map(async (p) => {
+      // The grey web below and the graph above, as one SVG, unzoomed.
       const svg = p.graph.svg.node()!.cloneNode(true) as SVGSVGElement;
       svg.querySelector('g.zoom')?.removeAttribute('transform');
+      const web = p.graph.bgSvg.node()!.querySelector('path.all-edges');
+      if (web && p.graph.bgSvg.attr('display') !== 'none')
+        svg.insertBefore(web.cloneNode(true), svg.firstChild);
       svg.setAttribute('width', String(p.graph.width));
       svg.setAttribute('height', String(p.graph.height));
       const url = URL.createObjectURL(
@@ -424,7 +428,7 @@ async function openLive(q?: URLSearchParams): Promise<void> {
   el.hidden = q ? false : !el.hidden;
   if (liveStarted) return;
   liveStarted = true;
-  await startLive(
+  liveStarted = await startLive(
     el,
     $('results'),
     {

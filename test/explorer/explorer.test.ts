@@ -448,6 +448,11 @@ test(
     assert.match(msg, /could not fetch .*missing\/pathways\.json: HTTP 404/);
     assert.equal(await page.locator('#error').isVisible(), true);
     await shot('error.png');
+    // Live mode with no advlens server behind the page: it says what to start.
+    await page.click('#live-toggle');
+    await page.waitForFunction(() =>
+      /live mode needs the advlens server/.test(document.getElementById('error')!.textContent ?? ''),
+    );
     assert.deepEqual(problems, []);
   },
 );
