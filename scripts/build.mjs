@@ -1,8 +1,10 @@
 // `npm run build` (also run by `prepare`, so `npm install`/`npm ci` build, and by `pretest`): compiles
 // src/ to dist/ (ESM JavaScript, .d.ts types, source maps with the sources inlined) with
 // tsconfig.build.json. The output goes to a fresh folder that then replaces dist/ whole, so files of
-// deleted sources do not linger and a failed build leaves the previous one in place. dist/.build-stamp
-// records when the build started; bin/advlens.js compares it with the sources' times (see there).
+// deleted sources do not linger and a failed build leaves the previous one in place. The explorer web
+// app (explorer/, bundled by Vite) is built into dist/explorer/, which `advlens serve` serves.
+// dist/.build-stamp records when the build started; bin/advlens.js compares it with the sources'
+// times (see there).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,6 +29,18 @@ const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.buil
 if (r.status !== 0) {
   fs.rmSync(out, { recursive: true, force: true });
   console.error(`build failed (tsc exit code ${r.status ?? r.signal}); dist/ left as it was`);
+  process.exit(1);
+}
+try {
+  const { build } = await import('vite');
+  await build({
+    configFile: path.join(root, 'explorer', 'vite.config.ts'),
+    build: { outDir: path.join(out, 'explorer') },
+    logLevel: 'warn',
+  });
+} catch (e) {
+  fs.rmSync(out, { recursive: true, force: true });
+  console.error(`build failed: the explorer (explorer/, Vite): ${e?.message ?? e}; dist/ left as it was`);
   process.exit(1);
 }
 fs.writeFileSync(path.join(out, '.build-stamp'), `${started}\n`);

@@ -17,6 +17,7 @@ import { registerWorker } from './commands/worker.ts';
 import { registerPathways } from './commands/pathways.ts';
 import { registerStylize } from './commands/stylize.ts';
 import { registerAtlas } from './commands/atlas.ts';
+import { registerServe } from './commands/serve.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
     registerPathways,
     registerStylize,
     registerAtlas,
+    registerServe,
   ]) {
     register(program);
   }

@@ -27,7 +27,7 @@ import {
   type NeuronGroups,
 } from './groups.ts';
 import { edgeMedians, edgeScores, selectEdges, type NeuronSelection } from './edges.ts';
-import { attackSweep, SWEEP_DEFAULTS, type SweepOptions } from './sweep.ts';
+import { attackSweep, SWEEP_DEFAULTS, type SweepOptions, type SweepStrength } from './sweep.ts';
 
 /** The version of `pathways.json` (2: the shared provenance, `measuredAt` for /1's `created`; format.ts). */
 export const PATHWAYS_FORMAT = 'advlens-pathways/2';
@@ -38,6 +38,12 @@ export interface PathwaysOptions extends SweepOptions, GroupOptions {
   original: number;
   /** Target class index of the attack. */
   target: number;
+  /**
+   * The attack sweep already computed (one entry per strength, in order; the caller keeps and
+   * disposes its tensors): the pathways then rest on it instead of attacking. A server computes the
+   * strengths one by one this way and publishes the pathways of the strengths done so far.
+   */
+  sweep?: SweepStrength[];
 }
 
 /** Median activations and within-layer percentiles of one image set (NaN as null: no image). */
@@ -125,7 +131,7 @@ export function pathways(
     throw new UserError(`the target class must differ from the original class (${o.original})`);
   if (images.original.shape[0] === 0)
     throw new UserError('no image of the original class to attack; give some');
-  const d = { ...SWEEP_DEFAULTS, ...o };
+  const d = { ...SWEEP_DEFAULTS, ...o, ...(o.sweep && { strengths: o.sweep.map((s) => s.strength) }) };
   const go: Required<GroupOptions> = {
     k: o.k ?? GROUP_DEFAULTS.k,
     exploitedPerStrength: o.exploitedPerStrength ?? Math.floor((o.k ?? GROUP_DEFAULTS.k) / 2),
@@ -135,7 +141,7 @@ export function pathways(
   const clock = (stage: string, t0: number) => (timings[stage] = Math.round(performance.now() - t0));
 
   let t0 = performance.now();
-  const sweep = attackSweep(model, images.original, o.target, o);
+  const sweep = o.sweep ?? attackSweep(model, images.original, o.target, o);
   clock('attack', t0);
   try {
     t0 = performance.now();
@@ -257,7 +263,7 @@ export function pathways(
       timings,
     };
   } finally {
-    tf.dispose(sweep.map((s) => s.x));
+    if (!o.sweep) tf.dispose(sweep.map((s) => s.x));
   }
 }
 
