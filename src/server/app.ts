@@ -212,11 +212,9 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     void reply.code(a.status).type('application/json').send({ error: a.error });
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send({
-        error: `no such route: ${req.method} ${req.url.split('?')[0].slice(0, 100)}; the API is under /api`,
-      });
+    void reply.code(404).send({
+      error: `no such route: ${req.method} ${req.url.split('?')[0].slice(0, 100)}; the API is under /api`,
+    });
   });
   app.addHook('onClose', async () => {
     jobs.close();

@@ -190,7 +190,11 @@ export class JobManager {
       case 'pathways': {
         images = ids(body.images ?? body.originalImages, 'images', true);
         targetImages = ids(body.targetImages, 'targetImages', false);
-        o.original = classOf(model, body.original, 'original');
+        // The original class: given, or the top prediction of the first image (a user's photo).
+        o.original =
+          body.original === undefined || body.original === 'predicted'
+            ? 'predicted'
+            : classOf(model, body.original, 'original');
         o.target = classOf(model, body.target, 'target');
         if (o.original === o.target)
           throw new UserError('the target class must differ from the original class; pick another target');

@@ -215,30 +215,34 @@ export const TASKS: Record<string, TaskHandler> = {
       model: ModelRef;
       images: string[];
       targetImages?: string[];
-      original: number;
+      original: number | 'predicted';
       target: number;
     },
     env,
   ) {
     const model = await env.classifier(p.model.dir, p.model.preset);
-    const original = checkClass(model, p.original, 'original');
     const target = checkClass(model, p.target, 'target');
-    if (original === target)
-      throw new UserError(`the target class must differ from the original class (${model.labels[original]})`);
     dropState(env, p.job);
     const x = await loadImages(model, p.images);
     let xt: tf.Tensor4D | undefined;
+    let clean: Top[][];
+    let original: number;
     try {
+      const logits = model.logits(x);
+      clean = top5(model, logits);
+      logits.dispose();
+      original = p.original === 'predicted' ? clean[0][0].index : checkClass(model, p.original, 'original');
+      if (original === target)
+        throw new UserError(
+          `the target class must differ from the original class (${model.labels[original]}${p.original === 'predicted' ? ', the prediction of the first image' : ''}); pick another target`,
+        );
       xt = p.targetImages?.length ? await loadImages(model, p.targetImages) : undefined;
     } catch (e) {
       x.dispose();
       throw e;
     }
     env.state.set(stateKey(p.job), { model, x, xt, original, target, sweep: [] } satisfies PathwaysState);
-    const logits = model.logits(x);
-    const clean = top5(model, logits);
-    logits.dispose();
-    return { value: { clean } };
+    return { value: { clean, original } };
   },
 
   /** Strength `k` of the job: attacks, then the pathways of strengths 0..k. */
