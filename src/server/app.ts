@@ -266,18 +266,20 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
         if (names.has(name))
           throw new UserError(`the upload has two files named ${name}; send each file once`);
         names.add(name);
-        const buf = await part.toBuffer();
-        if (part.file.truncated)
-          throw new HttpError(
-            413,
-            `${name} is larger than the ${limits.modelBytes} bytes this server takes for a model`,
-          );
-        total += buf.length;
-        if (total > limits.modelBytes)
-          throw new HttpError(
+        const tooBig = () =>
+          new HttpError(
             413,
             `the model is larger than the ${limits.modelBytes} bytes this server takes; upload a smaller model`,
           );
+        let buf: Buffer;
+        try {
+          buf = await part.toBuffer();
+        } catch (e) {
+          throw (e as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE' ? tooBig() : e;
+        }
+        if (part.file.truncated) throw tooBig();
+        total += buf.length;
+        if (total > limits.modelBytes) throw tooBig();
         fs.writeFileSync(path.join(tmp, name), buf, { flag: 'wx' });
       }
       checkModelFolder(tmp, limits.modelBytes);

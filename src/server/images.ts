@@ -96,7 +96,8 @@ export class ImageStore {
       );
     let meta: Metadata;
     try {
-      meta = await sharp(bytes, { limitInputPixels: this.limits.imagePixels }).metadata();
+      // The header only (no pixels decoded): the declared size is checked below, before decoding.
+      meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     } catch (e) {
       throw new UserError(
         `${label} is not a ${kind} image advlens can read (${String((e as Error).message).split('\n')[0]})`,
