@@ -224,7 +224,8 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 
   // --- health and registries
   app.get('/api/health', async () => ({ ok: true, version: VERSION, jobs: jobs.counts() }));
-  app.get('/api/attacks', async () => ({
+  // The registries do not change while the server runs: serialised once.
+  const attacksText = JSON.stringify({
     attacks: Object.values(ATTACKS).map((r) => ({
       name: r.name,
       summary: r.summary,
@@ -232,18 +233,20 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
       facts: r.facts,
       options: specsJson(r.options),
     })),
-  }));
-  app.get('/api/explainers', async () => ({
+  });
+  const explainersText = JSON.stringify({
     explainers: Object.values(EXPLAINERS).map((r) => ({
       name: r.name,
       summary: r.summary,
       facts: { ...r.facts, samplesPerImage: undefined },
       options: specsJson(r.options),
     })),
-  }));
+  });
+  app.get('/api/attacks', async (_req, reply) => reply.type('application/json').send(attacksText));
+  app.get('/api/explainers', async (_req, reply) => reply.type('application/json').send(explainersText));
 
   // --- models
-  app.get('/api/models', async () => ({ models: registry.list().map((m) => modelJson(m, false)) }));
+  app.get('/api/models', async (_req, reply) => reply.type('application/json').send(registry.listText()));
   app.get('/api/models/:id', async (req) => modelJson(registry.get((req.params as { id: string }).id), true));
   app.post('/api/models', async (req, reply) => {
     if (!req.isMultipart())
@@ -362,7 +365,9 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     const r = await jobs.submit(req.body, clientOf(req));
     return reply.code(r.cached ? 200 : 202).send(r);
   });
-  app.get('/api/jobs/:id', async (req) => jobs.view((req.params as { id: string }).id));
+  app.get('/api/jobs/:id', async (req, reply) =>
+    reply.type('application/json').send(jobs.viewText((req.params as { id: string }).id)),
+  );
   app.delete('/api/jobs/:id', async (req) => jobs.cancel((req.params as { id: string }).id));
   app.get('/api/jobs/:id/events', (req, reply) => sse(req, reply, jobs));
 

@@ -63,6 +63,9 @@ interface Job {
   spec: JobSpec;
   listeners: Set<(e: JobEvent) => void>;
   started?: number;
+  /** Bumped at every change; the serialised view is kept per version (a partial can be large). */
+  version: number;
+  viewText?: { version: number; text: string };
 }
 
 /** A checked job request. */
@@ -338,6 +341,7 @@ export class JobManager {
       cached: false,
       spec,
       listeners: new Set(),
+      version: 0,
     };
     this.jobs.set(job.id, job);
     return job;
@@ -370,6 +374,14 @@ export class JobManager {
     };
   }
 
+  /** {@link view} as JSON text, serialised once per change of the job. */
+  viewText(id: unknown): string {
+    const j = this.job(id);
+    if (j.viewText?.version !== j.version)
+      j.viewText = { version: j.version, text: JSON.stringify(this.view(id)) };
+    return j.viewText.text;
+  }
+
   /** Follows job `id`: the current state first, then every event; returns the unsubscribe function. */
   listen(id: unknown, fn: (e: JobEvent) => void): () => void {
     const j = this.job(id);
@@ -391,6 +403,7 @@ export class JobManager {
   }
 
   private emit(j: Job, e: JobEvent): void {
+    j.version++;
     for (const fn of j.listeners) fn(e);
     if (e.event !== 'progress') j.listeners.clear();
   }
