@@ -87,6 +87,8 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** The server's log (default stderr). */
   log?: (line: string) => void;
+  /** Load a model in the worker when a page opens it (GET /api/models/:id; default true). */
+  warm?: boolean;
 }
 
 /** The Content-Security-Policy of every answer: only this origin; no inline script; wasm for the in-browser worker. */
@@ -247,7 +249,18 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 
   // --- models
   app.get('/api/models', async (_req, reply) => reply.type('application/json').send(registry.listText()));
-  app.get('/api/models/:id', async (req) => modelJson(registry.get((req.params as { id: string }).id), true));
+  // Opening a model warms it in the worker (loaded, kernels ready) while the user picks images.
+  const warmed = new Set<string>();
+  app.get('/api/models/:id', async (req) => {
+    const m = registry.get((req.params as { id: string }).id);
+    if (!warmed.has(m.id) && o.warm !== false) {
+      warmed.add(m.id);
+      getPool()
+        .run('srvWarm', { model: { dir: m.dir, preset: m.preset } })
+        .catch(() => warmed.delete(m.id));
+    }
+    return modelJson(m, true);
+  });
   app.post('/api/models', async (req, reply) => {
     if (!req.isMultipart())
       throw new HttpError(406, 'upload a model as multipart/form-data: model.json and its weight files');
@@ -391,7 +404,7 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 /** Server-sent events of one job: its state now, then progress, and done / failed / cancelled. */
 function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
   const id = (req.params as { id: string }).id;
-  jobs.view(id); // 404 before the stream starts
+  jobs.has(id); // 404 before the stream starts
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -413,7 +426,7 @@ function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
   req.raw.on('close', end);
   stop = jobs.listen(id, (e) => {
     if (!open) return;
-    res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    res.write(`event: ${e.event}\ndata: ${e.data}\n\n`);
     if (e.event !== 'progress') end();
   });
 }

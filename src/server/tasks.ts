@@ -180,6 +180,22 @@ function dropState(env: WorkerEnv, job: string): void {
 }
 
 export const TASKS: Record<string, TaskHandler> = {
+  /**
+   * Loads a model into the worker's cache and runs one gradient pass on a blank image (the kernels
+   * made ready), so that a job on it starts computing at once: the server asks for it when a page
+   * opens a model.
+   */
+  async srvWarm(p: { model: ModelRef }, env) {
+    const m = await env.classifier(p.model.dir, p.model.preset);
+    const t0 = performance.now();
+    tf.tidy(() => {
+      const x = tf.zeros([1, ...m.inputShape]) as tf.Tensor4D;
+      const g = tf.grad((v: tf.Tensor) => tf.sum(m.logits(v as tf.Tensor4D)))(x);
+      g.dataSync();
+    });
+    return { value: { ms: Math.round(performance.now() - t0) } };
+  },
+
   /** The first `n` images of class `c` in the model's dataset `spec`, as float pixels. */
   async srvSamples(p: { model: ModelRef; spec: string; c: number; n: number; dataDir?: string }, env) {
     const model = await env.classifier(p.model.dir, p.model.preset);
@@ -246,7 +262,10 @@ export const TASKS: Record<string, TaskHandler> = {
   },
 
   /** Strength `k` of the job: attacks, then the pathways of strengths 0..k. */
-  async srvPathwaysStrength(p: { job: string; k: number; options: PathwaysStepOptions }, env) {
+  async srvPathwaysStrength(
+    p: { job: string; k: number; options: PathwaysStepOptions; provenanceSlot: string },
+    env,
+  ) {
     const s = pathwaysState(env, p.job);
     const o = p.options;
     if (p.k !== s.sweep.length) throw new Error(`pathways job ${p.job}: strength ${p.k} asked out of order`);
@@ -297,12 +316,15 @@ export const TASKS: Record<string, TaskHandler> = {
       neurons: o.neurons,
       edges: o.edges,
     });
-    const json = (name: string) => JSON.parse(files.find((f) => f.path === name)!.content) as unknown;
+    const text = (name: string) => files.find((f) => f.path === name)!.content;
+    // JSON text made here, off the event loop; the server puts the job's provenance into the slot.
+    const pw = JSON.parse(text('pathways.json')) as Record<string, unknown>;
+    pw.provenance = JSON.parse(p.provenanceSlot) as string;
     return {
       value: {
-        pathways: json('pathways.json'),
-        neurons: json('neurons.json'),
-        edges: json('edges.json'),
+        pathways: JSON.stringify(pw),
+        neurons: text('neurons.json'),
+        edges: text('edges.json'),
         images: views,
       },
     };

@@ -276,6 +276,9 @@ test('cancel: a queued or running job stops and says so', async () => {
   const ev = await app.inject({ method: 'GET', url: `/api/jobs/${id}/events` });
   assert.match(ev.body, /^event: cancelled/);
   assert.equal((await app.inject({ method: 'DELETE', url: '/api/jobs/job-0' })).statusCode, 404);
+  const ne = await app.inject({ method: 'GET', url: '/api/jobs/job-0/events' });
+  assert.equal(ne.statusCode, 404);
+  assert.match(errorOf(ne), /no job 'job-0'/);
 });
 
 test('the queue: a clear 429 past the per-client and the total limits', async () => {

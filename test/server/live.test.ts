@@ -75,8 +75,10 @@ test(
       models.models.some((m) => m.id === 'darknet-tiny'),
       'darknet tiny is found under ../shared',
     );
-    const [id] = await uploadFiles(srv.base, [CAT]);
+    // As the page does: open the model (loaded in the worker meanwhile), upload the photo, start.
     const t0 = performance.now();
+    await (await fetch(`${srv.base}/api/models/darknet-tiny`)).json();
+    const [id] = await uploadFiles(srv.base, [CAT]);
     const job = await submit(srv.base, {
       kind: 'pathways',
       model: 'darknet-tiny',
@@ -101,7 +103,7 @@ test(
     assert.deepEqual(p.pathways.attack.strengths, [0.025]);
     assert.ok(p.pathways.layers.length > 5);
     console.log(
-      `# darknet tiny + cat.jpg: first strength's pathways after ${(first / 1000).toFixed(1)} s; health meanwhile: median ${pct(lat, 50).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} answers`,
+      `# darknet tiny + cat.jpg: first strength's pathways after the model was opened: ${(first / 1000).toFixed(1)} s; health meanwhile: median ${pct(lat, 50).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} answers`,
     );
     assert.ok(first < 60000, `first strength after ${first} ms`);
   },
