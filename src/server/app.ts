@@ -184,14 +184,21 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     if (!pool) pool = createPool({ workers: o.workers ?? 1, taskModules: [TASKS_MODULE] });
     return pool;
   };
-  const jobs = new JobManager(getPool, registry, images, limits, (line) => {
-    log(line);
-    // A pool whose worker died fails every later task: start a new one for the next job.
-    if (/pool worker \d+ (crashed|stopped)/.test(line) && pool) {
-      void pool.close();
-      pool = null;
-    }
-  });
+  const jobs = new JobManager(
+    getPool,
+    registry,
+    images,
+    limits,
+    (line) => {
+      log(line);
+      // A pool whose worker died fails every later task: start a new one for the next job.
+      if (/pool worker \d+ (crashed|stopped)/.test(line) && pool) {
+        void pool.close();
+        pool = null;
+      }
+    },
+    o.datasetsDir,
+  );
 
   const app = Fastify({ logger: false, bodyLimit: limits.bodyBytes, trustProxy: false });
   await app.register(multipart, {
@@ -382,7 +389,12 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     reply.type('application/json').send(jobs.viewText((req.params as { id: string }).id)),
   );
   app.delete('/api/jobs/:id', async (req) => jobs.cancel((req.params as { id: string }).id));
-  app.get('/api/jobs/:id/events', (req, reply) => sse(req, reply, jobs));
+  // Open event streams, ended when the server closes (a page left open must not hold the close).
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+  app.get('/api/jobs/:id/events', (req, reply) => sse(req, reply, jobs, streams));
 
   // --- the web app
   const uiDir = o.uiDir ?? path.join(PACKAGE_ROOT, 'dist', 'explorer');
@@ -402,7 +414,7 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 }
 
 /** Server-sent events of one job: its state now, then progress, and done / failed / cancelled. */
-function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
+function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager, streams: Set<() => void>): void {
   const id = (req.params as { id: string }).id;
   jobs.has(id); // 404 before the stream starts
   reply.hijack();
@@ -418,10 +430,12 @@ function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
   const end = () => {
     if (!open) return;
     open = false;
+    streams.delete(end);
     clearInterval(ping);
     stop();
     res.end();
   };
+  streams.add(end);
   const ping = setInterval(() => res.write(': keep-alive\n\n'), 15000);
   req.raw.on('close', end);
   stop = jobs.listen(id, (e) => {

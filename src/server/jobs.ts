@@ -20,8 +20,15 @@ import type { ModelRegistry, ServedModel } from './models.ts';
 import type { ImageStore, StoredImage } from './images.ts';
 import type { PathwaysStepOptions, Top } from './tasks.ts';
 
-export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve';
-export const JOB_KINDS: readonly JobKind[] = ['pathways', 'attack', 'saliency', 'curve'];
+export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve' | 'featurevis' | 'patches';
+export const JOB_KINDS: readonly JobKind[] = [
+  'pathways',
+  'attack',
+  'saliency',
+  'curve',
+  'featurevis',
+  'patches',
+];
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** The limits of the queue and of one job. */
@@ -154,6 +161,7 @@ export class JobManager {
     private readonly images: ImageStore,
     readonly limits: JobLimits,
     private readonly log: (line: string) => void,
+    private readonly datasetsDir?: string,
   ) {}
 
   /** Checks a job request's body into a spec (400 for a bad one). */
@@ -258,6 +266,24 @@ export class JobManager {
         o.options = opts;
         if (body.target !== undefined && body.target !== null)
           o.target = classOf(model, body.target, 'target');
+        break;
+      }
+      case 'featurevis':
+      case 'patches': {
+        if (typeof body.layer !== 'string' || body.layer === '')
+          throw new UserError('layer is the name of a pathways layer (as in the pathways result)');
+        o.layer = body.layer.slice(0, 200);
+        o.channel = numberIn(body.channel, 'channel', 0, 1e6, true);
+        if (kind === 'featurevis') {
+          o.steps = numberIn(body.steps ?? 128, 'steps', 1, L.steps, true);
+          o.seed = numberIn(body.seed ?? 0, 'seed', 0, 2 ** 31 - 1, true);
+        } else {
+          images = ids(body.images, 'images', false);
+          if (images.length === 0 && !model.dataset)
+            throw new UserError(`${model.name} has no dataset on this server; give images for the patches`);
+          o.count = numberIn(body.count ?? 10, 'count', 1, 16, true);
+          o.limit = numberIn(body.limit ?? 500, 'limit', 1, 2000, true);
+        }
         break;
       }
     }
@@ -416,11 +442,12 @@ export class JobManager {
     return this.progressEvent(j);
   }
 
-  private progressEvent(j: Job): JobEvent {
+  /** A progress event; with the partial result when asked (a new one, or a listener's first event). */
+  private progressEvent(j: Job, withPartial = true): JobEvent {
     const head = JSON.stringify(j.progress);
     return {
       event: 'progress',
-      data: j.partial === undefined ? head : `${head.slice(0, -1)},"partial":${j.partial}}`,
+      data: j.partial === undefined || !withPartial ? head : `${head.slice(0, -1)},"partial":${j.partial}}`,
     };
   }
 
@@ -464,7 +491,7 @@ export class JobManager {
     if (j.state !== 'running') return;
     j.progress = { done, total, label };
     if (partial !== undefined) j.partial = partial;
-    this.emit(j, this.progressEvent(j));
+    this.emit(j, this.progressEvent(j, partial !== undefined));
   }
 
   private async run(j: Job): Promise<void> {
@@ -568,6 +595,29 @@ export class JobManager {
           strengths: o.strengths,
           target: o.target,
           seed: o.seed,
+        });
+        return withProvenance(r);
+      }
+      case 'featurevis': {
+        const r = await pool.run<object>('srvFeatureVis', {
+          model: ref,
+          layer: o.layer,
+          channel: o.channel,
+          steps: o.steps,
+          seed: o.seed,
+        });
+        return withProvenance(r);
+      }
+      case 'patches': {
+        const r = await pool.run<object>('srvPatches', {
+          model: ref,
+          layer: o.layer,
+          channel: o.channel,
+          images,
+          spec: model.dataset,
+          limit: o.limit,
+          count: o.count,
+          dataDir: this.datasetsDir,
         });
         return withProvenance(r);
       }

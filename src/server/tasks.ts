@@ -19,6 +19,9 @@ import { explainer, explainerFacts } from '../explain/index.ts';
 import { displayValues, mapAt, renderMap } from '../explain/display.ts';
 import { attackSweep, type SweepStrength } from '../pathways/sweep.ts';
 import { pathways } from '../pathways/pathways.ts';
+import { pathwayGraph } from '../pathways/graph.ts';
+import { featureVis } from '../pathways/featureVis.ts';
+import { datasetPatches, patchPixels } from '../pathways/patches.ts';
 import { pathwaysReport } from '../report/pathways.ts';
 import type { HighlightMeasure } from '../pathways/highlight.ts';
 import type { TaskHandler, WorkerEnv } from '../node/poolWorker.ts';
@@ -162,6 +165,20 @@ function checkClass(model: Classifier, c: unknown, what: string): number {
   if (!Number.isInteger(c) || (c as number) < 0 || (c as number) >= K)
     throw new UserError(`${what} class ${String(c)} is outside 0..${K - 1}; pick a class of the model`);
   return c as number;
+}
+
+/** The pathways layer `name` of the model, with `channel` in range; a UserError naming the valid ones otherwise. */
+function pathwayLayer(model: Classifier, name: string, channel: number) {
+  const layers = pathwayGraph(model).layers;
+  const l = layers.find((x) => x.name === name);
+  if (!l)
+    throw new UserError(
+      `layer '${String(name).slice(0, 60)}' is not a pathways layer of ${model.card.name}; use one of ${layers.map((x) => x.name).join(', ')}`,
+    );
+  if (l.logits || !l.tap) throw new UserError(`layer '${name}' is the logits unit; pick a hidden layer`);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= l.channels)
+    throw new UserError(`channel ${channel} is outside 0..${l.channels - 1} of layer '${name}'`);
+  return l;
 }
 
 const stateKey = (job: string) => `srv-pathways:${job}`;
@@ -328,6 +345,81 @@ export const TASKS: Record<string, TaskHandler> = {
         images: views,
       },
     };
+  },
+
+  /** Lucid-style feature visualisation of neuron `layer:channel` (a pathways layer's name). */
+  async srvFeatureVis(
+    p: { model: ModelRef; layer: string; channel: number; steps: number; seed: number },
+    env,
+  ) {
+    const model = await env.classifier(p.model.dir, p.model.preset);
+    const l = pathwayLayer(model, p.layer, p.channel);
+    const r = featureVis(model, l.tap, p.channel, { steps: p.steps, seed: p.seed });
+    try {
+      return {
+        value: {
+          image: await dataUrl(pixels(r.image, 0)),
+          activation: r.activation,
+          objective: r.objective,
+        },
+      };
+    } finally {
+      r.image.dispose();
+    }
+  },
+
+  /**
+   * The `count` images (the given ones, or the first `limit` of the model's dataset) that activate
+   * neuron `layer:channel` most, cropped to its receptive field around the peak.
+   */
+  async srvPatches(
+    p: {
+      model: ModelRef;
+      layer: string;
+      channel: number;
+      images: string[];
+      spec?: string;
+      limit: number;
+      count: number;
+      dataDir?: string;
+    },
+    env,
+  ) {
+    const model = await env.classifier(p.model.dir, p.model.preset);
+    const l = pathwayLayer(model, p.layer, p.channel);
+    let x: tf.Tensor4D;
+    let names: string[];
+    if (p.images.length) {
+      x = await loadImages(model, p.images);
+      names = p.images.map((f) =>
+        f
+          .split('/')
+          .pop()!
+          .replace(/\.png$/, ''),
+      );
+    } else if (p.spec) {
+      const ds = await loadDatasetFor(model, p.spec, { dataDir: p.dataDir, limit: p.limit });
+      const idx = Array.from({ length: Math.min(p.limit, ds.size) }, (_, i) => i);
+      const b = getBatch(ds, idx);
+      b.y.dispose();
+      x = b.x;
+      names = idx.map((i) => `${p.spec}[${i}]`);
+    } else throw new UserError('give images for the patches (this model has no dataset on the server)');
+    try {
+      const [list] = datasetPatches(model, l.tap, [p.channel], x, { count: p.count });
+      const out = [];
+      for (const q of list)
+        out.push({
+          image: await dataUrl(patchPixels(x, q)),
+          source: names[q.image],
+          activation: q.activation,
+          at: q.at,
+          box: q.box,
+        });
+      return { value: { patches: out } };
+    } finally {
+      x.dispose();
+    }
   },
 
   srvPathwaysEnd(p: { job: string }, env) {

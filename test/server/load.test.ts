@@ -5,34 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import autocannon from 'autocannon';
-import { events, submit, uploadFiles } from './live.ts';
+import { childServer, events, submit, uploadFiles } from './live.ts';
 
 test('100 clients on the read endpoints for 10 s while a job runs: no error, memory bounded', async () => {
-  const child = fork(path.resolve('test/server/child.ts'), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
+  const srv = await childServer();
+  const { base, memory } = srv;
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const line = out.split('\n')[0];
-        if (out.includes('\n')) resolve(JSON.parse(line).base as string);
-      });
-      child.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-    });
-    const memory = () =>
-      new Promise<NodeJS.MemoryUsage>((resolve) => {
-        child.once('message', (m: { memory: NodeJS.MemoryUsage }) => resolve(m.memory));
-        child.send('memory');
-      });
     const f = path.join(os.tmpdir(), `advlens-load-${process.pid}.png`);
     const px = Buffer.alloc(28 * 28);
     for (let y = 4; y < 24; y++) for (let x = 10; x < 14; x++) px[y * 28 + x] = 255;
@@ -85,16 +68,6 @@ test('100 clients on the read endpoints for 10 s while a job runs: no error, mem
     assert.ok(Math.abs(after.rss - before.rss) / before.rss < 0.2, 'rss within 20%');
     assert.ok(Math.abs(after.heapUsed - before.heapUsed) / before.heapUsed < 0.2, 'heap within 20%');
   } finally {
-    child.send('stop');
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        child.kill();
-        r(null);
-      }, 5000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        r(null);
-      });
-    });
+    await srv.stop();
   }
 });
