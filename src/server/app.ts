@@ -57,8 +57,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   imagesPerUpload: 16,
   modelBytes: 256 * 1024 * 1024,
   modelFiles: 64,
-  queue: 8,
-  perClient: 3,
+  queue: 12,
+  perClient: 6,
   running: 4,
   imagesPerJob: 16,
   strengths: 20,
@@ -184,6 +184,15 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     if (!pool) pool = createPool({ workers: o.workers ?? 1, taskModules: [TASKS_MODULE] });
     return pool;
   };
+  // Opening a model warms it in the worker (loaded, kernels ready) while the user picks images.
+  const warmed = new Set<string>();
+  /** Stops the pool's work: its workers end, the next task starts a new pool. */
+  const restartPool = () => {
+    if (!pool) return;
+    void pool.close();
+    pool = null;
+    warmed.clear();
+  };
   const jobs = new JobManager(
     getPool,
     registry,
@@ -192,12 +201,10 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     (line) => {
       log(line);
       // A pool whose worker died fails every later task: start a new one for the next job.
-      if (/pool worker \d+ (crashed|stopped)/.test(line) && pool) {
-        void pool.close();
-        pool = null;
-      }
+      if (/pool worker \d+ (crashed|stopped)/.test(line)) restartPool();
     },
     o.datasetsDir,
+    restartPool,
   );
 
   const app = Fastify({ logger: false, bodyLimit: limits.bodyBytes, trustProxy: false });
@@ -256,8 +263,6 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 
   // --- models
   app.get('/api/models', async (_req, reply) => reply.type('application/json').send(registry.listText()));
-  // Opening a model warms it in the worker (loaded, kernels ready) while the user picks images.
-  const warmed = new Set<string>();
   app.get('/api/models/:id', async (req) => {
     const m = registry.get((req.params as { id: string }).id);
     if (!warmed.has(m.id) && o.warm !== false) {

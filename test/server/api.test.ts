@@ -457,3 +457,37 @@ test('featurevis and patches of a pathways neuron', async () => {
   assert.equal(jb.state, 'failed');
   assert.match(jb.error, /not a pathways layer/);
 });
+
+test('cancelling the only running job stops its work at once; the next job runs on a new worker', async () => {
+  const long = await postJob(app, {
+    kind: 'pathways',
+    model: 'mnist-gap-cnn',
+    images: [ids[0]],
+    target: 4,
+    strengths: [1],
+    steps: 1000,
+  });
+  const id = long.json().id;
+  for (let t = 0; t < 600; t++) {
+    const j = (await app.inject({ method: 'GET', url: `/api/jobs/${id}` })).json();
+    if (j.progress.label.startsWith('attacking')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const t0 = performance.now();
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/jobs/${id}` })).json().state, 'cancelled');
+  for (;;) {
+    const h = (await app.inject({ method: 'GET', url: '/api/health' })).json();
+    if (h.jobs.running === 0) break;
+    assert.ok(performance.now() - t0 < 5000, 'the cancelled job still runs after 5 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const next = await postJob(app, {
+    kind: 'attack',
+    model: 'mnist-gap-cnn',
+    images: [ids[0]],
+    strength: 0.05,
+  });
+  const j = await waitJob(app, next.json().id);
+  assert.equal(j.state, 'done', j.error);
+  assert.equal((await app.inject({ method: 'GET', url: `/api/jobs/${id}` })).json().state, 'cancelled');
+});
