@@ -57,8 +57,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   imagesPerUpload: 16,
   modelBytes: 256 * 1024 * 1024,
   modelFiles: 64,
-  queue: 8,
-  perClient: 3,
+  queue: 12,
+  perClient: 6,
   running: 4,
   imagesPerJob: 16,
   strengths: 20,
@@ -87,6 +87,8 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** The server's log (default stderr). */
   log?: (line: string) => void;
+  /** Load a model in the worker when a page opens it (GET /api/models/:id; default true). */
+  warm?: boolean;
 }
 
 /** The Content-Security-Policy of every answer: only this origin; no inline script; wasm for the in-browser worker. */
@@ -182,14 +184,28 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     if (!pool) pool = createPool({ workers: o.workers ?? 1, taskModules: [TASKS_MODULE] });
     return pool;
   };
-  const jobs = new JobManager(getPool, registry, images, limits, (line) => {
-    log(line);
-    // A pool whose worker died fails every later task: start a new one for the next job.
-    if (/pool worker \d+ (crashed|stopped)/.test(line) && pool) {
-      void pool.close();
-      pool = null;
-    }
-  });
+  // Opening a model warms it in the worker (loaded, kernels ready) while the user picks images.
+  const warmed = new Set<string>();
+  /** Stops the pool's work: its workers end, the next task starts a new pool. */
+  const restartPool = () => {
+    if (!pool) return;
+    void pool.close();
+    pool = null;
+    warmed.clear();
+  };
+  const jobs = new JobManager(
+    getPool,
+    registry,
+    images,
+    limits,
+    (line) => {
+      log(line);
+      // A pool whose worker died fails every later task: start a new one for the next job.
+      if (/pool worker \d+ (crashed|stopped)/.test(line)) restartPool();
+    },
+    o.datasetsDir,
+    restartPool,
+  );
 
   const app = Fastify({ logger: false, bodyLimit: limits.bodyBytes, trustProxy: false });
   await app.register(multipart, {
@@ -212,11 +228,9 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     void reply.code(a.status).type('application/json').send({ error: a.error });
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send({
-        error: `no such route: ${req.method} ${req.url.split('?')[0].slice(0, 100)}; the API is under /api`,
-      });
+    void reply.code(404).send({
+      error: `no such route: ${req.method} ${req.url.split('?')[0].slice(0, 100)}; the API is under /api`,
+    });
   });
   app.addHook('onClose', async () => {
     jobs.close();
@@ -226,7 +240,8 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 
   // --- health and registries
   app.get('/api/health', async () => ({ ok: true, version: VERSION, jobs: jobs.counts() }));
-  app.get('/api/attacks', async () => ({
+  // The registries do not change while the server runs: serialised once.
+  const attacksText = JSON.stringify({
     attacks: Object.values(ATTACKS).map((r) => ({
       name: r.name,
       summary: r.summary,
@@ -234,19 +249,30 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
       facts: r.facts,
       options: specsJson(r.options),
     })),
-  }));
-  app.get('/api/explainers', async () => ({
+  });
+  const explainersText = JSON.stringify({
     explainers: Object.values(EXPLAINERS).map((r) => ({
       name: r.name,
       summary: r.summary,
       facts: { ...r.facts, samplesPerImage: undefined },
       options: specsJson(r.options),
     })),
-  }));
+  });
+  app.get('/api/attacks', async (_req, reply) => reply.type('application/json').send(attacksText));
+  app.get('/api/explainers', async (_req, reply) => reply.type('application/json').send(explainersText));
 
   // --- models
-  app.get('/api/models', async () => ({ models: registry.list().map((m) => modelJson(m, false)) }));
-  app.get('/api/models/:id', async (req) => modelJson(registry.get((req.params as { id: string }).id), true));
+  app.get('/api/models', async (_req, reply) => reply.type('application/json').send(registry.listText()));
+  app.get('/api/models/:id', async (req) => {
+    const m = registry.get((req.params as { id: string }).id);
+    if (!warmed.has(m.id) && o.warm !== false) {
+      warmed.add(m.id);
+      getPool()
+        .run('srvWarm', { model: { dir: m.dir, preset: m.preset } })
+        .catch(() => warmed.delete(m.id));
+    }
+    return modelJson(m, true);
+  });
   app.post('/api/models', async (req, reply) => {
     if (!req.isMultipart())
       throw new HttpError(406, 'upload a model as multipart/form-data: model.json and its weight files');
@@ -268,18 +294,20 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
         if (names.has(name))
           throw new UserError(`the upload has two files named ${name}; send each file once`);
         names.add(name);
-        const buf = await part.toBuffer();
-        if (part.file.truncated)
-          throw new HttpError(
-            413,
-            `${name} is larger than the ${limits.modelBytes} bytes this server takes for a model`,
-          );
-        total += buf.length;
-        if (total > limits.modelBytes)
-          throw new HttpError(
+        const tooBig = () =>
+          new HttpError(
             413,
             `the model is larger than the ${limits.modelBytes} bytes this server takes; upload a smaller model`,
           );
+        let buf: Buffer;
+        try {
+          buf = await part.toBuffer();
+        } catch (e) {
+          throw (e as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE' ? tooBig() : e;
+        }
+        if (part.file.truncated) throw tooBig();
+        total += buf.length;
+        if (total > limits.modelBytes) throw tooBig();
         fs.writeFileSync(path.join(tmp, name), buf, { flag: 'wx' });
       }
       checkModelFolder(tmp, limits.modelBytes);
@@ -362,9 +390,16 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
     const r = await jobs.submit(req.body, clientOf(req));
     return reply.code(r.cached ? 200 : 202).send(r);
   });
-  app.get('/api/jobs/:id', async (req) => jobs.view((req.params as { id: string }).id));
+  app.get('/api/jobs/:id', async (req, reply) =>
+    reply.type('application/json').send(jobs.viewText((req.params as { id: string }).id)),
+  );
   app.delete('/api/jobs/:id', async (req) => jobs.cancel((req.params as { id: string }).id));
-  app.get('/api/jobs/:id/events', (req, reply) => sse(req, reply, jobs));
+  // Open event streams, ended when the server closes (a page left open must not hold the close).
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+  app.get('/api/jobs/:id/events', (req, reply) => sse(req, reply, jobs, streams));
 
   // --- the web app
   const uiDir = o.uiDir ?? path.join(PACKAGE_ROOT, 'dist', 'explorer');
@@ -384,9 +419,9 @@ export async function createServer(o: ServerOptions = {}): Promise<FastifyInstan
 }
 
 /** Server-sent events of one job: its state now, then progress, and done / failed / cancelled. */
-function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
+function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager, streams: Set<() => void>): void {
   const id = (req.params as { id: string }).id;
-  jobs.view(id); // 404 before the stream starts
+  jobs.has(id); // 404 before the stream starts
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -400,15 +435,17 @@ function sse(req: FastifyRequest, reply: FastifyReply, jobs: JobManager): void {
   const end = () => {
     if (!open) return;
     open = false;
+    streams.delete(end);
     clearInterval(ping);
     stop();
     res.end();
   };
+  streams.add(end);
   const ping = setInterval(() => res.write(': keep-alive\n\n'), 15000);
   req.raw.on('close', end);
   stop = jobs.listen(id, (e) => {
     if (!open) return;
-    res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    res.write(`event: ${e.event}\ndata: ${e.data}\n\n`);
     if (e.event !== 'progress') end();
   });
 }

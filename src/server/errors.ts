@@ -47,7 +47,7 @@ export function errorAnswer(
     case 'FST_REQ_FILE_TOO_LARGE':
       return {
         status: 413,
-        error: `an uploaded file is larger than this server takes (${limits.imageBytes} bytes per image); send a smaller file`,
+        error: `an uploaded file is larger than the ${limits.imageBytes} bytes this server takes per image; send a smaller file`,
         internal: false,
       };
     case 'FST_FILES_LIMIT':

@@ -73,9 +73,19 @@ export class ImageStore {
     return readJson<StoredImage>(f.replace(/\.png$/, '.json'), 'image record');
   }
 
+  /** The last PNGs read (small ones), by id: images are immutable (their id is their hash). */
+  private readonly recent = new Map<string, Buffer>();
+
   /** The stored PNG's bytes. */
   png(id: unknown): Buffer {
-    return readBounded(this.file(id), 'image', this.limits.imageBytes * 4 + 1024 * 1024);
+    const hit = typeof id === 'string' ? this.recent.get(id) : undefined;
+    if (hit) return hit;
+    const b = readBounded(this.file(id), 'image', this.limits.imageBytes * 4 + 1024 * 1024);
+    if (b.length <= 1024 * 1024) {
+      this.recent.set(id as string, b);
+      if (this.recent.size > 64) this.recent.delete(this.recent.keys().next().value!);
+    }
+    return b;
   }
 
   /**
@@ -96,7 +106,8 @@ export class ImageStore {
       );
     let meta: Metadata;
     try {
-      meta = await sharp(bytes, { limitInputPixels: this.limits.imagePixels }).metadata();
+      // The header only (no pixels decoded): the declared size is checked below, before decoding.
+      meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     } catch (e) {
       throw new UserError(
         `${label} is not a ${kind} image advlens can read (${String((e as Error).message).split('\n')[0]})`,

@@ -20,8 +20,15 @@ import type { ModelRegistry, ServedModel } from './models.ts';
 import type { ImageStore, StoredImage } from './images.ts';
 import type { PathwaysStepOptions, Top } from './tasks.ts';
 
-export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve';
-export const JOB_KINDS: readonly JobKind[] = ['pathways', 'attack', 'saliency', 'curve'];
+export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve' | 'featurevis' | 'patches';
+export const JOB_KINDS: readonly JobKind[] = [
+  'pathways',
+  'attack',
+  'saliency',
+  'curve',
+  'featurevis',
+  'patches',
+];
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** The limits of the queue and of one job. */
@@ -41,12 +48,19 @@ export interface JobLimits {
   cacheEntries: number;
 }
 
-/** What listeners of a job receive (the SSE events). */
-export type JobEvent =
-  | { event: 'progress'; data: { done: number; total: number; label: string; partial?: unknown } }
-  | { event: 'done'; data: { result: unknown } }
-  | { event: 'failed'; data: { error: string } }
-  | { event: 'cancelled'; data: Record<string, never> };
+/**
+ * What listeners of a job receive (the SSE events): the event's name and its data as JSON text
+ * (`progress`: `{ done, total, label, partial? }`; `done`: `{ result }`; `failed`: `{ error }`;
+ * `cancelled`: `{}`). Results travel as JSON text made once (in the worker for pathways), never
+ * parsed or serialised again on the event loop: a darknet partial result is megabytes.
+ */
+export interface JobEvent {
+  event: 'progress' | 'done' | 'failed' | 'cancelled';
+  data: string;
+}
+
+/** Where a result's provenance goes in the text the worker makes (replaced by the job's own). */
+const PROVENANCE_SLOT = '"__advlens_provenance__"';
 
 interface Job {
   id: string;
@@ -55,14 +69,18 @@ interface Job {
   key: string;
   state: JobState;
   progress: { done: number; total: number; label: string };
-  partial?: unknown;
-  result?: unknown;
+  /** The partial result (pathways: the strengths done so far) and the result, as JSON text. */
+  partial?: string;
+  result?: string;
   error?: string;
   provenance: Record<string, unknown>;
   cached: boolean;
   spec: JobSpec;
   listeners: Set<(e: JobEvent) => void>;
   started?: number;
+  /** Bumped at every change; the serialised view is kept per version (a partial can be large). */
+  version: number;
+  viewText?: { version: number; text: string };
 }
 
 /** A checked job request. */
@@ -133,7 +151,7 @@ function canonical(v: unknown): string {
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: Job[] = [];
-  private readonly cache = new Map<string, { result: unknown; provenance: Record<string, unknown> }>();
+  private readonly cache = new Map<string, { result: string; provenance: Record<string, unknown> }>();
   private running = 0;
   private closed = false;
 
@@ -143,6 +161,9 @@ export class JobManager {
     private readonly images: ImageStore,
     readonly limits: JobLimits,
     private readonly log: (line: string) => void,
+    private readonly datasetsDir?: string,
+    /** Stops the work in the pool (the server starts a new pool for the next task). */
+    private readonly onStopWork?: () => void,
   ) {}
 
   /** Checks a job request's body into a spec (400 for a bad one). */
@@ -190,7 +211,11 @@ export class JobManager {
       case 'pathways': {
         images = ids(body.images ?? body.originalImages, 'images', true);
         targetImages = ids(body.targetImages, 'targetImages', false);
-        o.original = classOf(model, body.original, 'original');
+        // The original class: given, or the top prediction of the first image (a user's photo).
+        o.original =
+          body.original === undefined || body.original === 'predicted'
+            ? 'predicted'
+            : classOf(model, body.original, 'original');
         o.target = classOf(model, body.target, 'target');
         if (o.original === o.target)
           throw new UserError('the target class must differ from the original class; pick another target');
@@ -243,6 +268,24 @@ export class JobManager {
         o.options = opts;
         if (body.target !== undefined && body.target !== null)
           o.target = classOf(model, body.target, 'target');
+        break;
+      }
+      case 'featurevis':
+      case 'patches': {
+        if (typeof body.layer !== 'string' || body.layer === '')
+          throw new UserError('layer is the name of a pathways layer (as in the pathways result)');
+        o.layer = body.layer.slice(0, 200);
+        o.channel = numberIn(body.channel, 'channel', 0, 1e6, true);
+        if (kind === 'featurevis') {
+          o.steps = numberIn(body.steps ?? 128, 'steps', 1, L.steps, true);
+          o.seed = numberIn(body.seed ?? 0, 'seed', 0, 2 ** 31 - 1, true);
+        } else {
+          images = ids(body.images, 'images', false);
+          if (images.length === 0 && !model.dataset)
+            throw new UserError(`${model.name} has no dataset on this server; give images for the patches`);
+          o.count = numberIn(body.count ?? 10, 'count', 1, 16, true);
+          o.limit = numberIn(body.limit ?? 500, 'limit', 1, 2000, true);
+        }
         break;
       }
     }
@@ -334,6 +377,7 @@ export class JobManager {
       cached: false,
       spec,
       listeners: new Set(),
+      version: 0,
     };
     this.jobs.set(job.id, job);
     return job;
@@ -350,20 +394,36 @@ export class JobManager {
     return j;
   }
 
-  /** The API's view of job `id`. */
-  view(id: unknown) {
+  /** Whether job `id` exists (a 404 otherwise). */
+  has(id: unknown): void {
+    this.job(id);
+  }
+
+  /**
+   * The API's view of job `id` as JSON text: `{ id, kind, state, cached, progress, error?, provenance,
+   * partial? | result? }`, made once per change of the job (the result spliced in as text).
+   */
+  viewText(id: unknown): string {
     const j = this.job(id);
-    return {
-      id: j.id,
-      kind: j.kind,
-      state: j.state,
-      cached: j.cached,
-      progress: j.progress,
-      ...(j.partial !== undefined && j.state !== 'done' && { partial: j.partial }),
-      ...(j.result !== undefined && { result: j.result }),
-      ...(j.error !== undefined && { error: j.error }),
-      provenance: j.provenance,
-    };
+    if (j.viewText?.version !== j.version) {
+      const head = JSON.stringify({
+        id: j.id,
+        kind: j.kind,
+        state: j.state,
+        cached: j.cached,
+        progress: j.progress,
+        ...(j.error !== undefined && { error: j.error }),
+        provenance: j.provenance,
+      });
+      const tail =
+        j.result !== undefined
+          ? `,"result":${j.result}`
+          : j.partial !== undefined && j.state === 'running'
+            ? `,"partial":${j.partial}`
+            : '';
+      j.viewText = { version: j.version, text: head.slice(0, -1) + tail + '}' };
+    }
+    return j.viewText.text;
   }
 
   /** Follows job `id`: the current state first, then every event; returns the unsubscribe function. */
@@ -377,16 +437,24 @@ export class JobManager {
   }
 
   private stateEvent(j: Job): JobEvent {
-    if (j.state === 'done') return { event: 'done', data: { result: j.result } };
-    if (j.state === 'failed') return { event: 'failed', data: { error: j.error ?? 'failed' } };
-    if (j.state === 'cancelled') return { event: 'cancelled', data: {} };
+    if (j.state === 'done') return { event: 'done', data: `{"result":${j.result}}` };
+    if (j.state === 'failed')
+      return { event: 'failed', data: JSON.stringify({ error: j.error ?? 'failed' }) };
+    if (j.state === 'cancelled') return { event: 'cancelled', data: '{}' };
+    return this.progressEvent(j);
+  }
+
+  /** A progress event; with the partial result when asked (a new one, or a listener's first event). */
+  private progressEvent(j: Job, withPartial = true): JobEvent {
+    const head = JSON.stringify(j.progress);
     return {
       event: 'progress',
-      data: { ...j.progress, ...(j.partial !== undefined && { partial: j.partial }) },
+      data: j.partial === undefined || !withPartial ? head : `${head.slice(0, -1)},"partial":${j.partial}}`,
     };
   }
 
   private emit(j: Job, e: JobEvent): void {
+    j.version++;
     for (const fn of j.listeners) fn(e);
     if (e.event !== 'progress') j.listeners.clear();
   }
@@ -394,11 +462,14 @@ export class JobManager {
   /** Cancels job `id`: a queued one never starts; a running one stops after its current step. */
   cancel(id: unknown): { id: string; state: JobState } {
     const j = this.job(id);
+    // The only running job: its task is stopped with the worker (a new one starts for the next job),
+    // instead of computing its current step (a strength of darknet: a minute) for nothing.
+    if (j.state === 'running' && this.running === 1) this.onStopWork?.();
     if (j.state === 'queued' || j.state === 'running') {
       const q = this.queue.indexOf(j);
       if (q >= 0) this.queue.splice(q, 1);
       j.state = 'cancelled';
-      this.emit(j, { event: 'cancelled', data: {} });
+      this.emit(j, { event: 'cancelled', data: '{}' });
       this.retire();
     }
     return { id: j.id, state: j.state };
@@ -420,14 +491,12 @@ export class JobManager {
     }
   }
 
-  private progress(j: Job, done: number, total: number, label: string, partial?: unknown): void {
+  /** Progress of a running job; `partial` (JSON text) replaces the partial result. */
+  private progress(j: Job, done: number, total: number, label: string, partial?: string): void {
     if (j.state !== 'running') return;
     j.progress = { done, total, label };
     if (partial !== undefined) j.partial = partial;
-    this.emit(j, {
-      event: 'progress',
-      data: { done, total, label, ...(partial !== undefined && { partial }) },
-    });
+    this.emit(j, this.progressEvent(j, partial !== undefined));
   }
 
   private async run(j: Job): Promise<void> {
@@ -436,20 +505,18 @@ export class JobManager {
     j.started = performance.now();
     this.progress(j, 0, j.progress.total, 'starting');
     try {
-      const result = await this.compute(j);
-      if ((j.state as JobState) === 'cancelled') return;
+      const finish = await this.compute(j);
+      if ((j.state as JobState) === 'cancelled' || !finish) return;
       const seconds = Math.round((performance.now() - j.started) / 100) / 10;
       j.provenance = { ...j.provenance, seconds };
-      const res = result as Record<string, unknown>;
-      if (j.kind === 'pathways') res.pathways = { ...(res.pathways as object), provenance: j.provenance };
-      else res.provenance = j.provenance;
+      const result = finish(JSON.stringify(j.provenance));
       j.result = result;
       j.partial = undefined;
       j.state = 'done';
       j.progress = { ...j.progress, done: j.progress.total, label: 'done' };
       this.cache.set(j.key, { result, provenance: j.provenance });
       while (this.cache.size > this.limits.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
-      this.emit(j, { event: 'done', data: { result } });
+      this.emit(j, { event: 'done', data: `{"result":${result}}` });
     } catch (e) {
       if ((j.state as JobState) === 'cancelled') return;
       j.state = 'failed';
@@ -462,7 +529,7 @@ export class JobManager {
           ? 'the computation ran out of memory; use fewer or smaller images, fewer steps or a smaller model'
           : 'internal error while computing (the server log has the details); try again, or report it if it repeats';
       if (!user) this.log(`job ${j.id} (${j.kind}) failed: ${(e as Error)?.stack ?? String(e)}`);
-      this.emit(j, { event: 'failed', data: { error: j.error } });
+      this.emit(j, { event: 'failed', data: JSON.stringify({ error: j.error }) });
     } finally {
       this.retire();
     }
@@ -488,11 +555,19 @@ export class JobManager {
     });
   }
 
-  private async compute(j: Job): Promise<unknown> {
+  /**
+   * Computes job `j`; answers how to make its result's JSON text from the provenance's (known at the
+   * end: it records the seconds), or undefined when the job was cancelled.
+   */
+  private async compute(j: Job): Promise<((provenance: string) => string) | undefined> {
     const { model, options: o } = j.spec;
     const ref = { dir: model.dir, preset: model.preset };
     const images = this.imageFiles(j.spec.images);
     const pool = this.pool();
+    const withProvenance = (r: object) => {
+      const text = JSON.stringify({ ...r, provenance: null });
+      return (prov: string) => `${text.slice(0, -'null}'.length)}${prov}}`;
+    };
     switch (j.kind) {
       case 'attack': {
         const r = await pool.run<{ images: { adversarial: string }[] }>('srvAttack', {
@@ -504,20 +579,20 @@ export class JobManager {
           strength: o.strength,
           seed: o.seed,
         });
-        return { images: this.storeViews(r.images, `${o.attack}@${o.strength}`), provenance: j.provenance };
+        return withProvenance({ images: this.storeViews(r.images, `${o.attack}@${o.strength}`) });
       }
       case 'saliency': {
-        const r = await pool.run<unknown>('srvSaliency', {
+        const r = await pool.run<object>('srvSaliency', {
           model: ref,
           images,
           method: o.method,
           options: o.options,
           target: o.target,
         });
-        return { ...(r as object), provenance: j.provenance };
+        return withProvenance(r);
       }
       case 'curve': {
-        const r = await pool.run<unknown>('srvCurve', {
+        const r = await pool.run<object>('srvCurve', {
           model: ref,
           images,
           attack: o.attack,
@@ -526,14 +601,41 @@ export class JobManager {
           target: o.target,
           seed: o.seed,
         });
-        return { ...(r as object), provenance: j.provenance };
+        return withProvenance(r);
+      }
+      case 'featurevis': {
+        const r = await pool.run<object>('srvFeatureVis', {
+          model: ref,
+          layer: o.layer,
+          channel: o.channel,
+          steps: o.steps,
+          seed: o.seed,
+        });
+        return withProvenance(r);
+      }
+      case 'patches': {
+        const r = await pool.run<object>('srvPatches', {
+          model: ref,
+          layer: o.layer,
+          channel: o.channel,
+          images,
+          spec: model.dataset,
+          limit: o.limit,
+          count: o.count,
+          dataDir: this.datasetsDir,
+        });
+        return withProvenance(r);
       }
       case 'pathways':
         return this.pathways(j, pool, ref, images);
     }
   }
 
-  /** The pathways job: start, one task per strength (each publishing the partial result), end. */
+  /**
+   * The pathways job: start, one task per strength (each publishing the partial result), end. The
+   * worker sends the three artefacts as JSON text with a slot for the provenance; the event loop only
+   * joins texts.
+   */
   private async pathways(j: Job, pool: WorkerPool, ref: { dir: string; preset?: string }, images: string[]) {
     const o = j.spec.options;
     const strengths = o.strengths as number[];
@@ -563,45 +665,49 @@ export class JobManager {
       neurons: o.neurons as number,
       edges: o.edges as number,
     };
-    const clean = j.spec.images.map((im, i) => ({ id: im.id, name: im.name, top5: start.clean[i] }));
-    const perStrength: unknown[] = [];
-    let last: { pathways: Record<string, unknown>; neurons: unknown; edges: unknown } | undefined;
+    const clean = JSON.stringify(
+      j.spec.images.map((im, i) => ({ id: im.id, name: im.name, top5: start.clean[i] })),
+    );
+    const perStrength: string[] = [];
+    let last: { pathways: string; neurons: string; edges: string } | undefined;
+    const text = (prov: string, complete: boolean) => {
+      const [pathwaysText, at] = [last!.pathways, last!.pathways.lastIndexOf(PROVENANCE_SLOT)];
+      return (
+        `{"pathways":${pathwaysText.slice(0, at)}${prov}${pathwaysText.slice(at + PROVENANCE_SLOT.length)}` +
+        `,"neurons":${last!.neurons},"edges":${last!.edges},"strengths":[${perStrength.join(',')}]` +
+        `,"clean":${clean},"complete":${complete}}`
+      );
+    };
     try {
       for (let k = 0; k < S; k++) {
         if ((j.state as JobState) === 'cancelled') return undefined;
         this.progress(j, k, S, `attacking at strength ${strengths[k]}`);
         const r = await pool.runOn<{
-          pathways: Record<string, unknown>;
-          neurons: unknown;
-          edges: unknown;
+          pathways: string;
+          neurons: string;
+          edges: string;
           images: { adversarial: string }[];
-        }>(w, 'srvPathwaysStrength', { job: j.id, k, options: step });
-        perStrength.push({
-          strength: strengths[k],
-          images: this.storeViews(r.images, `pathways ${o.attack}@${strengths[k]}`),
-        });
+        }>(w, 'srvPathwaysStrength', { job: j.id, k, options: step, provenanceSlot: PROVENANCE_SLOT });
+        perStrength.push(
+          JSON.stringify({
+            strength: strengths[k],
+            images: this.storeViews(r.images, `pathways ${o.attack}@${strengths[k]}`),
+          }),
+        );
         last = r;
-        const partial = {
-          pathways: { ...r.pathways, provenance: j.provenance },
-          neurons: r.neurons,
-          edges: r.edges,
-          strengths: perStrength.slice(),
-          clean,
-          complete: k + 1 === S,
-        };
-        if (k + 1 < S) this.progress(j, k + 1, S, `strength ${strengths[k]} done`, partial);
+        if (k + 1 < S)
+          this.progress(
+            j,
+            k + 1,
+            S,
+            `strength ${strengths[k]} done`,
+            text(JSON.stringify(j.provenance), false),
+          );
       }
     } finally {
       await pool.runOn(w, 'srvPathwaysEnd', { job: j.id }).catch(() => undefined);
     }
-    return {
-      pathways: { ...last!.pathways, provenance: j.provenance },
-      neurons: last!.neurons,
-      edges: last!.edges,
-      strengths: perStrength,
-      clean,
-      complete: true,
-    };
+    return (prov: string) => text(prov, true);
   }
 
   /** Stops taking jobs; queued ones are cancelled. */
@@ -609,7 +715,7 @@ export class JobManager {
     this.closed = true;
     for (const j of this.queue.splice(0)) {
       j.state = 'cancelled';
-      this.emit(j, { event: 'cancelled', data: {} });
+      this.emit(j, { event: 'cancelled', data: '{}' });
     }
   }
 }

@@ -171,6 +171,18 @@ export class ModelRegistry {
     return [...this.models.values()];
   }
 
+  private listCache?: { size: number; text: string };
+
+  /** `{ models: [...] }` as JSON text (serialised again only when a model was added). */
+  listText(): string {
+    if (this.listCache?.size !== this.models.size)
+      this.listCache = {
+        size: this.models.size,
+        text: JSON.stringify({ models: this.list().map((m) => modelJson(m, false)) }),
+      };
+    return this.listCache.text;
+  }
+
   /** The model `id`; a 404 naming the known ids otherwise. */
   get(id: unknown): ServedModel {
     const m = typeof id === 'string' ? this.models.get(id) : undefined;

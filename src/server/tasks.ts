@@ -19,6 +19,9 @@ import { explainer, explainerFacts } from '../explain/index.ts';
 import { displayValues, mapAt, renderMap } from '../explain/display.ts';
 import { attackSweep, type SweepStrength } from '../pathways/sweep.ts';
 import { pathways } from '../pathways/pathways.ts';
+import { pathwayGraph } from '../pathways/graph.ts';
+import { featureVis } from '../pathways/featureVis.ts';
+import { datasetPatches, patchPixels } from '../pathways/patches.ts';
 import { pathwaysReport } from '../report/pathways.ts';
 import type { HighlightMeasure } from '../pathways/highlight.ts';
 import type { TaskHandler, WorkerEnv } from '../node/poolWorker.ts';
@@ -164,6 +167,20 @@ function checkClass(model: Classifier, c: unknown, what: string): number {
   return c as number;
 }
 
+/** The pathways layer `name` of the model, with `channel` in range; a UserError naming the valid ones otherwise. */
+function pathwayLayer(model: Classifier, name: string, channel: number) {
+  const layers = pathwayGraph(model).layers;
+  const l = layers.find((x) => x.name === name);
+  if (!l)
+    throw new UserError(
+      `layer '${String(name).slice(0, 60)}' is not a pathways layer of ${model.card.name}; use one of ${layers.map((x) => x.name).join(', ')}`,
+    );
+  if (l.logits || !l.tap) throw new UserError(`layer '${name}' is the logits unit; pick a hidden layer`);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= l.channels)
+    throw new UserError(`channel ${channel} is outside 0..${l.channels - 1} of layer '${name}'`);
+  return l;
+}
+
 const stateKey = (job: string) => `srv-pathways:${job}`;
 
 function pathwaysState(env: WorkerEnv, job: string): PathwaysState {
@@ -180,6 +197,22 @@ function dropState(env: WorkerEnv, job: string): void {
 }
 
 export const TASKS: Record<string, TaskHandler> = {
+  /**
+   * Loads a model into the worker's cache and runs one gradient pass on a blank image (the kernels
+   * made ready), so that a job on it starts computing at once: the server asks for it when a page
+   * opens a model.
+   */
+  async srvWarm(p: { model: ModelRef }, env) {
+    const m = await env.classifier(p.model.dir, p.model.preset);
+    const t0 = performance.now();
+    tf.tidy(() => {
+      const x = tf.zeros([1, ...m.inputShape]) as tf.Tensor4D;
+      const g = tf.grad((v: tf.Tensor) => tf.sum(m.logits(v as tf.Tensor4D)))(x);
+      g.dataSync();
+    });
+    return { value: { ms: Math.round(performance.now() - t0) } };
+  },
+
   /** The first `n` images of class `c` in the model's dataset `spec`, as float pixels. */
   async srvSamples(p: { model: ModelRef; spec: string; c: number; n: number; dataDir?: string }, env) {
     const model = await env.classifier(p.model.dir, p.model.preset);
@@ -215,34 +248,41 @@ export const TASKS: Record<string, TaskHandler> = {
       model: ModelRef;
       images: string[];
       targetImages?: string[];
-      original: number;
+      original: number | 'predicted';
       target: number;
     },
     env,
   ) {
     const model = await env.classifier(p.model.dir, p.model.preset);
-    const original = checkClass(model, p.original, 'original');
     const target = checkClass(model, p.target, 'target');
-    if (original === target)
-      throw new UserError(`the target class must differ from the original class (${model.labels[original]})`);
     dropState(env, p.job);
     const x = await loadImages(model, p.images);
     let xt: tf.Tensor4D | undefined;
+    let clean: Top[][];
+    let original: number;
     try {
+      const logits = model.logits(x);
+      clean = top5(model, logits);
+      logits.dispose();
+      original = p.original === 'predicted' ? clean[0][0].index : checkClass(model, p.original, 'original');
+      if (original === target)
+        throw new UserError(
+          `the target class must differ from the original class (${model.labels[original]}${p.original === 'predicted' ? ', the prediction of the first image' : ''}); pick another target`,
+        );
       xt = p.targetImages?.length ? await loadImages(model, p.targetImages) : undefined;
     } catch (e) {
       x.dispose();
       throw e;
     }
     env.state.set(stateKey(p.job), { model, x, xt, original, target, sweep: [] } satisfies PathwaysState);
-    const logits = model.logits(x);
-    const clean = top5(model, logits);
-    logits.dispose();
-    return { value: { clean } };
+    return { value: { clean, original } };
   },
 
   /** Strength `k` of the job: attacks, then the pathways of strengths 0..k. */
-  async srvPathwaysStrength(p: { job: string; k: number; options: PathwaysStepOptions }, env) {
+  async srvPathwaysStrength(
+    p: { job: string; k: number; options: PathwaysStepOptions; provenanceSlot: string },
+    env,
+  ) {
     const s = pathwaysState(env, p.job);
     const o = p.options;
     if (p.k !== s.sweep.length) throw new Error(`pathways job ${p.job}: strength ${p.k} asked out of order`);
@@ -293,15 +333,93 @@ export const TASKS: Record<string, TaskHandler> = {
       neurons: o.neurons,
       edges: o.edges,
     });
-    const json = (name: string) => JSON.parse(files.find((f) => f.path === name)!.content) as unknown;
+    const text = (name: string) => files.find((f) => f.path === name)!.content;
+    // JSON text made here, off the event loop; the server puts the job's provenance into the slot.
+    const pw = JSON.parse(text('pathways.json')) as Record<string, unknown>;
+    pw.provenance = JSON.parse(p.provenanceSlot) as string;
     return {
       value: {
-        pathways: json('pathways.json'),
-        neurons: json('neurons.json'),
-        edges: json('edges.json'),
+        pathways: JSON.stringify(pw),
+        neurons: text('neurons.json'),
+        edges: text('edges.json'),
         images: views,
       },
     };
+  },
+
+  /** Lucid-style feature visualisation of neuron `layer:channel` (a pathways layer's name). */
+  async srvFeatureVis(
+    p: { model: ModelRef; layer: string; channel: number; steps: number; seed: number },
+    env,
+  ) {
+    const model = await env.classifier(p.model.dir, p.model.preset);
+    const l = pathwayLayer(model, p.layer, p.channel);
+    const r = featureVis(model, l.tap, p.channel, { steps: p.steps, seed: p.seed });
+    try {
+      return {
+        value: {
+          image: await dataUrl(pixels(r.image, 0)),
+          activation: r.activation,
+          objective: r.objective,
+        },
+      };
+    } finally {
+      r.image.dispose();
+    }
+  },
+
+  /**
+   * The `count` images (the given ones, or the first `limit` of the model's dataset) that activate
+   * neuron `layer:channel` most, cropped to its receptive field around the peak.
+   */
+  async srvPatches(
+    p: {
+      model: ModelRef;
+      layer: string;
+      channel: number;
+      images: string[];
+      spec?: string;
+      limit: number;
+      count: number;
+      dataDir?: string;
+    },
+    env,
+  ) {
+    const model = await env.classifier(p.model.dir, p.model.preset);
+    const l = pathwayLayer(model, p.layer, p.channel);
+    let x: tf.Tensor4D;
+    let names: string[];
+    if (p.images.length) {
+      x = await loadImages(model, p.images);
+      names = p.images.map((f) =>
+        f
+          .split('/')
+          .pop()!
+          .replace(/\.png$/, ''),
+      );
+    } else if (p.spec) {
+      const ds = await loadDatasetFor(model, p.spec, { dataDir: p.dataDir, limit: p.limit });
+      const idx = Array.from({ length: Math.min(p.limit, ds.size) }, (_, i) => i);
+      const b = getBatch(ds, idx);
+      b.y.dispose();
+      x = b.x;
+      names = idx.map((i) => `${p.spec}[${i}]`);
+    } else throw new UserError('give images for the patches (this model has no dataset on the server)');
+    try {
+      const [list] = datasetPatches(model, l.tap, [p.channel], x, { count: p.count });
+      const out = [];
+      for (const q of list)
+        out.push({
+          image: await dataUrl(patchPixels(x, q)),
+          source: names[q.image],
+          activation: q.activation,
+          at: q.at,
+          box: q.box,
+        });
+      return { value: { patches: out } };
+    } finally {
+      x.dispose();
+    }
   },
 
   srvPathwaysEnd(p: { job: string }, env) {
