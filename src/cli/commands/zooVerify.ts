@@ -14,7 +14,7 @@ import { defaultWorkers, withPool, type WorkerPool } from '../../node/pool.ts';
 import { poolPredict } from '../../node/poolWorkerTasks.ts';
 import { loadDatasetFor } from '../../node/loadData.ts';
 import { versions } from '../../version.ts';
-import type { ZooEntry } from '../../zoo/zoo.ts';
+import { zooMethod, type ZooEntry } from '../../zoo/zoo.ts';
 import { listZoo } from '../../node/zoo.ts';
 import { pct, textTable } from '../table.ts';
 
@@ -69,6 +69,7 @@ async function verifyMember(e: ZooEntry, o: VerifyOptions, pool: WorkerPool | nu
 
 /** Runs the check over the zoo in `modelsDir`; returns the process exit code (0 all equal, 1 otherwise). */
 export async function zooVerify(modelsDir: string, o: VerifyOptions): Promise<number> {
+  for (const m of o.only ?? []) zooMethod(m); // a misspelt name is an error, not an empty selection
   const z = listZoo(modelsDir);
   const present = z.present.filter((e) => !o.only || o.only.includes(e.method));
   if (present.length === 0)
