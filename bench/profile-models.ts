@@ -3,7 +3,7 @@
  * through tf.profile: the kernels by total time with their number of calls, and with `--shapes` the
  * top (kernel, input shapes) pairs. Kernels run inside other kernels count in both.
  *
- *   npx tsx bench/profile-models.ts [--model darknet|resnet20] [--workloads input_grad,train_step]
+ *   npx tsx bench/profile-models.ts [--model darknet|resnet20|cifar-cnn] [--workloads input_grad,train_step]
  *                                   [--top 12] [--shapes 8] [--quick]
  */
 import path from 'node:path';

@@ -9,11 +9,11 @@
  * after, which must be equal (FAIL and exit 1 otherwise).
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
- *                 [--models small,darknet,resnet20] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
+ *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
  *                 [--reps N]
  *
  * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
- * and pgd20 take minutes a call on a loaded machine). --models picks the models (default all three; --skip-darknet drops darknet). Each real-size model
+ * and pgd20 take minutes a call on a loaded machine). --models picks the models (default small,darknet,resnet20; cifar-cnn, the CIFAR-10 zoo's architecture at batch 64 against bench/torch_ref_cifar_cnn.py, on request; --skip-darknet drops darknet). Each real-size model
  * runs in a child process of its own per round (bench/suite/modelChild.ts), and so does each of its
  * torch_ref_models.py runs, so that the peak RSS beside a model's workloads is that model's alone, on
  * both sides (advlens: the child's peak after each workload, so it includes the workloads before it;
@@ -52,6 +52,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(here, '..', '..', 'shared');
 const TORCH_REF = path.join(SHARED, 'bench', 'torch_ref.py');
 const TORCH_REF_MODELS = path.join(SHARED, 'bench', 'torch_ref_models.py');
+// cifar-cnn (the CIFAR-10 zoo's architecture) has its reference in this repository, in the same format.
+const TORCH_REF_CIFAR_CNN = path.join(here, 'torch_ref_cifar_cnn.py');
+const torchRefOf = (m: ModelName) => (m === 'cifar-cnn' ? TORCH_REF_CIFAR_CNN : TORCH_REF_MODELS);
 const DARKNET = path.join(SHARED, 'models', 'darknet-tiny');
 const MODEL_CHILD = path.join(here, 'suite', 'modelChild.ts');
 const DEFAULT_RESULTS = path.join(here, 'results', 'latest.json');
@@ -239,8 +242,10 @@ function modelRound(m: ModelName): void {
   mr.peakRssMB.push(j.peakRssMB);
   if (opt['compare-torch'] && !torchModelsWhy && !opt.quick) {
     for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
-      log(`  torch_ref_models.py --model ${TORCH_MODEL_KEY[m]} --threads ${t} --seconds ${seconds} ...`);
-      const o = runTorchModel(TORCH_REF_MODELS, TORCH_MODEL_KEY[m], t, seconds);
+      log(
+        `  ${path.basename(torchRefOf(m))} --model ${TORCH_MODEL_KEY[m]} --threads ${t} --seconds ${seconds} ...`,
+      );
+      const o = runTorchModel(torchRefOf(m), TORCH_MODEL_KEY[m], t, seconds);
       if (o.ok) {
         mr.torch.push(o.run);
         log(

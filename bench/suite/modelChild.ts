@@ -5,7 +5,7 @@
  * split over a pool of N worker threads. Prints one line of JSON: { workloads, parallel, peakRssMB,
  * workerTensorsAtEnd, tensorsAtStart, tensorsAtEnd, skipped? }.
  *
- *   node --import tsx bench/suite/modelChild.ts --model darknet|resnet20 --darknet DIR
+ *   node --import tsx bench/suite/modelChild.ts --model darknet|resnet20|cifar-cnn --darknet DIR
  *        [--seconds S] [--workers N] [--reps N] [--quick]
  */
 import { parseArgs } from 'node:util';

@@ -3,7 +3,9 @@
  * paths: darknet tiny (`../shared/models/darknet-tiny`, loaded as `advlens` loads any model) at
  * 224x224, batch 8 (forward, input_grad, smoothgrad25, pgd20 L2), and the CIFAR ResNet-20 of the
  * architectures registry (`--arch resnet20`, seeded) at batch 128 (forward, input_grad, train_step
- * with SGD momentum, pgd7_train: one PGD-7 adversarial training step through the `pgd` objective).
+ * with SGD momentum, pgd7_train: one PGD-7 adversarial training step through the `pgd` objective),
+ * and the CIFAR-10 zoo's `--arch cifar-cnn` at batch 64 with the same workloads and the zoo's SGD
+ * (weight decay 5e-4; its reference is bench/torch_ref_cifar_cnn.py).
  * Inputs as the reference's: x uniform in [0, 1], fixed pseudo-random labels.
  */
 import fs from 'node:fs';
@@ -22,8 +24,8 @@ import { loadClassifier } from '../../src/node/models.ts';
 import type { Workload } from './measure.ts';
 import type { WorkloadSet } from './workloads.ts';
 
-export type ModelName = 'darknet' | 'resnet20';
-export const MODEL_NAMES: ModelName[] = ['darknet', 'resnet20'];
+export type ModelName = 'darknet' | 'resnet20' | 'cifar-cnn';
+export const MODEL_NAMES: ModelName[] = ['darknet', 'resnet20', 'cifar-cnn'];
 
 /** The reference's sizes (torch_ref_models.py), or tiny ones for `--quick`. */
 export interface ModelSizes {
@@ -31,6 +33,8 @@ export interface ModelSizes {
   smoothgradSamples: number;
   pgdSteps: number;
   resnetBatch: number;
+  /** cifar-cnn's batch (the CIFAR-10 zoo trains it at 64). */
+  cifarBatch: number;
   /** Optimizer steps of `batch` per timed call of train_step and pgd7_train (one epoch of `train()`). */
   trainSteps: number;
   pgdTrainSteps: number;
@@ -41,6 +45,7 @@ export const MODELS_FULL: ModelSizes = {
   smoothgradSamples: 25,
   pgdSteps: 20,
   resnetBatch: 128,
+  cifarBatch: 64,
   trainSteps: 2,
   pgdTrainSteps: 7,
 };
@@ -50,12 +55,17 @@ export const MODELS_QUICK: ModelSizes = {
   smoothgradSamples: 2,
   pgdSteps: 2,
   resnetBatch: 8,
+  cifarBatch: 8,
   trainSteps: 1,
   pgdTrainSteps: 2,
 };
 
 /** torch_ref_models.py's key of each model. */
-export const TORCH_MODEL_KEY: Record<ModelName, string> = { darknet: 'darknet-tiny', resnet20: 'resnet20' };
+export const TORCH_MODEL_KEY: Record<ModelName, string> = {
+  darknet: 'darknet-tiny',
+  resnet20: 'resnet20',
+  'cifar-cnn': 'cifar-cnn',
+};
 
 /** The inputs of a model's workloads: x uniform in [0, 1] (seeded), labels `(i * 7919) mod classes`. */
 export function modelInputs(
@@ -72,11 +82,16 @@ export function modelInputs(
 
 /** The bench's ResNet-20 (registry `resnet20`, 32x32x3, 10 classes, seeded) as a Classifier. */
 export function resnet20Classifier(seed: number): Classifier {
-  const model = buildArchitecture('resnet20', [32, 32, 3], 10, seed);
+  return cifarClassifier('resnet20', seed);
+}
+
+/** A CIFAR architecture of the registry (`resnet20`, `cifar-cnn`; 32x32x3, 10 classes, seeded) as a Classifier. */
+export function cifarClassifier(arch: 'resnet20' | 'cifar-cnn', seed: number): Classifier {
+  const model = buildArchitecture(arch, [32, 32, 3], 10, seed);
   const card: ModelCard = {
     format: 'advlens-card/1',
-    name: 'bench-resnet20',
-    architecture: 'resnet20',
+    name: `bench-${arch}`,
+    architecture: arch,
     modelType: 'layers',
     preprocess: { height: 32, width: 32, channels: 3, resize: 'fill', scale: [0, 1] },
     labels: Array.from({ length: 10 }, (_, i) => String(i)),
@@ -105,12 +120,15 @@ export function darknetPgd(c: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, steps:
   return r.xAdv;
 }
 
-const trainOptions = (seed: number): Omit<TrainOptions, 'objective' | 'batchSize'> => ({
+// ResNet-20: the reference's SGD (lr 0.1, momentum 0.9); cifar-cnn: the CIFAR-10 zoo's recipe (lr 0.05,
+// momentum 0.9, weight decay 5e-4 on the kernels).
+const trainOptions = (seed: number, name: ModelName): Omit<TrainOptions, 'objective' | 'batchSize'> => ({
   epochs: 1,
   seed,
   optimizer: 'sgd',
-  lr: 0.1,
+  lr: name === 'cifar-cnn' ? 0.05 : 0.1,
   momentum: 0.9,
+  ...(name === 'cifar-cnn' ? { weightDecay: 5e-4 } : {}),
   schedule: { kind: 'constant' },
   augment: [],
 });
@@ -124,13 +142,13 @@ export async function modelWorkloads(
 ): Promise<WorkloadSet | { skipped: string }> {
   if (name === 'darknet' && !fs.existsSync(darknetDir))
     return { skipped: `darknet tiny not found at ${darknetDir}` };
-  const c = name === 'darknet' ? await darknetClassifier(darknetDir) : resnet20Classifier(seed);
+  const c = name === 'darknet' ? await darknetClassifier(darknetDir) : cifarClassifier(name, seed);
   const shape = c.inputShape as [number, number, number];
-  const B = name === 'darknet' ? s.darknetBatch : s.resnetBatch;
+  const B = name === 'darknet' ? s.darknetBatch : name === 'cifar-cnn' ? s.cifarBatch : s.resnetBatch;
   const inp = modelInputs(shape, B, c.labels.length, seed);
   const x = tf.tensor4d(inp.x, [B, ...shape]);
   const y = tf.tensor1d(inp.y, 'int32');
-  const model = `${name === 'darknet' ? 'darknet-tiny' : 'resnet20'} ${shape.join('x')}`;
+  const model = `${TORCH_MODEL_KEY[name]} ${shape.join('x')}`;
   const key = (k: string) => (full ? k : undefined);
   const common = { model, batch: B, images: B };
   const workloads: Workload[] = [
@@ -186,24 +204,25 @@ export async function modelWorkloads(
       attackStepSize: 2 / 255,
       epsRamp: [0, 0],
     });
+    const sgd = name === 'cifar-cnn' ? 'lr 0.05, momentum 0.9, weight decay 5e-4' : 'lr 0.1, momentum 0.9';
     workloads.push(
       {
         ...common,
         images: n,
         name: 'train_step',
-        definition: `train() with objective normal and SGD (lr 0.1, momentum 0.9), training-mode batch norm: one epoch of ${s.trainSteps} steps of ${B} per call`,
+        definition: `train() with objective normal and SGD (${sgd}), training-mode batch norm: one epoch of ${s.trainSteps} steps of ${B} per call`,
         torchKey: 'train_step',
         run: async () =>
-          void (await train(c, data, { ...trainOptions(seed), objective: normal, batchSize: B })),
+          void (await train(c, data, { ...trainOptions(seed, name), objective: normal, batchSize: B })),
       },
       {
         ...common,
         images: n,
         name: `pgd${s.pgdTrainSteps}_train`,
-        definition: `train() with objective pgd (L-inf eps 8/255, ${s.pgdTrainSteps} steps of 2/255, random start, no ramp) and SGD momentum: one epoch of ${s.trainSteps} steps of ${B} per call`,
+        definition: `train() with objective pgd (L-inf eps 8/255, ${s.pgdTrainSteps} steps of 2/255, random start, no ramp) and SGD (${sgd}): one epoch of ${s.trainSteps} steps of ${B} per call`,
         torchKey: key('pgd7_train'),
         run: async () =>
-          void (await train(c, data, { ...trainOptions(seed), objective: adversarial, batchSize: B })),
+          void (await train(c, data, { ...trainOptions(seed, name), objective: adversarial, batchSize: B })),
       },
     );
   }

@@ -15,7 +15,7 @@ import {
   darknetClassifier,
   darknetPgd,
   darknetSmoothgrad,
-  resnet20Classifier,
+  cifarClassifier,
   type ModelName,
 } from './models.ts';
 
@@ -110,7 +110,7 @@ async function realModel(env: WorkerEnv, p: ModelShard): Promise<Classifier> {
   const key = `bench-model-${p.model}-${p.seed}`;
   let c = env.state.get(key) as Classifier | undefined;
   if (!c) {
-    c = p.model === 'darknet' ? await darknetClassifier(p.darknetDir) : resnet20Classifier(p.seed);
+    c = p.model === 'darknet' ? await darknetClassifier(p.darknetDir) : cifarClassifier(p.model, p.seed);
     env.state.set(key, c);
   }
   return c;

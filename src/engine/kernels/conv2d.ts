@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, input, runStock, type BackendWasm, type KernelArgs, type Pad } from './wasmCalls.ts';
-import { ACTIVATIONS, conv3x3, conv3x3Fits, isSame3x3, winogradReady, type Epilogue } from './winograd.ts';
+import { f32, free, input, runStock, type BackendWasm, type KernelArgs, type Pad } from './wasmCalls.ts';
+import {
+  ACTIVATIONS,
+  conv3x3,
+  conv3x3Fits,
+  isSame3x3,
+  winogradFits,
+  winogradReady,
+  type Epilogue,
+} from './winograd.ts';
 
 interface Attrs {
   activation?: string;
@@ -61,7 +69,11 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   const nhwc = a.dataFormat === undefined || a.dataFormat === 'NHWC';
   // The cheap checks first; then the geometry (stride, dilation and padding resolved by tfjs).
   if (!winogradReady() || x.dtype !== 'float32' || filter.dtype !== 'float32' || !nhwc) return null;
-  if (kh !== 3 || kw !== 3 || !conv3x3Fits(c, k)) return null;
+  // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
+  // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
+  // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
+  const padK = !epilogue && k === 3 && winogradFits(c, 8);
+  if (kh !== 3 || kw !== 3 || !(conv3x3Fits(c, k) || padK)) return null;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
@@ -72,9 +84,39 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   );
   const [n, h, w] = x.shape;
   if (!isSame3x3(info) || n * h * w === 0) return null;
+  if (padK) return paddedOutputs(backend, x, filter);
   // The output first: views are taken after the last allocation of the backend.
   const out = backend.makeOutput([n, h, w, k], 'float32');
   const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
   conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, ep ?? undefined, f32(backend, out));
   return out;
+}
+
+/**
+ * The convolution of x [n, h, w, c] by filter [3, 3, c, k], k not a multiple of 8: by Winograd with
+ * the filter's output channels padded with zeros to k8 (the next multiple of 8), into [n, h, w, k8],
+ * then the first k channels of each pixel.
+ */
+function paddedOutputs(backend: BackendWasm, x: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
+  const [n, h, w, c] = x.shape;
+  const k = filter.shape[3];
+  const k8 = (k + 7) & ~7;
+  const f8 = backend.makeOutput([3, 3, c, k8], 'float32');
+  const y8 = backend.makeOutput([n, h, w, k8], 'float32');
+  const out = backend.makeOutput([n, h, w, k], 'float32');
+  try {
+    const fv = f32(backend, filter);
+    const f8v = f32(backend, f8);
+    f8v.fill(0);
+    for (let i = 0, rows = 9 * c; i < rows; i++) f8v.set(fv.subarray(i * k, (i + 1) * k), i * k8);
+    conv3x3(f32(backend, x), [n, h, w, c], f8v, k8, undefined, f32(backend, y8));
+    // The module may have grown the heap: fresh views.
+    const yv = f32(backend, y8);
+    const ov = f32(backend, out);
+    for (let i = 0, pixels = n * h * w; i < pixels; i++)
+      for (let j = 0; j < k; j++) ov[i * k + j] = yv[i * k8 + j];
+    return out;
+  } finally {
+    free(backend, f8, y8);
+  }
 }

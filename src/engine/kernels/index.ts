@@ -35,6 +35,7 @@ import { stockKernels } from './wasmCalls.ts';
 import { installUnneededGradSkip } from '../unneededGrads.ts';
 import { installTypedArrayTidy } from '../tidyResult.ts';
 import { ensureFastMeanGrad } from '../meanGrad.ts';
+import { BATCH_NORM_GRAD, batchNormGradKernel, ensureFastBatchNormGrad } from '../batchNormGrad.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -59,6 +60,8 @@ export const WASM_KERNELS: WasmKernel[] = [
   { kernelName: RELU_GRAD, kernelFunc: reluGradKernel },
   // Leaky ReLU's gradient in one pass (engine/leakyRelu.ts re-registers LeakyRelu's gradient to use it).
   { kernelName: LEAKY_RELU_GRAD, kernelFunc: leakyReluGradKernel },
+  // Batch norm's gradient in one pass (engine/batchNormGrad.ts re-registers FusedBatchNorm's gradient to use it).
+  { kernelName: BATCH_NORM_GRAD, kernelFunc: batchNormGradKernel },
   {
     kernelName: 'LeakyRelu',
     kernelFunc: leakyReluKernel,
@@ -184,6 +187,7 @@ export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
   ensureFusedLeakyReluGrad();
   ensureFastMeanGrad();
+  ensureFastBatchNormGrad();
   installUnneededGradSkip();
   installTypedArrayTidy();
   const names: string[] = [];

@@ -280,3 +280,26 @@ __attribute__((export_name("leaky_relu_grad"))) void leaky_relu_grad(const float
   }
   for (; i < n; i++) out[i] = x[i] > 0 ? dy[i] : dy[i] * alpha;
 }
+
+// Batch norm's gradient in one pass (AdvlensBatchNormGrad), x, dy and dx [rows][K], per channel m
+// (the mean), r (1 / sqrt(variance + epsilon)) and s (the scale): dx = (dy * r) * s, as tfjs'
+// gradient rounds it, and the two sums the other derivatives need, in float64: acc[k] = sum dy,
+// acc[K + k] = sum dy * (x - m) (the product in float32). K a multiple of 4.
+__attribute__((export_name("bn_grad"))) void bn_grad(const float *x, const float *dy, const float *m, const float *r, const float *s, float *dx, double *acc, int rows, int K) {
+  double *s1 = acc, *s2 = acc + K;
+  for (int k = 0; k < 2 * K; k++) acc[k] = 0;
+  for (int i = 0; i < rows; i++) {
+    const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
+    float *o = dx + (size_t)i * K;
+    for (int k = 0; k < K; k += 4) {
+      v128_t d = wasm_v128_load(g + k);
+      wasm_v128_store(o + k, wasm_f32x4_mul(wasm_f32x4_mul(d, wasm_v128_load(r + k)), wasm_v128_load(s + k)));
+      v128_t p = wasm_f32x4_mul(d, wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k)));
+      v128_t dh = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3), ph = wasm_i32x4_shuffle(p, p, 2, 3, 2, 3);
+      wasm_v128_store(s1 + k, wasm_f64x2_add(wasm_v128_load(s1 + k), wasm_f64x2_promote_low_f32x4(d)));
+      wasm_v128_store(s1 + k + 2, wasm_f64x2_add(wasm_v128_load(s1 + k + 2), wasm_f64x2_promote_low_f32x4(dh)));
+      wasm_v128_store(s2 + k, wasm_f64x2_add(wasm_v128_load(s2 + k), wasm_f64x2_promote_low_f32x4(p)));
+      wasm_v128_store(s2 + k + 2, wasm_f64x2_add(wasm_v128_load(s2 + k + 2), wasm_f64x2_promote_low_f32x4(ph)));
+    }
+  }
+}

@@ -63,15 +63,18 @@ static void gemm(const float *V, int ldv, const float *U, float *Mo, int ldm, in
   }
 }
 
-// V[TB][16][C] = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
+// V = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
 // `repeat`, else are zero), d the 4x4 patch at (2 ty - 1, 2 tx - 1), zeros outside the image.
-static void input_transform(const float *x, float *V, int t0, int T, int Tp, int N, int H, int W, int C, int repeat) {
+// Point p of tile t goes to V + t * ts + p * ps: [tile][point][C] (ts = 16 C, ps = C) for the
+// forward's products, [point][tile][C] (ts = C, ps = Tp C) for the filter gradient's, whose loop runs
+// over the tiles of one point (rows 16 C apart would be a power-of-two stride: cache conflicts).
+static void input_transform(const float *x, float *V, int ts, int ps, int t0, int T, int Tp, int N, int H, int W, int C, int repeat) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   (void)N;
   for (int t = 0; t < Tp; t++) {
     if (t >= T && !repeat) {
       for (int p = 0; p < 16; p++)
-        for (int c = 0; c < C; c += 4) wasm_v128_store(V + (t * 16 + p) * C + c, wasm_f32x4_splat(0));
+        for (int c = 0; c < C; c += 4) wasm_v128_store(V + t * ts + p * ps + c, wasm_f32x4_splat(0));
       continue;
     }
     int tile = t0 + (t < T ? t : T - 1);
@@ -91,11 +94,12 @@ static void input_transform(const float *x, float *V, int t0, int T, int Tp, int
         bt[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
         bt[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
       }
+      float *v = V + t * ts + c;
       for (int i = 0; i < 4; i++) {
-        wasm_v128_store(V + (t * 16 + i * 4 + 0) * C + c, wasm_f32x4_sub(bt[i][0], bt[i][2]));
-        wasm_v128_store(V + (t * 16 + i * 4 + 1) * C + c, wasm_f32x4_add(bt[i][1], bt[i][2]));
-        wasm_v128_store(V + (t * 16 + i * 4 + 2) * C + c, wasm_f32x4_sub(bt[i][2], bt[i][1]));
-        wasm_v128_store(V + (t * 16 + i * 4 + 3) * C + c, wasm_f32x4_sub(bt[i][1], bt[i][3]));
+        wasm_v128_store(v + (i * 4 + 0) * ps, wasm_f32x4_sub(bt[i][0], bt[i][2]));
+        wasm_v128_store(v + (i * 4 + 1) * ps, wasm_f32x4_add(bt[i][1], bt[i][2]));
+        wasm_v128_store(v + (i * 4 + 2) * ps, wasm_f32x4_sub(bt[i][2], bt[i][1]));
+        wasm_v128_store(v + (i * 4 + 3) * ps, wasm_f32x4_sub(bt[i][1], bt[i][3]));
       }
     }
   }
@@ -110,7 +114,7 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
     int Tp = (T + 3) & ~3;
-    input_transform(x, V, t0, T, Tp, N, H, W, C, 1);
+    input_transform(x, V, 16 * C, C, t0, T, Tp, N, H, W, C, 1);
     for (int p = 0; p < 16; p++) gemm(V + p * C, 16 * C, U + p * C * K, Mo + p * K, 16 * K, Tp, C, K);
     // output transform
     for (int t = 0; t < T; t++) {
@@ -162,16 +166,17 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
 }
 
 // The filter gradient of conv: dw [3][3][C][K] = sum over tiles of G^T [(B^T d B) . (A dY A^T)] G,
-// x [N][H][W][C], dy [N][H][W][K]; dU [16][C][K] and work (16*TB*(C+K) floats) are scratch.
+// x [N][H][W][C], dy [N][H][W][K]; dU [16][C][K] and work (16*TB*(C+K) floats) are scratch. Each
+// block is transformed point-major ([16][T][C], [16][T][K]) so that the products read it contiguously.
 __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const float *x, const float *dy, float *dw, float *dU, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
-  float *V = work;                 // [TB][16][C]
-  float *D = work + 16 * TB * C;   // [TB][16][K]
+  float *V = work;                 // [16][T][C]
+  float *D = work + 16 * TB * C;   // [16][T][K]
   for (int i = 0; i < 16 * C * K; i++) dU[i] = 0;
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
-    input_transform(x, V, t0, T, T, N, H, W, C, 0);
+    input_transform(x, V, C, T * C, t0, T, T, N, H, W, C, 0);
     // D = A dY A^T, A = [[1,0],[1,1],[1,-1],[0,-1]]; outputs outside the image are zero.
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
@@ -191,15 +196,17 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const flo
           a[2][j] = wasm_f32x4_sub(g[0][j], g[1][j]);
           a[3][j] = wasm_f32x4_neg(g[1][j]);
         }
+        float *d = D + t * K + k;
+        int ps = T * K;
         for (int i = 0; i < 4; i++) {
-          wasm_v128_store(D + (t * 16 + i * 4 + 0) * K + k, a[i][0]);
-          wasm_v128_store(D + (t * 16 + i * 4 + 1) * K + k, wasm_f32x4_add(a[i][0], a[i][1]));
-          wasm_v128_store(D + (t * 16 + i * 4 + 2) * K + k, wasm_f32x4_sub(a[i][0], a[i][1]));
-          wasm_v128_store(D + (t * 16 + i * 4 + 3) * K + k, wasm_f32x4_neg(a[i][1]));
+          wasm_v128_store(d + (i * 4 + 0) * ps, a[i][0]);
+          wasm_v128_store(d + (i * 4 + 1) * ps, wasm_f32x4_add(a[i][0], a[i][1]));
+          wasm_v128_store(d + (i * 4 + 2) * ps, wasm_f32x4_sub(a[i][0], a[i][1]));
+          wasm_v128_store(d + (i * 4 + 3) * ps, wasm_f32x4_neg(a[i][1]));
         }
       }
     }
-    for (int p = 0; p < 16; p++) gemm_tn(V + p * C, 16 * C, D + p * K, 16 * K, dU + p * C * K, T, C, K);
+    for (int p = 0; p < 16; p++) gemm_tn(V + p * T * C, C, D + p * T * K, K, dU + p * C * K, T, C, K);
   }
   // dw = G^T dU G, G = [[1,0,0],[.5,.5,.5],[.5,-.5,.5],[0,0,1]].
   for (int c = 0; c < C; c++)

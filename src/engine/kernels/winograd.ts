@@ -68,6 +68,17 @@ interface Exports {
     k: number,
   ): void;
   maxpool_grad(x: number, dy: number, dx: number, ...g: PoolArgs): void;
+  bn_grad(
+    x: number,
+    dy: number,
+    m: number,
+    r: number,
+    s: number,
+    dx: number,
+    acc: number,
+    rows: number,
+    k: number,
+  ): void;
   conv_filter_grad(
     x: number,
     dy: number,
@@ -520,5 +531,30 @@ export function leakyReluGradModule(
     throw new Error('leakyReluGradModule: dy, x and the output differ in size');
   callModule('leakyReluGradModule', [dy, x], [out], [], (m, [dyp, xp, op]) =>
     m.leaky_relu_grad(dyp, xp, op, x.length, alpha),
+  );
+}
+
+/**
+ * Batch norm's gradient pass, channels last, for x and dy [rows, k] (k a multiple of 4) and m, r, s [k]
+ * (mean, 1 / sqrt(variance + epsilon), scale): dx = (dy * r) * s into `dx`, and into `sums` [2k]
+ * sum dy and sum dy * (x - m) over the rows per channel, accumulated in float64.
+ */
+export function batchNormGradModule(
+  x: Float32Array,
+  dy: Float32Array,
+  m: Float32Array,
+  r: Float32Array,
+  s: Float32Array,
+  dx: Float32Array,
+  sums: Float64Array,
+): void {
+  const k = m.length;
+  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || dy.length !== x.length || dx.length !== x.length)
+    throw new Error('batchNormGradModule: x, dy and dx must be whole rows of 4n channels');
+  if (r.length !== k || s.length !== k || sums.length !== 2 * k)
+    throw new Error('batchNormGradModule: the statistics or the sums do not match the channels');
+  const acc = new Float32Array(sums.buffer, sums.byteOffset, 4 * k);
+  callModule('batchNormGradModule', [x, dy, m, r, s], [dx, acc], [], (mod, [xp, dyp, mp, rp, sp, dxp, ap]) =>
+    mod.bn_grad(xp, dyp, mp, rp, sp, dxp, ap, x.length / k, k),
   );
 }
