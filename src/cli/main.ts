@@ -15,6 +15,7 @@ import { registerZoo } from './commands/zoo.ts';
 import { registerSweep } from './commands/sweep.ts';
 import { registerWorker } from './commands/worker.ts';
 import { registerPathways } from './commands/pathways.ts';
+import { registerMasking } from './commands/masking.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
     registerSweep,
     registerWorker,
     registerPathways,
+    registerMasking,
   ]) {
     register(program);
   }
