@@ -280,6 +280,11 @@ export function apgdRun(
       const eta = tf.tensor4d(step, [n, 1, 1, 1]);
       const dir = s.norm === 'linf' ? tf.sign(grad) : tf.div(grad, tf.add(l2(grad), 1e-12));
       const z = projectApgd(x, tf.add(xAdv, tf.mul(eta, dir)) as tf.Tensor4D, s.eps, s.norm);
+      // The first step is z itself: x_0 + 1 (z - x_0) is z in exact arithmetic but not in float32,
+      // where it leaves pixels an ulp off the bound x + eps; the plateau of background pixels on
+      // that bound then holds near-ties instead of exact ties, and float32 rounding, not the
+      // function, picks which max-pool element gets the gradient (bench/apgd-divergence.py).
+      if (a === 1) return z;
       const moved = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(tf.sub(xAdv, xOld), 1 - a));
       return projectApgd(x, moved as tf.Tensor4D, s.eps, s.norm);
     });
