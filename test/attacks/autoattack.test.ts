@@ -88,7 +88,7 @@ test('standard AutoAttack: robust accuracy at most each part alone, the apgd-ce 
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('AutoAttack: bad requests are UserErrors; custom lists and L2 with the APGD parts run', () => {
+test('AutoAttack: bad requests are UserErrors; custom lists and L2 with the APGD and Square parts run', () => {
   assert.throws(() => autoattack(model, batch, { eps: 0.1, target: 2 } as never), UserError);
   assert.throws(() => autoattack(model, batch, { eps: 0.1, norm: 'l2' }), UserError); // fab-t: linf only
   assert.throws(() => autoattack(model, batch, { eps: 0.1, parts: ['pgd'] } as AutoAttackOptions), UserError);
