@@ -6,7 +6,12 @@ test/attacks/apgd-crosscheck.test.ts compares with src/attacks/apgd.ts, loss.ts 
 Regenerate (Debian's /usr/bin/python3 has python3-torch, see bench/README.md):
 
   node --import tsx bench/torch-crosscheck-inputs.ts /tmp/apgd-inputs.json --count 12
-  /usr/bin/python3 bench/apgd-crosscheck.py --inputs /tmp/apgd-inputs.json   # about 10 minutes
+  /usr/bin/python3 bench/apgd-crosscheck.py --inputs /tmp/apgd-inputs.json   # about 15 CPU minutes
+
+or in parallel, one process per part (`--parts trace0`, `trace1`, `attack0`, `attack1`, `attack2`, each
+with `--out /tmp/fx-PART.json`), then `--merge /tmp/fx-*.json` (trace parts first). `--reuse FIXTURE`
+takes an attack's float64 result and float32 shadows from an earlier fixture and runs only the near-tie
+shadows (deterministic runs: the same fixture, in 2 runs instead of 5).
 
 Written from the APGD paper (Croce and Hein, ICML 2020, algorithm 1 and section 3) with the settings
 of AutoAttack's reference code, not from either implementation's code:
@@ -27,15 +32,24 @@ of AutoAttack's reference code, not from either implementation's code:
   latest), else the highest-loss point.
 
 float64 vs float32. The project computes in float32. Sign steps (L-inf) depend on sign(g_i), which
-float32 cannot settle for components near 0, and the step-size rule on comparisons of losses; one
-flipped decision moves the rest of a trajectory. So every attack is also run here in float32 torch
-(two `Net` float32 shadows, direct and im2col convolutions, with float64's pool ties) and an image
-is *stable* when both float32 runs end within 1e-5 of float64 (perturbation, and the same outcome;
-for the single-run traces also every step size and every loss within 1e-5 relative). The test holds advlens to float64
-within 1e-4 on the stable images (perturbations, losses along the trajectory, every step size) and
-to the same outcome on every image whose float32 shadow had the same outcome as float64; the counts
-of unstable images are in the fixture. L2 steps (g / ||g||) are continuous in g, so nearly every
-image is stable there.
+float32 cannot settle for components near 0, the step-size rule on comparisons of losses, and the
+max-pool gradient on which window element is the largest: on an L-inf iterate most background pixels
+sit on the same bound (x + eps), so the first convolution's outputs over that plateau differ by less
+than a float32 ulp, float32 rounds them to a tie (tfjs then routes the gradient to the window's first
+element) where float64 sees a definite maximum, and the routed gradient differs at whole pixels, by
+|g| ~ 1e-3, not 1e-9 (bench/apgd-trace.ts traces every iterate: on this model every first divergence
+from float64 of the L-inf runs is such a pool1 near-tie). One flipped decision moves the rest of a
+trajectory. So every run is repeated by four shadows: float32 torch (direct and im2col convolutions,
+with float64's exact pool ties) and float64 with pool elements within NEAR_TIE (1e-6) of the maximum
+(of its sum of |terms|) counted as tied, the gradient going to the first, or to the last, of them
+(exact ties, equal in any precision, go to the first, as in tfjs). An
+image is *stable* when every shadow ends within 1e-5 of float64 (perturbation, and the same outcome);
+for the single-run traces `stableUntil` is, per image, the last iterate up to which every shadow's
+iterates (1e-5), losses (1e-5 relative) and step sizes agree with float64. The test holds advlens to
+float64 within 1e-4 on the stable images (perturbations) and along each trace's stable prefix (losses,
+every step size), and to the same outcome on every image whose shadows had the same outcome as
+float64; the counts of unstable images are in the fixture. L2 steps (g / ||g||) are continuous in g,
+but the pool routing is not, so L2 images can be unstable too.
 """
 import argparse
 import importlib.util
@@ -55,6 +69,7 @@ tc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tc)
 
 STABLE_TOL = 1e-5
+NEAR_TIE = 1e-6  # float32 rounds conv1's outputs (10 terms) to within ~6e-7 of their sum of |terms|; the ties seen flip at ~1e-8
 tc.KINK = 0.0  # no float32 kink search (the float32 shadow run is the stability test here): much faster
 M32 = 0xFFFFFFFF
 
@@ -217,7 +232,7 @@ def apgd_run(model, x, y, loss, start, eps, norm, n_iter, rho=0.75, reach=None):
     x_adv, x_best, g_best, best = xk.clone(), xk.clone(), g.clone(), l.clone()
     eta = torch.full((n,), 2.0 * eps, dtype=x.dtype)
     x_prev = xk.clone()
-    losses, etas = [l.clone()], []
+    losses, etas, iterates = [l.clone()], [], [xk.clone()]
     marks = checkpoints(n_iter)
     last_mark, best_at_mark = 0, best.clone()
     halved_at_mark = torch.ones(n, dtype=torch.bool)
@@ -228,6 +243,7 @@ def apgd_run(model, x, y, loss, start, eps, norm, n_iter, rho=0.75, reach=None):
         x_prev, xk = xk, nxt
         z, l, g = model.loss_grad(xk, loss)
         losses.append(l.clone())
+        iterates.append(xk.clone())
         adv = adversarial(z)
         fooled |= adv
         x_adv[adv] = xk[adv]
@@ -241,7 +257,7 @@ def apgd_run(model, x, y, loss, start, eps, norm, n_iter, rho=0.75, reach=None):
             xk[h], g[h] = x_best[h], g_best[h]
             halved_at_mark, best_at_mark, last_mark = h, best.clone(), k + 1
     return {'x_adv': x_adv, 'x_best': x_best, 'fooled': fooled, 'best': best, 'losses': losses, 'etas': etas,
-            'zero_grad': zero_grad}
+            'zero_grad': zero_grad, 'iterates': iterates}
 
 
 def apgd_attack(model, x, y, eps, norm, kind, seed=0, n_iter=100, n_targets=9):
@@ -277,6 +293,13 @@ ATTACKS = [
     {'name': 'apgd-ce l2 eps 1.5', 'attack': 'apgd-ce', 'loss': 'ce', 'options': {'eps': 1.5, 'norm': 'l2'}},
     {'name': 'apgd-t linf eps 0.1', 'attack': 'apgd-t', 'loss': 'dlr-targeted', 'images': 8,
      'options': {'eps': 0.1, 'norm': 'linf', 'nTargetClasses': 3}},
+    # 100-iteration runs meet near-ties that float32 may take either way on nearly every image; 10
+    # iterations (checkpoints 2, 3, ..., 10: a halving decision at each) are mostly stable, so their
+    # final perturbations can be compared.
+    {'name': 'apgd-ce linf eps 0.1, 10 steps', 'attack': 'apgd-ce', 'loss': 'ce',
+     'options': {'eps': 0.1, 'norm': 'linf', 'steps': 10}},
+    {'name': 'apgd-ce l2 eps 1.5, 10 steps', 'attack': 'apgd-ce', 'loss': 'ce',
+     'options': {'eps': 1.5, 'norm': 'l2', 'steps': 10}},
 ]
 # Single runs from one start on every image (the loss and step-size trajectories are compared).
 TRACES = [
@@ -296,11 +319,26 @@ def main():
     ap.add_argument('--out', default='test/fixtures/torch-apgd.json')
     ap.add_argument('--iters', type=int, default=100)
     ap.add_argument('--count', type=int, default=12, help='images (the first of --inputs)')
+    ap.add_argument('--parts', default='traces,attacks',
+                    help='which runs to make: traces, attacks, traceN or attackN (the N-th of TRACES or ATTACKS); parts in '
+                         'separate processes, merged with --merge, cut the wall time')
+    ap.add_argument('--reuse', help='attacks: take float64 and the float32 shadows from this fixture and run '
+                    'only the float64 near-tie shadows (the runs are deterministic: a shortcut, same result)')
+    ap.add_argument('--merge', nargs='+', help='fixtures made with --parts to merge into --out (nothing is run)')
     a = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     log = lambda msg: print(f'[{time.time() - t0:4.0f} s] {msg}', file=sys.stderr)
 
+    if a.merge:
+        fx = [json.load(open(f)) for f in a.merge]
+        out = fx[0]
+        out['traces'] = [t for f in fx for t in f['traces']]
+        out['attacks'] = sorted((x for f in fx for x in f['attacks']), key=lambda x: [s['name'] for s in ATTACKS].index(x['name']))
+        with open(a.out, 'w') as f:
+            json.dump(out, f, separators=(',', ':'))
+        log(f'merged {len(a.merge)} fixtures into {a.out}')
+        return
     inp = json.load(open(a.inputs))
     h, w, c = inp['shape']
     px = np.array([im['pixels'] for im in inp['images']], dtype=np.uint8).reshape(-1, h, w, c)
@@ -311,7 +349,9 @@ def main():
     net = tc.Net(a.model)
     m64 = Model(net)
     shadows = [Model(tc.Net(a.model, torch.float32, ties_from=net)),
-               Model(tc.Net(a.model, torch.float32, im2col=True, ties_from=net))]
+               Model(tc.Net(a.model, torch.float32, im2col=True, ties_from=net)),
+               Model(tc.Net(a.model, pool_tie=NEAR_TIE)),
+               Model(tc.Net(a.model, pool_tie=NEAR_TIE, tie_last=True))]
     clean = m64.logits(x)
 
     fixture = {
@@ -331,7 +371,7 @@ def main():
         'traces': [],
         'attacks': [],
     }
-    for tr in TRACES:
+    for tr in [t for i, t in enumerate(TRACES) if 'traces' in a.parts.split(',') or f'trace{i}' in a.parts.split(',')]:
         runs = []
         for m in [m64] + shadows:
             xx, yy = x.to(m.net.dtype), y
@@ -340,7 +380,15 @@ def main():
             runs.append(apgd_run(m, xx, yy, loss, st, tr['eps'], tr['norm'], a.iters))
         r64 = runs[0]
         stable = torch.ones(len(y), dtype=torch.bool)
+        # per image and iterate k: every shadow's iterate, loss and the step size leading to it agree
+        agree = torch.ones(a.iters + 1, len(y), dtype=torch.bool)
         for r32 in runs[1:]:
+            for k in range(a.iters + 1):
+                ok = (r32['iterates'][k].to(torch.float64) - r64['iterates'][k]).flatten(1).abs().max(1).values <= STABLE_TOL
+                ok &= (r32['losses'][k].to(torch.float64) - r64['losses'][k]).abs() <= 1e-5 * r64['losses'][k].abs().clamp(min=1)
+                if k > 0:
+                    ok &= (r32['etas'][k - 1].to(torch.float64) - r64['etas'][k - 1]).abs() <= 1e-6 * r64['etas'][k - 1]
+                agree[k] &= ok
             # float32 holds 2 eps / 2^k to 6e-8 relative; losses compared relative to max(1, |loss|), as the test does.
             trace_off = torch.stack([(l32.to(torch.float64) - l64).abs() / l64.abs().clamp(min=1)
                                      for l32, l64 in zip(r32['losses'], r64['losses'])]).max(0).values
@@ -350,23 +398,43 @@ def main():
         fixture['traces'].append({
             'name': tr['name'], 'loss': tr['loss'], 'eps': tr['eps'], 'norm': tr['norm'], 'seed': tr['seed'],
             'steps': a.iters, 'stable': stable.tolist(),
+            'stableUntil': [int(agree[:, i].to(torch.int64).cumprod(0).sum()) - 1 for i in range(len(y))],
             'losses': [r7(l) for l in r64['losses']], 'etas': [r7(e) for e in r64['etas']],
             'fooled': r64['fooled'].tolist(), 'bestLoss': r7(r64['best']),
         })
-        log(f"trace {tr['name']}: {int(stable.sum())}/{len(y)} stable")
-    for spec in ATTACKS:
+        log(f"trace {tr['name']}: {int(stable.sum())}/{len(y)} stable; stable prefixes {fixture['traces'][-1]['stableUntil']}")
+    parts = a.parts.split(',')
+    for spec in [sp for i, sp in enumerate(ATTACKS) if 'attacks' in parts or f'attack{i}' in parts]:
         k = spec.get('images', len(y))
         o = spec['options']
-        res = [apgd_attack(m, x[:k].to(m.net.dtype), y[:k], o['eps'], o['norm'], spec['loss'], 0, a.iters,
-                           o.get('nTargetClasses', 9)) for m in [m64] + shadows]
-        out64, succ64 = res[0]
-        d64 = out64 - x[:k]
-        stable = torch.ones(k, dtype=torch.bool)
-        succ32 = succ64.clone()
-        for out32, s32 in res[1:]:
-            off = (out32.to(torch.float64) - out64).flatten(1).abs().max(1).values
-            stable &= (off <= STABLE_TOL) & (s32 == succ64)
-            succ32 = torch.where(s32 == succ64, succ32, s32)  # an outcome either shadow took the other way
+        if a.reuse:
+            old = next(e for e in json.load(open(a.reuse))['attacks'] if e['name'] == spec['name'])
+            res = [apgd_attack(m, x[:k], y[:k], o['eps'], o['norm'], spec['loss'], 0, a.iters,
+                               o.get('nTargetClasses', 9)) for m in shadows[2:]]
+            succ64 = torch.tensor(old['success'])
+            succ32 = torch.tensor(old['success32'])
+            stable = torch.zeros(k, dtype=torch.bool)
+            d64 = torch.zeros_like(x[:k])
+            for i, dl in zip(old['deltaImages'], old['delta']):
+                stable[i] = True
+                d64[i] = torch.tensor(dl, dtype=torch.float64).view(x.shape[1:])
+            for out, s in res:
+                off = ((out - x[:k]) - d64).flatten(1).abs().max(1).values
+                stable &= (off <= STABLE_TOL) & (s == succ64)
+                succ32 = torch.where(s == succ64, succ32, s)
+            if len(old['deltaImages']) < sum(old['stable']):
+                log(f"{spec['name']}: {sum(old['stable']) - len(old['deltaImages'])} stable images without a stored delta counted unstable")
+        else:
+            res = [apgd_attack(m, x[:k].to(m.net.dtype), y[:k], o['eps'], o['norm'], spec['loss'], 0,
+                               o.get('steps', a.iters), o.get('nTargetClasses', 9)) for m in [m64] + shadows]
+            out64, succ64 = res[0]
+            d64 = out64 - x[:k]
+            stable = torch.ones(k, dtype=torch.bool)
+            succ32 = succ64.clone()
+            for out32, s32 in res[1:]:
+                off = (out32.to(torch.float64) - out64).flatten(1).abs().max(1).values
+                stable &= (off <= STABLE_TOL) & (s32 == succ64)
+                succ32 = torch.where(s32 == succ64, succ32, s32)  # an outcome either shadow took the other way
         sel = stable.nonzero()[:, 0][:8].tolist()
         fixture['attacks'].append({
             'name': spec['name'], 'attack': spec['attack'], 'options': o, 'images': k,

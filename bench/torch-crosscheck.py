@@ -123,7 +123,7 @@ class Net:
     preprocessing included. `record` fixes the ReLU masks and pool routing at a point (and finds the
     decisions float32 could take the other way); `apply` evaluates with them fixed, differentiably."""
 
-    def __init__(self, model_dir, dtype=torch.float64, im2col=False, ties_from=None):
+    def __init__(self, model_dir, dtype=torch.float64, im2col=False, ties_from=None, pool_tie=None, tie_last=False):
         mj = json.load(open(os.path.join(model_dir, 'model.json')))
         card = json.load(open(os.path.join(model_dir, 'advlens.json')))
         topo = mj['modelTopology']
@@ -134,6 +134,10 @@ class Net:
             raise SystemExit('only models whose outputs are logits are supported')
         w = read_weights(model_dir, mj['weightsManifest'])
         self.dtype, self.im2col, self.ties_from = dtype, im2col, ties_from
+        # pool_tie: treat window elements within this fraction of the maximum's sum of |terms| as tied
+        # (default POOL_TIE[dtype]); tie_last: route a tie's gradient to its last element, not its first
+        self.pool_tie = POOL_TIE[dtype] if pool_tie is None else pool_tie
+        self.tie_last = tie_last
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=dtype)
         pre = card['preprocess']
         c = pre['channels']
@@ -220,12 +224,20 @@ class Net:
                     top, at = wv.max(-1, keepdim=True)
                     # exact ties up to rounding: within POOL_TIE of the maximum's sum of |terms|
                     tied = wv >= top - POOL_TIE[self.dtype] * torch.gather(ws, -1, at)
+                    exact = tied.sum(-1, keepdim=True) > 1
                     if ties is not None:  # a float32 shadow: exact ties as float64 sees them, else its own max
                         ref = ties[li]
                         tied = torch.where((ref.sum(-1, keepdim=True) > 1), ref, wv == top)
+                    near = exact
+                    if self.pool_tie != POOL_TIE[self.dtype]:
+                        # a near-tie shadow: exact ties (equal in any precision) stay; elsewhere the
+                        # elements within pool_tie count as tied, the first (or the last) chosen
+                        tied = torch.where(exact, tied, wv >= top - self.pool_tie * torch.gather(ws, -1, at))
+                        near = ~exact
                     rec['tied'][li] = tied
-                    rank = torch.arange(wv.shape[-1], 0, -1)
-                    choice = torch.argmax(tied.to(torch.int64) * rank, -1, keepdim=True)
+                    first = torch.argmax(tied.to(torch.int64) * torch.arange(wv.shape[-1], 0, -1), -1, keepdim=True)
+                    last = torch.argmax(tied.to(torch.int64) * torch.arange(1, wv.shape[-1] + 1), -1, keepdim=True)
+                    choice = torch.where(near, last, first) if self.tie_last else first
                     rec['choice'][li] = choice
                     # the nearest element below the maximum (not tied), if float32 could see it above
                     below = torch.where(tied, torch.full_like(wv, -float('inf')), wv)

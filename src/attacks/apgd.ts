@@ -151,6 +151,11 @@ export interface ApgdRunSettings {
   loss: ApgdLoss;
   /** Success = classified as `targets` (else: misclassified). */
   reachTarget: boolean;
+  /**
+   * Called after each iteration's gradient (it = 1 .. N; 0 for the start) with the iterate and its
+   * gradient (borrowed: valid during the call) and the step sizes: a trace for cross-checks.
+   */
+  onIterate?: (it: number, xAdv: tf.Tensor4D, grad: tf.Tensor4D, step: readonly number[]) => void;
 }
 
 /** What one APGD run returns; the caller owns the tensors. */
@@ -249,6 +254,7 @@ export function apgdRun(
   let xAdv = start;
   let first = evaluate(xAdv);
   let grad = first.grad;
+  s.onIterate?.(0, xAdv, grad, new Array<number>(n).fill(2 * s.eps));
   const zeroGradient = tf.tidy(() => Array.from(tf.sum(tf.abs(grad), [1, 2, 3]).dataSync(), (v) => v === 0));
   const fooled = Array.from({ length: n }, (_, i) => isAdv(first.logits, i, first.k));
   let xBestAdv = tf.clone(xAdv);
@@ -274,6 +280,11 @@ export function apgdRun(
       const eta = tf.tensor4d(step, [n, 1, 1, 1]);
       const dir = s.norm === 'linf' ? tf.sign(grad) : tf.div(grad, tf.add(l2(grad), 1e-12));
       const z = projectApgd(x, tf.add(xAdv, tf.mul(eta, dir)) as tf.Tensor4D, s.eps, s.norm);
+      // The first step is z itself: x_0 + 1 (z - x_0) is z in exact arithmetic but not in float32,
+      // where it leaves pixels an ulp off the bound x + eps; the plateau of background pixels on
+      // that bound then holds near-ties instead of exact ties, and float32 rounding, not the
+      // function, picks which max-pool element gets the gradient (bench/apgd-divergence.py).
+      if (a === 1) return z;
       const moved = tf.add(tf.add(xAdv, tf.mul(tf.sub(z, xAdv), a)), tf.mul(tf.sub(xAdv, xOld), 1 - a));
       return projectApgd(x, moved as tf.Tensor4D, s.eps, s.norm);
     });
@@ -284,6 +295,7 @@ export function apgdRun(
     const e = evaluate(xAdv);
     grad = e.grad;
     lossTrace.push(Float32Array.from(e.loss));
+    s.onIterate?.(it + 1, xAdv, grad, step);
 
     const adv = Array.from({ length: n }, (_, i) => isAdv(e.logits, i, e.k));
     adv.forEach((v, i) => v && (fooled[i] = true));

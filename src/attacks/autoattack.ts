@@ -81,7 +81,7 @@ export const AUTOATTACK_OPTIONS = {
   eps: COMMON_SPECS.eps,
   norm: {
     ...COMMON_SPECS.norm,
-    doc: 'norm of the ball; l2 only with APGD parts (fab and square are linf only here)',
+    doc: 'norm of the ball; l2 only with APGD and square parts (fab is linf only here)',
   },
   aaPreset: {
     type: 'choice',
@@ -209,10 +209,10 @@ function runAutoAttack(
       )
     : autoAttackStages(version, o);
   if (norm === 'l2') {
-    const bad = stages.filter((s) => !s.name.startsWith('apgd')).map((s) => s.name);
+    const bad = stages.filter((s) => !s.name.startsWith('apgd') && s.name !== 'square').map((s) => s.name);
     if (bad.length)
       throw new UserError(
-        `attack 'autoattack': ${bad.join(', ')} support linf only here; use norm linf or parts apgd-ce, apgd-dlr, apgd-t`,
+        `attack 'autoattack': ${bad.join(', ')} support linf only here; use norm linf or parts apgd-ce, apgd-dlr, apgd-t, square`,
       );
   }
   const x = batch.x;

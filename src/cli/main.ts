@@ -18,6 +18,7 @@ import { registerPathways } from './commands/pathways.ts';
 import { registerStylize } from './commands/stylize.ts';
 import { registerAtlas } from './commands/atlas.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerMasking } from './commands/masking.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
     registerStylize,
     registerAtlas,
     registerServe,
+    registerMasking,
   ]) {
     register(program);
   }

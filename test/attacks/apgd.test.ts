@@ -205,3 +205,52 @@ test('APGD is deterministic for a seed, and bad options are UserErrors', () => {
   assert.throws(() => apgdCe(model, small, { eps: 0.1, norm: 'l1' as 'l2' }), UserError);
   assert.throws(() => apgdT(model, small, { eps: 0.1, target: 12 }), UserError);
 });
+
+test('apgdRun onIterate: the start and every iterate, in the ball, with the losses and steps it records', () => {
+  const before = tf.memory().numTensors;
+  const eps = 0.1;
+  const start = apgdStart(small.x, eps, 'linf', createRng(3));
+  const startPx = Array.from(start.dataSync());
+  const seen: { it: number; x: number[]; g: number; step: number[] }[] = [];
+  const r = apgdRun(model, small.x, small.y, null, start, {
+    eps,
+    norm: 'linf',
+    steps: 8,
+    rho: 0.75,
+    eotIter: 1,
+    loss: 'ce',
+    reachTarget: false,
+    onIterate: (it, x, g, step) =>
+      seen.push({
+        it,
+        x: Array.from(x.dataSync()),
+        g: tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]),
+        step: step.slice(),
+      }),
+  });
+  assert.deepEqual(
+    seen.map((s) => s.it),
+    Array.from({ length: 9 }, (_, i) => i),
+  );
+  assert.deepEqual(seen[0].x, startPx);
+  const x0 = small.x.dataSync();
+  for (const s of seen) {
+    assert.ok(s.g > 0);
+    assert.ok(s.x.every((v, q) => v >= 0 && v <= 1 && Math.abs(v - x0[q]) <= eps + 1e-6));
+  }
+  // Step k (used to reach iterate k + 1) as stepTrace holds it; the loss at each iterate recomputed.
+  for (let k = 0; k < 8; k++) assert.deepEqual(seen[k + 1].step, r.stepTrace[k]);
+  const ce = tf.tidy(() => {
+    const z = model.logits(tf.tensor4d(seen[5].x, small.x.shape));
+    return Array.from(
+      tf.losses
+        .softmaxCrossEntropy(tf.oneHot(small.y, 10), z, undefined, undefined, tf.Reduction.NONE)
+        .dataSync(),
+    );
+  });
+  ce.forEach((v, i) =>
+    assert.ok(Math.abs(v - r.lossTrace[5][i]) < 1e-5, `${i}: ${v} vs ${r.lossTrace[5][i]}`),
+  );
+  tf.dispose([r.xBest, r.xBestAdv]);
+  assert.equal(tf.memory().numTensors, before);
+});

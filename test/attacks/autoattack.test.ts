@@ -88,22 +88,23 @@ test('standard AutoAttack: robust accuracy at most each part alone, the apgd-ce 
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('AutoAttack: bad requests are UserErrors; custom lists and L2 with the APGD parts run', () => {
+test('AutoAttack: bad requests are UserErrors; custom lists and L2 with the APGD and Square parts run', () => {
   assert.throws(() => autoattack(model, batch, { eps: 0.1, target: 2 } as never), UserError);
-  assert.throws(() => autoattack(model, batch, { eps: 0.1, norm: 'l2' }), UserError); // fab-t, square: linf only
+  assert.throws(() => autoattack(model, batch, { eps: 0.1, norm: 'l2' }), UserError); // fab-t: linf only
   assert.throws(() => autoattack(model, batch, { eps: 0.1, parts: ['pgd'] } as AutoAttackOptions), UserError);
   assert.throws(() => autoattack(model, batch, { eps: 0.1, aaPreset: 'fast' } as never), UserError);
   const r = autoattack(model, batch, {
     eps: 1.5,
     norm: 'l2',
-    parts: ['apgd-ce', 'apgd-dlr'],
+    parts: ['apgd-ce', 'apgd-dlr', 'square'],
     steps: 10,
+    queries: 30,
   } as AutoAttackOptions);
   const summary = r.options.summary as AutoAttackSummary;
   assert.equal(summary.preset, 'custom');
   assert.deepEqual(
     summary.stages.map((s) => s.attack),
-    ['apgd-ce', 'apgd-dlr'],
+    ['apgd-ce', 'apgd-dlr', 'square'],
   );
   const l2 = tf.tidy(
     () => tf.max(tf.sqrt(tf.sum(tf.square(tf.sub(r.xAdv, batch.x)), [1, 2, 3]))).dataSync()[0],
