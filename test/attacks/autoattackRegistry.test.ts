@@ -91,8 +91,8 @@ test('out-of-range options are refused naming the attack and the option; default
     ],
     [
       'square',
-      { eps: 0.1, norm: 'l2' },
-      "attack 'square': unknown norm 'l2'; use one of linf (option 'norm')",
+      { eps: 0.1, norm: 'l1' },
+      "attack 'square': unknown norm 'l1'; use one of linf, l2 (option 'norm')",
     ],
     ['fab-t', { eps: 0.1, beta: 2 }, "attack 'fab-t': option 'beta' must be a number >= 0 and <= 1 (got 2)"],
     ['fab', { eps: -0.1 }, "attack 'fab': option 'eps' must be a number >= 0 (got -0.1)"],
