@@ -24,6 +24,7 @@ import {
 } from '../zoo/robustRecord.ts';
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
 import { robustnessAsync } from '../metrics/robustness.ts';
+import { evaluate } from '../metrics/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { cellKey, cellMatches, parseCellRecord, readCellRecord } from '../zoo/cellRecord.ts';
 import {
@@ -232,6 +233,8 @@ async function autoattackCells(
   const settings = aaSettingsRecord(s);
   const setting = (x: number) => ({ column: aaColumn(x), data: o.data, examples: data.size, settings });
   const card = () => readJson<ModelCard>(e.cardPath, 'model card');
+  // The clean accuracy on these images identifies the weights a recorded cell was measured with.
+  const clean = eps.some((x) => !sameEps(x, 0)) ? evaluate(c, data, { batchSize: s.batchSize }).accuracy : 0;
   const values: (number | null)[] = eps.map(() => null);
   const fromCard: number[] = [];
   const todo: number[] = [];
@@ -244,7 +247,7 @@ async function autoattackCells(
     } catch (err) {
       if (!(err instanceof UserError) || !o.recompute) throw err;
     }
-    if (!o.recompute && cellMatches(old, setting(x))) {
+    if (!o.recompute && cellMatches(old, setting(x)) && Math.abs((old.clean ?? -1) - clean) < 1e-12) {
       values[j] = old.accuracy;
       fromCard.push(x);
       const { measuredAt, command, versions: v, seconds } = old;

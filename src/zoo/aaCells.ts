@@ -4,8 +4,9 @@
  * list of parts or fewer steps) on the first `examples` test images, kept in the card as one
  * `cell:autoattack-linf:<eps>@<data>` record per budget (zoo/cellRecord.ts), written as soon as the
  * cell is measured, so an interrupted `advlens zoo table --autoattack --record` resumes cell by cell.
- * A cell is reused only when its settings (preset, parts, steps, queries, target classes, seed and
- * images per batch: batch b has seed + 1000003 b) and number of images are the same. No Node imports.
+ * A cell is reused only for the same weights (its clean accuracy on those images), number of images
+ * and settings (preset, parts, steps, queries, target classes, seed and images per batch: batch b has
+ * seed + 1000003 b). No Node imports.
  *
  *   aaColumn(0.3); // 'autoattack-linf:0.3'
  *   overstates(0.46, 0.13); // true: AutoAttack more than 5 points below PGD-200

@@ -144,6 +144,16 @@ test('a second run measures nothing and leaves the card as it was; --cached prin
   const other = await zooTableRun(opts({ cached: true, record: false, autoattack: { ...AA, steps: 6 } }));
   assert.deepEqual(other.rows[0].autoattack, [null, null, null]);
   assert.deepEqual(other.provenance.models[0].autoattack!.unmeasured, [0.1, 0.3]);
+  // A cell measured with other weights (another clean accuracy on those images) is not reused.
+  const card = readCard();
+  const key = `cell:${aaColumn(0.1)}@${DATA}`;
+  const cell = card.metrics![key] as unknown as { clean: number };
+  cell.clean = cell.clean === 1 ? 0.5 : 1;
+  fs.writeFileSync(cardFile, JSON.stringify(card));
+  const stale = await zooTableRun(opts({ cached: true, record: false }));
+  assert.deepEqual(stale.provenance.models[0].autoattack!.fromCard, [0.3]);
+  assert.equal(stale.rows[0].autoattack![1], null);
+  fs.writeFileSync(cardFile, bytes);
 });
 
 test('two workers give the same cells', async () => {
