@@ -291,6 +291,11 @@ function aaSetupLine(t: ZooTable): string {
 /** The lines flagging members where AutoAttack is more than 5 points below PGD-200. */
 function overstatedLines(t: ZooTable): string[] {
   if (!t.provenance.autoattack) return [];
+  const compared = t.rows.reduce(
+    (n, r) => n + t.eps.filter((_, j) => r.ours[j] !== null && (r.autoattack?.[j] ?? null) !== null).length,
+    0,
+  );
+  if (compared === 0) return ['Not measured: no cell has both a PGD-200 and an AutoAttack number.'];
   if (t.overstated.length === 0)
     return [
       `No member: AutoAttack is within ${OVERSTATE_MARGIN * 100} points of PGD-200 (or above it) wherever both were measured.`,

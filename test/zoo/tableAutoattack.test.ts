@@ -178,7 +178,7 @@ test('the table flags a member where AutoAttack is more than 5 points below PGD-
     recorded: false,
     autoattack: { values: aa, fromCard: [], measured: [0.1, 0.3], unmeasured: [], recorded: false, runs: [] },
   });
-  const t = buildZooTable({
+  const input = {
     eps: [0, 0.1, 0.3],
     methods: ZOO_METHODS,
     models: [
@@ -192,7 +192,8 @@ test('the table flags a member where AutoAttack is more than 5 points below PGD-
     autoattack: { settings: AA_STANDARD, examples: 100 },
     command: 'c',
     versions: {},
-  });
+  };
+  const t = buildZooTable(input);
   assert.deepEqual(
     t.overstated.map((f) => [f.method, f.cells.map((c) => c.eps)]),
     [['int-one-class', [0.1]]],
@@ -201,6 +202,11 @@ test('the table flags a member where AutoAttack is more than 5 points below PGD-
   assert.match(md, /PGD-200 overstates robustness at eps 0\.1 \(PGD-200 0\.066, AutoAttack 0\.000\)/);
   assert.match(md, /\| 0\.500 \/ 0\.460 \(/);
   assert.match(zooTableHtml(t), /PGD-200 overstates robustness/);
+  const none = buildZooTable({
+    ...input,
+    models: [model('int2', [0.99, 0.5, 0.3], [null, null, null])],
+  });
+  assert.match(zooTableMarkdown(none), /Not measured: no cell has both a PGD-200 and an AutoAttack number/);
 });
 
 test('AutoAttack options without --autoattack are one-line user errors (the CLI exits 2)', () => {
