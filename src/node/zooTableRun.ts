@@ -22,11 +22,24 @@ import {
   sameEps,
   type RobustRecord,
 } from '../zoo/robustRecord.ts';
-import { buildZooTable, type TableModel, type ZooTable } from '../zoo/table.ts';
+import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
+import { robustnessAsync } from '../metrics/robustness.ts';
+import { evaluate } from '../metrics/accuracy.ts';
+import type { Classifier } from '../models/classifier.ts';
+import { cellKey, cellMatches, parseCellRecord, readCellRecord } from '../zoo/cellRecord.ts';
+import {
+  AA_LIMIT,
+  aaAttackOptions,
+  aaColumn,
+  aaSettingsRecord,
+  type AutoAttackCellSettings,
+} from '../zoo/aaCells.ts';
+import { readJson } from './fsio.ts';
+import type { ModelCard } from '../models/card.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
 import { loadClassifier, recordMetric, updateCard } from './models.ts';
-import { checkWorkers, withPool } from './pool.ts';
+import { checkWorkers, mapConcurrent, withPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
 /** Options of {@link zooTableRun}. */
@@ -50,6 +63,14 @@ export interface ZooTableRunOptions {
   cached?: boolean;
   /** Zoo methods kept (all when absent). */
   only?: string[];
+  /**
+   * Also measure each budget > 0 under L-inf AutoAttack with these settings (zoo/aaCells.ts;
+   * AA_STANDARD for the paper-grade evaluation) on the first `aaLimit` images, one cell at a time,
+   * each recorded into the card as soon as it is measured when `record` is set.
+   */
+  autoattack?: AutoAttackCellSettings;
+  /** Images AutoAttack runs on (default AA_LIMIT, 100). */
+  aaLimit?: number;
   /** The command line recorded with new measurements (default: a library call). */
   command?: string;
   onProgress?: (member: string, done: number, total: number, what: string) => void;
@@ -65,6 +86,11 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
   const command = o.command ?? '(library call: zooTableRun)';
   const attack = { ...PGD200 };
   const datasets = new Map<string, Dataset>();
+  const aaDatasets = new Map<string, Dataset>();
+  const aaLimit = o.aaLimit ?? AA_LIMIT;
+  if (!Number.isInteger(aaLimit) || aaLimit < 1)
+    throw new UserError(`aaLimit must be a positive integer (got ${aaLimit}); give --aa-limit 100`);
+  let aaExamples = 0;
   const tableModels: TableModel[] = [];
   let data: Dataset | undefined;
   for (const e of present) {
@@ -149,8 +175,17 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
       const note = zooNote(c.card, e.method, { data: o.data, examples: d.size });
       updateCard(e.dir, c.card, (card) => ({ ...card, zoo: note }));
     }
+    let autoattack: TableAutoAttack | undefined;
+    if (o.autoattack) {
+      if (!aaDatasets.has(shapeKey))
+        aaDatasets.set(shapeKey, await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: aaLimit }));
+      const da = aaDatasets.get(shapeKey)!;
+      aaExamples = da.size;
+      autoattack = await autoattackCells(c, e, da, eps, o.autoattack, { ...o, command });
+    }
     c.model.dispose();
     tableModels.push({
+      ...(autoattack ? { autoattack } : {}),
       method: e.method,
       cardPath: e.cardPath,
       values,
@@ -174,8 +209,118 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
       .map((m) => ({ method: m.method, reason: m.reason, train: m.train })),
     data: { spec: o.data, source: data!.source, examples: data!.size },
     attack,
+    ...(o.autoattack ? { autoattack: { settings: o.autoattack, examples: aaExamples } } : {}),
     command,
     versions: versions(),
   });
   return table;
+}
+
+/**
+ * One member's AutoAttack cells at the budgets > 0 of `eps` (eps 0 has none: null): each read from
+ * its `cell:autoattack-linf:<eps>@<data>` record when that was measured in the same setting, else
+ * (unless `cached`) measured on a worker pool, several cells at once to keep the workers busy, and
+ * with `record` written into the card as soon as it is measured.
+ */
+async function autoattackCells(
+  c: Classifier,
+  e: ZooEntry,
+  data: Dataset,
+  eps: number[],
+  s: AutoAttackCellSettings,
+  o: ZooTableRunOptions & { command: string },
+): Promise<TableAutoAttack> {
+  const settings = aaSettingsRecord(s);
+  const setting = (x: number) => ({ column: aaColumn(x), data: o.data, examples: data.size, settings });
+  const card = () => readJson<ModelCard>(e.cardPath, 'model card');
+  // The clean accuracy on these images identifies the weights a recorded cell was measured with.
+  const clean = eps.some((x) => !sameEps(x, 0)) ? evaluate(c, data, { batchSize: s.batchSize }).accuracy : 0;
+  const values: (number | null)[] = eps.map(() => null);
+  const fromCard: number[] = [];
+  const todo: number[] = [];
+  const runs: RobustRun[] = [];
+  for (const [j, x] of eps.entries()) {
+    if (sameEps(x, 0)) continue;
+    let old = null;
+    try {
+      old = readCellRecord(card(), aaColumn(x), o.data, e.cardPath);
+    } catch (err) {
+      if (!(err instanceof UserError) || !o.recompute) throw err;
+    }
+    if (!o.recompute && cellMatches(old, setting(x)) && Math.abs((old.clean ?? -1) - clean) < 1e-12) {
+      values[j] = old.accuracy;
+      fromCard.push(x);
+      const { measuredAt, command, versions: v, seconds } = old;
+      runs.push({ eps: [x], measuredAt, command, versions: v, seconds });
+    } else todo.push(x);
+  }
+  const measured: number[] = [];
+  if (todo.length && !o.cached) {
+    const perCell = Math.ceil(data.size / s.batchSize);
+    const workers = Math.min(checkWorkers(o.workers), perCell * todo.length);
+    const done = new Map<number, number>();
+    const total = todo.length * data.size;
+    const tick = () =>
+      o.onProgress?.(
+        `${e.method} autoattack`,
+        [...done.values()].reduce((a, b) => a + b, 0),
+        total,
+        'autoattack',
+      );
+    await withPool(workers, (pool) =>
+      mapConcurrent(todo, pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1, async (x) => {
+        const t0 = performance.now();
+        const r = await robustnessAsync(c, data, {
+          attacks: ['autoattack'],
+          eps: [x],
+          attack: aaAttackOptions(s) as never,
+          batchSize: s.batchSize,
+          sanity: false,
+          runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+          onProgress: (d, t) => {
+            done.set(x, Math.round((d / t) * data.size));
+            tick();
+          },
+        });
+        const row = r.rows[0];
+        const rec = parseCellRecord(
+          {
+            column: aaColumn(x),
+            data: o.data,
+            source: data.source,
+            examples: data.size,
+            accuracy: row.accuracy,
+            clean: r.clean.accuracy,
+            conditional: null,
+            settings,
+            measuredAt: new Date().toISOString(),
+            command: o.command,
+            versions: versions(),
+            seconds: (performance.now() - t0) / 1000,
+          },
+          'the new measurement',
+        );
+        values[eps.findIndex((y) => sameEps(y, x))] = rec.accuracy;
+        measured.push(x);
+        runs.push({
+          eps: [x],
+          measuredAt: rec.measuredAt,
+          command: rec.command,
+          versions: rec.versions,
+          seconds: rec.seconds,
+        });
+        // Written at once (recordMetric re-reads the card: another cell may have been recorded meanwhile).
+        if (o.record) recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
+      }),
+    );
+  }
+  measured.sort((a, b) => a - b);
+  return {
+    values,
+    fromCard,
+    measured,
+    unmeasured: o.cached ? todo : [],
+    recorded: o.record === true && measured.length > 0,
+    runs: runs.sort((a, b) => a.eps[0] - b.eps[0]),
+  };
 }

@@ -12,6 +12,28 @@ import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts';
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
+import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
+
+/** One member's AutoAttack cells (zoo/aaCells.ts) and where they came from. */
+export interface TableAutoAttack {
+  /** Accuracy under AutoAttack at each budget of the table's `eps`; null at eps 0 and where not measured. */
+  values: (number | null)[];
+  fromCard: number[];
+  measured: number[];
+  /** Budgets not in the card that this run did not attack (`--cached`). */
+  unmeasured: number[];
+  recorded: boolean;
+  /** Which run measured each cell shown (one budget each). */
+  runs: RobustRun[];
+}
+
+/** A member where AutoAttack is more than 5 points below PGD-200: PGD-200 overstates its robustness. */
+export interface OverstatedFlag {
+  method: string;
+  display: string;
+  /** The budgets where it is, with both accuracies. */
+  cells: { eps: number; pgd200: number; autoattack: number }[];
+}
 
 /** Our numbers for one zoo model and where they came from. */
 export interface TableModel {
@@ -34,6 +56,8 @@ export interface TableModel {
   runs: RobustRun[];
   /** Whether this run wrote the values into the card. */
   recorded: boolean;
+  /** Its AutoAttack cells, when the table has the AutoAttack column. */
+  autoattack?: TableAutoAttack;
 }
 
 /** What a zoo table is built from: the members' records and the budgets to show. */
@@ -47,6 +71,8 @@ export interface TableInput {
   missing: { method: string; reason: string; train: string }[];
   data: { spec: string; source: string; examples: number };
   attack: RobustAttackSettings;
+  /** The AutoAttack column's settings and images, when measured beside PGD-200. */
+  autoattack?: { settings: AutoAttackCellSettings; examples: number };
   command: string;
   versions: Record<string, string>;
 }
@@ -62,6 +88,8 @@ export interface ZooTableRow {
   card: string | null;
   cached: boolean | null;
   ours: (number | null)[];
+  /** Accuracy under AutoAttack per budget (null where none); null when the table has no such column. */
+  autoattack: (number | null)[] | null;
   seed: (number | null)[];
 }
 
@@ -89,8 +117,12 @@ export interface ZooTable {
   rows: ZooTableRow[];
   question: string;
   ordering: OrderingAnswer[];
+  /** With the AutoAttack column: the members where PGD-200 overstates robustness (empty when none). */
+  overstated: OverstatedFlag[];
   missing: { method: string; reason: string; train: string }[];
   provenance: {
+    /** The AutoAttack column's settings (options of attack 'autoattack') and images; absent without it. */
+    autoattack?: { settings: AutoAttackCellSettings; options: Record<string, unknown>; examples: number };
     data: { spec: string; source: string; examples: number };
     attack: RobustAttackSettings;
     command: string;
@@ -108,6 +140,7 @@ export interface ZooTable {
       command: string;
       versions: Record<string, string>;
       runs: RobustRun[];
+      autoattack?: TableAutoAttack;
     }[];
   };
 }
@@ -157,6 +190,7 @@ export function buildZooTable(t: TableInput): ZooTable {
       card: model?.cardPath ?? null,
       cached: model ? model.cached : null,
       ours: t.eps.map((_, j) => model?.values[j] ?? null),
+      autoattack: t.autoattack ? t.eps.map((_, j) => model?.autoattack?.values[j] ?? null) : null,
       seed: t.eps.map((e) => seedValue(m.method, e)),
     });
   }
@@ -177,14 +211,32 @@ export function buildZooTable(t: TableInput): ZooTable {
       seedDetail: seed.detail,
     };
   });
+  const overstated: OverstatedFlag[] = rows.flatMap((r) => {
+    if (!r.autoattack) return [];
+    const aa = r.autoattack;
+    const cells = t.eps.flatMap((e, j) =>
+      overstates(r.ours[j], aa[j]) ? [{ eps: e, pgd200: r.ours[j]!, autoattack: aa[j]! }] : [],
+    );
+    return cells.length ? [{ method: r.method, display: r.display, cells }] : [];
+  });
   return {
-    title: 'PGD-200 accuracy of the advlens MNIST zoo beside Boopathy et al. (ICML 2020), Table 1',
+    title: `PGD-200${t.autoattack ? ' and AutoAttack' : ''} accuracy of the advlens MNIST zoo beside Boopathy et al. (ICML 2020), Table 1`,
     eps: t.eps,
     rows,
     question: ORDERING_QUESTION,
     ordering,
+    overstated,
     missing: t.missing,
     provenance: {
+      ...(t.autoattack
+        ? {
+            autoattack: {
+              settings: t.autoattack.settings,
+              options: aaAttackOptions(t.autoattack.settings),
+              examples: t.autoattack.examples,
+            },
+          }
+        : {}),
       data: t.data,
       attack: t.attack,
       command: t.command,
@@ -202,6 +254,7 @@ export function buildZooTable(t: TableInput): ZooTable {
         command: m.command,
         versions: m.versions,
         runs: m.runs,
+        ...(m.autoattack ? { autoattack: m.autoattack } : {}),
       })),
     },
   };
@@ -218,7 +271,41 @@ function setupLine(t: ZooTable): string {
   );
 }
 
-const cellText = (r: ZooTableRow, j: number) => `${fmtAcc(r.ours[j])} (${fmtAcc(r.seed[j])})`;
+const cellText = (r: ZooTableRow, j: number) =>
+  r.autoattack
+    ? `${fmtAcc(r.ours[j])} / ${fmtAcc(r.autoattack[j])} (${fmtAcc(r.seed[j])})`
+    : `${fmtAcc(r.ours[j])} (${fmtAcc(r.seed[j])})`;
+
+/** The AutoAttack column's setup, in one sentence (empty without it). */
+function aaSetupLine(t: ZooTable): string {
+  const a = t.provenance.autoattack;
+  if (!a) return '';
+  const s = a.settings;
+  const what = s.parts ? `parts ${s.parts.join(', ')}` : `the ${s.aaPreset} preset`;
+  return (
+    ` With AutoAttack: each cell is PGD-200 / AutoAttack (paper). AutoAttack (Croce and Hein, ICML 2020): L-inf, ${what}, ${s.steps} APGD/FAB iterations, ${s.queries} Square queries, ${s.nTargetClasses} target classes, seed ${s.seed} (batch b: seed + 1000003 b, ${s.batchSize} images per batch), ` +
+    `on the first ${a.examples} images (PGD-200 on the first ${t.provenance.data.examples}); '-' at eps 0.`
+  );
+}
+
+/** The lines flagging members where AutoAttack is more than 5 points below PGD-200. */
+function overstatedLines(t: ZooTable): string[] {
+  if (!t.provenance.autoattack) return [];
+  const compared = t.rows.reduce(
+    (n, r) => n + t.eps.filter((_, j) => r.ours[j] !== null && (r.autoattack?.[j] ?? null) !== null).length,
+    0,
+  );
+  if (compared === 0) return ['Not measured: no cell has both a PGD-200 and an AutoAttack number.'];
+  if (t.overstated.length === 0)
+    return [
+      `No member: AutoAttack is within ${OVERSTATE_MARGIN * 100} points of PGD-200 (or above it) wherever both were measured.`,
+    ];
+  return t.overstated.map(
+    (f) =>
+      `${f.display}: PGD-200 overstates robustness at ${f.cells.map((c) => `eps ${fmtEps(c.eps)} (PGD-200 ${fmtAcc(c.pgd200)}, AutoAttack ${fmtAcc(c.autoattack)})`).join(', ')}`,
+  );
+}
+const OVERSTATED_TITLE = `Where AutoAttack is more than ${OVERSTATE_MARGIN * 100} points below PGD-200`;
 const rowName = (r: ZooTableRow) =>
   r.status === 'zoo' ? r.display : `${r.display} (seed only: not in the zoo)`;
 const versionsText = (v: Record<string, string>) =>
@@ -231,8 +318,13 @@ const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none
 function modelLines(t: ZooTable): string[] {
   return t.provenance.models.map(
     (m) =>
-      `${m.method}: ${m.card}; ${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${versionsText(r.versions)})`).join('')}`,
+      `${m.method}: ${m.card}; ${m.autoattack ? `PGD-200: ` : ''}${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${versionsText(r.versions)})`).join('')}${m.autoattack ? aaModelText(m.autoattack) : ''}`,
   );
+}
+
+/** A member's AutoAttack provenance, appended to its line. */
+function aaModelText(a: TableAutoAttack): string {
+  return `. AutoAttack: measured eps ${epsText(a.measured)}${a.fromCard.length ? `, read eps ${epsText(a.fromCard)} from the card` : ''}${a.unmeasured.length ? `; not measured (not in the card): eps ${epsText(a.unmeasured)}` : ''}${a.recorded ? ', recorded in the card' : ''}${a.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`).join('')}`;
 }
 
 function orderingLine(o: OrderingAnswer): string {
@@ -245,7 +337,7 @@ export function zooTableMarkdown(t: ZooTable): string {
   const lines = [
     `## ${t.title}`,
     '',
-    setupLine(t),
+    setupLine(t) + aaSetupLine(t),
     '',
     `| method | ${t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e))).join(' | ')} |`,
     `|---|${t.eps.map(() => '---:').join('|')}|`,
@@ -255,6 +347,9 @@ export function zooTableMarkdown(t: ZooTable): string {
     '',
     ...t.ordering.map((o) => `- ${orderingLine(o)}`),
     '',
+    ...(t.provenance.autoattack
+      ? [`**${OVERSTATED_TITLE}**`, '', ...overstatedLines(t).map((l) => `- ${l}`), '']
+      : []),
   ];
   if (t.missing.length)
     lines.push(
@@ -267,6 +362,9 @@ export function zooTableMarkdown(t: ZooTable): string {
     '',
     `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
     `- attack: ${p.attack.name}, ${p.attack.steps} steps of ${p.attack.stepSize}, random start ${p.attack.randomStart}, loss ${p.attack.loss}`,
+    ...(p.autoattack
+      ? [`- autoattack: ${JSON.stringify(p.autoattack.options)} on the first ${p.autoattack.examples} images`]
+      : []),
     `- command: \`${p.command}\``,
     `- versions: ${versionsText(p.versions)}`,
     `- seed: ${p.seed.citation}`,
@@ -296,8 +394,14 @@ export function zooTableHtml(t: ZooTable): string {
   return reportPage(
     t.title,
     [
-      { title: 'Accuracy under PGD-200, ours (paper)', html: `<p>${escapeHtml(setupLine(t))}</p>\n${table}` },
+      {
+        title: t.provenance.autoattack
+          ? 'Accuracy under PGD-200 / AutoAttack, ours (paper)'
+          : 'Accuracy under PGD-200, ours (paper)',
+        html: `<p>${escapeHtml(setupLine(t) + aaSetupLine(t))}</p>\n${table}`,
+      },
       { title: t.question, html: list(t.ordering.map(orderingLine)) },
+      ...(t.provenance.autoattack ? [{ title: OVERSTATED_TITLE, html: list(overstatedLines(t)) }] : []),
       ...(t.missing.length
         ? [
             {

@@ -4,6 +4,8 @@ import { writeFileAtomic } from '../../node/fsio.ts';
 import { zooTableRun } from '../../node/zooTableRun.ts';
 import { zooTable3Run } from '../../node/zooTable3Run.ts';
 import { AAI200 } from '../../zoo/aaiRecord.ts';
+import { AA_LIMIT, AA_STANDARD } from '../../zoo/aaCells.ts';
+import { AUTOATTACK_PARTS } from '../../attacks/autoattack.ts';
 import { zooReport, zooReport3 } from '../../report/zoo.ts';
 import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
@@ -45,6 +47,40 @@ interface ZooTableCliOptions {
   recompute?: boolean;
   cached?: boolean;
   only?: string[];
+  autoattack?: boolean;
+  aaLimit?: number;
+  aaParts?: string;
+  aaSteps?: number;
+  aaQueries?: number;
+}
+
+/** Table 1's AutoAttack settings from the CLI: the standard preset, or the given parts and steps. */
+function aaSettings(o: ZooTableCliOptions) {
+  if (!o.autoattack) {
+    const given = (['aaLimit', 'aaParts', 'aaSteps', 'aaQueries'] as const).filter((k) => o[k] !== undefined);
+    if (given.length)
+      throw new UserError(
+        `--${given[0].replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to --autoattack only: add --autoattack or drop it`,
+      );
+    return undefined;
+  }
+  if (o.table !== '1') throw new UserError('--autoattack applies to --table 1 only: drop --autoattack');
+  let parts: string[] | null = null;
+  if (o.aaParts !== undefined) {
+    parts = [...new Set(o.aaParts.split(',').map((a) => a.trim()))].filter(Boolean);
+    const bad = parts.filter((a) => !(a in AUTOATTACK_PARTS));
+    if (bad.length || parts.length === 0)
+      throw new UserError(
+        `--aa-parts ${o.aaParts}: use names from ${Object.keys(AUTOATTACK_PARTS).join(', ')}, comma-separated`,
+      );
+  }
+  return {
+    ...AA_STANDARD,
+    parts,
+    steps: o.aaSteps ?? AA_STANDARD.steps,
+    queries: o.aaQueries ?? AA_STANDARD.queries,
+    batchSize: o.batchSize ?? AA_STANDARD.batchSize,
+  };
 }
 
 /** `--only normal,int2` -> zoo method names (checked against the zoo the command reads). */
@@ -85,6 +121,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   if (o.out) checkOutputFile(o.out, '--out');
   if (o.steps !== undefined && o.table !== '3')
     throw new UserError('--steps sets the AAI steps of --table 3; Table 1 is PGD-200 (drop --steps)');
+  const autoattack = aaSettings(o);
   const z = listZoo(models);
   const present = selectModels(z, o.only);
   await setup(program);
@@ -100,7 +137,12 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
       if (!bars.has(member))
         bars.set(
           member,
-          progressBar(`${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`, { quiet: o.format === 'json' }),
+          progressBar(
+            member.endsWith(' autoattack')
+              ? `autoattack ${member.slice(0, -' autoattack'.length)}`
+              : `${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`,
+            { quiet: o.format === 'json' },
+          ),
         );
       bars.get(member)!.update(done, total, what);
       if (done === total) bars.get(member)!.stop();
@@ -113,7 +155,9 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
           eps: o.eps ?? DEFAULT_EPS3,
           attack: { ...AAI200, steps: o.steps ?? AAI200.steps, batchSize: o.batchSize ?? AAI200.batchSize },
         }).then((t) => zooReport3(t, o.format))
-      : zooTableRun({ ...run, eps: o.eps ?? DEFAULT_EPS }).then((t) => zooReport(t, o.format))
+      : zooTableRun({ ...run, eps: o.eps ?? DEFAULT_EPS, autoattack, aaLimit: o.aaLimit }).then((t) =>
+          zooReport(t, o.format),
+        )
   ).finally(() => bars.forEach((b) => b.stop()));
   if (o.out) {
     writeFileAtomic(o.out, file.content);
@@ -183,6 +227,29 @@ export function registerZoo(program: Command): void {
       'CIFAR-10 tables: seed of the transforms and unforeseen attacks (batch b: seed + 1000003 b; default 1)',
       positiveInt('--seed'),
     )
+    .option(
+      '--autoattack',
+      'table 1 (MNIST): also AutoAttack (standard preset, L-inf) per member and eps beside PGD-200, each cell recorded as soon as it is measured with --record; flags where it is more than 5 points below PGD-200',
+    )
+    .option(
+      '--aa-limit <n>',
+      `--autoattack: the first N test images it runs on (default ${AA_LIMIT})`,
+      positiveInt('--aa-limit'),
+    )
+    .option(
+      '--aa-parts <list>',
+      `--autoattack: run these parts instead of the standard preset (${Object.keys(AUTOATTACK_PARTS).join(', ')}; for quick checks; recorded with each cell)`,
+    )
+    .option(
+      '--aa-steps <n>',
+      `--autoattack: APGD/FAB iterations (default ${AA_STANDARD.steps}, the reference's; recorded with each cell)`,
+      positiveInt('--aa-steps'),
+    )
+    .option(
+      '--aa-queries <n>',
+      `--autoattack: Square's queries (default ${AA_STANDARD.queries}, the reference's; recorded with each cell)`,
+      positiveInt('--aa-queries'),
+    )
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .option(
       '--workers <n>',
@@ -210,6 +277,8 @@ export function registerZoo(program: Command): void {
         throw new UserError('--table 3 (AAI) is measured on the MNIST zoo: drop --zoo or use --zoo mnist');
       if (o.steps !== undefined && o.table !== '3')
         throw new UserError('--steps sets the AAI steps of --table 3; use --attack-steps for table 2');
+      if (which === 'cifar10' && o.autoattack)
+        throw new UserError('--autoattack is measured on the MNIST zoo (table 1): drop --zoo cifar10');
       if (which === 'cifar10') return zooStudyTable(program, o, models);
       if (o.table !== '1' && o.table !== '3')
         throw new UserError(`--table ${o.table} is a CIFAR-10 table: use --zoo cifar10 (or leave --zoo out)`);

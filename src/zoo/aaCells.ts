@@ -1,0 +1,74 @@
+/**
+ * Table 1's AutoAttack column (Croce and Hein, ICML 2020; src/attacks/autoattack.ts): per member and
+ * budget, the accuracy under L-inf AutoAttack (the `standard` preset unless a test asks for a cheaper
+ * list of parts or fewer steps) on the first `examples` test images, kept in the card as one
+ * `cell:autoattack-linf:<eps>@<data>` record per budget (zoo/cellRecord.ts), written as soon as the
+ * cell is measured, so an interrupted `advlens zoo table --autoattack --record` resumes cell by cell.
+ * A cell is reused only for the same weights (its clean accuracy on those images), number of images
+ * and settings (preset, parts, steps, queries, target classes, seed and images per batch: batch b has
+ * seed + 1000003 b). No Node imports.
+ *
+ *   aaColumn(0.3); // 'autoattack-linf:0.3'
+ *   overstates(0.46, 0.13); // true: AutoAttack more than 5 points below PGD-200
+ */
+import type { AutoAttackPreset } from '../attacks/autoattack.ts';
+
+/** The AutoAttack settings a cell is measured with (recorded as the cell's `settings`). */
+export interface AutoAttackCellSettings {
+  aaPreset: AutoAttackPreset;
+  /** A custom list of parts replacing the preset's (tests: a cheap setting); null for the preset's. */
+  parts: string[] | null;
+  /** APGD and FAB iterations. */
+  steps: number;
+  /** Square's queries. */
+  queries: number;
+  nTargetClasses: number;
+  seed: number;
+  /** Images per attack batch (batch b has seed + 1000003 b, so the numbers depend on it). */
+  batchSize: number;
+}
+
+/** The reference's standard evaluation: apgd-ce, apgd-t, fab-t, square with their published settings. */
+export const AA_STANDARD: Readonly<AutoAttackCellSettings> = {
+  aaPreset: 'standard',
+  parts: null,
+  steps: 100,
+  queries: 5000,
+  nTargetClasses: 9,
+  seed: 0,
+  batchSize: 100,
+};
+
+/** Default number of test images AutoAttack is run on (the first N). */
+export const AA_LIMIT = 100;
+
+/** How far (in accuracy, 0.05 = 5 points) AutoAttack may fall below PGD-200 before the cell is flagged. */
+export const OVERSTATE_MARGIN = 0.05;
+
+/** The cell's column name (the card key is `cell:<column>@<data>`). */
+export function aaColumn(eps: number): string {
+  return `autoattack-linf:${Number(eps.toPrecision(6))}`;
+}
+
+/** The options attack 'autoattack' is called with (eps and each batch's seed are added by the run). */
+export function aaAttackOptions(s: AutoAttackCellSettings): Record<string, unknown> {
+  return {
+    aaPreset: s.aaPreset,
+    ...(s.parts ? { parts: [...s.parts] } : {}),
+    steps: s.steps,
+    queries: s.queries,
+    nTargetClasses: s.nTargetClasses,
+    seed: s.seed,
+    norm: 'linf',
+  };
+}
+
+/** The settings as recorded in the cell (plain JSON; compared by content). */
+export function aaSettingsRecord(s: AutoAttackCellSettings): Record<string, unknown> {
+  return { ...s, parts: s.parts ? [...s.parts] : null, norm: 'linf' };
+}
+
+/** Whether PGD-200 overstates robustness: AutoAttack's accuracy more than {@link OVERSTATE_MARGIN} below it. */
+export function overstates(pgd: number | null, aa: number | null): boolean {
+  return pgd !== null && aa !== null && aa < pgd - OVERSTATE_MARGIN - 1e-12;
+}
