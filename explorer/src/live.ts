@@ -10,7 +10,15 @@
  * Every API error's message is shown in the page.
  */
 import * as d3 from 'd3';
-import { fromJob, type Loaded, type StrengthImages, type Top } from './data.ts';
+import {
+  fromJob,
+  type LivePatch,
+  type LivePictures,
+  type Loaded,
+  type Pending,
+  type StrengthImages,
+  type Top,
+} from './data.ts';
 import { parseClass } from './classes.ts';
 
 /** What live mode needs from the page. */
@@ -31,6 +39,8 @@ interface ModelInfo {
   inputShape: [number, number, number];
   classes: number;
   hasCam: boolean;
+  /** Whether the server has the model's dataset (top patches come from it; else from the images). */
+  hasDataset?: boolean;
   labels?: string[];
 }
 
@@ -87,6 +97,53 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
     throw new ApiError(typeof err === 'string' ? err : `${path} answered HTTP ${res.status}`);
   }
   return body as T;
+}
+
+/** `p` with its outcome recorded on the returned object once it settles. */
+function pending<T>(p: Promise<T>): Pending<T> {
+  const d: Pending<T> = { promise: p };
+  p.then(
+    (v) => {
+      d.value = v;
+    },
+    (e: unknown) => {
+      d.error = e instanceof Error ? e.message : String(e);
+    },
+  );
+  return d;
+}
+
+/** The pictures asked for in this page, by model, images and neuron (the server caches them too). */
+const pictureCache = new Map<string, LivePictures>();
+
+/**
+ * Neuron `layer:channel`'s feature visualisation and top dataset patches of `model`, as the server's
+ * `featurevis` and `patches` jobs compute them when first asked for; the patches come from the
+ * model's dataset on the server, or from `imageIds` (the job's images) when it has none.
+ */
+export function livePictures(model: string, hasDataset: boolean, imageIds: string[]) {
+  return (key: string): LivePictures => {
+    const ck = JSON.stringify([model, hasDataset ? [] : imageIds, key]);
+    let p = pictureCache.get(ck);
+    if (!p) {
+      const i = key.lastIndexOf(':');
+      const neuron = { model, layer: key.slice(0, i), channel: Number(key.slice(i + 1)) };
+      p = {
+        featureVis: pending(
+          runJob<{ image: string }>({ kind: 'featurevis', ...neuron }).then((r) => r.image),
+        ),
+        patches: pending(
+          runJob<{ patches: LivePatch[] }>({
+            kind: 'patches',
+            ...neuron,
+            ...(!hasDataset && { images: imageIds }),
+          }).then((r) => r.patches),
+        ),
+      };
+      pictureCache.set(ck, p);
+    }
+    return p;
+  };
 }
 
 /** Progress of a job: done of total, and the label. */
@@ -323,7 +380,9 @@ export async function startLive(
   // Models: the server's list and an upload of a tfjs folder; a second model to compare (optional).
   const modelSel = el('select', { id: 'model' });
   const model2Sel = el('select', { id: 'model2' });
+  const hasDataset = new Map<string, boolean>();
   const fillModels = (list: ModelInfo[]) => {
+    for (const m of list) hasDataset.set(m.id, !!m.hasDataset);
     const keep = [modelSel.value, model2Sel.value];
     modelSel.innerHTML = '';
     model2Sel.innerHTML = '';
@@ -685,6 +744,14 @@ export async function startLive(
       keep: keepSel.value,
     });
     const jobIds: string[] = [];
+    const loaded = (json: unknown, m: string, source: string): Loaded => ({
+      ...fromJob(json, source),
+      livePictures: livePictures(
+        m,
+        hasDataset.get(m) ?? false,
+        images.map((i) => i.id),
+      ),
+    });
     cancel.disabled = false;
     cancel.onclick = () => {
       for (const id of jobIds)
@@ -711,13 +778,13 @@ export async function startLive(
               prog.value = done.reduce((s, v) => s + v, 0) / ids.length;
               progLabel.textContent = `${m}: ${p.label} (${p.done}/${p.total})`;
               if (p.partial) {
-                partial[k] = fromJob(p.partial, `${m} (partial)`);
+                partial[k] = loaded(p.partial, m, `${m} (partial)`);
                 publish();
               }
             },
             (id) => jobIds.push(id),
           ).then((r) => {
-            partial[k] = fromJob(r, m);
+            partial[k] = loaded(r, m, m);
             done[k] = 1;
             publish();
           }),

@@ -96,6 +96,7 @@ function renderDetail(): void {
     n,
     state.compare ? state.compare[1] : state.strength,
     p.loaded.pictures(n.key),
+    p.loaded.livePictures?.(n.key),
   );
 }
 

@@ -183,6 +183,60 @@ test(
     await page.locator('#attacked .card').first().locator('button').click();
     await page.waitForSelector('#attacked img[alt="attacked saliency"]', { timeout: 120_000 });
     await shot('live.png');
+    // Pin a hidden-layer neuron: its feature visualisation and top dataset patches come from the
+    // server's featurevis and patches jobs (a spinner meanwhile), and are the jobs' own results.
+    const hidden = r.layers.filter((l) => !l.logits).map((l) => l.name);
+    const [pin, other] = drawn.filter((k) => hidden.includes(k.slice(0, k.lastIndexOf(':'))));
+    const t1 = Date.now();
+    await page.click(`.pane g.node[data-key="${pin}"]`);
+    await page.waitForSelector('#detail .live-fv .spinner', { state: 'attached', timeout: 5_000 });
+    await page.waitForSelector('#detail .live-fv img', { timeout: 120_000 });
+    await page.waitForSelector('#detail .live-patches img', { timeout: 120_000 });
+    console.log(`# live neuron pictures (${pin}): ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    assert.equal(await page.locator('#detail .pic-error').count(), 0);
+    const neuron = {
+      model: 'mnist-gap-cnn',
+      layer: pin.slice(0, pin.lastIndexOf(':')),
+      channel: Number(pin.slice(pin.lastIndexOf(':') + 1)),
+    };
+    const again = async (kind: string) => {
+      const res = await fetch(`${base}/api/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind, ...neuron }),
+      });
+      const { id, cached } = (await res.json()) as { id: string; cached: boolean };
+      assert.equal(cached, true, `the ${kind} job is in the server's cache`);
+      return ((await (await fetch(`${base}/api/jobs/${id}`)).json()) as { result: Record<string, unknown> })
+        .result;
+    };
+    const fv = await again('featurevis');
+    assert.equal(await page.getAttribute('#detail .live-fv img', 'src'), fv.image);
+    const patches = (await again('patches')).patches as { image: string; activation: number }[];
+    assert.equal(patches.length, 10);
+    const srcs = await page.$$eval('#detail .live-patches img', (l) => l.map((i) => i.getAttribute('src')));
+    assert.deepEqual(
+      srcs,
+      patches.map((q) => q.image),
+    );
+    await shot('live-neuron.png');
+    // A job the server refuses (busy): its message in the detail panel, not a stack trace.
+    await page.route('**/api/jobs', (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({
+            status: 429,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: 'the server is busy: 4 jobs queued; try again in a moment' }),
+          })
+        : route.continue(),
+    );
+    await page.click(`.pane g.node[data-key="${other}"]`);
+    await page.waitForSelector('#detail .live-patches .pic-error', { timeout: 10_000 });
+    assert.match(
+      (await page.textContent('#detail .live-fv .pic-error')) ?? '',
+      /feature visualisation: the server is busy/,
+    );
+    await page.unroute('**/api/jobs');
     // The URL keeps the run: opening it again draws the same graph (the server's cache answers).
     const url = page.url();
     assert.match(url, /model=mnist-gap-cnn/);
