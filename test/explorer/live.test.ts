@@ -186,7 +186,10 @@ test(
     // Pin a hidden-layer neuron: its feature visualisation and top dataset patches come from the
     // server's featurevis and patches jobs (a spinner meanwhile), and are the jobs' own results.
     const hidden = r.layers.filter((l) => !l.logits).map((l) => l.name);
-    const [pin, other] = drawn.filter((k) => hidden.includes(k.slice(0, k.lastIndexOf(':'))));
+    // The deepest hidden layer's neurons (whole digits as patches), else any hidden layer's.
+    const layerOf = (k: string) => k.slice(0, k.lastIndexOf(':'));
+    const deep = drawn.filter((k) => layerOf(k) === hidden[hidden.length - 1]);
+    const [pin, other] = [...deep, ...drawn.filter((k) => hidden.includes(layerOf(k)) && !deep.includes(k))];
     const t1 = Date.now();
     await page.click(`.pane g.node[data-key="${pin}"]`);
     await page.waitForSelector('#detail .live-fv .spinner', { state: 'attached', timeout: 5_000 });
