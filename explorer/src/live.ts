@@ -20,6 +20,7 @@ import {
   type Top,
 } from './data.ts';
 import { parseClass } from './classes.ts';
+import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 
 /** What live mode needs from the page. */
 export interface LiveHost {
@@ -29,6 +30,8 @@ export interface LiveHost {
   setLiveParams(p: Record<string, string>): void;
   /** Called with the strength index whenever the graph's strength changes. */
   onStrength(fn: (s: number) => void): void;
+  /** Pins and selects neuron `key` (`layer:channel`) of pane `pane` (its detail shows). */
+  selectNeuron?(pane: number, key: string): void;
 }
 
 interface ModelInfo {
@@ -144,6 +147,65 @@ export function livePictures(model: string, hasDataset: boolean, imageIds: strin
     }
     return p;
   };
+}
+
+/** The exploits job's `neurons`: per hidden layer, the original and target classes' medians. */
+function classMedians(r: PathwaysResult) {
+  const out: Record<string, { original: (number | null)[]; target: (number | null)[] }> = {};
+  for (const l of r.layers)
+    if (!l.logits)
+      out[l.name] = { original: r.neurons[l.name].original.median, target: r.neurons[l.name].target.median };
+  return out;
+}
+
+/**
+ * Per layer, the channels one image exploits as buttons: a neuron the graph draws pins on a click (and
+ * is marked when the image set's exploited group has it too); one it does not draw is only listed.
+ */
+function exploitsList(
+  r: PathwaysResult,
+  own: Record<string, number[]>,
+  select: (key: string) => void,
+): HTMLElement {
+  const drawn = graphNeurons(r);
+  const box = el('div', { className: 'exploits' });
+  let any = false;
+  for (const l of [...r.layers].reverse()) {
+    const cs = own[l.name];
+    if (!cs?.length) continue;
+    any = true;
+    const row = el(
+      'div',
+      { className: 'exploits-row' },
+      el('span', { className: 'label', textContent: l.name }),
+    );
+    for (const c of cs) {
+      const key = `${l.name}:${c}`;
+      const shown = drawn[l.name]?.includes(c) ?? false;
+      const inGroup = r.groups[l.name]?.exploited.includes(c) ?? false;
+      const b = el('button', {
+        type: 'button',
+        className: `neuron-chip${inGroup ? ' in-group' : ''}`,
+        textContent: String(c),
+        disabled: !shown,
+        title: shown
+          ? `${key}: click to pin it in the graph${inGroup ? ' (exploited by the image set too)' : ''}`
+          : `${key}: not drawn in the graph (in no group of the image set)`,
+      });
+      b.dataset.key = key;
+      if (shown) b.addEventListener('click', () => select(key));
+      row.append(b);
+    }
+    box.append(row);
+  }
+  if (!any)
+    box.append(
+      el('div', {
+        className: 'muted',
+        textContent: "it exploits no neuron: its own top neurons are the classes' ones",
+      }),
+    );
+  return box;
 }
 
 /** Progress of a job: done of total, and the label. */
@@ -597,6 +659,7 @@ export async function startLive(
   // Results: per strength the attacked images with their perturbation and top-5; saliency; curve.
   let current: Loaded[] = [];
   let strengthIdx = 0;
+  const drillCache = new Map<string, Pending<Record<string, number[]>[]>>();
   const imagesCard = el('div', { className: 'cards', id: 'attacked' });
   const extra = el('div', { className: 'cards', id: 'extra' });
   results.innerHTML = '';
@@ -611,6 +674,7 @@ export async function startLive(
         const card = el('div', { className: 'card' });
         card.append(el('h4', { textContent: `${l.model ?? ''} image ${i + 1} at strength ${at.strength}` }));
         const row = el('div', { className: 'cards' });
+        const advImg = el('img', { className: 'big clickable', src: v.adversarial, alt: 'adversarial' });
         if (clean)
           row.append(
             el(
@@ -629,7 +693,7 @@ export async function startLive(
           el(
             'div',
             {},
-            el('img', { className: 'big', src: v.adversarial, alt: 'adversarial' }),
+            advImg,
             el('div', { textContent: `adversarial${v.success ? ' (reached the target)' : ''}` }),
             topBars(v.top5),
           ),
@@ -678,7 +742,54 @@ export async function startLive(
             );
           }),
         );
-        card.append(el('div', { className: 'opt' }, method, ' ', sal), salBox);
+        // Per-image drill-down: the neurons this attacked image exploits (its own top k, in neither
+        // class's top k), computed by the server's exploits job; a drawn one pins on a click.
+        const drill = el('button', {
+          type: 'button',
+          className: 'drill',
+          textContent: 'neurons it exploits',
+        });
+        const drillBox = el('div', { className: 'drill-box' });
+        const pane = current.indexOf(l);
+        // Kept across redraws of the cards (a pin redraws them): asked for once per model and image.
+        const drillKey = JSON.stringify([modelOf(l), v.id, pane]);
+        const drawExploits = (p: Pending<Record<string, number[]>[]>) => {
+          drillBox.innerHTML = '';
+          if (p.value) {
+            drillBox.append(exploitsList(l.result, p.value[0], (key) => host.selectNeuron?.(pane, key)));
+            return;
+          }
+          if (p.error !== undefined) {
+            drillBox.append(el('div', { className: 'error', textContent: p.error }));
+            return;
+          }
+          drillBox.append(el('div', { className: 'spinner', textContent: 'computing on the server…' }));
+          const redraw = () => drillBox.isConnected && drawExploits(p);
+          void p.promise.then(redraw, redraw);
+        };
+        const showExploits = wrap(async () => {
+          if (!v.id) throw new ApiError('this result has no stored attacked images to drill into');
+          let p = drillCache.get(drillKey);
+          if (!p || p.error !== undefined) {
+            p = pending(
+              runJob<{ images: Record<string, number[]>[] }>({
+                kind: 'exploits',
+                model: modelOf(l),
+                images: [v.id],
+                k: l.result.groupOptions.k,
+                neurons: classMedians(l.result),
+              }).then((r) => r.images),
+            );
+            drillCache.set(drillKey, p);
+          }
+          drawExploits(p);
+        });
+        const open = drillCache.get(drillKey);
+        if (open) drawExploits(open);
+        drill.addEventListener('click', showExploits);
+        advImg.addEventListener('click', showExploits);
+        advImg.title = 'click: the neurons this image exploits';
+        card.append(el('div', { className: 'opt' }, method, ' ', sal, ' ', drill), salBox, drillBox);
         imagesCard.append(card);
       });
     });
@@ -728,6 +839,7 @@ export async function startLive(
     run.disabled = true;
     prog.value = 0;
     current = [];
+    drillCache.clear();
     const partial: (Loaded | undefined)[] = ids.map(() => undefined);
     const done = ids.map(() => 0);
     const body = (model: string) => ({

@@ -17,6 +17,10 @@ import type { AddressInfo } from 'node:net';
 import { encodePng, getBatch, initNodeBackend, loadDataset } from '../../src/node/index.ts';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 import { highlightView } from '../../src/pathways/view.ts';
+import { imageExploits } from '../../src/pathways/imageView.ts';
+import { loadClassifier } from '../../src/node/models.ts';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
@@ -180,7 +184,7 @@ test(
     assert.equal(await page.locator('#attacked img[alt=adversarial]').count(), 2);
     assert.equal(await page.locator('#attacked .bars').first().locator('.bar').count(), 5);
     // Saliency, clean against attacked.
-    await page.locator('#attacked .card').first().locator('button').click();
+    await page.locator('#attacked .card').first().locator('button', { hasText: 'saliency' }).click();
     await page.waitForSelector('#attacked img[alt="attacked saliency"]', { timeout: 120_000 });
     await shot('live.png');
     // Pin a hidden-layer neuron: its feature visualisation and top dataset patches come from the
@@ -240,6 +244,40 @@ test(
       /feature visualisation: the server is busy/,
     );
     await page.unroute('**/api/jobs');
+    // Per-image drill-down: clicking the first attacked image lists the neurons it exploits, as the
+    // library's imageExploits finds them on that very image; a drawn one pins on a click.
+    const adv = (await page.getAttribute('#attacked img[alt=adversarial]', 'src'))!;
+    const t2 = Date.now();
+    await page.click('#attacked img[alt=adversarial]');
+    await page.waitForSelector('#attacked .drill-box .exploits', { timeout: 60_000 });
+    console.log(`# live per-image drill-down: ${((Date.now() - t2) / 1000).toFixed(1)} s`);
+    const listed = await page.$$eval('#attacked .drill-box .neuron-chip', (l) =>
+      l.map((b) => (b as HTMLElement).dataset.key!),
+    );
+    const model = await loadClassifier(path.join(root, 'models', 'mnist-gap-cnn'));
+    const raw = await sharp(Buffer.from(adv.split(',')[1], 'base64'))
+      .greyscale()
+      .raw()
+      .toBuffer();
+    const xAdv = tf.tensor4d(
+      Float32Array.from(raw, (v) => v / 255),
+      [1, 28, 28, 1],
+    );
+    const [want] = imageExploits(model, r, xAdv);
+    xAdv.dispose();
+    model.model.dispose();
+    assert.deepEqual(listed.sort(), keys(want));
+    const chip = await page.$('#attacked .drill-box .neuron-chip:not([disabled])');
+    console.log(`# drill-down of image 1: ${listed.join(', ')}; drawn in the graph: ${!!chip}`);
+    if (chip) {
+      const key = (await chip.getAttribute('data-key'))!;
+      await chip.click();
+      assert.equal(await page.textContent('#detail h3'), key.replace(':', ' : '));
+      assert.equal(await page.getAttribute(`.pane g.node[data-key="${key}"] rect.pin`, 'display'), null);
+      // The pin redrew the cards: the drill-down stays open.
+      assert.equal(await page.locator('#attacked .drill-box .neuron-chip').count(), listed.length);
+    }
+    await shot('live-drill.png');
     // The URL keeps the run: opening it again draws the same graph (the server's cache answers).
     const url = page.url();
     assert.match(url, /model=mnist-gap-cnn/);
