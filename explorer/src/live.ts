@@ -6,7 +6,9 @@
  * from the registry's option specs that `GET /api/attacks` serialises) and the strengths, and starts a
  * pathways job: its progress streams in (server-sent events), the graph appears with the first
  * strength done, and the attacked images, amplified perturbations and top-5 bars follow the strength
- * slider. Saliency (clean vs attacked) and the accuracy-against-strength curve are jobs of their own.
+ * slider. Saliency (clean vs attacked), the accuracy-against-strength curve, a neuron's feature
+ * visualisation and top patches (the detail panel) and an attacked image's exploited neurons (the
+ * per-image drill-down) are jobs of their own.
  * Every API error's message is shown in the page.
  */
 import * as d3 from 'd3';

@@ -3,7 +3,10 @@
  * serving the explorer built here, with its Content-Security-Policy): upload a photo (an MNIST seven
  * written as a PNG), pick the target class by typing its label, start a pathways job and see the
  * first strength's graph appear (timed), then the others; the attacked image, its perturbation and
- * the top-5 bars follow the slider; the graph's neurons are those of the job's own result; a bad
+ * the top-5 bars follow the slider; the graph's neurons are those of the job's own result; a pinned
+ * neuron's feature visualisation and top patches come from the server's jobs (a refused job's message
+ * shows in the panel); clicking an attacked image lists the neurons it exploits (as imageExploits
+ * finds them) and one of them pins on a click; a bad
  * class name and an API error show as a message in the page; the URL restores the run (from the
  * server's cache). Screenshots go to test-artifacts/explorer/. Skips like the static test.
  */
