@@ -34,6 +34,8 @@ export interface Pending<T> {
 export interface LivePictures {
   featureVis: Pending<string>;
   patches: Pending<LivePatch[]>;
+  /** Asks the server again (after an error: a busy server, say); the new one replaces the old. */
+  again: { featureVis(): Pending<string>; patches(): Pending<LivePatch[]> };
 }
 
 /** A class's probability among an image's top five. */

@@ -36,27 +36,46 @@ function pictures(
 }
 
 /**
- * A titled row whose pictures a server job computes: a spinner until `p` settles, then the pictures
- * (`srcs` of its value) or its error, in the row. A settled one is drawn at once; a row no longer in
+ * A titled row whose pictures a server job computes: a spinner until `first` settles, then the
+ * pictures (`srcs` of its value) or its error in the row, with a button that asks `again()`. A settled one is drawn at once; a row no longer in
  * the page (the panel was drawn again meanwhile) is left alone.
  */
 function pendingPictures<T>(
   box: d3.Selection<HTMLDivElement, unknown, null, undefined>,
   title: string,
   cls: string,
-  p: Pending<T>,
+  first: Pending<T>,
   srcs: (v: T) => { src: string; title?: string }[],
+  again: () => Pending<T>,
   big = false,
 ): void {
   const row = box.append('div').attr('class', `pic-row ${cls}`);
   row.append('div').attr('class', 'label').text(title);
-  const fill = () => {
+  const node = row.node()!;
+  const draw = (p: Pending<T>) => {
     row.selectAll('.spinner, .pics, .error').remove();
     if (p.error !== undefined) {
-      row.append('div').attr('class', 'error pic-error').text(`${title}: ${p.error}`);
+      const err = row.append('div').attr('class', 'error pic-error');
+      err.append('span').text(`${title}: ${p.error} `);
+      err
+        .append('button')
+        .attr('type', 'button')
+        .attr('class', 'retry')
+        .text('try again')
+        .on('click', () => draw(again()));
       return;
     }
-    const list = srcs(p.value as T);
+    if (p.value === undefined) {
+      row
+        .append('div')
+        .attr('class', 'spinner')
+        .attr('role', 'status')
+        .text(`computing the ${title} on the server…`);
+      const redraw = () => node.isConnected && draw(p);
+      void p.promise.then(redraw, redraw);
+      return;
+    }
+    const list = srcs(p.value);
     const pics = row.append('div').attr('class', big ? 'pics fv' : 'pics');
     if (!list.length) pics.append('span').attr('class', 'muted').text('none');
     list.forEach(({ src, title: t }, k) =>
@@ -67,17 +86,7 @@ function pendingPictures<T>(
         .attr('title', t ?? null),
     );
   };
-  if (p.value !== undefined || p.error !== undefined) return fill();
-  row
-    .append('div')
-    .attr('class', 'spinner')
-    .attr('role', 'status')
-    .text(`computing the ${title} on the server…`);
-  const node = row.node()!;
-  void p.promise.then(
-    () => node.isConnected && fill(),
-    () => node.isConnected && fill(),
-  );
+  draw(first);
 }
 
 /** Fills `el` with the detail of neuron `n` of `r` at strength index `s`. */
@@ -128,7 +137,15 @@ export function showDetail(
   if (pics?.patches.length) pictures(box, 'dataset patches that activate it most', pics.patches);
   // The logits unit has no picture of its own (a class's probability).
   if (!pics && live && !r.layers.find((l) => l.name === n.layer)?.logits) {
-    pendingPictures(box, 'feature visualisation', 'live-fv', live.featureVis, (src) => [{ src }], true);
+    pendingPictures(
+      box,
+      'feature visualisation',
+      'live-fv',
+      live.featureVis,
+      (src) => [{ src }],
+      live.again.featureVis,
+      true,
+    );
     pendingPictures(
       box,
       'dataset patches that activate it most',
@@ -136,6 +153,7 @@ export function showDetail(
       live.patches,
       (list: LivePatch[]) =>
         list.map((q) => ({ src: q.image, title: `${q.source}: activation ${q.activation.toPrecision(3)}` })),
+      live.again.patches,
     );
   }
   box.append('div').attr('class', 'label').text('median activation against strength');

@@ -133,18 +133,25 @@ export function livePictures(model: string, hasDataset: boolean, imageIds: strin
     if (!p) {
       const i = key.lastIndexOf(':');
       const neuron = { model, layer: key.slice(0, i), channel: Number(key.slice(i + 1)) };
-      p = {
-        featureVis: pending(
-          runJob<{ image: string }>({ kind: 'featurevis', ...neuron }).then((r) => r.image),
-        ),
-        patches: pending(
+      const featureVis = () =>
+        pending(runJob<{ image: string }>({ kind: 'featurevis', ...neuron }).then((r) => r.image));
+      const patches = () =>
+        pending(
           runJob<{ patches: LivePatch[] }>({
             kind: 'patches',
             ...neuron,
             ...(!hasDataset && { images: imageIds }),
           }).then((r) => r.patches),
-        ),
+        );
+      const q: LivePictures = {
+        featureVis: featureVis(),
+        patches: patches(),
+        again: {
+          featureVis: () => (q.featureVis = featureVis()),
+          patches: () => (q.patches = patches()),
+        },
       };
+      p = q;
       pictureCache.set(ck, p);
     }
     return p;

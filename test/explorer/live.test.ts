@@ -247,6 +247,14 @@ test(
       /feature visualisation: the server is busy/,
     );
     await page.unroute('**/api/jobs');
+    // Asked again (the server is free now): the pictures come.
+    await page.click('#detail .live-fv .retry');
+    await page.waitForSelector('#detail .live-fv img', { timeout: 120_000 });
+    assert.equal(
+      await page.locator('#detail .live-patches .pic-error').count(),
+      1,
+      'only the one asked again',
+    );
     // Per-image drill-down: clicking the first attacked image lists the neurons it exploits, as the
     // library's imageExploits finds them on that very image; a drawn one pins on a click.
     const adv = (await page.getAttribute('#attacked img[alt=adversarial]', 'src'))!;
