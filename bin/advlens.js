@@ -17,7 +17,9 @@ async function rebuildExplorer() {
   const dist = fileURLToPath(new URL('dist/', root));
   const out = `${dist}explorer.build-${process.pid}`;
   const old = `${dist}explorer.old-${process.pid}`;
-  process.stderr.write('the explorer web app changed since it was built: rebuilding dist/explorer ...\n');
+  process.stderr.write(
+    'the explorer web app is not built or older than its sources (explorer/, src/): rebuilding dist/explorer ...\n',
+  );
   try {
     const { build } = await import('vite');
     await build({
