@@ -13,6 +13,31 @@ export interface NeuronPictures {
   patches: string[];
 }
 
+/** A top dataset patch a live server computed: its picture (a PNG data URL), where it came from. */
+export interface LivePatch {
+  image: string;
+  source: string;
+  activation: number;
+}
+
+/**
+ * A value being computed (a server job): `value` or `error` once it settled, so a panel drawn again
+ * shows a settled one at once; `promise` settles with it.
+ */
+export interface Pending<T> {
+  promise: Promise<T>;
+  value?: T;
+  error?: string;
+}
+
+/** A neuron's pictures computed on demand by the live server (feature visualisation, top patches). */
+export interface LivePictures {
+  featureVis: Pending<string>;
+  patches: Pending<LivePatch[]>;
+  /** Asks the server again (after an error: a busy server, say); the new one replaces the old. */
+  again: { featureVis(): Pending<string>; patches(): Pending<LivePatch[]> };
+}
+
 /** A class's probability among an image's top five. */
 export interface Top {
   index: number;
@@ -46,6 +71,8 @@ export interface Loaded {
   provenance?: Record<string, unknown>;
   /** The pictures of neuron `layer:channel` (undefined: none known). */
   pictures: (key: string) => NeuronPictures | undefined;
+  /** Live mode: neuron `layer:channel`'s pictures, computed by the server when first asked for. */
+  livePictures?: (key: string) => LivePictures;
   images?: StrengthImages[];
   /** The clean images' top five (live jobs). */
   clean?: { id: string; name?: string; top5: Top[] }[];

@@ -6,7 +6,7 @@
 import * as d3 from 'd3';
 import type { PathwaysResult } from '../../src/pathways/pathways.ts';
 import { COLOURS, type Node } from './graph.ts';
-import type { NeuronPictures } from './data.ts';
+import type { LivePatch, LivePictures, NeuronPictures, Pending } from './data.ts';
 
 const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toPrecision(3));
 
@@ -35,6 +35,60 @@ function pictures(
   );
 }
 
+/**
+ * A titled row whose pictures a server job computes: a spinner until `first` settles, then the
+ * pictures (`srcs` of its value) or its error in the row, with a button that asks `again()`. A settled one is drawn at once; a row no longer in
+ * the page (the panel was drawn again meanwhile) is left alone.
+ */
+function pendingPictures<T>(
+  box: d3.Selection<HTMLDivElement, unknown, null, undefined>,
+  title: string,
+  cls: string,
+  first: Pending<T>,
+  srcs: (v: T) => { src: string; title?: string }[],
+  again: () => Pending<T>,
+  big = false,
+): void {
+  const row = box.append('div').attr('class', `pic-row ${cls}`);
+  row.append('div').attr('class', 'label').text(title);
+  const node = row.node()!;
+  const draw = (p: Pending<T>) => {
+    row.selectAll('.spinner, .pics, .error').remove();
+    if (p.error !== undefined) {
+      const err = row.append('div').attr('class', 'error pic-error');
+      err.append('span').text(`${title}: ${p.error} `);
+      err
+        .append('button')
+        .attr('type', 'button')
+        .attr('class', 'retry')
+        .text('try again')
+        .on('click', () => draw(again()));
+      return;
+    }
+    if (p.value === undefined) {
+      row
+        .append('div')
+        .attr('class', 'spinner')
+        .attr('role', 'status')
+        .text(`computing the ${title} on the server…`);
+      const redraw = () => node.isConnected && draw(p);
+      void p.promise.then(redraw, redraw);
+      return;
+    }
+    const list = srcs(p.value);
+    const pics = row.append('div').attr('class', big ? 'pics fv' : 'pics');
+    if (!list.length) pics.append('span').attr('class', 'muted').text('none');
+    list.forEach(({ src, title: t }, k) =>
+      pics
+        .append('img')
+        .attr('src', src)
+        .attr('alt', `${title} ${k + 1}`)
+        .attr('title', t ?? null),
+    );
+  };
+  draw(first);
+}
+
 /** Fills `el` with the detail of neuron `n` of `r` at strength index `s`. */
 export function showDetail(
   el: HTMLElement,
@@ -42,6 +96,7 @@ export function showDetail(
   n: Node,
   s: number,
   pics: NeuronPictures | undefined,
+  live?: LivePictures,
 ): void {
   const box = d3.select(el as HTMLDivElement);
   box.selectAll('*').remove();
@@ -80,6 +135,27 @@ export function showDetail(
   }
   if (pics?.featureVis) pictures(box, 'feature visualisation', [pics.featureVis], true);
   if (pics?.patches.length) pictures(box, 'dataset patches that activate it most', pics.patches);
+  // The logits unit has no picture of its own (a class's probability).
+  if (!pics && live && !r.layers.find((l) => l.name === n.layer)?.logits) {
+    pendingPictures(
+      box,
+      'feature visualisation',
+      'live-fv',
+      live.featureVis,
+      (src) => [{ src }],
+      live.again.featureVis,
+      true,
+    );
+    pendingPictures(
+      box,
+      'dataset patches that activate it most',
+      'live-patches',
+      live.patches,
+      (list: LivePatch[]) =>
+        list.map((q) => ({ src: q.image, title: `${q.source}: activation ${q.activation.toPrecision(3)}` })),
+      live.again.patches,
+    );
+  }
   box.append('div').attr('class', 'label').text('median activation against strength');
   activationChart(box.append('div').node()!, r, n, s);
 }

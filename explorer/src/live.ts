@@ -6,12 +6,23 @@
  * from the registry's option specs that `GET /api/attacks` serialises) and the strengths, and starts a
  * pathways job: its progress streams in (server-sent events), the graph appears with the first
  * strength done, and the attacked images, amplified perturbations and top-5 bars follow the strength
- * slider. Saliency (clean vs attacked) and the accuracy-against-strength curve are jobs of their own.
+ * slider. Saliency (clean vs attacked), the accuracy-against-strength curve, a neuron's feature
+ * visualisation and top patches (the detail panel) and an attacked image's exploited neurons (the
+ * per-image drill-down) are jobs of their own.
  * Every API error's message is shown in the page.
  */
 import * as d3 from 'd3';
-import { fromJob, type Loaded, type StrengthImages, type Top } from './data.ts';
+import {
+  fromJob,
+  type LivePatch,
+  type LivePictures,
+  type Loaded,
+  type Pending,
+  type StrengthImages,
+  type Top,
+} from './data.ts';
 import { parseClass } from './classes.ts';
+import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 
 /** What live mode needs from the page. */
 export interface LiveHost {
@@ -21,6 +32,8 @@ export interface LiveHost {
   setLiveParams(p: Record<string, string>): void;
   /** Called with the strength index whenever the graph's strength changes. */
   onStrength(fn: (s: number) => void): void;
+  /** Pins and selects neuron `key` (`layer:channel`) of pane `pane` (its detail shows). */
+  selectNeuron?(pane: number, key: string): void;
 }
 
 interface ModelInfo {
@@ -31,6 +44,8 @@ interface ModelInfo {
   inputShape: [number, number, number];
   classes: number;
   hasCam: boolean;
+  /** Whether the server has the model's dataset (top patches come from it; else from the images). */
+  hasDataset?: boolean;
   labels?: string[];
 }
 
@@ -87,6 +102,119 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
     throw new ApiError(typeof err === 'string' ? err : `${path} answered HTTP ${res.status}`);
   }
   return body as T;
+}
+
+/** `p` with its outcome recorded on the returned object once it settles. */
+function pending<T>(p: Promise<T>): Pending<T> {
+  const d: Pending<T> = { promise: p };
+  p.then(
+    (v) => {
+      d.value = v;
+    },
+    (e: unknown) => {
+      d.error = e instanceof Error ? e.message : String(e);
+    },
+  );
+  return d;
+}
+
+/** The pictures asked for in this page, by model, images and neuron (the server caches them too). */
+const pictureCache = new Map<string, LivePictures>();
+
+/**
+ * Neuron `layer:channel`'s feature visualisation and top dataset patches of `model`, as the server's
+ * `featurevis` and `patches` jobs compute them when first asked for; the patches come from the
+ * model's dataset on the server, or from `imageIds` (the job's images) when it has none.
+ */
+export function livePictures(model: string, hasDataset: boolean, imageIds: string[]) {
+  return (key: string): LivePictures => {
+    const ck = JSON.stringify([model, hasDataset ? [] : imageIds, key]);
+    let p = pictureCache.get(ck);
+    if (!p) {
+      const i = key.lastIndexOf(':');
+      const neuron = { model, layer: key.slice(0, i), channel: Number(key.slice(i + 1)) };
+      const featureVis = () =>
+        pending(runJob<{ image: string }>({ kind: 'featurevis', ...neuron }).then((r) => r.image));
+      const patches = () =>
+        pending(
+          runJob<{ patches: LivePatch[] }>({
+            kind: 'patches',
+            ...neuron,
+            ...(!hasDataset && { images: imageIds }),
+          }).then((r) => r.patches),
+        );
+      const q: LivePictures = {
+        featureVis: featureVis(),
+        patches: patches(),
+        again: {
+          featureVis: () => (q.featureVis = featureVis()),
+          patches: () => (q.patches = patches()),
+        },
+      };
+      p = q;
+      pictureCache.set(ck, p);
+    }
+    return p;
+  };
+}
+
+/** The exploits job's `neurons`: per hidden layer, the original and target classes' medians. */
+function classMedians(r: PathwaysResult) {
+  const out: Record<string, { original: (number | null)[]; target: (number | null)[] }> = {};
+  for (const l of r.layers)
+    if (!l.logits)
+      out[l.name] = { original: r.neurons[l.name].original.median, target: r.neurons[l.name].target.median };
+  return out;
+}
+
+/**
+ * Per layer, the channels one image exploits as buttons: a neuron the graph draws pins on a click (and
+ * is marked when the image set's exploited group has it too); one it does not draw is only listed.
+ */
+function exploitsList(
+  r: PathwaysResult,
+  own: Record<string, number[]>,
+  select: (key: string) => void,
+): HTMLElement {
+  const drawn = graphNeurons(r);
+  const box = el('div', { className: 'exploits' });
+  let any = false;
+  for (const l of [...r.layers].reverse()) {
+    const cs = own[l.name];
+    if (!cs?.length) continue;
+    any = true;
+    const row = el(
+      'div',
+      { className: 'exploits-row' },
+      el('span', { className: 'label', textContent: l.name }),
+    );
+    for (const c of cs) {
+      const key = `${l.name}:${c}`;
+      const shown = drawn[l.name]?.includes(c) ?? false;
+      const inGroup = r.groups[l.name]?.exploited.includes(c) ?? false;
+      const b = el('button', {
+        type: 'button',
+        className: `neuron-chip${inGroup ? ' in-group' : ''}`,
+        textContent: String(c),
+        disabled: !shown,
+        title: shown
+          ? `${key}: click to pin it in the graph${inGroup ? ' (exploited by the image set too)' : ''}`
+          : `${key}: not drawn in the graph (in no group of the image set)`,
+      });
+      b.dataset.key = key;
+      if (shown) b.addEventListener('click', () => select(key));
+      row.append(b);
+    }
+    box.append(row);
+  }
+  if (!any)
+    box.append(
+      el('div', {
+        className: 'muted',
+        textContent: "it exploits no neuron: its own top neurons are the classes' ones",
+      }),
+    );
+  return box;
 }
 
 /** Progress of a job: done of total, and the label. */
@@ -323,7 +451,9 @@ export async function startLive(
   // Models: the server's list and an upload of a tfjs folder; a second model to compare (optional).
   const modelSel = el('select', { id: 'model' });
   const model2Sel = el('select', { id: 'model2' });
+  const hasDataset = new Map<string, boolean>();
   const fillModels = (list: ModelInfo[]) => {
+    for (const m of list) hasDataset.set(m.id, !!m.hasDataset);
     const keep = [modelSel.value, model2Sel.value];
     modelSel.innerHTML = '';
     model2Sel.innerHTML = '';
@@ -538,6 +668,7 @@ export async function startLive(
   // Results: per strength the attacked images with their perturbation and top-5; saliency; curve.
   let current: Loaded[] = [];
   let strengthIdx = 0;
+  const drillCache = new Map<string, Pending<Record<string, number[]>[]>>();
   const imagesCard = el('div', { className: 'cards', id: 'attacked' });
   const extra = el('div', { className: 'cards', id: 'extra' });
   results.innerHTML = '';
@@ -552,6 +683,7 @@ export async function startLive(
         const card = el('div', { className: 'card' });
         card.append(el('h4', { textContent: `${l.model ?? ''} image ${i + 1} at strength ${at.strength}` }));
         const row = el('div', { className: 'cards' });
+        const advImg = el('img', { className: 'big clickable', src: v.adversarial, alt: 'adversarial' });
         if (clean)
           row.append(
             el(
@@ -570,7 +702,7 @@ export async function startLive(
           el(
             'div',
             {},
-            el('img', { className: 'big', src: v.adversarial, alt: 'adversarial' }),
+            advImg,
             el('div', { textContent: `adversarial${v.success ? ' (reached the target)' : ''}` }),
             topBars(v.top5),
           ),
@@ -619,7 +751,54 @@ export async function startLive(
             );
           }),
         );
-        card.append(el('div', { className: 'opt' }, method, ' ', sal), salBox);
+        // Per-image drill-down: the neurons this attacked image exploits (its own top k, in neither
+        // class's top k), computed by the server's exploits job; a drawn one pins on a click.
+        const drill = el('button', {
+          type: 'button',
+          className: 'drill',
+          textContent: 'neurons it exploits',
+        });
+        const drillBox = el('div', { className: 'drill-box' });
+        const pane = current.indexOf(l);
+        // Kept across redraws of the cards (a pin redraws them): asked for once per model and image.
+        const drillKey = JSON.stringify([modelOf(l), v.id, pane]);
+        const drawExploits = (p: Pending<Record<string, number[]>[]>) => {
+          drillBox.innerHTML = '';
+          if (p.value) {
+            drillBox.append(exploitsList(l.result, p.value[0], (key) => host.selectNeuron?.(pane, key)));
+            return;
+          }
+          if (p.error !== undefined) {
+            drillBox.append(el('div', { className: 'error', textContent: p.error }));
+            return;
+          }
+          drillBox.append(el('div', { className: 'spinner', textContent: 'computing on the server…' }));
+          const redraw = () => drillBox.isConnected && drawExploits(p);
+          void p.promise.then(redraw, redraw);
+        };
+        const showExploits = wrap(async () => {
+          if (!v.id) throw new ApiError('this result has no stored attacked images to drill into');
+          let p = drillCache.get(drillKey);
+          if (!p || p.error !== undefined) {
+            p = pending(
+              runJob<{ images: Record<string, number[]>[] }>({
+                kind: 'exploits',
+                model: modelOf(l),
+                images: [v.id],
+                k: l.result.groupOptions.k,
+                neurons: classMedians(l.result),
+              }).then((r) => r.images),
+            );
+            drillCache.set(drillKey, p);
+          }
+          drawExploits(p);
+        });
+        const open = drillCache.get(drillKey);
+        if (open) drawExploits(open);
+        drill.addEventListener('click', showExploits);
+        advImg.addEventListener('click', showExploits);
+        advImg.title = 'click: the neurons this image exploits';
+        card.append(el('div', { className: 'opt' }, method, ' ', sal, ' ', drill), salBox, drillBox);
         imagesCard.append(card);
       });
     });
@@ -669,6 +848,7 @@ export async function startLive(
     run.disabled = true;
     prog.value = 0;
     current = [];
+    drillCache.clear();
     const partial: (Loaded | undefined)[] = ids.map(() => undefined);
     const done = ids.map(() => 0);
     const body = (model: string) => ({
@@ -685,6 +865,14 @@ export async function startLive(
       keep: keepSel.value,
     });
     const jobIds: string[] = [];
+    const loaded = (json: unknown, m: string, source: string): Loaded => ({
+      ...fromJob(json, source),
+      livePictures: livePictures(
+        m,
+        hasDataset.get(m) ?? false,
+        images.map((i) => i.id),
+      ),
+    });
     cancel.disabled = false;
     cancel.onclick = () => {
       for (const id of jobIds)
@@ -711,13 +899,13 @@ export async function startLive(
               prog.value = done.reduce((s, v) => s + v, 0) / ids.length;
               progLabel.textContent = `${m}: ${p.label} (${p.done}/${p.total})`;
               if (p.partial) {
-                partial[k] = fromJob(p.partial, `${m} (partial)`);
+                partial[k] = loaded(p.partial, m, `${m} (partial)`);
                 publish();
               }
             },
             (id) => jobIds.push(id),
           ).then((r) => {
-            partial[k] = fromJob(r, m);
+            partial[k] = loaded(r, m, m);
             done[k] = 1;
             publish();
           }),

@@ -96,6 +96,7 @@ function renderDetail(): void {
     n,
     state.compare ? state.compare[1] : state.strength,
     p.loaded.pictures(n.key),
+    p.loaded.livePictures?.(n.key),
   );
 }
 
@@ -437,6 +438,12 @@ async function openLive(q?: URLSearchParams): Promise<void> {
       updateResults,
       setLiveParams,
       onStrength: (f) => strengthListeners.push(f),
+      selectNeuron: (pane, key) => {
+        state.pinned.add(key);
+        state.selected = key;
+        state.pane = Math.max(0, Math.min(pane, panes.length - 1));
+        redraw();
+      },
     },
     q,
   );

@@ -20,7 +20,7 @@ import type { ModelRegistry, ServedModel } from './models.ts';
 import type { ImageStore, StoredImage } from './images.ts';
 import type { PathwaysStepOptions, Top } from './tasks.ts';
 
-export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve' | 'featurevis' | 'patches';
+export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve' | 'featurevis' | 'patches' | 'exploits';
 export const JOB_KINDS: readonly JobKind[] = [
   'pathways',
   'attack',
@@ -28,6 +28,7 @@ export const JOB_KINDS: readonly JobKind[] = [
   'curve',
   'featurevis',
   'patches',
+  'exploits',
 ];
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -106,6 +107,39 @@ function classOf(m: ServedModel, v: unknown, what: string): number {
   throw new UserError(
     `${what} ${JSON.stringify(v)?.slice(0, 40)} is not a class of ${m.name}; give an index 0..${m.labels.length - 1} or a label (GET /api/models/${m.id})`,
   );
+}
+
+/**
+ * An exploits job's `neurons`: per pathways layer, the original and target classes' median activation
+ * per channel (a pathways result's `neurons[layer].original.median`, `.target.median`), bounded.
+ */
+function benignMedians(
+  v: unknown,
+): Record<string, { original: (number | null)[]; target: (number | null)[] }> {
+  const hint = 'neurons is {layer: {original: [median per channel], target: [...]}} from the pathways result';
+  if (!isObject(v)) throw new UserError(hint);
+  const entries = Object.entries(v);
+  if (entries.length === 0 || entries.length > 256) throw new UserError(`${hint}; 1 to 256 layers`);
+  const list = (x: unknown, what: string) => {
+    if (
+      !Array.isArray(x) ||
+      x.length === 0 ||
+      x.length > 65536 ||
+      x.some((y) => y !== null && (typeof y !== 'number' || !Number.isFinite(y)))
+    )
+      throw new UserError(`neurons.${what} must be a list of 1 to 65536 numbers (or null); ${hint}`);
+    return x as (number | null)[];
+  };
+  const out: Record<string, { original: (number | null)[]; target: (number | null)[] }> = {};
+  for (const [layer, n] of entries) {
+    const name = layer.slice(0, 40);
+    if (!isObject(n)) throw new UserError(`neurons.${name}: ${hint}`);
+    out[layer.slice(0, 200)] = {
+      original: list(n.original, `${name}.original`),
+      target: list(n.target, `${name}.target`),
+    };
+  }
+  return out;
 }
 
 function numberIn(v: unknown, what: string, lo: number, hi: number, integer = false): number {
@@ -286,6 +320,12 @@ export class JobManager {
           o.count = numberIn(body.count ?? 10, 'count', 1, 16, true);
           o.limit = numberIn(body.limit ?? 500, 'limit', 1, 2000, true);
         }
+        break;
+      }
+      case 'exploits': {
+        images = ids(body.images ?? (body.image === undefined ? undefined : [body.image]), 'images', true);
+        o.k = numberIn(body.k ?? GROUP_DEFAULTS.k, 'k', 1, 100, true);
+        o.neurons = benignMedians(body.neurons);
         break;
       }
     }
@@ -623,6 +663,15 @@ export class JobManager {
           limit: o.limit,
           count: o.count,
           dataDir: this.datasetsDir,
+        });
+        return withProvenance(r);
+      }
+      case 'exploits': {
+        const r = await pool.run<object>('srvExploits', {
+          model: ref,
+          images,
+          k: o.k,
+          neurons: o.neurons,
         });
         return withProvenance(r);
       }

@@ -42,6 +42,7 @@ export function modelJson(m: ServedModel, withLabels: boolean) {
     inputShape: m.inputShape,
     classes: m.labels.length,
     hasCam: m.hasCam,
+    hasDataset: Boolean(m.dataset),
     ...(withLabels && { labels: m.labels }),
   };
 }

@@ -22,6 +22,8 @@ import { pathways } from '../pathways/pathways.ts';
 import { pathwayGraph } from '../pathways/graph.ts';
 import { featureVis } from '../pathways/featureVis.ts';
 import { datasetPatches, patchPixels } from '../pathways/patches.ts';
+import { imageExploits } from '../pathways/imageView.ts';
+import type { PathwaysResult } from '../pathways/pathways.ts';
 import { pathwaysReport } from '../report/pathways.ts';
 import type { HighlightMeasure } from '../pathways/highlight.ts';
 import type { TaskHandler, WorkerEnv } from '../node/poolWorker.ts';
@@ -417,6 +419,42 @@ export const TASKS: Record<string, TaskHandler> = {
           box: q.box,
         });
       return { value: { patches: out } };
+    } finally {
+      x.dispose();
+    }
+  },
+
+  /**
+   * Per image (attacked ones, as the explorer's per-image drill-down sends), per hidden pathways layer:
+   * the channels it exploits (imageExploits), given the original and target classes' medians per channel.
+   */
+  async srvExploits(
+    p: {
+      model: ModelRef;
+      images: string[];
+      k: number;
+      neurons: Record<string, { original: (number | null)[]; target: (number | null)[] }>;
+    },
+    env,
+  ) {
+    const model = await env.classifier(p.model.dir, p.model.preset);
+    const neurons: Record<string, unknown> = {};
+    for (const l of pathwayGraph(model).layers.filter((x) => !x.logits)) {
+      const n = Object.hasOwn(p.neurons, l.name) ? p.neurons[l.name] : undefined;
+      if (!n)
+        throw new UserError(
+          `neurons has no layer '${l.name}' of ${model.card.name}; send every hidden pathways layer of the result`,
+        );
+      if (n.original.length !== l.channels || n.target.length !== l.channels)
+        throw new UserError(
+          `neurons.${l.name} has ${n.original.length} and ${n.target.length} medians; layer '${l.name}' has ${l.channels} channels`,
+        );
+      neurons[l.name] = { original: { median: n.original }, target: { median: n.target } };
+    }
+    const r = { groupOptions: { k: p.k }, neurons } as unknown as PathwaysResult;
+    const x = await loadImages(model, p.images);
+    try {
+      return { value: { images: imageExploits(model, r, x) } };
     } finally {
       x.dispose();
     }

@@ -3,7 +3,10 @@
  * serving the explorer built here, with its Content-Security-Policy): upload a photo (an MNIST seven
  * written as a PNG), pick the target class by typing its label, start a pathways job and see the
  * first strength's graph appear (timed), then the others; the attacked image, its perturbation and
- * the top-5 bars follow the slider; the graph's neurons are those of the job's own result; a bad
+ * the top-5 bars follow the slider; the graph's neurons are those of the job's own result; a pinned
+ * neuron's feature visualisation and top patches come from the server's jobs (a refused job's message
+ * shows in the panel); clicking an attacked image lists the neurons it exploits (as imageExploits
+ * finds them) and one of them pins on a click; a bad
  * class name and an API error show as a message in the page; the URL restores the run (from the
  * server's cache). Screenshots go to test-artifacts/explorer/. Skips like the static test.
  */
@@ -17,6 +20,10 @@ import type { AddressInfo } from 'node:net';
 import { encodePng, getBatch, initNodeBackend, loadDataset } from '../../src/node/index.ts';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 import { highlightView } from '../../src/pathways/view.ts';
+import { imageExploits } from '../../src/pathways/imageView.ts';
+import { loadClassifier } from '../../src/node/models.ts';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
@@ -180,9 +187,108 @@ test(
     assert.equal(await page.locator('#attacked img[alt=adversarial]').count(), 2);
     assert.equal(await page.locator('#attacked .bars').first().locator('.bar').count(), 5);
     // Saliency, clean against attacked.
-    await page.locator('#attacked .card').first().locator('button').click();
+    await page.locator('#attacked .card').first().locator('button', { hasText: 'saliency' }).click();
     await page.waitForSelector('#attacked img[alt="attacked saliency"]', { timeout: 120_000 });
     await shot('live.png');
+    // Pin a hidden-layer neuron: its feature visualisation and top dataset patches come from the
+    // server's featurevis and patches jobs (a spinner meanwhile), and are the jobs' own results.
+    const hidden = r.layers.filter((l) => !l.logits).map((l) => l.name);
+    // The deepest hidden layer's neurons (whole digits as patches), else any hidden layer's.
+    const layerOf = (k: string) => k.slice(0, k.lastIndexOf(':'));
+    const deep = drawn.filter((k) => layerOf(k) === hidden[hidden.length - 1]);
+    const [pin, other] = [...deep, ...drawn.filter((k) => hidden.includes(layerOf(k)) && !deep.includes(k))];
+    const t1 = Date.now();
+    await page.click(`.pane g.node[data-key="${pin}"]`);
+    await page.waitForSelector('#detail .live-fv .spinner', { state: 'attached', timeout: 5_000 });
+    await page.waitForSelector('#detail .live-fv img', { timeout: 120_000 });
+    await page.waitForSelector('#detail .live-patches img', { timeout: 120_000 });
+    console.log(`# live neuron pictures (${pin}): ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    assert.equal(await page.locator('#detail .pic-error').count(), 0);
+    const neuron = {
+      model: 'mnist-gap-cnn',
+      layer: pin.slice(0, pin.lastIndexOf(':')),
+      channel: Number(pin.slice(pin.lastIndexOf(':') + 1)),
+    };
+    const again = async (kind: string) => {
+      const res = await fetch(`${base}/api/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind, ...neuron }),
+      });
+      const { id, cached } = (await res.json()) as { id: string; cached: boolean };
+      assert.equal(cached, true, `the ${kind} job is in the server's cache`);
+      return ((await (await fetch(`${base}/api/jobs/${id}`)).json()) as { result: Record<string, unknown> })
+        .result;
+    };
+    const fv = await again('featurevis');
+    assert.equal(await page.getAttribute('#detail .live-fv img', 'src'), fv.image);
+    const patches = (await again('patches')).patches as { image: string; activation: number }[];
+    assert.equal(patches.length, 10);
+    const srcs = await page.$$eval('#detail .live-patches img', (l) => l.map((i) => i.getAttribute('src')));
+    assert.deepEqual(
+      srcs,
+      patches.map((q) => q.image),
+    );
+    await shot('live-neuron.png');
+    // A job the server refuses (busy): its message in the detail panel, not a stack trace.
+    await page.route('**/api/jobs', (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({
+            status: 429,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: 'the server is busy: 4 jobs queued; try again in a moment' }),
+          })
+        : route.continue(),
+    );
+    await page.click(`.pane g.node[data-key="${other}"]`);
+    await page.waitForSelector('#detail .live-patches .pic-error', { timeout: 10_000 });
+    assert.match(
+      (await page.textContent('#detail .live-fv .pic-error')) ?? '',
+      /feature visualisation: the server is busy/,
+    );
+    await page.unroute('**/api/jobs');
+    // Asked again (the server is free now): the pictures come.
+    await page.click('#detail .live-fv .retry');
+    await page.waitForSelector('#detail .live-fv img', { timeout: 120_000 });
+    assert.equal(
+      await page.locator('#detail .live-patches .pic-error').count(),
+      1,
+      'only the one asked again',
+    );
+    // Per-image drill-down: clicking the first attacked image lists the neurons it exploits, as the
+    // library's imageExploits finds them on that very image; a drawn one pins on a click.
+    const adv = (await page.getAttribute('#attacked img[alt=adversarial]', 'src'))!;
+    const t2 = Date.now();
+    await page.click('#attacked img[alt=adversarial]');
+    await page.waitForSelector('#attacked .drill-box .exploits', { timeout: 60_000 });
+    console.log(`# live per-image drill-down: ${((Date.now() - t2) / 1000).toFixed(1)} s`);
+    const listed = await page.$$eval('#attacked .drill-box .neuron-chip', (l) =>
+      l.map((b) => (b as HTMLElement).dataset.key!),
+    );
+    const model = await loadClassifier(path.join(root, 'models', 'mnist-gap-cnn'));
+    const raw = await sharp(Buffer.from(adv.split(',')[1], 'base64'))
+      .greyscale()
+      .raw()
+      .toBuffer();
+    const xAdv = tf.tensor4d(
+      Float32Array.from(raw, (v) => v / 255),
+      [1, 28, 28, 1],
+    );
+    const [want] = imageExploits(model, r, xAdv);
+    xAdv.dispose();
+    model.model.dispose();
+    assert.deepEqual(listed.sort(), keys(want));
+    const chip = await page.$('#attacked .drill-box .neuron-chip:not([disabled])');
+    console.log(`# drill-down of image 1: ${listed.join(', ')}; drawn in the graph: ${!!chip}`);
+    if (chip) {
+      const key = (await chip.getAttribute('data-key'))!;
+      await chip.click();
+      assert.equal(await page.textContent('#detail h3'), key.replace(':', ' : '));
+      assert.equal(await page.getAttribute(`.pane g.node[data-key="${key}"] rect.pin`, 'display'), null);
+      // The pin redrew the cards: the drill-down stays open.
+      assert.equal(await page.locator('#attacked .drill-box .neuron-chip').count(), listed.length);
+    }
+    await shot('live-drill.png');
     // The URL keeps the run: opening it again draws the same graph (the server's cache answers).
     const url = page.url();
     assert.match(url, /model=mnist-gap-cnn/);

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { explorerSourcesNewer, sourcesNewer } from '../../bin/sourcesNewer.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -62,4 +63,69 @@ test('bin/advlens.js runs dist/ when it is fresh and the sources when they are n
   fs.rmSync(path.join(dir, 'src'), { recursive: true });
   fs.rmSync(path.join(dir, 'dist/.build-stamp'));
   assert.equal(ran(), 'dist 4', 'an installed package (no src/) always runs dist/');
+});
+
+test('`advlens serve` in a checkout rebuilds a stale dist/explorer first; the pack test sees explorer/ changes', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-bin-ui-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+  };
+  for (const f of ['advlens.js', 'sourcesNewer.js'])
+    fs.cpSync(path.join(ROOT, 'bin', f), path.join(dir, 'bin', f));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  write('package.json', '{"type":"module"}');
+  write('tsconfig.json', '{}');
+  write('dist/cli/main.js', 'export async function main(argv) { console.log("dist", argv.length); }\n');
+  write(
+    'src/cli/main.ts',
+    'export async function main(argv: string[]): Promise<void> { console.log("src"); }\n',
+  );
+  // A one-page web app, bundled by the real Vite.
+  write(
+    'explorer/vite.config.ts',
+    "import { fileURLToPath } from 'node:url';\nexport default { root: fileURLToPath(new URL('.', import.meta.url)), base: './', logLevel: 'warn' };\n",
+  );
+  write('explorer/index.html', '<!doctype html><title>ui</title><p>version one</p>\n');
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin/advlens.js'), ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return { out: r.stdout.trim(), rebuilt: /rebuilding dist\/explorer/.test(r.stderr) };
+  };
+  const page = () => fs.readFileSync(path.join(dir, 'dist/explorer/index.html'), 'utf8');
+  const root = pathToFileURL(`${dir}/`);
+  const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  /** Sets every file and folder of the fake checkout to a minute ago, and the build stamp to now. */
+  const build = () => {
+    const then = new Date(Date.now() - 60_000);
+    for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true }))
+      if (!e.isSymbolicLink()) fs.utimesSync(path.join(e.parentPath, e.name), then, then);
+    write('dist/.build-stamp', `${Date.now()}\n`);
+    settle();
+  };
+
+  build();
+  assert.equal(sourcesNewer(root), true, 'no dist/explorer: the pack test builds');
+  assert.deepEqual(run('list'), { out: 'dist 3', rebuilt: false }, 'other commands never build the UI');
+  assert.deepEqual(run('serve', '--port', '0'), { out: 'dist 5', rebuilt: true }, 'no UI built: built first');
+  assert.match(page(), /version one/);
+  assert.equal(sourcesNewer(root), false);
+  assert.deepEqual(run('serve'), { out: 'dist 3', rebuilt: false }, 'a fresh UI is served as it is');
+  settle();
+  write('explorer/index.html', '<!doctype html><title>ui</title><p>version two</p>\n');
+  assert.equal(explorerSourcesNewer(root), true);
+  assert.equal(sourcesNewer(root), true, 'an explorer/ edit: the pack test rebuilds');
+  assert.deepEqual(run('serve'), { out: 'dist 3', rebuilt: true }, 'an explorer/ edit: rebuilt');
+  assert.match(page(), /version two/);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'dist')).sort(), ['.build-stamp', 'cli', 'explorer']);
+  settle();
+  // The web app bundles parts of the library: a src/ edit makes it stale too (and runs the sources).
+  write(
+    'src/cli/main.ts',
+    'export async function main(argv: string[]): Promise<void> { console.log("src", 1); }\n',
+  );
+  assert.equal(explorerSourcesNewer(root), true);
+  assert.deepEqual(run('serve'), { out: 'src 1', rebuilt: true });
+  assert.deepEqual(run('serve'), { out: 'src 1', rebuilt: false });
 });

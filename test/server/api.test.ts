@@ -228,7 +228,7 @@ test('a pathways job strength by strength equals the library run on all strength
   const j = await waitJob(app, r.json().id);
   assert.equal(j.state, 'done', JSON.stringify(j.error));
   const res = j.result;
-  assert.equal(res.pathways.format, 'advlens-pathways/1');
+  assert.equal(res.pathways.format, 'advlens-pathways/2');
   assert.equal(res.neurons.format, 'advlens-pathways-neurons/1');
   assert.equal(res.edges.format, 'advlens-pathways-edges/1');
   assert.deepEqual(res.pathways.attack.strengths, strengths);
