@@ -262,7 +262,14 @@ export function createPool(o: PoolOptions): WorkerPool {
       for (const p of s.own.splice(0)) p.reject(err);
     }
     for (const p of shared.splice(0)) p.reject(err);
-    await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
+    // An idle worker is unref'd; hold the event loop open until each has exited, or a pool closed
+    // while its workers still start leaves terminate() pending on an empty loop (exit code 13).
+    await Promise.all(
+      slots.map((s) => {
+        s.worker.ref();
+        return s.worker.terminate().catch(() => undefined);
+      }),
+    );
   }
 
   return {

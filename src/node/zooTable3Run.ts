@@ -125,7 +125,9 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
     );
   const models: Table3Model[] = [];
   let data: Dataset | undefined;
-  await withPool(workers, async (pool) => {
+  // The pool starts only where a model has cells to measure (as Table 1's run): a run that reads
+  // everything from the cards starts no worker.
+  {
     for (const e of present) {
       const c = await loadClassifier(e.dir);
       const d = await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit });
@@ -145,41 +147,42 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
       const todo = eps.filter((_, j) => cells[j] === null);
       const runs: RobustRun[] = fromCard.map((x) => aaiRunOf(old, x)!);
       const measured: number[] = [];
-      if (todo.length && !o.cached) {
-        const runner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localRunner(c);
-        const perCell = Math.ceil(d.size / batchSize);
-        // Enough cells at once to keep every worker busy; each is recorded as it finishes.
-        const concurrent = pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1;
-        let images = 0;
-        const total = todo.length * d.size;
-        await mapConcurrent(todo, concurrent, async (x) => {
-          const m = await measureAaiCell(d, x, attack, runner, (item) => {
-            images += item.count;
-            o.onProgress?.(e.method, images, total, `eps ${x}`);
-          });
-          const run = {
-            measuredAt: new Date().toISOString(),
-            command,
-            versions: versions(),
-            seconds: m.seconds,
-          };
-          cells[eps.indexOf(x)] = m.cell;
-          measured.push(x);
-          runs.push({ ...run, eps: [x] });
-          if (o.record)
-            // Added to the record on disk (another command may have recorded into the card meanwhile).
-            updateCard(e.dir, c.card, (card) => {
-              let cur: AaiRecord | null = null;
-              try {
-                cur = readAaiRecord(card, o.data, e.cardPath);
-              } catch (err) {
-                if (!(err instanceof UserError) || !o.recompute) throw err;
-              }
-              const rec = addAaiCell(cur, { ...setting, source: d.source }, m.cell, run);
-              return { ...card, metrics: { ...(card.metrics ?? {}), [aaiKey(o.data)]: rec } };
+      if (todo.length && !o.cached)
+        await withPool(workers, async (pool) => {
+          const runner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localRunner(c);
+          const perCell = Math.ceil(d.size / batchSize);
+          // Enough cells at once to keep every worker busy; each is recorded as it finishes.
+          const concurrent = pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1;
+          let images = 0;
+          const total = todo.length * d.size;
+          await mapConcurrent(todo, concurrent, async (x) => {
+            const m = await measureAaiCell(d, x, attack, runner, (item) => {
+              images += item.count;
+              o.onProgress?.(e.method, images, total, `eps ${x}`);
             });
+            const run = {
+              measuredAt: new Date().toISOString(),
+              command,
+              versions: versions(),
+              seconds: m.seconds,
+            };
+            cells[eps.indexOf(x)] = m.cell;
+            measured.push(x);
+            runs.push({ ...run, eps: [x] });
+            if (o.record)
+              // Added to the record on disk (another command may have recorded into the card meanwhile).
+              updateCard(e.dir, c.card, (card) => {
+                let cur: AaiRecord | null = null;
+                try {
+                  cur = readAaiRecord(card, o.data, e.cardPath);
+                } catch (err) {
+                  if (!(err instanceof UserError) || !o.recompute) throw err;
+                }
+                const rec = addAaiCell(cur, { ...setting, source: d.source }, m.cell, run);
+                return { ...card, metrics: { ...(card.metrics ?? {}), [aaiKey(o.data)]: rec } };
+              });
+          });
         });
-      }
       c.model.dispose();
       measured.sort((a, b) => a - b);
       models.push({
@@ -193,7 +196,7 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
         runs: runs.sort((a, b) => a.eps[0] - b.eps[0]),
       });
     }
-  });
+  }
   return buildZooTable3({
     eps,
     methods,
