@@ -319,6 +319,65 @@ function callModule(
 }
 
 /**
+ * Winograd filter transforms (U = G g G^T per input and output channel) of recent filters, so that a
+ * run of convolutions with the same weights (every iteration of an attack: APGD's 100 gradients,
+ * Square's 5,000 forward passes) transforms each filter once. An entry is found by the filter's
+ * content (compared in full: a mismatch usually shows at the first value), never by identity, so a
+ * filter changed in place or freed and reallocated cannot hit a stale entry; the result is the
+ * module's own transform, so hits and misses give the same bits. At most {@link TRANSFORMS_KEPT}
+ * entries, the least recently used dropped first. Training, whose filters change every step, misses
+ * every time: one compare and one copy of the filter and its transform per call.
+ */
+interface TransformEntry {
+  c: number;
+  k: number;
+  filter: Float32Array;
+  u: Float32Array;
+}
+const TRANSFORMS_KEPT = 16;
+const transforms: TransformEntry[] = [];
+let transformHits = 0;
+let transformCacheOn = true;
+
+/** Switches the transform cache off (every call transforms its filter) or on, for tests and benchmarks. */
+export function setWinogradTransformCache(on: boolean): void {
+  transformCacheOn = on;
+  if (!on) transforms.length = 0;
+}
+
+/** How many convolutions took their filter's transform from the cache (for tests and benchmarks). */
+export function winogradTransformHits(): number {
+  return transformHits;
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  // Bit patterns, not values: -0 and 0 transform alike, but NaNs must compare equal to themselves.
+  const ia = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const ib = new Int32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ia.length; i++) if (ia[i] !== ib[i]) return false;
+  return true;
+}
+
+/** The cached transform of `filter` [3, 3, c, k], or null (a miss). */
+function cachedTransform(filter: Float32Array, c: number, k: number): Float32Array | null {
+  for (let i = 0; i < transforms.length; i++) {
+    const e = transforms[i];
+    if (e.c !== c || e.k !== k || !sameValues(e.filter, filter)) continue;
+    if (i > 0) transforms.unshift(...transforms.splice(i, 1));
+    transformHits++;
+    return e.u;
+  }
+  return null;
+}
+
+/** Keeps copies of `filter` and its transform `u` (views of the heap) as the newest entry. */
+function rememberTransform(filter: Float32Array, c: number, k: number, u: Float32Array): void {
+  transforms.unshift({ c, k, filter: filter.slice(), u: u.slice() });
+  if (transforms.length > TRANSFORMS_KEPT) transforms.length = TRANSFORMS_KEPT;
+}
+
+/**
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
  * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
  * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3) when the channels fit
@@ -343,11 +402,19 @@ export function conv3x3(
   const wide = winogradFits(c, k);
   const scratch = wide ? [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4] : [];
   const ins = bias ? [x, filter, bias] : [x, filter];
+  // The filter's transform from an earlier call with the same filter, if any (before any allocation:
+  // `filter` may be a view of the heap).
+  const known = wide && transformCacheOn ? cachedTransform(filter, c, k) : null;
   callModule('conv3x3', ins, [y], scratch, (m, p, [up, work]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
     if (wide) {
-      m.filter_transform(wp, up, c, k);
+      const u = new Float32Array(heap!.memory.buffer, up, 16 * c * k);
+      if (known) u.set(known);
+      else {
+        m.filter_transform(wp, up, c, k);
+        rememberTransform(new Float32Array(heap!.memory.buffer, wp, 9 * c * k), c, k, u);
+      }
       m.conv(xp, up, yp, work, n, h, w, c, k);
     } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
     else m.conv_k1(xp, wp, yp, n, h, w, c);
