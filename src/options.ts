@@ -99,7 +99,7 @@ export type Resolved<O, S> = O & {
 
 /** What kind of method an option belongs to, and its name: messages say "attack 'pgd': ...". */
 export interface MethodName {
-  kind: 'attack' | 'explainer' | 'training method';
+  kind: 'attack' | 'explainer' | 'training method' | 'job';
   name: string;
 }
 

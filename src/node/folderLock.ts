@@ -44,12 +44,16 @@ function readHolder(file: string): LockHolder | null {
 /** A lock file whose content is unreadable for this long is a writer that died while creating it. */
 const CREATING_MS = 10_000;
 
+/** Writes one line on stderr (the default warning of {@link lockFolder}). */
+const stderrLine = (line: string): void => void process.stderr.write(line + '\n');
+
 /**
  * Locks folder `dir` (which must exist) for this process: creates `dir/.advlens.lock` exclusively,
- * holding this process's pid. A lock whose process is dead (a run killed with -9) is stale and
- * taken over; a live one is refused with a {@link UserError} naming its pid.
+ * holding this process's pid. A lock whose process is dead (a run killed with -9) is stale: it is
+ * taken over, and `warn` (default: stderr) gets one line naming it; a live one is refused with a
+ * {@link UserError} naming its pid.
  */
-export function lockFolder(dir: string): FolderLock {
+export function lockFolder(dir: string, warn: (line: string) => void = stderrLine): FolderLock {
   const file = path.join(dir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -102,7 +106,12 @@ export function lockFolder(dir: string): FolderLock {
       } catch {
         // someone else holds a lock again; the next attempt reports it
       }
-    }
+    } else
+      warn(
+        holder
+          ? `warning: ${file} was left by process ${holder.pid} (since ${holder.since}), which is no longer running; taking the lock over`
+          : `warning: ${file} was left unfinished by a process that died while creating it; taking the lock over`,
+      );
     fs.rmSync(aside, { force: true });
   }
   let held = true;

@@ -103,7 +103,10 @@ export function runSweepFile(file: string, o: Omit<SweepRunOptions, 'base'> = {}
 }
 
 interface Loaded extends SweepTarget {
+  /** The model folder on this machine (absolute). */
   dir: string;
+  /** The model folder as the plan gives it (relative to the plan's folder, or absolute): what jobs carry. */
+  planPath: string;
   preset?: string;
   hash: string;
 }
@@ -129,7 +132,7 @@ async function loadTargets(plan: SweepPlan, base: string): Promise<Loaded[]> {
     if (!data.has(key))
       data.set(key, loadDatasetFor(model, plan.data.spec, { dataDir, limit: plan.data.limit }));
     const info = {
-      path: dir,
+      path: m.path, // as the plan gives it: the same result wherever the plan and models lie
       name: model.card.name,
       architecture: model.card.architecture,
       training: model.card.training?.recipe ?? null,
@@ -137,7 +140,7 @@ async function loadTargets(plan: SweepPlan, base: string): Promise<Loaded[]> {
       hash,
     };
     try {
-      return { model, data: await data.get(key)!, dir, preset: m.preset, hash, info };
+      return { model, data: await data.get(key)!, dir, planPath: m.path, preset: m.preset, hash, info };
     } catch (e) {
       model.model.dispose();
       throw e;
@@ -150,18 +153,18 @@ function queueRunner(
   queue: SweepQueue,
   t: Loaded,
   plan: SweepPlan,
-  base: string,
   counts: { total: number } & EnqueueCounts,
   collect: boolean,
 ): AttackRunner {
-  const dataDir = plan.data.dataDir && path.resolve(base, plan.data.dataDir);
+  // Paths as the plan gives them: a worker resolves them against its own --base.
+  const dataDir = plan.data.dataDir;
   const [h, w, channels] = t.model.inputShape;
   return async (items, data, done) => {
     const jobs = await Promise.all(
       items.map(async (item) => {
         const im = imagesOf(data, item.start, item.count);
         const job: Omit<SweepJob, 'id'> = {
-          model: { dir: t.dir, ...(t.preset ? { preset: t.preset } : {}), weights: t.hash },
+          model: { path: t.planPath, ...(t.preset ? { preset: t.preset } : {}), weights: t.hash },
           data: {
             spec: plan.data.spec,
             ...(dataDir ? { dataDir } : {}),
@@ -209,7 +212,7 @@ export async function runSweepPlan(plan: SweepPlan, o: SweepRunOptions = {}): Pr
   const t0 = performance.now();
   const targets = await loadTargets(plan, base);
   try {
-    return await runTargets(plan, targets, engine, base, o, t0);
+    return await runTargets(plan, targets, engine, o, t0);
   } finally {
     for (const t of targets) t.model.model.dispose();
   }
@@ -219,7 +222,6 @@ async function runTargets(
   plan: SweepPlan,
   targets: Loaded[],
   engine: QueueEngine | null,
-  base: string,
   o: SweepRunOptions,
   t0: number,
 ): Promise<SweepOutput> {
@@ -236,7 +238,7 @@ async function runTargets(
     try {
       const results = await runSweep(
         plan,
-        targets.map((t) => ({ ...t, runner: queueRunner(queue, t, plan, base, counts, !!o.collect) })),
+        targets.map((t) => ({ ...t, runner: queueRunner(queue, t, plan, counts, !!o.collect) })),
         o.onProgress,
       );
       const jobs = o.collect ? { total: counts.total } : counts;
@@ -306,6 +308,11 @@ export interface SweepWorkerOptions {
   workers?: number;
   /** Where to look for data first, instead of the folder the plan named. */
   dataDir?: string;
+  /**
+   * The folder the plans' relative model and data paths are taken from on this machine (the
+   * plan file's folder, or its copy; default: the current folder).
+   */
+  base?: string;
   /** Lock duration and stalled-check interval in seconds (defaults 30 and 30; see src/node/sweepQueue.ts). */
   lockSeconds?: number;
   stalledSeconds?: number;
@@ -325,7 +332,8 @@ export async function startSweepWorker(url: string, o: SweepWorkerOptions = {}):
   // The task module beside this one: its TypeScript source under tsx, the compiled .js from dist/.
   const own = new URL(import.meta.url).pathname.endsWith('.ts') ? './sweepJob.ts' : './sweepJob.js';
   const pool = createPool({ workers: n, taskModules: [new URL(own, import.meta.url)] });
-  const run = (job: SweepJob) => pool.run<EncodedOut>('sweepJob', { job, dataDir: o.dataDir });
+  const base = path.resolve(o.base ?? '.');
+  const run = (job: SweepJob) => pool.run<EncodedOut>('sweepJob', { job, base, dataDir: o.dataDir });
   let worker: SweepQueueWorker;
   try {
     worker = await engine.work(url, run, {

@@ -65,13 +65,17 @@ export function modelHash(dir: string): Promise<string> {
 /** Datasets this thread loaded, by what decides their content. */
 const datasets = new Map<string, Promise<Dataset>>();
 
-/** The job's data on this machine (`dataDir` first, else the plan's folder), loaded once per thread. */
-function dataOf(d: SweepJob['data'], dataDir: string | undefined): Promise<Dataset> {
-  const key = stableJson({ ...d, shard: null, dataDir: dataDir ?? d.dataDir ?? null });
+/**
+ * The job's data on this machine (`dataDir` first, else the plan's folder resolved against `base`),
+ * loaded once per thread.
+ */
+function dataOf(d: SweepJob['data'], dataDir: string | undefined, base: string): Promise<Dataset> {
+  const dir = dataDir ?? (d.dataDir === undefined ? undefined : path.resolve(base, d.dataDir));
+  const key = stableJson({ ...d, shard: null, dataDir: dir ?? null });
   let p = datasets.get(key);
   if (!p) {
     p = loadDataset(d.spec, {
-      dataDir: dataDir ?? d.dataDir,
+      dataDir: dir,
       limit: d.limit,
       size: d.size,
       channels: d.channels as 1 | 3,
@@ -84,14 +88,22 @@ function dataOf(d: SweepJob['data'], dataDir: string | undefined): Promise<Datas
 
 /** The pool tasks of a sweep worker. */
 export const TASKS: Record<string, TaskHandler> = {
-  sweepJob: async (p: { job: SweepJob; dataDir?: string }, env): Promise<{ value: EncodedOut }> => {
+  sweepJob: async (
+    p: { job: SweepJob; base: string; dataDir?: string },
+    env,
+  ): Promise<{ value: EncodedOut }> => {
     const { job } = p;
-    const hash = await modelHash(job.model.dir);
+    const dir = path.resolve(p.base, job.model.path);
+    if (!fs.existsSync(path.join(dir, 'model.json')))
+      throw new UserError(
+        `the sweep's model ${job.model.path} is not in ${dir} on this machine; start the worker with --base set to the folder the plan's paths are relative to (its copy on this machine)`,
+      );
+    const hash = await modelHash(dir);
     if (hash !== job.model.weights)
       throw new UserError(
-        `the model in ${job.model.dir} on this machine differs from the sweep's (hash ${hash.slice(0, 12)}, the job's ${job.model.weights.slice(0, 12)}); give every worker the same model folders`,
+        `the model in ${dir} on this machine differs from the sweep's (hash ${hash.slice(0, 12)}, the job's ${job.model.weights.slice(0, 12)}); give every worker the same model folders`,
       );
-    const data = await dataOf(job.data, p.dataDir);
+    const data = await dataOf(job.data, p.dataDir, p.base);
     const { start, count } = job.item;
     if (start + count > data.size)
       throw new UserError(`${job.data.spec} has ${data.size} examples here; the job needs ${start + count}`);
@@ -100,7 +112,7 @@ export const TASKS: Record<string, TaskHandler> = {
       throw new UserError(
         `examples ${start}..${start + count - 1} of ${job.data.spec} on this machine differ from the sweep's; give every worker the same data (or --data-dir)`,
       );
-    const model = await env.classifier(job.model.dir, job.model.preset);
+    const model = await env.classifier(dir, job.model.preset);
     const batch = itemBatch(data, job.item);
     try {
       return { value: encodeOut(attackBatch(model, batch, job.item)) };

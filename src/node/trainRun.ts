@@ -2,7 +2,8 @@
  * `advlens train` as a function: loads the data, builds the architecture, trains it with an
  * objective (data-parallel on a worker pool when `workers` > 1), checkpointing every epoch into the
  * output folder, optionally measures it on a test set, and saves the model with its card (the
- * recipe, the command, the history, and the test accuracy).
+ * recipe, the command, the history, and the test accuracy). A stop request (`signal`) ends it
+ * after the current batch with a checkpoint to resume from, and nothing saved.
  */
 import { UserError } from '../errors.ts';
 import fs from 'node:fs';
@@ -67,6 +68,11 @@ export interface TrainRunOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Called when training ends, before the test set and the saving. */
   onTrained?: () => void;
+  /**
+   * A stop request: training stops after the current batch and checkpoints (see `train`); the run
+   * then returns with `result.stopped` set, having neither measured nor saved the model.
+   */
+  signal?: AbortSignal;
 }
 
 /** Trains and saves a model (see the file's comment); answers its card and the training result. */
@@ -147,6 +153,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
         resume: o.resume,
         onProgress: o.onProgress,
         shards: pool ? poolShardedGradients(pool) : undefined,
+        signal: o.signal,
       }),
     );
   } finally {
@@ -160,6 +167,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
     history: result.history,
   };
   let evaluation = null;
+  if (result.stopped) return { card, result, evaluation };
   if (o.evalData) {
     const test = await loadDataset(o.evalData, { dataDir: o.dataDir });
     const ev = evaluate(classifier, test);

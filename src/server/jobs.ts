@@ -11,14 +11,14 @@ import { UserError } from '../errors.ts';
 import { attackRecord } from '../attacks/index.ts';
 import { explainerRecord } from '../explain/index.ts';
 import { checkStrengths, SWEEP_DEFAULTS } from '../pathways/sweep.ts';
-import { GROUP_DEFAULTS } from '../pathways/groups.ts';
-import { HIGHLIGHT_DEFAULTS, HIGHLIGHT_MEASURES, type HighlightMeasure } from '../pathways/highlight.ts';
+import type { HighlightMeasure } from '../pathways/highlight.ts';
 import { provenance } from '../report/provenance.ts';
 import type { WorkerPool } from '../node/pool.ts';
 import { HttpError, oneLine } from './errors.ts';
 import type { ModelRegistry, ServedModel } from './models.ts';
 import type { ImageStore, StoredImage } from './images.ts';
 import type { PathwaysStepOptions, Top } from './tasks.ts';
+import { jobOptions, jobOptionSpecs, type JobOptionSpecs } from './jobOptions.ts';
 
 export type JobKind = 'pathways' | 'attack' | 'saliency' | 'curve' | 'featurevis' | 'patches' | 'exploits';
 export const JOB_KINDS: readonly JobKind[] = [
@@ -198,7 +198,12 @@ export class JobManager {
     private readonly datasetsDir?: string,
     /** Stops the work in the pool (the server starts a new pool for the next task). */
     private readonly onStopWork?: () => void,
-  ) {}
+  ) {
+    this.specs = jobOptionSpecs(limits.steps);
+  }
+
+  /** The scalar options of each job kind (src/server/jobOptions.ts), bounded by the limits. */
+  readonly specs: Record<JobKind, JobOptionSpecs>;
 
   /** Checks a job request's body into a spec (400 for a bad one). */
   parse(body: unknown): JobSpec {
@@ -220,7 +225,6 @@ export class JobManager {
       return v.map((id) => this.images.get(id));
     };
     const L = this.limits;
-    const o: Record<string, unknown> = {};
     let images: StoredImage[] = [];
     let targetImages: StoredImage[] = [];
     const attackName = (v: unknown, targeted: boolean) => {
@@ -241,6 +245,7 @@ export class JobManager {
       checkStrengths(v as number[]);
       return v as number[];
     };
+    const o: Record<string, unknown> = jobOptions(kind, this.specs, body);
     switch (kind) {
       case 'pathways': {
         images = ids(body.images ?? body.originalImages, 'images', true);
@@ -256,20 +261,6 @@ export class JobManager {
         o.attack = attackName(body.attack ?? SWEEP_DEFAULTS.attack, true);
         o.attackOptions = attackOptionsOf(body.attackOptions, L.steps);
         o.strengths = strengthList(body.strengths ?? SWEEP_DEFAULTS.strengths);
-        o.steps = numberIn(body.steps ?? SWEEP_DEFAULTS.steps, 'steps', 1, L.steps, true);
-        o.stepFraction = numberIn(body.stepFraction ?? SWEEP_DEFAULTS.stepFraction, 'stepFraction', 1e-6, 1);
-        const keep = body.keep ?? 'successful';
-        if (keep !== 'successful' && keep !== 'all')
-          throw new UserError("keep is 'successful' (Bluff) or 'all'");
-        o.keep = keep;
-        o.k = numberIn(body.k ?? GROUP_DEFAULTS.k, 'k', 1, 100, true);
-        o.seed = numberIn(body.seed ?? 0, 'seed', 0, 2 ** 31 - 1, true);
-        const measure = body.measure ?? HIGHLIGHT_DEFAULTS.measure;
-        if (!HIGHLIGHT_MEASURES.includes(measure as HighlightMeasure))
-          throw new UserError(`measure is one of ${HIGHLIGHT_MEASURES.join(', ')}`);
-        o.measure = measure;
-        o.neurons = numberIn(body.neurons ?? HIGHLIGHT_DEFAULTS.neurons, 'neurons', 1e-6, 1);
-        o.edges = numberIn(body.edges ?? HIGHLIGHT_DEFAULTS.edges, 'edges', 1e-6, 1);
         break;
       }
       case 'attack':
@@ -284,9 +275,7 @@ export class JobManager {
             );
           o.target = classOf(model, body.target, 'target');
         }
-        if (kind === 'attack') o.strength = numberIn(body.strength, 'strength', 0, 1e6);
-        else o.strengths = strengthList(body.strengths);
-        o.seed = numberIn(body.seed ?? 0, 'seed', 0, 2 ** 31 - 1, true);
+        if (kind === 'curve') o.strengths = strengthList(body.strengths);
         break;
       }
       case 'saliency': {
@@ -305,26 +294,15 @@ export class JobManager {
         break;
       }
       case 'featurevis':
+        break;
       case 'patches': {
-        if (typeof body.layer !== 'string' || body.layer === '')
-          throw new UserError('layer is the name of a pathways layer (as in the pathways result)');
-        o.layer = body.layer.slice(0, 200);
-        o.channel = numberIn(body.channel, 'channel', 0, 1e6, true);
-        if (kind === 'featurevis') {
-          o.steps = numberIn(body.steps ?? 128, 'steps', 1, L.steps, true);
-          o.seed = numberIn(body.seed ?? 0, 'seed', 0, 2 ** 31 - 1, true);
-        } else {
-          images = ids(body.images, 'images', false);
-          if (images.length === 0 && !model.dataset)
-            throw new UserError(`${model.name} has no dataset on this server; give images for the patches`);
-          o.count = numberIn(body.count ?? 10, 'count', 1, 16, true);
-          o.limit = numberIn(body.limit ?? 500, 'limit', 1, 2000, true);
-        }
+        images = ids(body.images, 'images', false);
+        if (images.length === 0 && !model.dataset)
+          throw new UserError(`${model.name} has no dataset on this server; give images for the patches`);
         break;
       }
       case 'exploits': {
         images = ids(body.images ?? (body.image === undefined ? undefined : [body.image]), 'images', true);
-        o.k = numberIn(body.k ?? GROUP_DEFAULTS.k, 'k', 1, 100, true);
         o.neurons = benignMedians(body.neurons);
         break;
       }

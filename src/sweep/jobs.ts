@@ -14,14 +14,19 @@ export interface SweepJob {
   /** Content hash of the rest (see {@link jobId}). */
   id: string;
   model: {
-    /** The model folder (absolute, as the coordinator resolved it). */
-    dir: string;
+    /**
+     * The model folder as the plan gives it: relative to the plan file's folder (a worker resolves
+     * it against its own `--base`, so machines may keep the models under other roots), or absolute.
+     * The model is identified by `weights`; the path only says where to look.
+     */
+    path: string;
     preset?: string;
     /** SHA-256 of the model's topology and weights; a worker checks its copy against it. */
     weights: string;
   };
   data: {
     spec: string;
+    /** The plan's data folder as it gives it (relative to the plan file's folder, or absolute). */
     dataDir?: string;
     limit?: number;
     /** Input size [H, W] and channels the model takes (the data are resized to them). */
@@ -116,4 +121,4 @@ export function decodeOut(e: EncodedOut): AttackBatchOut {
 
 /** A short label of a job for logs: `mnist-small-cnn pgd-linf eps 0.1 [20, 30) 1f3a9c2e`. */
 export const jobLabel = (j: SweepJob): string =>
-  `${j.model.dir.split(/[\\/]/).pop()} ${j.item.attack} eps ${Number(j.item.options.eps.toPrecision(4))} [${j.item.start}, ${j.item.start + j.item.count}) ${j.id.slice(0, 8)}`;
+  `${j.model.path.split(/[\\/]/).pop()} ${j.item.attack} eps ${Number(j.item.options.eps.toPrecision(4))} [${j.item.start}, ${j.item.start + j.item.count}) ${j.id.slice(0, 8)}`;

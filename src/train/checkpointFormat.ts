@@ -174,7 +174,32 @@ export function parseTrainState(bytes: Uint8Array, where: string): TrainState {
       seconds: h.seconds as number,
     };
   });
-  return { epochsDone: s.epochsDone, history, wallTimeSec: s.wallTimeSec, recipeKey: s.recipeKey };
+  const state: TrainState = {
+    epochsDone: s.epochsDone,
+    history,
+    wallTimeSec: s.wallTimeSec,
+    recipeKey: s.recipeKey,
+  };
+  if (s.partial === undefined) return state;
+  const p = s.partial;
+  if (!isObject(p)) throw bad('partial is not an object');
+  for (const k of ['batchesDone', 'correct', 'seen'] as const)
+    if (!isCount(p[k])) throw bad(`partial.${k} is not a whole number`);
+  for (const k of ['lossSum', 'seconds'] as const)
+    if (!isFiniteNumber(p[k])) throw bad(`partial.${k} is not a number`);
+  if (!Array.isArray(p.rng) || p.rng.length !== 4 || !p.rng.every((w) => isCount(w) && w < 2 ** 32))
+    throw bad('partial.rng is not a generator state of 4 words');
+  return {
+    ...state,
+    partial: {
+      batchesDone: p.batchesDone as number,
+      lossSum: p.lossSum as number,
+      correct: p.correct as number,
+      seen: p.seen as number,
+      seconds: p.seconds as number,
+      rng: p.rng as number[],
+    },
+  };
 }
 
 interface Spec {

@@ -35,8 +35,16 @@ export { correctCount } from './step.ts';
  * Trains `c` on `data`: shuffles with the run's seed (epoch e draws its order from seed and e, so a
  * resumed run sees the same batches), applies the augmentation hooks, runs the objective's inner
  * maximisation (if it has one) outside the gradient tape, asks the objective for the loss, steps
- * the optimiser, reports progress, and checkpoints after every epoch.
+ * the optimiser, reports progress, and checkpoints after every epoch. When `o.signal` is aborted
+ * the run stops at the end of the current batch, checkpoints that point (the partial epoch
+ * included, so a resume continues bit for bit) and returns with `stopped` set.
  */
+/** Runs the tasks waiting on the event loop (signal handlers, timers, I/O) before going on. */
+const nextTask = (): Promise<void> =>
+  new Promise((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+
 export async function train(c: Classifier, data: Dataset, o: TrainOptions): Promise<TrainResult> {
   checkTrainOptions(c, o);
   const vars = c.trainableVariables();
@@ -50,13 +58,23 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
     checkShardable(c, o.objective, sharded.size);
     await sharded.start(await shardSetup(c, o.objective, vars));
   }
+  let stopped = false;
   try {
-    for (let epoch = state.epochsDone; epoch < o.epochs; epoch++) {
+    for (let epoch = state.epochsDone; epoch < o.epochs && !stopped; epoch++) {
       let rng = createRng(o.seed * 100003 + epoch);
       const order = batchIndices(data.size, o.batchSize, rng);
-      const meter = epochMeter(epoch, o.epochs, order.length, data.size);
+      // A run stopped inside this epoch continues after its last finished batch.
+      const partial = epoch === resumedFrom ? state.partial : undefined;
+      if (partial) {
+        if (partial.batchesDone >= order.length)
+          throw new UserError(
+            `the checkpoint stopped after batch ${partial.batchesDone} of an epoch of ${order.length}; resume with the data and batch size it was made with`,
+          );
+        rng = createRng(partial.rng);
+      }
+      const meter = epochMeter(epoch, o.epochs, order.length, data.size, partial);
       let lr = o.lr;
-      for (let b = 0; b < order.length; b++) {
+      for (let b = partial?.batchesDone ?? 0; b < order.length; b++) {
         lr = learningRateAt(o.lr, o.schedule, epoch + b / order.length, o.epochs);
         setLearningRate(optimizer, lr);
         const batch = getBatch(data, order[b]);
@@ -84,20 +102,33 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
           );
         const progress = meter.add(r.loss, r.hits, order[b].length, b, lr);
         o.onProgress?.(progress);
+        if (o.signal) {
+          await nextTask(); // lets the caller's signal handlers run between batches
+          if (o.signal.aborted && b + 1 < order.length) {
+            const totals = meter.totals();
+            state = { ...state, partial: { batchesDone: b + 1, ...totals, rng: rng.state() } };
+            if (o.checkpoint) await o.checkpoint.save(c, optimizer, state);
+            stopped = true;
+            break;
+          }
+        }
       }
+      if (stopped) break;
       const result = meter.result(lr);
       state = afterEpoch(state, result);
       if (o.checkpoint) await o.checkpoint.save(c, optimizer, state);
       await o.onEpoch?.(result);
+      if (o.signal?.aborted && epoch + 1 < o.epochs) stopped = true;
     }
   } finally {
     if (sharded) await sharded.stop();
+    disposeOptimizer(optimizer);
   }
-  disposeOptimizer(optimizer);
   return {
     epochsDone: state.epochsDone,
     history: state.history,
     wallTimeSec: state.wallTimeSec,
     resumedFrom,
+    stopped,
   };
 }

@@ -38,6 +38,12 @@ export interface TrainOptions {
    * use batch normalisation. Absent (or of size 1): everything runs in this thread.
    */
   shards?: ShardedGradients;
+  /**
+   * A stop request (Ctrl-C, SIGTERM, a cancelled job): checked after every batch, between which the
+   * loop then yields to the event loop so the request can arrive; the run checkpoints where it is
+   * and returns with `stopped` set. A batch in progress is finished first.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link train} returns: the epochs done (all of them, resumed ones included) and their history. */
@@ -47,6 +53,8 @@ export interface TrainResult {
   wallTimeSec: number;
   /** The epochs the checkpoint held when the run resumed (0 for a fresh run). */
   resumedFrom: number;
+  /** Whether `signal` stopped the run before its last epoch ended (the checkpoint holds where). */
+  stopped: boolean;
 }
 
 /** Refuses options the loop cannot run, with a one-line reason. */

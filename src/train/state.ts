@@ -9,6 +9,24 @@ export interface TrainState {
   history: EpochResult[];
   wallTimeSec: number;
   recipeKey: string;
+  /**
+   * Set when a stop request ended the run inside epoch `epochsDone + 1`: how far that epoch got,
+   * so a resumed run continues after its last finished batch with the same totals and randomness.
+   */
+  partial?: PartialEpoch;
+}
+
+/** The part of an epoch a stopped run finished (see {@link TrainState.partial}). */
+export interface PartialEpoch {
+  /** Batches of the epoch done. */
+  batchesDone: number;
+  /** The epoch's running totals: sum of per-example losses, hits, examples seen, seconds spent. */
+  lossSum: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+  /** The epoch's random generator after its last finished batch (`Rng.state()`). */
+  rng: number[];
 }
 
 /** Where checkpoints live (the Node adapter writes folders; a browser could use IndexedDB). */
@@ -26,8 +44,8 @@ export function freshState(recipeKey: string): TrainState {
 /** The state after one more epoch. */
 export function afterEpoch(state: TrainState, result: EpochResult): TrainState {
   return {
-    ...state,
     epochsDone: result.epoch,
+    recipeKey: state.recipeKey,
     history: [...state.history, result],
     wallTimeSec: state.wallTimeSec + result.seconds,
   };

@@ -335,7 +335,7 @@ test('bad job requests: one-line JSON errors naming the value', async () => {
     [
       { kind: 'pathways', model: 'mnist-gap-cnn', images: [ids[0]], target: 1, steps: 1e9 },
       400,
-      /steps must be/,
+      /option 'steps' must be an integer >= 1 and <= 1000 \(got 1000000000\)/,
     ],
     [
       { kind: 'saliency', model: 'mnist-gap-cnn', images: [ids[0]], method: 'magic' },

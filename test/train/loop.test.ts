@@ -13,6 +13,7 @@ import { train, type TrainOptions } from '../../src/train/loop.ts';
 import { makeObjective } from '../../src/train/objectives/index.ts';
 import { folderCheckpoint } from '../../src/node/checkpoint.ts';
 import { createRng } from '../../src/engine/rng.ts';
+import { parseAugment } from '../../src/train/augment.ts';
 
 await tf.setBackend('cpu');
 
@@ -123,6 +124,61 @@ test('a run interrupted after epoch 2 and resumed ends with the same weights as 
           Object.is(a[i][k], b[i][k]),
           `weight ${i}[${k}]: ${a[i][k]} vs ${b[i][k]} (a resume is bit-exact)`,
         );
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stop request mid-epoch checkpoints after the current batch; the resume continues there bit for bit, random augmentation and epoch totals included', async () => {
+  const data = toyData(48, 3); // 3 batches an epoch
+  const augment = parseAugment('shift:2,flip').hooks; // draws from the epoch's generator
+  const o = base({ epochs: 3, optimizer: 'sgd', lr: 0.05, augment });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-stop-'));
+  try {
+    const full = toyClassifier(9);
+    const ref = await train(full, data, o);
+    for (const [epoch, batch] of [
+      [2, 1],
+      [1, 3], // the last batch of an epoch: the epoch ends and checkpoints as usual
+    ]) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      const stop = new AbortController();
+      const c = toyClassifier(9);
+      const before = tf.memory().numTensors;
+      const stopped = await train(c, data, {
+        ...o,
+        checkpoint: folderCheckpoint(dir),
+        signal: stop.signal,
+        onProgress: (p) => void (p.epoch === epoch && p.batch === batch && stop.abort()),
+      });
+      assert.equal(tf.memory().numTensors, before, 'a stopped run leaks nothing');
+      assert.equal(stopped.stopped, true);
+      const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint', 'state.json'), 'utf8'));
+      if (batch < 3) {
+        assert.equal(state.epochsDone, epoch - 1);
+        assert.equal(state.partial.batchesDone, batch);
+        assert.equal(state.partial.seen, 16 * batch);
+      } else {
+        assert.equal(state.epochsDone, epoch);
+        assert.equal(state.partial, undefined);
+      }
+      const resumed = toyClassifier(123);
+      const r = await train(resumed, data, { ...o, checkpoint: folderCheckpoint(dir), resume: true });
+      assert.equal(r.stopped, false);
+      assert.deepEqual(
+        r.history.map((h) => [h.epoch, h.loss, h.accuracy, h.lr]),
+        ref.history.map((h) => [h.epoch, h.loss, h.accuracy, h.lr]),
+        'the same epoch totals, to the last bit',
+      );
+      const a = full.trainableVariables().map((v) => v.dataSync());
+      const b = resumed.trainableVariables().map((v) => v.dataSync());
+      for (let i = 0; i < a.length; i++)
+        for (let k = 0; k < a[i].length; k++)
+          assert.ok(
+            Object.is(a[i][k], b[i][k]),
+            `stop at ${epoch}/${batch}: weight ${i}[${k}] ${a[i][k]} vs ${b[i][k]}`,
+          );
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../errors.ts';
 import { ARCHITECTURES, architecture } from '../../models/architectures/index.ts';
@@ -10,6 +11,7 @@ import { checkOutputDir } from '../../node/outputPath.ts';
 import { addObjectiveOptions, objectiveOptionsFrom } from '../methodOptions.ts';
 import { checkWorkers, defaultWorkers } from '../../node/pool.ts';
 import { trainRun } from '../../node/trainRun.ts';
+import type { TrainProgress } from '../../train/loop.ts';
 import { commandLine } from '../../report/provenance.ts';
 import { setup } from '../main.ts';
 import { positiveInt, positiveNumber } from '../options.ts';
@@ -48,6 +50,9 @@ interface TrainCliOptions {
   randomStart?: boolean;
   workers?: number;
 }
+
+/** The exit code of a run stopped by `signal`: 128 + its number, as a shell reports a kill. */
+const exitCode = (signal: NodeJS.Signals): number => 128 + os.constants.signals[signal];
 
 /** `advlens train`: trains an architecture on a dataset with a training method, checkpointing every epoch. */
 export function registerTrain(program: Command): void {
@@ -110,17 +115,30 @@ export function registerTrain(program: Command): void {
       await setup(program);
       const bar = progressBar('train', { quiet: o.json });
       const log = (s: string) => (o.json ? process.stderr : process.stdout).write(s + '\n');
-      let interrupted = false;
-      const onSigint = () => {
-        if (interrupted) process.exit(130);
-        interrupted = true;
+      // Ctrl-C or SIGTERM: finish the current batch, checkpoint it, exit 130 / 143. A second
+      // signal exits at once, unless it comes within a second of the first: the terminal sends
+      // Ctrl-C to a script and to this process alike, and the script forwards it once more.
+      const stop = new AbortController();
+      const checkpoint = path.join(o.out, 'checkpoint');
+      let stopping: { signal: NodeJS.Signals; at: number } | null = null;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping && performance.now() - stopping.at < 1000) return;
         bar.stop();
+        if (stopping) {
+          process.stderr.write(
+            `advlens train: ${signal} again: exiting now; ${checkpoint} holds the last checkpoint; continue with --resume\n`,
+          );
+          process.exit(exitCode(signal));
+        }
+        stopping = { signal, at: performance.now() };
         process.stderr.write(
-          `\nadvlens train: interrupted; the last finished epoch is checkpointed in ${path.join(o.out, 'checkpoint')}; continue with --resume\n`,
+          `\nadvlens train: ${signal}: stopping after the current batch, then checkpointing into ${checkpoint} (${signal} again to exit at once)\n`,
         );
-        process.exit(130);
+        stop.abort();
       };
-      process.on('SIGINT', onSigint);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let last = null as TrainProgress | null; // (set by onProgress)
       const { card, result, evaluation } = await trainRun({
         ...o,
         optimizer: o.optimizer as 'adam' | 'sgd', // checked above
@@ -135,7 +153,9 @@ export function registerTrain(program: Command): void {
           log(
             `training ${arch.name} (${params} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs`,
           ),
+        signal: stop.signal,
         onProgress: (p) => {
+          last = p;
           const done = (p.epoch - 1) * p.batches + p.batch;
           bar.update(
             done,
@@ -145,9 +165,17 @@ export function registerTrain(program: Command): void {
         },
         onTrained: () => {
           bar.stop();
-          process.off('SIGINT', onSigint);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         },
       });
+      if (result.stopped) {
+        const at = last ? `epoch ${last.epoch}, batch ${last.batch} of ${last.batches}` : 'its start';
+        process.stderr.write(
+          `advlens train: stopped after ${at}; checkpointed in ${checkpoint}; continue with --resume\n`,
+        );
+        process.exit(exitCode(stopping!.signal));
+      }
       if (result.resumedFrom > 0) log(`resumed after epoch ${result.resumedFrom}`);
       for (const h of result.history)
         log(

@@ -7,6 +7,7 @@ interface WorkerCliOptions {
   queue: string;
   workers: number;
   dataDir?: string;
+  base?: string;
   lockDuration: number;
   stalledInterval: number;
 }
@@ -21,6 +22,10 @@ export function registerWorker(program: Command): void {
     .requiredOption('--queue <url>', 'queue to work for (redis://HOST:PORT)')
     .option('--workers <n>', 'jobs run at once, each on its own thread', positiveInt('--workers'), 1)
     .option('--data-dir <dir>', "where to look for data first (default: the plan's)")
+    .option(
+      '--base <dir>',
+      "folder the plans' relative model and data paths are taken from on this machine (the plan file's folder or its copy; default: the current folder)",
+    )
     .option(
       '--lock-duration <s>',
       "seconds a job's lock lasts unrenewed: a killed worker's job runs again this long after",
@@ -39,6 +44,7 @@ export function registerWorker(program: Command): void {
       const w = await startSweepWorker(o.queue, {
         workers: o.workers,
         dataDir: o.dataDir,
+        base: o.base,
         lockSeconds: o.lockDuration,
         stalledSeconds: o.stalledInterval,
         log,
