@@ -335,6 +335,12 @@ interface TransformEntry {
   u: Float32Array;
 }
 const TRANSFORMS_KEPT = 16;
+/**
+ * At most this many bytes of filters and transforms are kept (a filter and its transform take 100 bytes
+ * per input-output channel pair): the small CNNs' whole networks fit, while a big model such as darknet
+ * tiny (up to 1024 x 512 channels, 52 MB a layer) is not cached, so its peak memory does not grow.
+ */
+const TRANSFORM_BYTES_KEPT = 24 * 1024 * 1024;
 const transforms: TransformEntry[] = [];
 let transformHits = 0;
 let transformCacheOn = true;
@@ -373,8 +379,17 @@ function cachedTransform(filter: Float32Array, c: number, k: number): Float32Arr
 
 /** Keeps copies of `filter` and its transform `u` (views of the heap) as the newest entry. */
 function rememberTransform(filter: Float32Array, c: number, k: number, u: Float32Array): void {
+  const bytes = (filter.length + u.length) * 4;
+  if (bytes > TRANSFORM_BYTES_KEPT) return;
   transforms.unshift({ c, k, filter: filter.slice(), u: u.slice() });
-  if (transforms.length > TRANSFORMS_KEPT) transforms.length = TRANSFORMS_KEPT;
+  let kept = 0;
+  for (let i = 0; i < transforms.length; i++) {
+    kept += (transforms[i].filter.length + transforms[i].u.length) * 4;
+    if (i >= TRANSFORMS_KEPT || kept > TRANSFORM_BYTES_KEPT) {
+      transforms.length = i;
+      break;
+    }
+  }
 }
 
 /**
