@@ -64,7 +64,7 @@ export interface ExplainMap {
   mapShape: number[];
   /** The map was upsampled (bilinear) to the input size for display. */
   upsampled: boolean;
-  /** The display scale, shared by the models for this image and method. */
+  /** The display scale, shared by the models for this image and method (its own with `displayScale` each). */
   scale: number;
   /** Per-image numbers of the explainer: score, baselineScore, delta, relativeError, bias. */
   [k: string]: unknown;
@@ -108,6 +108,13 @@ export interface ExplainSetOptions {
   targets: ExplainTarget[];
   /** Display: magnitudes (default) or signed values, and the colormap. */
   display?: { sign?: 'abs' | 'signed'; colormap?: Colormap };
+  /**
+   * `shared` (default): the maps of one image and method share one scale across the models, so
+   * their brightness compares; `each`: every map on its own scale (its own 99th percentile), so each
+   * model's pattern shows even where its gradients are much smaller, and its display values (and
+   * shape score) do not depend on the other models of the set.
+   */
+  displayScale?: 'shared' | 'each';
   /** Runs the items (default {@link localExplainRunner} on `models`). */
   runner?: ExplainRunner;
   /** Passes submitted ahead of the one being read (a pool's size keeps its workers busy; default 0). */
@@ -205,6 +212,7 @@ export async function explainSet(o: ExplainSetOptions): Promise<ExplainSetResult
   const [h, w, c] = models[0].inputShape;
   const seed = o.options.seed ?? 0;
   const disp = displayDefaults(o.display);
+  const each = o.displayScale === 'each';
   const per = h * w * c;
   const run = o.runner ?? localExplainRunner(models, data);
   const lookahead = o.lookahead ?? 0;
@@ -301,13 +309,14 @@ export async function explainSet(o: ExplainSetOptions): Promise<ExplainSetResult
       } finally {
         tf.dispose([batch.x, batch.y]);
       }
-      // One display scale per image and method, shared by all models.
+      // One display scale per image and method, shared by all models (or one per map: `each`).
       for (const [i, row] of rows.entries()) {
         const values: Float32Array[][] = models.map(() => []);
         for (const [m, method] of methods.entries()) {
           const raw = models.map((_, k) => display[m][k][i]);
-          const scale = sharedScale(raw, DISPLAY_PERCENTILE);
+          const shared = each ? NaN : sharedScale(raw, DISPLAY_PERCENTILE);
           for (const [k, entry] of row.models.entries()) {
+            const scale = each ? sharedScale([raw[k]], DISPLAY_PERCENTILE) : shared;
             entry.methods[method].scale = scale;
             values[k][m] = normalise(raw[k], scale, disp.sign);
           }
@@ -330,7 +339,9 @@ export async function explainSet(o: ExplainSetOptions): Promise<ExplainSetResult
     display: {
       ...disp,
       percentile: DISPLAY_PERCENTILE,
-      sharedScale: `maps of one method on one image share one scale across the ${models.length} model(s): the ${DISPLAY_PERCENTILE}th percentile of |map| over all of them`,
+      sharedScale: each
+        ? `every map on its own scale (--display-scale each): the ${DISPLAY_PERCENTILE}th percentile of its |map|`
+        : `maps of one method on one image share one scale across the ${models.length} model(s): the ${DISPLAY_PERCENTILE}th percentile of |map| over all of them`,
       upsampling:
         'maps smaller than the input (CAM, Grad-CAM) are upsampled bilinearly for display; statistics are on the raw maps',
     },

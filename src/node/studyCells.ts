@@ -52,6 +52,8 @@ export interface MemberContext {
   stylized: { data: Dataset; indices: number[] | null } | null;
   /** The worker pool attacks run on (null: in this thread). */
   pool: WorkerPool | null;
+  /** The model's clean predictions on `data`, once a cell has computed them (shared by the transform cells). */
+  clean?: { predictions: Int32Array | null };
 }
 
 const provenanceOf = (r: {
@@ -85,6 +87,9 @@ type CellPlan =
       measure: () => Promise<CellMeasurement> | CellMeasurement;
     };
 
+/** The member's shared holder of clean predictions (created on first use). */
+const cleanOf = (ctx: MemberContext) => (ctx.clean ??= { predictions: null });
+
 function planCell(
   ctx: MemberContext,
   col: Exclude<StudyColumn, { kind: 'pgd200' }>,
@@ -98,7 +103,7 @@ function planCell(
       data,
       dataSpec: o.data,
       settings: { batchSize },
-      measure: () => measureTransformCell(c, data, null, { seed: o.seed, batchSize }),
+      measure: () => measureTransformCell(c, data, null, { seed: o.seed, batchSize, clean: cleanOf(ctx) }),
     };
   if (col.kind === 'transform') {
     const t = tableTransform(col.transform, col.param);
@@ -115,7 +120,13 @@ function planCell(
       data,
       dataSpec: o.data,
       settings: { transform: col.transform, param: col.param, seed: o.seed },
-      measure: () => measureTransformCell(c, data, t, { seed: o.seed, batchSize, onProgress: progress }),
+      measure: () =>
+        measureTransformCell(c, data, t, {
+          seed: o.seed,
+          batchSize,
+          onProgress: progress,
+          clean: cleanOf(ctx),
+        }),
     };
   }
   if (col.kind === 'stylized') {

@@ -28,7 +28,7 @@ import { knownCell, measureCell, type CellOptions, type MemberContext } from './
 /** Options of {@link studyRun}. */
 export interface StudyRunOptions {
   def: StudyDef;
-  /** The CIFAR-10 zoo's listing (listZoo(dir, CIFAR10_ZOO)). */
+  /** The zoo's listing (listZoo(dir, CIFAR10_ZOO), or MNIST_ZOO for the MNIST AT-CNN table). */
   zoo: ZooListing;
   /** Test set spec, where to look for it, and its first `limit` images (default the table's). */
   data: string;

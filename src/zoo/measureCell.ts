@@ -55,17 +55,28 @@ export function pairedAccuracy(
 /**
  * Accuracy of `model` on `data` with `transform` applied to each batch (given the run's seed and the
  * images' indices in `data`, so the batching does not matter), beside its clean accuracy on the same
- * images; `transform` null measures the clean images.
+ * images; `transform` null measures the clean images. `o.clean` supplies the model's clean
+ * predictions on `data` when the caller has them (a table measures several transforms of one set),
+ * or receives them (an empty array of `data.size` is filled).
  */
 export function measureTransformCell(
   model: Classifier,
   data: Dataset,
   transform: BatchTransform | null,
-  o: { seed: number; batchSize?: number; onProgress?: (done: number, total: number) => void },
+  o: {
+    seed: number;
+    batchSize?: number;
+    onProgress?: (done: number, total: number) => void;
+    clean?: { predictions: Int32Array | null };
+  },
 ): CellMeasurement {
   const t0 = performance.now();
   const bs = o.batchSize ?? CELL_BATCH;
-  const clean = evaluate(model, data, { batchSize: bs }).predictions;
+  const known = o.clean?.predictions;
+  if (known && known.length !== data.size)
+    throw new Error(`measureTransformCell: ${known.length} clean predictions for ${data.size} images`);
+  const clean = known ?? evaluate(model, data, { batchSize: bs }).predictions;
+  if (o.clean) o.clean.predictions = clean;
   const predictions = transform ? new Int32Array(data.size) : clean;
   if (transform) {
     let done = 0;

@@ -6,7 +6,8 @@
  * - `1` (`--zoo cifar10`): Boopathy et al. Table 1, CIFAR-10: PGD-200 accuracy at eps 0..10 /255.
  * - `2`: Boopathy et al. Table 2: accuracy under Gabor, Snow and JPEG L-inf / L2 / L1 attacks.
  * - `atcnn`: Zhang & Zhu's generalisation tests: clean, stylised, saturated (p = 1..1024) and
- *   patch-shuffled (k = 2, 4, 8) test images, each with both AT-CNN accuracies.
+ *   patch-shuffled (k = 2, 4, 8) test images, each with both AT-CNN accuracies; with `zoo` 'mnist',
+ *   the same on the MNIST zoo (saturation and shuffling at k = 2, 4, 7; no stylised column).
  *
  *   const def = studyDef('atcnn');
  *   const t = buildStudyTable(def, { models, missing, data, command, versions });
@@ -20,6 +21,8 @@ export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
 export {
   atcnnDef,
   ATCNN_ADVERSARIAL,
+  MNIST_ATCNN_ADVERSARIAL,
+  MNIST_SHUFFLE_SIZES,
   SATURATION_LEVELS,
   SHUFFLE_SIZES,
   STRONG_SATURATION,
@@ -68,7 +71,7 @@ export interface FindingDef {
 /** A table of the seed: rows, columns, the seed's numbers, findings, defaults. */
 export interface StudyDef {
   id: StudyId;
-  zoo: 'cifar10';
+  zoo: 'cifar10' | 'mnist';
   title: string;
   rows: StudyRow[];
   columns: StudyColumn[];
@@ -86,8 +89,18 @@ export interface StudyDef {
 export const STUDY_IDS = ['1', '2', 'atcnn'] as const;
 export type StudyId = (typeof STUDY_IDS)[number];
 
-/** The table `id` (`eps` replaces Table 1's budgets, `attackSteps` Table 2's 200 steps). */
-export function studyDef(id: string, o: { eps?: number[]; attackSteps?: number } = {}): StudyDef {
+/**
+ * The table `id` of zoo `zoo` (default CIFAR-10; the MNIST zoo has `atcnn` here): `eps` replaces
+ * Table 1's budgets, `attackSteps` Table 2's 200 steps.
+ */
+export function studyDef(
+  id: string,
+  o: { eps?: number[]; attackSteps?: number; zoo?: 'cifar10' | 'mnist' } = {},
+): StudyDef {
+  if (o.zoo === 'mnist') {
+    if (id === 'atcnn') return atcnnDef('mnist');
+    throw new UserError(`table '${id}' is not a study table of the MNIST zoo; use atcnn`);
+  }
   if (id === '1') return table1Def(o.eps);
   if (id === '2') return table2Def(o.attackSteps);
   if (id === 'atcnn') return atcnnDef();

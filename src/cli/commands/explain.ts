@@ -53,6 +53,7 @@ interface ExplainCliOptions {
   json?: boolean;
   workers?: number;
   shapeScore?: boolean;
+  displayScale: 'shared' | 'each';
 }
 
 /** Registers `advlens explain`. */
@@ -96,6 +97,14 @@ export function registerExplain(program: Command): void {
         '--colormap <name>',
         'display colours (default inferno for abs, diverging for signed)',
       ).choices(['inferno', 'diverging', 'gray']),
+    )
+    .addOption(
+      new Option(
+        '--display-scale <kind>',
+        "shared: maps of one image and method share one scale across the models (brightness compares); each: every map on its own 99th percentile (each model's pattern shows, and --shape-score does not depend on the other models)",
+      )
+        .choices(['shared', 'each'])
+        .default('shared'),
     )
     .option('--overlay', 'also write each map blended over its image')
     .option('--preset <name>', 'describe models without a card by a preset (darknet-tiny)')
@@ -151,6 +160,7 @@ async function runExplain(o: ExplainCliOptions): Promise<void> {
       options: base,
       targets,
       display: { sign: o.sign, colormap: o.colormap },
+      displayScale: o.displayScale,
       sources: dirs.map((dir) => ({ dir: modelDir(dir), preset: o.preset })),
       workers: o.workers,
       onProgress: (d, t, what) => bar.update(d, t, what),

@@ -19,7 +19,7 @@ import { zooVerify, type VerifyOptions } from './zooVerify.ts';
 import { listingJson, printListing } from '../zooListing.ts';
 import { zooStudyTable } from './zooStudy.ts';
 import { STUDY_IDS } from '../../zoo/study.ts';
-import { zooDef, ZOOS } from '../../zoo/zoos.ts';
+import { MNIST_ZOO, zooDef, ZOOS } from '../../zoo/zoos.ts';
 
 const DEFAULT_EPS = [0, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4];
 /** Table 3's budgets (the paper's) and images (Table 1's 200: the paper does not say). */
@@ -189,10 +189,13 @@ export function registerZoo(program: Command): void {
     .option('--models <dir>', 'folder holding the zoo (default models)')
     .option(
       '--zoo <name>',
-      `which zoo: ${Object.keys(ZOOS).join(', ')} (default mnist for --table 1, cifar10 for the others)`,
+      `which zoo: ${Object.keys(ZOOS).join(', ')} (default mnist for tables 1 and 3, cifar10 for the others; atcnn has both)`,
     )
     .addOption(
-      new Option('--table <id>', 'which table: 1, 2 (CIFAR-10), 3 (MNIST: AAI), atcnn (CIFAR-10)')
+      new Option(
+        '--table <id>',
+        'which table: 1, 2 (CIFAR-10), 3 (MNIST: AAI), atcnn (CIFAR-10 by default; MNIST with --zoo mnist: saturation and shuffling)',
+      )
         .choices([...new Set(['1', '3', ...STUDY_IDS])])
         .default('1'),
     )
@@ -224,7 +227,7 @@ export function registerZoo(program: Command): void {
     )
     .option(
       '--seed <n>',
-      'CIFAR-10 tables: seed of the transforms and unforeseen attacks (batch b: seed + 1000003 b; default 1)',
+      'CIFAR-10 tables and atcnn: seed of the transforms and unforeseen attacks (batch b: seed + 1000003 b; default 1)',
       positiveInt('--seed'),
     )
     .option(
@@ -280,6 +283,10 @@ export function registerZoo(program: Command): void {
       if (which === 'cifar10' && o.autoattack)
         throw new UserError('--autoattack is measured on the MNIST zoo (table 1): drop --zoo cifar10');
       if (which === 'cifar10') return zooStudyTable(program, o, models);
+      if (o.table === 'atcnn') {
+        if (o.autoattack) throw new UserError('--autoattack applies to --table 1 (drop it for atcnn)');
+        return zooStudyTable(program, o, models, MNIST_ZOO);
+      }
       if (o.table !== '1' && o.table !== '3')
         throw new UserError(`--table ${o.table} is a CIFAR-10 table: use --zoo cifar10 (or leave --zoo out)`);
       await zooTable(program, o, models);
