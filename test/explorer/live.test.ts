@@ -1,6 +1,7 @@
 /**
  * The explorer's live mode in Debian's chromium against `advlens serve` (createServer on loopback,
- * serving the explorer built here, with its Content-Security-Policy): upload a photo (an MNIST seven
+ * serving the built explorer: dist/explorer, or a fresh Vite build when that is stale; with its
+ * Content-Security-Policy): upload a photo (an MNIST seven
  * written as a PNG), pick the target class by typing its label, start a pathways job and see the
  * first strength's graph appear (timed), then the others; the attacked image, its perturbation and
  * the top-5 bars follow the slider; the graph's neurons are those of the job's own result; a pinned
@@ -15,7 +16,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { encodePng, getBatch, initNodeBackend, loadDataset } from '../../src/node/index.ts';
 import { graphNeurons, type PathwaysResult } from '../../src/pathways/pathways.ts';
@@ -24,42 +24,15 @@ import { imageExploits } from '../../src/pathways/imageView.ts';
 import { loadClassifier } from '../../src/node/models.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.join(root, 'test-artifacts', 'explorer');
-
-type Playwright = typeof import('playwright-core');
-let playwright: Playwright | null = null;
-try {
-  playwright = await import('playwright-core');
-} catch {
-  playwright = null;
-}
-const skip = !fs.existsSync(CHROMIUM)
-  ? `no ${CHROMIUM}: install Debian's package chromium (apt-get install chromium) to run the explorer test`
-  : !playwright
-    ? `playwright-core is not installed (npm install); with Debian's package chromium it runs the explorer test`
-    : false;
+import { explorerApp, keys, openBrowser, root, skip, type BrowserSession } from './helpers.ts';
 
 let tmp = '';
 let app: import('fastify').FastifyInstance | null = null;
 let base = '';
-let browser: import('playwright-core').Browser | null = null;
-let page: import('playwright-core').Page;
-const problems: string[] = [];
-const shots: string[] = [];
-
-async function shot(name: string): Promise<void> {
-  const file = path.join(tmp, name);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
-
-const keys = (v: Record<string, number[]>) =>
-  Object.entries(v)
-    .flatMap(([l, cs]) => cs.map((c) => `${l}:${c}`))
-    .sort();
+let session: BrowserSession | null = null;
+let page: BrowserSession['page'];
+let problems: string[] = [];
+const shot = (name: string) => session!.shot(name);
 
 before(async () => {
   if (skip) return;
@@ -79,37 +52,22 @@ before(async () => {
     );
   b.x.dispose();
   b.y.dispose();
-  const { build } = await import('vite');
-  const ui = path.join(tmp, 'app');
-  await build({
-    configFile: path.join(root, 'explorer', 'vite.config.ts'),
-    build: { outDir: ui },
-    logLevel: 'error',
-  });
   const { createServer } = await import('../../src/server/app.ts');
   app = await createServer({
     dataDir: path.join(tmp, 'server'),
-    uiDir: ui,
+    uiDir: await explorerApp(tmp),
     workers: 1,
     log: () => undefined,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  browser = await playwright!.chromium.launch({ executablePath: CHROMIUM, headless: true });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
-  });
+  session = await openBrowser(tmp, { viewport: { width: 1400, height: 1000 } });
+  ({ page, problems } = session);
 });
 
 after(async () => {
-  await browser?.close();
+  await session?.close();
   await app?.close();
-  if (shots.length) {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    for (const f of shots) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
-  }
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -17,12 +17,12 @@ import { loadDataset } from '../../src/node/loadData.ts';
 import { listZoo } from '../../src/node/zoo.ts';
 import { studyRun } from '../../src/node/studyRun.ts';
 import { CIFAR10_ZOO, MNIST_ZOO } from '../../src/zoo/zoos.ts';
-import { atcnnDef, table1Def, table2Def, type StudyTable } from '../../src/zoo/study.ts';
+import { atcnnDef, table1Def, table2Def, type StudyCell, type StudyTable } from '../../src/zoo/study.ts';
 import { registerBuiltinTableTransforms, unregisterTableTransform } from '../../src/zoo/tableTransforms.ts';
 import { imageSeed, patchPermutation } from '../../src/data/transforms/index.ts';
 import { evaluate } from '../../src/metrics/accuracy.ts';
 import { getBatch, makeDataset, type Dataset } from '../../src/data/dataset.ts';
-import { attack } from '../../src/attacks/index.ts';
+import { attack, type AttackArgs } from '../../src/attacks/index.ts';
 import { encodePng } from '../../src/node/image.ts';
 import { loadStylizedPairs } from '../../src/node/stylizedPairs.ts';
 import { UserError } from '../../src/errors.ts';
@@ -140,6 +140,25 @@ function direct(
   return { accuracy: right / data.size, conditional: cleanRight ? kept / cleanRight : null };
 }
 
+/** Asserts that `cell` holds the accuracy and the second accuracy of `direct` (by direct counting). */
+function checkCell(cell: StudyCell, want: ReturnType<typeof direct>, what: string) {
+  assert.equal(cell.value, want.accuracy, what);
+  assert.equal(cell.conditional, want.conditional, `${what}, second accuracy`);
+}
+
+/** The accuracy of `c` on the first four test images after `name` attacked them with `options`, by direct counting. */
+function attackedAccuracy(
+  c: Awaited<ReturnType<typeof loadClassifier>>,
+  x4: ReturnType<typeof getBatch>,
+  name: string,
+  options: AttackArgs,
+): number {
+  const r = attack(name)(c, x4, options);
+  const p = tf.tidy(() => tf.argMax(c.logits(r.xAdv), 1).arraySync() as number[]);
+  tf.dispose([r.xAdv, r.logits]);
+  return p.filter((q, i) => q === test16.labels[i]).length / 4;
+}
+
 test(
   'atcnn: clean, saturation, patch shuffling and the stylised copy equal direct computations; cards record each cell; stylised reads its folder; absent members are "not trained yet"',
   { skip },
@@ -199,9 +218,7 @@ test(
         assert.equal(r.cells[col(t, 'clean')].value, clean);
         for (const p of [1, 8, 1024]) {
           const d = direct(c, test16, (v) => saturateLoop(v, p));
-          const cell = r.cells[col(t, `saturate:${p}`)];
-          assert.equal(cell.value, d.accuracy, `${folder} saturation ${p}`);
-          assert.equal(cell.conditional, d.conditional, `${folder} saturation ${p}, second accuracy`);
+          checkCell(r.cells[col(t, `saturate:${p}`)], d, `${folder} saturation ${p}`);
         }
         // Saturation 2 is the identity.
         assert.equal(r.cells[col(t, 'saturate:2')].value, clean);
@@ -222,9 +239,7 @@ test(
               }
           }
           const d = direct(c, test16, makeDataset({ ...test16, pixels: px }));
-          const cell = r.cells[col(t, `shuffle:${k}`)];
-          assert.equal(cell.value, d.accuracy, `${folder} shuffle ${k}`);
-          assert.equal(cell.conditional, d.conditional, `${folder} shuffle ${k}, second accuracy`);
+          checkCell(r.cells[col(t, `shuffle:${k}`)], d, `${folder} shuffle ${k}`);
         }
         // The stylised column: the folder's images 0..15 (named by their source index, as advlens
         // stylize writes them) paired with the clean ones: both accuracies by direct counting.
@@ -233,8 +248,7 @@ test(
           test16,
           makeDataset({ ...test16, pixels: Uint8Array.from(test16.pixels, (v) => 255 - v) }),
         );
-        assert.equal(r.cells[col(t, 'stylized')].value, d.accuracy);
-        assert.equal(r.cells[col(t, 'stylized')].conditional, d.conditional);
+        checkCell(r.cells[col(t, 'stylized')], d, `${folder} stylized`);
         c.model.dispose();
         const card = cardOf(folder);
         const rec = card.metrics['cell:saturate:8@cifar10:test'];
@@ -313,16 +327,13 @@ test(
       const values = row(t, m).cells.map((x) => x.value);
       const acc = (e: number) => {
         if (e === 0) return evaluate(c, { ...test16, ...sliceOf(test16, 4) }).accuracy;
-        const r = attack('pgd-linf')(c, x4, {
+        return attackedAccuracy(c, x4, 'pgd-linf', {
           eps: e,
           steps: 200,
           stepSize: 0.01,
           randomStart: false,
           loss: 'ce',
         });
-        const p = tf.tidy(() => tf.argMax(c.logits(r.xAdv), 1).arraySync() as number[]);
-        tf.dispose([r.xAdv, r.logits]);
-        return p.filter((q, i) => q === test16.labels[i]).length / 4;
       };
       assert.deepEqual(values, eps.map(acc), m);
       const rec = cardOf(`cifar10-${m}`).metrics['pgd200:cifar10:test'];
@@ -419,10 +430,7 @@ test(
       ['jpeg-l1', 256 / 255],
     ] as const) {
       // Batch 0 of the run: seed 1 + 1000003 * 0.
-      const r = attack(name)(c, x4, { eps, seed: 1, steps: 5 });
-      const p = tf.tidy(() => tf.argMax(c.logits(r.xAdv), 1).arraySync() as number[]);
-      tf.dispose([r.xAdv, r.logits]);
-      const want = p.filter((q, i) => q === test16.labels[i]).length / 4;
+      const want = attackedAccuracy(c, x4, name, { eps, seed: 1, steps: 5 });
       assert.equal(row(t, 'standard').cells[col(t, name)].value, want, name);
       const rec = cardOf('cifar10-standard').metrics[`cell:${name}@cifar10:test`];
       assert.deepEqual(rec.settings, { attack: name, eps, steps: 5, seed: 1, batchSize: 100 });
