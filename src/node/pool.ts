@@ -209,8 +209,14 @@ export function createPool(o: PoolOptions): WorkerPool {
     return slot;
   });
 
-  /** Hands queued tasks to idle, ready workers; holds the event loop open only while tasks run. */
+  /**
+   * Hands queued tasks to idle, ready workers; holds the event loop open only while tasks run. Once
+   * the pool is closed it does nothing: a worker's 'ready' message read after close() (the main
+   * thread was busy while the workers started) would otherwise unref the workers being terminated,
+   * leaving close() waiting for their exit on an empty event loop (exit code 13 under a top-level await).
+   */
   function dispatch(): void {
+    if (closed) return;
     for (const s of slots) {
       if (s.current || failure) continue;
       const p = s.own.shift() ?? shared.shift();
@@ -262,8 +268,8 @@ export function createPool(o: PoolOptions): WorkerPool {
       for (const p of s.own.splice(0)) p.reject(err);
     }
     for (const p of shared.splice(0)) p.reject(err);
-    // An idle worker is unref'd; hold the event loop open until each has exited, or a pool closed
-    // while its workers still start leaves terminate() pending on an empty loop (exit code 13).
+    // An idle worker is unref'd; hold the event loop open until each has exited (dispatch no longer
+    // runs to unref them again), or terminate() is left pending on an empty loop (exit code 13).
     await Promise.all(
       slots.map((s) => {
         s.worker.ref();
