@@ -338,3 +338,22 @@ export async function withPool<T>(
     await pool.close();
   }
 }
+
+/**
+ * Runs `fn` over `cells`, each a measurement of `perCell` batches, on a pool of at most `workers`
+ * threads (`--workers`; no more than there are batches): as many cells at once as keep every worker
+ * busy (one at a time in process when the pool is `null`), answering their results in order. With no
+ * cells, no thread starts. The zoo tables measure their cells with it.
+ */
+export async function withCellPool<T, R>(
+  cells: readonly T[],
+  perCell: number,
+  workers: number | undefined,
+  fn: (cell: T, pool: WorkerPool | null) => Promise<R>,
+): Promise<R[]> {
+  if (cells.length === 0) return [];
+  const n = Math.min(checkWorkers(workers), perCell * cells.length);
+  return withPool(n, (pool) =>
+    mapConcurrent(cells, pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1, (cell) => fn(cell, pool)),
+  );
+}
