@@ -378,10 +378,7 @@ export function zooTableJson(t: ZooTable): string {
 export function zooTableHtml(t: ZooTable): string {
   const table = htmlTable(
     ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],
-    t.rows.map((r) => [
-      methodCellHtml(r),
-      ...t.eps.map((_, j) => cellText(r, j)),
-    ]),
+    t.rows.map((r) => [methodCellHtml(r), ...t.eps.map((_, j) => cellText(r, j))]),
   );
   return reportPage(
     t.title,
