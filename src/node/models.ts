@@ -9,6 +9,7 @@ import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { CARD_FILE, inferCard, isGraphModel, resolveCard, type ModelSource } from '../models/resolveCard.ts';
 import { versions } from '../version.ts';
 import { fileHandler, readJson, writeFileAtomic } from './fsio.ts';
+import { mergeIntoCard, type RecordPlace } from '../zoo/cardRecord.ts';
 
 export { CARD_FILE };
 
@@ -162,6 +163,20 @@ export function writeCard(dir: string, card: ModelCard): void {
  */
 export function recordMetric(dir: string, loaded: ModelCard, key: string, metric: MetricRecord): void {
   updateCard(dir, loaded, (card) => ({ ...card, metrics: { ...(card.metrics ?? {}), [key]: metric } }));
+}
+
+/**
+ * Records in the card in `dir` what `merge` makes of the record the card on disk holds at `place`
+ * (re-read, as {@link recordMetric}: another cell may have been recorded meanwhile), for records
+ * merged cell by cell (zoo/cardRecord.ts).
+ */
+export function recordMerged<R>(
+  dir: string,
+  loaded: ModelCard,
+  place: RecordPlace<R>,
+  merge: (old: R | null) => MetricRecord,
+): void {
+  updateCard(dir, loaded, (card) => mergeIntoCard(card, place, merge));
 }
 
 /** Rewrites the card in `dir` with `change`, applied to the card on disk (re-read: see {@link recordMetric}). */

@@ -209,8 +209,14 @@ export function createPool(o: PoolOptions): WorkerPool {
     return slot;
   });
 
-  /** Hands queued tasks to idle, ready workers; holds the event loop open only while tasks run. */
+  /**
+   * Hands queued tasks to idle, ready workers; holds the event loop open only while tasks run. Once
+   * the pool is closed it does nothing: a worker's 'ready' message read after close() (the main
+   * thread was busy while the workers started) would otherwise unref the workers being terminated,
+   * leaving close() waiting for their exit on an empty event loop (exit code 13 under a top-level await).
+   */
   function dispatch(): void {
+    if (closed) return;
     for (const s of slots) {
       if (s.current || failure) continue;
       const p = s.own.shift() ?? shared.shift();
@@ -262,8 +268,8 @@ export function createPool(o: PoolOptions): WorkerPool {
       for (const p of s.own.splice(0)) p.reject(err);
     }
     for (const p of shared.splice(0)) p.reject(err);
-    // An idle worker is unref'd; hold the event loop open until each has exited, or a pool closed
-    // while its workers still start leaves terminate() pending on an empty loop (exit code 13).
+    // An idle worker is unref'd; hold the event loop open until each has exited (dispatch no longer
+    // runs to unref them again), or terminate() is left pending on an empty loop (exit code 13).
     await Promise.all(
       slots.map((s) => {
         s.worker.ref();
@@ -331,4 +337,23 @@ export async function withPool<T>(
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Runs `fn` over `cells`, each a measurement of `perCell` batches, on a pool of at most `workers`
+ * threads (`--workers`; no more than there are batches): as many cells at once as keep every worker
+ * busy (one at a time in process when the pool is `null`), answering their results in order. With no
+ * cells, no thread starts. The zoo tables measure their cells with it.
+ */
+export async function withCellPool<T, R>(
+  cells: readonly T[],
+  perCell: number,
+  workers: number | undefined,
+  fn: (cell: T, pool: WorkerPool | null) => Promise<R>,
+): Promise<R[]> {
+  if (cells.length === 0) return [];
+  const n = Math.min(checkWorkers(workers), perCell * cells.length);
+  return withPool(n, (pool) =>
+    mapConcurrent(cells, pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1, (cell) => fn(cell, pool)),
+  );
 }

@@ -5,7 +5,6 @@
  * budget, the others as `cell:<column>@<data>` records.
  */
 import { subset, type Dataset } from '../data/dataset.ts';
-import { UserError } from '../errors.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ModelCard } from '../models/card.ts';
 import { versions } from '../version.ts';
@@ -36,7 +35,8 @@ import {
 } from '../zoo/measureCell.ts';
 import { tableTransform } from '../zoo/tableTransforms.ts';
 import type { StudyCell, StudyColumn } from '../zoo/study.ts';
-import { recordMetric } from './models.ts';
+import { recordMerged, recordMetric } from './models.ts';
+import { readOrRecompute } from '../zoo/cardRecord.ts';
 import type { WorkerPool } from './pool.ts';
 import { readJson } from './fsio.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
@@ -169,14 +169,7 @@ function planCell(
 }
 
 /** A card's record of `data`, or null; a malformed one is an error unless it is about to be measured again. */
-function readOr<T>(read: () => T | null, o: CellOptions): T | null {
-  try {
-    return read();
-  } catch (err) {
-    if (!(err instanceof UserError) || !o.recompute) throw err;
-    return null;
-  }
-}
+const readOr = <T>(read: () => T | null, o: CellOptions): T | null => readOrRecompute(read, o.recompute);
 
 /** The cell from the member's card, or why it stays empty; null when it has to be measured. */
 export function knownCell(ctx: MemberContext, col: StudyColumn, o: CellOptions): StudyCell | null {
@@ -291,10 +284,14 @@ async function pgdCell(
     'the new measurement',
   );
   if (o.record) {
-    // Re-read the card: an earlier cell of this run may have merged into its record.
-    const card = readJson<ModelCard>(ctx.cardPath, 'model card');
-    const old = readOr(() => readRobustRecord(card, o.data, ctx.cardPath), o);
-    recordMetric(ctx.dir, card, robustKey(o.data), mergeRobustRecord(old, record));
+    // Merged into the record on disk: an earlier cell of this run may have merged into it.
+    const place = {
+      key: robustKey(o.data),
+      parse: parseRobustRecord,
+      where: ctx.cardPath,
+      recompute: o.recompute,
+    };
+    recordMerged(ctx.dir, ctx.c.card, place, (old) => mergeRobustRecord(old, record));
     onRecord();
   }
   return {

@@ -23,19 +23,19 @@ import {
   aaiKey,
   aaiRunOf,
   addAaiCell,
+  parseAaiRecord,
   readAaiRecord,
   tauStats,
   type AaiCell,
-  type AaiRecord,
   type AaiSettings,
 } from '../zoo/aaiRecord.ts';
-import type { RobustRun } from '../zoo/robustRecord.ts';
+import { readOrRecompute, type RecordRun as RobustRun } from '../zoo/cardRecord.ts';
 import { SEED_ROW_OF } from '../zoo/seedTable.ts';
 import { buildZooTable3, type Table3Model, type ZooTable3 } from '../zoo/table3.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
-import { loadClassifier, updateCard } from './models.ts';
-import { checkWorkers, mapConcurrent, withPool } from './pool.ts';
+import { loadClassifier, recordMerged } from './models.ts';
+import { checkWorkers, withCellPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
 /** Options of {@link zooTable3Run}. */
@@ -115,7 +115,7 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
   const attack = { ...(o.attack ?? AAI200) };
   const command = o.command ?? '(library call: zooTable3Run)';
   const batchSize = attack.batchSize;
-  const workers = checkWorkers(o.workers);
+  checkWorkers(o.workers);
   const keep = o.only ?? ZOO_METHODS.filter((m) => SEED_ROW_OF[m.method]).map((m) => m.method);
   const methods = ZOO_METHODS.filter((m) => keep.includes(m.method));
   const present = o.present.filter((e) => keep.includes(e.method));
@@ -133,12 +133,7 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
       const d = await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: o.limit });
       data ??= d;
       if (d.size !== data.size) throw new UserError(`${e.dir}: ${d.size} examples instead of ${data.size}`);
-      let old: AaiRecord | null = null;
-      try {
-        old = readAaiRecord(c.card, o.data, e.cardPath);
-      } catch (err) {
-        if (!(err instanceof UserError) || !o.recompute) throw err;
-      }
+      const old = readOrRecompute(() => readAaiRecord(c.card, o.data, e.cardPath), o.recompute);
       // The clean accuracy on these images identifies the weights a recorded cell was measured with.
       const accuracy = evaluate(c, d, { batchSize }).accuracy;
       const setting = { data: o.data, examples: d.size, accuracy, attack };
@@ -147,42 +142,37 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
       const todo = eps.filter((_, j) => cells[j] === null);
       const runs: RobustRun[] = fromCard.map((x) => aaiRunOf(old, x)!);
       const measured: number[] = [];
-      if (todo.length && !o.cached)
-        await withPool(workers, async (pool) => {
-          const runner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localRunner(c);
-          const perCell = Math.ceil(d.size / batchSize);
-          // Enough cells at once to keep every worker busy; each is recorded as it finishes.
-          const concurrent = pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1;
-          let images = 0;
-          const total = todo.length * d.size;
-          await mapConcurrent(todo, concurrent, async (x) => {
-            const m = await measureAaiCell(d, x, attack, runner, (item) => {
-              images += item.count;
-              o.onProgress?.(e.method, images, total, `eps ${x}`);
-            });
-            const run = {
-              measuredAt: new Date().toISOString(),
-              command,
-              versions: versions(),
-              seconds: m.seconds,
-            };
-            cells[eps.indexOf(x)] = m.cell;
-            measured.push(x);
-            runs.push({ ...run, eps: [x] });
-            if (o.record)
-              // Added to the record on disk (another command may have recorded into the card meanwhile).
-              updateCard(e.dir, c.card, (card) => {
-                let cur: AaiRecord | null = null;
-                try {
-                  cur = readAaiRecord(card, o.data, e.cardPath);
-                } catch (err) {
-                  if (!(err instanceof UserError) || !o.recompute) throw err;
-                }
-                const rec = addAaiCell(cur, { ...setting, source: d.source }, m.cell, run);
-                return { ...card, metrics: { ...(card.metrics ?? {}), [aaiKey(o.data)]: rec } };
-              });
-          });
+      let images = 0;
+      const total = todo.length * d.size;
+      // Enough cells at once to keep every worker busy; each is recorded as it finishes.
+      await withCellPool(o.cached ? [] : todo, Math.ceil(d.size / batchSize), o.workers, async (x, pool) => {
+        const runner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localRunner(c);
+        const m = await measureAaiCell(d, x, attack, runner, (item) => {
+          images += item.count;
+          o.onProgress?.(e.method, images, total, `eps ${x}`);
         });
+        const run = {
+          measuredAt: new Date().toISOString(),
+          command,
+          versions: versions(),
+          seconds: m.seconds,
+        };
+        cells[eps.indexOf(x)] = m.cell;
+        measured.push(x);
+        runs.push({ ...run, eps: [x] });
+        if (o.record) {
+          // Added to the record on disk (another command may have recorded into the card meanwhile).
+          const place = {
+            key: aaiKey(o.data),
+            parse: parseAaiRecord,
+            where: e.cardPath,
+            recompute: o.recompute,
+          };
+          recordMerged(e.dir, c.card, place, (cur) =>
+            addAaiCell(cur, { ...setting, source: d.source }, m.cell, run),
+          );
+        }
+      });
       c.model.dispose();
       measured.sort((a, b) => a - b);
       models.push({

@@ -36,10 +36,11 @@ import {
 } from '../zoo/aaCells.ts';
 import { readJson } from './fsio.ts';
 import type { ModelCard } from '../models/card.ts';
+import { readOrRecompute } from '../zoo/cardRecord.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
-import { loadClassifier, recordMetric, updateCard } from './models.ts';
-import { checkWorkers, mapConcurrent, withPool } from './pool.ts';
+import { loadClassifier, recordMerged, recordMetric, updateCard } from './models.ts';
+import { withCellPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
 /** Options of {@link zooTableRun}. */
@@ -103,13 +104,8 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
     if (d.size !== data.size)
       throw new UserError(`${e.dir} reads ${shapeKey} images: ${d.size} examples instead of ${data.size}`);
     const setting = { data: o.data, examples: d.size, attack };
-    let old: RobustRecord | null = null;
-    try {
-      old = readRobustRecord(c.card, o.data, e.cardPath);
-    } catch (err) {
-      // A malformed record is an error unless it is about to be replaced.
-      if (!(err instanceof UserError) || !o.recompute) throw err;
-    }
+    // A malformed record is an error unless it is about to be replaced.
+    const old = readOrRecompute(() => readRobustRecord(c.card, o.data, e.cardPath), o.recompute);
     const cachedValues = o.recompute ? eps.map(() => null) : robustValues(old, setting, eps);
     const todo = eps.filter((_, j) => cachedValues[j] === null);
     const fromCard = eps.filter((_, j) => cachedValues[j] !== null);
@@ -123,22 +119,17 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
     const runs: RobustRun[] = runsFor(old, fromCard);
     let recorded = false;
     if (todo.length && !o.cached) {
-      let m;
-      {
-        const workers = Math.min(
-          checkWorkers(o.workers),
-          Math.ceil(d.size / (o.batchSize ?? 100)) * todo.length,
-        );
-        m = await withPool(workers, (pool) =>
-          measureRobust(c, d, {
-            eps: todo,
-            attack,
-            batchSize: o.batchSize,
-            onProgress: (done, total, what) => o.onProgress?.(e.method, done, total, what),
-            runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
-          }),
-        );
-      }
+      // All budgets in one measurement, its batches spread over the pool.
+      const perBudget = Math.ceil(d.size / (o.batchSize ?? 100));
+      const [m] = await withCellPool([todo], perBudget * todo.length, o.workers, (todo, pool) =>
+        measureRobust(c, d, {
+          eps: todo,
+          attack,
+          batchSize: o.batchSize,
+          onProgress: (done, total, what) => o.onProgress?.(e.method, done, total, what),
+          runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+        }),
+      );
       values = eps.map((x, j) => {
         if (cachedValues[j] !== null) return cachedValues[j]!;
         const k = m.eps.findIndex((y) => sameEps(y, x));
@@ -165,8 +156,13 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
       provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
       runs.push(...runsFor(record, todo));
       if (o.record) {
-        const merged = mergeRobustRecord(old, record);
-        recordMetric(e.dir, c.card, robustKey(o.data), merged);
+        const place = {
+          key: robustKey(o.data),
+          parse: parseRobustRecord,
+          where: e.cardPath,
+          recompute: o.recompute,
+        };
+        recordMerged(e.dir, c.card, place, (cur) => mergeRobustRecord(cur, record));
         recorded = true;
       }
     }
@@ -241,12 +237,7 @@ async function autoattackCells(
   const runs: RobustRun[] = [];
   for (const [j, x] of eps.entries()) {
     if (sameEps(x, 0)) continue;
-    let old = null;
-    try {
-      old = readCellRecord(card(), aaColumn(x), o.data, e.cardPath);
-    } catch (err) {
-      if (!(err instanceof UserError) || !o.recompute) throw err;
-    }
+    const old = readOrRecompute(() => readCellRecord(card(), aaColumn(x), o.data, e.cardPath), o.recompute);
     if (!o.recompute && cellMatches(old, setting(x)) && Math.abs((old.clean ?? -1) - clean) < 1e-12) {
       values[j] = old.accuracy;
       fromCard.push(x);
@@ -256,8 +247,6 @@ async function autoattackCells(
   }
   const measured: number[] = [];
   if (todo.length && !o.cached) {
-    const perCell = Math.ceil(data.size / s.batchSize);
-    const workers = Math.min(checkWorkers(o.workers), perCell * todo.length);
     const done = new Map<number, number>();
     const total = todo.length * data.size;
     const tick = () =>
@@ -267,52 +256,50 @@ async function autoattackCells(
         total,
         'autoattack',
       );
-    await withPool(workers, (pool) =>
-      mapConcurrent(todo, pool ? Math.max(1, Math.ceil(pool.size / perCell)) : 1, async (x) => {
-        const t0 = performance.now();
-        const r = await robustnessAsync(c, data, {
-          attacks: ['autoattack'],
-          eps: [x],
-          attack: aaAttackOptions(s) as never,
-          batchSize: s.batchSize,
-          sanity: false,
-          runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
-          onProgress: (d, t) => {
-            done.set(x, Math.round((d / t) * data.size));
-            tick();
-          },
-        });
-        const row = r.rows[0];
-        const rec = parseCellRecord(
-          {
-            column: aaColumn(x),
-            data: o.data,
-            source: data.source,
-            examples: data.size,
-            accuracy: row.accuracy,
-            clean: r.clean.accuracy,
-            conditional: null,
-            settings,
-            measuredAt: new Date().toISOString(),
-            command: o.command,
-            versions: versions(),
-            seconds: (performance.now() - t0) / 1000,
-          },
-          'the new measurement',
-        );
-        values[eps.findIndex((y) => sameEps(y, x))] = rec.accuracy;
-        measured.push(x);
-        runs.push({
-          eps: [x],
-          measuredAt: rec.measuredAt,
-          command: rec.command,
-          versions: rec.versions,
-          seconds: rec.seconds,
-        });
-        // Written at once (recordMetric re-reads the card: another cell may have been recorded meanwhile).
-        if (o.record) recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
-      }),
-    );
+    await withCellPool(todo, Math.ceil(data.size / s.batchSize), o.workers, async (x, pool) => {
+      const t0 = performance.now();
+      const r = await robustnessAsync(c, data, {
+        attacks: ['autoattack'],
+        eps: [x],
+        attack: aaAttackOptions(s) as never,
+        batchSize: s.batchSize,
+        sanity: false,
+        runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+        onProgress: (d, t) => {
+          done.set(x, Math.round((d / t) * data.size));
+          tick();
+        },
+      });
+      const row = r.rows[0];
+      const rec = parseCellRecord(
+        {
+          column: aaColumn(x),
+          data: o.data,
+          source: data.source,
+          examples: data.size,
+          accuracy: row.accuracy,
+          clean: r.clean.accuracy,
+          conditional: null,
+          settings,
+          measuredAt: new Date().toISOString(),
+          command: o.command,
+          versions: versions(),
+          seconds: (performance.now() - t0) / 1000,
+        },
+        'the new measurement',
+      );
+      values[eps.findIndex((y) => sameEps(y, x))] = rec.accuracy;
+      measured.push(x);
+      runs.push({
+        eps: [x],
+        measuredAt: rec.measuredAt,
+        command: rec.command,
+        versions: rec.versions,
+        seconds: rec.seconds,
+      });
+      // Written at once (recordMetric re-reads the card: another cell may have been recorded meanwhile).
+      if (o.record) recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
+    });
   }
   measured.sort((a, b) => a - b);
   return {

@@ -12,9 +12,20 @@
  *   const r = readAaiRecord(card, 'mnist:test', 'models/mnist-int2/advlens.json');
  *   aaiCell(r, { data: 'mnist:test', examples: 200, accuracy: 0.96, attack: AAI200 }, 0.3)?.tauMean; // 0.91
  */
-import { UserError } from '../errors.ts';
 import type { MetricRecord, ModelCard } from '../models/card.ts';
-import { sameEps, type RobustRun } from './robustRecord.ts';
+import {
+  checkBudgets,
+  checkImages,
+  checkProvenance,
+  checkRuns,
+  mergeBudgets,
+  readRecord,
+  recordError,
+  recordObject,
+  runOf,
+  sameEps,
+  type RecordRun as RobustRun,
+} from './cardRecord.ts';
 
 /** The AAI settings a record was measured with (the options passed to attack 'aai'). */
 export interface AaiSettings {
@@ -113,18 +124,13 @@ const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
  * and the first problem otherwise.
  */
 export function parseAaiRecord(value: unknown, where: string): AaiRecord {
-  const bad = (what: string): never => {
-    throw new UserError(
-      `${where} holds a malformed AAI record: ${what}; delete that entry or measure it again with 'advlens zoo table --table 3 --record --recompute'`,
-    );
-  };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) bad('not an object');
-  const r = value as Record<string, unknown>;
-  if (typeof r.data !== 'string' || !r.data) bad('data must be a dataset spec');
-  if (typeof r.source !== 'string') bad('source must be a string');
-  if (!Number.isInteger(r.examples) || (r.examples as number) < 1) bad('examples must be a positive integer');
-  if (typeof r.accuracy !== 'number' || !(r.accuracy >= 0 && r.accuracy <= 1))
-    bad('accuracy must be a number in [0, 1]');
+  const bad = recordError(
+    where,
+    'AAI record',
+    "delete that entry or measure it again with 'advlens zoo table --table 3 --record --recompute'",
+  );
+  const r = recordObject(value, bad);
+  checkImages(r, bad);
   const a = r.attack as Record<string, unknown> | undefined;
   if (!a || typeof a !== 'object') bad('attack is missing');
   if (a!.name !== 'aai') bad(`attack.name must be 'aai' (got ${JSON.stringify(a!.name)})`);
@@ -138,10 +144,7 @@ export function parseAaiRecord(value: unknown, where: string): AaiRecord {
   if (a!.objective !== 'topk' && a!.objective !== 'l1') bad("attack.objective must be 'topk' or 'l1'");
   const eps = r.eps as number[];
   if (!Array.isArray(eps) || eps.length === 0) bad('eps must be a non-empty list');
-  eps.forEach((e, i) => {
-    if (typeof e !== 'number' || !Number.isFinite(e) || !(e > 0)) bad(`eps[${i}] must be a number > 0`);
-    if (i > 0 && !(e > eps[i - 1] + 1e-9)) bad('eps must be strictly increasing');
-  });
+  checkBudgets(eps, bad, true);
   const lists: [string, (v: unknown) => boolean][] = [
     ['tauMean', isTau],
     ['tauMedian', isTau],
@@ -162,40 +165,14 @@ export function parseAaiRecord(value: unknown, where: string): AaiRecord {
     if (counted + (r.changed as number[])[i] > (r.examples as number))
       bad(`counted[${i}] + changed[${i}] exceeds examples`);
   });
-  if (typeof r.measuredAt !== 'string' || Number.isNaN(Date.parse(r.measuredAt)))
-    bad('measuredAt must be an ISO date');
-  if (typeof r.command !== 'string') bad('command must be a string');
-  if (!r.versions || typeof r.versions !== 'object') bad('versions must map names to version strings');
-  if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) bad('seconds must be a number >= 0');
-  if (!Array.isArray(r.runs) || r.runs.length === 0) bad('runs must be a non-empty list');
-  const covered: number[] = [];
-  (r.runs as unknown[]).forEach((u, i) => {
-    const run = u as Record<string, unknown>;
-    if (!run || typeof run !== 'object') bad(`runs[${i}] must be an object`);
-    if (!Array.isArray(run.eps) || run.eps.length === 0) bad(`runs[${i}].eps must be a non-empty list`);
-    for (const e of run.eps as unknown[]) {
-      if (typeof e !== 'number' || !eps.some((x) => sameEps(x, e)))
-        bad(`runs[${i}].eps holds a budget the record has no value for`);
-      if (covered.some((x) => sameEps(x, e as number)))
-        bad(`runs[${i}].eps repeats a budget of an earlier run`);
-      covered.push(e as number);
-    }
-    if (typeof run.measuredAt !== 'string' || Number.isNaN(Date.parse(run.measuredAt)))
-      bad(`runs[${i}].measuredAt must be an ISO date`);
-    if (typeof run.command !== 'string') bad(`runs[${i}].command must be a string`);
-    if (!run.versions || typeof run.versions !== 'object') bad(`runs[${i}].versions must be an object`);
-    if (typeof run.seconds !== 'number' || !(run.seconds >= 0))
-      bad(`runs[${i}].seconds must be a number >= 0`);
-  });
-  if (covered.length !== eps.length) bad('runs must cover every budget of eps');
+  checkProvenance(r, bad, true);
+  checkRuns(r.runs, eps, bad);
   return r as AaiRecord;
 }
 
 /** The card's AAI record on `data` (validated), or null when it has none. `where` names the card in errors. */
 export function readAaiRecord(card: ModelCard, data: string, where: string): AaiRecord | null {
-  const key = aaiKey(data);
-  const v = card.metrics?.[key];
-  return v === undefined ? null : parseAaiRecord(v, `${where} (metrics['${key}'])`);
+  return readRecord(card, aaiKey(data), parseAaiRecord, where);
 }
 
 /** What makes a record's cells reusable: the same images, the same weights (clean accuracy) and attack. */
@@ -242,9 +219,7 @@ export function aaiCell(r: AaiRecord | null, s: AaiSetting, eps: number): AaiCel
 
 /** The run of `r` that measured `eps` (null when `r` has no such budget). */
 export function aaiRunOf(r: AaiRecord | null, eps: number): RobustRun | null {
-  if (!r) return null;
-  const run = r.runs.find((u) => u.eps.some((x) => sameEps(x, eps)));
-  return run ? { ...run, eps: [eps] } : null;
+  return r ? runOf(r.runs, eps) : null;
 }
 
 /**
@@ -259,21 +234,10 @@ export function addAaiCell(
   run: Omit<RobustRun, 'eps'>,
 ): AaiRecord {
   const keep = old && sameAaiSetting(old, base) ? old : null;
-  const cells: AaiCell[] = [];
-  const runs: RobustRun[] = [];
-  if (keep)
-    keep.eps.forEach((e, j) => {
-      if (sameEps(e, cell.eps)) return;
-      cells.push(aaiCell(keep, base, e)!);
-    });
-  if (keep)
-    for (const u of keep.runs) {
-      const eps = u.eps.filter((e) => !sameEps(e, cell.eps));
-      if (eps.length) runs.push({ ...u, eps });
-    }
-  cells.push(cell);
-  cells.sort((a, b) => a.eps - b.eps);
-  runs.push({ ...run, eps: [cell.eps] });
+  const { values: cells, runs } = mergeBudgets(
+    keep && { eps: keep.eps, values: keep.eps.map((e) => aaiCell(keep, base, e)!), runs: keep.runs },
+    { eps: [cell.eps], values: [cell], runs: [{ ...run, eps: [cell.eps] }] },
+  );
   return {
     data: base.data,
     source: base.source,

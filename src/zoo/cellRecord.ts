@@ -9,8 +9,8 @@
  *   const r = readCellRecord(card, 'saturate:8', 'cifar10:test', 'models/cifar10-standard/advlens.json');
  *   cellMatches(r, { column: 'saturate:8', data: 'cifar10:test', examples: 1000, settings }); // true
  */
-import { UserError } from '../errors.ts';
 import type { MetricRecord, ModelCard } from '../models/card.ts';
+import { checkImages, checkProvenance, isFrac, readRecord, recordError, recordObject } from './cardRecord.ts';
 
 /** One measured cell, as stored in a card. */
 export interface CellRecord extends MetricRecord {
@@ -41,36 +41,21 @@ export function cellKey(column: string, data: string): string {
 /** Whether a `metrics` key holds a cell record (not a clean evaluation). */
 export const isCellKey = (key: string): boolean => key.startsWith('cell:');
 
-const isFrac = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-
 /** Checks `value` against the cell format; a {@link UserError} naming `where` and the problem otherwise. */
 export function parseCellRecord(value: unknown, where: string): CellRecord {
-  const bad = (what: string): never => {
-    throw new UserError(
-      `${where} holds a malformed table cell: ${what}; delete that entry or measure it again with --record --recompute`,
-    );
-  };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) bad('not an object');
-  const r = value as Record<string, unknown>;
+  const bad = recordError(
+    where,
+    'table cell',
+    'delete that entry or measure it again with --record --recompute',
+  );
+  const r = recordObject(value, bad);
   if (typeof r.column !== 'string' || !r.column) bad('column must be a name');
-  if (typeof r.data !== 'string' || !r.data) bad('data must be a dataset spec');
-  if (typeof r.source !== 'string') bad('source must be a string');
-  if (!Number.isInteger(r.examples) || (r.examples as number) < 1) bad('examples must be a positive integer');
-  if (!isFrac(r.accuracy)) bad('accuracy must be a number in [0, 1]');
+  checkImages(r, bad);
   if (r.clean !== null && !isFrac(r.clean)) bad('clean must be null or a number in [0, 1]');
   if (r.conditional !== null && !isFrac(r.conditional)) bad('conditional must be null or a number in [0, 1]');
   if (!r.settings || typeof r.settings !== 'object' || Array.isArray(r.settings))
     bad('settings must be an object');
-  if (typeof r.measuredAt !== 'string' || Number.isNaN(Date.parse(r.measuredAt)))
-    bad('measuredAt must be an ISO date');
-  if (typeof r.command !== 'string') bad('command must be a string');
-  if (
-    !r.versions ||
-    typeof r.versions !== 'object' ||
-    !Object.values(r.versions).every((v) => typeof v === 'string')
-  )
-    bad('versions must map names to version strings');
-  if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) bad('seconds must be a number >= 0');
+  checkProvenance(r, bad);
   return r as CellRecord;
 }
 
@@ -81,9 +66,7 @@ export function readCellRecord(
   data: string,
   where: string,
 ): CellRecord | null {
-  const key = cellKey(column, data);
-  const v = card.metrics?.[key];
-  return v === undefined ? null : parseCellRecord(v, `${where} (metrics['${key}'])`);
+  return readRecord(card, cellKey(column, data), parseCellRecord, where);
 }
 
 /** JSON with object keys sorted, so settings compare by content. */

@@ -8,8 +8,25 @@
  *   const r = readRobustRecord(card, 'mnist:test', 'models/mnist-int2/advlens.json');
  *   robustValues(r, { data: 'mnist:test', examples: 200, attack: PGD200 }, [0, 0.3]); // [0.95, 0.84]
  */
-import { UserError } from '../errors.ts';
 import type { MetricRecord, ModelCard } from '../models/card.ts';
+import {
+  checkBudgets,
+  checkImages,
+  checkProvenance,
+  checkRuns,
+  EPS_TOL,
+  inList,
+  isFrac,
+  keepBudgets,
+  mergeBudgets,
+  readRecord,
+  recordError,
+  recordObject,
+  sameEps,
+  type RecordRun,
+} from './cardRecord.ts';
+
+export { sameEps };
 
 /** The attack a record was measured with. */
 export interface RobustAttackSettings {
@@ -30,14 +47,7 @@ export const PGD200: Readonly<RobustAttackSettings> = {
 };
 
 /** One measurement that a record's values come from: its budgets and what produced them. */
-export interface RobustRun {
-  /** The budgets whose values in the record this run measured (0: the clean accuracy). */
-  eps: number[];
-  measuredAt: string;
-  command: string;
-  versions: Record<string, string>;
-  seconds: number;
-}
+export type RobustRun = RecordRun;
 
 /** Robust accuracy at several budgets, as stored in a card. */
 export interface RobustRecord extends MetricRecord {
@@ -71,31 +81,18 @@ export function robustKey(data: string): string {
   return `pgd200:${data}`;
 }
 
-const EPS_TOL = 1e-9;
-
-/** Whether two budgets are the same (parsed fractions like 8/255 compare equal). */
-export function sameEps(a: number, b: number): boolean {
-  return Math.abs(a - b) < EPS_TOL;
-}
-
-const isFrac = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-
 /**
  * Checks `value` against the record format and returns it typed; a {@link UserError} naming `where`
  * and the first problem otherwise.
  */
 export function parseRobustRecord(value: unknown, where: string): RobustRecord {
-  const bad = (what: string): never => {
-    throw new UserError(
-      `${where} holds a malformed robust-accuracy record: ${what}; delete that entry or measure that budget again and record it`,
-    );
-  };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) bad('not an object');
-  const r = value as Record<string, unknown>;
-  if (typeof r.data !== 'string' || !r.data) bad('data must be a dataset spec');
-  if (typeof r.source !== 'string') bad('source must be a string');
-  if (!Number.isInteger(r.examples) || (r.examples as number) < 1) bad('examples must be a positive integer');
-  if (!isFrac(r.accuracy)) bad('accuracy must be a number in [0, 1]');
+  const bad = recordError(
+    where,
+    'robust-accuracy record',
+    'delete that entry or measure that budget again and record it',
+  );
+  const r = recordObject(value, bad);
+  checkImages(r, bad);
   const a = r.attack as Record<string, unknown> | undefined;
   if (!a || typeof a !== 'object') bad('attack is missing');
   if (a!.name !== 'pgd-linf') bad(`attack.name must be 'pgd-linf' (got ${JSON.stringify(a!.name)})`);
@@ -108,58 +105,21 @@ export function parseRobustRecord(value: unknown, where: string): RobustRecord {
   if (!Array.isArray(eps) || eps.length === 0) bad('eps must be a non-empty list');
   if (!Array.isArray(acc) || acc.length !== (eps as unknown[]).length)
     bad('robustAccuracy must have one value per eps');
-  (eps as unknown[]).forEach((e, i) => {
-    if (typeof e !== 'number' || !Number.isFinite(e) || e < 0) bad(`eps[${i}] must be a number >= 0`);
-    if (i > 0 && !((e as number) > (eps as number[])[i - 1] + EPS_TOL))
-      bad('eps must be strictly increasing');
-  });
+  checkBudgets(eps as unknown[], bad);
   (acc as unknown[]).forEach((v, i) => {
     if (!isFrac(v)) bad(`robustAccuracy[${i}] must be a number in [0, 1]`);
   });
   const zero = (eps as number[]).findIndex((e) => sameEps(e, 0));
   if (zero >= 0 && Math.abs((acc as number[])[zero] - (r.accuracy as number)) > 1e-12)
     bad('robustAccuracy at eps 0 differs from the clean accuracy');
-  if (typeof r.measuredAt !== 'string' || Number.isNaN(Date.parse(r.measuredAt)))
-    bad('measuredAt must be an ISO date');
-  if (typeof r.command !== 'string') bad('command must be a string');
-  if (
-    !r.versions ||
-    typeof r.versions !== 'object' ||
-    !Object.values(r.versions).every((v) => typeof v === 'string')
-  )
-    bad('versions must map names to version strings');
-  if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) bad('seconds must be a number >= 0');
-  if (r.runs !== undefined) {
-    if (!Array.isArray(r.runs) || r.runs.length === 0) bad('runs must be a non-empty list');
-    const covered: number[] = [];
-    (r.runs as unknown[]).forEach((u, i) => {
-      const run = u as Record<string, unknown>;
-      if (!run || typeof run !== 'object') bad(`runs[${i}] must be an object`);
-      if (!Array.isArray(run.eps) || run.eps.length === 0) bad(`runs[${i}].eps must be a non-empty list`);
-      for (const e of run.eps as unknown[]) {
-        if (typeof e !== 'number' || !(eps as number[]).some((x) => sameEps(x, e)))
-          bad(`runs[${i}].eps holds a budget the record has no value for`);
-        if (covered.some((x) => sameEps(x, e as number)))
-          bad(`runs[${i}].eps repeats a budget of an earlier run`);
-        covered.push(e as number);
-      }
-      if (typeof run.measuredAt !== 'string' || Number.isNaN(Date.parse(run.measuredAt)))
-        bad(`runs[${i}].measuredAt must be an ISO date`);
-      if (typeof run.command !== 'string') bad(`runs[${i}].command must be a string`);
-      if (!run.versions || typeof run.versions !== 'object') bad(`runs[${i}].versions must be an object`);
-      if (typeof run.seconds !== 'number' || !(run.seconds >= 0))
-        bad(`runs[${i}].seconds must be a number >= 0`);
-    });
-    if (covered.length !== (eps as number[]).length) bad('runs must cover every budget of eps');
-  }
+  checkProvenance(r, bad);
+  if (r.runs !== undefined) checkRuns(r.runs, eps as number[], bad);
   return r as RobustRecord;
 }
 
 /** The card's record on `data` (validated), or null when it has none. `where` names the card in errors. */
 export function readRobustRecord(card: ModelCard, data: string, where: string): RobustRecord | null {
-  const key = robustKey(data);
-  const v = card.metrics?.[key];
-  return v === undefined ? null : parseRobustRecord(v, `${where} (metrics['${key}'])`);
+  return readRecord(card, robustKey(data), parseRobustRecord, where);
 }
 
 /** What makes two records comparable: the same images and the same attack. */
@@ -202,13 +162,6 @@ export function recordRuns(r: RobustRecord): RobustRun[] {
   return [{ eps, measuredAt, command, versions, seconds }];
 }
 
-/** `runs` with only the budgets `keep` accepts (runs left with none are dropped). */
-function keepBudgets(runs: RobustRun[], keep: (e: number) => boolean): RobustRun[] {
-  return runs.map((run) => ({ ...run, eps: run.eps.filter(keep) })).filter((run) => run.eps.length > 0);
-}
-
-const inList = (list: number[]) => (e: number) => list.some((x) => sameEps(x, e));
-
 /** The runs of `r` restricted to the budgets `eps` (runs left with none are dropped). */
 export function runsFor(r: RobustRecord | null, eps: number[]): RobustRun[] {
   return r ? keepBudgets(recordRuns(r), inList(eps)) : [];
@@ -222,20 +175,9 @@ export function runsFor(r: RobustRecord | null, eps: number[]): RobustRun[] {
  */
 export function mergeRobustRecord(old: RobustRecord | null, add: RobustRecord): RobustRecord {
   if (!old || !sameSetting(old, add) || Math.abs(old.accuracy - add.accuracy) > 1e-12) return add;
-  const byEps = new Map<number, number>();
-  old.eps.forEach((e, i) => byEps.set(e, old.robustAccuracy[i]));
-  add.eps.forEach((e, i) => {
-    for (const k of byEps.keys()) if (sameEps(k, e)) byEps.delete(k);
-    byEps.set(e, add.robustAccuracy[i]);
-  });
-  const eps = [...byEps.keys()].sort((a, b) => a - b);
-  const remeasured = inList(add.eps);
-  const kept = keepBudgets(recordRuns(old), (e) => !remeasured(e));
-  return {
-    ...add,
-    eps,
-    robustAccuracy: eps.map((e) => byEps.get(e)!),
-    seconds: old.seconds + add.seconds,
-    runs: [...kept, ...recordRuns(add)],
-  };
+  const m = mergeBudgets(
+    { eps: old.eps, values: old.robustAccuracy, runs: recordRuns(old) },
+    { eps: add.eps, values: add.robustAccuracy, runs: recordRuns(add) },
+  );
+  return { ...add, eps: m.eps, robustAccuracy: m.values, seconds: old.seconds + add.seconds, runs: m.runs };
 }

@@ -9,6 +9,17 @@
  *   process.stdout.write(zooTableMarkdown(t));
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
+import {
+  epsText,
+  fmtEps,
+  htmlList,
+  methodCellHtml,
+  missingSection,
+  provenanceMd,
+  rowName,
+  tableJson,
+  versionsText,
+} from './tableRender.ts';
 import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts';
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
@@ -149,8 +160,6 @@ export interface ZooTable {
 export function fmtAcc(v: number | null): string {
   return v === null ? '-' : v.toFixed(3);
 }
-
-const fmtEps = (e: number) => String(Number(e.toPrecision(4)));
 
 /** The answer to {@link ORDERING_QUESTION} at `eps` from a lookup of accuracy by method. */
 function orderingAt(
@@ -306,13 +315,6 @@ function overstatedLines(t: ZooTable): string[] {
   );
 }
 const OVERSTATED_TITLE = `Where AutoAttack is more than ${OVERSTATE_MARGIN * 100} points below PGD-200`;
-const rowName = (r: ZooTableRow) =>
-  r.status === 'zoo' ? r.display : `${r.display} (seed only: not in the zoo)`;
-const versionsText = (v: Record<string, string>) =>
-  Object.entries(v)
-    .map(([k, x]) => `${k} ${x}`)
-    .join(', ');
-const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none');
 
 /** Per-model provenance lines. */
 function modelLines(t: ZooTable): string[] {
@@ -357,40 +359,27 @@ export function zooTableMarkdown(t: ZooTable): string {
       '',
     );
   const p = t.provenance;
-  lines.push(
-    '### Provenance',
-    '',
-    `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
+  const attack = [
     `- attack: ${p.attack.name}, ${p.attack.steps} steps of ${p.attack.stepSize}, random start ${p.attack.randomStart}, loss ${p.attack.loss}`,
     ...(p.autoattack
       ? [`- autoattack: ${JSON.stringify(p.autoattack.options)} on the first ${p.autoattack.examples} images`]
       : []),
-    `- command: \`${p.command}\``,
-    `- versions: ${versionsText(p.versions)}`,
-    `- seed: ${p.seed.citation}`,
-    ...modelLines(t).map((l) => `- ${l}`),
-    '',
-  );
+  ];
+  lines.push(...provenanceMd(p, attack, modelLines(t)));
   return lines.join('\n');
 }
 
 /** The table as JSON (the {@link ZooTable} object). */
 export function zooTableJson(t: ZooTable): string {
-  return JSON.stringify(t, null, 2) + '\n';
+  return tableJson(t);
 }
 
 /** The table as a standalone HTML page (report style, provenance block at the end). */
 export function zooTableHtml(t: ZooTable): string {
   const table = htmlTable(
     ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],
-    t.rows.map((r) => [
-      r.status === 'zoo'
-        ? r.display
-        : { html: `${escapeHtml(r.display)} <em>(seed only: not in the zoo)</em>` },
-      ...t.eps.map((_, j) => cellText(r, j)),
-    ]),
+    t.rows.map((r) => [methodCellHtml(r), ...t.eps.map((_, j) => cellText(r, j))]),
   );
-  const list = (items: string[]) => `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
   return reportPage(
     t.title,
     [
@@ -400,17 +389,10 @@ export function zooTableHtml(t: ZooTable): string {
           : 'Accuracy under PGD-200, ours (paper)',
         html: `<p>${escapeHtml(setupLine(t) + aaSetupLine(t))}</p>\n${table}`,
       },
-      { title: t.question, html: list(t.ordering.map(orderingLine)) },
-      ...(t.provenance.autoattack ? [{ title: OVERSTATED_TITLE, html: list(overstatedLines(t)) }] : []),
-      ...(t.missing.length
-        ? [
-            {
-              title: 'Missing from the zoo',
-              html: list(t.missing.map((m) => `${m.method}: ${m.reason}; train with: ${m.train}`)),
-            },
-          ]
-        : []),
-      { title: 'Models', html: list(modelLines(t)) },
+      { title: t.question, html: htmlList(t.ordering.map(orderingLine)) },
+      ...(t.provenance.autoattack ? [{ title: OVERSTATED_TITLE, html: htmlList(overstatedLines(t)) }] : []),
+      ...missingSection(t.missing),
+      { title: 'Models', html: htmlList(modelLines(t)) },
     ],
     t.provenance as unknown as Record<string, unknown>,
   );

@@ -12,6 +12,17 @@
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { lineChart, type Series } from '../report/plot.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
+import {
+  epsText,
+  fmtEps,
+  htmlList,
+  methodCellHtml,
+  missingSection,
+  provenanceMd,
+  rowName,
+  tableJson,
+  versionsText,
+} from './tableRender.ts';
 import { SEED_TABLE3, seedTau } from './seedTable3.ts';
 import { sameEps, type RobustRun } from './robustRecord.ts';
 import type { AaiCell, AaiSettings } from './aaiRecord.ts';
@@ -95,7 +106,6 @@ export const SMALL_EPS = [0.05, 0.1];
 /** Three decimals, like the paper; '-' for no value. */
 export const fmtTau = (v: number | null | undefined): string =>
   v === null || v === undefined ? '-' : v.toFixed(3);
-const fmtEps = (e: number) => String(Number(e.toPrecision(4)));
 
 type Lookup = (method: string, eps: number) => number | null;
 const name = (m: string) => SEED_ROW_OF[m] ?? m;
@@ -248,17 +258,10 @@ function setupLine(t: ZooTable3): string {
   );
 }
 
-const rowName = (r: Table3Row) =>
-  r.status === 'zoo' ? r.display : `${r.display} (seed only: not in the zoo)`;
 const epsHead = (t: ZooTable3) => t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)));
 const meanCell = (r: Table3Row, j: number) => `${fmtTau(r.mean[j])} (${fmtTau(r.seed[j])})`;
 const medianCell = (r: Table3Row, j: number) =>
   r.counted[j] === null ? '-' : `${fmtTau(r.median[j])} [${r.counted[j]}]`;
-const versionsText = (v: Record<string, string>) =>
-  Object.entries(v)
-    .map(([k, x]) => `${k} ${x}`)
-    .join(', ');
-const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none');
 
 function findingLine(f: Finding3): string {
   return `${f.claim}: **${f.answer}** (${f.detail}). Paper: ${f.seed} (${f.seedDetail}).`;
@@ -302,23 +305,14 @@ export function zooTable3Markdown(t: ZooTable3): string {
     lines.push(`Missing from the zoo: ${t.missing.map((m) => `${m.method} (${m.reason})`).join('; ')}.`, '');
   const p = t.provenance;
   const a = p.attack;
-  lines.push(
-    '### Provenance',
-    '',
-    `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
-    `- attack: aai, ${a.steps} steps of ${a.stepSize}, random start ${a.randomStart}, seed ${a.seed}, lambda ${a.lambda}, objective ${a.objective}, k ${a.k}, batches of ${a.batchSize}`,
-    `- command: \`${p.command}\``,
-    `- versions: ${versionsText(p.versions)}`,
-    `- seed: ${p.seed.citation}`,
-    ...modelLines(t).map((l) => `- ${l}`),
-    '',
-  );
+  const attack = `- attack: aai, ${a.steps} steps of ${a.stepSize}, random start ${a.randomStart}, seed ${a.seed}, lambda ${a.lambda}, objective ${a.objective}, k ${a.k}, batches of ${a.batchSize}`;
+  lines.push(...provenanceMd(p, [attack], modelLines(t)));
   return lines.join('\n');
 }
 
 /** Table 3 as JSON (the {@link ZooTable3} object). */
 export function zooTable3Json(t: ZooTable3): string {
-  return JSON.stringify(t, null, 2) + '\n';
+  return tableJson(t);
 }
 
 /** Tau against eps, one line per method with values, from `values` (ours or the paper's). */
@@ -345,14 +339,8 @@ export function zooTable3Html(t: ZooTable3): string {
   const cells = (cell: (r: Table3Row, j: number) => string, rows: Table3Row[]) =>
     htmlTable(
       ['method', ...epsHead(t)],
-      rows.map((r) => [
-        r.status === 'zoo'
-          ? r.display
-          : { html: `${escapeHtml(r.display)} <em>(seed only: not in the zoo)</em>` },
-        ...t.eps.map((_, j) => cell(r, j)),
-      ]),
+      rows.map((r) => [methodCellHtml(r), ...t.eps.map((_, j) => cell(r, j))]),
     );
-  const list = (items: string[]) => `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
   return reportPage(
     t.title,
     [
@@ -373,17 +361,10 @@ export function zooTable3Html(t: ZooTable3): string {
       },
       {
         title: 'Findings of the paper, from the mean tau',
-        html: list(t.findings.map((f) => findingLine(f).replace(/\*\*/g, ''))),
+        html: htmlList(t.findings.map((f) => findingLine(f).replace(/\*\*/g, ''))),
       },
-      ...(t.missing.length
-        ? [
-            {
-              title: 'Missing from the zoo',
-              html: list(t.missing.map((m) => `${m.method}: ${m.reason}; train with: ${m.train}`)),
-            },
-          ]
-        : []),
-      { title: 'Models', html: list(modelLines(t)) },
+      ...missingSection(t.missing),
+      { title: 'Models', html: htmlList(modelLines(t)) },
     ],
     t.provenance as unknown as Record<string, unknown>,
   );

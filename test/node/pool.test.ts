@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { createPool, withPool, checkWorkers, type WorkerPool } from '../../src/node/pool.ts';
 import { UserError } from '../../src/errors.ts';
@@ -98,4 +101,48 @@ test('an idle pool does not keep a process alive, and a forgotten one does not h
   });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), '0');
+});
+
+test('a pool closed after its workers became ready, before the main thread read their messages, exits', () => {
+  // A command that starts the pool, then loads models (the main thread busy for seconds) and finds
+  // nothing to measure closes the pool with the workers' 'ready' messages still unread: reading them
+  // during close() must not unref the workers being terminated (exit code 13: unsettled top-level await).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-pool-'));
+  const marks = path.join(dir, 'marks');
+  fs.mkdirSync(marks);
+  // A task module that a worker loads just before it says it is ready: it leaves a file per worker.
+  const mark = path.join(dir, 'mark.mjs');
+  fs.writeFileSync(
+    mark,
+    `import fs from 'node:fs';
+    import { threadId } from 'node:worker_threads';
+    fs.writeFileSync(${JSON.stringify(marks)} + '/' + threadId, '');
+    export const TASKS = {};\n`,
+  );
+  const main = path.join(dir, 'main.mjs');
+  fs.writeFileSync(
+    main,
+    `import fs from 'node:fs';
+    import { createPool } from ${JSON.stringify(new URL('../../src/node/pool.ts', import.meta.url).href)};
+    const pool = createPool({ workers: 2, taskModules: [${JSON.stringify(mark)}] });
+    // Blocked (not spinning: the workers need the cores), as while loading models; the ready
+    // messages land unread.
+    const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    const t0 = Date.now();
+    while (fs.readdirSync(${JSON.stringify(marks)}).length < 2 && Date.now() - t0 < 150000) nap(50);
+    nap(300);
+    await pool.close();
+    console.log('closed', fs.readdirSync(${JSON.stringify(marks)}).length);\n`,
+  );
+  try {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', main], {
+      cwd: new URL('../../', import.meta.url),
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    assert.equal(r.status, 0, `exit code ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'closed 2', 'both workers had loaded their task modules before close()');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,0 +1,76 @@
+/**
+ * Rendering the zoo tables share (Table 1, zoo/table.ts; Table 3, zoo/table3.ts; open to the other
+ * tables): budgets and versions as text, the method cell of a row, the Markdown provenance block,
+ * HTML lists and the "missing from the zoo" section, and the JSON form.
+ *
+ *   provenanceMd({ data, command, versions, seed }, ['- attack: ...'], modelLines); // '### Provenance', ...
+ */
+import { escapeHtml } from '../report/html.ts';
+
+/** A budget as text: 4 significant digits, no trailing zeros (8/255 → 0.03137). */
+export const fmtEps = (e: number) => String(Number(e.toPrecision(4)));
+
+/** Budgets as text ('none' when there are none). */
+export const epsText = (es: number[]) => (es.length ? es.map(fmtEps).join(', ') : 'none');
+
+/** Software versions as text: `advlens 0.1.0, tfjs 4.22.0`. */
+export const versionsText = (v: Record<string, string>) =>
+  Object.entries(v)
+    .map(([k, x]) => `${k} ${x}`)
+    .join(', ');
+
+/** A row of a zoo table: a zoo member, or a method only the paper has. */
+interface MethodRow {
+  display: string;
+  status: string;
+}
+
+/** A row's method as text: seed-only rows say so. */
+export const rowName = (r: MethodRow) =>
+  r.status === 'zoo' ? r.display : `${r.display} (seed only: not in the zoo)`;
+
+/** A row's method as an HTML table cell (htmlTable): seed-only rows say so in italics. */
+export const methodCellHtml = (r: MethodRow) =>
+  r.status === 'zoo' ? r.display : { html: `${escapeHtml(r.display)} <em>(seed only: not in the zoo)</em>` };
+
+/** Items as an HTML list, escaped. */
+export const htmlList = (items: string[]) =>
+  `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
+
+/** The report section listing the methods missing from the zoo, none when none is. */
+export function missingSection(missing: { method: string; reason: string; train: string }[]) {
+  return missing.length
+    ? [
+        {
+          title: 'Missing from the zoo',
+          html: htmlList(missing.map((m) => `${m.method}: ${m.reason}; train with: ${m.train}`)),
+        },
+      ]
+    : [];
+}
+
+/** The provenance every zoo table carries. */
+export interface TableProvenanceBase {
+  data: { spec: string; source: string; examples: number };
+  command: string;
+  versions: Record<string, string>;
+  seed: { citation: string };
+}
+
+/** The Markdown provenance block: data, the table's `attack` lines, command, versions, seed, then each model's line. */
+export function provenanceMd(p: TableProvenanceBase, attack: string[], models: string[]): string[] {
+  return [
+    '### Provenance',
+    '',
+    `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
+    ...attack,
+    `- command: \`${p.command}\``,
+    `- versions: ${versionsText(p.versions)}`,
+    `- seed: ${p.seed.citation}`,
+    ...models.map((l) => `- ${l}`),
+    '',
+  ];
+}
+
+/** A table as JSON (the table object, 2-space indented, newline-terminated). */
+export const tableJson = (t: unknown): string => JSON.stringify(t, null, 2) + '\n';
