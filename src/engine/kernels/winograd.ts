@@ -128,6 +128,8 @@ export function winogradCalls(): number {
 
 /** Tiles per block in winograd.c (TB). */
 const TILES_PER_BLOCK = 32;
+/** Floats between the filter gradient's point rows in winograd.c (PAD). */
+const POINT_PAD = 16;
 
 function bytes(): Uint8Array {
   const s = atob(WINOGRAD_WASM_BASE64);
@@ -386,7 +388,7 @@ export function conv3x3FilterGrad(
     );
     return;
   }
-  const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
+  const scratch = [16 * c * k * 4, 16 * (TILES_PER_BLOCK * (c + k) + 2 * POINT_PAD) * 4];
   callModule('conv3x3FilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
     m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
   );
