@@ -120,24 +120,26 @@ static void input_transform(const float *x, float *V, int ts, int ps, int t0, in
   }
 }
 
-// x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of 16*TB*(C+K) floats.
+// x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of TB*(16*(C+K)+2*PAD) floats.
 __attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
+  // Tiles 16 C (16 K) floats apart plus one cache line, as in conv_filter_grad.
+  int tsv = 16 * C + PAD, tsm = 16 * K + PAD;
   float *V = work;               // [TB][16][C]
-  float *Mo = work + 16 * TB * C;  // [TB][16][K]
+  float *Mo = work + TB * tsv;   // [TB][16][K]
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
     int Tp = (T + 3) & ~3;
-    input_transform(x, V, 16 * C, C, t0, T, Tp, N, H, W, C, 1);
-    for (int p = 0; p < 16; p++) gemm(V + p * C, 16 * C, U + p * C * K, Mo + p * K, 16 * K, Tp, C, K);
+    input_transform(x, V, tsv, C, t0, T, Tp, N, H, W, C, 1);
+    for (int p = 0; p < 16; p++) gemm(V + p * C, tsv, U + p * C * K, Mo + p * K, tsm, Tp, C, K);
     // output transform
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
       for (int k = 0; k < K; k += 4) {
         v128_t m[4][4];
-        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + (t * 16 + i * 4 + j) * K + k);
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + t * tsm + (i * 4 + j) * K + k);
         v128_t a[2][4];
         for (int j = 0; j < 4; j++) {
           a[0][j] = wasm_f32x4_add(wasm_f32x4_add(m[0][j], m[1][j]), m[2][j]);
