@@ -36,6 +36,13 @@ import { installUnneededGradSkip } from '../unneededGrads.ts';
 import { installTypedArrayTidy } from '../tidyResult.ts';
 import { ensureFastMeanGrad } from '../meanGrad.ts';
 import { BATCH_NORM_GRAD, batchNormGradKernel, ensureFastBatchNormGrad } from '../batchNormGrad.ts';
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  batchNormTrainGradKernel,
+  batchNormTrainKernel,
+  ensureFastBatchNormTraining,
+} from '../batchNormTrain.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -62,6 +69,9 @@ export const WASM_KERNELS: WasmKernel[] = [
   { kernelName: LEAKY_RELU_GRAD, kernelFunc: leakyReluGradKernel },
   // Batch norm's gradient in one pass (engine/batchNormGrad.ts re-registers FusedBatchNorm's gradient to use it).
   { kernelName: BATCH_NORM_GRAD, kernelFunc: batchNormGradKernel },
+  // Training-mode batch norm and its gradient (engine/batchNormTrain.ts patches tfjs-layers' layer to use them).
+  { kernelName: BATCH_NORM_TRAIN, kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_TRAIN_GRAD, kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc },
   {
     kernelName: 'LeakyRelu',
     kernelFunc: leakyReluKernel,
@@ -188,6 +198,7 @@ export function registerWasmKernels(): string[] {
   ensureFusedLeakyReluGrad();
   ensureFastMeanGrad();
   ensureFastBatchNormGrad();
+  ensureFastBatchNormTraining();
   installUnneededGradSkip();
   installTypedArrayTidy();
   const names: string[] = [];

@@ -303,3 +303,76 @@ __attribute__((export_name("bn_grad"))) void bn_grad(const float *x, const float
     }
   }
 }
+
+// Batch norm in training mode (src/engine/batchNormTrain.ts). The variance's sum as the Mean of
+// Square(x - m) adds it: acc [inner] = sum over the rows of x [outer][inner] of (x - m)^2, each
+// difference and square in float32, the sum in float64 in sum_rows' order (so the same bits), out
+// the sums rounded to float32 once; inner a multiple of 4.
+__attribute__((export_name("sq_dev_sum_rows"))) void sq_dev_sum_rows(const float *x, const float *m, float *out, double *acc, int outer, int inner) {
+  for (int j = 0; j < inner; j++) acc[j] = 0;
+  int i = 0;
+#define SQD(p) (dv = wasm_f32x4_sub(wasm_v128_load(p + j), wasm_v128_load(m + j)), wasm_f32x4_mul(dv, dv))
+  for (; i + 4 <= outer; i += 4) {
+    const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
+    for (int j = 0; j < inner; j += 4) {
+      v128_t dv;
+      v128_t a = SQD(r0), b = SQD(r1), c = SQD(r2), d = SQD(r3);
+      v128_t lo = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+      a = wasm_i32x4_shuffle(a, a, 2, 3, 2, 3);
+      b = wasm_i32x4_shuffle(b, b, 2, 3, 2, 3);
+      c = wasm_i32x4_shuffle(c, c, 2, 3, 2, 3);
+      d = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3);
+      v128_t hi = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+      wasm_v128_store(acc + j, wasm_f64x2_add(wasm_v128_load(acc + j), lo));
+      wasm_v128_store(acc + j + 2, wasm_f64x2_add(wasm_v128_load(acc + j + 2), hi));
+    }
+  }
+#undef SQD
+  for (; i < outer; i++) {
+    const float *r = x + (size_t)i * inner;
+    for (int j = 0; j < inner; j++) {
+      float dv = r[j] - m[j];
+      acc[j] += dv * dv;
+    }
+  }
+  for (int j = 0; j < inner; j++) out[j] = (float)acc[j];
+}
+
+// The sums of batch norm's training-mode gradient, in float64 over the rows of x, dy [rows][K]:
+// acc[k] = sum dy, acc[K + k] = sum dy * (x - m), acc[2K + k] = sum (x - m) (differences and
+// products in float32). K a multiple of 4.
+__attribute__((export_name("bn_sums"))) void bn_sums(const float *x, const float *dy, const float *m, double *acc, int rows, int K) {
+  double *s1 = acc, *s2 = acc + K, *s0 = acc + 2 * K;
+  for (int k = 0; k < 3 * K; k++) acc[k] = 0;
+  for (int i = 0; i < rows; i++) {
+    const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
+    for (int k = 0; k < K; k += 4) {
+      v128_t d = wasm_v128_load(g + k);
+      v128_t e = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k));
+      v128_t p = wasm_f32x4_mul(d, e);
+      v128_t dh = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3), ph = wasm_i32x4_shuffle(p, p, 2, 3, 2, 3), eh = wasm_i32x4_shuffle(e, e, 2, 3, 2, 3);
+      wasm_v128_store(s1 + k, wasm_f64x2_add(wasm_v128_load(s1 + k), wasm_f64x2_promote_low_f32x4(d)));
+      wasm_v128_store(s1 + k + 2, wasm_f64x2_add(wasm_v128_load(s1 + k + 2), wasm_f64x2_promote_low_f32x4(dh)));
+      wasm_v128_store(s2 + k, wasm_f64x2_add(wasm_v128_load(s2 + k), wasm_f64x2_promote_low_f32x4(p)));
+      wasm_v128_store(s2 + k + 2, wasm_f64x2_add(wasm_v128_load(s2 + k + 2), wasm_f64x2_promote_low_f32x4(ph)));
+      wasm_v128_store(s0 + k, wasm_f64x2_add(wasm_v128_load(s0 + k), wasm_f64x2_promote_low_f32x4(e)));
+      wasm_v128_store(s0 + k + 2, wasm_f64x2_add(wasm_v128_load(s0 + k + 2), wasm_f64x2_promote_low_f32x4(eh)));
+    }
+  }
+}
+
+// dx [rows][K] = (dy * a + (x - m) * b) + c, per channel coefficients a, b, c [K] (float32). K a
+// multiple of 4.
+__attribute__((export_name("bn_train_dx"))) void bn_train_dx(const float *x, const float *dy, const float *m, const float *a, const float *b, const float *c, float *dx, int rows, int K) {
+  for (int i = 0; i < rows; i++) {
+    const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
+    float *o = dx + (size_t)i * K;
+    for (int k = 0; k < K; k += 4) {
+      v128_t e = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k));
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(g + k), wasm_v128_load(a + k)), wasm_f32x4_mul(e, wasm_v128_load(b + k)));
+      wasm_v128_store(o + k, wasm_f32x4_add(v, wasm_v128_load(c + k)));
+    }
+  }
+}

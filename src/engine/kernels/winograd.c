@@ -15,27 +15,30 @@ typedef unsigned long size_t;
 
 // Filter transform: w [3][3][C][K] -> U [16][C][K], U = G g G^T.
 __attribute__((export_name("filter_transform"))) void filter_transform(const float *w, float *U, int C, int K) {
+  // Four output channels at a time (K is a multiple of 8): the same operations, lane by lane.
+  v128_t half = wasm_f32x4_splat(0.5f);
   for (int c = 0; c < C; c++)
-    for (int k = 0; k < K; k++) {
-      float g[3][3], t[4][3], u[4][4];
-      for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) g[i][j] = w[((i * 3 + j) * C + c) * K + k];
+    for (int k = 0; k < K; k += 4) {
+      v128_t g[3][3], t[4][3], u[4][4];
+      for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) g[i][j] = wasm_v128_load(w + ((i * 3 + j) * C + c) * K + k);
       for (int j = 0; j < 3; j++) {
         t[0][j] = g[0][j];
-        t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-        t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+        t[1][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(g[0][j], g[1][j]), g[2][j]));
+        t[2][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(g[0][j], g[1][j]), g[2][j]));
         t[3][j] = g[2][j];
       }
       for (int i = 0; i < 4; i++) {
         u[i][0] = t[i][0];
-        u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i][1] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(t[i][0], t[i][1]), t[i][2]));
+        u[i][2] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(t[i][0], t[i][1]), t[i][2]));
         u[i][3] = t[i][2];
       }
-      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) U[((i * 4 + j) * C + c) * K + k] = u[i][j];
+      for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) wasm_v128_store(U + ((i * 4 + j) * C + c) * K + k, u[i][j]);
     }
 }
 
 #define TB 32  // tiles per block
+#define PAD 16 // floats between the filter gradient's point rows (see conv_filter_grad)
 
 // GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V
 // and Mo are ldv and ldm floats apart (the transforms keep a tile's points together).
@@ -80,13 +83,25 @@ static void input_transform(const float *x, float *V, int ts, int ps, int t0, in
     int tile = t0 + (t < T ? t : T - 1);
     int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
     int y0 = ty * 2 - 1, x0 = tx * 2 - 1;
+    // Tiles wholly inside the image (most of them) load without bounds checks: the patch's rows
+    // start at p0 .. p3, its columns C floats apart.
+    int inside = y0 >= 0 && y0 + 3 < H && x0 >= 0 && x0 + 3 < W;
+    const float *p0 = x + ((n * H + (inside ? y0 : 0)) * W + (inside ? x0 : 0)) * C;
+    const float *p1 = p0 + W * C, *p2 = p1 + W * C, *p3 = p2 + W * C;
+    int C2 = 2 * C, C3 = 3 * C;
     for (int c = 0; c < C; c += 4) {
       v128_t d[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          int yy = y0 + i, xx = x0 + j;
-          d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : wasm_f32x4_splat(0);
-        }
+      if (inside) {
+        d[0][0] = wasm_v128_load(p0 + c); d[0][1] = wasm_v128_load(p0 + C + c); d[0][2] = wasm_v128_load(p0 + C2 + c); d[0][3] = wasm_v128_load(p0 + C3 + c);
+        d[1][0] = wasm_v128_load(p1 + c); d[1][1] = wasm_v128_load(p1 + C + c); d[1][2] = wasm_v128_load(p1 + C2 + c); d[1][3] = wasm_v128_load(p1 + C3 + c);
+        d[2][0] = wasm_v128_load(p2 + c); d[2][1] = wasm_v128_load(p2 + C + c); d[2][2] = wasm_v128_load(p2 + C2 + c); d[2][3] = wasm_v128_load(p2 + C3 + c);
+        d[3][0] = wasm_v128_load(p3 + c); d[3][1] = wasm_v128_load(p3 + C + c); d[3][2] = wasm_v128_load(p3 + C2 + c); d[3][3] = wasm_v128_load(p3 + C3 + c);
+      } else
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) {
+            int yy = y0 + i, xx = x0 + j;
+            d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : wasm_f32x4_splat(0);
+          }
       v128_t bt[4][4];
       for (int j = 0; j < 4; j++) {
         bt[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
@@ -105,24 +120,26 @@ static void input_transform(const float *x, float *V, int ts, int ps, int t0, in
   }
 }
 
-// x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of 16*TB*(C+K) floats.
+// x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of TB*(16*(C+K)+2*PAD) floats.
 __attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
+  // Tiles 16 C (16 K) floats apart plus one cache line, as in conv_filter_grad.
+  int tsv = 16 * C + PAD, tsm = 16 * K + PAD;
   float *V = work;               // [TB][16][C]
-  float *Mo = work + 16 * TB * C;  // [TB][16][K]
+  float *Mo = work + TB * tsv;   // [TB][16][K]
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
     int Tp = (T + 3) & ~3;
-    input_transform(x, V, 16 * C, C, t0, T, Tp, N, H, W, C, 1);
-    for (int p = 0; p < 16; p++) gemm(V + p * C, 16 * C, U + p * C * K, Mo + p * K, 16 * K, Tp, C, K);
+    input_transform(x, V, tsv, C, t0, T, Tp, N, H, W, C, 1);
+    for (int p = 0; p < 16; p++) gemm(V + p * C, tsv, U + p * C * K, Mo + p * K, tsm, Tp, C, K);
     // output transform
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
       for (int k = 0; k < K; k += 4) {
         v128_t m[4][4];
-        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + (t * 16 + i * 4 + j) * K + k);
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + t * tsm + (i * 4 + j) * K + k);
         v128_t a[2][4];
         for (int j = 0; j < 4; j++) {
           a[0][j] = wasm_f32x4_add(wasm_f32x4_add(m[0][j], m[1][j]), m[2][j]);
@@ -166,17 +183,20 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
 }
 
 // The filter gradient of conv: dw [3][3][C][K] = sum over tiles of G^T [(B^T d B) . (A dY A^T)] G,
-// x [N][H][W][C], dy [N][H][W][K]; dU [16][C][K] and work (16*TB*(C+K) floats) are scratch. Each
+// x [N][H][W][C], dy [N][H][W][K]; dU [16][C][K] and work (16*(TB*(C+K)+2*PAD) floats) are scratch. Each
 // block is transformed point-major ([16][T][C], [16][T][K]) so that the products read it contiguously.
 __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const float *x, const float *dy, float *dw, float *dU, float *work, int N, int H, int W, int C, int K) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
-  float *V = work;                 // [16][T][C]
-  float *D = work + 16 * TB * C;   // [16][T][K]
+  // The points' rows are T C (T K) floats apart plus one cache line: a power of two apart, the 16
+  // streams the transforms write would share a few cache sets.
+  float *V = work;                         // [16][T][C], points T * C + PAD apart
+  float *D = work + 16 * (TB * C + PAD);   // [16][T][K], points T * K + PAD apart
   for (int i = 0; i < 16 * C * K; i++) dU[i] = 0;
   for (int t0 = 0; t0 < tiles; t0 += TB) {
     int T = tiles - t0 < TB ? tiles - t0 : TB;
-    input_transform(x, V, C, T * C, t0, T, T, N, H, W, C, 0);
+    int psv = T * C + PAD, psd = T * K + PAD;
+    input_transform(x, V, C, psv, t0, T, T, N, H, W, C, 0);
     // D = A dY A^T, A = [[1,0],[1,1],[1,-1],[0,-1]]; outputs outside the image are zero.
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
@@ -197,7 +217,7 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const flo
           a[3][j] = wasm_f32x4_neg(g[1][j]);
         }
         float *d = D + t * K + k;
-        int ps = T * K;
+        int ps = psd;
         for (int i = 0; i < 4; i++) {
           wasm_v128_store(d + (i * 4 + 0) * ps, a[i][0]);
           wasm_v128_store(d + (i * 4 + 1) * ps, wasm_f32x4_add(a[i][0], a[i][1]));
@@ -206,7 +226,7 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const flo
         }
       }
     }
-    for (int p = 0; p < 16; p++) gemm_tn(V + p * T * C, C, D + p * T * K, K, dU + p * C * K, T, C, K);
+    for (int p = 0; p < 16; p++) gemm_tn(V + p * psv, C, D + p * psd, K, dU + p * C * K, T, C, K);
   }
   // dw = G^T dU G, G = [[1,0,0],[.5,.5,.5],[.5,-.5,.5],[0,0,1]].
   for (int c = 0; c < C; c++)

@@ -79,6 +79,19 @@ interface Exports {
     rows: number,
     k: number,
   ): void;
+  sq_dev_sum_rows(x: number, m: number, out: number, acc: number, outer: number, inner: number): void;
+  bn_sums(x: number, dy: number, m: number, acc: number, rows: number, k: number): void;
+  bn_train_dx(
+    x: number,
+    dy: number,
+    m: number,
+    a: number,
+    b: number,
+    c: number,
+    dx: number,
+    rows: number,
+    k: number,
+  ): void;
   conv_filter_grad(
     x: number,
     dy: number,
@@ -128,6 +141,8 @@ export function winogradCalls(): number {
 
 /** Tiles per block in winograd.c (TB). */
 const TILES_PER_BLOCK = 32;
+/** Floats between the filter gradient's point rows in winograd.c (PAD). */
+const POINT_PAD = 16;
 
 function bytes(): Uint8Array {
   const s = atob(WINOGRAD_WASM_BASE64);
@@ -415,7 +430,7 @@ export function conv3x3(
   if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  const scratch = wide ? [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4] : [];
+  const scratch = wide ? [16 * c * k * 4, TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD) * 4] : [];
   const ins = bias ? [x, filter, bias] : [x, filter];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
   // `filter` may be a view of the heap).
@@ -468,7 +483,7 @@ export function conv3x3FilterGrad(
     );
     return;
   }
-  const scratch = [16 * c * k * 4, 16 * TILES_PER_BLOCK * (c + k) * 4];
+  const scratch = [16 * c * k * 4, 16 * (TILES_PER_BLOCK * (c + k) + 2 * POINT_PAD) * 4];
   callModule('conv3x3FilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
     m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
   );
@@ -638,5 +653,55 @@ export function batchNormGradModule(
   const acc = new Float32Array(sums.buffer, sums.byteOffset, 4 * k);
   callModule('batchNormGradModule', [x, dy, m, r, s], [dx, acc], [], (mod, [xp, dyp, mp, rp, sp, dxp, ap]) =>
     mod.bn_grad(xp, dyp, mp, rp, sp, dxp, ap, x.length / k, k),
+  );
+}
+
+/**
+ * out [k] = sum over the rows of x [rows, k] of (x - m)^2, the difference and square in float32 and
+ * the sum in float64 in {@link sumRowsModule}'s order, rounded to float32 once: the bits of the
+ * `Sum` behind `Mean(Square(x - m))`. k a multiple of 4.
+ */
+export function sqDevSumRowsModule(x: Float32Array, m: Float32Array, out: Float32Array): void {
+  const k = m.length;
+  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || out.length !== k)
+    throw new Error(
+      'sqDevSumRowsModule: x must be whole rows of 4n channels, m and out one value per channel',
+    );
+  callModule('sqDevSumRowsModule', [x, m], [out], [k * 8], (mod, [xp, mp, op], [acc]) =>
+    mod.sq_dev_sum_rows(xp, mp, op, acc, x.length / k, k),
+  );
+}
+
+/**
+ * Batch norm's training-mode gradient sums over the rows of x, dy [rows, k], in float64: sums [3k]
+ * = sum dy, sum dy * (x - m), sum (x - m) (differences and products in float32). k a multiple of 4.
+ */
+export function bnSumsModule(x: Float32Array, dy: Float32Array, m: Float32Array, sums: Float64Array): void {
+  const k = m.length;
+  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || dy.length !== x.length || sums.length !== 3 * k)
+    throw new Error('bnSumsModule: x and dy must be whole rows of 4n channels, sums 3 per channel');
+  const acc = new Float32Array(sums.buffer, sums.byteOffset, 6 * k);
+  callModule('bnSumsModule', [x, dy, m], [acc], [], (mod, [xp, dyp, mp, ap]) =>
+    mod.bn_sums(xp, dyp, mp, ap, x.length / k, k),
+  );
+}
+
+/** dx = (dy * a + (x - m) * b) + c in float32, a, b, c and m one value per channel (k a multiple of 4). */
+export function bnTrainDxModule(
+  x: Float32Array,
+  dy: Float32Array,
+  m: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  dx: Float32Array,
+): void {
+  const k = m.length;
+  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || dy.length !== x.length || dx.length !== x.length)
+    throw new Error('bnTrainDxModule: x, dy and dx must be whole rows of 4n channels');
+  if (a.length !== k || b.length !== k || c.length !== k)
+    throw new Error('bnTrainDxModule: the coefficients must hold one value per channel');
+  callModule('bnTrainDxModule', [x, dy, m, a, b, c], [dx], [], (mod, [xp, dyp, mp, ap, bp, cp, dxp]) =>
+    mod.bn_train_dx(xp, dyp, mp, ap, bp, cp, dxp, x.length / k, k),
   );
 }

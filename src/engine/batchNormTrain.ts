@@ -1,0 +1,291 @@
+/**
+ * Batch norm in training mode as one operation on wasm. tfjs-layers normalises a batch with
+ * `moments` (Mean, Sub, Square, Mean) and then `batchNorm`, and the tape differentiates all five:
+ * the moments' part of the gradient alone (Tile from Mean's gradient, Square's and Sub's products,
+ * the Adds that gather the three paths to x) was about a tenth of a cifar-cnn training step.
+ * {@link ensureFastBatchNormTraining} patches tfjs-layers' `BatchNormalization.call` so that, in
+ * training mode on a backend with the project's kernels (wasm), a layer runs one kernel,
+ * `AdvlensBatchNormTrain`:
+ *
+ *   mean = Mean(x), variance = Mean(Square(x - mean)), y = batchNorm(x, mean, variance, offset, scale)
+ *
+ * (the same float32 roundings and float64 sums as the project's Mean, Sub, Square and FusedBatchNorm
+ * kernels, so mean, variance, y and the moving averages are the same bits as the unpatched layer's),
+ * whose gradient is one kernel, `AdvlensBatchNormTrainGrad` (two passes: float64 sums, then dx):
+ *
+ *   r = 1 / sqrt(variance + epsilon), S1 = sum dy, S2 = sum dy (x - mean), S0 = sum (x - mean),
+ *   dvar = -0.5 r^3 scale S2 + gVar,  dmean = -r scale S1 + gMean   (gMean, gVar: the gradients
+ *                                                                   reaching the mean and variance)
+ *   dx = dy (r scale) + (x - mean) (2 dvar / M) + (dmean - (2 dvar / M) S0) / M
+ *   dscale = r S2, doffset = S1                                      (M: values per channel)
+ *
+ * which is what the tape's chain through moments adds up to; the results differ from it by float
+ * rounding only. The moving mean and variance are updated as tfjs-layers does. Elsewhere (other
+ * backends, inference, an axis other than the last, channels not a multiple of 4, a layer without
+ * scale or offset, and under two gradient tapes: a second-order objective) the layer is
+ * tfjs-layers' own; should the gradient itself run under an outer tape, it is written with
+ * differentiable tfjs operations. It reads tfjs' internal `engine.state.gradientDepth` and patches
+ * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
+import {
+  batchNormModule,
+  bnSumsModule,
+  bnTrainDxModule,
+  sqDevSumRowsModule,
+  sumRowsModule,
+  winogradReady,
+} from './kernels/winograd.ts';
+
+/** The kernel of training-mode batch norm (outputs y, mean, variance). */
+export const BATCH_NORM_TRAIN = 'AdvlensBatchNormTrain';
+/** The kernel of its gradient (outputs dx, dscale, doffset). */
+export const BATCH_NORM_TRAIN_GRAD = 'AdvlensBatchNormTrainGrad';
+
+/** 1 / sqrt(variance + epsilon) per channel, rounded as tfjs' Add then Rsqrt (float32 each). */
+function reciprocalStd(variance: Float32Array, epsilon: number): Float32Array {
+  const eps = Math.fround(epsilon);
+  return variance.map((v) => Math.fround(1 / Math.fround(Math.sqrt(Math.fround(v + eps)))));
+}
+
+/** The forward kernel: inputs x [..., k], scale, offset [k]; attr varianceEpsilon. */
+export function batchNormTrainKernel({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo[] {
+  const backend = b as BackendWasm;
+  const x = input(inputs, 'x');
+  const scale = input(inputs, 'scale');
+  const offset = input(inputs, 'offset');
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const k = x.shape[x.shape.length - 1];
+  if (!trainFits(x) || !winogradReady() || ![scale, offset].every((t) => vec(t, k)))
+    throw new Error(`${BATCH_NORM_TRAIN}: inputs outside the kernel's layout (see batchNormTrainFits)`);
+  const rows = tf.util.sizeFromShape(x.shape) / k;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([k], 'float32');
+  const variance = backend.makeOutput([k], 'float32');
+  // Mean (the project's kernel): float64 row sums rounded to float32 once, divided by the count.
+  const sums = new Float32Array(k);
+  sumRowsModule(f32(backend, x), k, sums);
+  const m = sums.map((v) => v / rows);
+  sqDevSumRowsModule(f32(backend, x), m, sums);
+  const v = sums.map((s) => s / rows);
+  // FusedBatchNorm (the project's kernel): sqrt(variance + epsilon) rounded once per channel.
+  const r = v.map((t) => Math.fround(Math.sqrt(Math.fround(t + varianceEpsilon))));
+  const s = Float32Array.from(f32(backend, scale));
+  const o = Float32Array.from(f32(backend, offset));
+  batchNormModule(f32(backend, x), m, s, r, o, f32(backend, y));
+  f32(backend, mean).set(m);
+  f32(backend, variance).set(v);
+  return [y, mean, variance];
+}
+
+/**
+ * The gradient kernel: inputs x, dy [..., k], mean, variance, scale, gMean, gVariance [k] (the last
+ * two: the gradients reaching the forward's mean and variance outputs); outputs dx, dscale, doffset.
+ */
+export function batchNormTrainGradKernel({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo[] {
+  const backend = b as BackendWasm;
+  const [x, dy, mean, variance, scale, gMean, gVar] = [
+    'x',
+    'dy',
+    'mean',
+    'variance',
+    'scale',
+    'gMean',
+    'gVariance',
+  ].map((n) => input(inputs, n));
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const k = x.shape[x.shape.length - 1];
+  if (
+    !trainFits(x) ||
+    !winogradReady() ||
+    dy.dtype !== 'float32' ||
+    dy.shape.join() !== x.shape.join() ||
+    ![mean, variance, scale, gMean, gVar].every((t) => vec(t, k))
+  )
+    throw new Error(`${BATCH_NORM_TRAIN_GRAD}: inputs outside the kernel's layout`);
+  const M = tf.util.sizeFromShape(x.shape) / k;
+  const m = Float32Array.from(f32(backend, mean));
+  const r = reciprocalStd(f32(backend, variance), varianceEpsilon);
+  const s = f32(backend, scale);
+  const gm = f32(backend, gMean);
+  const gv = f32(backend, gVar);
+  const sums = new Float64Array(3 * k);
+  bnSumsModule(f32(backend, x), f32(backend, dy), m, sums);
+  const a = new Float32Array(k);
+  const bb = new Float32Array(k);
+  const c = new Float32Array(k);
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dScale = backend.makeOutput([k], 'float32');
+  const dOffset = backend.makeOutput([k], 'float32');
+  const ds = f32(backend, dScale);
+  const dof = f32(backend, dOffset);
+  for (let i = 0; i < k; i++) {
+    const [s1, s2, s0] = [sums[i], sums[k + i], sums[2 * k + i]];
+    const dVar = -0.5 * r[i] * r[i] * r[i] * s[i] * s2 + gv[i];
+    const dMean = -r[i] * s[i] * s1 + gm[i];
+    const twoOverM = (2 * dVar) / M;
+    a[i] = r[i] * s[i];
+    bb[i] = twoOverM;
+    c[i] = (dMean - twoOverM * s0) / M;
+    ds[i] = r[i] * s2;
+    dof[i] = s1;
+  }
+  bnTrainDxModule(f32(backend, x), f32(backend, dy), m, a, bb, c, f32(backend, dx));
+  return [dx, dScale, dOffset];
+}
+
+type Info = Pick<tf.TensorInfo, 'shape' | 'dtype'>;
+
+const vec = (t: Info, k: number) => t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === k;
+
+/** Whether x fits the kernels: float32, rank >= 2, channels (last axis) a multiple of 4, not empty. */
+function trainFits(x: Info): boolean {
+  const k = x.shape[x.shape.length - 1];
+  return (
+    x.dtype === 'float32' && x.shape.length >= 2 && k > 0 && k % 4 === 0 && tf.util.sizeFromShape(x.shape) > 0
+  );
+}
+
+/** How many gradient tapes are recording the kernels that run now. */
+function gradientDepth(): number {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
+}
+
+/** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
+function outerTapeOn(): boolean {
+  return gradientDepth() > 0;
+}
+
+/** The gradient as differentiable tfjs operations (for second-order tapes), same formula. */
+function gradientByOps(
+  x: tf.Tensor,
+  dy: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  scale: tf.Tensor,
+  gMean: tf.Tensor,
+  gVar: tf.Tensor,
+  epsilon: number,
+): { dx: tf.Tensor; dScale: tf.Tensor; dOffset: tf.Tensor } {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const M = tf.util.sizeFromShape(x.shape) / x.shape[x.shape.length - 1];
+  const xm = tf.sub(x, mean);
+  const r = tf.rsqrt(tf.add(variance, epsilon));
+  const s1 = tf.sum(dy, axes);
+  const s2 = tf.sum(tf.mul(dy, xm), axes);
+  const dVar = tf.add(tf.mul(tf.mul(tf.pow(r, 3), scale), tf.mul(s2, -0.5)), gVar);
+  const dMean = tf.add(tf.neg(tf.mul(tf.mul(r, scale), s1)), gMean);
+  const dx = tf.add(
+    tf.add(tf.mul(dy, tf.mul(r, scale)), tf.mul(xm, tf.mul(dVar, 2 / M))),
+    tf.div(tf.sub(dMean, tf.mul(tf.mul(dVar, 2 / M), tf.sum(xm, axes))), M),
+  );
+  return { dx, dScale: tf.mul(r, s2), dOffset: s1 };
+}
+
+let gradientDone = false;
+
+/** Registers the gradient of {@link BATCH_NORM_TRAIN} (once). */
+function registerTrainGradient(): void {
+  if (gradientDone) return;
+  gradientDone = true;
+  tf.registerGradient({
+    kernelName: BATCH_NORM_TRAIN,
+    inputsToSave: ['x', 'scale'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [x, scale, mean, variance] = saved;
+      const [dy, gMean, gVar] = dys as tf.Tensor[];
+      const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+      if (outerTapeOn() || !tf.getKernel(BATCH_NORM_TRAIN_GRAD, tf.getBackend()) || !winogradReady()) {
+        const g = gradientByOps(x, dy, mean, variance, scale, gMean, gVar, varianceEpsilon);
+        return { x: () => g.dx, scale: () => g.dScale, offset: () => g.dOffset };
+      }
+      const [dx, dScale, dOffset] = tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_TRAIN_GRAD,
+          { x, dy, mean, variance, scale, gMean, gVariance: gVar },
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
+      return { x: () => dx, scale: () => dScale, offset: () => dOffset };
+    },
+  });
+}
+
+/** The parts of tfjs-layers' BatchNormalization (4.22) the patch reads. */
+interface BatchNormLayer {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  gamma: { read(): tf.Tensor } | null;
+  beta: { read(): tf.Tensor } | null;
+  movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
+  movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
+}
+
+type Call = (
+  this: BatchNormLayer,
+  inputs: tf.Tensor | tf.Tensor[],
+  kwargs: { training?: boolean },
+) => tf.Tensor;
+
+let enabled = true;
+let patched = false;
+
+/** Switches the patched layers back to tfjs-layers' own training path (or on again), for tests and benchmarks. */
+export function setFastBatchNormTraining(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Patches tfjs-layers' `BatchNormalization.call` (once) as the header says, and registers the
+ * gradient. The kernels themselves are registered with the project's other wasm kernels.
+ */
+export function ensureFastBatchNormTraining(): void {
+  registerTrainGradient();
+  if (patched) return;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
+  const proto = entry?.[0]?.prototype as unknown as { call?: Call } | undefined;
+  if (!proto?.call) return;
+  patched = true;
+  const stock = proto.call;
+  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    const rank = x?.shape.length ?? 0;
+    const fits =
+      enabled &&
+      x !== undefined &&
+      kwargs?.training === true &&
+      this.gamma != null &&
+      this.beta != null &&
+      (this.axis === -1 || this.axis === rank - 1) &&
+      trainFits(x) &&
+      // Under two tapes (a gradient of a gradient will pass here) the layer stays tfjs-layers' own:
+      // tfjs 4.22 records the copies of a kernel's saved outputs before the kernel itself, so a
+      // second-order gradient reaching the mean and variance through them would be lost.
+      gradientDepth() <= 1 &&
+      winogradReady() &&
+      tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
+    if (!fits) return stock.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      const [y, mean, variance] = tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_TRAIN,
+          { x: x!, scale: this.gamma!.read(), offset: this.beta!.read() },
+          { varianceEpsilon: this.epsilon },
+        ) as tf.Tensor[];
+      // tfjs-layers' moving averages, operation for operation.
+      const movingAverage = (v: BatchNormLayer['movingMean'], value: tf.Tensor) =>
+        tf.tidy(() => {
+          const orig = v.read();
+          v.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - this.momentum)));
+        });
+      movingAverage(this.movingMean, mean);
+      movingAverage(this.movingVariance, variance);
+      return y;
+    });
+  };
+}
