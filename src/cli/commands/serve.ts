@@ -10,7 +10,6 @@ import { UserError } from '../../errors.ts';
 import type { BackendName } from '../../engine/backend.ts';
 import { setup } from '../main.ts';
 import { positiveInt } from '../options.ts';
-import { createServer } from '../../server/app.ts';
 
 interface ServeOptions {
   port: number;
@@ -60,6 +59,8 @@ export function registerServe(program: Command): void {
         process.stderr.write(
           `advlens serve: warning: listening on ${o.host}, not loopback: anyone who reaches this address can upload files and run jobs on this machine\n`,
         );
+      // Fastify and its plugins load only here, so that every other command starts without them.
+      const { createServer } = await import('../../server/app.ts');
       const app = await createServer({
         models: o.models,
         dataDir: o.dataDir,
