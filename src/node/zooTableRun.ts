@@ -20,6 +20,7 @@ import {
   robustKey,
   robustValues,
   sameEps,
+  type RobustAttackSettings,
   type RobustRecord,
 } from '../zoo/robustRecord.ts';
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
@@ -79,6 +80,8 @@ export interface ZooTableRunOptions {
    * FGSM and noise at each budget, the unbounded budget once, read from the card where it holds them.
    */
   sanity?: boolean;
+  /** The PGD settings (default PGD200, Table 1's; tests take fewer steps). Recorded with the numbers. */
+  attack?: RobustAttackSettings;
   /** The checks' settings (default SANITY_DEFAULTS; tests attack fewer images in the unbounded run). */
   sanitySettings?: SanitySettings;
   /** The command line recorded with new measurements (default: a library call). */
@@ -94,7 +97,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
   if (eps.length === 0) throw new UserError('eps needs at least one budget');
   const { present, zoo: z } = o;
   const command = o.command ?? '(library call: zooTableRun)';
-  const attack = { ...PGD200 };
+  const attack = { ...(o.attack ?? PGD200) };
   const sanitySettings = o.sanitySettings ?? {
     ...SANITY_DEFAULTS,
     batchSize: o.batchSize ?? SANITY_DEFAULTS.batchSize,

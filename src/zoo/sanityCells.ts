@@ -13,6 +13,7 @@ import { monotoneCheck, noiseCheck, singleStepCheck, unboundedCheck } from '../m
 import { runSpec } from '../metrics/attackRun.ts';
 import type { SanityCheck } from '../metrics/robustTypes.ts';
 import type { SanityPair, UnboundedRecord } from './sanityRecord.ts';
+import { sameEps, type RecordRun } from './cardRecord.ts';
 
 /** The name the checks give the attack checked. */
 export const CHECKED = 'PGD-200';
@@ -92,5 +93,68 @@ export function memberChecks(eps: number[], pgd: (number | null)[], s: MemberSan
 
 /** The failed checks of `checks` that concern the cell at budget `eps` > 0 (its own, and the row's); none at eps 0. */
 export function cellFailures(checks: CellCheck[], eps: number): CellCheck[] {
-  return eps > 0 ? checks.filter((c) => !c.passed && (c.eps === null || c.eps === eps)) : [];
+  return eps > 0 ? checks.filter((c) => !c.passed && (c.eps === null || sameEps(c.eps, eps))) : [];
 }
+
+/** One member's sanity checks (zoo/sanityCells.ts) and where their numbers came from. */
+export interface TableSanity {
+  /** Every check run on the member's cells, passed or not (eps null: the whole row). */
+  checks: CellCheck[];
+  /** Budgets whose FGSM and noise numbers were read from the card, measured by this run, or neither (`--cached`). */
+  fromCard: number[];
+  measured: number[];
+  unmeasured: number[];
+  /** Where the unbounded run came from. */
+  unbounded: 'card' | 'measured' | 'not measured';
+  recorded: boolean;
+  /** Which run measured which budgets' FGSM and noise, then the unbounded run (eps [] for it). */
+  runs: RecordRun[];
+}
+
+/** A failed sanity check, numbered as its footnote: the cell (or row: eps null) it concerns. */
+export interface SanityFailure {
+  n: number;
+  method: string;
+  display: string;
+  eps: number | null;
+  name: string;
+  detail: string;
+}
+
+/**
+ * Numbers the failed checks of one row as footnotes (appended to `failures`): the row's own first,
+ * then each cell's in column order. Returns the numbers concerning each column (the row's and the
+ * cell's; a column whose budget is null or 0 has none) and the row's own.
+ */
+export function numberFailures(
+  failures: SanityFailure[],
+  row: { method: string; display: string },
+  checks: CellCheck[],
+  eps: (number | null)[],
+): { failed: number[][]; rowFailed: number[] } {
+  const number = (c: CellCheck) => {
+    const f = {
+      n: failures.length + 1,
+      method: row.method,
+      display: row.display,
+      eps: c.eps,
+      name: c.name,
+      detail: c.detail,
+    };
+    failures.push(f);
+    return f.n;
+  };
+  const rowFailed = checks.filter((c) => !c.passed && c.eps === null).map(number);
+  const own = eps.map((e) =>
+    e === null ? [] : checks.filter((c) => !c.passed && c.eps !== null && sameEps(c.eps, e)).map(number),
+  );
+  return {
+    failed: eps.map((e, j) =>
+      e !== null && cellFailures(checks, e).length ? [...rowFailed, ...own[j]] : [],
+    ),
+    rowFailed,
+  };
+}
+
+/** The marker of failed sanity checks: their footnote numbers after a warning sign ('' when none). */
+export const failMarker = (ns: number[]) => (ns.length ? ` ⚠${ns.join(',')}` : '');

@@ -26,7 +26,7 @@ import {
 } from './cardRecord.ts';
 import { canonicalJson } from './cellRecord.ts';
 import { sameSetting, type RobustAttackSettings } from './robustRecord.ts';
-import type { SanitySettings } from './measureSanity.ts';
+import { unboundedAttack, type SanitySettings } from './measureSanity.ts';
 
 /** The unbounded run as stored: its budget and step, images, accuracy and provenance. */
 export interface UnboundedRecord {
@@ -108,6 +108,8 @@ export function parseSanityRecord(value: unknown, where: string): SanityRecord {
     if (!Number.isInteger(u!.examples) || (u!.examples as number) < 1)
       bad('unbounded.examples must be a positive integer');
     if (!isFrac(u!.accuracy)) bad('unbounded.accuracy must be a number in [0, 1]');
+    if (!Number.isInteger(u!.steps) || typeof u!.stepSize !== 'number')
+      bad('unbounded.steps must be an integer and unbounded.stepSize a number');
     checkProvenance(u!, (w) => bad(`unbounded: ${w}`));
   }
   checkProvenance(r, bad);
@@ -129,13 +131,26 @@ export interface SanitySetting {
   accuracy: number;
 }
 
-/** Whether record `r` was measured in setting `s`. */
+/** Settings less the unbounded run's images (which its own `examples` say). */
+const fgsmNoiseSettings = (s: SanitySettings) => canonicalJson({ ...s, unboundedExamples: null });
+
+/** Whether record `r`'s FGSM and noise numbers were measured in setting `s` (the unbounded run matches on its own). */
 export function sanityMatches(r: SanityRecord | null, s: SanitySetting): r is SanityRecord {
   return (
     !!r &&
     sameSetting(r, s) &&
-    canonicalJson(r.settings) === canonicalJson(s.settings) &&
+    fgsmNoiseSettings(r.settings) === fgsmNoiseSettings(s.settings) &&
     Math.abs(r.accuracy - s.accuracy) < 1e-12
+  );
+}
+
+/** Whether the unbounded run `u` answers setting `s`: the attack's steps and the number of images asked for. */
+function unboundedMatches(u: UnboundedRecord | null, s: SanitySetting): u is UnboundedRecord {
+  return (
+    !!u &&
+    u.steps === s.attack.steps &&
+    u.examples === Math.min(s.settings.unboundedExamples, s.examples) &&
+    Math.abs(u.stepSize - unboundedAttack(s.attack).stepSize) < 1e-12
   );
 }
 
@@ -157,7 +172,7 @@ export function sanityValues(
       const j = r.eps.findIndex((x) => sameEps(x, e));
       return j < 0 ? null : { fgsm: r.fgsm[j], noise: r.noise[j] };
     }),
-    unbounded: r.unbounded,
+    unbounded: unboundedMatches(r.unbounded, s) ? r.unbounded : null,
   };
 }
 

@@ -24,33 +24,10 @@ import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
 import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
-import { cellFailures, type CellCheck } from './sanityCells.ts';
+import { failMarker, numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
 import type { SanitySettings } from './measureSanity.ts';
 
-/** One member's sanity checks (zoo/sanityCells.ts) and where their numbers came from. */
-export interface TableSanity {
-  /** Every check run on the member's cells, passed or not (eps null: the whole row). */
-  checks: CellCheck[];
-  /** Budgets whose FGSM and noise numbers were read from the card, measured by this run, or neither (`--cached`). */
-  fromCard: number[];
-  measured: number[];
-  unmeasured: number[];
-  /** Where the unbounded run came from. */
-  unbounded: 'card' | 'measured' | 'not measured';
-  recorded: boolean;
-  /** Which run measured which budgets' FGSM and noise, then the unbounded run (eps [] for it). */
-  runs: RobustRun[];
-}
-
-/** A failed sanity check, numbered as its footnote: the cell (or row: eps null) it concerns. */
-export interface SanityFailure {
-  n: number;
-  method: string;
-  display: string;
-  eps: number | null;
-  name: string;
-  detail: string;
-}
+export type { SanityFailure, TableSanity };
 
 /** One member's AutoAttack cells (zoo/aaCells.ts) and where they came from. */
 export interface TableAutoAttack {
@@ -240,27 +217,8 @@ export function buildZooTable(t: TableInput): ZooTable {
     const model = t.models.find((x) => x.method === m.method);
     const seedRow = SEED_ROW_OF[m.method] ?? null;
     if (!model && !seedRow) continue;
-    // Footnotes numbered in row order: the row's own failures, then each cell's in budget order.
-    const checks = model?.sanity?.checks ?? [];
-    const number = (c: CellCheck) => {
-      const f = {
-        n: failures.length + 1,
-        method: m.method,
-        display: m.display,
-        eps: c.eps,
-        name: c.name,
-        detail: c.detail,
-      };
-      failures.push(f);
-      return f.n;
-    };
-    const rowFailed = checks.filter((c) => !c.passed && c.eps === null).map(number);
-    const own = t.eps.map((e) =>
-      checks.filter((c) => !c.passed && c.eps !== null && sameEps(c.eps, e)).map(number),
-    );
     rows.push({
-      failed: t.eps.map((e, j) => (cellFailures(checks, e).length ? [...rowFailed, ...own[j]] : [])),
-      rowFailed,
+      ...numberFailures(failures, m, model?.sanity?.checks ?? [], t.eps),
       method: m.method,
       display: m.display,
       status: model ? 'zoo' : 'seed only',
@@ -357,9 +315,6 @@ function setupLine(t: ZooTable): string {
   );
 }
 
-/** The marker of failed sanity checks: their footnote numbers after a warning sign ('' when none). */
-export const failMarker = (ns: number[]) => (ns.length ? ` ⚠${ns.join(',')}` : '');
-
 const cellText = (r: ZooTableRow, j: number) =>
   (r.autoattack
     ? `${fmtAcc(r.ours[j])} / ${fmtAcc(r.autoattack[j])} (${fmtAcc(r.seed[j])})`
@@ -434,7 +389,7 @@ function modelLines(t: ZooTable): string[] {
 }
 
 /** A member's sanity-check provenance, appended to its line. */
-function sanityModelText(s: TableSanity): string {
+export function sanityModelText(s: TableSanity): string {
   const runs = s.runs.map(
     (r) =>
       `; ${r.eps.length ? `FGSM and noise at eps ${epsText(r.eps)}` : 'unbounded run'} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`,

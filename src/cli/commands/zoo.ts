@@ -125,12 +125,6 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
   if (o.out) checkOutputFile(o.out, '--out');
   if (o.steps !== undefined && o.table !== '3')
     throw new UserError('--steps sets the AAI steps of --table 3; Table 1 is PGD-200 (drop --steps)');
-  if (o.table !== '1' && (o.sanity === false || o.sanityLimit !== undefined))
-    throw new UserError(
-      `--${o.sanity === false ? 'no-sanity' : 'sanity-limit'} applies to --table 1 (the PGD-200 table): drop it`,
-    );
-  if (o.sanity === false && o.sanityLimit !== undefined)
-    throw new UserError('--sanity-limit sets the images of the sanity checks: drop it or --no-sanity');
   const autoattack = aaSettings(o);
   const z = listZoo(models);
   const present = selectModels(z, o.only);
@@ -305,6 +299,13 @@ export function registerZoo(program: Command): void {
     .action(async (o: ZooTableCliOptions) => {
       const models = o.models ?? zoo.opts<{ models: string }>().models;
       const which = o.zoo ?? (o.table === '1' || o.table === '3' ? 'mnist' : 'cifar10');
+      if (o.table !== '1' && (o.sanity === false || o.sanityLimit !== undefined))
+        throw new UserError(
+          `--${o.sanity === false ? 'no-sanity' : 'sanity-limit'} applies to --table 1 (the PGD-200 table): drop it`,
+        );
+      if (o.sanity === false && o.sanityLimit !== undefined)
+        throw new UserError('--sanity-limit sets the images of the sanity checks: drop it or --no-sanity');
+
       zooDef(which);
       if (o.table === '3' && which !== 'mnist')
         throw new UserError('--table 3 (AAI) is measured on the MNIST zoo: drop --zoo or use --zoo mnist');
