@@ -335,17 +335,43 @@ function sanitySetupLine(t: ZooTable): string {
 function sanityLines(t: ZooTable): string[] {
   const f = t.sanityFailures;
   if (!f) return [];
-  const checked = t.provenance.models.filter((m) => m.sanity && m.sanity.checks.length).length;
+  const models = t.provenance.models;
+  const checked = models.filter((m) => m.sanity && m.sanity.checks.length).length;
+  // Members whose checks lack numbers (--cached on cards without them): named, so a missing line is not read as a pass.
+  const partial = models.filter(
+    (m) => m.sanity && (m.sanity.unmeasured.length > 0 || m.sanity.unbounded === 'not measured'),
+  );
+  const display = (method: string) => t.rows.find((r) => r.method === method)?.display ?? method;
+  const missing = partial.length
+    ? [
+        `Not checked (the card lacks the numbers; measure them with --record, PGD-200 is read from the card): ${partial
+          .map((m) =>
+            m.sanity!.fromCard.length === 0 && m.sanity!.unbounded === 'not measured'
+              ? display(m.method)
+              : `${display(m.method)} (${[
+                  ...(m.sanity!.unmeasured.length
+                    ? [`FGSM and noise at eps ${epsText(m.sanity!.unmeasured)}`]
+                    : []),
+                  ...(m.sanity!.unbounded === 'not measured' ? ['the unbounded run'] : []),
+                ].join(', ')})`,
+          )
+          .join('; ')}.`,
+      ]
+    : [];
   if (f.length === 0)
     return [
       checked
-        ? `None failed (${t.provenance.models.reduce((n, m) => n + (m.sanity?.checks.length ?? 0), 0)} checks on ${checked} members).`
+        ? `None failed (${models.reduce((n, m) => n + (m.sanity?.checks.length ?? 0), 0)} checks on ${checked} members).`
         : 'Not measured: no member has the numbers the checks need (run without --cached).',
+      ...missing,
     ];
-  return f.map(
-    (x) =>
-      `⚠${x.n} ${x.display}${x.eps === null ? ' (whole row)' : ` at eps ${fmtEps(x.eps)}`}: ${x.name} failed: ${x.detail}`,
-  );
+  return [
+    ...f.map(
+      (x) =>
+        `⚠${x.n} ${x.display}${x.eps === null ? ' (whole row)' : ` at eps ${fmtEps(x.eps)}`}: ${x.name} failed: ${x.detail}`,
+    ),
+    ...missing,
+  ];
 }
 const SANITY_TITLE = 'Sanity checks that failed';
 

@@ -385,6 +385,7 @@ test('the CLI: --cached shows the checks section, --no-sanity drops it, and appl
     cli.stdout,
     /\*\*Sanity checks that failed\*\*\n\n- Not measured: no member has the numbers the checks need/,
   );
+  assert.match(cli.stdout, /- Not checked \(the card lacks the numbers[^)]*\): Adv \(PGD L-inf\); Int2\./);
   const off = await advlensHere([...args, '--no-sanity']);
   assert.equal(off.code, 0, off.stderr);
   assert.doesNotMatch(off.stdout, /Sanity checks/);
