@@ -19,7 +19,12 @@ import {
   type StudyModel,
   type StudyTable,
 } from '../zoo/study.ts';
-import type { ZooListing } from '../zoo/zoo.ts';
+import type { ZooEntry, ZooListing } from '../zoo/zoo.ts';
+import { evaluate } from '../metrics/accuracy.ts';
+import { SANITY_DEFAULTS, type SanitySettings } from '../zoo/measureSanity.ts';
+import { PGD200 } from '../zoo/robustRecord.ts';
+import type { TableSanity } from '../zoo/sanityCells.ts';
+import { memberSanity } from './zooSanityRun.ts';
 import { loadDatasetFor } from './loadData.ts';
 import { loadClassifier } from './models.ts';
 import { checkWorkers, withPool } from './pool.ts';
@@ -46,6 +51,13 @@ export interface StudyRunOptions {
   /** Members kept (all rows when absent). */
   only?: string[];
   command?: string;
+  /**
+   * Table 1 (PGD-200 columns): run the sanity checks on each member's cells (default true;
+   * src/node/zooSanityRun.ts), reading from the card what it holds and measuring the rest.
+   */
+  sanity?: boolean;
+  /** The checks' settings (default SANITY_DEFAULTS with the run's images per pass). */
+  sanitySettings?: SanitySettings;
   onProgress?: (member: string, column: string, done: number, total: number) => void;
 }
 
@@ -61,6 +73,8 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
     batchSize: o.batchSize ?? CELL_BATCH,
     command: o.command ?? '(library call: studyRun)',
   };
+  const checked = o.sanity !== false && def.columns.some((x) => x.kind === 'pgd200');
+  const sanitySettings = o.sanitySettings ?? { ...SANITY_DEFAULTS, batchSize: opts.batchSize };
   const keep = (m: string) => !o.only || o.only.includes(m);
   const rows = def.rows.filter((r) => keep(r.member));
   const datasets = new Map<string, Dataset>();
@@ -110,7 +124,16 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
           cells[j] = await measureCell(ctx, col, opts, () => recorded++);
         }
       });
-      models.push({ member: r.member, cardPath: e.cardPath, cells: cells as StudyCell[], recorded });
+      const sanity = checked
+        ? await studySanity(c, e, data, cells as StudyCell[], opts, sanitySettings)
+        : undefined;
+      models.push({
+        member: r.member,
+        cardPath: e.cardPath,
+        cells: cells as StudyCell[],
+        recorded,
+        ...(sanity ? { sanity } : {}),
+      });
     } finally {
       c.model.dispose();
     }
@@ -124,8 +147,39 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
         .map((m) => ({ member: m.method, reason: m.reason, train: m.train })),
       data: first ? { spec: o.data, source: first.source, examples: first.size } : null,
       stylizedData: o.stylizedData ?? null,
+      ...(checked ? { sanity: sanitySettings } : {}),
       command: opts.command,
       versions: versions(),
+    },
+  );
+}
+
+/**
+ * The sanity checks of a member's PGD-200 cells (src/node/zooSanityRun.ts): the budgets and values of
+ * the table's pgd200 columns, with the clean accuracy on the images as the weights' fingerprint.
+ */
+function studySanity(
+  c: Classifier,
+  e: ZooEntry,
+  data: Dataset,
+  cells: StudyCell[],
+  o: CellOptions,
+  settings: SanitySettings,
+): Promise<TableSanity> {
+  const cols = o.def.columns.flatMap((col, j) => (col.kind === 'pgd200' ? [{ eps: col.eps, j }] : []));
+  const clean = evaluate(c, data, { batchSize: o.batchSize }).accuracy;
+  return memberSanity(
+    c,
+    e,
+    data,
+    cols.map((x) => x.eps),
+    cols.map((x) => cells[x.j].value),
+    clean,
+    {
+      ...o,
+      attack: { ...PGD200 },
+      settings,
+      onProgress: (done, total, what) => o.onProgress?.(e.dir, `sanity ${what}`, done, total),
     },
   );
 }

@@ -20,6 +20,7 @@ import {
   robustKey,
   robustValues,
   sameEps,
+  type RobustAttackSettings,
   type RobustRecord,
 } from '../zoo/robustRecord.ts';
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
@@ -35,6 +36,8 @@ import {
   type AutoAttackCellSettings,
 } from '../zoo/aaCells.ts';
 import { readJson } from './fsio.ts';
+import { SANITY_DEFAULTS, type SanitySettings } from '../zoo/measureSanity.ts';
+import { memberSanity } from './zooSanityRun.ts';
 import type { ModelCard } from '../models/card.ts';
 import { readOrRecompute } from '../zoo/cardRecord.ts';
 import { versions } from '../version.ts';
@@ -72,6 +75,15 @@ export interface ZooTableRunOptions {
   autoattack?: AutoAttackCellSettings;
   /** Images AutoAttack runs on (default AA_LIMIT, 100). */
   aaLimit?: number;
+  /**
+   * Run the sanity checks on each member's PGD-200 cells (default true; src/node/zooSanityRun.ts):
+   * FGSM and noise at each budget, the unbounded budget once, read from the card where it holds them.
+   */
+  sanity?: boolean;
+  /** The PGD settings (default PGD200, Table 1's; tests take fewer steps). Recorded with the numbers. */
+  attack?: RobustAttackSettings;
+  /** The checks' settings (default SANITY_DEFAULTS; tests attack fewer images in the unbounded run). */
+  sanitySettings?: SanitySettings;
   /** The command line recorded with new measurements (default: a library call). */
   command?: string;
   onProgress?: (member: string, done: number, total: number, what: string) => void;
@@ -85,7 +97,11 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
   if (eps.length === 0) throw new UserError('eps needs at least one budget');
   const { present, zoo: z } = o;
   const command = o.command ?? '(library call: zooTableRun)';
-  const attack = { ...PGD200 };
+  const attack = { ...(o.attack ?? PGD200) };
+  const sanitySettings = o.sanitySettings ?? {
+    ...SANITY_DEFAULTS,
+    batchSize: o.batchSize ?? SANITY_DEFAULTS.batchSize,
+  };
   const datasets = new Map<string, Dataset>();
   const aaDatasets = new Map<string, Dataset>();
   const aaLimit = o.aaLimit ?? AA_LIMIT;
@@ -118,6 +134,8 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
     // Which run measured each value shown: the card's runs for the budgets read from it.
     const runs: RobustRun[] = runsFor(old, fromCard);
     let recorded = false;
+    // The clean accuracy the PGD numbers were measured with (the weights' fingerprint for the checks).
+    let clean: number | null = old && fromCard.length ? old.accuracy : null;
     if (todo.length && !o.cached) {
       // All budgets in one measurement, its batches spread over the pool.
       const perBudget = Math.ceil(d.size / (o.batchSize ?? 100));
@@ -154,6 +172,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
         'the new measurement',
       );
       provenance = { measuredAt: record.measuredAt, command, versions: record.versions };
+      clean = m.accuracy;
       runs.push(...runsFor(record, todo));
       if (o.record) {
         const place = {
@@ -171,6 +190,16 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
       const note = zooNote(c.card, e.method, { data: o.data, examples: d.size });
       updateCard(e.dir, c.card, (card) => ({ ...card, zoo: note }));
     }
+    const sanity =
+      o.sanity === false
+        ? undefined
+        : await memberSanity(c, e, d, eps, values, clean, {
+            ...o,
+            attack,
+            settings: sanitySettings,
+            command,
+            onProgress: (done, total, what) => o.onProgress?.(`${e.method} sanity`, done, total, what),
+          });
     let autoattack: TableAutoAttack | undefined;
     if (o.autoattack) {
       if (!aaDatasets.has(shapeKey))
@@ -182,6 +211,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
     c.model.dispose();
     tableModels.push({
       ...(autoattack ? { autoattack } : {}),
+      ...(sanity ? { sanity } : {}),
       method: e.method,
       cardPath: e.cardPath,
       values,
@@ -206,6 +236,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
     data: { spec: o.data, source: data!.source, examples: data!.size },
     attack,
     ...(o.autoattack ? { autoattack: { settings: o.autoattack, examples: aaExamples } } : {}),
+    ...(o.sanity === false ? {} : { sanity: sanitySettings }),
     command,
     versions: versions(),
   });

@@ -16,6 +16,8 @@
 import { UserError } from '../errors.ts';
 import { table1Def, table2Def } from './intTables.ts';
 import { atcnnDef } from './atcnnTable.ts';
+import { numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
+import type { SanitySettings } from './measureSanity.ts';
 
 export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
 export {
@@ -131,6 +133,8 @@ export interface StudyModel {
   cells: StudyCell[];
   /** Cells this run wrote into the card. */
   recorded: number;
+  /** The sanity checks of its PGD-200 cells (Table 1), when the run made them. */
+  sanity?: TableSanity;
 }
 
 /** The table's rows: ours and the seed's values. */
@@ -145,6 +149,12 @@ export interface StudyTableRow {
   cells: StudyCell[];
   /** Per seed set, the seed's value per column (null where it has none). */
   seed: (number | null)[][];
+  /** Footnote numbers of the failed sanity checks concerning each cell (its own and the row's). */
+  failed: number[][];
+  /** Footnote numbers of the failed checks concerning the whole row (the unbounded budget). */
+  rowFailed: number[];
+  /** The member's sanity checks and where their numbers came from, when the table ran them. */
+  sanity?: TableSanity;
 }
 
 /** A finding's computed answer, on our numbers and on each seed set's. */
@@ -152,7 +162,12 @@ export interface FindingAnswer {
   id: string;
   statement: string;
   reads: 'value' | 'conditional';
-  answer: 'reproduced' | 'not reproduced' | 'not measured';
+  /** `not established`: the numbers answer, but a cell they rest on failed a sanity check. */
+  answer: 'reproduced' | 'not reproduced' | 'not measured' | 'not established';
+  /** What the numbers alone say. */
+  numbers: 'reproduced' | 'not reproduced' | 'not measured';
+  /** Footnote numbers of the failed checks of the cells the finding read. */
+  failed: number[];
   detail: string;
   seed: { set: string; answer: 'holds' | 'does not hold' | 'no numbers'; detail: string }[];
 }
@@ -175,7 +190,11 @@ export interface StudyTable {
   rows: StudyTableRow[];
   seeds: { name: string; citation: string; examples: number | null }[];
   findings: FindingAnswer[];
+  /** The failed sanity checks, numbered as their markers; null when the table ran none. */
+  sanityFailures: SanityFailure[] | null;
   provenance: {
+    /** The sanity checks' settings, when the table ran them. */
+    sanity?: SanitySettings;
     data: { spec: string; source: string; examples: number } | null;
     stylizedData: string | null;
     command: string;
@@ -190,6 +209,8 @@ export interface StudyInput {
   missing: { member: string; reason: string; train: string }[];
   data: { spec: string; source: string; examples: number } | null;
   stylizedData?: string | null;
+  /** The sanity checks' settings, when the run made them (Table 1). */
+  sanity?: SanitySettings;
   command: string;
   versions: Record<string, string>;
 }
@@ -201,8 +222,16 @@ export function unitFormat(unit: 'fraction' | 'percent'): (v: number | null) => 
 
 /** Assembles the table: a row per member of the definition, measured or "not trained yet". */
 export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
+  const failures: SanityFailure[] = [];
+  const budgets = def.columns.map((c) => (c.kind === 'pgd200' ? c.eps : null));
   const rows: StudyTableRow[] = def.rows.map((r) => {
     const model = input.models.find((m) => m.member === r.member);
+    const marks = numberFailures(
+      failures,
+      { method: r.member, display: r.display },
+      model?.sanity?.checks ?? [],
+      budgets,
+    );
     const miss = input.missing.find((m) => m.member === r.member);
     const seed = def.seeds.map((s) =>
       def.columns.map((c) => (r.seedRow ? (s.values[r.seedRow]?.[c.key] ?? null) : null)),
@@ -216,6 +245,8 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
         card: model.cardPath,
         cells: model.cells,
         seed,
+        ...marks,
+        ...(model.sanity ? { sanity: model.sanity } : {}),
       };
     return {
       member: r.member,
@@ -227,6 +258,7 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
       ...(miss ? { train: miss.train } : {}),
       cells: def.columns.map(() => ({ value: null, conditional: null, state: 'not trained yet' as const })),
       seed,
+      ...marks,
     };
   });
   const col = (key: string) => def.columns.findIndex((c) => c.key === key);
@@ -240,7 +272,18 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
     };
   const findings = def.findings.map((f): FindingAnswer => {
     const fmt = unitFormat(def.unit);
-    const here = f.check(ours(f.reads), fmt);
+    // The cells the finding reads, to say when one of them failed a sanity check.
+    const read: number[] = [];
+    const lookup = ours(f.reads);
+    const here = f.check((member, key) => {
+      const row = rows.find((x) => x.member === member);
+      const j = col(key);
+      if (row && j >= 0) read.push(...row.failed[j]);
+      return lookup(member, key);
+    }, fmt);
+    const failed = [...new Set(read)].sort((a, b) => a - b);
+    const numbers =
+      here.answer === 'yes' ? 'reproduced' : here.answer === 'no' ? 'not reproduced' : 'not measured';
     const seed = def.seeds.map((s) => {
       if (f.reads === 'conditional' || f.columns.some((c) => !Object.values(s.values).some((v) => c in v)))
         return {
@@ -268,7 +311,9 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
       id: f.id,
       statement: f.statement,
       reads: f.reads,
-      answer: here.answer === 'yes' ? 'reproduced' : here.answer === 'no' ? 'not reproduced' : 'not measured',
+      answer: failed.length && numbers !== 'not measured' ? 'not established' : numbers,
+      numbers,
+      failed,
       detail: here.detail,
       seed,
     };
@@ -289,7 +334,9 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
     rows,
     seeds: def.seeds.map((s) => ({ name: s.name, citation: s.citation, examples: s.examples })),
     findings,
+    sanityFailures: input.sanity ? failures : null,
     provenance: {
+      ...(input.sanity ? { sanity: input.sanity } : {}),
       data: input.data,
       stylizedData: input.stylizedData ?? null,
       command: input.command,

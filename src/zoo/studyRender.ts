@@ -7,6 +7,8 @@
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { lineChart, type Series } from '../report/plot.ts';
 import { unitFormat, type StudyCell, type StudyTable, type StudyTableRow } from './study.ts';
+import { failMarker } from './sanityCells.ts';
+import { sanityModelText } from './table.ts';
 
 /** A value in the table's unit: three decimals, or percent with two. */
 export function fmtValue(t: Pick<StudyTable, 'unit'>, v: number | null): string {
@@ -26,8 +28,9 @@ const hasSeed = (t: StudyTable, j: number) => t.rows.some((r) => r.seed.some((s)
 /** Cell text: ours, with the seed's value in parentheses where the table's column has one (Tables 1, 2). */
 function cellText(t: StudyTable, r: StudyTableRow, j: number): string {
   const ours = oursText(t, r.cells[j]);
-  if (t.id === 'atcnn' || !hasSeed(t, j)) return ours;
-  return `${ours} (${fmtValue(t, r.seed[0][j])})`;
+  const mark = failMarker(r.failed[j]);
+  if (t.id === 'atcnn' || !hasSeed(t, j)) return ours + mark;
+  return `${ours} (${fmtValue(t, r.seed[0][j])})${mark}`;
 }
 
 /** The header and body of the main table; AT-CNN adds the seed's two datasets as extra columns. */
@@ -47,11 +50,34 @@ function tableCells(t: StudyTable): { head: string[]; body: string[][] } {
   return {
     head: ['method', ...t.columns.map((c) => c.label), ...seedCols.map((s) => s.head)],
     body: t.rows.map((r) => [
-      r.status === 'present' ? r.display : `${r.display} (not trained yet)`,
+      (r.status === 'present' ? r.display : `${r.display} (not trained yet)`) + failMarker(r.rowFailed),
       ...t.columns.map((_, j) => cellText(t, r, j)),
       ...seedCols.map((s) => s.cell(r)),
     ]),
   };
+}
+
+const SANITY_TITLE = 'Sanity checks that failed';
+
+/** One line per failed sanity check (Table 1): its number, the cell or row, the check and its numbers. */
+function sanityLines(t: StudyTable): string[] {
+  const f = t.sanityFailures ?? [];
+  const checks = t.rows.reduce((n, r) => n + (r.sanity?.checks.length ?? 0), 0);
+  if (f.length === 0)
+    return [
+      checks ? `None failed (${checks} checks).` : 'Not measured: no member has the numbers the checks need.',
+    ];
+  return f.map(
+    (x) =>
+      `⚠${x.n} ${x.display}${x.eps === null ? ' (whole row)' : ` at eps ${Number((x.eps * 255).toPrecision(4))}/255`}: ${x.name} failed: ${x.detail}`,
+  );
+}
+
+/** The sentence saying what the sanity checks are (empty without them). */
+function sanitySetup(t: StudyTable): string {
+  const s = t.provenance.sanity;
+  if (!s) return '';
+  return ` Sanity checks (Carlini et al. 2019, as advlens eval runs them) per member and eps: PGD-200 at least as strong as FGSM and stronger than random L-inf noise of size eps (random signs, seed ${s.seed}) on the same images, accuracy not above the previous eps; once per member, the same PGD at eps 1 (step 2.5 / steps) on the first ${s.unboundedExamples} images must leave <= 1%. A failed check marks its cell (the method, for the whole row) with ⚠ and its line's number.`;
 }
 
 function setupText(t: StudyTable): string {
@@ -64,14 +90,15 @@ function setupText(t: StudyTable): string {
     (d
       ? `Measured on the first ${d.examples} images of ${d.spec} (one image = ${(100 / d.examples).toFixed(2)}%).`
       : '') +
-    (seeds ? ` Seed: ${seeds}.` : '')
+    (seeds ? ` Seed: ${seeds}.` : '') +
+    sanitySetup(t)
   ).trim();
 }
 
 function findingLines(t: StudyTable): string[] {
   return t.findings.map(
     (f) =>
-      `**${f.answer}**: ${f.statement}${f.reads === 'conditional' ? ' (reads the second accuracy)' : ''}. Ours: ${f.detail}.${f.seed.length ? ` Seed: ${f.seed.map((s) => `${s.set}: ${s.answer}${s.answer === 'no numbers' ? '' : ` (${s.detail})`}`).join('; ')}.` : ''}`,
+      `**${f.answer === 'not established' ? `not established (${f.numbers} by the numbers, but a cell it reads failed a sanity check: ${f.failed.map((n) => `⚠${n}`).join(', ')})` : f.answer}**: ${f.statement}${f.reads === 'conditional' ? ' (reads the second accuracy)' : ''}. Ours: ${f.detail}.${f.seed.length ? ` Seed: ${f.seed.map((s) => `${s.set}: ${s.answer}${s.answer === 'no numbers' ? '' : ` (${s.detail})`}`).join('; ')}.` : ''}`,
   );
 }
 
@@ -88,7 +115,7 @@ function modelLines(t: StudyTable): string[] {
           : `${c.state}${c.note ? ` (${c.note})` : ''}`;
       groups.set(k, [...(groups.get(k) ?? []), t.columns[j].label]);
     });
-    return `${r.member} (${r.card}): ${[...groups].map(([k, cols]) => `${cols.join(', ')}: ${k}`).join('; ')}`;
+    return `${r.member} (${r.card}): ${[...groups].map(([k, cols]) => `${cols.join(', ')}: ${k}`).join('; ')}${r.sanity ? sanityModelText(r.sanity) : ''}`;
   });
 }
 
@@ -109,6 +136,7 @@ export function studyMarkdown(t: StudyTable): string {
       .join('|')}|`,
     ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
     '',
+    ...(t.sanityFailures ? [`**${SANITY_TITLE}**`, '', ...sanityLines(t).map((l) => `- ${l}`), ''] : []),
     '**Findings**',
     '',
     ...findingLines(t).map((l) => `- ${l}`),
@@ -213,6 +241,7 @@ export function studyHtml(t: StudyTable): string {
     t.title,
     [
       { title: 'Table', html: `<p>${escapeHtml(setupText(t))}</p>\n${htmlTable(head, body)}` },
+      ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: list(sanityLines(t)) }] : []),
       { title: 'Findings', html: list(findingLines(t).map((l) => l.replace(/\*\*/g, ''))) },
       ...plots(t),
       { title: 'Models', html: list(modelLines(t)) },

@@ -24,6 +24,10 @@ import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
 import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
+import { failMarker, numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
+import type { SanitySettings } from './measureSanity.ts';
+
+export type { SanityFailure, TableSanity };
 
 /** One member's AutoAttack cells (zoo/aaCells.ts) and where they came from. */
 export interface TableAutoAttack {
@@ -69,6 +73,8 @@ export interface TableModel {
   recorded: boolean;
   /** Its AutoAttack cells, when the table has the AutoAttack column. */
   autoattack?: TableAutoAttack;
+  /** Its sanity checks, when the table runs them. */
+  sanity?: TableSanity;
 }
 
 /** What a zoo table is built from: the members' records and the budgets to show. */
@@ -84,6 +90,8 @@ export interface TableInput {
   attack: RobustAttackSettings;
   /** The AutoAttack column's settings and images, when measured beside PGD-200. */
   autoattack?: { settings: AutoAttackCellSettings; examples: number };
+  /** The sanity checks' settings, when the table runs them. */
+  sanity?: SanitySettings;
   command: string;
   versions: Record<string, string>;
 }
@@ -102,6 +110,10 @@ export interface ZooTableRow {
   /** Accuracy under AutoAttack per budget (null where none); null when the table has no such column. */
   autoattack: (number | null)[] | null;
   seed: (number | null)[];
+  /** Footnote numbers of the failed sanity checks concerning each cell (its own and the row's); empty without checks. */
+  failed: number[][];
+  /** Footnote numbers of the failed checks concerning the whole row (the unbounded budget). */
+  rowFailed: number[];
 }
 
 /** The question the table answers under it, per budget. */
@@ -111,10 +123,18 @@ export const ORDERING_QUESTION =
 /** The budgets at which the paper's ordering is checked. */
 export const ORDERING_EPS = [0.35, 0.4];
 
+/** The members whose cells the ordering rests on. */
+const ORDERING_METHODS = ['pgd-linf', 'int2', 'int2-adv'];
+
 /** The computed answer, per eps, to whether the paper's ordering at large eps holds in our numbers. */
 export interface OrderingAnswer {
   eps: number;
-  answer: 'yes' | 'no' | 'not measured';
+  /** What the numbers say; `sanity check failed` when they say yes or no but a cell they rest on failed a check. */
+  answer: 'yes' | 'no' | 'not measured' | 'sanity check failed';
+  /** What the numbers alone say (the answer before the sanity checks). */
+  numbers: 'yes' | 'no' | 'not measured';
+  /** Footnote numbers of the failed checks of the cells the answer rests on. */
+  failed: number[];
   detail: string;
   /** The same question asked of the paper's numbers. */
   seed: 'yes' | 'no';
@@ -130,10 +150,14 @@ export interface ZooTable {
   ordering: OrderingAnswer[];
   /** With the AutoAttack column: the members where PGD-200 overstates robustness (empty when none). */
   overstated: OverstatedFlag[];
+  /** The failed sanity checks, numbered as their markers; null when the table ran none. */
+  sanityFailures: SanityFailure[] | null;
   missing: { method: string; reason: string; train: string }[];
   provenance: {
     /** The AutoAttack column's settings (options of attack 'autoattack') and images; absent without it. */
     autoattack?: { settings: AutoAttackCellSettings; options: Record<string, unknown>; examples: number };
+    /** The sanity checks' settings; absent when the table ran none. */
+    sanity?: SanitySettings;
     data: { spec: string; source: string; examples: number };
     attack: RobustAttackSettings;
     command: string;
@@ -152,6 +176,7 @@ export interface ZooTable {
       versions: Record<string, string>;
       runs: RobustRun[];
       autoattack?: TableAutoAttack;
+      sanity?: TableSanity;
     }[];
   };
 }
@@ -165,7 +190,7 @@ export function fmtAcc(v: number | null): string {
 function orderingAt(
   eps: number,
   acc: (method: string) => number | null,
-): { answer: OrderingAnswer['answer']; detail: string } {
+): { answer: OrderingAnswer['numbers']; detail: string } {
   const adv = acc('pgd-linf');
   const others = (['int2', 'int2-adv'] as const).map((m) => ({ m, name: SEED_ROW_OF[m]!, v: acc(m) }));
   const absent = [
@@ -187,11 +212,13 @@ function orderingAt(
 /** Assembles the table: one row per zoo model, one per method the paper has but the zoo lacks. */
 export function buildZooTable(t: TableInput): ZooTable {
   const rows: ZooTableRow[] = [];
+  const failures: SanityFailure[] = [];
   for (const m of t.methods) {
     const model = t.models.find((x) => x.method === m.method);
     const seedRow = SEED_ROW_OF[m.method] ?? null;
     if (!model && !seedRow) continue;
     rows.push({
+      ...numberFailures(failures, m, model?.sanity?.checks ?? [], t.eps),
       method: m.method,
       display: m.display,
       status: model ? 'zoo' : 'seed only',
@@ -210,9 +237,14 @@ export function buildZooTable(t: TableInput): ZooTable {
   const ordering = ORDERING_EPS.map((e): OrderingAnswer => {
     const here = orderingAt(e, ours(e));
     const seed = orderingAt(e, (method) => seedValue(method, e));
+    const j = t.eps.findIndex((x) => sameEps(x, e));
+    const failed =
+      j < 0 ? [] : rows.filter((r) => ORDERING_METHODS.includes(r.method)).flatMap((r) => r.failed[j]);
     return {
       eps: e,
-      answer: here.answer,
+      answer: failed.length && here.answer !== 'not measured' ? 'sanity check failed' : here.answer,
+      numbers: here.answer,
+      failed: [...new Set(failed)].sort((a, b) => a - b),
       detail: t.eps.some((x) => sameEps(x, e))
         ? here.detail
         : `eps ${fmtEps(e)} not among the budgets measured`,
@@ -235,8 +267,10 @@ export function buildZooTable(t: TableInput): ZooTable {
     question: ORDERING_QUESTION,
     ordering,
     overstated,
+    sanityFailures: t.sanity ? failures : null,
     missing: t.missing,
     provenance: {
+      ...(t.sanity ? { sanity: t.sanity } : {}),
       ...(t.autoattack
         ? {
             autoattack: {
@@ -264,6 +298,7 @@ export function buildZooTable(t: TableInput): ZooTable {
         versions: m.versions,
         runs: m.runs,
         ...(m.autoattack ? { autoattack: m.autoattack } : {}),
+        ...(m.sanity ? { sanity: m.sanity } : {}),
       })),
     },
   };
@@ -281,9 +316,64 @@ function setupLine(t: ZooTable): string {
 }
 
 const cellText = (r: ZooTableRow, j: number) =>
-  r.autoattack
+  (r.autoattack
     ? `${fmtAcc(r.ours[j])} / ${fmtAcc(r.autoattack[j])} (${fmtAcc(r.seed[j])})`
-    : `${fmtAcc(r.ours[j])} (${fmtAcc(r.seed[j])})`;
+    : `${fmtAcc(r.ours[j])} (${fmtAcc(r.seed[j])})`) + failMarker(r.failed[j]);
+
+/** The sentence saying what the sanity checks are (empty without them). */
+function sanitySetupLine(t: ZooTable): string {
+  const s = t.provenance.sanity;
+  if (!s) return '';
+  const a = t.provenance.attack;
+  return (
+    ` Sanity checks (Carlini et al. 2019, as advlens eval runs them) per member and eps: PGD-200 at least as strong as FGSM at the same eps and stronger than random L-inf noise of size eps (random signs, seed ${s.seed}), both on the same images, and accuracy not above the previous eps; once per member, PGD with ${a.steps} steps of ${fmtEps(2.5 / Math.max(1, a.steps))} at eps 1 (every image reachable) on the first ${s.unboundedExamples} images must leave <= 1%. ` +
+    `A failed check marks its cell (the method, when it concerns the whole row) with ⚠ and the number of its line under the table.`
+  );
+}
+
+/** One line per failed sanity check: its number, the cell (or row) it concerns, the check and its numbers. */
+function sanityLines(t: ZooTable): string[] {
+  const f = t.sanityFailures;
+  if (!f) return [];
+  const models = t.provenance.models;
+  const checked = models.filter((m) => m.sanity && m.sanity.checks.length).length;
+  // Members whose checks lack numbers (--cached on cards without them): named, so a missing line is not read as a pass.
+  const partial = models.filter(
+    (m) => m.sanity && (m.sanity.unmeasured.length > 0 || m.sanity.unbounded === 'not measured'),
+  );
+  const display = (method: string) => t.rows.find((r) => r.method === method)?.display ?? method;
+  const missing = partial.length
+    ? [
+        `Not checked (the card lacks the numbers; measure them with --record, PGD-200 is read from the card): ${partial
+          .map((m) =>
+            m.sanity!.fromCard.length === 0 && m.sanity!.unbounded === 'not measured'
+              ? display(m.method)
+              : `${display(m.method)} (${[
+                  ...(m.sanity!.unmeasured.length
+                    ? [`FGSM and noise at eps ${epsText(m.sanity!.unmeasured)}`]
+                    : []),
+                  ...(m.sanity!.unbounded === 'not measured' ? ['the unbounded run'] : []),
+                ].join(', ')})`,
+          )
+          .join('; ')}.`,
+      ]
+    : [];
+  if (f.length === 0)
+    return [
+      checked
+        ? `None failed (${models.reduce((n, m) => n + (m.sanity?.checks.length ?? 0), 0)} checks on ${checked} members).`
+        : 'Not measured: no member has the numbers the checks need (run without --cached).',
+      ...missing,
+    ];
+  return [
+    ...f.map(
+      (x) =>
+        `⚠${x.n} ${x.display}${x.eps === null ? ' (whole row)' : ` at eps ${fmtEps(x.eps)}`}: ${x.name} failed: ${x.detail}`,
+    ),
+    ...missing,
+  ];
+}
+const SANITY_TITLE = 'Sanity checks that failed';
 
 /** The AutoAttack column's setup, in one sentence (empty without it). */
 function aaSetupLine(t: ZooTable): string {
@@ -320,8 +410,17 @@ const OVERSTATED_TITLE = `Where AutoAttack is more than ${OVERSTATE_MARGIN * 100
 function modelLines(t: ZooTable): string[] {
   return t.provenance.models.map(
     (m) =>
-      `${m.method}: ${m.card}; ${m.autoattack ? `PGD-200: ` : ''}${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${versionsText(r.versions)})`).join('')}${m.autoattack ? aaModelText(m.autoattack) : ''}`,
+      `${m.method}: ${m.card}; ${m.autoattack ? `PGD-200: ` : ''}${m.cached ? 'read from the card' : `measured eps ${epsText(m.measured)}${m.fromCard.length ? `, read eps ${epsText(m.fromCard)} from the card` : ''}`}${m.unmeasured.length ? `; not measured (not in the card): eps ${epsText(m.unmeasured)}` : ''}${m.recorded ? ', recorded in the card' : ''}${m.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${versionsText(r.versions)})`).join('')}${m.autoattack ? aaModelText(m.autoattack) : ''}${m.sanity ? sanityModelText(m.sanity) : ''}`,
   );
+}
+
+/** A member's sanity-check provenance, appended to its line. */
+export function sanityModelText(s: TableSanity): string {
+  const runs = s.runs.map(
+    (r) =>
+      `; ${r.eps.length ? `FGSM and noise at eps ${epsText(r.eps)}` : 'unbounded run'} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`,
+  );
+  return `. Sanity checks: FGSM and noise measured eps ${epsText(s.measured)}${s.fromCard.length ? `, read eps ${epsText(s.fromCard)} from the card` : ''}${s.unmeasured.length ? `; not measured (not in the card): eps ${epsText(s.unmeasured)}` : ''}; unbounded run ${s.unbounded === 'card' ? 'read from the card' : s.unbounded}${s.recorded ? ', recorded in the card' : ''}${runs.join('')}`;
 }
 
 /** A member's AutoAttack provenance, appended to its line. */
@@ -330,7 +429,11 @@ function aaModelText(a: TableAutoAttack): string {
 }
 
 function orderingLine(o: OrderingAnswer): string {
-  return `eps ${fmtEps(o.eps)}: ${o.answer} (${o.detail}). Paper: ${o.seed} (${o.seedDetail}).`;
+  const answer =
+    o.answer === 'sanity check failed'
+      ? `${o.numbers} by the numbers, but not established: a cell it rests on failed a sanity check (${o.failed.map((n) => `⚠${n}`).join(', ')})`
+      : o.answer;
+  return `eps ${fmtEps(o.eps)}: ${answer} (${o.detail}). Paper: ${o.seed} (${o.seedDetail}).`;
 }
 
 /** The table as Markdown: the table, the ordering answer, what is missing, provenance. */
@@ -339,12 +442,16 @@ export function zooTableMarkdown(t: ZooTable): string {
   const lines = [
     `## ${t.title}`,
     '',
-    setupLine(t) + aaSetupLine(t),
+    setupLine(t) + aaSetupLine(t) + sanitySetupLine(t),
     '',
     `| method | ${t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e))).join(' | ')} |`,
     `|---|${t.eps.map(() => '---:').join('|')}|`,
-    ...t.rows.map((r) => `| ${esc(rowName(r))} | ${t.eps.map((_, j) => cellText(r, j)).join(' | ')} |`),
+    ...t.rows.map(
+      (r) =>
+        `| ${esc(rowName(r))}${failMarker(r.rowFailed)} | ${t.eps.map((_, j) => cellText(r, j)).join(' | ')} |`,
+    ),
     '',
+    ...(t.sanityFailures ? [`**${SANITY_TITLE}**`, '', ...sanityLines(t).map((l) => `- ${l}`), ''] : []),
     `**${t.question}**`,
     '',
     ...t.ordering.map((o) => `- ${orderingLine(o)}`),
@@ -374,11 +481,19 @@ export function zooTableJson(t: ZooTable): string {
   return tableJson(t);
 }
 
+/** The method cell of a row with the markers of its row-wide failed checks. */
+function methodWithMarker(r: ZooTableRow) {
+  const c = methodCellHtml(r);
+  const mark = failMarker(r.rowFailed);
+  if (!mark) return c;
+  return typeof c === 'string' ? c + mark : { html: c.html + escapeHtml(mark) };
+}
+
 /** The table as a standalone HTML page (report style, provenance block at the end). */
 export function zooTableHtml(t: ZooTable): string {
   const table = htmlTable(
     ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],
-    t.rows.map((r) => [methodCellHtml(r), ...t.eps.map((_, j) => cellText(r, j))]),
+    t.rows.map((r) => [methodWithMarker(r), ...t.eps.map((_, j) => cellText(r, j))]),
   );
   return reportPage(
     t.title,
@@ -387,8 +502,9 @@ export function zooTableHtml(t: ZooTable): string {
         title: t.provenance.autoattack
           ? 'Accuracy under PGD-200 / AutoAttack, ours (paper)'
           : 'Accuracy under PGD-200, ours (paper)',
-        html: `<p>${escapeHtml(setupLine(t) + aaSetupLine(t))}</p>\n${table}`,
+        html: `<p>${escapeHtml(setupLine(t) + aaSetupLine(t) + sanitySetupLine(t))}</p>\n${table}`,
       },
+      ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
       { title: t.question, html: htmlList(t.ordering.map(orderingLine)) },
       ...(t.provenance.autoattack ? [{ title: OVERSTATED_TITLE, html: htmlList(overstatedLines(t)) }] : []),
       ...missingSection(t.missing),

@@ -15,6 +15,7 @@ import type { ModelCard } from '../models/card.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
 import { parseRobustRecord, sameEps, type RobustRecord } from './robustRecord.ts';
 import { isCellKey } from './cellRecord.ts';
+import { isSanityKey } from './sanityRecord.ts';
 
 /** One member of the zoo. */
 export interface ZooMethod {
@@ -170,11 +171,12 @@ function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): M
  */
 function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
   const metrics = Object.entries(card.metrics ?? {}).filter(
-    // Attack records (pgd200:, Table 3's aai200:, the CIFAR-10 tables' cell:) hold a clean accuracy too, but are not evaluations.
+    // Attack records (pgd200:, Table 3's aai200:, the CIFAR-10 tables' cell:, Table 1's sanity:) hold a clean accuracy too, but are not evaluations.
     ([k, v]) =>
       !k.startsWith('pgd200:') &&
       !k.startsWith('aai200:') &&
       !isCellKey(k) &&
+      !isSanityKey(k) &&
       typeof v?.accuracy === 'number',
   );
   const rank = (k: string) => {

@@ -362,6 +362,15 @@ test(
       c.model.dispose();
     }
     tf.dispose([x4.x, x4.y]);
+    // The sanity checks ran on the PGD-200 cells, their numbers recorded beside them.
+    const s = row(t, 'standard').sanity!;
+    assert.deepEqual([s.measured, s.unbounded, s.recorded], [[2 / 255, 8 / 255], 'measured', true]);
+    assert.equal(s.checks.length, 2 * 3 + 1);
+    assert.deepEqual(cardOf('cifar10-standard').metrics['sanity:pgd200@cifar10:test'].eps, [
+      2 / 255,
+      8 / 255,
+    ]);
+    assert.ok(t.sanityFailures !== null);
     // Drop 8/255 from one card: the rerun measures that cell only.
     const file = path.join(models, 'cifar10-standard', 'advlens.json');
     const card = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -397,6 +406,11 @@ test(
       row(t, 'standard').cells.map((c) => c.value),
     );
     assert.equal(row(again, 'standard').cells[2].command, 'test t1 again');
+    // The checks' numbers come from the card: the PGD cell measured again has the same clean accuracy.
+    assert.deepEqual(
+      [row(again, 'standard').sanity!.fromCard, row(again, 'standard').sanity!.unbounded],
+      [[2 / 255, 8 / 255], 'card'],
+    );
     assert.equal(row(again, 'standard').cells[1].command, 'test t1');
     assert.deepEqual(
       cardOf('cifar10-standard').metrics['pgd200:cifar10:test'].runs.map(

@@ -5,6 +5,7 @@ import { zooTableRun } from '../../node/zooTableRun.ts';
 import { zooTable3Run } from '../../node/zooTable3Run.ts';
 import { AAI200 } from '../../zoo/aaiRecord.ts';
 import { AA_LIMIT, AA_STANDARD } from '../../zoo/aaCells.ts';
+import { SANITY_DEFAULTS } from '../../zoo/measureSanity.ts';
 import { AUTOATTACK_PARTS } from '../../attacks/autoattack.ts';
 import { zooReport, zooReport3 } from '../../report/zoo.ts';
 import { commandLine } from '../../report/provenance.ts';
@@ -52,6 +53,9 @@ interface ZooTableCliOptions {
   aaParts?: string;
   aaSteps?: number;
   aaQueries?: number;
+  /** Commander's `--no-sanity`: false when given. */
+  sanity: boolean;
+  sanityLimit?: number;
 }
 
 /** Table 1's AutoAttack settings from the CLI: the standard preset, or the given parts and steps. */
@@ -140,7 +144,9 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
           progressBar(
             member.endsWith(' autoattack')
               ? `autoattack ${member.slice(0, -' autoattack'.length)}`
-              : `${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`,
+              : member.endsWith(' sanity')
+                ? `sanity checks ${member.slice(0, -' sanity'.length)}`
+                : `${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`,
             { quiet: o.format === 'json' },
           ),
         );
@@ -155,9 +161,18 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
           eps: o.eps ?? DEFAULT_EPS3,
           attack: { ...AAI200, steps: o.steps ?? AAI200.steps, batchSize: o.batchSize ?? AAI200.batchSize },
         }).then((t) => zooReport3(t, o.format))
-      : zooTableRun({ ...run, eps: o.eps ?? DEFAULT_EPS, autoattack, aaLimit: o.aaLimit }).then((t) =>
-          zooReport(t, o.format),
-        )
+      : zooTableRun({
+          ...run,
+          eps: o.eps ?? DEFAULT_EPS,
+          autoattack,
+          aaLimit: o.aaLimit,
+          sanity: o.sanity,
+          sanitySettings: {
+            ...SANITY_DEFAULTS,
+            batchSize: o.batchSize ?? SANITY_DEFAULTS.batchSize,
+            unboundedExamples: o.sanityLimit ?? SANITY_DEFAULTS.unboundedExamples,
+          },
+        }).then((t) => zooReport(t, o.format))
   ).finally(() => bars.forEach((b) => b.stop()));
   if (o.out) {
     writeFileAtomic(o.out, file.content);
@@ -253,6 +268,15 @@ export function registerZoo(program: Command): void {
       `--autoattack: Square's queries (default ${AA_STANDARD.queries}, the reference's; recorded with each cell)`,
       positiveInt('--aa-queries'),
     )
+    .option(
+      '--no-sanity',
+      'table 1: skip the sanity checks (Carlini et al., as advlens eval runs them: PGD-200 at least as strong as FGSM and random noise at each eps, ~0% at an unbounded budget once per member); by default they run, only what the card lacks is measured, and every failure is marked beside its cell',
+    )
+    .option(
+      '--sanity-limit <n>',
+      `table 1: the first N images of the unbounded-budget check (default ${SANITY_DEFAULTS.unboundedExamples}; FGSM and noise use the table's images)`,
+      positiveInt('--sanity-limit'),
+    )
     .option('--batch-size <n>', 'images per attack pass (default 100)', positiveInt('--batch-size'))
     .option(
       '--workers <n>',
@@ -275,6 +299,13 @@ export function registerZoo(program: Command): void {
     .action(async (o: ZooTableCliOptions) => {
       const models = o.models ?? zoo.opts<{ models: string }>().models;
       const which = o.zoo ?? (o.table === '1' || o.table === '3' ? 'mnist' : 'cifar10');
+      if (o.table !== '1' && (o.sanity === false || o.sanityLimit !== undefined))
+        throw new UserError(
+          `--${o.sanity === false ? 'no-sanity' : 'sanity-limit'} applies to --table 1 (the PGD-200 table): drop it`,
+        );
+      if (o.sanity === false && o.sanityLimit !== undefined)
+        throw new UserError('--sanity-limit sets the images of the sanity checks: drop it or --no-sanity');
+
       zooDef(which);
       if (o.table === '3' && which !== 'mnist')
         throw new UserError('--table 3 (AAI) is measured on the MNIST zoo: drop --zoo or use --zoo mnist');

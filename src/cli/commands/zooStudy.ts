@@ -4,6 +4,7 @@
  * the tables in src/zoo/study.ts), printed as Markdown, JSON or HTML.
  */
 import type { Command } from 'commander';
+import { SANITY_DEFAULTS } from '../../zoo/measureSanity.ts';
 import { UserError } from '../../errors.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { listZoo } from '../../node/zoo.ts';
@@ -34,6 +35,9 @@ export interface StudyCliOptions {
   recompute?: boolean;
   cached?: boolean;
   only?: string[];
+  /** Commander's `--no-sanity` (table 1): false when given. */
+  sanity?: boolean;
+  sanityLimit?: number;
 }
 
 /** Runs one study table of `zoo` (default the CIFAR-10 zoo) and writes it to stdout or `--out`. */
@@ -72,6 +76,12 @@ export async function zooStudyTable(
     def,
     zoo,
     data: o.data ?? (mnist ? 'mnist:test' : 'cifar10:test'),
+    sanity: o.sanity !== false,
+    sanitySettings: {
+      ...SANITY_DEFAULTS,
+      batchSize: o.batchSize ?? SANITY_DEFAULTS.batchSize,
+      unboundedExamples: o.sanityLimit ?? SANITY_DEFAULTS.unboundedExamples,
+    },
     command: commandLine(process.argv.slice(2)),
     onProgress: (member, column, done, total) => {
       const key = `${member} ${column}`;
