@@ -106,19 +106,22 @@ export function batchNormTrainGradKernel({ inputs, backend: b, attrs }: KernelAr
   )
     throw new Error(`${BATCH_NORM_TRAIN_GRAD}: inputs outside the kernel's layout`);
   const M = tf.util.sizeFromShape(x.shape) / k;
+  // The per-channel inputs as copies: a view of the heap is detached when an allocation (the outputs
+  // below, the module's scratch) grows it, and reads as empty (every dx NaN: a training run's NaN).
   const m = Float32Array.from(f32(backend, mean));
   const r = reciprocalStd(f32(backend, variance), varianceEpsilon);
-  const s = f32(backend, scale);
-  const gm = f32(backend, gMean);
-  const gv = f32(backend, gVar);
+  const s = Float32Array.from(f32(backend, scale));
+  const gm = Float32Array.from(f32(backend, gMean));
+  const gv = Float32Array.from(f32(backend, gVar));
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dScale = backend.makeOutput([k], 'float32');
+  const dOffset = backend.makeOutput([k], 'float32');
   const sums = new Float64Array(3 * k);
   bnSumsModule(f32(backend, x), f32(backend, dy), m, sums);
   const a = new Float32Array(k);
   const bb = new Float32Array(k);
   const c = new Float32Array(k);
-  const dx = backend.makeOutput(x.shape, 'float32');
-  const dScale = backend.makeOutput([k], 'float32');
-  const dOffset = backend.makeOutput([k], 'float32');
+  // Views after the last allocation (bnSumsModule's scratch).
   const ds = f32(backend, dScale);
   const dof = f32(backend, dOffset);
   for (let i = 0; i < k; i++) {

@@ -146,6 +146,101 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 const NAMES = ['x', 'gamma', 'beta'];
 
+/** The wasm backend's heap size in bytes. */
+function heapBytes(): number {
+  const mod = (
+    tf.backend() as unknown as {
+      wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+    }
+  ).wasm;
+  const memory = mod.asm?.memory ?? mod.wasmMemory;
+  assert.ok(memory instanceof WebAssembly.Memory, "the wasm backend's memory is visible");
+  return memory.buffer.byteLength;
+}
+
+// A training run went NaN at its first backward pass with the fast path: the gradient kernel read
+// scale and the gradients reaching mean and variance through views of the wasm heap taken before it
+// allocated dx, and when that allocation grew the heap the views were detached (length 0), so every
+// dx of the layer was NaN. An x larger than the whole heap makes the kernel's dx grow it for certain
+// (first in the file, while the heap is small). Checked against the formula in float64 on the first
+// and last rows (reading all of dx would take seconds).
+test('the gradient kernel is right when its allocations grow the wasm heap', async () => {
+  await tf.setBackend('wasm');
+  const k = 8;
+  const rows = Math.ceil(heapBytes() / (4 * k)) + 1;
+  const wave = (f: number, a: number, b: number) => {
+    const v = new Float32Array(rows * k);
+    for (let i = 0; i < v.length; i++) v[i] = a * (((i * f) % 1009) / 504.5 - 1) + b;
+    return v;
+  };
+  const xs = wave(7919, 2, 0.5);
+  const dys = wave(6007, 1, 0);
+  const [m, v, s, gm, gv] = [vals(k, -0.5, 0.5), vals(k, 0.5, 2), vals(k, 0.5, 1.5), vals(k), vals(k)];
+  const inputs = {
+    x: tf.tensor(xs, [rows, k]),
+    dy: tf.tensor(dys, [rows, k]),
+    ...Object.fromEntries(
+      ['mean', 'variance', 'scale', 'gMean', 'gVariance'].map((n, i) => [
+        n,
+        tf.tensor1d([m, v, s, gm, gv][i]),
+      ]),
+    ),
+  };
+  const h = heapBytes();
+  const out = tf
+    .engine()
+    .runKernel('AdvlensBatchNormTrainGrad', inputs, { varianceEpsilon: EPS }) as tf.Tensor[];
+  assert.ok(heapBytes() > h, 'the kernel grew the heap (else this test tests nothing)');
+  const edge = 16;
+  const [head, tail] = [0, rows - edge].map((r0) =>
+    tf.tidy(() => tf.slice(out[0], [r0, 0], [edge, k]).dataSync()),
+  );
+  const [dScale, dOffset] = out.slice(1).map((t) => t.dataSync());
+  tf.dispose([...out, ...Object.values(inputs)]);
+  // The formula in float64 (the module header's); each result may differ by float32 roundings of
+  // its terms (the kernel's differences and products are float32), so the tolerance is a few units
+  // in the last place of the same formula over the terms' magnitudes.
+  const sums = Array.from({ length: 6 }, () => new Float64Array(k)); // S1, S2, S0 and their |terms|
+  for (let i = 0; i < xs.length; i++) {
+    const c = i % k;
+    const [d, u] = [dys[i], xs[i] - m[c]];
+    sums[0][c] += d;
+    sums[1][c] += d * u;
+    sums[2][c] += u;
+    sums[3][c] += Math.abs(d);
+    sums[4][c] += Math.abs(d * u);
+    sums[5][c] += Math.abs(u);
+  }
+  const M = rows;
+  const near = (got: number, want: number, size: number, what: string) =>
+    assert.ok(Math.abs(got - want) <= 1e-6 * size, `${what}: ${got} vs ${want} (size ${size})`);
+  for (let c = 0; c < k; c++) {
+    const r = 1 / Math.sqrt(v[c] + EPS);
+    const [s1, s2, s0, a1, a2, a0] = sums.map((t) => t[c]);
+    const dVar = -0.5 * r ** 3 * s[c] * s2 + gv[c];
+    const dMean = -r * s[c] * s1 + gm[c];
+    const dVarSize = 0.5 * r ** 3 * Math.abs(s[c]) * a2 + Math.abs(gv[c]);
+    const dMeanSize = r * Math.abs(s[c]) * a1 + Math.abs(gm[c]);
+    for (const [got, r0] of [
+      [head, 0],
+      [tail, rows - edge],
+    ] as const) {
+      for (let j = 0; j < edge; j++) {
+        const i = (r0 + j) * k + c;
+        const u = xs[i] - m[c];
+        const want = dys[i] * r * s[c] + (u * 2 * dVar) / M + (dMean - (2 * dVar * s0) / M) / M;
+        const size =
+          Math.abs(dys[i] * r * s[c]) +
+          (Math.abs(u) * 2 * dVarSize) / M +
+          (dMeanSize + (2 * dVarSize * a0) / M) / M;
+        near(got[j * k + c], want, size, `dx[${r0 + j}, ${c}]`);
+      }
+    }
+    near(dScale[c], r * s2, r * a2, `dscale[${c}]`);
+    near(dOffset[c], s1, a1, `doffset[${c}]`);
+  }
+});
+
 test('training-mode batch norm: the same bits forward, gradients to float rounding of tfjs, cpu and float64', async () => {
   const c = makeCase([4, 6, 5, 16]);
   const kernelsBefore = tf.engine().backendName === 'wasm';
