@@ -10,17 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initNodeBackend } from '../../src/node/backend.ts';
 import { BATCH_NORM_TRAIN, setFastBatchNormTraining } from '../../src/engine/batchNormTrain.ts';
-import { createRng } from '../../src/engine/rng.ts';
+import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
 
-await initNodeBackend('wasm');
-tf.env().set('IS_TEST', true);
+await initBnTests();
 
-const rng = createRng(7);
-const vals = (n: number, lo = -1, hi = 1) =>
-  Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
-const EPS = 1e-3;
+const vals = uniformValues(7);
 
 interface Case {
   shape: number[];
@@ -131,17 +126,6 @@ function direct(c: Case): { y: Float64Array; grads: Float64Array[] } {
 /** Frees a layer used only eagerly (tfjs-layers' dispose wants a layer called on symbolic inputs). */
 function disposeLayer(layer: tfl.layers.Layer): void {
   for (const w of layer.weights) w.dispose();
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 0);
-  return d / m;
 }
 
 const NAMES = ['x', 'gamma', 'beta'];
