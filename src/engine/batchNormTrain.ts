@@ -25,7 +25,8 @@
  * scale or offset, and under two gradient tapes: a second-order objective) the layer is
  * tfjs-layers' own; should the gradient itself run under an outer tape, it is written with
  * differentiable tfjs operations. It reads tfjs' internal `engine.state.gradientDepth` and patches
- * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade.
+ * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade. On by default;
+ * `ADVLENS_FAST_BN=0` in the environment gives training tfjs-layers' own path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -235,12 +236,11 @@ type Call = (
 ) => tf.Tensor;
 
 /**
- * Off by default: a ResNet-20 training run on random data (`bench/step-cpu.ts --arch resnet20 --batch 64
- * --steps 8`, lr 0.01) reaches a NaN loss at batch 2 with the fast path and not without it, although
- * every gradient of the first eight batches at the initial weights matches the stock path. Until that is
- * understood, training uses tfjs-layers' path unless `ADVLENS_FAST_BN=1` or this is switched on.
+ * On unless `ADVLENS_FAST_BN=0` (or {@link setFastBatchNormTraining}(false)), which gives training
+ * tfjs-layers' own path. (It was off for a while after a ResNet-20 run went NaN with it: the gradient
+ * kernel read heap views that an allocation had detached; fixed, see the gradient kernel.)
  */
-let enabled = typeof process !== 'undefined' && process.env?.ADVLENS_FAST_BN === '1';
+let enabled = !(typeof process !== 'undefined' && process.env?.ADVLENS_FAST_BN === '0');
 let patched = false;
 
 /** Switches the patched layers to the fast training path or back to tfjs-layers' own (tests, benchmarks). */

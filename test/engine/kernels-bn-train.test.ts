@@ -12,6 +12,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BATCH_NORM_TRAIN, setFastBatchNormTraining } from '../../src/engine/batchNormTrain.ts';
 import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
+import { makeDataset } from '../../src/data/dataset.ts';
+import { buildArchitecture } from '../../src/models/architectures/index.ts';
+import { makeClassifier } from '../../src/models/classifier.ts';
+import { plainPreprocess } from '../../src/models/card.ts';
+import { train } from '../../src/train/loop.ts';
+import { crossEntropyObjective } from '../../src/train/objectives/crossEntropy.ts';
 
 await initBnTests();
 
@@ -358,4 +364,87 @@ test('1,000 patched training-mode gradients leave no tensors behind', async () =
   assert.equal(tf.memory().numTensors, before);
   tf.dispose(x);
   disposeLayer(layer);
+});
+
+test('train() on a small ResNet: the same per-step losses and moving statistics with the kernel as with tfjs-layers', async () => {
+  await tf.setBackend('wasm');
+  const shape: [number, number, number] = [16, 16, 3];
+  const n = 32;
+  const px = vals(n * 16 * 16 * 3, 0, 1);
+  const data = makeDataset({
+    name: 'bn-train-random',
+    source: 'test',
+    classNames: ['0', '1', '2', '3'],
+    shape,
+    pixels: px,
+    labels: Int32Array.from({ length: n }, (_, i) => (i * 7) % 4),
+  });
+  const run = async (fast: boolean) => {
+    setFastBatchNormTraining(fast);
+    const c = makeClassifier(buildArchitecture('resnet', shape, 4, 3), {
+      format: 'advlens-card/1',
+      name: 'tiny-resnet',
+      architecture: 'resnet',
+      modelType: 'layers',
+      preprocess: plainPreprocess(16, 16, 3),
+      labels: data.classNames,
+      output: 'logits',
+      versions: {},
+      created: '',
+    });
+    const losses: number[] = [];
+    // Counts the kernel's runs (tf.profile does not follow train()'s awaits).
+    const config = tf.getKernel(BATCH_NORM_TRAIN, 'wasm')!;
+    const kernelFunc = config.kernelFunc;
+    let kernels = 0;
+    (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => (kernels++, kernelFunc(args));
+    // (IS_TEST's per-kernel leak check trips on tfjs' own softmaxCrossEntropy custom gradient, which
+    // keeps a saved tensor: off for train(), as in the training tests.)
+    tf.env().set('IS_TEST', false);
+    try {
+      await train(c, data, {
+        epochs: 1,
+        seed: 1,
+        optimizer: 'sgd',
+        lr: 0.1,
+        momentum: 0.9,
+        schedule: { kind: 'constant' },
+        augment: [],
+        objective: crossEntropyObjective(),
+        batchSize: 8,
+        onProgress: (p) => losses.push(p.loss),
+      });
+    } finally {
+      (config as { kernelFunc: tf.KernelFunc }).kernelFunc = kernelFunc;
+      tf.env().set('IS_TEST', true);
+    }
+    const moving = (c.model as tfl.LayersModel).layers
+      .filter((l) => l.getClassName() === 'BatchNormalization')
+      .flatMap((l) =>
+        l
+          .getWeights()
+          .slice(2)
+          .map((t) => Array.from(t.dataSync())),
+      )
+      .flat();
+    c.model.dispose();
+    setFastBatchNormTraining(true);
+    return { losses, kernels, moving };
+  };
+  const fast = await run(true);
+  const stock = await run(false);
+  assert.ok(
+    fast.kernels > 0 && stock.kernels === 0,
+    `kernel runs: ${fast.kernels} fast, ${stock.kernels} stock`,
+  );
+  assert.equal(fast.losses.length, 4);
+  assert.ok(fast.losses.every(Number.isFinite));
+  // The first step's loss is the same bits (the forward is); later ones differ by the gradients'
+  // float rounding carried through the updates.
+  assert.equal(fast.losses[0], stock.losses[0]);
+  assert.ok(maxRel(fast.losses, stock.losses) < 1e-5, `losses ${fast.losses} vs ${stock.losses}`);
+  assert.ok(
+    maxRel(fast.moving, stock.moving) < 1e-4,
+    `moving statistics: ${maxRel(fast.moving, stock.moving)}`,
+  );
 });
