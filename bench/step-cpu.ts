@@ -9,8 +9,9 @@
  *
  *   node --import tsx bench/step-cpu.ts [--arch cifar-cnn|resnet20] [--method normal|fgsm-rs]
  *                                       [--batch 64] [--steps 12] [--warm 2] [--json]
- *                                       [--cpuprof out.cpuprofile]
+ *                                       [--cpuprof out.cpuprofile] [--losses]
  *
+ * --losses: also print the running loss after every step (to compare two kernel paths).
  * --cpuprof: a V8 CPU profile of the steps after the warm-up (node:inspector), for chrome://inspect.
  */
 import fs from 'node:fs';
@@ -31,6 +32,7 @@ const { values: opt } = parseArgs({
     steps: { type: 'string', default: '12' },
     warm: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    losses: { type: 'boolean', default: false },
     cpuprof: { type: 'string' },
   },
 });
@@ -85,6 +87,7 @@ await train(c, data, {
     const t = cpu();
     marks.push(t - t0);
     losses.push(p.loss);
+    if (opt.losses) console.log(`step ${marks.length}: running loss ${p.loss}`);
     if (session && marks.length === warm) void session.post('Profiler.start');
     t0 = cpu();
   },

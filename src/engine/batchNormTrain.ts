@@ -25,7 +25,8 @@
  * scale or offset, and under two gradient tapes: a second-order objective) the layer is
  * tfjs-layers' own; should the gradient itself run under an outer tape, it is written with
  * differentiable tfjs operations. It reads tfjs' internal `engine.state.gradientDepth` and patches
- * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade.
+ * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade. On by default;
+ * `ADVLENS_FAST_BN=0` in the environment gives training tfjs-layers' own path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -106,19 +107,22 @@ export function batchNormTrainGradKernel({ inputs, backend: b, attrs }: KernelAr
   )
     throw new Error(`${BATCH_NORM_TRAIN_GRAD}: inputs outside the kernel's layout`);
   const M = tf.util.sizeFromShape(x.shape) / k;
+  // The per-channel inputs as copies: a view of the heap is detached when an allocation (the outputs
+  // below, the module's scratch) grows it, and reads as empty (every dx NaN: a training run's NaN).
   const m = Float32Array.from(f32(backend, mean));
   const r = reciprocalStd(f32(backend, variance), varianceEpsilon);
-  const s = f32(backend, scale);
-  const gm = f32(backend, gMean);
-  const gv = f32(backend, gVar);
+  const s = Float32Array.from(f32(backend, scale));
+  const gm = Float32Array.from(f32(backend, gMean));
+  const gv = Float32Array.from(f32(backend, gVar));
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dScale = backend.makeOutput([k], 'float32');
+  const dOffset = backend.makeOutput([k], 'float32');
   const sums = new Float64Array(3 * k);
   bnSumsModule(f32(backend, x), f32(backend, dy), m, sums);
   const a = new Float32Array(k);
   const bb = new Float32Array(k);
   const c = new Float32Array(k);
-  const dx = backend.makeOutput(x.shape, 'float32');
-  const dScale = backend.makeOutput([k], 'float32');
-  const dOffset = backend.makeOutput([k], 'float32');
+  // Views after the last allocation (bnSumsModule's scratch).
   const ds = f32(backend, dScale);
   const dof = f32(backend, dOffset);
   for (let i = 0; i < k; i++) {
@@ -232,12 +236,11 @@ type Call = (
 ) => tf.Tensor;
 
 /**
- * Off by default: a ResNet-20 training run on random data (`bench/step-cpu.ts --arch resnet20 --batch 64
- * --steps 8`, lr 0.01) reaches a NaN loss at batch 2 with the fast path and not without it, although
- * every gradient of the first eight batches at the initial weights matches the stock path. Until that is
- * understood, training uses tfjs-layers' path unless `ADVLENS_FAST_BN=1` or this is switched on.
+ * On unless `ADVLENS_FAST_BN=0` (or {@link setFastBatchNormTraining}(false)), which gives training
+ * tfjs-layers' own path. (It was off for a while after a ResNet-20 run went NaN with it: the gradient
+ * kernel read heap views that an allocation had detached; fixed, see the gradient kernel.)
  */
-let enabled = typeof process !== 'undefined' && process.env?.ADVLENS_FAST_BN === '1';
+let enabled = !(typeof process !== 'undefined' && process.env?.ADVLENS_FAST_BN === '0');
 let patched = false;
 
 /** Switches the patched layers to the fast training path or back to tfjs-layers' own (tests, benchmarks). */

@@ -8,18 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { initNodeBackend } from '../../src/node/backend.ts';
 import { winogradCalls } from '../../src/engine/kernels/winograd.ts';
 import { BATCH_NORM_GRAD } from '../../src/engine/batchNormGrad.ts';
-import { createRng } from '../../src/engine/rng.ts';
+import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
 
-await initNodeBackend('wasm');
-tf.env().set('IS_TEST', true);
+await initBnTests();
 
-const rng = createRng(99);
-const vals = (n: number, lo = -1, hi = 1) =>
-  Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
-const EPS = 1e-3;
+const vals = uniformValues(99);
 
 interface Case {
   shape: number[];
@@ -94,17 +89,6 @@ function direct(c: Case): Float64Array[] {
       out[4][j] += d;
     }
   return out;
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 0);
-  return d / m;
 }
 
 const NAMES = ['x', 'mean', 'variance', 'scale', 'offset'];

@@ -10,17 +10,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initNodeBackend } from '../../src/node/backend.ts';
 import { BATCH_NORM_TRAIN, setFastBatchNormTraining } from '../../src/engine/batchNormTrain.ts';
-import { createRng } from '../../src/engine/rng.ts';
+import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
+import { makeDataset } from '../../src/data/dataset.ts';
+import { buildArchitecture } from '../../src/models/architectures/index.ts';
+import { makeClassifier } from '../../src/models/classifier.ts';
+import { plainPreprocess } from '../../src/models/card.ts';
+import { train } from '../../src/train/loop.ts';
+import { crossEntropyObjective } from '../../src/train/objectives/crossEntropy.ts';
 
-await initNodeBackend('wasm');
-tf.env().set('IS_TEST', true);
+await initBnTests();
 
-const rng = createRng(7);
-const vals = (n: number, lo = -1, hi = 1) =>
-  Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
-const EPS = 1e-3;
+const vals = uniformValues(7);
 
 interface Case {
   shape: number[];
@@ -133,18 +134,102 @@ function disposeLayer(layer: tfl.layers.Layer): void {
   for (const w of layer.weights) w.dispose();
 }
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 0);
-  return d / m;
+const NAMES = ['x', 'gamma', 'beta'];
+
+/** The wasm backend's heap size in bytes. */
+function heapBytes(): number {
+  const mod = (
+    tf.backend() as unknown as {
+      wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+    }
+  ).wasm;
+  const memory = mod.asm?.memory ?? mod.wasmMemory;
+  assert.ok(memory instanceof WebAssembly.Memory, "the wasm backend's memory is visible");
+  return memory.buffer.byteLength;
 }
 
-const NAMES = ['x', 'gamma', 'beta'];
+// A training run went NaN at its first backward pass with the fast path: the gradient kernel read
+// scale and the gradients reaching mean and variance through views of the wasm heap taken before it
+// allocated dx, and when that allocation grew the heap the views were detached (length 0), so every
+// dx of the layer was NaN. An x larger than the whole heap makes the kernel's dx grow it for certain
+// (first in the file, while the heap is small). Checked against the formula in float64 on the first
+// and last rows (reading all of dx would take seconds).
+test('the gradient kernel is right when its allocations grow the wasm heap', async () => {
+  await tf.setBackend('wasm');
+  const k = 8;
+  const rows = Math.ceil(heapBytes() / (4 * k)) + 1;
+  const wave = (f: number, a: number, b: number) => {
+    const v = new Float32Array(rows * k);
+    for (let i = 0; i < v.length; i++) v[i] = a * (((i * f) % 1009) / 504.5 - 1) + b;
+    return v;
+  };
+  const xs = wave(7919, 2, 0.5);
+  const dys = wave(6007, 1, 0);
+  const [m, v, s, gm, gv] = [vals(k, -0.5, 0.5), vals(k, 0.5, 2), vals(k, 0.5, 1.5), vals(k), vals(k)];
+  const inputs = {
+    x: tf.tensor(xs, [rows, k]),
+    dy: tf.tensor(dys, [rows, k]),
+    ...Object.fromEntries(
+      ['mean', 'variance', 'scale', 'gMean', 'gVariance'].map((n, i) => [
+        n,
+        tf.tensor1d([m, v, s, gm, gv][i]),
+      ]),
+    ),
+  };
+  const h = heapBytes();
+  const out = tf
+    .engine()
+    .runKernel('AdvlensBatchNormTrainGrad', inputs, { varianceEpsilon: EPS }) as tf.Tensor[];
+  assert.ok(heapBytes() > h, 'the kernel grew the heap (else this test tests nothing)');
+  const edge = 16;
+  const [head, tail] = [0, rows - edge].map((r0) =>
+    tf.tidy(() => tf.slice(out[0], [r0, 0], [edge, k]).dataSync()),
+  );
+  const [dScale, dOffset] = out.slice(1).map((t) => t.dataSync());
+  tf.dispose([...out, ...Object.values(inputs)]);
+  // The formula in float64 (the module header's); each result may differ by float32 roundings of
+  // its terms (the kernel's differences and products are float32), so the tolerance is a few units
+  // in the last place of the same formula over the terms' magnitudes.
+  const sums = Array.from({ length: 6 }, () => new Float64Array(k)); // S1, S2, S0 and their |terms|
+  for (let i = 0; i < xs.length; i++) {
+    const c = i % k;
+    const [d, u] = [dys[i], xs[i] - m[c]];
+    sums[0][c] += d;
+    sums[1][c] += d * u;
+    sums[2][c] += u;
+    sums[3][c] += Math.abs(d);
+    sums[4][c] += Math.abs(d * u);
+    sums[5][c] += Math.abs(u);
+  }
+  const M = rows;
+  const near = (got: number, want: number, size: number, what: string) =>
+    assert.ok(Math.abs(got - want) <= 1e-6 * size, `${what}: ${got} vs ${want} (size ${size})`);
+  for (let c = 0; c < k; c++) {
+    const r = 1 / Math.sqrt(v[c] + EPS);
+    const [s1, s2, s0, a1, a2, a0] = sums.map((t) => t[c]);
+    const dVar = -0.5 * r ** 3 * s[c] * s2 + gv[c];
+    const dMean = -r * s[c] * s1 + gm[c];
+    const dVarSize = 0.5 * r ** 3 * Math.abs(s[c]) * a2 + Math.abs(gv[c]);
+    const dMeanSize = r * Math.abs(s[c]) * a1 + Math.abs(gm[c]);
+    for (const [got, r0] of [
+      [head, 0],
+      [tail, rows - edge],
+    ] as const) {
+      for (let j = 0; j < edge; j++) {
+        const i = (r0 + j) * k + c;
+        const u = xs[i] - m[c];
+        const want = dys[i] * r * s[c] + (u * 2 * dVar) / M + (dMean - (2 * dVar * s0) / M) / M;
+        const size =
+          Math.abs(dys[i] * r * s[c]) +
+          (Math.abs(u) * 2 * dVarSize) / M +
+          (dMeanSize + (2 * dVarSize * a0) / M) / M;
+        near(got[j * k + c], want, size, `dx[${r0 + j}, ${c}]`);
+      }
+    }
+    near(dScale[c], r * s2, r * a2, `dscale[${c}]`);
+    near(dOffset[c], s1, a1, `doffset[${c}]`);
+  }
+});
 
 test('training-mode batch norm: the same bits forward, gradients to float rounding of tfjs, cpu and float64', async () => {
   const c = makeCase([4, 6, 5, 16]);
@@ -279,4 +364,87 @@ test('1,000 patched training-mode gradients leave no tensors behind', async () =
   assert.equal(tf.memory().numTensors, before);
   tf.dispose(x);
   disposeLayer(layer);
+});
+
+test('train() on a small ResNet: the same per-step losses and moving statistics with the kernel as with tfjs-layers', async () => {
+  await tf.setBackend('wasm');
+  const shape: [number, number, number] = [16, 16, 3];
+  const n = 32;
+  const px = vals(n * 16 * 16 * 3, 0, 1);
+  const data = makeDataset({
+    name: 'bn-train-random',
+    source: 'test',
+    classNames: ['0', '1', '2', '3'],
+    shape,
+    pixels: px,
+    labels: Int32Array.from({ length: n }, (_, i) => (i * 7) % 4),
+  });
+  const run = async (fast: boolean) => {
+    setFastBatchNormTraining(fast);
+    const c = makeClassifier(buildArchitecture('resnet', shape, 4, 3), {
+      format: 'advlens-card/1',
+      name: 'tiny-resnet',
+      architecture: 'resnet',
+      modelType: 'layers',
+      preprocess: plainPreprocess(16, 16, 3),
+      labels: data.classNames,
+      output: 'logits',
+      versions: {},
+      created: '',
+    });
+    const losses: number[] = [];
+    // Counts the kernel's runs (tf.profile does not follow train()'s awaits).
+    const config = tf.getKernel(BATCH_NORM_TRAIN, 'wasm')!;
+    const kernelFunc = config.kernelFunc;
+    let kernels = 0;
+    (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => (kernels++, kernelFunc(args));
+    // (IS_TEST's per-kernel leak check trips on tfjs' own softmaxCrossEntropy custom gradient, which
+    // keeps a saved tensor: off for train(), as in the training tests.)
+    tf.env().set('IS_TEST', false);
+    try {
+      await train(c, data, {
+        epochs: 1,
+        seed: 1,
+        optimizer: 'sgd',
+        lr: 0.1,
+        momentum: 0.9,
+        schedule: { kind: 'constant' },
+        augment: [],
+        objective: crossEntropyObjective(),
+        batchSize: 8,
+        onProgress: (p) => losses.push(p.loss),
+      });
+    } finally {
+      (config as { kernelFunc: tf.KernelFunc }).kernelFunc = kernelFunc;
+      tf.env().set('IS_TEST', true);
+    }
+    const moving = (c.model as tfl.LayersModel).layers
+      .filter((l) => l.getClassName() === 'BatchNormalization')
+      .flatMap((l) =>
+        l
+          .getWeights()
+          .slice(2)
+          .map((t) => Array.from(t.dataSync())),
+      )
+      .flat();
+    c.model.dispose();
+    setFastBatchNormTraining(true);
+    return { losses, kernels, moving };
+  };
+  const fast = await run(true);
+  const stock = await run(false);
+  assert.ok(
+    fast.kernels > 0 && stock.kernels === 0,
+    `kernel runs: ${fast.kernels} fast, ${stock.kernels} stock`,
+  );
+  assert.equal(fast.losses.length, 4);
+  assert.ok(fast.losses.every(Number.isFinite));
+  // The first step's loss is the same bits (the forward is); later ones differ by the gradients'
+  // float rounding carried through the updates.
+  assert.equal(fast.losses[0], stock.losses[0]);
+  assert.ok(maxRel(fast.losses, stock.losses) < 1e-5, `losses ${fast.losses} vs ${stock.losses}`);
+  assert.ok(
+    maxRel(fast.moving, stock.moving) < 1e-4,
+    `moving statistics: ${maxRel(fast.moving, stock.moving)}`,
+  );
 });

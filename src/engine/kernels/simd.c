@@ -185,6 +185,21 @@ __attribute__((export_name("add_bias"))) void add_bias(const float *x, const flo
   }
 }
 
+// acc[0..3] += (a + b) + (c + d) lane by lane in float64: four rows' float32 values (four channels
+// each) promoted and added in this order, the float64 accumulation sum_rows and sq_dev_sum_rows share.
+static inline void add_rows4_f64(double *acc, v128_t a, v128_t b, v128_t c, v128_t d) {
+  v128_t lo = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                             wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+  a = wasm_i32x4_shuffle(a, a, 2, 3, 2, 3);
+  b = wasm_i32x4_shuffle(b, b, 2, 3, 2, 3);
+  c = wasm_i32x4_shuffle(c, c, 2, 3, 2, 3);
+  d = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3);
+  v128_t hi = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+                             wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
+  wasm_v128_store(acc, wasm_f64x2_add(wasm_v128_load(acc), lo));
+  wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2), hi));
+}
+
 // out [inner] = sum over rows of x [outer][inner] (a sum over leading axes: bias gradients), added in
 // float64 (acc [inner], scratch) four rows at a time and rounded to float32 once.
 __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *out, double *acc, int outer, int inner) {
@@ -196,16 +211,7 @@ __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *ou
     int j = 0;
     for (; j < in4; j += 4) {
       v128_t a = wasm_v128_load(r0 + j), b = wasm_v128_load(r1 + j), c = wasm_v128_load(r2 + j), d = wasm_v128_load(r3 + j);
-      v128_t lo = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
-                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
-      a = wasm_i32x4_shuffle(a, a, 2, 3, 2, 3);
-      b = wasm_i32x4_shuffle(b, b, 2, 3, 2, 3);
-      c = wasm_i32x4_shuffle(c, c, 2, 3, 2, 3);
-      d = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3);
-      v128_t hi = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
-                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
-      wasm_v128_store(acc + j, wasm_f64x2_add(wasm_v128_load(acc + j), lo));
-      wasm_v128_store(acc + j + 2, wasm_f64x2_add(wasm_v128_load(acc + j + 2), hi));
+      add_rows4_f64(acc + j, a, b, c, d);
     }
     for (; j < inner; j++) acc[j] += ((double)r0[j] + (double)r1[j]) + ((double)r2[j] + (double)r3[j]);
   }
@@ -317,16 +323,7 @@ __attribute__((export_name("sq_dev_sum_rows"))) void sq_dev_sum_rows(const float
     for (int j = 0; j < inner; j += 4) {
       v128_t dv;
       v128_t a = SQD(r0), b = SQD(r1), c = SQD(r2), d = SQD(r3);
-      v128_t lo = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
-                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
-      a = wasm_i32x4_shuffle(a, a, 2, 3, 2, 3);
-      b = wasm_i32x4_shuffle(b, b, 2, 3, 2, 3);
-      c = wasm_i32x4_shuffle(c, c, 2, 3, 2, 3);
-      d = wasm_i32x4_shuffle(d, d, 2, 3, 2, 3);
-      v128_t hi = wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
-                                 wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(c), wasm_f64x2_promote_low_f32x4(d)));
-      wasm_v128_store(acc + j, wasm_f64x2_add(wasm_v128_load(acc + j), lo));
-      wasm_v128_store(acc + j + 2, wasm_f64x2_add(wasm_v128_load(acc + j + 2), hi));
+      add_rows4_f64(acc + j, a, b, c, d);
     }
   }
 #undef SQD

@@ -1,0 +1,35 @@
+/**
+ * What the batch-norm kernel tests (kernels-bn-grad, kernels-bn-train) share: the wasm backend with
+ * the engine's kernel checks on, seeded uniform values, the epsilon, and the relative difference.
+ */
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import { createRng } from '../../src/engine/rng.ts';
+
+/** The batch-norm epsilon of these tests. */
+export const EPS = 1e-3;
+
+/** Starts the wasm backend (with the project's kernels) and the engine's checks of kernel outputs. */
+export async function initBnTests(): Promise<void> {
+  await initNodeBackend('wasm');
+  tf.env().set('IS_TEST', true);
+}
+
+/** A generator of float32 values uniform in [lo, hi) (default [-1, 1)), seeded. */
+export function uniformValues(seed: number): (n: number, lo?: number, hi?: number) => Float32Array {
+  const rng = createRng(seed);
+  return (n, lo = -1, hi = 1) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
+}
+
+/** max |a - b| / max |b| (b not all zero). */
+export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  assert.ok(m > 0);
+  return d / m;
+}
