@@ -34,6 +34,16 @@ export function positiveNumber(name: string, allowZero = false) {
   };
 }
 
+/** Parses a number in [0, 1] (a fraction like 1/2 too). */
+export function unitInterval(name: string) {
+  return (v: string): number => {
+    const n = parseNumber(v);
+    if (n === null || !Number.isFinite(n) || n < 0 || n > 1)
+      throw new UserError(`${name} must be a number from 0 to 1 (got '${v}')`);
+    return n;
+  };
+}
+
 export { parseNumber } from '../options.ts';
 
 /** Options every command that touches data accepts. */

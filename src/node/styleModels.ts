@@ -18,6 +18,7 @@ import {
   type ArbitraryStyleModels,
   type Stylizer,
   type StylizeOptions,
+  PAINTING_SIZE,
 } from '../data/transforms/stylize.ts';
 import { fastStyleNet } from '../data/transforms/fastStyle.ts';
 import { dataSearchDirs } from './loadData.ts';
@@ -84,7 +85,7 @@ export async function loadArbitraryStyle(dir: string): Promise<ArbitraryStyleMod
 /** The paintings of `dir` (sorted JPEG/PNG files), each [1, size, size, 3] in [0, 1] (resized, centre crop). */
 export async function loadPaintings(
   dir: string,
-  size = 256,
+  size = PAINTING_SIZE,
 ): Promise<{ names: string[]; images: tf.Tensor4D[] }> {
   let names: string[];
   try {

@@ -31,6 +31,8 @@ export interface StylizeKey {
   method: string;
   seed: number;
   workSize: number;
+  /** Style strength of the arbitrary network, present only when it is not 1. */
+  strength?: number;
 }
 
 /** Options of {@link stylizeDataset}. */

@@ -87,8 +87,12 @@ test('stylize writes class folders of PNGs and a provenance file, resumes with t
   assert.equal(c.stderr.trim().split('\n').length, 1);
 });
 
-test('stylize refuses grey data, an unknown method and a non-empty foreign folder with one line and exit 2', (t) => {
-  const cases: [string[], RegExp][] = [[['--method', 'van-gogh'], /--method van-gogh is unknown/]];
+test('stylize refuses grey data, an unknown method, a strength out of [0, 1] or with a fast network, and a non-empty foreign folder with one line and exit 2', (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--method', 'van-gogh'], /--method van-gogh is unknown/],
+    [['--strength', '1.5'], /--strength must be a number from 0 to 1 \(got '1.5'\)/],
+    [['--method', 'fast:wave', '--strength', '0.5'], /--strength 0.5 needs --method arbitrary/],
+  ];
   if (hasShared('data/mnist/t10k-images-idx3-ubyte.gz') && hasShared('models/arbitrary-style'))
     cases.push([
       ['--data', 'mnist:test', '--data-dir', path.join(SHARED, 'data'), '--limit', '2'],
@@ -113,7 +117,7 @@ test('stylize refuses grey data, an unknown method and a non-empty foreign folde
       ],
       /is not empty/,
     ]);
-  if (cases.length < 2) t.diagnostic('../shared absent: only the option checks run');
+  if (cases.length < 4) t.diagnostic('../shared absent: only the option checks run');
   for (const [extra, want] of cases) {
     const args = ['stylize', '--data', 'cifar10:test', '--out', path.join(tmp, 'x'), ...extra];
     const r = advlens(args);

@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../node/fsio.ts';
 import { commandLine, provenance } from '../../report/provenance.ts';
 import { UserError } from '../../errors.ts';
 import { setup } from '../main.ts';
-import { nonNegativeInt, positiveInt } from '../options.ts';
+import { nonNegativeInt, positiveInt, unitInterval } from '../options.ts';
 import { duration, progressBar } from '../progress.ts';
 
 interface StylizeCliOptions {
@@ -26,6 +26,7 @@ interface StylizeCliOptions {
   styleModels?: string;
   paintings?: string;
   styleSize: number;
+  strength: number;
   batchSize: number;
   sheet?: string;
   json?: boolean;
@@ -61,6 +62,12 @@ export function registerStylize(program: Command): void {
       positiveInt('--style-size'),
       256,
     )
+    .option(
+      '--strength <s>',
+      "arbitrary: how much of the painting's style, 0 to 1; below 1 the style vector is mixed with the image's own (Ghiasi et al.'s interpolation), which keeps more of the object at small sizes",
+      unitInterval('--strength'),
+      1,
+    )
     .option('--batch-size <n>', 'images stylised at once', positiveInt('--batch-size'), 8)
     .option(
       '--sheet <file>',
@@ -74,7 +81,19 @@ export function registerStylize(program: Command): void {
         throw new UserError(
           `--method ${o.method} is unknown; use arbitrary or fast:<style> (fast:wave, ...)`,
         );
-      const key = { data: o.data, method: o.method, seed: o.seed, workSize: o.styleSize };
+      if (o.strength !== 1 && o.method !== 'arbitrary')
+        throw new UserError(
+          `--strength ${o.strength} needs --method arbitrary (the fast networks have one fixed style)`,
+        );
+      // The strength joins the key only when it is not the default, so folders written before it
+      // existed (strength 1) still resume.
+      const key = {
+        data: o.data,
+        method: o.method,
+        seed: o.seed,
+        workSize: o.styleSize,
+        ...(o.strength !== 1 ? { strength: o.strength } : {}),
+      };
       checkStylizeFolder(o.out, key);
       await setup(program);
       const data = await loadDataset(o.data, { dataDir: o.dataDir, limit: o.limit });
@@ -89,6 +108,7 @@ export function registerStylize(program: Command): void {
         seed: o.seed,
         size: o.styleSize,
         batchSize: o.batchSize,
+        strength: o.strength,
       });
       try {
         const bar = progressBar('stylize', { quiet: o.json });

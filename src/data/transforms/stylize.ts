@@ -8,7 +8,7 @@
  *   0-255. A random painting per image, seeded by the run's seed and the image's index, as
  *   Stylized-ImageNet drew one painting per image (it used AdaIN; this is the same idea with a
  *   network that runs in TensorFlow.js). `strength` < 1 mixes the painting's vector with the
- *   content's own (Ghiasi et al.'s interpolation).
+ *   content's own, taken at the paintings' size (Ghiasi et al.'s interpolation).
  * - `fast:<style>`: one of Johnson et al.'s fixed-style networks ({@link fastStyleNet}).
  *
  * Small images are upsampled (bilinear) by a whole factor to about `size` pixels a side, where the
@@ -98,6 +98,9 @@ export function styleVectors(models: ArbitraryStyleModels, paintings: tf.Tensor4
   });
 }
 
+/** Side (pixels) the paintings are read at for their style vectors, and an image's own is taken at. */
+export const PAINTING_SIZE = 256;
+
 /** Options of {@link arbitraryStylizer}. */
 export interface ArbitraryOptions extends StylizeOptions {
   /** The run's seed: with the image's index it picks the painting (default 0). */
@@ -136,7 +139,15 @@ export function arbitraryStylizer(
       const content = tf.mul(big, 255);
       let v = tf.gather(vectors, tf.tensor1d(chosen, 'int32'));
       if (strength < 1) {
-        const own = tf.reshape(models.style.predict(content) as tf.Tensor, [n, -1]);
+        // The image's own style vector, from the image at the paintings' size (the style
+        // network needs at least 32x32, and the vectors are then comparable).
+        const seen = tf.image.resizeBilinear(
+          content as tf.Tensor4D,
+          [PAINTING_SIZE, PAINTING_SIZE],
+          false,
+          true,
+        );
+        const own = tf.reshape(models.style.predict(seen) as tf.Tensor, [n, -1]);
         v = tf.add(tf.mul(v, strength), tf.mul(own, 1 - strength));
       }
       const out = models.transfer.predict([content, v]) as tf.Tensor4D;

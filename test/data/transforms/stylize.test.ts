@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../../src/node/backend.ts';
 import { atScale, workFactor } from '../../../src/data/transforms/stylize.ts';
-import { loadStylizer } from '../../../src/node/styleModels.ts';
+import { loadArbitraryStyle, loadPaintings, loadStylizer } from '../../../src/node/styleModels.ts';
 import { UserError } from '../../../src/errors.ts';
 
 await initNodeBackend('wasm');
@@ -100,4 +100,51 @@ test('a stylizer that fails to build (strength 2) frees its models and paintings
     (e: unknown) => e instanceof UserError && /strength 2 must be in \[0, 1\]/.test(e.message),
   );
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('strength 0.5 renders with the mean of the painting style vector and the image own, as a direct call of the two networks does', async (t) => {
+  if (!have) return t.skip('../shared/models/arbitrary-style absent');
+  const modelsDir = path.join(SHARED, 'models');
+  const paintingsDir = path.join(SHARED, 'data/style-images');
+  // size 16 on 16x16 images: work factor 1, so the stylizer is the two networks and a clip.
+  const s = await loadStylizer('arbitrary', { modelsDir, paintingsDir, seed: 3, size: 16, strength: 0.5 });
+  const full = await loadStylizer('arbitrary', { modelsDir, paintingsDir, seed: 3, size: 16 });
+  const nets = await loadArbitraryStyle(path.join(modelsDir, 'arbitrary-style'));
+  const { images: paintings } = await loadPaintings(paintingsDir);
+  const x = images();
+  const idx = [5, 6, 7, 8];
+  const before = tf.memory().numTensors;
+  const got = s(x, idx);
+  const whole = full(x, idx);
+  assert.equal(tf.memory().numTensors, before + 2);
+  const want = tf.tidy(() => {
+    const rows = idx.map((index, i) => {
+      const content = tf.mul(tf.slice(x, [i, 0, 0, 0], [1, 16, 16, 3]), 255) as tf.Tensor4D;
+      const painted = tf.reshape(
+        nets.style.predict(tf.mul(paintings[s.paintingOf!(index)], 255)) as tf.Tensor,
+        [1, -1],
+      );
+      const seen = tf.image.resizeBilinear(content, [256, 256], false, true);
+      const own = tf.reshape(nets.style.predict(seen) as tf.Tensor, [1, -1]);
+      const v = tf.div(tf.add(painted, own), 2);
+      return tf.clipByValue(tf.div(nets.transfer.predict([content, v]) as tf.Tensor, 255), 0, 1);
+    });
+    return tf.concat(rows, 0);
+  });
+  const g = got.dataSync();
+  const w = want.dataSync();
+  let worst = 0;
+  for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(g[i] - w[i]));
+  assert.ok(worst < 1e-4, `largest difference from the direct computation ${worst}`);
+  // Half strength is a different rendering from full strength, and keeps nearer the image.
+  const xv = x.dataSync();
+  const wv = whole.dataSync();
+  const dist = (a: ArrayLike<number>) =>
+    Array.from(a).reduce((sum, v, i) => sum + Math.abs(v - xv[i]), 0) / a.length;
+  assert.ok(dist(g) < dist(wv), `half ${dist(g)} against full ${dist(wv)}`);
+  tf.dispose([got, whole, want, x, ...paintings]);
+  nets.style.dispose();
+  nets.transfer.dispose();
+  s.dispose();
+  full.dispose();
 });
