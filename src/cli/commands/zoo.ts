@@ -16,7 +16,7 @@ import { zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zo
 import { listZoo } from '../../node/zoo.ts';
 import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
-import { listingJson, printListing } from '../zooListing.ts';
+import { listingJson, listingText } from '../zooListing.ts';
 import { zooStudyTable } from './zooStudy.ts';
 import { STUDY_IDS } from '../../zoo/study.ts';
 import { MNIST_ZOO, zooDef, ZOOS } from '../../zoo/zoos.ts';
@@ -178,8 +178,7 @@ export function registerZoo(program: Command): void {
     .option('--json', 'machine-readable listing on stdout')
     .action((o: { models: string; zoo: string; json?: boolean }) => {
       const z = listZoo(o.models, zooDef(o.zoo));
-      if (o.json) process.stdout.write(listingJson(z));
-      else printListing(z);
+      process.stdout.write(o.json ? listingJson(z) : listingText(z));
     });
   zoo
     .command('table')
