@@ -166,12 +166,8 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
 }
 
 /** `advlens zoo` and `advlens zoo table`: the MNIST model zoo and its Table 1. */
-export function registerZoo(program: Command): void {
-  const zoo = program
-    .command('zoo')
-    .description(
-      'list the MNIST model zoo (models/mnist-<method>): accuracy, PGD-200 accuracy, training time; name the missing members',
-    )
+export function registerZoo(self: Command, program: Command): void {
+  const zoo = self
     .enablePositionalOptions()
     .option('--models <dir>', 'folder holding the zoo (mnist-normal, mnist-int2, ...)', 'models')
     .option('--zoo <name>', `which zoo: ${Object.keys(ZOOS).join(', ')}`, 'mnist')
