@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { VERSION } from './packageVersion.ts';
 
-/**
- * advlens's own version: `version` of package.json, written here rather than imported so the core
- * needs no JSON import (browser bundlers and the compiled package alike); test/package/version.test.ts
- * keeps the two equal.
- */
-export const VERSION: string = '0.1.0';
+/** advlens's own version (package.json's, written in src/packageVersion.ts). */
+export { VERSION };
 
 /** Software versions recorded in every card and result. */
 export function versions(): Record<string, string> {

@@ -1,24 +1,11 @@
-import { Command, CommanderError, Option } from 'commander';
+// Only what every run needs loads here (commander, the version, the backend names): each command's
+// module, and with it TensorFlow.js and the rest of the library, loads when that command runs
+// (commandList.ts).
+import { Command, CommanderError, Help, Option } from 'commander';
 import { UserError } from '../errors.ts';
-import { VERSION } from '../version.ts';
-import { BACKENDS, type BackendName } from '../engine/backend.ts';
-import { initNodeBackend } from '../node/backend.ts';
-import { registerInfo } from './commands/info.ts';
-import { registerData } from './commands/data.ts';
-import { registerPredict } from './commands/predict.ts';
-import { registerTrain } from './commands/train.ts';
-import { registerEval } from './commands/eval.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerAttack } from './commands/attack.ts';
-import { registerExplain } from './commands/explain.ts';
-import { registerZoo } from './commands/zoo.ts';
-import { registerSweep } from './commands/sweep.ts';
-import { registerWorker } from './commands/worker.ts';
-import { registerPathways } from './commands/pathways.ts';
-import { registerStylize } from './commands/stylize.ts';
-import { registerAtlas } from './commands/atlas.ts';
-import { registerServe } from './commands/serve.ts';
-import { registerMasking } from './commands/masking.ts';
+import { VERSION } from '../packageVersion.ts';
+import { BACKENDS, type BackendName } from '../engine/backendNames.ts';
+import { COMMANDS, type CommandEntry } from './commandList.ts';
 
 /** Options shared by every command. */
 export interface GlobalOptions {
@@ -28,6 +15,7 @@ export interface GlobalOptions {
 /** Initialises the engine from the global options (called by each command's action). */
 export async function setup(program: Command): Promise<void> {
   const g = program.opts<GlobalOptions>();
+  const { initNodeBackend } = await import('../node/backend.ts');
   await initNodeBackend(g.backend);
 }
 
@@ -41,7 +29,38 @@ function oneLine(str: string): string {
     .join(' ');
 }
 
-/** Builds the `advlens` command line. */
+/** The commands whose module is not loaded yet, with their entry (for their line in the top-level help). */
+const unloaded = new WeakMap<Command, CommandEntry>();
+
+/** Each command's errors as one line naming it; a hint where a global option follows the command. */
+function commandErrors(c: Command): void {
+  c.exitOverride().configureOutput({
+    outputError: (str, write) =>
+      write(
+        `advlens ${c.name()}: ${oneLine(str)}${
+          /unknown option '--backend'/.test(str)
+            ? `; global options go before the command: advlens --backend <name> ${c.name()} ...`
+            : ''
+        }\n`,
+      ),
+  });
+  for (const sub of c.commands) sub.exitOverride();
+}
+
+/** Loads the module of command `c` (one of `program`'s) and adds its options, subcommands and action. */
+export async function loadCommand(program: Command, c: Command): Promise<void> {
+  const entry = unloaded.get(c);
+  if (!entry) return;
+  unloaded.delete(c);
+  (await entry.load())(c, program);
+  commandErrors(c);
+}
+
+/**
+ * Builds the `advlens` command line: every command with its name, description and arguments, none
+ * with its options and action yet ({@link loadCommand} adds them; {@link main} does for the command
+ * it runs).
+ */
 export function buildProgram(): Command {
   const program = new Command('advlens')
     .description(
@@ -56,41 +75,38 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       outputError: (str, write) => write(`advlens: ${oneLine(str)}\n`),
-    });
-  for (const register of [
-    registerDemo,
-    registerInfo,
-    registerData,
-    registerPredict,
-    registerTrain,
-    registerEval,
-    registerAttack,
-    registerExplain,
-    registerZoo,
-    registerSweep,
-    registerWorker,
-    registerPathways,
-    registerStylize,
-    registerAtlas,
-    registerServe,
-    registerMasking,
-  ]) {
-    register(program);
-  }
-  for (const c of program.commands) {
-    c.exitOverride().configureOutput({
-      outputError: (str, write) =>
-        write(
-          `advlens ${c.name()}: ${oneLine(str)}${
-            /unknown option '--backend'/.test(str)
-              ? `; global options go before the command: advlens --backend <name> ${c.name()} ...`
-              : ''
-          }\n`,
-        ),
-    });
-    for (const sub of c.commands) sub.exitOverride();
+    })
+    // A command not loaded has no options yet: its line says `[options]` as it will have them.
+    .configureHelp({
+      subcommandTerm: (c) => {
+        const entry = unloaded.get(c);
+        const term = new Help().subcommandTerm(c);
+        return entry?.options ? `${c.name()} [options]${term.slice(c.name().length)}` : term;
+      },
+    })
+    // A command parsed is loaded first (main loads it before parsing; this is for any other caller).
+    .hook('preSubcommand', (_, c) => loadCommand(program, c));
+  for (const entry of COMMANDS) {
+    const c = program.command(entry.name).description(entry.description);
+    for (const [usage, description] of entry.args ?? []) c.argument(usage, description);
+    unloaded.set(c, entry);
   }
   return program;
+}
+
+/**
+ * The command a command line (`args`, after node and the script) runs or asks help for (`help
+ * <command>`): the first word after the global options and their values.
+ */
+export function commandNamed(program: Command, args: string[]): string | undefined {
+  let i = 0;
+  while (i < args.length && args[i].startsWith('-') && args[i] !== '--') {
+    const o = program.options.find((x) => x.long === args[i] || x.short === args[i]);
+    i += o?.required ? 2 : 1;
+  }
+  if (args[i] === '--') i++;
+  const [first, second] = args.slice(i);
+  return first === 'help' ? second : first;
 }
 
 /** Ends the process after a write to stdout or stderr failed (see {@link main}). */
@@ -117,6 +133,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   const program = buildProgram();
   try {
+    const named = program.commands.find((c) => c.name() === commandNamed(program, argv.slice(2)));
+    if (named) await loadCommand(program, named);
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {

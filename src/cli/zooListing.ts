@@ -6,9 +6,10 @@ import { pct, textTable } from './table.ts';
 
 const headline = (h: ZooEntry['clean']) => (h ? `${pct(h.accuracy)} (${h.data}, ${h.examples})` : '-');
 
-/** The human listing of `advlens zoo`. */
-export function printListing(z: ZooListing): void {
-  const w = (s: string) => process.stdout.write(s + '\n');
+/** The human listing of `advlens zoo`, for the zoo's own test set and budget (`z.headline`). */
+export function listingText(z: ZooListing): string {
+  const lines: string[] = [];
+  const w = (s: string) => lines.push(s);
   w(
     `model zoo in ${z.modelsDir}: ${z.present.length} of ${z.present.length + z.missing.length} members present`,
   );
@@ -20,7 +21,7 @@ export function printListing(z: ZooListing): void {
             'method',
             'folder',
             'clean accuracy (data, images)',
-            'PGD-200 eps 0.3 (data, images)',
+            `PGD-200 eps ${z.headline.epsLabel} (data, images)`,
             'train time',
             'epochs',
           ],
@@ -28,21 +29,17 @@ export function printListing(z: ZooListing): void {
             e.method,
             e.dir,
             headline(e.clean),
-            headline(e.pgd03),
+            headline(e.pgd200),
             e.wallTimeSec === null ? '-' : duration(e.wallTimeSec),
             e.epochs ?? '-',
           ]),
         ),
     );
   for (const e of z.present) for (const warning of e.warnings) w(`warning: ${warning}`);
-  if (z.present.some((e) => !e.pgd03))
+  const unmeasured = z.present.filter((e) => !e.pgd200).map((e) => e.method);
+  if (unmeasured.length)
     w(
-      `no PGD-200 accuracy recorded for ${z.present
-        .filter((e) => !e.pgd03)
-        .map((e) => e.method)
-        .join(
-          ', ',
-        )}: measure and record it with 'advlens zoo table --data mnist:test --data-dir DIR --record'`,
+      `no PGD-200 accuracy at eps ${z.headline.epsLabel} recorded for ${unmeasured.join(', ')}: measure and record it with '${z.recordCommand}'`,
     );
   if (z.present.length) {
     w('\ntrained with:');
@@ -53,6 +50,7 @@ export function printListing(z: ZooListing): void {
     for (const m of z.missing) w(`  ${m.method}: ${m.reason}\n    ${m.train}`);
     w(`\nthe zoo's recipes and how they differ from the papers': README.md, "Model zoo"`);
   }
+  return lines.map((l) => l + '\n').join('');
 }
 
 /** The listing as JSON: the cards' headline numbers, not the cards themselves. */
@@ -60,6 +58,9 @@ export function listingJson(z: ZooListing): string {
   return (
     JSON.stringify(
       {
+        zoo: z.zoo,
+        headline: z.headline,
+        recordCommand: z.recordCommand,
         modelsDir: path.resolve(z.modelsDir),
         present: z.present.map(({ card: _card, ...e }) => e),
         missing: z.missing,

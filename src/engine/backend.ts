@@ -5,11 +5,9 @@ import { UserError } from '../errors.ts';
 import { registerWasmKernels } from './kernels/index.ts';
 import { installTypedArrayTidy } from './tidyResult.ts';
 import { loadWinograd, winogradInPlace, winogradReady } from './kernels/winograd.ts';
+import { BACKENDS, type BackendName } from './backendNames.ts';
 
-/** The TensorFlow.js backends advlens runs on. */
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
-/** Every backend name `useBackend` accepts. */
-export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
+export { BACKENDS, type BackendName };
 
 /** Options of `useBackend`: where the wasm files are, and how to load tfjs-node for the tensorflow backend. */
 export interface BackendOptions {

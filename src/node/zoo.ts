@@ -22,7 +22,7 @@ export function trainCommand(m: ZooMethod, modelsDir: string, def: ZooDef = MNIS
 }
 
 /** Reads one member's card; the reason it counts as missing otherwise. */
-function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
+function readMember(m: ZooMethod, modelsDir: string, def: ZooDef): ZooEntry | string {
   const folder = [m.folder, ...(m.alsoIn ?? [])].find((f) => fs.existsSync(path.join(modelsDir, f)));
   if (!folder) return 'not trained';
   const dir = path.join(modelsDir, folder);
@@ -39,7 +39,7 @@ function readMember(m: ZooMethod, modelsDir: string): ZooEntry | string {
     if (e instanceof UserError) return e.message;
     throw e;
   }
-  return zooEntry(m, { folder, dir, cardPath }, card);
+  return zooEntry(m, { folder, dir, cardPath }, card, def.headline);
 }
 
 /**
@@ -58,7 +58,7 @@ export function listZoo(modelsDir: string, def: ZooDef = MNIST_ZOO): ZooListing 
   const present: ZooEntry[] = [];
   const missing: ZooMissing[] = [];
   for (const m of def.methods) {
-    const r = readMember(m, modelsDir);
+    const r = readMember(m, modelsDir, def);
     if (typeof r === 'string')
       missing.push({
         ...m,
@@ -69,5 +69,12 @@ export function listZoo(modelsDir: string, def: ZooDef = MNIST_ZOO): ZooListing 
       });
     else present.push(r);
   }
-  return { modelsDir, present, missing };
+  return {
+    zoo: def.name,
+    headline: def.headline,
+    recordCommand: def.recordCommand,
+    modelsDir,
+    present,
+    missing,
+  };
 }

@@ -12,7 +12,10 @@
  *
  *   CIFAR10_ZOO.methods.map((m) => m.folder); // ['cifar10-standard', 'cifar10-underfit', ...]
  */
-import type { ZooMethod } from './zoo.ts';
+import type { ZooHeadline, ZooMethod } from './zoo.ts';
+
+/** The CIFAR-10 zoo's headline: cifar10:test, PGD-200 at 8/255 (the budget of interest of its Table 1). */
+export const CIFAR10_HEADLINE: ZooHeadline = { data: ['cifar10:test'], eps: 8 / 255, epsLabel: '8/255' };
 
 /** A CIFAR-10 member: a zoo method with the budget its training used (pixels in [0, 1]). */
 export interface Cifar10Method extends ZooMethod {

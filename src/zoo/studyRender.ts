@@ -9,6 +9,7 @@ import { lineChart, type Series } from '../report/plot.ts';
 import { unitFormat, type StudyCell, type StudyTable, type StudyTableRow } from './study.ts';
 import { failMarker } from './sanityCells.ts';
 import { sanityModelText } from './table.ts';
+import { htmlList, provenanceMd, tableJson } from './tableRender.ts';
 
 /** A value in the table's unit: three decimals, or percent with two. */
 export function fmtValue(t: Pick<StudyTable, 'unit'>, v: number | null): string {
@@ -141,25 +142,18 @@ export function studyMarkdown(t: StudyTable): string {
     '',
     ...findingLines(t).map((l) => `- ${l}`),
     '',
-    '### Provenance',
-    '',
-    `- data: ${p.data ? `${p.data.spec} from ${p.data.source}, first ${p.data.examples} images` : 'none loaded (no member trained yet)'}`,
-    ...(t.columns.some((c) => c.kind === 'stylized')
-      ? [`- stylised data: ${p.stylizedData ?? 'not given (--stylized-data)'}`]
-      : []),
-    `- command: \`${p.command}\``,
-    `- versions: ${Object.entries(p.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-    ...modelLines(t).map((l) => `- ${l}`),
-    '',
+    ...provenanceMd(
+      p,
+      t.columns.some((c) => c.kind === 'stylized')
+        ? [`- stylised data: ${p.stylizedData ?? 'not given (--stylized-data)'}`]
+        : [],
+      modelLines(t),
+    ),
   ].join('\n');
 }
 
 /** The table as JSON. */
-export function studyJson(t: StudyTable): string {
-  return JSON.stringify(t, null, 2) + '\n';
-}
+export const studyJson = (t: StudyTable): string => tableJson(t);
 
 /** Line series of the present members over the columns `cols` (x from `xOf`), reading `which`. */
 function seriesOf(
@@ -236,15 +230,14 @@ function plots(t: StudyTable): { title: string; html: string }[] {
 /** The table as a standalone HTML page. */
 export function studyHtml(t: StudyTable): string {
   const { head, body } = tableCells(t);
-  const list = (items: string[]) => `<ul>${items.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>`;
   return reportPage(
     t.title,
     [
       { title: 'Table', html: `<p>${escapeHtml(setupText(t))}</p>\n${htmlTable(head, body)}` },
-      ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: list(sanityLines(t)) }] : []),
-      { title: 'Findings', html: list(findingLines(t).map((l) => l.replace(/\*\*/g, ''))) },
+      ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
+      { title: 'Findings', html: htmlList(findingLines(t).map((l) => l.replace(/\*\*/g, ''))) },
       ...plots(t),
-      { title: 'Models', html: list(modelLines(t)) },
+      { title: 'Models', html: htmlList(modelLines(t)) },
     ],
     t.provenance as unknown as Record<string, unknown>,
   );

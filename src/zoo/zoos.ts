@@ -6,22 +6,34 @@
  *   listZoo('models', zooDef('cifar10')).missing.map((m) => m.folder);
  */
 import { UserError } from '../errors.ts';
-import { CIFAR10_METHODS, cifar10TrainCommand, type Cifar10Method } from './cifar10.ts';
-import { ZOO_METHODS, trainCommandTo, type ZooMethod } from './zoo.ts';
+import { CIFAR10_HEADLINE, CIFAR10_METHODS, cifar10TrainCommand, type Cifar10Method } from './cifar10.ts';
+import { MNIST_HEADLINE, ZOO_METHODS, trainCommandTo, type ZooHeadline, type ZooMethod } from './zoo.ts';
 
-/** A zoo: its members and how to train one into a folder. */
+/** A zoo: its members, how to train one into a folder, and what its listing headlines. */
 export interface ZooDef {
   name: 'mnist' | 'cifar10';
   methods: readonly ZooMethod[];
   trainCommandTo(m: ZooMethod, out: string): string;
+  /** The test set and PGD-200 budget of the listing's headline numbers. */
+  headline: ZooHeadline;
+  /** The command that measures and records the headline PGD-200 accuracy (`DIR`: the data folder). */
+  recordCommand: string;
 }
 
-export const MNIST_ZOO: ZooDef = { name: 'mnist', methods: ZOO_METHODS, trainCommandTo };
+export const MNIST_ZOO: ZooDef = {
+  name: 'mnist',
+  methods: ZOO_METHODS,
+  trainCommandTo,
+  headline: MNIST_HEADLINE,
+  recordCommand: `advlens zoo table --data ${MNIST_HEADLINE.data[0]} --data-dir DIR --record`,
+};
 
 export const CIFAR10_ZOO: ZooDef = {
   name: 'cifar10',
   methods: CIFAR10_METHODS,
   trainCommandTo: (m, out) => cifar10TrainCommand(m as Cifar10Method, out),
+  headline: CIFAR10_HEADLINE,
+  recordCommand: `advlens zoo table --zoo cifar10 --table 1 --data ${CIFAR10_HEADLINE.data[0]} --data-dir DIR --record`,
 };
 
 /** The zoos by name. */

@@ -77,6 +77,20 @@ async function startRedis(t: { after: (fn: () => void | Promise<void>) => void }
   }
 }
 
+/**
+ * What each test here starts with: a temporary folder, the list of the advlens processes it starts
+ * (killed, and the folder removed, after the test), and a Redis server with a client.
+ */
+async function queueFixture(t: { after: (fn: () => void | Promise<void>) => void }) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
+  const workers: ReturnType<typeof start>[] = [];
+  t.after(() => {
+    for (const w of workers) w.p.kill('SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  return { tmp, workers, ...(await startRedis(t)) };
+}
+
 /** The result without what may differ between runs: timings and provenance. */
 function numbers(file: string) {
   const r = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -88,13 +102,7 @@ test(
   'a 3 x 2 x 4 sweep over three workers, one killed mid-job, equals the local run; a re-run enqueues nothing',
   { skip, timeout: 900_000 },
   async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
-    const workers: ReturnType<typeof start>[] = [];
-    t.after(() => {
-      for (const w of workers) w.p.kill('SIGKILL');
-      fs.rmSync(tmp, { recursive: true, force: true });
-    });
-    const { url, client } = await startRedis(t);
+    const { tmp, workers, url, client } = await queueFixture(t);
 
     const plan = path.join(tmp, 'plan.json');
     fs.writeFileSync(
@@ -217,13 +225,7 @@ test(
   'a worker whose model differs fails the job with one line, and a re-run after the fix retries it',
   { skip, timeout: 300_000 },
   async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
-    const workers: ReturnType<typeof start>[] = [];
-    t.after(() => {
-      for (const w of workers) w.p.kill('SIGKILL');
-      fs.rmSync(tmp, { recursive: true, force: true });
-    });
-    const { url, client } = await startRedis(t);
+    const { tmp, workers, url, client } = await queueFixture(t);
     fs.cpSync(path.join(ROOT, 'models', 'mnist-small-cnn'), path.join(tmp, 'm'), { recursive: true });
     const plan = path.join(tmp, 'plan.yaml');
     fs.writeFileSync(
@@ -261,13 +263,7 @@ test(
   'two checkouts at different paths: the same job ids, the jobs carry no absolute path, a worker on the other checkout runs them, and both merge the same result',
   { skip, timeout: 600_000 },
   async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-sweep-'));
-    const workers: ReturnType<typeof start>[] = [];
-    t.after(() => {
-      for (const w of workers) w.p.kill('SIGKILL');
-      fs.rmSync(tmp, { recursive: true, force: true });
-    });
-    const { url, client } = await startRedis(t);
+    const { tmp, workers, url, client } = await queueFixture(t);
     // Two copies of a project: the plan beside its models, at two roots.
     const roots = ['checkout-a', 'deeper/checkout-b'].map((r) => path.join(tmp, r));
     for (const root of roots) {

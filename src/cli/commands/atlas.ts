@@ -51,12 +51,8 @@ export function parseChannels(v: string): number[] {
 }
 
 /** Registers `advlens atlas`. */
-export function registerAtlas(program: Command): void {
-  program
-    .command('atlas')
-    .description(
-      "neuron atlas: each channel's feature visualisation and top dataset patches, cached by the model's content hash (advlens pathways reuses it)",
-    )
+export function registerAtlas(self: Command, program: Command): void {
+  self
     .requiredOption('--model <dir>', 'model folder (a tfjs layers model)')
     .option('--preset <name>', 'describe a model without a card by a preset (darknet-tiny)')
     .option('--data <spec>', 'dataset whose images give the top patches (none: no patches)')

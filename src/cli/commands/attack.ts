@@ -33,12 +33,8 @@ interface AttackCommandOptions extends AttackCliOptions {
 }
 
 /** `advlens attack`: adversarial images, their perturbations and the predictions before and after. */
-export function registerAttack(program: Command): void {
-  const cmd = program
-    .command('attack')
-    .description(
-      'attack images or a dataset slice; write the adversarial images (PNG), amplified perturbations and predictions',
-    )
+export function registerAttack(self: Command, program: Command): void {
+  const cmd = self
     .requiredOption(
       '--model <dir>',
       'model folder (model.json + advlens.json, or a preset such as darknet tiny)',

@@ -5,8 +5,8 @@ import { progressBar } from '../progress.ts';
 import { textTable } from '../table.ts';
 
 /** `advlens data list|fetch`: what data is found where; download official files. */
-export function registerData(program: Command): void {
-  const data = program.command('data').description('list the datasets advlens finds, or download one');
+export function registerData(self: Command, program: Command): void {
+  const data = self;
   data
     .command('list')
     .description('show each known dataset and split: found or not, where, and how many examples')

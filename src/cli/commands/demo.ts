@@ -22,10 +22,8 @@ interface DemoCliOptions {
 }
 
 /** `advlens demo`: the main job on the embedded default data, no arguments and no network. */
-export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('evaluate the shipped MNIST models on embedded held-out digits and write an HTML report')
+export function registerDemo(self: Command, program: Command): void {
+  self
     .option('--out <dir>', 'report folder', 'advlens-report')
     .option(
       '--data <spec>',

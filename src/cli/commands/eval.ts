@@ -40,12 +40,8 @@ interface EvalCliOptions extends AttackCliOptions {
 }
 
 /** `advlens eval`: accuracy, per-class accuracy and confusion matrix, with everything that produced them. */
-export function registerEval(program: Command): void {
-  const cmd = program
-    .command('eval')
-    .description(
-      'measure accuracy, per-class accuracy and the confusion matrix of a model on a dataset; with --attack, robust accuracy per attack and eps',
-    )
+export function registerEval(self: Command, program: Command): void {
+  const cmd = self
     .requiredOption('--model <dir>', 'model folder (model.json, advlens.json)')
     .requiredOption(
       '--data <spec>',

@@ -57,12 +57,8 @@ interface ExplainCliOptions {
 }
 
 /** Registers `advlens explain`. */
-export function registerExplain(program: Command): void {
-  const cmd = program
-    .command('explain')
-    .description(
-      'saliency maps of one or more models side by side (PNG per map, grid, HTML and JSON); maps of a method share one display scale across models',
-    )
+export function registerExplain(self: Command, program: Command): void {
+  const cmd = self
     .option(
       '--model <dir>',
       'model folder; repeat to compare models side by side (same input shape)',

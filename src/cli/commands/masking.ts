@@ -33,12 +33,8 @@ interface MaskingCliOptions {
  * with eps, an unbounded budget reaches ~0%, Square does not beat APGD, a longer run goes little
  * further); exit code 1 when one fails.
  */
-export function registerMasking(program: Command): void {
-  program
-    .command('masking')
-    .description(
-      'check a robustness evaluation for gradient masking: accuracy falls with eps, an unbounded budget reaches ~0%, black-box Square does not beat white-box APGD, more steps and restarts go little further (exit 1 on a failure)',
-    )
+export function registerMasking(self: Command, program: Command): void {
+  self
     .requiredOption('--model <dir>', 'model folder (model.json, advlens.json)')
     .requiredOption(
       '--data <spec>',

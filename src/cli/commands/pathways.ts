@@ -51,12 +51,8 @@ const fraction = (name: string) => (v: string) => {
 };
 
 /** Registers `advlens pathways`. */
-export function registerPathways(program: Command): void {
-  program
-    .command('pathways')
-    .description(
-      "Bluff's activation pathways: how an attack of growing strength moves a class's neurons toward another class (JSON artefacts and an HTML graph)",
-    )
+export function registerPathways(self: Command, program: Command): void {
+  self
     .requiredOption('--model <dir>', 'model folder (a tfjs layers model)')
     .option('--preset <name>', 'describe a model without a card by a preset (darknet-tiny)')
     .requiredOption('--original <class>', 'class of the attacked images (name or index)')

@@ -16,10 +16,8 @@ interface PredictCliOptions {
 }
 
 /** `advlens predict`: the top-k classes with probabilities for one or more images. */
-export function registerPredict(program: Command): void {
-  program
-    .command('predict')
-    .description("classify images with a model and print the top classes with the model's label names")
+export function registerPredict(self: Command, program: Command): void {
+  self
     .requiredOption(
       '--model <dir>',
       'model folder (model.json + advlens.json, or a known preset such as darknet tiny)',

@@ -27,10 +27,8 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Registers `advlens serve`. */
-export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('start the explorer: a web app and JSON API to attack, explain and trace pathways live')
+export function registerServe(self: Command, program: Command): void {
+  self
     .option(
       '--port <n>',
       'port to listen on (0: any free port)',

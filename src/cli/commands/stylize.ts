@@ -2,12 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { loadDataset } from '../../node/loadData.ts';
 import { loadStylizer } from '../../node/styleModels.ts';
-import {
-  checkStylizeFolder,
-  contactSheet,
-  STYLIZE_PROVENANCE,
-  stylizeDataset,
-} from '../../node/stylizeRun.ts';
+import { checkStylizeFolder, contactSheet, stylizeDataset } from '../../node/stylizeRun.ts';
 import { checkOutputDir, checkOutputFile } from '../../node/outputPath.ts';
 import { writeFileAtomic } from '../../node/fsio.ts';
 import { commandLine, provenance } from '../../report/provenance.ts';
@@ -33,12 +28,8 @@ interface StylizeCliOptions {
 }
 
 /** `advlens stylize`: a stylised copy of a dataset, written once as PNG folders for `folder:OUT`. */
-export function registerStylize(program: Command): void {
-  program
-    .command('stylize')
-    .description(
-      `write a stylised copy of a dataset (each image re-rendered with a painting's texture, as Stylized-ImageNet) as class-per-folder PNGs plus ${STYLIZE_PROVENANCE}; resumable; evaluate it with --data folder:OUT`,
-    )
+export function registerStylize(self: Command, program: Command): void {
+  self
     .requiredOption('--data <spec>', 'the colour dataset to stylise: cifar10:test, folder:PATH, ...')
     .requiredOption('--out <dir>', 'output folder (new, empty, or an unfinished stylize run to resume)')
     .option('--limit <n>', 'only the first N examples (every class in turn)', positiveInt('--limit'))

@@ -16,13 +16,8 @@ interface SweepCliOptions {
 }
 
 /** `advlens sweep PLAN`: models x attacks x budgets x shards, on the local pool or a distributed queue. */
-export function registerSweep(program: Command): void {
-  program
-    .command('sweep')
-    .description(
-      'run a sweep plan (JSON or YAML: models, attacks, eps, data, shardSize) on the local worker pool, or as jobs on a queue (--queue redis://HOST:PORT) that `advlens worker` processes take; prints the merged robust accuracy',
-    )
-    .argument('<plan>', 'plan file (.json, .yaml)')
+export function registerSweep(self: Command, program: Command): void {
+  self
     .option(
       '--queue <url>',
       'enqueue the jobs on this queue (redis://HOST:PORT, BullMQ) and wait for the workers',

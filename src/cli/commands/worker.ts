@@ -13,12 +13,8 @@ interface WorkerCliOptions {
 }
 
 /** `advlens worker --queue URL`: takes sweep jobs from a queue and runs them until stopped. */
-export function registerWorker(program: Command): void {
-  program
-    .command('worker')
-    .description(
-      'take the jobs of `advlens sweep --queue` from a queue and run them (needs the same model folders and data as the sweep); stop with Ctrl-C (running jobs finish)',
-    )
+export function registerWorker(self: Command, program: Command): void {
+  self
     .requiredOption('--queue <url>', 'queue to work for (redis://HOST:PORT)')
     .option('--workers <n>', 'jobs run at once, each on its own thread', positiveInt('--workers'), 1)
     .option('--data-dir <dir>', "where to look for data first (default: the plan's)")

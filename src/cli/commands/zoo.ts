@@ -17,7 +17,7 @@ import { zooMethod, ZOO_METHODS, type ZooEntry, type ZooListing } from '../../zo
 import { listZoo } from '../../node/zoo.ts';
 import { checkOutputFile } from '../../node/outputPath.ts';
 import { zooVerify, type VerifyOptions } from './zooVerify.ts';
-import { listingJson, printListing } from '../zooListing.ts';
+import { listingJson, listingText } from '../zooListing.ts';
 import { zooStudyTable } from './zooStudy.ts';
 import { STUDY_IDS } from '../../zoo/study.ts';
 import { MNIST_ZOO, zooDef, ZOOS } from '../../zoo/zoos.ts';
@@ -181,20 +181,15 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
 }
 
 /** `advlens zoo` and `advlens zoo table`: the MNIST model zoo and its Table 1. */
-export function registerZoo(program: Command): void {
-  const zoo = program
-    .command('zoo')
-    .description(
-      'list the MNIST model zoo (models/mnist-<method>): accuracy, PGD-200 accuracy, training time; name the missing members',
-    )
+export function registerZoo(self: Command, program: Command): void {
+  const zoo = self
     .enablePositionalOptions()
     .option('--models <dir>', 'folder holding the zoo (mnist-normal, mnist-int2, ...)', 'models')
     .option('--zoo <name>', `which zoo: ${Object.keys(ZOOS).join(', ')}`, 'mnist')
     .option('--json', 'machine-readable listing on stdout')
     .action((o: { models: string; zoo: string; json?: boolean }) => {
       const z = listZoo(o.models, zooDef(o.zoo));
-      if (o.json) process.stdout.write(listingJson(z));
-      else printListing(z);
+      process.stdout.write(o.json ? listingJson(z) : listingText(z));
     });
   zoo
     .command('table')
