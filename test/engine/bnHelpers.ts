@@ -1,6 +1,7 @@
 /**
  * What the batch-norm kernel tests (kernels-bn-grad, kernels-bn-train) share: the wasm backend with
- * the engine's kernel checks on, seeded uniform values, the epsilon, and the relative difference.
+ * the engine's kernel checks on, seeded uniform values, the epsilon, and the relative difference
+ * (which kernels-conv-padded uses too).
  */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { winogradCalls } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
+import { maxRel } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 tf.env().set('IS_TEST', true);
@@ -67,17 +68,6 @@ function direct(): [Float64Array, Float64Array] {
               }
           }
   return [dw, dx];
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  assert.ok(m > 0);
-  return d / m;
 }
 
 test('3-channel 3x3 filter and input gradients by padded Winograd equal cpu and a direct loop', async () => {
