@@ -27,23 +27,25 @@ import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } f
 import { robustnessAsync } from '../metrics/robustness.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { cellKey, cellMatches, parseCellRecord, readCellRecord } from '../zoo/cellRecord.ts';
+import { cellKey, cellMatches, parseCellRecord, readCellRecord, type CellRecord } from '../zoo/cellRecord.ts';
 import {
   AA_LIMIT,
   aaAttackOptions,
   aaColumn,
   aaSettingsRecord,
+  pgdSameImages,
   type AutoAttackCellSettings,
+  type Pgd200SameImages,
 } from '../zoo/aaCells.ts';
 import { readJson } from './fsio.ts';
 import { SANITY_DEFAULTS, type SanitySettings } from '../zoo/measureSanity.ts';
 import { memberSanity } from './zooSanityRun.ts';
-import type { ModelCard } from '../models/card.ts';
+import type { MetricRecord, ModelCard } from '../models/card.ts';
 import { readOrRecompute } from '../zoo/cardRecord.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
 import { loadClassifier, recordMerged, recordMetric, updateCard } from './models.ts';
-import { withCellPool } from './pool.ts';
+import { withCellPool, type WorkerPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
 /** Options of {@link zooTableRun}. */
@@ -206,7 +208,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
         aaDatasets.set(shapeKey, await loadDatasetFor(c, o.data, { dataDir: o.dataDir, limit: aaLimit }));
       const da = aaDatasets.get(shapeKey)!;
       aaExamples = da.size;
-      autoattack = await autoattackCells(c, e, da, eps, o.autoattack, { ...o, command });
+      autoattack = await autoattackCells(c, e, da, eps, o.autoattack, { ...o, command, attack });
     }
     c.model.dispose();
     tableModels.push({
@@ -247,7 +249,9 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
  * One member's AutoAttack cells at the budgets > 0 of `eps` (eps 0 has none: null): each read from
  * its `cell:autoattack-linf:<eps>@<data>` record when that was measured in the same setting, else
  * (unless `cached`) measured on a worker pool, several cells at once to keep the workers busy, and
- * with `record` written into the card as soon as it is measured.
+ * with `record` written into the card as soon as it is measured. Each cell also gets PGD-200 (the
+ * table's `attack`) on exactly its images; a cell read from the card without that number gets only
+ * it measured (not AutoAttack again), and with `record` added to its record.
  */
 async function autoattackCells(
   c: Classifier,
@@ -255,7 +259,7 @@ async function autoattackCells(
   data: Dataset,
   eps: number[],
   s: AutoAttackCellSettings,
-  o: ZooTableRunOptions & { command: string },
+  o: ZooTableRunOptions & { command: string; attack: RobustAttackSettings },
 ): Promise<TableAutoAttack> {
   const settings = aaSettingsRecord(s);
   const setting = (x: number) => ({ column: aaColumn(x), data: o.data, examples: data.size, settings });
@@ -263,23 +267,30 @@ async function autoattackCells(
   // The clean accuracy on these images identifies the weights a recorded cell was measured with.
   const clean = eps.some((x) => !sameEps(x, 0)) ? evaluate(c, data, { batchSize: s.batchSize }).accuracy : 0;
   const values: (number | null)[] = eps.map(() => null);
+  const pgdValues: (number | null)[] = eps.map(() => null);
   const fromCard: number[] = [];
   const todo: number[] = [];
+  // Cells read from the card without PGD-200 on their images: only that number is measured.
+  const pgdTodo: CellRecord[] = [];
   const runs: RobustRun[] = [];
   for (const [j, x] of eps.entries()) {
     if (sameEps(x, 0)) continue;
     const old = readOrRecompute(() => readCellRecord(card(), aaColumn(x), o.data, e.cardPath), o.recompute);
     if (!o.recompute && cellMatches(old, setting(x)) && Math.abs((old.clean ?? -1) - clean) < 1e-12) {
       values[j] = old.accuracy;
+      pgdValues[j] = pgdSameImages(old, o.attack, e.cardPath);
+      if (pgdValues[j] === null) pgdTodo.push(old);
       fromCard.push(x);
       const { measuredAt, command, versions: v, seconds } = old;
       runs.push({ eps: [x], measuredAt, command, versions: v, seconds });
     } else todo.push(x);
   }
   const measured: number[] = [];
-  if (todo.length && !o.cached) {
-    const done = new Map<number, number>();
-    const total = todo.length * data.size;
+  const pgdAdded: number[] = [];
+  const at = (x: number) => eps.findIndex((y) => sameEps(y, x));
+  if ((todo.length || pgdTodo.length) && !o.cached) {
+    const done = new Map<string, number>();
+    const total = (todo.length * 2 + pgdTodo.length) * data.size;
     const tick = () =>
       o.onProgress?.(
         `${e.method} autoattack`,
@@ -287,7 +298,46 @@ async function autoattackCells(
         total,
         'autoattack',
       );
-    await withCellPool(todo, Math.ceil(data.size / s.batchSize), o.workers, async (x, pool) => {
+    // PGD-200 at budget x on exactly these images, as the table measures it on its images.
+    const pgdOn = async (x: number, pool: WorkerPool | null): Promise<Pgd200SameImages> => {
+      const t0 = performance.now();
+      const m = await measureRobust(c, data, {
+        eps: [x],
+        attack: o.attack,
+        batchSize: o.batchSize,
+        onProgress: (d, t) => {
+          done.set(`pgd ${x}`, Math.round((d / t) * data.size));
+          tick();
+        },
+        runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+      });
+      return {
+        accuracy: m.robustAccuracy[m.eps.findIndex((y) => sameEps(y, x))],
+        examples: data.size,
+        attack: { ...o.attack },
+        measuredAt: new Date().toISOString(),
+        command: o.command,
+        seconds: (performance.now() - t0) / 1000,
+      };
+    };
+    type Job = { x: number; old: CellRecord | null };
+    const jobs: Job[] = [
+      ...todo.map((x) => ({ x, old: null })),
+      ...pgdTodo.map((old) => ({ x: epsOfColumn(eps, old.column), old })),
+    ];
+    await withCellPool(jobs, Math.ceil(data.size / s.batchSize), o.workers, async ({ x, old }, pool) => {
+      if (old) {
+        const pgd = await pgdOn(x, pool);
+        pgdValues[at(x)] = pgd.accuracy;
+        pgdAdded.push(x);
+        // The card's cell as it was, with the PGD-200 number added (AutoAttack is not run again).
+        if (o.record)
+          recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), {
+            ...old,
+            pgd200SameImages: pgd,
+          } as unknown as MetricRecord);
+        return;
+      }
       const t0 = performance.now();
       const r = await robustnessAsync(c, data, {
         attacks: ['autoattack'],
@@ -297,10 +347,12 @@ async function autoattackCells(
         sanity: false,
         runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
         onProgress: (d, t) => {
-          done.set(x, Math.round((d / t) * data.size));
+          done.set(`aa ${x}`, Math.round((d / t) * data.size));
           tick();
         },
       });
+      const seconds = (performance.now() - t0) / 1000;
+      const pgd = await pgdOn(x, pool);
       const row = r.rows[0];
       const rec = parseCellRecord(
         {
@@ -315,11 +367,13 @@ async function autoattackCells(
           measuredAt: new Date().toISOString(),
           command: o.command,
           versions: versions(),
-          seconds: (performance.now() - t0) / 1000,
+          seconds,
+          pgd200SameImages: pgd,
         },
         'the new measurement',
       );
-      values[eps.findIndex((y) => sameEps(y, x))] = rec.accuracy;
+      values[at(x)] = rec.accuracy;
+      pgdValues[at(x)] = pgd.accuracy;
       measured.push(x);
       runs.push({
         eps: [x],
@@ -333,12 +387,20 @@ async function autoattackCells(
     });
   }
   measured.sort((a, b) => a - b);
+  pgdAdded.sort((a, b) => a - b);
   return {
     values,
     fromCard,
     measured,
     unmeasured: o.cached ? todo : [],
-    recorded: o.record === true && measured.length > 0,
+    recorded: o.record === true && (measured.length > 0 || pgdAdded.length > 0),
     runs: runs.sort((a, b) => a.eps[0] - b.eps[0]),
+    pgd200SameImages: pgdValues,
+    pgd200Added: pgdAdded,
   };
+}
+
+/** The budget of `eps` whose AutoAttack column is `column`. */
+function epsOfColumn(eps: number[], column: string): number {
+  return eps.find((x) => aaColumn(x) === column)!;
 }

@@ -6,12 +6,16 @@
  * cell is measured, so an interrupted `advlens zoo table --autoattack --record` resumes cell by cell.
  * A cell is reused only for the same weights (its clean accuracy on those images), number of images
  * and settings (preset, parts, steps, queries, target classes, seed and images per batch: batch b has
- * seed + 1000003 b). No Node imports.
+ * seed + 1000003 b). Beside AutoAttack's accuracy the cell keeps PGD-200's (the table's PGD settings) on
+ * exactly the same images (`pgd200SameImages`), which the table's checks compare it with. No Node imports.
  *
  *   aaColumn(0.3); // 'autoattack-linf:0.3'
  *   overstates(0.46, 0.13); // true: AutoAttack more than 5 points below PGD-200
  */
 import type { AutoAttackPreset } from '../attacks/autoattack.ts';
+import { UserError } from '../errors.ts';
+import { canonicalJson, type CellRecord } from './cellRecord.ts';
+import type { RobustAttackSettings } from './robustRecord.ts';
 
 /** The AutoAttack settings a cell is measured with (recorded as the cell's `settings`). */
 export interface AutoAttackCellSettings {
@@ -71,4 +75,40 @@ export function aaSettingsRecord(s: AutoAttackCellSettings): Record<string, unkn
 /** Whether PGD-200 overstates robustness: AutoAttack's accuracy more than {@link OVERSTATE_MARGIN} below it. */
 export function overstates(pgd: number | null, aa: number | null): boolean {
   return pgd !== null && aa !== null && aa < pgd - OVERSTATE_MARGIN - 1e-12;
+}
+
+/** PGD-200 on exactly an AutoAttack cell's images, kept in the cell record as `pgd200SameImages`. */
+export interface Pgd200SameImages {
+  accuracy: number;
+  /** The cell's images (the first `examples`). */
+  examples: number;
+  /** The PGD settings (the table's: PGD200 unless a test asks for fewer steps). */
+  attack: RobustAttackSettings;
+  measuredAt: string;
+  command: string;
+  seconds: number;
+}
+
+/**
+ * The cell's PGD-200 accuracy on its own images when it holds one measured with `attack`; null when it
+ * holds none (a cell recorded before the number was kept) or one with other settings. A malformed
+ * entry is a {@link UserError} naming `where`.
+ */
+export function pgdSameImages(r: CellRecord, attack: RobustAttackSettings, where: string): number | null {
+  const p = (r as unknown as { pgd200SameImages?: unknown }).pgd200SameImages;
+  if (p === undefined) return null;
+  const q = p as Partial<Pgd200SameImages> | null;
+  if (
+    !q ||
+    typeof q !== 'object' ||
+    typeof q.accuracy !== 'number' ||
+    !(q.accuracy >= 0 && q.accuracy <= 1) ||
+    q.examples !== r.examples ||
+    !q.attack ||
+    typeof q.attack !== 'object'
+  )
+    throw new UserError(
+      `${where} holds a malformed pgd200SameImages in ${r.column}: it needs accuracy in [0, 1], examples ${r.examples} and attack; delete it or measure again with --record --recompute`,
+    );
+  return canonicalJson(q.attack) === canonicalJson(attack) ? q.accuracy : null;
 }

@@ -40,6 +40,13 @@ export interface TableAutoAttack {
   recorded: boolean;
   /** Which run measured each cell shown (one budget each). */
   runs: RobustRun[];
+  /**
+   * PGD-200 (the table's PGD settings) on exactly AutoAttack's images, per budget; null at eps 0 and
+   * where not measured (a cell recorded before this number was kept, read with `--cached`).
+   */
+  pgd200SameImages?: (number | null)[];
+  /** Budgets whose same-image PGD-200 number this run measured beside a cell read from the card. */
+  pgd200Added?: number[];
 }
 
 /** A member where AutoAttack is more than 5 points below PGD-200: PGD-200 overstates its robustness. */
@@ -109,6 +116,8 @@ export interface ZooTableRow {
   ours: (number | null)[];
   /** Accuracy under AutoAttack per budget (null where none); null when the table has no such column. */
   autoattack: (number | null)[] | null;
+  /** PGD-200 on AutoAttack's images per budget (null where none); null when the table has no such column. */
+  pgd200SameImages: (number | null)[] | null;
   seed: (number | null)[];
   /** Footnote numbers of the failed sanity checks concerning each cell (its own and the row's); empty without checks. */
   failed: number[][];
@@ -150,6 +159,11 @@ export interface ZooTable {
   ordering: OrderingAnswer[];
   /** With the AutoAttack column: the members where PGD-200 overstates robustness (empty when none). */
   overstated: OverstatedFlag[];
+  /**
+   * With the AutoAttack column: the members where AutoAttack leaves more images correct than PGD-200
+   * on the same images (it should be at most PGD-200's; empty when none).
+   */
+  aaAbovePgd: OverstatedFlag[];
   /** The failed sanity checks, numbered as their markers; null when the table ran none. */
   sanityFailures: SanityFailure[] | null;
   missing: { method: string; reason: string; train: string }[];
@@ -227,6 +241,9 @@ export function buildZooTable(t: TableInput): ZooTable {
       cached: model ? model.cached : null,
       ours: t.eps.map((_, j) => model?.values[j] ?? null),
       autoattack: t.autoattack ? t.eps.map((_, j) => model?.autoattack?.values[j] ?? null) : null,
+      pgd200SameImages: t.autoattack
+        ? t.eps.map((_, j) => model?.autoattack?.pgd200SameImages?.[j] ?? null)
+        : null,
       seed: t.eps.map((e) => seedValue(m.method, e)),
     });
   }
@@ -252,14 +269,21 @@ export function buildZooTable(t: TableInput): ZooTable {
       seedDetail: seed.detail,
     };
   });
-  const overstated: OverstatedFlag[] = rows.flatMap((r) => {
-    if (!r.autoattack) return [];
-    const aa = r.autoattack;
-    const cells = t.eps.flatMap((e, j) =>
-      overstates(r.ours[j], aa[j]) ? [{ eps: e, pgd200: r.ours[j]!, autoattack: aa[j]! }] : [],
-    );
-    return cells.length ? [{ method: r.method, display: r.display, cells }] : [];
-  });
+  // Both checks read PGD-200 on AutoAttack's own images, never the table's PGD-200 on more images.
+  const flagged = (bad: (pgd: number, aa: number) => boolean): OverstatedFlag[] =>
+    rows.flatMap((r) => {
+      if (!r.autoattack || !r.pgd200SameImages) return [];
+      const aa = r.autoattack;
+      const pgd = r.pgd200SameImages;
+      const cells = t.eps.flatMap((e, j) =>
+        pgd[j] !== null && aa[j] !== null && bad(pgd[j]!, aa[j]!)
+          ? [{ eps: e, pgd200: pgd[j]!, autoattack: aa[j]! }]
+          : [],
+      );
+      return cells.length ? [{ method: r.method, display: r.display, cells }] : [];
+    });
+  const overstated = flagged((p, a) => overstates(p, a));
+  const aaAbovePgd = flagged((p, a) => a > p + 1e-12);
   return {
     title: `PGD-200${t.autoattack ? ' and AutoAttack' : ''} accuracy of the advlens MNIST zoo beside Boopathy et al. (ICML 2020), Table 1`,
     eps: t.eps,
@@ -267,6 +291,7 @@ export function buildZooTable(t: TableInput): ZooTable {
     question: ORDERING_QUESTION,
     ordering,
     overstated,
+    aaAbovePgd,
     sanityFailures: t.sanity ? failures : null,
     missing: t.missing,
     provenance: {
@@ -383,28 +408,64 @@ function aaSetupLine(t: ZooTable): string {
   const what = s.parts ? `parts ${s.parts.join(', ')}` : `the ${s.aaPreset} preset`;
   return (
     ` With AutoAttack: each cell is PGD-200 / AutoAttack (paper). AutoAttack (Croce and Hein, ICML 2020): L-inf, ${what}, ${s.steps} APGD/FAB iterations, ${s.queries} Square queries, ${s.nTargetClasses} target classes, seed ${s.seed} (batch b: seed + 1000003 b, ${s.batchSize} images per batch), ` +
-    `on the first ${a.examples} images (PGD-200 on the first ${t.provenance.data.examples}); '-' at eps 0.`
+    `on the first ${a.examples} images (PGD-200 on the first ${t.provenance.data.examples}; the checks below compare AutoAttack with PGD-200 on the same first ${a.examples}); '-' at eps 0.`
   );
 }
 
-/** The lines flagging members where AutoAttack is more than 5 points below PGD-200. */
-function overstatedLines(t: ZooTable): string[] {
-  if (!t.provenance.autoattack) return [];
-  const compared = t.rows.reduce(
-    (n, r) => n + t.eps.filter((_, j) => r.ours[j] !== null && (r.autoattack?.[j] ?? null) !== null).length,
+/** Cells with an AutoAttack number but no PGD-200 number on the same images (cards from before it was kept). */
+function notSameImages(t: ZooTable): string[] {
+  return t.rows.flatMap((r) => {
+    const e = t.eps.filter(
+      (_, j) => (r.autoattack?.[j] ?? null) !== null && r.pgd200SameImages?.[j] === null,
+    );
+    return e.length
+      ? [`${r.display}: eps ${e.map(fmtEps).join(', ')} not measured on the same images (?)`]
+      : [];
+  });
+}
+
+/** How many cells have both AutoAttack and PGD-200 on the same images. */
+function comparedCells(t: ZooTable): number {
+  return t.rows.reduce(
+    (n, r) =>
+      n +
+      t.eps.filter(
+        (_, j) => (r.pgd200SameImages?.[j] ?? null) !== null && (r.autoattack?.[j] ?? null) !== null,
+      ).length,
     0,
   );
-  if (compared === 0) return ['Not measured: no cell has both a PGD-200 and an AutoAttack number.'];
+}
+
+const flagText = (f: OverstatedFlag, what: string): string =>
+  `${f.display}: ${what} at ${f.cells.map((c) => `eps ${fmtEps(c.eps)} (PGD-200 ${fmtAcc(c.pgd200)}, AutoAttack ${fmtAcc(c.autoattack)})`).join(', ')}`;
+
+/** The lines flagging members where AutoAttack is more than 5 points below PGD-200 on the same images. */
+function overstatedLines(t: ZooTable): string[] {
+  if (!t.provenance.autoattack) return [];
+  const rest = notSameImages(t);
+  if (comparedCells(t) === 0)
+    return ['Not measured: no cell has both an AutoAttack and a PGD-200 number on the same images.', ...rest];
   if (t.overstated.length === 0)
     return [
-      `No member: AutoAttack is within ${OVERSTATE_MARGIN * 100} points of PGD-200 (or above it) wherever both were measured.`,
+      `No member: AutoAttack is within ${OVERSTATE_MARGIN * 100} points of PGD-200 on the same images (or above it) wherever both were measured.`,
+      ...rest,
     ];
-  return t.overstated.map(
-    (f) =>
-      `${f.display}: PGD-200 overstates robustness at ${f.cells.map((c) => `eps ${fmtEps(c.eps)} (PGD-200 ${fmtAcc(c.pgd200)}, AutoAttack ${fmtAcc(c.autoattack)})`).join(', ')}`,
-  );
+  return [...t.overstated.map((f) => flagText(f, 'PGD-200 overstates robustness')), ...rest];
 }
-const OVERSTATED_TITLE = `Where AutoAttack is more than ${OVERSTATE_MARGIN * 100} points below PGD-200`;
+
+/** The lines of the check "AutoAttack at most PGD-200 on the same images". */
+function atMostLines(t: ZooTable): string[] {
+  if (!t.provenance.autoattack) return [];
+  const rest = notSameImages(t);
+  const n = comparedCells(t);
+  if (n === 0)
+    return ['Not measured: no cell has both an AutoAttack and a PGD-200 number on the same images.', ...rest];
+  if (t.aaAbovePgd.length === 0)
+    return [`Holds: AutoAttack is at most PGD-200 in all ${n} cells measured on the same images.`, ...rest];
+  return [...t.aaAbovePgd.map((f) => flagText(f, 'fails (AutoAttack above PGD-200)')), ...rest];
+}
+const AT_MOST_TITLE = 'AutoAttack at most PGD-200 on the same images';
+const OVERSTATED_TITLE = `Where AutoAttack is more than ${OVERSTATE_MARGIN * 100} points below PGD-200 (on the same images)`;
 
 /** Per-model provenance lines. */
 function modelLines(t: ZooTable): string[] {
@@ -425,7 +486,7 @@ export function sanityModelText(s: TableSanity): string {
 
 /** A member's AutoAttack provenance, appended to its line. */
 function aaModelText(a: TableAutoAttack): string {
-  return `. AutoAttack: measured eps ${epsText(a.measured)}${a.fromCard.length ? `, read eps ${epsText(a.fromCard)} from the card` : ''}${a.unmeasured.length ? `; not measured (not in the card): eps ${epsText(a.unmeasured)}` : ''}${a.recorded ? ', recorded in the card' : ''}${a.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`).join('')}`;
+  return `. AutoAttack: measured eps ${epsText(a.measured)}${a.fromCard.length ? `, read eps ${epsText(a.fromCard)} from the card` : ''}${a.unmeasured.length ? `; not measured (not in the card): eps ${epsText(a.unmeasured)}` : ''}${a.pgd200Added?.length ? `; PGD-200 on the same images added at eps ${epsText(a.pgd200Added)}` : ''}${a.recorded ? ', recorded in the card' : ''}${a.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`).join('')}`;
 }
 
 function orderingLine(o: OrderingAnswer): string {
@@ -457,7 +518,16 @@ export function zooTableMarkdown(t: ZooTable): string {
     ...t.ordering.map((o) => `- ${orderingLine(o)}`),
     '',
     ...(t.provenance.autoattack
-      ? [`**${OVERSTATED_TITLE}**`, '', ...overstatedLines(t).map((l) => `- ${l}`), '']
+      ? [
+          `**${OVERSTATED_TITLE}**`,
+          '',
+          ...overstatedLines(t).map((l) => `- ${l}`),
+          '',
+          `**${AT_MOST_TITLE}**`,
+          '',
+          ...atMostLines(t).map((l) => `- ${l}`),
+          '',
+        ]
       : []),
   ];
   if (t.missing.length)
@@ -506,7 +576,12 @@ export function zooTableHtml(t: ZooTable): string {
       },
       ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
       { title: t.question, html: htmlList(t.ordering.map(orderingLine)) },
-      ...(t.provenance.autoattack ? [{ title: OVERSTATED_TITLE, html: htmlList(overstatedLines(t)) }] : []),
+      ...(t.provenance.autoattack
+        ? [
+            { title: OVERSTATED_TITLE, html: htmlList(overstatedLines(t)) },
+            { title: AT_MOST_TITLE, html: htmlList(atMostLines(t)) },
+          ]
+        : []),
       ...missingSection(t.missing),
       { title: 'Models', html: htmlList(modelLines(t)) },
     ],

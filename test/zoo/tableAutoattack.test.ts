@@ -164,7 +164,12 @@ test('two workers give the same cells', async () => {
 });
 
 test('the table flags a member where AutoAttack is more than 5 points below PGD-200, and only there', () => {
-  const model = (method: string, values: number[], aa: (number | null)[]): TableModel => ({
+  const model = (
+    method: string,
+    values: number[],
+    aa: (number | null)[],
+    pgdSame?: (number | null)[],
+  ): TableModel => ({
     method,
     cardPath: `${method}/advlens.json`,
     values,
@@ -176,7 +181,16 @@ test('the table flags a member where AutoAttack is more than 5 points below PGD-
     versions: {},
     runs: [],
     recorded: false,
-    autoattack: { values: aa, fromCard: [], measured: [0.1, 0.3], unmeasured: [], recorded: false, runs: [] },
+    autoattack: {
+      values: aa,
+      fromCard: [],
+      measured: [0.1, 0.3],
+      unmeasured: [],
+      recorded: false,
+      runs: [],
+      // PGD-200 on AutoAttack's images: here the same as the table's, except where a test says.
+      pgd200SameImages: pgdSame ?? values.map((v, j) => (j === 0 ? null : v)),
+    },
   });
   const input = {
     eps: [0, 0.1, 0.3],
@@ -206,7 +220,36 @@ test('the table flags a member where AutoAttack is more than 5 points below PGD-
     ...input,
     models: [model('int2', [0.99, 0.5, 0.3], [null, null, null])],
   });
-  assert.match(zooTableMarkdown(none), /Not measured: no cell has both a PGD-200 and an AutoAttack number/);
+  assert.match(
+    zooTableMarkdown(none),
+    /Not measured: no cell has both an AutoAttack and a PGD-200 number on the same images/,
+  );
+  // The checks read PGD-200 on AutoAttack's images, not the table's: 0.066 on 500 images but 0.04 on
+  // AutoAttack's 100 is within 5 points of AutoAttack's 0.0, and AutoAttack's 0.05 above 0.04 fails.
+  const same = buildZooTable({
+    ...input,
+    models: [model('int-one-class', [0.98, 0.066, 0.066], [null, 0.0, 0.05], [null, 0.04, 0.04])],
+  });
+  assert.deepEqual(same.overstated, []);
+  assert.deepEqual(
+    same.aaAbovePgd.map((f) => [f.method, f.cells]),
+    [['int-one-class', [{ eps: 0.3, pgd200: 0.04, autoattack: 0.05 }]]],
+  );
+  const sameMd = zooTableMarkdown(same);
+  assert.match(
+    sameMd,
+    /fails \(AutoAttack above PGD-200\) at eps 0\.3 \(PGD-200 0\.040, AutoAttack 0\.050\)/,
+  );
+  assert.match(
+    zooTableMarkdown(t),
+    /Holds: AutoAttack is at most PGD-200 in all 4 cells measured on the same images/,
+  );
+  // A cell without the same-image number is not compared: shown as not measured on the same images.
+  const old = buildZooTable({
+    ...input,
+    models: [model('int2', [0.99, 0.5, 0.3], [null, 0.46, 0.3], [null, null, 0.3])],
+  });
+  assert.match(zooTableMarkdown(old), /Int2.*: eps 0\.1 not measured on the same images/);
 });
 
 test('AutoAttack options without --autoattack are one-line user errors (the CLI exits 2)', () => {
