@@ -291,12 +291,14 @@ async function autoattackCells(
   if ((todo.length || pgdTodo.length) && !o.cached) {
     const done = new Map<string, number>();
     const total = (todo.length * 2 + pgdTodo.length) * data.size;
+    // The cells finished so far, e.g. "eps 0.05 0.88 (PGD-200 0.9)", for the logs of long runs.
+    const finished: string[] = [];
     const tick = () =>
       o.onProgress?.(
         `${e.method} autoattack`,
         [...done.values()].reduce((a, b) => a + b, 0),
         total,
-        'autoattack',
+        finished.length ? `done: ${finished.join(', ')}` : 'autoattack',
       );
     // PGD-200 at budget x on exactly these images, as the table measures it on its images.
     const pgdOn = async (x: number, pool: WorkerPool | null): Promise<Pgd200SameImages> => {
@@ -384,6 +386,8 @@ async function autoattackCells(
       });
       // Written at once (recordMetric re-reads the card: another cell may have been recorded meanwhile).
       if (o.record) recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
+      finished.push(`eps ${x} ${rec.accuracy} (PGD-200 ${pgd.accuracy}, ${Math.round(seconds)} s)`);
+      tick();
     });
   }
   measured.sort((a, b) => a - b);

@@ -147,7 +147,7 @@ async function zooTable(program: Command, o: ZooTableCliOptions, models: string)
               : member.endsWith(' sanity')
                 ? `sanity checks ${member.slice(0, -' sanity'.length)}`
                 : `${o.table === '3' ? 'aai-200' : 'pgd-200'} ${member}`,
-            { quiet: o.format === 'json' },
+            { quiet: o.format === 'json' && !o.out },
           ),
         );
       bars.get(member)!.update(done, total, what);

@@ -85,7 +85,7 @@ export async function zooStudyTable(
     command: commandLine(process.argv.slice(2)),
     onProgress: (member, column, done, total) => {
       const key = `${member} ${column}`;
-      if (!bars.has(key)) bars.set(key, progressBar(key, { quiet: o.format === 'json' }));
+      if (!bars.has(key)) bars.set(key, progressBar(key, { quiet: o.format === 'json' && !o.out }));
       bars.get(key)!.update(done, total);
       if (done === total) bars.get(key)!.stop();
     },
