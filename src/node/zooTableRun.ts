@@ -75,7 +75,7 @@ export interface ZooTableRunOptions {
    * each recorded into the card as soon as it is measured when `record` is set.
    */
   autoattack?: AutoAttackCellSettings;
-  /** Images AutoAttack runs on (default AA_LIMIT, 100). */
+  /** Images AutoAttack runs on (default AA_LIMIT, 200). */
   aaLimit?: number;
   /**
    * Run the sanity checks on each member's PGD-200 cells (default true; src/node/zooSanityRun.ts):
@@ -108,7 +108,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
   const aaDatasets = new Map<string, Dataset>();
   const aaLimit = o.aaLimit ?? AA_LIMIT;
   if (!Number.isInteger(aaLimit) || aaLimit < 1)
-    throw new UserError(`aaLimit must be a positive integer (got ${aaLimit}); give --aa-limit 100`);
+    throw new UserError(`aaLimit must be a positive integer (got ${aaLimit}); give --aa-limit 200`);
   let aaExamples = 0;
   const tableModels: TableModel[] = [];
   let data: Dataset | undefined;

@@ -43,8 +43,8 @@ export const AA_STANDARD: Readonly<AutoAttackCellSettings> = {
   batchSize: 100,
 };
 
-/** Default number of test images AutoAttack is run on (the first N). */
-export const AA_LIMIT = 100;
+/** Default number of test images AutoAttack is run on (the first N): 200, the least issue 17 asks of the zoo table. */
+export const AA_LIMIT = 200;
 
 /** How far (in accuracy, 0.05 = 5 points) AutoAttack may fall below PGD-200 before the cell is flagged. */
 export const OVERSTATE_MARGIN = 0.05;
