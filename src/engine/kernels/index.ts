@@ -34,6 +34,7 @@ import { unsortedSegmentSum } from './unsortedSegmentSum.ts';
 import { stockKernels } from './wasmCalls.ts';
 import { installUnneededGradSkip } from '../unneededGrads.ts';
 import { installTypedArrayTidy } from '../tidyResult.ts';
+import { installEarlyGradFree } from '../earlyGradFree.ts';
 import { ensureFastMeanGrad } from '../meanGrad.ts';
 import { BATCH_NORM_GRAD, batchNormGradKernel, ensureFastBatchNormGrad } from '../batchNormGrad.ts';
 import {
@@ -201,6 +202,7 @@ export function registerWasmKernels(): string[] {
   ensureFastBatchNormTraining();
   installUnneededGradSkip();
   installTypedArrayTidy();
+  installEarlyGradFree();
   const names: string[] = [];
   for (const k of WASM_KERNELS) {
     const existing = tf.getKernel(k.kernelName, 'wasm');
