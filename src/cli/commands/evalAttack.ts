@@ -105,7 +105,12 @@ export async function evalWithAttacks(
   const failed = r.checks.filter((c) => !c.passed);
   const json = {
     clean: { accuracy: r.clean.accuracy, correct: r.clean.correct, examples: r.clean.examples },
-    rows: r.rows,
+    // An autoattack row's options carry one batch's summary (the last); the whole run's replaces it.
+    rows: r.rows.map((x) =>
+      x.attack === 'autoattack'
+        ? { ...x, options: { ...x.options, summary: autoAttackRowSummary(x, r.clean.accuracy) } }
+        : x,
+    ),
     checks: r.checks,
     warnings: failed.map((c) => `${c.attack}: ${c.name}: ${c.detail}`),
     provenance,
