@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { createPool } from '../../src/node/pool.ts';
+import { poolShardedGradients } from '../../src/node/poolWorkerTasks.ts';
 import { shardRows } from '../../src/train/loop.ts';
 import { measure, peakRssMB, type Workload, type WorkloadResult } from './measure.ts';
 import { MODELS_FULL, MODELS_QUICK, modelInputs, modelWorkloads, type ModelName } from './models.ts';
@@ -54,8 +55,9 @@ if ('skipped' in set) {
       results.push(r);
       line(r);
     }
-  } finally {
+  } catch (e) {
     set.dispose();
+    throw e;
   }
   out.workloads = results;
   const parallel: WorkloadResult[] = [];
@@ -104,6 +106,12 @@ if ('skipped' in set) {
             run: () => split('benchModelPgd', { steps: s.pgdSteps }),
           },
         );
+      for (const [n, run] of Object.entries(set.sharded ?? {}))
+        ws.push({
+          ...byName(n),
+          definition: `${byName(n).definition}, data-parallel over ${pool.size} workers (batch-norm statistics synchronised)`,
+          run: () => run(poolShardedGradients(pool)),
+        });
       for (const w of ws) {
         const r = await measure(w, seconds, minReps);
         parallel.push(r);
@@ -115,6 +123,7 @@ if ('skipped' in set) {
     }
   }
   out.parallel = parallel;
+  set.dispose();
 }
 out.tensorsAtEnd = tf.memory().numTensors;
 out.peakRssMB = peakRssMB();

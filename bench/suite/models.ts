@@ -168,6 +168,7 @@ export async function modelWorkloads(
     },
   ];
   let dispose = () => tf.dispose([x, y]);
+  let sharded: WorkloadSet['sharded'];
   if (name === 'darknet') {
     workloads.push(
       {
@@ -225,11 +226,23 @@ export async function modelWorkloads(
           void (await train(c, data, { ...trainOptions(seed, name), objective: adversarial, batchSize: B })),
       },
     );
+    // The same two on a pool: data-parallel train(), batch-norm statistics synchronised.
+    sharded = {
+      train_step: async (shards) =>
+        void (await train(c, data, { ...trainOptions(seed, name), objective: normal, batchSize: B, shards })),
+      [`pgd${s.pgdTrainSteps}_train`]: async (shards) =>
+        void (await train(c, data, {
+          ...trainOptions(seed, name),
+          objective: adversarial,
+          batchSize: B,
+          shards,
+        })),
+    };
   }
   const free = dispose;
   dispose = () => {
     free();
     c.model.dispose();
   };
-  return { workloads, dispose };
+  return { workloads, dispose, sharded };
 }

@@ -4,6 +4,7 @@
  * at batch 64 (the real-size models: models.ts). Each `run` finishes its work (reads the result
  * back) and frees every tensor it made.
  */
+import type { ShardedGradients } from '../../src/train/shards.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildArchitecture } from '../../src/models/architectures/index.ts';
 import { makeClassifier, type Classifier } from '../../src/models/classifier.ts';
@@ -53,6 +54,8 @@ export const QUICK: Sizes = {
 export interface WorkloadSet {
   workloads: Workload[];
   dispose: () => void;
+  /** Training workloads by name, run data-parallel on the given shards (a worker pool). */
+  sharded?: Record<string, (shards: ShardedGradients) => Promise<void>>;
 }
 
 /** The small CNN of torch_ref.py (conv32-pool-conv64-pool-dense10, 'same'), seeded, as a Classifier. */

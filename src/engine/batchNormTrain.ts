@@ -27,10 +27,18 @@
  * differentiable tfjs operations. It reads tfjs' internal `engine.state.gradientDepth` and patches
  * tfjs-layers' `BatchNormalization.prototype.call`: re-check both on a tfjs upgrade. On by default;
  * `ADVLENS_FAST_BN=0` in the environment gives training tfjs-layers' own path.
+ *
+ * Data-parallel training (train/shards.ts) synchronises both kernels between the workers through
+ * the all-reduce of train/collective.ts while a sharded step runs: the forward kernel's per-channel
+ * sums (then the squared deviations from the whole batch's mean) and row count, and the gradient
+ * kernel's S1, S2, S0, gMean, gVariance and count, are summed over the workers, so every worker
+ * normalises with the whole batch's moments and differentiates through them; dscale and doffset stay
+ * each worker's share. A layer that would leave the fast path during such a step throws instead.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
+import { activeCollective } from '../train/collective.ts';
 import {
   batchNormModule,
   bnSumsModule,
@@ -68,9 +76,26 @@ export function batchNormTrainKernel({ inputs, backend: b, attrs }: KernelArgs):
   // Mean (the project's kernel): float64 row sums rounded to float32 once, divided by the count.
   const sums = new Float32Array(k);
   sumRowsModule(f32(backend, x), k, sums);
-  const m = sums.map((v) => v / rows);
+  // In a sharded step (train/collective.ts) the moments are the whole batch's: each worker's sums,
+  // and its number of rows, summed over the workers before dividing.
+  const c = activeCollective();
+  let count = rows;
+  let m: Float32Array;
+  if (c) {
+    const g = new Float64Array(k + 1);
+    g.set(sums);
+    g[k] = rows;
+    c.allReduce(g);
+    count = g[k];
+    m = Float32Array.from(g.subarray(0, k), (t) => t / count);
+  } else m = sums.map((t) => t / rows);
   sqDevSumRowsModule(f32(backend, x), m, sums);
-  const v = sums.map((s) => s / rows);
+  let v: Float32Array;
+  if (c) {
+    const g = Float64Array.from(sums);
+    c.allReduce(g);
+    v = Float32Array.from(g, (t) => t / count);
+  } else v = sums.map((t) => t / rows);
   // FusedBatchNorm (the project's kernel): sqrt(variance + epsilon) rounded once per channel.
   const r = v.map((t) => Math.fround(Math.sqrt(Math.fround(t + varianceEpsilon))));
   const s = Float32Array.from(f32(backend, scale));
@@ -119,6 +144,26 @@ export function batchNormTrainGradKernel({ inputs, backend: b, attrs }: KernelAr
   const dOffset = backend.makeOutput([k], 'float32');
   const sums = new Float64Array(3 * k);
   bnSumsModule(f32(backend, x), f32(backend, dy), m, sums);
+  // In a sharded step the sums, the gradients reaching the moments and the count are the whole
+  // batch's (each worker's dy is its share of the batch loss's); dscale and doffset stay this
+  // worker's share (the step adds the workers' parameter gradients).
+  let total = sums;
+  let gmAll: ArrayLike<number> = gm;
+  let gvAll: ArrayLike<number> = gv;
+  let count = M;
+  const coll = activeCollective();
+  if (coll) {
+    const g = new Float64Array(5 * k + 1);
+    g.set(sums);
+    g.set(gm, 3 * k);
+    g.set(gv, 4 * k);
+    g[5 * k] = M;
+    coll.allReduce(g);
+    total = g.subarray(0, 3 * k);
+    gmAll = g.subarray(3 * k, 4 * k);
+    gvAll = g.subarray(4 * k, 5 * k);
+    count = g[5 * k];
+  }
   const a = new Float32Array(k);
   const bb = new Float32Array(k);
   const c = new Float32Array(k);
@@ -126,15 +171,15 @@ export function batchNormTrainGradKernel({ inputs, backend: b, attrs }: KernelAr
   const ds = f32(backend, dScale);
   const dof = f32(backend, dOffset);
   for (let i = 0; i < k; i++) {
-    const [s1, s2, s0] = [sums[i], sums[k + i], sums[2 * k + i]];
-    const dVar = -0.5 * r[i] * r[i] * r[i] * s[i] * s2 + gv[i];
-    const dMean = -r[i] * s[i] * s1 + gm[i];
-    const twoOverM = (2 * dVar) / M;
+    const [s1, s2, s0] = [total[i], total[k + i], total[2 * k + i]];
+    const dVar = -0.5 * r[i] * r[i] * r[i] * s[i] * s2 + gvAll[i];
+    const dMean = -r[i] * s[i] * s1 + gmAll[i];
+    const twoOverM = (2 * dVar) / count;
     a[i] = r[i] * s[i];
     bb[i] = twoOverM;
-    c[i] = (dMean - twoOverM * s0) / M;
-    ds[i] = r[i] * s2;
-    dof[i] = s1;
+    c[i] = (dMean - twoOverM * s0) / count;
+    ds[i] = r[i] * sums[k + i];
+    dof[i] = sums[i];
   }
   bnTrainDxModule(f32(backend, x), f32(backend, dy), m, a, bb, c, f32(backend, dx));
   return [dx, dScale, dOffset];
@@ -188,6 +233,10 @@ function gradientByOps(
   return { dx, dScale: tf.mul(r, s2), dOffset: s1 };
 }
 
+/** A sharded step reached batch norm on a path that cannot synchronise its statistics. */
+const UNSYNCED =
+  'batch normalisation in a sharded training step took a path that does not synchronise the workers (fast batch norm off, a layout the kernels do not take, or a second-order gradient); train with 1 worker';
+
 let gradientDone = false;
 
 /** Registers the gradient of {@link BATCH_NORM_TRAIN} (once). */
@@ -203,6 +252,7 @@ function registerTrainGradient(): void {
       const [dy, gMean, gVar] = dys as tf.Tensor[];
       const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
       if (outerTapeOn() || !tf.getKernel(BATCH_NORM_TRAIN_GRAD, tf.getBackend()) || !winogradReady()) {
+        if (activeCollective()) throw new Error(UNSYNCED);
         const g = gradientByOps(x, dy, mean, variance, scale, gMean, gVar, varianceEpsilon);
         return { x: () => g.dx, scale: () => g.dScale, offset: () => g.dOffset };
       }
@@ -277,7 +327,10 @@ export function ensureFastBatchNormTraining(): void {
       gradientDepth() <= 1 &&
       winogradReady() &&
       tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
-    if (!fits) return stock.call(this, inputs, kwargs);
+    if (!fits) {
+      if (kwargs?.training === true && activeCollective()) throw new Error(UNSYNCED);
+      return stock.call(this, inputs, kwargs);
+    }
     return tf.tidy(() => {
       const [y, mean, variance] = tf
         .engine()
@@ -297,4 +350,28 @@ export function ensureFastBatchNormTraining(): void {
       return y;
     });
   };
+}
+
+/**
+ * Why the batch-norm layers of `model` could not train with statistics synchronised between
+ * workers (they must all take the fast training path: see the header), or null when they can.
+ */
+export function batchNormUnsyncable(model: unknown): string | null {
+  if (!enabled)
+    return 'fast batch norm is off (ADVLENS_FAST_BN=0), and only its kernels synchronise the workers';
+  if (!tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) || !winogradReady())
+    return `batch norm synchronises the workers only on the wasm backend with the project's kernels (this is ${tf.getBackend()})`;
+  const layers = (model as { layers?: unknown[] }).layers ?? [];
+  for (const l of layers as (BatchNormLayer & {
+    name: string;
+    getClassName(): string;
+    outputShape: unknown;
+  })[]) {
+    if (l.getClassName() !== 'BatchNormalization') continue;
+    const shape = l.outputShape as (number | null)[];
+    const k = shape[shape.length - 1] ?? 0;
+    if (!(l.axis === -1 || l.axis === shape.length - 1) || l.gamma == null || l.beta == null || k % 4 !== 0)
+      return `its batch-norm layer ${l.name} is outside the synchronising kernels' layout (last axis, scale and offset, channels a multiple of 4)`;
+  }
+  return null;
 }

@@ -20,6 +20,7 @@ import {
 import type { AttackRunner } from '../metrics/robustness.ts';
 import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { createRng } from '../engine/rng.ts';
+import { joinCollective, setActiveCollective } from '../train/collective.ts';
 import { makeObjective, type Objective, type ObjectiveContext } from '../train/objectives/index.ts';
 import {
   correctCount,
@@ -132,6 +133,8 @@ interface TrainSession {
   size: number;
   /** Weights written by the main thread before each step (all trainable variables, flattened). */
   weights: Float32Array;
+  /** Synchronised batch norm: the all-reduce's buffer (train/collective.ts). */
+  collective?: SharedArrayBuffer;
 }
 
 /**
@@ -161,6 +164,18 @@ export function poolShardedGradients(pool: WorkerPool): ShardedGradients {
       await pool.broadcast('trainStop', null).catch(() => undefined);
     },
   };
+}
+
+/** The non-trainable weights (batch norm's moving statistics) of `model`, flattened in order. */
+function flatWeights(model: tfl.LayersModel): Float32Array {
+  const vals = model.nonTrainableWeights.map((v) => v.read().dataSync() as Float32Array);
+  const out = new Float32Array(vals.reduce((a, v) => a + v.length, 0));
+  let at = 0;
+  for (const v of vals) {
+    out.set(v, at);
+    at += v.length;
+  }
+  return out;
 }
 
 const stopSession = (env: WorkerEnv) => {
@@ -225,7 +240,14 @@ export const TASKS: Record<string, TaskHandler> = {
     const size = vars.reduce((s, v) => s + v.size, 0);
     if (size !== p.size || p.weights.length !== size)
       throw new Error(`the worker's model has ${size} trainable values, the main thread's ${p.size}`);
-    env.state.set('train', { classifier, objective, vars, size, weights: p.weights } satisfies TrainSession);
+    env.state.set('train', {
+      classifier,
+      objective,
+      vars,
+      size,
+      weights: p.weights,
+      collective: p.collective,
+    } satisfies TrainSession);
     return { value: null };
   },
   trainShard: (p: ShardTask, env) => {
@@ -252,12 +274,19 @@ export const TASKS: Record<string, TaskHandler> = {
     };
     let logits: tf.Tensor2D | null = null;
     let xAdv: tf.Tensor4D | undefined;
+    // Synchronised batch norm: this worker is rank `shardIndex` of the step's shards, its batch-norm kernels all-reduce with the others', and it differentiates its share of the
+    // batch's mean loss (its summed loss over the batch size), so that every worker's dy is the
+    // batch loss's and the step adds the grads.
+    const k = p.shardIndex ?? 0;
+    const coll = s.collective ? joinCollective(s.collective, k, p.shards ?? 1) : null;
+    const share = coll ? p.shape[0] / p.batchSize : 1;
+    const was = setActiveCollective(coll);
     try {
       xAdv = s.objective.inner?.(ctx) ?? undefined;
       const { value, grads } = tf.variableGrads(() => {
         const r = s.objective.loss(xAdv ? { ...ctx, xAdv } : ctx);
         logits = tf.keep(r.logits);
-        return r.loss;
+        return coll ? tf.mul(r.loss, share) : r.loss;
       }, s.vars);
       const flat = new Float32Array(s.size);
       off = 0;
@@ -267,13 +296,21 @@ export const TASKS: Record<string, TaskHandler> = {
       }
       const out: ShardOut = {
         grads: flat,
-        loss: value.dataSync()[0],
+        loss: value.dataSync()[0] / share,
         correct: correctCount(logits!, y),
         rngState: rng.state(),
       };
+      if (coll) {
+        out.weighted = true;
+        if (k === 0) out.nonTrainable = flatWeights(s.classifier.model as tfl.LayersModel);
+      }
       tf.dispose([value, ...Object.values(grads)]);
       return { value: out, transfer: [flat.buffer] };
+    } catch (e) {
+      coll?.abort();
+      throw e;
     } finally {
+      setActiveCollective(was);
       tf.dispose([x, y, xAdv, logits as unknown as tf.Tensor].filter((t): t is tf.Tensor => !!t));
     }
   },

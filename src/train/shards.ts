@@ -4,12 +4,15 @@
  * current weights, and {@link shardedStep} averages them and steps the optimiser here.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { Classifier } from '../models/classifier.ts';
 import { createRng, type Rng } from '../engine/rng.ts';
 import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
 import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
 import { addWeightDecay } from './optimizer.ts';
+import { batchNormUnsyncable } from '../engine/batchNormTrain.ts';
+import { collectiveBuffer } from './collective.ts';
 
 /** What the gradient workers need once: the model, its card and the objective (from the registry). */
 export interface ShardSetup {
@@ -19,6 +22,11 @@ export interface ShardSetup {
   objective: { name: string; options: Record<string, unknown> };
   /** Number of values in all trainable variables together (the length of every weight and gradient array). */
   size: number;
+  /**
+   * For a model with batch normalisation: the buffer of the all-reduce (train/collective.ts) through
+   * which the workers' batch-norm kernels use the whole batch's statistics.
+   */
+  collective?: SharedArrayBuffer;
 }
 
 /** One shard of one step: rows `offset` .. `offset + n - 1` of a batch of `batchSize`. */
@@ -34,6 +42,9 @@ export interface ShardTask {
   step: number;
   totalSteps: number;
   epoch: number;
+  /** This shard's index and the step's number of shards (the ranks of synchronised batch norm). */
+  shardIndex?: number;
+  shards?: number;
 }
 
 /** A shard's outcome: the gradient of its mean loss (all trainable variables, flattened in order). */
@@ -45,6 +56,13 @@ export interface ShardOut {
   correct: number;
   /** The random generator state after the objective's draws. */
   rngState: number[];
+  /**
+   * Synchronised batch norm: `grads` is already this shard's share of the batch's gradient (the
+   * gradient of the shard's summed loss over the batch size), so the step adds the shards' grads.
+   */
+  weighted?: boolean;
+  /** Synchronised batch norm, shard 0: the model's non-trainable weights (moving statistics) after the step, flattened in order. */
+  nonTrainable?: Float32Array;
 }
 
 /** Computes shard gradients somewhere else, with the weights it is given at every step. */
@@ -88,7 +106,8 @@ export async function shardedStep(
   const xs = ctx.x.dataSync() as Float32Array;
   const ys = ctx.y.dataSync() as Int32Array;
   const rngState = ctx.rng.state();
-  const tasks: ShardTask[] = shardRows(n, shards.size).map(([offset, rows]) => ({
+  const rowsOf = shardRows(n, shards.size);
+  const tasks: ShardTask[] = rowsOf.map(([offset, rows], shardIndex) => ({
     x: xs.slice(offset * per, (offset + rows) * per),
     shape: [rows, h, w, ch],
     y: Int32Array.from(ys.subarray(offset, offset + rows)),
@@ -98,6 +117,8 @@ export async function shardedStep(
     step: ctx.step,
     totalSteps: ctx.totalSteps,
     epoch: ctx.epoch,
+    shardIndex,
+    shards: rowsOf.length,
   }));
   const size = vars.reduce((s, v) => s + v.size, 0);
   const weights = new Float32Array(size);
@@ -117,7 +138,7 @@ export async function shardedStep(
   let loss = 0;
   let hits = 0;
   outs.forEach((r, k) => {
-    const wgt = tasks[k].shape[0] / n;
+    const wgt = r.weighted ? 1 : tasks[k].shape[0] / n;
     for (let i = 0; i < size; i++) sum[i] += wgt * r.grads[i];
     loss += wgt * r.loss;
     hits += r.correct;
@@ -132,6 +153,19 @@ export async function shardedStep(
   addWeightDecay(grads, vars, weightDecay);
   optimizer.applyGradients(grads);
   tf.dispose(Object.values(grads));
+  // Synchronised batch norm: the moving statistics, the same on every worker, from the first.
+  const moving = outs[0].nonTrainable;
+  if (moving && ctx.classifier.model instanceof tfl.LayersModel) {
+    let at = 0;
+    for (const v of ctx.classifier.model.nonTrainableWeights) {
+      const shape = v.shape as number[];
+      const n = tf.util.sizeFromShape(shape);
+      tf.tidy(() => void v.write(tf.tensor(moving.slice(at, at + n), shape)));
+      at += n;
+    }
+    if (at !== moving.length)
+      throw new Error(`the workers sent ${moving.length} moving-statistics values; the model has ${at}`);
+  }
   return { loss, hits, rng: createRng(after) };
 }
 
@@ -147,12 +181,22 @@ export function usesBatchNorm(c: Pick<Classifier, 'model'>): boolean {
   );
 }
 
-/** Refuses what data-parallel training cannot reproduce exactly, with a one-line reason. */
+/**
+ * Refuses what data-parallel training cannot reproduce, with a one-line reason. A model with batch
+ * normalisation trains on several workers with the batch's statistics synchronised between them
+ * (engine/batchNormTrain.ts, train/collective.ts): only through the fast batch-norm kernels, and so
+ * not with a second-order objective, whose gradient of a gradient goes through tfjs' own batch norm.
+ */
 export function checkShardable(c: Classifier, objective: Objective, workers: number): void {
-  if (usesBatchNorm(c))
-    throw new UserError(
-      `${workers} workers cannot train ${c.card.architecture}: it uses batch normalisation, whose batch statistics would be those of each worker's shard, so the result would depend on the number of workers; use 1 worker`,
-    );
+  if (usesBatchNorm(c)) {
+    const why =
+      batchNormUnsyncable(c.model) ??
+      (Object.hasOwn(OBJECTIVES, objective.name) && OBJECTIVES[objective.name].facts.secondOrder
+        ? `the ${objective.name} objective differentiates a gradient again, through batch norm's own path, which does not synchronise the workers' batch statistics`
+        : null);
+    if (why)
+      throw new UserError(`${workers} workers cannot train ${c.card.architecture}: ${why}; use 1 worker`);
+  }
   if (
     !Object.hasOwn(OBJECTIVES, objective.name) ||
     JSON.stringify(makeObjective(objective.name, objective.options).options) !==
@@ -168,6 +212,7 @@ export async function shardSetup(
   c: Classifier,
   objective: Objective,
   vars: tf.Variable[],
+  workers = 1,
 ): Promise<ShardSetup> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await c.model.save(
@@ -181,5 +226,19 @@ export async function shardSetup(
     card: c.card,
     objective: { name: objective.name, options: objective.options },
     size: vars.reduce((s, v) => s + v.size, 0),
+    // The batch-norm gradient kernel all-reduces 5 values per channel and a count.
+    ...(usesBatchNorm(c) ? { collective: collectiveBuffer(workers, 5 * maxChannels(c) + 1) } : {}),
   };
+}
+
+/** The most channels (last axis) of any layer's output: a bound on a batch-norm layer's. */
+function maxChannels(c: Classifier): number {
+  let k = 1;
+  for (const l of (c.model as { layers?: { outputShape: unknown }[] }).layers ?? []) {
+    const shapes = (Array.isArray((l.outputShape as unknown[])[0]) ? l.outputShape : [l.outputShape]) as (
+      number | null
+    )[][];
+    for (const sh of shapes) k = Math.max(k, sh[sh.length - 1] ?? 1);
+  }
+  return k;
 }
