@@ -41,6 +41,8 @@ const LAYERS: [string, number, number, number, number][] = [
   ['cifar-cnn', 64, 8, 128, 128],
   ['cifar-cnn', 64, 32, 32, 8], // conv1's input gradient (3 channels padded to 8)
   ['mnist', 64, 14, 32, 64],
+  ['gap-cnn', 64, 7, 64, 128],
+  ['gap-cnn', 64, 7, 128, 128],
   ['small', 8, 7, 64, 64],
   ['small', 8, 4, 64, 64],
   ['small', 8, 5, 32, 32],

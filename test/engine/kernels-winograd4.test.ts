@@ -195,5 +195,6 @@ test('the rule: F(4x4) on the maps and channel counts where it measured faster, 
   assert.equal(winogradTile(64, 8, 8, 128, 128), 4); // cifar-cnn
   assert.equal(winogradTile(8, 14, 14, 64, 512), 2); // 14x14: edge tiles half padding
   assert.equal(winogradTile(8, 4, 4, 64, 64), 2); // too few tiles for the filter transform
+  assert.equal(winogradTile(64, 7, 7, 128, 128), 2); // 7x7: every tile crosses the border
   assert.equal(winogradTile(64, 32, 32, 32, 8), 2); // 8 outputs
 });

@@ -437,6 +437,9 @@ let forcedTile: 2 | 4 | null = null;
  *   2x2 tile): so 8x8, 16x16, 28x28, 32x32, 56x56 and 112x112 maps (0.5625), not 14x14 (0.73: the last
  *   row and column of tiles are half padding; F2/F4 time 0.58-0.98 on darknet's 64 <-> 512 layer, 0.9-1.0
  *   on the MNIST CNN's 32 <-> 64) nor 5x5 (1.0);
+ * - both sides at least 8: on 7x7 maps every F(4x4) tile crosses the border (the slow, bounds-checked
+ *   transforms) and F2/F4 was 0.94-0.99 for the gap CNN's 64 <-> 128 layers at batch 64 (1.35 for its
+ *   128 -> 128: left to F(2x2) too, with the MNIST models' other 7x7 layers);
  * - at least 64 F(4x4) tiles in the call, so that the 36-point filter transform (2.25x F(2x2)'s) is
  *   spread over enough of them (batch 8 of 7x7 or 4x4 maps at 64 channels: F2/F4 0.5-0.9);
  * - k >= 16 and c >= 8: with 8 outputs (cifar-cnn's colour first layer's input gradient, 32 -> 8 on
@@ -449,7 +452,8 @@ export function winogradTile(n: number, h: number, w: number, c: number, k: numb
   if (forcedTile) return forcedTile;
   const tiles4 = Math.ceil(h / 4) * Math.ceil(w / 4);
   const tiles2 = Math.ceil(h / 2) * Math.ceil(w / 2);
-  return k >= 16 && c >= 8 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64 ? 4 : 2;
+  const pays = k >= 16 && c >= 8 && h >= 8 && w >= 8 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
+  return pays ? 4 : 2;
 }
 
 /** Makes {@link conv3x3} use one Winograd variant (tests and benchmarks), or choose again (null). */
