@@ -514,12 +514,11 @@ static void input_transform4(const float *x, float *V, int ts, int t0, int T, in
 }
 
 // x [N][H][W][C], U [36][C][K] (filter_transform4's layout) -> y [N][H][W][K], TB4 tiles per block (a
-// multiple of 4); work: scratch of TB4*(36*(C+K)+2*PAD) floats, live:
-// 2*N*H*W bytes. Returns 1, having written nothing, if x has a value that is not finite.
+// multiple of 4); work: scratch of TB4*(36*(C+K)+2*PAD) floats, live: N*H*W bytes. Returns 1, having
+// written nothing, if x has a value that is not finite.
 __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, float *y, float *work, unsigned char *live, int N, int H, int W, int C, int K, int TB4) {
   int pixels = N * H * W;
-  // live[q]: pixel q has a nonzero channel; near[q]: one of its 3x3 neighbourhood has (zeros outside).
-  unsigned char *near = live + pixels;
+  // live[q]: pixel q has a nonzero channel (-0 counts as zero).
   v128_t zero = wasm_f32x4_splat(0), inf = wasm_f32x4_splat(__builtin_inff());
   v128_t finite = wasm_i32x4_splat(-1);
   for (int q = 0; q < pixels; q++) {
@@ -533,14 +532,6 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
     live[q] = wasm_v128_any_true(nz);
   }
   if (!wasm_i32x4_all_true(finite)) return 1;
-  for (int n = 0; n < N; n++)
-    for (int i = 0; i < H; i++)
-      for (int j = 0; j < W; j++) {
-        int any = 0;
-        for (int a = i > 0 ? i - 1 : 0; a <= i + 1 && a < H; a++)
-          for (int b = j > 0 ? j - 1 : 0; b <= j + 1 && b < W; b++) any |= live[(n * H + a) * W + b];
-        near[(n * H + i) * W + j] = (unsigned char)any;
-      }
   int th = (H + 3) / 4, tw = (W + 3) / 4;
   int tiles = N * th * tw;
   int tsv = 36 * C + PAD, tsm = 36 * K + PAD;
@@ -554,13 +545,21 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
-      // Which of the tile's 16 outputs are in the image and which of those are exactly zero.
-      int in[4][4], keep[4][4];
+      // Which of the tile's 16 outputs are in the image and which of those are exactly zero (no live
+      // pixel in their 3x3 neighbourhood). Usually every pixel of the patch is live: one pass.
+      int in[4][4], keep[4][4], dense = 1;
+      const unsigned char *lv = live + n * H * W;
+      for (int a = ty * 4 - 1; a <= ty * 4 + 4; a++)
+        for (int b = tx * 4 - 1; b <= tx * 4 + 4; b++)
+          if (a >= 0 && a < H && b >= 0 && b < W) dense &= lv[a * W + b];
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          int yy = ty * 4 + i, xx = tx * 4 + j;
+          int yy = ty * 4 + i, xx = tx * 4 + j, any = dense;
           in[i][j] = yy < H && xx < W;
-          keep[i][j] = in[i][j] && near[(n * H + yy) * W + xx];
+          for (int a = yy - 1; !any && a <= yy + 1; a++)
+            for (int b = xx - 1; b <= xx + 1; b++)
+              if (a >= 0 && a < H && b >= 0 && b < W) any |= lv[a * W + b];
+          keep[i][j] = in[i][j] && any;
         }
       const float *mt = Mo + t * tsm;
       for (int k = 0; k < K; k += 4) {

@@ -486,14 +486,14 @@ export function conv3x3(
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
   const four = wide && winogradTile(n, h, w, c, k) === 4;
-  // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) two bytes per pixel; the
+  // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) a byte per pixel; the
   // F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
   const work4 = TILES_PER_BLOCK_4 * (36 * (c + k) + 2 * POINT_PAD);
   const scratch = !wide
     ? []
     : four
-      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, 2 * n * h * w]
+      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, n * h * w]
       : [16 * c * k * 4, work2 * 4];
   const ins = bias ? [x, filter, bias] : [x, filter];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
