@@ -4,7 +4,8 @@
  * are not multiples of 4 (5, 6, 7, 9, 13: partial tiles at the bottom and right), batch > 1; the fused
  * convolution with a bias and each activation; the input gradient (Conv2DBackpropInput, whose
  * convolution runs through it); exact zeros where a neighbourhood is zero; non-finite inputs handed
- * to F(2x2); and the rule that picks the variant.
+ * to F(2x2); equal outputs on a constant patch; the rule that picks the variant, and that F(4x4) is off
+ * unless switched on (setWinogradF4: its roundings break max-pool ties that F(2x2) keeps, see there).
  *
  * Tolerance: max |got - cpu| / max |cpu| below 1e-5. F(4x4)'s transforms scale values by up to 5
  * (B^T), 1/24 (G) and 8 (A^T) and cancel them again, so its float32 error is several times F(2x2)'s
@@ -15,7 +16,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
-import { forceWinogradTile, winogradCalls, winogradTile } from '../../src/engine/kernels/winograd.ts';
+import {
+  forceWinogradTile,
+  setWinogradF4,
+  winogradCalls,
+  winogradTile,
+} from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
 
 await initNodeBackend('wasm');
@@ -197,4 +203,48 @@ test('the rule: F(4x4) on the maps and channel counts where it measured faster, 
   assert.equal(winogradTile(8, 4, 4, 64, 64), 2); // too few tiles for the filter transform
   assert.equal(winogradTile(64, 7, 7, 128, 128), 2); // 7x7: every tile crosses the border
   assert.equal(winogradTile(64, 32, 32, 32, 8), 2); // 8 outputs
+});
+
+test('F(4x4): a constant 6x6 patch gives 16 bit-for-bit equal outputs (max-pool ties stay ties)', async () => {
+  // x constant per channel over the map: every interior tile's patch is constant.
+  const [n, h, w, c, k] = [2, 12, 12, 8, 16];
+  const perChannel = rand([c]);
+  const xv = Float32Array.from({ length: n * h * w * c }, (_, i) => perChannel[i % c]);
+  const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+  const got = await on('wasm', [[xv, [n, h, w, c]], ws], conv);
+  // The tile at rows and columns 4..7 of image 1: its patch (rows 3..8) lies inside the map.
+  for (let i = 4; i < 8; i++)
+    for (let j = 4; j < 8; j++)
+      for (let o = 0; o < k; o++)
+        assert.equal(
+          got[((1 * h + i) * w + j) * k + o],
+          got[((1 * h + 4) * w + 4) * k + o],
+          `(${i}, ${j}, ${o})`,
+        );
+});
+
+test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWinogradF4(true) applies the rule', async () => {
+  const [n, h, w, c, k] = [4, 16, 16, 16, 32]; // a shape the rule gives F(4x4)
+  assert.equal(winogradTile(n, h, w, c, k), 4);
+  const vals: [Float32Array, number[]][] = [
+    [rand([n, h, w, c]), [n, h, w, c]],
+    [rand([3, 3, c, k]), [3, 3, c, k]],
+  ];
+  const run = async () => {
+    const ts = vals.map(([v, sh]) => tf.tensor(v, sh));
+    const out = conv(ts[0], ts[1]);
+    const r = Float32Array.from(out.dataSync());
+    tf.dispose([out, ...ts]);
+    return r;
+  };
+  const byDefault = await run();
+  setWinogradF4(true);
+  let switchedOn: Float32Array;
+  try {
+    switchedOn = await run();
+  } finally {
+    setWinogradF4(false);
+  }
+  assert.deepEqual(byDefault, await on('wasm', vals, conv, 2));
+  assert.deepEqual(switchedOn, await on('wasm', vals, conv, 4));
 });

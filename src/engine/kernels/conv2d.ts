@@ -25,10 +25,11 @@ interface Attrs {
  * input channels a multiple of 4 and output channels of 8 (every convolution of the project's
  * MNIST models but the first, and their input gradients, which `Conv2DBackpropInput` computes as
  * such a convolution) by Winograd F(2x2, 3x3) (winograd.c: 2.25x fewer multiplications than
- * XNNPACK's direct convolution; 1.5-2x faster here), or F(4x4, 3x3) (4x fewer) where it measured
- * faster still (`winogradTile`: maps of at least 8x8 whose 4x4 tiles waste little, enough tiles, 16
- * or more outputs; 1.0-1.6x F(2x2)'s speed per layer), with exact zeros where a neighbourhood is zero
- * as F(2x2) and a direct convolution give; with one input channel (a first layer on grey
+ * XNNPACK's direct convolution; 1.5-2x faster here), or, once `setWinogradF4(true)` switches it on,
+ * F(4x4, 3x3) (4x fewer) where it measured faster still (`winogradTile`: maps of at least 8x8 whose
+ * 4x4 tiles waste little, enough tiles, 16 or more outputs; 1.0-1.6x F(2x2)'s speed per layer; off by
+ * default because its roundings break max-pool ties that F(2x2) keeps, see `setWinogradF4`); with one
+ * input channel (a first layer on grey
  * images, output channels a multiple of 4) or one output channel (its input gradient), directly in
  * the same module, where XNNPACK is slow on such thin products. Every other case, and everything before
  * `loadWinograd()` has finished, goes to the stock kernel (XNNPACK). Results differ from XNNPACK's

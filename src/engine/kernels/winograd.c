@@ -399,6 +399,9 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
 // marks the pixels whose channels are all zero and writes an exact zero for every output whose 3x3
 // neighbourhood is unmarked, as a direct convolution gives. Non-finite values would likewise spread
 // over a patch (Inf - Inf): conv4 refuses inputs with any (returns 1) and the caller uses F(2x2).
+// Outputs with equal neighbourhoods are bit for bit equal only where the whole 6x6 patch is constant
+// (see BT6), not on a flat background beside a stroke as in F(2x2): max-pool ties then break
+// differently, which is why winograd.ts leaves F(4x4) off unless setWinogradF4(true).
 
 // The layout of F(4x4)'s filter transform: rows of K floats LDU4(K) apart, its 36 points
 // POINT4(C, K) apart. Both padded: rows or points a power of two apart (K = 512: 2 KB; C K floats)
@@ -449,20 +452,24 @@ __attribute__((export_name("filter_transform4"))) int filter_transform4(const fl
   return !wasm_i32x4_all_true(finite);
 }
 
-// The rows of B^T applied to six values: r = B^T d.
+// The rows of B^T applied to six values: r = B^T d, written so that six equal values give exact zeros
+// in every row but r[1] (differences of equal values): on a constant patch (a flat background, a
+// padded border) V then has one nonzero point and the 16 outputs come out bit for bit equal, as a
+// direct convolution gives them. Max pooling picks the first of equal values; with unequal roundings
+// it routed gradients elsewhere (the PyTorch cross-check's MNIST backgrounds).
 #define BT6(d0, d1, d2, d3, d4, d5, r)                                                             \
   do {                                                                                             \
-    v128_t four = wasm_f32x4_splat(4.0f), five = wasm_f32x4_splat(5.0f), two = wasm_f32x4_splat(2.0f); \
+    v128_t four = wasm_f32x4_splat(4.0f), two = wasm_f32x4_splat(2.0f);                            \
     v128_t t1 = wasm_f32x4_sub(d4, wasm_f32x4_mul(four, d2)); /* d4 - 4 d2 */                      \
     v128_t t2 = wasm_f32x4_sub(d3, wasm_f32x4_mul(four, d1)); /* d3 - 4 d1 */                      \
     v128_t t3 = wasm_f32x4_sub(d4, d2);                                                            \
     v128_t t4 = wasm_f32x4_mul(two, wasm_f32x4_sub(d3, d1));                                       \
-    r[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d0), wasm_f32x4_mul(five, d2)), d4); \
+    r[0] = wasm_f32x4_add(wasm_f32x4_mul(four, wasm_f32x4_sub(d0, d2)), t3); /* 4 (d0 - d2) + (d4 - d2) */ \
     r[1] = wasm_f32x4_add(t1, t2);                                                                 \
     r[2] = wasm_f32x4_sub(t1, t2);                                                                 \
     r[3] = wasm_f32x4_add(t3, t4);                                                                 \
     r[4] = wasm_f32x4_sub(t3, t4);                                                                 \
-    r[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d1), wasm_f32x4_mul(five, d3)), d5); \
+    r[5] = wasm_f32x4_sub(wasm_f32x4_mul(four, wasm_f32x4_sub(d1, d3)), wasm_f32x4_sub(d3, d5)); \
   } while (0)
 
 // The rows of A^T applied to six values: o = A^T m.

@@ -1,6 +1,6 @@
 /**
  * The project's WebAssembly module (winograd.c, SIMD128, embedded as base64 in winogradWasm.ts): the
- * Winograd F(2x2, 3x3) convolution, its filter gradient, direct 3x3 convolutions with one input or
+ * Winograd F(2x2, 3x3) convolution (and F(4x4, 3x3), off unless {@link setWinogradF4}), its filter gradient, direct 3x3 convolutions with one input or
  * output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
  * instantiates it on the wasm backend's memory, so that kernels read and write tensors in place (the
  * arguments are views of the backend's heap: their byte offsets are the pointers; scratch comes
@@ -449,7 +449,6 @@ let forcedTile: 2 | 4 | null = null;
  * 28x28 1.2-1.3, ResNet-20's 32 -> 32 at 16x16 1.3-1.6, cifar-cnn's 128 -> 128 at 8x8 1.2-1.6.
  */
 export function winogradTile(n: number, h: number, w: number, c: number, k: number): 2 | 4 {
-  if (forcedTile) return forcedTile;
   const tiles4 = Math.ceil(h / 4) * Math.ceil(w / 4);
   const tiles2 = Math.ceil(h / 2) * Math.ceil(w / 2);
   const pays = k >= 16 && c >= 8 && h >= 8 && w >= 8 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
@@ -461,11 +460,28 @@ export function forceWinogradTile(tile: 2 | 4 | null): void {
   forcedTile = tile;
 }
 
+let f4On = false;
+
+/**
+ * Lets {@link conv3x3} use F(4x4, 3x3) where {@link winogradTile} picks it (off by default: F(2x2)
+ * always). Why off: a convolution's outputs with equal 3x3 neighbourhoods are bit for bit equal in a
+ * direct convolution and in F(2x2) whenever a 2x2 max-pool window's 4x4 input patch is constant, so
+ * the pool's gradient goes to the first of its tied maxima, as on cpu and in PyTorch; F(4x4)'s
+ * outputs there differ in the last bits wherever the 6x6 patch is not constant too (a flat
+ * background beside a stroke), and the gradient goes to another of the tied pixels. On the MNIST CNN
+ * (forced on) the image gradient then differed from cpu's by up to 9% of its maximum with 264 of 6,272
+ * signs flipped, and the PyTorch cross-check's FGSM and PGD failed; F(2x2): 1.2e-6, none.
+ */
+export function setWinogradF4(on: boolean): void {
+  f4On = on;
+}
+
 /**
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
  * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
- * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(4x4, 3x3) or F(2x2, 3x3) ({@link
- * winogradTile}; F(2x2) whenever x or the filter holds a value that is not finite) when the channels
+ * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3), or F(4x4, 3x3) where {@link
+ * winogradTile} picks it once {@link setWinogradF4} has switched it on (F(2x2) whenever x or the
+ * filter holds a value that is not finite) when the channels
  * fit ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
  * channel (c a multiple of 4). The module must be loaded.
  */
@@ -485,7 +501,7 @@ export function conv3x3(
   if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  const four = wide && winogradTile(n, h, w, c, k) === 4;
+  const four = wide && (forcedTile ?? (f4On ? winogradTile(n, h, w, c, k) : 2)) === 4;
   // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) a byte per pixel; the
   // F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
