@@ -25,12 +25,16 @@ interface Attrs {
  * input channels a multiple of 4 and output channels of 8 (every convolution of the project's
  * MNIST models but the first, and their input gradients, which `Conv2DBackpropInput` computes as
  * such a convolution) by Winograd F(2x2, 3x3) (winograd.c: 2.25x fewer multiplications than
- * XNNPACK's direct convolution; 1.5-2x faster here); with one input channel (a first layer on grey
+ * XNNPACK's direct convolution; 1.5-2x faster here), or, once `setWinogradF4(true)` switches it on,
+ * F(4x4, 3x3) (4x fewer) where it measured faster still (`winogradTile`: maps of at least 8x8 whose
+ * 4x4 tiles waste little, enough tiles, 16 or more outputs; 1.0-1.6x F(2x2)'s speed per layer; off by
+ * default because its roundings break max-pool ties that F(2x2) keeps, see `setWinogradF4`); with one
+ * input channel (a first layer on grey
  * images, output channels a multiple of 4) or one output channel (its input gradient), directly in
  * the same module, where XNNPACK is slow on such thin products. Every other case, and everything before
  * `loadWinograd()` has finished, goes to the stock kernel (XNNPACK). Results differ from XNNPACK's
  * by float rounding (the transforms add and subtract inputs before multiplying: relative
- * differences of about 1e-6).
+ * differences of about 1e-6 for F(2x2), up to about 6e-6 for F(4x4), whose transforms scale by up to 8).
  */
 export function conv2d(args: KernelArgs): tf.TensorInfo {
   return ours(args, null) ?? runStock(args.backend as BackendWasm, 'Conv2D', conv2d, args.inputs, args.attrs);

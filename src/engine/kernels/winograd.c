@@ -40,9 +40,9 @@ __attribute__((export_name("filter_transform"))) void filter_transform(const flo
 #define TB 32  // tiles per block
 #define PAD 16 // floats between the filter gradient's point rows (see conv_filter_grad)
 
-// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V
-// and Mo are ldv and ldm floats apart (the transforms keep a tile's points together).
-static void gemm(const float *V, int ldv, const float *U, float *Mo, int ldm, int T, int C, int K) {
+// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V,
+// U and Mo are ldv, ldu and ldm floats apart (the transforms keep a tile's points together).
+static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
   for (int t = 0; t < T; t += 4) {
     const float *a0 = V + (t + 0) * ldv, *a1 = V + (t + 1) * ldv, *a2 = V + (t + 2) * ldv, *a3 = V + (t + 3) * ldv;
     for (int k = 0; k < K; k += 8) {
@@ -50,7 +50,7 @@ static void gemm(const float *V, int ldv, const float *U, float *Mo, int ldm, in
       const float *b = U + k;
       for (int c = 0; c < C; c++) {
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-        b += K;
+        b += ldu;
         v128_t x0 = wasm_f32x4_splat(a0[c]), x1 = wasm_f32x4_splat(a1[c]), x2 = wasm_f32x4_splat(a2[c]), x3 = wasm_f32x4_splat(a3[c]);
         c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
         c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
@@ -132,7 +132,7 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
     int T = tiles - t0 < TB ? tiles - t0 : TB;
     int Tp = (T + 3) & ~3;
     input_transform(x, V, tsv, C, t0, T, Tp, N, H, W, C, 1);
-    for (int p = 0; p < 16; p++) gemm(V + p * C, tsv, U + p * C * K, Mo + p * K, tsm, Tp, C, K);
+    for (int p = 0; p < 16; p++) gemm(V + p * C, tsv, U + p * C * K, K, Mo + p * K, tsm, Tp, C, K);
     // output transform
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
@@ -378,4 +378,213 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
       wasm_v128_store(dw + (a * 3 + 2) * K + k, s2);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Winograd F(4x4, 3x3) (Lavin and Gray 2016, points 0, 1, -1, 2, -2 and infinity): 4x4 output tiles
+// from 6x6 input patches, Y = A^T [(G g G^T) . (B^T d B)] A, 36 channel products per tile instead of
+// the 64 of four F(2x2, 3x3) tiles (2.25 multiplications per output and channel pair, against 4;
+// 9 directly). The matrices:
+//
+//   B^T = [ 4  0 -5  0  1  0 ]    G = [  1/4     0     0  ]    A^T = [ 1  1  1  1  1  0 ]
+//         [ 0 -4 -4  1  1  0 ]        [ -1/6  -1/6  -1/6  ]          [ 0  1 -1  2 -2  0 ]
+//         [ 0  4 -4 -1  1  0 ]        [ -1/6   1/6  -1/6  ]          [ 0  1  1  4  4  0 ]
+//         [ 0 -2 -1  2  1  0 ]        [ 1/24  1/12   1/6  ]          [ 0  1 -1  8 -8  1 ]
+//         [ 0  2 -1 -2  1  0 ]        [ 1/24 -1/12   1/6  ]
+//         [ 0  4  0 -5  0  1 ]        [  0      0     1   ]
+//
+// Unlike F(2x2)'s, an output's transforms here touch the whole 6x6 patch, not only its own 3x3
+// neighbourhood: where the neighbourhood is zero the exact sum cancels, but float32 leaves ~1e-7,
+// and sign-based attacks (FGSM) then move pixels whose gradient is exactly zero. conv4 therefore
+// marks the pixels whose channels are all zero and writes an exact zero for every output whose 3x3
+// neighbourhood is unmarked, as a direct convolution gives. Non-finite values would likewise spread
+// over a patch (Inf - Inf): conv4 refuses inputs with any (returns 1) and the caller uses F(2x2).
+// Outputs with equal neighbourhoods are bit for bit equal only where the whole 6x6 patch is constant
+// (see BT6), not on a flat background beside a stroke as in F(2x2): max-pool ties then break
+// differently, which is why winograd.ts leaves F(4x4) off unless setWinogradF4(true).
+
+// The layout of F(4x4)'s filter transform: rows of K floats LDU4(K) apart, its 36 points
+// POINT4(C, K) apart. Both padded: rows or points a power of two apart (K = 512: 2 KB; C K floats)
+// would share a few cache sets, and the transform's 36 write streams or the products' column reads
+// would evict each other (measured: darknet's 64 -> 512 layer at 14x14 took 2x F(2x2)'s time).
+#define LDU4(K) ((K) + 4)
+#define POINT4(C, K) ((C) * LDU4(K) + PAD)
+
+// Filter transform: w [3][3][C][K] -> U [36][C][K] (laid out as above), U = G g G^T, four output
+// channels at a time (K a multiple of 8). Returns 1 if w has a value that is not finite (U is then
+// of no use).
+__attribute__((export_name("filter_transform4"))) int filter_transform4(const float *w, float *U, int C, int K) {
+  int ldu = LDU4(K), ps = POINT4(C, K);
+  v128_t q4 = wasm_f32x4_splat(0.25f), s6 = wasm_f32x4_splat(1.0f / 6.0f), s12 = wasm_f32x4_splat(1.0f / 12.0f);
+  v128_t s24 = wasm_f32x4_splat(1.0f / 24.0f), inf = wasm_f32x4_splat(__builtin_inff());
+  v128_t finite = wasm_i32x4_splat(-1);
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < K; k += 4) {
+      v128_t g[3][3], t[6][3];
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+          g[i][j] = wasm_v128_load(w + ((i * 3 + j) * C + c) * K + k);
+          finite = wasm_v128_and(finite, wasm_f32x4_lt(wasm_f32x4_abs(g[i][j]), inf));
+        }
+#define G6(a, b, d, o)                                                                         \
+  do {                                                                                         \
+    v128_t s_ = wasm_f32x4_add(a, d), p_ = wasm_f32x4_add(wasm_f32x4_mul(s24, a), wasm_f32x4_mul(s6, d)); \
+    v128_t r_ = wasm_f32x4_mul(s12, b);                                                        \
+    o[0] = wasm_f32x4_mul(q4, a);                                                              \
+    o[1] = wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_add(s_, b)));                          \
+    o[2] = wasm_f32x4_neg(wasm_f32x4_mul(s6, wasm_f32x4_sub(s_, b)));                          \
+    o[3] = wasm_f32x4_add(p_, r_);                                                             \
+    o[4] = wasm_f32x4_sub(p_, r_);                                                             \
+    o[5] = d;                                                                                  \
+  } while (0)
+      for (int j = 0; j < 3; j++) {
+        v128_t col[6];
+        G6(g[0][j], g[1][j], g[2][j], col);
+        for (int i = 0; i < 6; i++) t[i][j] = col[i];
+      }
+      for (int i = 0; i < 6; i++) {
+        v128_t u[6];
+        G6(t[i][0], t[i][1], t[i][2], u);
+        for (int j = 0; j < 6; j++) wasm_v128_store(U + (i * 6 + j) * ps + c * ldu + k, u[j]);
+      }
+#undef G6
+    }
+  return !wasm_i32x4_all_true(finite);
+}
+
+// The rows of B^T applied to six values: r = B^T d, written so that six equal values give exact zeros
+// in every row but r[1] (differences of equal values): on a constant patch (a flat background, a
+// padded border) V then has one nonzero point and the 16 outputs come out bit for bit equal, as a
+// direct convolution gives them. Max pooling picks the first of equal values; with unequal roundings
+// it routed gradients elsewhere (the PyTorch cross-check's MNIST backgrounds).
+#define BT6(d0, d1, d2, d3, d4, d5, r)                                                             \
+  do {                                                                                             \
+    v128_t four = wasm_f32x4_splat(4.0f), two = wasm_f32x4_splat(2.0f);                            \
+    v128_t t1 = wasm_f32x4_sub(d4, wasm_f32x4_mul(four, d2)); /* d4 - 4 d2 */                      \
+    v128_t t2 = wasm_f32x4_sub(d3, wasm_f32x4_mul(four, d1)); /* d3 - 4 d1 */                      \
+    v128_t t3 = wasm_f32x4_sub(d4, d2);                                                            \
+    v128_t t4 = wasm_f32x4_mul(two, wasm_f32x4_sub(d3, d1));                                       \
+    r[0] = wasm_f32x4_add(wasm_f32x4_mul(four, wasm_f32x4_sub(d0, d2)), t3); /* 4 (d0 - d2) + (d4 - d2) */ \
+    r[1] = wasm_f32x4_add(t1, t2);                                                                 \
+    r[2] = wasm_f32x4_sub(t1, t2);                                                                 \
+    r[3] = wasm_f32x4_add(t3, t4);                                                                 \
+    r[4] = wasm_f32x4_sub(t3, t4);                                                                 \
+    r[5] = wasm_f32x4_sub(wasm_f32x4_mul(four, wasm_f32x4_sub(d1, d3)), wasm_f32x4_sub(d3, d5)); \
+  } while (0)
+
+// The rows of A^T applied to six values: o = A^T m.
+#define AT6(m0, m1, m2, m3, m4, m5, o)                                                          \
+  do {                                                                                          \
+    v128_t s12 = wasm_f32x4_add(m1, m2), d12 = wasm_f32x4_sub(m1, m2);                          \
+    v128_t s34 = wasm_f32x4_add(m3, m4), d34 = wasm_f32x4_sub(m3, m4);                          \
+    o[0] = wasm_f32x4_add(wasm_f32x4_add(m0, s12), s34);                                        \
+    o[1] = wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(2.0f), d34));                    \
+    o[2] = wasm_f32x4_add(s12, wasm_f32x4_mul(wasm_f32x4_splat(4.0f), s34));                    \
+    o[3] = wasm_f32x4_add(wasm_f32x4_add(d12, wasm_f32x4_mul(wasm_f32x4_splat(8.0f), d34)), m5); \
+  } while (0)
+
+// V = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the 6x6 patch at
+// (4 ty - 1, 4 tx - 1), zeros outside the image; point p of tile t at V + t * ts + p * C.
+static void input_transform4(const float *x, float *V, int ts, int t0, int T, int Tp, int H, int W, int C) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4;
+  v128_t zero = wasm_f32x4_splat(0);
+  for (int t = 0; t < Tp; t++) {
+    int tile = t0 + (t < T ? t : T - 1);
+    int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+    int y0 = ty * 4 - 1, x0 = tx * 4 - 1;
+    int inside = y0 >= 0 && y0 + 5 < H && x0 >= 0 && x0 + 5 < W;
+    const float *base = x + ((n * H + (inside ? y0 : 0)) * W + (inside ? x0 : 0)) * C;
+    for (int c = 0; c < C; c += 4) {
+      v128_t bt[6][6];
+      for (int j = 0; j < 6; j++) {
+        int xx = x0 + j;
+        v128_t d[6];
+        if (inside)
+          for (int i = 0; i < 6; i++) d[i] = wasm_v128_load(base + (i * W + j) * C + c);
+        else
+          for (int i = 0; i < 6; i++) {
+            int yy = y0 + i;
+            d[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : zero;
+          }
+        v128_t col[6];
+        BT6(d[0], d[1], d[2], d[3], d[4], d[5], col);
+        for (int i = 0; i < 6; i++) bt[i][j] = col[i];
+      }
+      float *v = V + t * ts + c;
+      for (int i = 0; i < 6; i++) {
+        v128_t row[6];
+        BT6(bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);
+        for (int j = 0; j < 6; j++) wasm_v128_store(v + (i * 6 + j) * C, row[j]);
+      }
+    }
+  }
+}
+
+// x [N][H][W][C], U [36][C][K] (filter_transform4's layout) -> y [N][H][W][K], TB4 tiles per block (a
+// multiple of 4); work: scratch of TB4*(36*(C+K)+2*PAD) floats, live: N*H*W bytes. Returns 1, having
+// written nothing, if x has a value that is not finite.
+__attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, float *y, float *work, unsigned char *live, int N, int H, int W, int C, int K, int TB4) {
+  int pixels = N * H * W;
+  // live[q]: pixel q has a nonzero channel (-0 counts as zero).
+  v128_t zero = wasm_f32x4_splat(0), inf = wasm_f32x4_splat(__builtin_inff());
+  v128_t finite = wasm_i32x4_splat(-1);
+  for (int q = 0; q < pixels; q++) {
+    const float *p = x + q * C;
+    v128_t nz = wasm_i32x4_splat(0);
+    for (int c = 0; c < C; c += 4) {
+      v128_t v = wasm_v128_load(p + c);
+      nz = wasm_v128_or(nz, wasm_f32x4_ne(v, zero));
+      finite = wasm_v128_and(finite, wasm_f32x4_lt(wasm_f32x4_abs(v), inf));
+    }
+    live[q] = wasm_v128_any_true(nz);
+  }
+  if (!wasm_i32x4_all_true(finite)) return 1;
+  int th = (H + 3) / 4, tw = (W + 3) / 4;
+  int tiles = N * th * tw;
+  int tsv = 36 * C + PAD, tsm = 36 * K + PAD;
+  float *V = work;             // [TB4][36][C]
+  float *Mo = work + TB4 * tsv; // [TB4][36][K]
+  for (int t0 = 0; t0 < tiles; t0 += TB4) {
+    int T = tiles - t0 < TB4 ? tiles - t0 : TB4;
+    int Tp = (T + 3) & ~3;
+    input_transform4(x, V, tsv, t0, T, Tp, H, W, C);
+    for (int p = 0; p < 36; p++) gemm(V + p * C, tsv, U + p * POINT4(C, K), LDU4(K), Mo + p * K, tsm, Tp, C, K);
+    for (int t = 0; t < T; t++) {
+      int tile = t0 + t;
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+      // Which of the tile's 16 outputs are in the image and which of those are exactly zero (no live
+      // pixel in their 3x3 neighbourhood). Usually every pixel of the patch is live: one pass.
+      int in[4][4], keep[4][4], dense = 1;
+      const unsigned char *lv = live + n * H * W;
+      for (int a = ty * 4 - 1; a <= ty * 4 + 4; a++)
+        for (int b = tx * 4 - 1; b <= tx * 4 + 4; b++)
+          if (a >= 0 && a < H && b >= 0 && b < W) dense &= lv[a * W + b];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+          int yy = ty * 4 + i, xx = tx * 4 + j, any = dense;
+          in[i][j] = yy < H && xx < W;
+          for (int a = yy - 1; !any && a <= yy + 1; a++)
+            for (int b = xx - 1; b <= xx + 1; b++)
+              if (a >= 0 && a < H && b >= 0 && b < W) any |= lv[a * W + b];
+          keep[i][j] = in[i][j] && any;
+        }
+      const float *mt = Mo + t * tsm;
+      for (int k = 0; k < K; k += 4) {
+        v128_t a[4][6];
+        for (int j = 0; j < 6; j++) {
+          v128_t m[6], o[4];
+          for (int i = 0; i < 6; i++) m[i] = wasm_v128_load(mt + (i * 6 + j) * K + k);
+          AT6(m[0], m[1], m[2], m[3], m[4], m[5], o);
+          for (int i = 0; i < 4; i++) a[i][j] = o[i];
+        }
+        for (int i = 0; i < 4; i++) {
+          v128_t o[4];
+          AT6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);
+          for (int j = 0; j < 4; j++)
+            if (in[i][j]) wasm_v128_store(y + ((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k, keep[i][j] ? o[j] : zero);
+        }
+      }
+    }
+  }
+  return 0;
 }

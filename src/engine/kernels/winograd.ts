@@ -1,6 +1,6 @@
 /**
  * The project's WebAssembly module (winograd.c, SIMD128, embedded as base64 in winogradWasm.ts): the
- * Winograd F(2x2, 3x3) convolution, its filter gradient, direct 3x3 convolutions with one input or
+ * Winograd F(2x2, 3x3) convolution (and F(4x4, 3x3), off unless {@link setWinogradF4}), its filter gradient, direct 3x3 convolutions with one input or
  * output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
  * instantiates it on the wasm backend's memory, so that kernels read and write tensors in place (the
  * arguments are views of the backend's heap: their byte offsets are the pointers; scratch comes
@@ -35,6 +35,20 @@ type PoolArgs = [
 interface Exports {
   __stack_pointer: WebAssembly.Global;
   filter_transform(w: number, u: number, c: number, k: number): void;
+  filter_transform4(w: number, u: number, c: number, k: number): number;
+  conv4(
+    x: number,
+    u: number,
+    y: number,
+    work: number,
+    live: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    k: number,
+    tb: number,
+  ): number;
   conv(
     x: number,
     u: number,
@@ -139,8 +153,11 @@ export function winogradCalls(): number {
   return calls;
 }
 
-/** Tiles per block in winograd.c (TB). */
+/** Tiles per block in winograd.c: TB for F(2x2, 3x3), TB4 for F(4x4, 3x3). */
 const TILES_PER_BLOCK = 32;
+const TILES_PER_BLOCK_4 = 16;
+/** Floats in F(4x4)'s filter transform of [3, 3, c, k] (winograd.c's LDU4 and POINT4: padded rows and points). */
+const transform4Floats = (c: number, k: number) => 36 * (c * (k + 4) + POINT_PAD);
 /** Floats between the filter gradient's point rows in winograd.c (PAD). */
 const POINT_PAD = 16;
 
@@ -344,6 +361,7 @@ function callModule(
  * every time: one compare and one copy of the filter and its transform per call.
  */
 interface TransformEntry {
+  tile: 2 | 4;
   c: number;
   k: number;
   filter: Float32Array;
@@ -352,7 +370,7 @@ interface TransformEntry {
 const TRANSFORMS_KEPT = 16;
 /**
  * At most this many bytes of filters and transforms are kept (a filter and its transform take 100 bytes
- * per input-output channel pair): the small CNNs' whole networks fit, while a big model such as darknet
+ * per input-output channel pair, 180 for F(4x4, 3x3)): the small CNNs' whole networks fit, while a big model such as darknet
  * tiny (up to 1024 x 512 channels, 52 MB a layer) is not cached, so its peak memory does not grow.
  */
 const TRANSFORM_BYTES_KEPT = 24 * 1024 * 1024;
@@ -380,11 +398,11 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
-/** The cached transform of `filter` [3, 3, c, k], or null (a miss). */
-function cachedTransform(filter: Float32Array, c: number, k: number): Float32Array | null {
+/** The cached F(tile x tile) transform of `filter` [3, 3, c, k], or null (a miss). */
+function cachedTransform(filter: Float32Array, c: number, k: number, tile: 2 | 4): Float32Array | null {
   for (let i = 0; i < transforms.length; i++) {
     const e = transforms[i];
-    if (e.c !== c || e.k !== k || !sameValues(e.filter, filter)) continue;
+    if (e.tile !== tile || e.c !== c || e.k !== k || !sameValues(e.filter, filter)) continue;
     if (i > 0) transforms.unshift(...transforms.splice(i, 1));
     transformHits++;
     return e.u;
@@ -393,10 +411,10 @@ function cachedTransform(filter: Float32Array, c: number, k: number): Float32Arr
 }
 
 /** Keeps copies of `filter` and its transform `u` (views of the heap) as the newest entry. */
-function rememberTransform(filter: Float32Array, c: number, k: number, u: Float32Array): void {
+function rememberTransform(filter: Float32Array, c: number, k: number, tile: 2 | 4, u: Float32Array): void {
   const bytes = (filter.length + u.length) * 4;
   if (bytes > TRANSFORM_BYTES_KEPT) return;
-  transforms.unshift({ c, k, filter: filter.slice(), u: u.slice() });
+  transforms.unshift({ tile, c, k, filter: filter.slice(), u: u.slice() });
   let kept = 0;
   for (let i = 0; i < transforms.length; i++) {
     kept += (transforms[i].filter.length + transforms[i].u.length) * 4;
@@ -407,11 +425,64 @@ function rememberTransform(filter: Float32Array, c: number, k: number, u: Float3
   }
 }
 
+let forcedTile: 2 | 4 | null = null;
+
+/**
+ * The Winograd variant {@link conv3x3} uses for x [n, h, w, c] by a [3, 3, c, k] filter: F(4x4, 3x3)
+ * where it measured faster than F(2x2, 3x3), else F(2x2). The rule, from CPU time per call of both on
+ * the layers of darknet tiny, ResNet-20, cifar-cnn and the MNIST CNN, forward and input gradient
+ * (bench/wino-tile-cpu.ts, alternating calls on a loaded 2-core machine, filter transform included):
+ *
+ * - the map's F(4x4) products (36 per 4x4 tile, edge tiles whole) at most 0.6 of F(2x2)'s (16 per
+ *   2x2 tile): so 8x8, 16x16, 28x28, 32x32, 56x56 and 112x112 maps (0.5625), not 14x14 (0.73: the last
+ *   row and column of tiles are half padding; F2/F4 time 0.58-0.98 on darknet's 64 <-> 512 layer, 0.9-1.0
+ *   on the MNIST CNN's 32 <-> 64) nor 5x5 (1.0);
+ * - both sides at least 8: on 7x7 maps every F(4x4) tile crosses the border (the slow, bounds-checked
+ *   transforms) and F2/F4 was 0.94-0.99 for the gap CNN's 64 <-> 128 layers at batch 64 (1.35 for its
+ *   128 -> 128: left to F(2x2) too, with the MNIST models' other 7x7 layers);
+ * - at least 64 F(4x4) tiles in the call, so that the 36-point filter transform (2.25x F(2x2)'s) is
+ *   spread over enough of them (batch 8 of 7x7 or 4x4 maps at 64 channels: F2/F4 0.5-0.9);
+ * - k >= 16 and c >= 8: with 8 outputs (cifar-cnn's colour first layer's input gradient, 32 -> 8 on
+ *   32x32) the products are too thin to pay for the bigger transforms (0.91).
+ *
+ * Where it is chosen, F2/F4 measured 1.0-1.6: e.g. darknet's 16 -> 128 at 56x56 1.05-1.4, 32 -> 256 at
+ * 28x28 1.2-1.3, ResNet-20's 32 -> 32 at 16x16 1.3-1.6, cifar-cnn's 128 -> 128 at 8x8 1.2-1.6.
+ */
+export function winogradTile(n: number, h: number, w: number, c: number, k: number): 2 | 4 {
+  const tiles4 = Math.ceil(h / 4) * Math.ceil(w / 4);
+  const tiles2 = Math.ceil(h / 2) * Math.ceil(w / 2);
+  const pays = k >= 16 && c >= 8 && h >= 8 && w >= 8 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
+  return pays ? 4 : 2;
+}
+
+/** Makes {@link conv3x3} use one Winograd variant (tests and benchmarks), or choose again (null). */
+export function forceWinogradTile(tile: 2 | 4 | null): void {
+  forcedTile = tile;
+}
+
+let f4On = false;
+
+/**
+ * Lets {@link conv3x3} use F(4x4, 3x3) where {@link winogradTile} picks it (off by default: F(2x2)
+ * always). Why off: a convolution's outputs with equal 3x3 neighbourhoods are bit for bit equal in a
+ * direct convolution and in F(2x2) whenever a 2x2 max-pool window's 4x4 input patch is constant, so
+ * the pool's gradient goes to the first of its tied maxima, as on cpu and in PyTorch; F(4x4)'s
+ * outputs there differ in the last bits wherever the 6x6 patch is not constant too (a flat
+ * background beside a stroke), and the gradient goes to another of the tied pixels. On the MNIST CNN
+ * (forced on) the image gradient then differed from cpu's by up to 9% of its maximum with 264 of 6,272
+ * signs flipped, and the PyTorch cross-check's FGSM and PGD failed; F(2x2): 1.2e-6, none.
+ */
+export function setWinogradF4(on: boolean): void {
+  f4On = on;
+}
+
 /**
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
  * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
- * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3) when the channels fit
- * ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
+ * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3), or F(4x4, 3x3) where {@link
+ * winogradTile} picks it once {@link setWinogradF4} has switched it on (F(2x2) whenever x or the
+ * filter holds a value that is not finite) when the channels
+ * fit ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
  * channel (c a multiple of 4). The module must be loaded.
  */
 export function conv3x3(
@@ -430,24 +501,44 @@ export function conv3x3(
   if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  const scratch = wide ? [16 * c * k * 4, TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD) * 4] : [];
+  const four = wide && (forcedTile ?? (f4On ? winogradTile(n, h, w, c, k) : 2)) === 4;
+  // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) a byte per pixel; the
+  // F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
+  const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
+  const work4 = TILES_PER_BLOCK_4 * (36 * (c + k) + 2 * POINT_PAD);
+  const scratch = !wide
+    ? []
+    : four
+      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, n * h * w]
+      : [16 * c * k * 4, work2 * 4];
   const ins = bias ? [x, filter, bias] : [x, filter];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
   // `filter` may be a view of the heap).
-  const known = wide && transformCacheOn ? cachedTransform(filter, c, k) : null;
-  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work]) => {
+  const known = wide && transformCacheOn ? cachedTransform(filter, c, k, four ? 4 : 2) : null;
+  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, live]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
-    if (wide) {
-      const u = new Float32Array(heap!.memory.buffer, up, 16 * c * k);
+    const filterView = () => new Float32Array(heap!.memory.buffer, wp, 9 * c * k);
+    let done = false;
+    if (four) {
+      const u = new Float32Array(heap!.memory.buffer, up, transform4Floats(c, k));
+      let finite = true;
       if (known) u.set(known);
+      else if ((finite = m.filter_transform4(wp, up, c, k) === 0))
+        rememberTransform(filterView(), c, k, 4, u);
+      done = finite && m.conv4(xp, up, yp, work, live, n, h, w, c, k, TILES_PER_BLOCK_4) === 0;
+    }
+    if (wide && !done) {
+      const u = new Float32Array(heap!.memory.buffer, up, 16 * c * k);
+      const known2 = four && transformCacheOn ? cachedTransform(filterView(), c, k, 2) : known;
+      if (known2) u.set(known2);
       else {
         m.filter_transform(wp, up, c, k);
-        rememberTransform(new Float32Array(heap!.memory.buffer, wp, 9 * c * k), c, k, u);
+        rememberTransform(filterView(), c, k, 2, u);
       }
       m.conv(xp, up, yp, work, n, h, w, c, k);
-    } else if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
-    else m.conv_k1(xp, wp, yp, n, h, w, c);
+    } else if (!wide && c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
+    else if (!wide) m.conv_k1(xp, wp, yp, n, h, w, c);
     if (epilogue) {
       const act = ACTIVATIONS.indexOf(epilogue.activation);
       m.bias_act(yp, bias ? p[2] : 0, n * h * w, k, act, epilogue.alpha ?? 0);

@@ -1,0 +1,250 @@
+/**
+ * Winograd F(4x4, 3x3) in the wasm `Conv2D` (src/engine/kernels/winograd.c, conv4), forced on with
+ * forceWinogradTile(4), against the cpu backend's direct convolution: the forward on maps whose sides
+ * are not multiples of 4 (5, 6, 7, 9, 13: partial tiles at the bottom and right), batch > 1; the fused
+ * convolution with a bias and each activation; the input gradient (Conv2DBackpropInput, whose
+ * convolution runs through it); exact zeros where a neighbourhood is zero; non-finite inputs handed
+ * to F(2x2); equal outputs on a constant patch; the rule that picks the variant, and that F(4x4) is off
+ * unless switched on (setWinogradF4: its roundings break max-pool ties that F(2x2) keeps, see there).
+ *
+ * Tolerance: max |got - cpu| / max |cpu| below 1e-5. F(4x4)'s transforms scale values by up to 5
+ * (B^T), 1/24 (G) and 8 (A^T) and cancel them again, so its float32 error is several times F(2x2)'s
+ * (whose tests allow 1e-5 and measure ~1e-6); measured over these cases with 4 to 64 channels: at most
+ * 6.1e-6 (F(2x2): 1.1e-6), growing with the channel count like a sum's rounding.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import {
+  forceWinogradTile,
+  setWinogradF4,
+  winogradCalls,
+  winogradTile,
+} from '../../src/engine/kernels/winograd.ts';
+import { createRng } from '../../src/engine/rng.ts';
+
+await initNodeBackend('wasm');
+tf.env().set('IS_TEST', true);
+const rng = createRng(41);
+const rand = (shape: number[]) =>
+  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
+const TOL = 1e-5;
+
+/** max |a - b| / max |b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-6);
+}
+
+/** f on fresh tensors of `values` on `backend` (wasm with F(tile x tile) forced), read back. */
+async function on(
+  backend: 'cpu' | 'wasm',
+  values: [Float32Array, number[]][],
+  f: (...t: tf.Tensor[]) => tf.Tensor,
+  tile: 2 | 4 = 4,
+): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  forceWinogradTile(tile);
+  try {
+    const ts = values.map(([v, s]) => tf.tensor(v, s));
+    const out = f(...ts);
+    const r = Float32Array.from(out.dataSync());
+    tf.dispose([out, ...ts]);
+    return r;
+  } finally {
+    forceWinogradTile(null);
+    await tf.setBackend('wasm');
+  }
+}
+
+const conv = (x: tf.Tensor, wt: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same');
+
+// [n, h, w, c, k]
+const SHAPES: [number, number, number, number, number][] = [
+  [2, 5, 5, 4, 8],
+  [3, 6, 6, 8, 16],
+  [2, 7, 7, 16, 8],
+  [2, 9, 13, 32, 64],
+  [3, 13, 9, 64, 32],
+  [2, 13, 13, 8, 24],
+  [19, 6, 5, 4, 8], // more tiles than a block (16), not a multiple of 4
+  [1, 1, 2, 4, 8],
+];
+
+for (const [n, h, w, c, k] of SHAPES)
+  test(`F(4x4) Conv2D ${n}x${h}x${w}x${c} -> ${k} equals cpu`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+    const tensors = tf.memory().numTensors;
+    const before = winogradCalls();
+    const got = await on('wasm', [xs, ws], conv);
+    assert.equal(winogradCalls() - before, 1, 'the module ran');
+    assert.equal(tf.memory().numTensors, tensors, 'no leaks');
+    const want = await on('cpu', [xs, ws], conv);
+    const e = relErr(got, want);
+    assert.ok(e < TOL, `relative error ${e}`);
+    // Not F(2x2)'s result under another name: the two variants round differently.
+    const f2 = await on('wasm', [xs, ws], conv, 2);
+    assert.notDeepEqual(got, f2);
+  });
+
+for (const activation of ['linear', 'relu', 'relu6', 'leakyrelu'] as const)
+  for (const [n, h, w, c, k, withBias] of [
+    [2, 7, 5, 8, 16, true],
+    [3, 9, 6, 16, 8, true],
+    [2, 13, 13, 4, 8, false],
+  ] as const)
+    test(`F(4x4) FusedConv2D ${n}x${h}x${w}x${c} -> ${k}, ${withBias ? 'bias' : 'no bias'}, ${activation} equals cpu`, async () => {
+      const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+      const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+      // Biases of the outputs' size, so that ReLU6 clips some and leaky ReLU sees both signs.
+      const bs: [Float32Array, number[]] = [rand([k]).map((v) => v * 3), [k]];
+      const fused = (x: tf.Tensor, wt: tf.Tensor, b: tf.Tensor) =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: wt as tf.Tensor4D,
+          strides: 1,
+          pad: 'same',
+          bias: withBias ? b : undefined,
+          activation,
+          leakyreluAlpha: 0.2,
+        });
+      const before = winogradCalls();
+      const got = await on('wasm', [xs, ws, bs], fused);
+      assert.equal(winogradCalls() - before, 1, 'the module ran');
+      const want = await on('cpu', [xs, ws, bs], fused);
+      const e = relErr(got, want);
+      assert.ok(e < TOL, `relative error ${e}`);
+      if (activation === 'relu6') assert.ok(want.some((v) => v === 6) && want.some((v) => v === 0));
+    });
+
+for (const [n, h, w, c, k] of [
+  [2, 9, 7, 8, 16],
+  [3, 13, 5, 32, 8],
+  [2, 6, 6, 16, 32],
+])
+  test(`F(4x4) input gradient (Conv2DBackpropInput) of a ${n}x${h}x${w}x${c} -> ${k} convolution equals cpu`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+    const ms: [Float32Array, number[]] = [rand([n, h, w, k]), [n, h, w, k]];
+    // d sum(conv(x) * m) / dx: dy = m, dx = the flipped-filter convolution of m (k -> c channels).
+    const grad = (x: tf.Tensor, wt: tf.Tensor, m: tf.Tensor) =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(conv(v, wt), m)))(x);
+    const before = winogradCalls();
+    const got = await on('wasm', [xs, ws, ms], grad);
+    // Conv2DBackpropInput's convolution in the module (the forward is not needed for this gradient).
+    assert.ok(winogradCalls() - before >= 1, 'the module ran');
+    const want = await on('cpu', [xs, ws, ms], grad);
+    const e = relErr(got, want);
+    assert.ok(e < TOL, `relative error ${e}`);
+  });
+
+test('F(4x4): an output whose 3x3 neighbourhood is all zero is exactly zero, forward and input gradient', async () => {
+  // A few nonzero pixels, so most 6x6 patches mix zero and nonzero inputs: without conv4's mask the
+  // transforms leave ~1e-7 in outputs whose exact value is 0 (and FGSM moves those pixels).
+  const [n, h, w, c, k] = [2, 13, 14, 8, 16];
+  const xv = new Float32Array(n * h * w * c);
+  for (let i = 0; i < 10; i++) xv.set(rand([c]), rng.int(n * h * w) * c);
+  const xs: [Float32Array, number[]] = [xv, [n, h, w, c]];
+  const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+  const mv = new Float32Array(n * h * w * k);
+  for (let i = 0; i < 10; i++) mv.set(rand([k]), rng.int(n * h * w) * k);
+  const ms: [Float32Array, number[]] = [mv, [n, h, w, k]];
+  const fwd = (x: tf.Tensor, wt: tf.Tensor) => conv(x, wt);
+  const grad = (x: tf.Tensor, wt: tf.Tensor, m: tf.Tensor) =>
+    tf.grad((v: tf.Tensor) => tf.sum(tf.mul(conv(v, wt), m)))(x);
+  for (const [what, f] of [
+    ['forward', fwd],
+    ['input gradient', grad],
+  ] as const) {
+    const got = await on('wasm', [xs, ws, ms], f);
+    const want = await on('cpu', [xs, ws, ms], f);
+    const zeros = want.reduce((m, v) => m + (v === 0 ? 1 : 0), 0);
+    assert.ok(zeros > want.length / 4, `${what}: the case has exact zeros (${zeros})`);
+    want.forEach((v, i) =>
+      assert.equal(got[i] === 0, v === 0, `${what}: output ${i} is ${got[i]}, cpu ${v}`),
+    );
+    assert.ok(relErr(got, want) < TOL, `${what}: relative error ${relErr(got, want)}`);
+  }
+});
+
+test('F(4x4) hands inputs or filters with Inf or NaN to F(2x2): the same bits as F(2x2)', async () => {
+  const [n, h, w, c, k] = [2, 9, 9, 8, 16];
+  for (const where of ['input', 'filter'] as const) {
+    const xv = rand([n, h, w, c]);
+    const wv = rand([3, 3, c, k]);
+    if (where === 'input') {
+      xv[(1 * h * w + 4 * w + 6) * c + 3] = Infinity;
+      xv[5 * c] = NaN;
+    } else wv[40] = -Infinity;
+    const vals: [Float32Array, number[]][] = [
+      [xv, [n, h, w, c]],
+      [wv, [3, 3, c, k]],
+    ];
+    const f4 = await on('wasm', [...vals], conv, 4);
+    const f2 = await on('wasm', [...vals], conv, 2);
+    assert.ok(f2.some((v) => Number.isNaN(v)) && f2.some((v) => Number.isFinite(v)), where);
+    assert.deepEqual(f4, f2, where);
+  }
+});
+
+test('the rule: F(4x4) on the maps and channel counts where it measured faster, F(2x2) elsewhere', () => {
+  assert.equal(winogradTile(8, 56, 56, 16, 128), 4); // darknet tiny
+  assert.equal(winogradTile(128, 16, 16, 32, 32), 4); // ResNet-20
+  assert.equal(winogradTile(64, 8, 8, 128, 128), 4); // cifar-cnn
+  assert.equal(winogradTile(8, 14, 14, 64, 512), 2); // 14x14: edge tiles half padding
+  assert.equal(winogradTile(8, 4, 4, 64, 64), 2); // too few tiles for the filter transform
+  assert.equal(winogradTile(64, 7, 7, 128, 128), 2); // 7x7: every tile crosses the border
+  assert.equal(winogradTile(64, 32, 32, 32, 8), 2); // 8 outputs
+});
+
+test('F(4x4): a constant 6x6 patch gives 16 bit-for-bit equal outputs (max-pool ties stay ties)', async () => {
+  // x constant per channel over the map: every interior tile's patch is constant.
+  const [n, h, w, c, k] = [2, 12, 12, 8, 16];
+  const perChannel = rand([c]);
+  const xv = Float32Array.from({ length: n * h * w * c }, (_, i) => perChannel[i % c]);
+  const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+  const got = await on('wasm', [[xv, [n, h, w, c]], ws], conv);
+  // The tile at rows and columns 4..7 of image 1: its patch (rows 3..8) lies inside the map.
+  for (let i = 4; i < 8; i++)
+    for (let j = 4; j < 8; j++)
+      for (let o = 0; o < k; o++)
+        assert.equal(
+          got[((1 * h + i) * w + j) * k + o],
+          got[((1 * h + 4) * w + 4) * k + o],
+          `(${i}, ${j}, ${o})`,
+        );
+});
+
+test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWinogradF4(true) applies the rule', async () => {
+  const [n, h, w, c, k] = [4, 16, 16, 16, 32]; // a shape the rule gives F(4x4)
+  assert.equal(winogradTile(n, h, w, c, k), 4);
+  const vals: [Float32Array, number[]][] = [
+    [rand([n, h, w, c]), [n, h, w, c]],
+    [rand([3, 3, c, k]), [3, 3, c, k]],
+  ];
+  const run = async () => {
+    const ts = vals.map(([v, sh]) => tf.tensor(v, sh));
+    const out = conv(ts[0], ts[1]);
+    const r = Float32Array.from(out.dataSync());
+    tf.dispose([out, ...ts]);
+    return r;
+  };
+  const byDefault = await run();
+  setWinogradF4(true);
+  let switchedOn: Float32Array;
+  try {
+    switchedOn = await run();
+  } finally {
+    setWinogradF4(false);
+  }
+  assert.deepEqual(byDefault, await on('wasm', vals, conv, 2));
+  assert.deepEqual(switchedOn, await on('wasm', vals, conv, 4));
+});
