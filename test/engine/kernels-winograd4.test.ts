@@ -19,6 +19,7 @@ import { initNodeBackend } from '../../src/node/backend.ts';
 import {
   forceWinogradTile,
   setWinogradF4,
+  setWinogradF4InputGradients,
   winogradCalls,
   winogradTile,
 } from '../../src/engine/kernels/winograd.ts';
@@ -247,4 +248,34 @@ test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWi
   }
   assert.deepEqual(byDefault, await on('wasm', vals, conv, 2));
   assert.deepEqual(switchedOn, await on('wasm', vals, conv, 4));
+});
+
+test('by default input gradients take F(4x4) where the rule picks it, forwards stay F(2x2); setWinogradF4InputGradients(false) turns it off', async () => {
+  // The gradient's convolution is 32 -> 16 channels on 16x16 maps: the rule gives F(4x4).
+  const [n, h, w, c, k] = [4, 16, 16, 16, 32];
+  assert.equal(winogradTile(n, h, w, k, c), 4);
+  const vals: [Float32Array, number[]][] = [
+    [rand([n, h, w, c]), [n, h, w, c]],
+    [rand([3, 3, c, k]), [3, 3, c, k]],
+    [rand([n, h, w, k]), [n, h, w, k]],
+  ];
+  const grad = (x: tf.Tensor, wt: tf.Tensor, m: tf.Tensor) =>
+    tf.grad((v: tf.Tensor) => tf.sum(tf.mul(conv(v, wt), m)))(x);
+  const forward = (x: tf.Tensor, wt: tf.Tensor) => conv(x, wt);
+  const run = async (f: (...t: tf.Tensor[]) => tf.Tensor) => {
+    const ts = vals.map(([v, sh]) => tf.tensor(v, sh));
+    const out = f(...ts);
+    const r = Float32Array.from(out.dataSync());
+    tf.dispose([out, ...ts]);
+    return r;
+  };
+  assert.deepEqual(await run(grad), await on('wasm', vals, grad, 4), 'input gradient: F(4x4)');
+  assert.notDeepEqual(await run(grad), await on('wasm', vals, grad, 2));
+  assert.deepEqual(await run(forward), await on('wasm', vals.slice(0, 2), forward, 2), 'forward: F(2x2)');
+  setWinogradF4InputGradients(false);
+  try {
+    assert.deepEqual(await run(grad), await on('wasm', vals, grad, 2), 'switched off: F(2x2)');
+  } finally {
+    setWinogradF4InputGradients(true);
+  }
 });

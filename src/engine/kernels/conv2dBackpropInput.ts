@@ -11,6 +11,7 @@ import {
   zeros,
 } from './wasmCalls.ts';
 import { unneededInputShape } from '../unneededGrads.ts';
+import { asInputGradient } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -82,11 +83,13 @@ export function conv2dBackpropInput({ inputs, backend: b, attrs }: KernelArgs): 
       padH = [0, 0];
       padW = [0, 0];
     }
-    return runWasm(
-      backend,
-      'Conv2D',
-      { x: src, filter: wT },
-      { strides: [1, 1], pad: [[0, 0], padH, padW, [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] },
+    return asInputGradient(() =>
+      runWasm(
+        backend,
+        'Conv2D',
+        { x: src, filter: wT },
+        { strides: [1, 1], pad: [[0, 0], padH, padW, [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] },
+      ),
     );
   } finally {
     free(backend, ...temps);

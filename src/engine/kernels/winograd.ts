@@ -461,6 +461,31 @@ export function forceWinogradTile(tile: 2 | 4 | null): void {
 }
 
 let f4On = false;
+/** Whether the convolution running now is an input gradient's (Conv2DBackpropInput's); see {@link asInputGradient}. */
+let inInputGradient = false;
+let f4InputGradients = true;
+
+/**
+ * Runs `f` (Conv2DBackpropInput's convolution) as an input gradient: there F(4x4, 3x3) is on where
+ * {@link winogradTile} picks it (unless {@link setWinogradF4InputGradients}(false)). The reason that
+ * keeps F(4x4) off elsewhere does not reach an input gradient: max pooling decides its tied maxima
+ * from the forward values, which stay F(2x2)'s, and F(4x4) keeps exact zeros exactly zero (the mask),
+ * so FGSM's signs move the same pixels; the gradient's values differ from F(2x2)'s by float rounding.
+ */
+export function asInputGradient<T>(f: () => T): T {
+  const was = inInputGradient;
+  inInputGradient = true;
+  try {
+    return f();
+  } finally {
+    inInputGradient = was;
+  }
+}
+
+/** Switches F(4x4, 3x3) in input gradients ({@link asInputGradient}) on (the default) or off. */
+export function setWinogradF4InputGradients(on: boolean): void {
+  f4InputGradients = on;
+}
 
 /**
  * Lets {@link conv3x3} use F(4x4, 3x3) where {@link winogradTile} picks it (off by default: F(2x2)
@@ -501,7 +526,9 @@ export function conv3x3(
   if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
     throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
   const wide = winogradFits(c, k);
-  const four = wide && (forcedTile ?? (f4On ? winogradTile(n, h, w, c, k) : 2)) === 4;
+  const four =
+    wide &&
+    (forcedTile ?? (f4On || (inInputGradient && f4InputGradients) ? winogradTile(n, h, w, c, k) : 2)) === 4;
   // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) a byte per pixel; the
   // F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
