@@ -34,3 +34,19 @@ export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.ok(m > 0);
   return d / m;
 }
+
+/**
+ * max |a - b| / max |b| (the denominator at least 1e-6), Infinity where a difference is NaN: the
+ * kernel tests' measure of a result against the cpu backend's.
+ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'output sizes differ');
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-6);
+}

@@ -10,6 +10,7 @@ import { initNodeBackend } from '../../src/node/backend.ts';
 import { createRng } from '../../src/engine/rng.ts';
 import { dwByConv, dwByGemm, prepare } from '../../src/engine/kernels/conv2dBackpropFilter.ts';
 import type { KernelArgs } from '../../src/engine/kernels/wasmCalls.ts';
+import { relErr } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 // Makes the engine check that every kernel leaves exactly its outputs behind on the backend.
@@ -35,19 +36,6 @@ async function run(
   const values = out.dataSync() as Float32Array;
   tf.dispose([out, ...Object.values(ts)]);
   return values;
-}
-
-/** max |a - b| / max(max |b|, 1e-6). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'output sizes differ');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-6);
 }
 
 async function wasmVsCpu(

@@ -21,6 +21,7 @@ import { RELU_GRAD } from '../../src/engine/reluGrad.ts';
 import { sum } from '../../src/engine/kernels/sum.ts';
 import { setWinogradEnabled, winogradCalls, winogradReady } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
+import { relErr } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 // Makes the engine check that every kernel leaves exactly its outputs behind on the backend.
@@ -50,19 +51,6 @@ async function run(
   tf.dispose([out, ...Object.values(ts)]);
   await tf.setBackend('wasm');
   return r;
-}
-
-/** max |a - b| / max(max |b|, 1e-6). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'output sizes differ');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-6);
 }
 
 /** MaxPool gradient by definition: each window's dy goes to its first maximum (row-major). */

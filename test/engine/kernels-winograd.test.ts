@@ -21,24 +21,13 @@ import {
 } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
 import { ROOT } from '../cli/helpers.ts';
+import { relErr } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 tf.env().set('IS_TEST', true);
 const rng = createRng(5);
 const rand = (shape: number[]) =>
   Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
-
-/** max |a - b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-6);
-}
 
 /** f on fresh tensors of `values` on `backend`, read back. */
 async function on(backend: string, values: [Float32Array, number[]][], f: (...t: tf.Tensor[]) => tf.Tensor) {

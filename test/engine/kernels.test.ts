@@ -12,6 +12,7 @@ import { registeredKernels } from '../../src/engine/backend.ts';
 import { registerWasmKernels, WASM_KERNELS } from '../../src/engine/kernels/index.ts';
 import { buildArchitecture } from '../../src/models/architectures/index.ts';
 import { createRng } from '../../src/engine/rng.ts';
+import { relErr } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 // Makes the engine check that every kernel leaves exactly its outputs behind on the backend. (Off
@@ -39,19 +40,6 @@ async function run(
   const values = Float32Array.from(out.dataSync());
   tf.dispose([out, ...Object.values(ts)]);
   return values;
-}
-
-/** max |a - b| / max(max |b|, 1e-6). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'output sizes differ');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / Math.max(m, 1e-6);
 }
 
 test('registerWasmKernels registers every kernel once, on wasm, and is idempotent', () => {
