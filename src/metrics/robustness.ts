@@ -51,6 +51,16 @@ function runLocal(model: Classifier, data: Dataset, item: AttackItem): AttackBat
   }
 }
 
+/** An {@link AttackRunner} that attacks in this thread, one item after another. */
+export function localAttackRunner(model: Classifier): AttackRunner {
+  return async (items, data, done) =>
+    items.map((item) => {
+      const out = runLocal(model, data, item);
+      done(item);
+      return out;
+    });
+}
+
 /** Steps `plan` to its end, running each step's batches with `run`. */
 function drive(plan: RobustnessPlan, run: (items: AttackItem[]) => AttackBatchOut[]): RobustnessResult {
   let step = plan.next();
@@ -86,14 +96,7 @@ export async function robustnessAsync(
   o: RobustnessOptions & { runner?: AttackRunner },
 ): Promise<RobustnessResult> {
   const progress = progressOf(o.onProgress);
-  const runner: AttackRunner =
-    o.runner ??
-    (async (items, d, done) =>
-      items.map((item) => {
-        const out = runLocal(model, d, item);
-        done(item);
-        return out;
-      }));
+  const runner = o.runner ?? localAttackRunner(model);
   const plan = robustnessPlan(model, data, o, progress);
   let step = plan.next();
   while (!step.done) {

@@ -24,7 +24,9 @@ import {
   type RobustRecord,
 } from '../zoo/robustRecord.ts';
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
-import { robustnessAsync } from '../metrics/robustness.ts';
+import { localAttackRunner, robustnessAsync } from '../metrics/robustness.ts';
+import type { AttackRunner } from '../metrics/robustTypes.ts';
+import { clearJournal, journalRunner } from './batchJournal.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { cellKey, cellMatches, parseCellRecord, readCellRecord, type CellRecord } from '../zoo/cellRecord.ts';
@@ -37,6 +39,7 @@ import {
   type AutoAttackCellSettings,
   type Pgd200SameImages,
 } from '../zoo/aaCells.ts';
+import path from 'node:path';
 import { readJson } from './fsio.ts';
 import { SANITY_DEFAULTS, type SanitySettings } from '../zoo/measureSanity.ts';
 import { memberSanity } from './zooSanityRun.ts';
@@ -300,6 +303,16 @@ async function autoattackCells(
         total,
         finished.length ? `done: ${finished.join(', ')}` : 'autoattack',
       );
+    // With --record, each batch of a cell is journaled in the model's folder as it finishes, so a
+    // run stopped part way resumes batch by batch (node/batchJournal.ts); cleared once recorded.
+    const journal = (x: number) =>
+      path.join(e.dir, '.advlens-journal', `${aaColumn(x)}@${o.data}`.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const runnerFor = async (x: number, pool: WorkerPool | null): Promise<AttackRunner> => {
+      const inner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localAttackRunner(c);
+      return o.record
+        ? journalRunner(inner, { dir: journal(x), model: e.dir, data: o.data, limit: data.size })
+        : inner;
+    };
     // PGD-200 at budget x on exactly these images, as the table measures it on its images.
     const pgdOn = async (x: number, pool: WorkerPool | null): Promise<Pgd200SameImages> => {
       const t0 = performance.now();
@@ -311,7 +324,7 @@ async function autoattackCells(
           done.set(`pgd ${x}`, Math.round((d / t) * data.size));
           tick();
         },
-        runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+        runner: await runnerFor(x, pool),
       });
       return {
         accuracy: m.robustAccuracy[m.eps.findIndex((y) => sameEps(y, x))],
@@ -333,11 +346,13 @@ async function autoattackCells(
         pgdValues[at(x)] = pgd.accuracy;
         pgdAdded.push(x);
         // The card's cell as it was, with the PGD-200 number added (AutoAttack is not run again).
-        if (o.record)
+        if (o.record) {
           recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), {
             ...old,
             pgd200SameImages: pgd,
           } as unknown as MetricRecord);
+          clearJournal(journal(x));
+        }
         return;
       }
       const t0 = performance.now();
@@ -347,7 +362,7 @@ async function autoattackCells(
         attack: aaAttackOptions(s) as never,
         batchSize: s.batchSize,
         sanity: false,
-        runner: pool ? poolAttackRunner(pool, { dir: e.dir }) : undefined,
+        runner: await runnerFor(x, pool),
         onProgress: (d, t) => {
           done.set(`aa ${x}`, Math.round((d / t) * data.size));
           tick();
@@ -385,7 +400,10 @@ async function autoattackCells(
         seconds: rec.seconds,
       });
       // Written at once (recordMetric re-reads the card: another cell may have been recorded meanwhile).
-      if (o.record) recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
+      if (o.record) {
+        recordMetric(e.dir, c.card, cellKey(aaColumn(x), o.data), rec);
+        clearJournal(journal(x));
+      }
       finished.push(`eps ${x} ${rec.accuracy} (PGD-200 ${pgd.accuracy}, ${Math.round(seconds)} s)`);
       tick();
     });
