@@ -493,3 +493,35 @@ test('paired accuracy: plain over all images, second over the clean-correct ones
   });
   assert.equal(pairedAccuracy([1], [0], [1]).conditional, null);
 });
+
+test('provenance: the cells of one run share a line with the span of their times; another run or data gets its own', () => {
+  const def = table1Def();
+  const at = (
+    value: number,
+    measuredAt: string,
+    command = 'advlens zoo table --record',
+    data = 'cifar10:test',
+  ) => ({ value, conditional: null, state: 'card', measuredAt, command, examples: 500, data }) as StudyCell;
+  const m: StudyModel = {
+    member: 'standard',
+    cardPath: 'm/cifar10-standard/advlens.json',
+    cells: [
+      at(0.88, '2026-12-05T10:00:00.000Z'),
+      at(0.18, '2026-12-05T10:30:00.000Z'),
+      at(0.01, '2026-12-05T10:10:00.000Z'),
+      at(0, '2026-12-05T18:00:00.000Z', 'advlens zoo table --record --only standard'),
+      cell(null),
+      cell(null),
+      cell(null),
+    ],
+    recorded: 0,
+  };
+  const md = studyMarkdown(build(def, [m]));
+  const line = md.split('\n').find((l) => l.startsWith('- standard'))!;
+  assert.ok(line, md);
+  assert.match(
+    line,
+    /eps 0, 2\/255, 4\/255: read from the card from 2026-12-05T10:00:00\.000Z to 2026-12-05T10:30:00\.000Z by `advlens zoo table --record` on 500 images of cifar10:test; 6\/255: read from the card at 2026-12-05T18:00:00\.000Z by `advlens zoo table --record --only standard`/,
+  );
+  assert.match(line, /8\/255, 9\/255, 10\/255: not measured/);
+});
