@@ -13,9 +13,15 @@ export interface AttackCliOptions {
   [flag: string]: unknown;
 }
 
-/** How the attack flags depart from the generated ones: commands take --eps lists; --target is a label. */
+/**
+ * How the attack flags depart from the generated ones: commands take --eps lists; --target is a
+ * label; --steps says that one value serves every attack given, AutoAttack's parts included.
+ */
 const ATTACK_FLAGS: Record<string, FlagOverride> = {
   eps: { skip: true },
+  steps: {
+    doc: 'attack iterations, one value for every attack given; with --attack autoattack it also sets the iterations of its APGD and FAB parts (Square takes --queries)',
+  },
   target: {
     raw: true,
     doc: "targeted attack toward this class (a name from the model's labels, or an index)",

@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
-import type { GradientOptions } from './types.ts';
+import type { Batch } from '../data/dataset.ts';
+import type { ExplainResult, GradientOptions } from './types.ts';
 import { COMMON_EXPLAIN_SPECS, defineExplainer } from './record.ts';
 import { batchedGradient, defaultBatchSize, resolveTargets } from './scores.ts';
 import type { OptionSpecs, Resolved } from '../options.ts';
@@ -48,18 +49,26 @@ const GRADIENT_FACTS = {
   resolution: 'input',
 } as const;
 
+/** grad_x S(x) [N, H, W, C] with its targets and settings, reported as `method` (caller owns `maps`). */
+function gradientMaps(
+  model: Classifier,
+  batch: Batch,
+  o: Resolved<GradientOptions, typeof GRADIENT_OPTIONS>,
+  method: string,
+): ExplainResult {
+  const d = commonSettings(model, o);
+  const targets = resolveTargets(model, batch, d.target);
+  const maps = batchedGradient(model, batch.x, targets, d.score, d.batchSize);
+  return { maps, targets, options: { method, ...d } };
+}
+
 /** Gradient saliency grad_x S(x), [N, H, W, C] (caller owns `maps`). */
 export const gradientExplainer = defineExplainer<GradientOptions, typeof GRADIENT_OPTIONS>({
   name: 'gradient',
   summary: 'gradient saliency (Simonyan et al. 2014): grad_x S(x)',
   options: GRADIENT_OPTIONS,
   facts: GRADIENT_FACTS,
-  explain: (model, batch, o) => {
-    const d = commonSettings(model, o);
-    const targets = resolveTargets(model, batch, d.target);
-    const maps = batchedGradient(model, batch.x, targets, d.score, d.batchSize);
-    return { maps, targets, options: { method: 'gradient', ...d } };
-  },
+  explain: (model, batch, o) => gradientMaps(model, batch, o, 'gradient'),
 });
 
 /** Gradient x Input: x * grad_x S(x), [N, H, W, C] (caller owns `maps`). */
@@ -69,12 +78,10 @@ export const gradientXInputExplainer = defineExplainer<GradientOptions, typeof G
   options: GRADIENT_OPTIONS,
   facts: GRADIENT_FACTS,
   explain: (model, batch, o) => {
-    const d = commonSettings(model, o);
-    const targets = resolveTargets(model, batch, d.target);
-    const g = batchedGradient(model, batch.x, targets, d.score, d.batchSize);
-    const maps = tf.mul(g, batch.x) as tf.Tensor4D;
-    g.dispose();
-    return { maps, targets, options: { method: 'gradient-x-input', ...d } };
+    const g = gradientMaps(model, batch, o, 'gradient-x-input');
+    const maps = tf.mul(g.maps, batch.x) as tf.Tensor4D;
+    g.maps.dispose();
+    return { ...g, maps };
   },
 });
 

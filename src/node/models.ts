@@ -9,7 +9,7 @@ import { makeClassifier, type Classifier } from '../models/classifier.ts';
 import { CARD_FILE, inferCard, isGraphModel, resolveCard, type ModelSource } from '../models/resolveCard.ts';
 import { versions } from '../version.ts';
 import { fileHandler, readJson, writeFileAtomic } from './fsio.ts';
-import { mergeIntoCard, type RecordPlace } from '../zoo/cardRecord.ts';
+import { mergeIntoCard, type RecordParser, type RecordPlace } from '../zoo/cardRecord.ts';
 
 export { CARD_FILE };
 
@@ -163,6 +163,19 @@ export function writeCard(dir: string, card: ModelCard): void {
  */
 export function recordMetric(dir: string, loaded: ModelCard, key: string, metric: MetricRecord): void {
   updateCard(dir, loaded, (card) => ({ ...card, metrics: { ...(card.metrics ?? {}), [key]: metric } }));
+}
+
+/**
+ * The place of the record under `metrics[key]` of the card named `where` (in errors), read by `parse`;
+ * with `recompute`, a malformed record there reads as none (see {@link RecordPlace}).
+ */
+export function recordPlace<R>(
+  key: string,
+  parse: RecordParser<R>,
+  where: string,
+  recompute: boolean | undefined,
+): RecordPlace<R> {
+  return { key, parse, where, recompute };
 }
 
 /**

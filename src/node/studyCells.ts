@@ -35,7 +35,7 @@ import {
 } from '../zoo/measureCell.ts';
 import { tableTransform } from '../zoo/tableTransforms.ts';
 import type { StudyCell, StudyColumn } from '../zoo/study.ts';
-import { recordMerged, recordMetric } from './models.ts';
+import { recordMerged, recordMetric, recordPlace } from './models.ts';
 import { readOrRecompute } from '../zoo/cardRecord.ts';
 import type { WorkerPool } from './pool.ts';
 import { readJson } from './fsio.ts';
@@ -285,12 +285,7 @@ async function pgdCell(
   );
   if (o.record) {
     // Merged into the record on disk: an earlier cell of this run may have merged into it.
-    const place = {
-      key: robustKey(o.data),
-      parse: parseRobustRecord,
-      where: ctx.cardPath,
-      recompute: o.recompute,
-    };
+    const place = recordPlace(robustKey(o.data), parseRobustRecord, ctx.cardPath, o.recompute);
     recordMerged(ctx.dir, ctx.c.card, place, (old) => mergeRobustRecord(old, record));
     onRecord();
   }

@@ -26,7 +26,7 @@ import type { TableSanity } from '../zoo/table.ts';
 import type { ZooEntry } from '../zoo/zoo.ts';
 import { versions } from '../version.ts';
 import { readJson } from './fsio.ts';
-import { recordMerged } from './models.ts';
+import { recordMerged, recordPlace } from './models.ts';
 import { withCellPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
@@ -139,12 +139,7 @@ export async function memberSanity(
       });
     }
     if (o.record) {
-      const place = {
-        key: sanityKey(o.data),
-        parse: parseSanityRecord,
-        where: e.cardPath,
-        recompute: o.recompute,
-      };
+      const place = recordPlace(sanityKey(o.data), parseSanityRecord, e.cardPath, o.recompute);
       recordMerged(e.dir, c.card, place, (cur) => mergeSanityRecord(cur, rec));
       recorded = true;
     }

@@ -34,7 +34,7 @@ import { SEED_ROW_OF } from '../zoo/seedTable.ts';
 import { buildZooTable3, type Table3Model, type ZooTable3 } from '../zoo/table3.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
-import { loadClassifier, recordMerged } from './models.ts';
+import { loadClassifier, recordMerged, recordPlace } from './models.ts';
 import { checkWorkers, withCellPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
@@ -162,12 +162,7 @@ export async function zooTable3Run(o: ZooTable3RunOptions): Promise<ZooTable3> {
         runs.push({ ...run, eps: [x] });
         if (o.record) {
           // Added to the record on disk (another command may have recorded into the card meanwhile).
-          const place = {
-            key: aaiKey(o.data),
-            parse: parseAaiRecord,
-            where: e.cardPath,
-            recompute: o.recompute,
-          };
+          const place = recordPlace(aaiKey(o.data), parseAaiRecord, e.cardPath, o.recompute);
           recordMerged(e.dir, c.card, place, (cur) =>
             addAaiCell(cur, { ...setting, source: d.source }, m.cell, run),
           );

@@ -47,7 +47,7 @@ import type { MetricRecord, ModelCard } from '../models/card.ts';
 import { readOrRecompute } from '../zoo/cardRecord.ts';
 import { versions } from '../version.ts';
 import { loadDatasetFor } from './loadData.ts';
-import { loadClassifier, recordMerged, recordMetric, updateCard } from './models.ts';
+import { loadClassifier, recordMerged, recordMetric, recordPlace, updateCard } from './models.ts';
 import { withCellPool, type WorkerPool } from './pool.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
 
@@ -180,12 +180,7 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
       clean = m.accuracy;
       runs.push(...runsFor(record, todo));
       if (o.record) {
-        const place = {
-          key: robustKey(o.data),
-          parse: parseRobustRecord,
-          where: e.cardPath,
-          recompute: o.recompute,
-        };
+        const place = recordPlace(robustKey(o.data), parseRobustRecord, e.cardPath, o.recompute);
         recordMerged(e.dir, c.card, place, (cur) => mergeRobustRecord(cur, record));
         recorded = true;
       }

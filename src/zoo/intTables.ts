@@ -15,17 +15,23 @@ const eps255 = (e: number) => `${Number((e * 255).toPrecision(4))}/255`;
 
 const T1_EPS = SEED_CIFAR_PGD.eps255.map((e) => e / 255);
 const pgdKey = (e: number) => `pgd200:${eps255(e)}`;
-/** Rows of the seed's Table 1 CIFAR-10 block and the members that stand for them. */
-const T1_ROWS: StudyRow[] = [
-  { member: 'standard', display: 'Normal (standard)', seedRow: 'Normal' },
-  { member: 'pgd-linf-8', display: 'Adv (pgd-linf-8)', seedRow: 'Adv' },
-  { member: 'trades', display: 'TRADES', seedRow: 'TRADES' },
-  { member: 'int-one-class', display: 'Int-one-class', seedRow: 'Int-one-class' },
-  { member: 'int', display: 'Int', seedRow: 'Int' },
-  { member: 'int-adv', display: 'Int-Adv', seedRow: 'Int-Adv' },
-  { member: 'int2', display: 'Int2', seedRow: 'Int2' },
-  { member: 'int2-adv', display: 'Int2-Adv', seedRow: 'Int2-Adv' },
+/** A row: the zoo member, its name in the table, and the seed's row it stands for (default: that name). */
+const row = (member: string, display: string, seedRow = display): StudyRow => ({ member, display, seedRow });
+/** The rows that open both tables: the baselines (Normal and Adv are the zoo's standard and pgd-linf-8). */
+const BASELINE_ROWS = [
+  row('standard', 'Normal (standard)', 'Normal'),
+  row('pgd-linf-8', 'Adv (pgd-linf-8)', 'Adv'),
+  row('trades', 'TRADES'),
 ];
+/** The rows that close both tables: Int and Int2, each alone and with adversarial training. */
+const INT_ROWS = [
+  row('int', 'Int'),
+  row('int-adv', 'Int-Adv'),
+  row('int2', 'Int2'),
+  row('int2-adv', 'Int2-Adv'),
+];
+/** Rows of the seed's Table 1 CIFAR-10 block and the members that stand for them. */
+const T1_ROWS: StudyRow[] = [...BASELINE_ROWS, row('int-one-class', 'Int-one-class'), ...INT_ROWS];
 
 /** Table 1 (CIFAR-10) with the budgets `eps` as columns (default the paper's). */
 export function table1Def(eps: number[] = T1_EPS): StudyDef {
@@ -82,16 +88,12 @@ export const UNFORESEEN_EPS: Record<(typeof SEED_UNFORESEEN_ATTACKS)[number], nu
   'jpeg-l1': JPEG_EPS.l1,
 };
 
+/** Rows of the seed's Table 2 and the members that stand for them. */
 const T2_ROWS: StudyRow[] = [
-  { member: 'standard', display: 'Normal (standard)', seedRow: 'Normal' },
-  { member: 'pgd-linf-8', display: 'Adv (pgd-linf-8)', seedRow: 'Adv' },
-  { member: 'trades', display: 'TRADES', seedRow: 'TRADES' },
-  { member: 'ig-norm', display: 'IG-Norm', seedRow: 'IG-Norm' },
-  { member: 'ig-norm-sum', display: 'IG-Norm-Sum', seedRow: 'IG-Norm-Sum' },
-  { member: 'int', display: 'Int', seedRow: 'Int' },
-  { member: 'int-adv', display: 'Int-Adv', seedRow: 'Int-Adv' },
-  { member: 'int2', display: 'Int2', seedRow: 'Int2' },
-  { member: 'int2-adv', display: 'Int2-Adv', seedRow: 'Int2-Adv' },
+  ...BASELINE_ROWS,
+  row('ig-norm', 'IG-Norm'),
+  row('ig-norm-sum', 'IG-Norm-Sum'),
+  ...INT_ROWS,
 ];
 
 /** The mean of each member over the five attacks, as a finding's detail. */

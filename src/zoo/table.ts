@@ -14,13 +14,15 @@ import {
   fmtEps,
   htmlList,
   methodCellHtml,
+  methodRows,
   missingSection,
   provenanceMd,
   rowName,
   tableJson,
   versionsText,
+  type MethodRowHead,
 } from './tableRender.ts';
-import { SEED_ROW_OF, SEED_TABLE, seedValue, type SeedRow } from './seedTable.ts';
+import { SEED_ROW_OF, SEED_TABLE, seedValue } from './seedTable.ts';
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
 import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
@@ -104,14 +106,7 @@ export interface TableInput {
 }
 
 /** A zoo table row: a method, ours and the paper's accuracy per eps, and where each value came from. */
-export interface ZooTableRow {
-  method: string;
-  display: string;
-  /** `zoo`: a model of ours; `seed only`: the paper has the row, the zoo has no model. */
-  status: 'zoo' | 'seed only';
-  seedRow: SeedRow | null;
-  /** The model's card, for zoo rows. */
-  card: string | null;
+export interface ZooTableRow extends MethodRowHead {
   cached: boolean | null;
   ours: (number | null)[];
   /** Accuracy under AutoAttack per budget (null where none); null when the table has no such column. */
@@ -227,17 +222,10 @@ function orderingAt(
 export function buildZooTable(t: TableInput): ZooTable {
   const rows: ZooTableRow[] = [];
   const failures: SanityFailure[] = [];
-  for (const m of t.methods) {
-    const model = t.models.find((x) => x.method === m.method);
-    const seedRow = SEED_ROW_OF[m.method] ?? null;
-    if (!model && !seedRow) continue;
+  for (const { m, model, head } of methodRows(t.methods, t.models)) {
     rows.push({
       ...numberFailures(failures, m, model?.sanity?.checks ?? [], t.eps),
-      method: m.method,
-      display: m.display,
-      status: model ? 'zoo' : 'seed only',
-      seedRow,
-      card: model?.cardPath ?? null,
+      ...head,
       cached: model ? model.cached : null,
       ours: t.eps.map((_, j) => model?.values[j] ?? null),
       autoattack: t.autoattack ? t.eps.map((_, j) => model?.autoattack?.values[j] ?? null) : null,

@@ -11,17 +11,19 @@
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
 import { lineChart, type Series } from '../report/plot.ts';
-import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
+import { SEED_ROW_OF } from './seedTable.ts';
 import {
   epsText,
   fmtEps,
   htmlList,
   methodCellHtml,
+  methodRows,
   missingSection,
   provenanceMd,
   rowName,
   tableJson,
   versionsText,
+  type MethodRowHead,
 } from './tableRender.ts';
 import { SEED_TABLE3, seedTau } from './seedTable3.ts';
 import { sameEps, type RobustRun } from './robustRecord.ts';
@@ -58,12 +60,7 @@ export interface Table3Input {
 }
 
 /** A row: a method, our mean and median tau and counted examples per eps, and the paper's tau. */
-export interface Table3Row {
-  method: string;
-  display: string;
-  status: 'zoo' | 'seed only';
-  seedRow: SeedRow | null;
-  card: string | null;
+export interface Table3Row extends MethodRowHead {
   mean: (number | null)[];
   median: (number | null)[];
   counted: (number | null)[];
@@ -209,17 +206,10 @@ export function findings3(eps: number[], ours: Lookup): Finding3[] {
 /** Assembles Table 3: one row per zoo model, one per method the paper has but the zoo lacks. */
 export function buildZooTable3(t: Table3Input): ZooTable3 {
   const rows: Table3Row[] = [];
-  for (const m of t.methods) {
-    const model = t.models.find((x) => x.method === m.method);
-    const seedRow = SEED_ROW_OF[m.method] ?? null;
-    if (!model && !seedRow) continue;
+  for (const { m, model, head } of methodRows(t.methods, t.models)) {
     const cell = (j: number) => model?.cells[j] ?? null;
     rows.push({
-      method: m.method,
-      display: m.display,
-      status: model ? 'zoo' : 'seed only',
-      seedRow,
-      card: model?.cardPath ?? null,
+      ...head,
       mean: t.eps.map((_, j) => cell(j)?.tauMean ?? null),
       median: t.eps.map((_, j) => cell(j)?.tauMedian ?? null),
       counted: t.eps.map((_, j) => cell(j)?.counted ?? null),

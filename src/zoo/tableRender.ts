@@ -1,11 +1,48 @@
 /**
- * Rendering the zoo tables share (Table 1, zoo/table.ts; Table 3, zoo/table3.ts; open to the other
- * tables): budgets and versions as text, the method cell of a row, the Markdown provenance block,
- * HTML lists and the "missing from the zoo" section, and the JSON form.
+ * What the zoo tables share (Table 1, zoo/table.ts; Table 3, zoo/table3.ts; open to the other
+ * tables): which methods are rows and how a row opens, budgets and versions as text, the method cell
+ * of a row, the Markdown provenance block, HTML lists and the "missing from the zoo" section, and the
+ * JSON form.
  *
  *   provenanceMd({ data, command, versions, seed }, ['- attack: ...'], modelLines); // '### Provenance', ...
  */
 import { escapeHtml } from '../report/html.ts';
+import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
+import type { ZooMethod } from './zoo.ts';
+
+/** How every zoo table's row opens: the method, whether the zoo has a model of it, the seed's row. */
+export interface MethodRowHead {
+  method: string;
+  display: string;
+  /** `zoo`: a model of ours; `seed only`: the paper has the row, the zoo has no model. */
+  status: 'zoo' | 'seed only';
+  seedRow: SeedRow | null;
+  /** The model's card, for zoo rows. */
+  card: string | null;
+}
+
+/**
+ * A zoo table's rows, in the order of `methods`: one per method with a model in `models` (matched by
+ * method), one per method the paper has but the zoo lacks; each with its model and its row's head.
+ */
+export function methodRows<M extends { method: string; cardPath: string }>(
+  methods: readonly ZooMethod[],
+  models: readonly M[],
+): { m: ZooMethod; model: M | undefined; head: MethodRowHead }[] {
+  const rows: { m: ZooMethod; model: M | undefined; head: MethodRowHead }[] = [];
+  for (const m of methods) {
+    const model = models.find((x) => x.method === m.method);
+    const seedRow = SEED_ROW_OF[m.method] ?? null;
+    if (!model && !seedRow) continue;
+    const status = model ? 'zoo' : 'seed only';
+    rows.push({
+      m,
+      model,
+      head: { method: m.method, display: m.display, status, seedRow, card: model?.cardPath ?? null },
+    });
+  }
+  return rows;
+}
 
 /** A budget as text: 4 significant digits, no trailing zeros (8/255 → 0.03137). */
 export const fmtEps = (e: number) => String(Number(e.toPrecision(4)));

