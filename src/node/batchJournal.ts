@@ -24,7 +24,11 @@ import type { AttackRunner } from '../metrics/robustTypes.ts';
 import { decodeOut, encodeOut, sha256Hex, type EncodedOut } from '../sweep/jobs.ts';
 import { stableJson } from '../sweep/plan.ts';
 import { writeFileAtomic } from './fsio.ts';
+import { mapConcurrent } from './pool.ts';
 import { modelHash } from './sweepJob.ts';
+
+/** The folder, inside a model's, that holds the journals of its cells in progress. */
+export const JOURNAL_FOLDER = '.advlens-journal';
 
 /** Where a journal lives and what it is for. */
 export interface JournalOptions {
@@ -35,6 +39,8 @@ export interface JournalOptions {
   /** The data as the user named it (with `limit`), also part of every entry's name. */
   data: string;
   limit?: number;
+  /** Items run at once (default 1: right for a runner in this thread; a pool's: 2 per worker). */
+  concurrency?: number;
 }
 
 /** The entry's name of `item` on `data`: a SHA-256 of the model, the data and its examples, and the item. */
@@ -80,21 +86,29 @@ export async function journalRunner(inner: AttackRunner, o: JournalOptions): Pro
     const missing = items.flatMap((_, i) => (outs[i] ? [] : [i]));
     if (missing.length) {
       fs.mkdirSync(o.dir, { recursive: true });
-      // One item per call, all at once (the pool keeps its own limit), so that each batch is
-      // written as soon as it finishes, not when the whole step returns.
-      await Promise.all(
-        missing.map(async (i) => {
-          const [out] = await inner([items[i]], data, done);
-          writeFileAtomic(file(i), JSON.stringify(encodeOut(out)));
-          outs[i] = out;
-        }),
-      );
+      // One item per call, `concurrency` calls at a time (the pool's width; 1 for a runner in this
+      // thread), each written as soon as it is back: a stop loses only the items in flight.
+      await mapConcurrent(missing, o.concurrency ?? 1, async (i) => {
+        const [out] = await inner([items[i]], data, done);
+        writeFileAtomic(file(i), JSON.stringify(encodeOut(out)));
+        outs[i] = out;
+      });
     }
     return outs as NonNullable<(typeof outs)[number]>[];
   };
 }
 
-/** Removes a journal's folder (its measurement is recorded); nothing when there is none. */
+/**
+ * Removes a journal's folder (its measurement is recorded), and its parent when that is a model's
+ * {@link JOURNAL_FOLDER} left empty (no cell in progress); nothing when there is none.
+ */
 export function clearJournal(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+  const parent = path.dirname(path.resolve(dir));
+  if (
+    path.basename(parent) === JOURNAL_FOLDER &&
+    fs.existsSync(parent) &&
+    fs.readdirSync(parent).length === 0
+  )
+    fs.rmdirSync(parent);
 }

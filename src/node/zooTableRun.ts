@@ -26,7 +26,7 @@ import {
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
 import { localAttackRunner, robustnessAsync } from '../metrics/robustness.ts';
 import type { AttackRunner } from '../metrics/robustTypes.ts';
-import { clearJournal, journalRunner } from './batchJournal.ts';
+import { clearJournal, journalRunner, JOURNAL_FOLDER } from './batchJournal.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { cellKey, cellMatches, parseCellRecord, readCellRecord, type CellRecord } from '../zoo/cellRecord.ts';
@@ -301,11 +301,17 @@ async function autoattackCells(
     // With --record, each batch of a cell is journaled in the model's folder as it finishes, so a
     // run stopped part way resumes batch by batch (node/batchJournal.ts); cleared once recorded.
     const journal = (x: number) =>
-      path.join(e.dir, '.advlens-journal', `${aaColumn(x)}@${o.data}`.replace(/[^A-Za-z0-9._-]/g, '_'));
+      path.join(e.dir, JOURNAL_FOLDER, `${aaColumn(x)}@${o.data}`.replace(/[^A-Za-z0-9._-]/g, '_'));
     const runnerFor = async (x: number, pool: WorkerPool | null): Promise<AttackRunner> => {
       const inner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localAttackRunner(c);
       return o.record
-        ? journalRunner(inner, { dir: journal(x), model: e.dir, data: o.data, limit: data.size })
+        ? journalRunner(inner, {
+            dir: journal(x),
+            model: e.dir,
+            data: o.data,
+            limit: data.size,
+            concurrency: pool ? 2 * pool.size : 1,
+          })
         : inner;
     };
     // PGD-200 at budget x on exactly these images, as the table measures it on its images.
