@@ -24,6 +24,7 @@ import type { AttackRunner } from '../metrics/robustTypes.ts';
 import { decodeOut, encodeOut, sha256Hex, type EncodedOut } from '../sweep/jobs.ts';
 import { stableJson } from '../sweep/plan.ts';
 import { writeFileAtomic } from './fsio.ts';
+import { UserError } from '../errors.ts';
 import { mapConcurrent } from './pool.ts';
 import { modelHash } from './sweepJob.ts';
 
@@ -74,6 +75,8 @@ function readEntry(file: string): EncodedOut | null {
  * once), the others run through `inner` and are written as they come back.
  */
 export async function journalRunner(inner: AttackRunner, o: JournalOptions): Promise<AttackRunner> {
+  if (fs.existsSync(o.dir) && !fs.statSync(o.dir).isDirectory())
+    throw new UserError(`journal ${o.dir} is a file; give a folder (it is created if missing)`);
   const model = await modelHash(o.model);
   return async (items, data, done) => {
     const ids = await Promise.all(items.map((item) => entryId(model, o, data, item)));

@@ -8,6 +8,8 @@ import type { Classifier } from '../models/classifier.ts';
 import { robustnessAsync, type RobustnessOptions, type RobustnessResult } from '../metrics/robustness.ts';
 import { checkWorkers, withPool } from './pool.ts';
 import { poolAttackRunner, type ModelSource } from './poolWorkerTasks.ts';
+import { journalRunner, type JournalOptions } from './batchJournal.ts';
+import { localAttackRunner } from '../metrics/robustness.ts';
 
 /** Options of {@link robustnessOnPool}. */
 export interface RobustnessPoolOptions extends RobustnessOptions {
@@ -17,6 +19,11 @@ export interface RobustnessPoolOptions extends RobustnessOptions {
   workers?: number;
   /** No more threads than there are batches to attack (the caller knows how many). */
   maxWorkers?: number;
+  /**
+   * Keep each batch's outcome in this journal as it finishes and answer batches already there
+   * (node/batchJournal.ts): a run stopped part way resumes, with the numbers of an uninterrupted one.
+   */
+  journal?: Omit<JournalOptions, 'model' | 'concurrency'>;
 }
 
 /** Runs the robustness evaluation on a pool; answers its result and the number of workers used. */
@@ -25,13 +32,14 @@ export async function robustnessOnPool(
   data: Dataset,
   o: RobustnessPoolOptions,
 ): Promise<{ result: RobustnessResult; workers: number }> {
-  const { source, workers: asked, maxWorkers, ...options } = o;
+  const { source, workers: asked, maxWorkers, journal, ...options } = o;
   const workers = Math.max(1, Math.min(checkWorkers(asked), maxWorkers ?? Infinity));
-  const result = await withPool(workers, (pool) =>
-    robustnessAsync(model, data, {
-      ...options,
-      runner: pool ? poolAttackRunner(pool, source) : undefined,
-    }),
-  );
+  const result = await withPool(workers, async (pool) => {
+    const inner = pool ? poolAttackRunner(pool, source) : localAttackRunner(model);
+    const runner = journal
+      ? await journalRunner(inner, { ...journal, model: source.dir, concurrency: pool ? 2 * pool.size : 1 })
+      : inner;
+    return robustnessAsync(model, data, { ...options, runner });
+  });
   return { result, workers };
 }

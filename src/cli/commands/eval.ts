@@ -33,6 +33,7 @@ interface EvalCliOptions extends AttackCliOptions {
   record?: boolean;
   preset?: string;
   workers?: number;
+  journal?: string;
   transform?: TransformSpec[];
   styleModels?: string;
   paintings?: string;
@@ -68,6 +69,10 @@ export function registerEval(self: Command, program: Command): void {
       parseEpsList,
     )
     .option('--csv', 'with --attack: CSV on stdout')
+    .option(
+      '--journal <dir>',
+      'with --attack: keep each attacked batch in DIR as it finishes; the same command run again after a stop resumes there, with the numbers of an uninterrupted run (entries are named by a hash of the weights, images and settings; delete DIR when done)',
+    )
     .option('--report <dir>', 'with --attack: write an HTML report (plot, table, checks, examples) there')
     .option(
       '--examples <n>',
@@ -117,9 +122,9 @@ export function registerEval(self: Command, program: Command): void {
         );
     }
     if (!o.attack) {
-      const stray = (['eps', 'csv', 'report', 'target', 'steps', 'stepSize', 'workers'] as const).filter(
-        (k) => o[k] !== undefined,
-      );
+      const stray = (
+        ['eps', 'csv', 'report', 'target', 'steps', 'stepSize', 'workers', 'journal'] as const
+      ).filter((k) => o[k] !== undefined);
       if (stray.length)
         throw new UserError(`--${stray[0].replace(/[A-Z]/g, (m) => '-' + m.toLowerCase())} needs --attack`);
     }

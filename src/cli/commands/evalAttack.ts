@@ -30,6 +30,8 @@ export interface EvalAttackCliOptions extends AttackCliOptions {
   preset?: string;
   /** Worker threads attacking batches in parallel (default: the number of cores; 1: in process). */
   workers?: number;
+  /** Keep each attacked batch in this folder and resume from it (node/batchJournal.ts). */
+  journal?: string;
 }
 
 const CSV_HEAD = [
@@ -78,6 +80,7 @@ export async function evalWithAttacks(
       workers: o.workers,
       // No more threads than the main phase has batches to attack.
       maxWorkers: o.attack.length * eps.length * Math.ceil(data.size / o.batchSize),
+      ...(o.journal ? { journal: { dir: o.journal, data: o.data, limit: data.size } } : {}),
     }));
   } finally {
     bar.stop();
