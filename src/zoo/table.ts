@@ -9,6 +9,7 @@
  *   process.stdout.write(zooTableMarkdown(t));
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
+import { lineChart, type Series } from '../report/plot.ts';
 import {
   epsText,
   fmtEps,
@@ -548,6 +549,45 @@ function methodWithMarker(r: ZooTableRow) {
 }
 
 /** The table as a standalone HTML page (report style, provenance block at the end). */
+/** Accuracy against eps, one line per row with values in `values` (every row, so colours match across charts). */
+function accuracyChart(
+  t: ZooTable,
+  values: (r: ZooTableRow) => (number | null)[] | null,
+  yLabel: string,
+): string {
+  const series: Series[] = t.rows.map((r) => {
+    const points = t.eps.flatMap((e, j): [number, number][] => {
+      const v = values(r)?.[j] ?? null;
+      return v === null ? [] : [[e, v]];
+    });
+    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (-)'}`, points };
+  });
+  return lineChart(series, { xLabel: 'eps (L-inf)', yLabel });
+}
+
+/** The plots of the table: ours and the paper's accuracy against eps, and AutoAttack's where measured. */
+function zooTablePlots(t: ZooTable): { title: string; html: string }[] {
+  const has = (f: (r: ZooTableRow) => (number | null)[] | null) =>
+    t.rows.some((r) => (f(r) ?? []).some((v) => v !== null));
+  const out: { title: string; html: string }[] = [];
+  if (has((r) => r.ours))
+    out.push({
+      title: 'Accuracy against eps: ours (PGD-200)',
+      html: accuracyChart(t, (r) => r.ours, 'PGD-200 accuracy'),
+    });
+  if (has((r) => r.autoattack))
+    out.push({
+      title: 'Accuracy against eps: ours (AutoAttack)',
+      html: accuracyChart(t, (r) => r.autoattack, 'AutoAttack accuracy'),
+    });
+  if (has((r) => r.seed))
+    out.push({
+      title: 'Accuracy against eps: the paper (PGD-200)',
+      html: accuracyChart(t, (r) => r.seed, 'PGD-200 accuracy'),
+    });
+  return out;
+}
+
 export function zooTableHtml(t: ZooTable): string {
   const table = htmlTable(
     ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],
@@ -562,6 +602,7 @@ export function zooTableHtml(t: ZooTable): string {
           : 'Accuracy under PGD-200, ours (paper)',
         html: `<p>${escapeHtml(setupLine(t) + aaSetupLine(t) + sanitySetupLine(t))}</p>\n${table}`,
       },
+      ...zooTablePlots(t),
       ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
       { title: t.question, html: htmlList(t.ordering.map(orderingLine)) },
       ...(t.provenance.autoattack

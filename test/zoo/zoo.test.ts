@@ -253,6 +253,20 @@ test('the Markdown table has one row per zoo model plus marked seed-only rows, e
   const html = zooTableHtml(t);
   assert.match(html, /<td>0\.990 \(1\.000\)<\/td>/);
   assert.match(html, /How these numbers were produced/);
+  // Plots: ours and the paper's accuracy against eps (no AutoAttack column, no AutoAttack plot).
+  assert.match(html, /Accuracy against eps: ours \(PGD-200\)/);
+  assert.match(html, /Accuracy against eps: the paper \(PGD-200\)/);
+  assert.doesNotMatch(html, /Accuracy against eps: ours \(AutoAttack\)/);
+  assert.equal(html.match(/<svg/g)?.length, 2);
+  // Ours: Normal's line through (0, 0.99) and (0.3, 0.01); FGSM in the legend; a seed-only row marked (-).
+  const ours = html.slice(
+    html.indexOf('<h2 id="accuracy-against-eps-ours-pgd-200"'),
+    html.indexOf('<h2 id="accuracy-against-eps-the-paper-pgd-200"'),
+  );
+  assert.match(ours, /<svg/);
+  assert.match(ours, />Normal</);
+  assert.match(ours, />FGSM</);
+  assert.match(ours, />Adv \(-\)</);
 });
 
 test('listZoo reads cards without weights: headline numbers, wrong-method warnings, in-progress and missing members', (t) => {
