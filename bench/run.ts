@@ -47,6 +47,7 @@ import { MODEL_NAMES, TORCH_MODEL_KEY, type ModelName } from './suite/models.ts'
 import { spawnSync } from 'node:child_process';
 import { parallelWorkloads, POOL_TASKS } from './suite/parallel.ts';
 import { createPool } from '../src/node/pool.ts';
+import { pairedRatios, roundsText } from './suite/ratios.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = path.resolve(here, '..', '..', 'shared');
@@ -319,6 +320,12 @@ interface ModelComparison {
   torchN: number | null;
   torchNPeakRssMB: number | null;
   ratioWorkersN: number | null;
+  /**
+   * Round by round (advlens's round r over torch's round r, run minutes apart): the spread of the
+   * ratio on a machine whose speed drifts, next to the ratio of the medians. Empty with one round.
+   */
+  ratio1Rounds: number[];
+  ratioWorkersNRounds: number[];
 }
 const models = Object.fromEntries(
   [...modelRounds].map(([m, mr]) => {
@@ -346,6 +353,12 @@ const models = Object.fromEntries(
         torchN: b,
         torchNPeakRssMB: med(tN.map((t) => t.peakRssMB)),
         ratioWorkersN: p !== null && b ? p / b : null,
+        ratio1Rounds: pairedRatios(r.roundsImagesPerSec, t1, r.torchKey),
+        ratioWorkersNRounds: pairedRatios(
+          par.find((x) => x.name === r.name)?.roundsImagesPerSec,
+          tN,
+          r.torchKey,
+        ),
       };
     });
     const tensorsOk =
@@ -658,10 +671,12 @@ function textReport(): string {
           'torch 1 thread',
           'RSS MiB',
           'ratio',
+          'per round',
           `advlens ${workers} workers`,
           `torch ${threadsAll} threads`,
           'RSS MiB',
           'ratio',
+          'per round',
         ],
         v.comparison.map((c) => [
           c.workload,
@@ -670,10 +685,12 @@ function textReport(): string {
           fmtRate(c.torch1),
           c.torch1PeakRssMB === null ? '-' : c.torch1PeakRssMB.toFixed(0),
           fmtRatio(c.ratio1),
+          roundsText(c.ratio1Rounds),
           fmtRate(c.advlensWorkers),
           fmtRate(c.torchN),
           c.torchNPeakRssMB === null ? '-' : c.torchNPeakRssMB.toFixed(0),
           fmtRatio(c.ratioWorkersN),
+          roundsText(c.ratioWorkersNRounds),
         ]),
         1,
       ),
@@ -683,7 +700,7 @@ function textReport(): string {
   }
   out.push(
     Object.keys(models).length
-      ? "img/s: images per second (median call, median of rounds). advlens RSS: the peak of the model's own process after the workload; torch RSS: the peak of its whole run of the model."
+      ? "img/s: images per second (median call, median of rounds). advlens RSS: the peak of the model's own process after the workload; torch RSS: the peak of its whole run of the model. per round: each round's advlens over the same round's torch, in order (how far the machine's drift moves the ratio)."
       : '',
   );
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
