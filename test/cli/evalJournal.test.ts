@@ -43,7 +43,12 @@ test("eval --attack --journal: batches are kept and read back (a doctored entry 
     assert.equal(first.code, 0, first.stderr);
     const entries = fs.readdirSync(journal).filter((f) => f.endsWith('.json'));
     assert.equal(entries.length, 2, 'two batches of 10 at one eps');
+    assert.match(
+      first.stderr,
+      /journal .*j \(0 batches there\); if this run stops, run the same command to resume/,
+    );
     const again = await advlensHere([...args, '--journal', journal]);
+    assert.match(again.stderr, /\(2 batches there\)/);
     assert.deepEqual(untimed(again.stdout), untimed(first.stdout), 'read back: the same numbers');
     // Doctor the entries: every prediction a class no image has. Read back, the robust accuracy is 0.
     for (const f of entries) {

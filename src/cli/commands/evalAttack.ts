@@ -10,6 +10,7 @@ import { attackOptionsFrom, type AttackCliOptions } from '../attackOptions.ts';
 import { progressBar } from '../progress.ts';
 import { autoAttackRowSummary } from '../../attacks/autoattack.ts';
 import { pct, textTable } from '../table.ts';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export { metricsText };
@@ -66,6 +67,16 @@ export async function evalWithAttacks(
   const t0 = performance.now();
   let r: RobustnessResult;
   let workers: number;
+  if (o.journal) {
+    // Said up front: a stop (Ctrl-C, a kill) keeps the finished batches, and how to go on.
+    const held =
+      fs.existsSync(o.journal) && fs.statSync(o.journal).isDirectory()
+        ? fs.readdirSync(o.journal).filter((f) => f.endsWith('.json')).length
+        : 0;
+    process.stderr.write(
+      `advlens eval: journal ${o.journal} (${held} batch${held === 1 ? '' : 'es'} there); if this run stops, run the same command to resume\n`,
+    );
+  }
   try {
     ({ result: r, workers } = await robustnessOnPool(model, data, {
       attacks: o.attack,
