@@ -5,11 +5,16 @@
  */
 import type { Dataset } from '../data/dataset.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { robustnessAsync, type RobustnessOptions, type RobustnessResult } from '../metrics/robustness.ts';
-import { checkWorkers, withPool } from './pool.ts';
+import {
+  localAttackRunner,
+  robustnessAsync,
+  type RobustnessOptions,
+  type RobustnessResult,
+} from '../metrics/robustness.ts';
+import { checkWorkers, withPool, type WorkerPool } from './pool.ts';
+import type { AttackRunner } from '../metrics/robustTypes.ts';
 import { poolAttackRunner, type ModelSource } from './poolWorkerTasks.ts';
 import { journalRunner, type JournalOptions } from './batchJournal.ts';
-import { localAttackRunner } from '../metrics/robustness.ts';
 
 /** Options of {@link robustnessOnPool}. */
 export interface RobustnessPoolOptions extends RobustnessOptions {
@@ -34,12 +39,25 @@ export async function robustnessOnPool(
 ): Promise<{ result: RobustnessResult; workers: number }> {
   const { source, workers: asked, maxWorkers, journal, ...options } = o;
   const workers = Math.max(1, Math.min(checkWorkers(asked), maxWorkers ?? Infinity));
-  const result = await withPool(workers, async (pool) => {
-    const inner = pool ? poolAttackRunner(pool, source) : localAttackRunner(model);
-    const runner = journal
-      ? await journalRunner(inner, { ...journal, model: source.dir, concurrency: pool ? 2 * pool.size : 1 })
-      : inner;
-    return robustnessAsync(model, data, { ...options, runner });
-  });
+  const result = await withPool(workers, async (pool) =>
+    robustnessAsync(model, data, { ...options, runner: await attackRunnerFor(model, pool, source, journal) }),
+  );
   return { result, workers };
+}
+
+/**
+ * The runner of a robustness evaluation: on `pool` (each worker loading the model from `source`) or,
+ * without one, in this thread; with `journal`, each batch kept there as it finishes and read back on
+ * a later run (node/batchJournal.ts), as many at once as the pool runs.
+ */
+export async function attackRunnerFor(
+  model: Classifier,
+  pool: WorkerPool | null,
+  source: ModelSource,
+  journal?: Omit<JournalOptions, 'model' | 'concurrency'>,
+): Promise<AttackRunner> {
+  const inner = pool ? poolAttackRunner(pool, source) : localAttackRunner(model);
+  return journal
+    ? journalRunner(inner, { ...journal, model: source.dir, concurrency: pool ? 2 * pool.size : 1 })
+    : inner;
 }

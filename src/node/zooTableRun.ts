@@ -24,9 +24,9 @@ import {
   type RobustRecord,
 } from '../zoo/robustRecord.ts';
 import { buildZooTable, type TableAutoAttack, type TableModel, type ZooTable } from '../zoo/table.ts';
-import { localAttackRunner, robustnessAsync } from '../metrics/robustness.ts';
-import type { AttackRunner } from '../metrics/robustTypes.ts';
-import { clearJournal, journalRunner, JOURNAL_FOLDER } from './batchJournal.ts';
+import { robustnessAsync } from '../metrics/robustness.ts';
+import { clearJournal, JOURNAL_FOLDER } from './batchJournal.ts';
+import { attackRunnerFor } from './robustnessPool.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { cellKey, cellMatches, parseCellRecord, readCellRecord, type CellRecord } from '../zoo/cellRecord.ts';
@@ -302,18 +302,13 @@ async function autoattackCells(
     // run stopped part way resumes batch by batch (node/batchJournal.ts); cleared once recorded.
     const journal = (x: number) =>
       path.join(e.dir, JOURNAL_FOLDER, `${aaColumn(x)}@${o.data}`.replace(/[^A-Za-z0-9._-]/g, '_'));
-    const runnerFor = async (x: number, pool: WorkerPool | null): Promise<AttackRunner> => {
-      const inner = pool ? poolAttackRunner(pool, { dir: e.dir }) : localAttackRunner(c);
-      return o.record
-        ? journalRunner(inner, {
-            dir: journal(x),
-            model: e.dir,
-            data: o.data,
-            limit: data.size,
-            concurrency: pool ? 2 * pool.size : 1,
-          })
-        : inner;
-    };
+    const runnerFor = (x: number, pool: WorkerPool | null) =>
+      attackRunnerFor(
+        c,
+        pool,
+        { dir: e.dir },
+        o.record ? { dir: journal(x), data: o.data, limit: data.size } : undefined,
+      );
     // PGD-200 at budget x on exactly these images, as the table measures it on its images.
     const pgdOn = async (x: number, pool: WorkerPool | null): Promise<Pgd200SameImages> => {
       const t0 = performance.now();
