@@ -109,23 +109,26 @@ function modelLines(t: StudyTable): string[] {
     if (r.status !== 'present')
       return `${r.member}: not trained yet (${r.reason ?? ''})${r.train ? `; train with \`${r.train}\`` : ''}`;
     // Cells from one run (same state, command and data) share a line, with the span of their times.
-    const groups = new Map<string, { cols: string[]; times: string[] }>();
+    const groups = new Map<string, { state: string; rest: string; cols: string[]; times: string[] }>();
     r.cells.forEach((c, j) => {
       const timed = c.state === 'measured' || c.state === 'card';
-      const k = timed
-        ? `${c.state === 'card' ? 'read from the card' : 'measured'}: by \`${c.command}\` on ${c.examples} images of ${c.data}`
-        : `${c.state}${c.note ? ` (${c.note})` : ''}`;
-      const g = groups.get(k) ?? { cols: [], times: [] };
+      const state = timed ? (c.state === 'card' ? 'read from the card' : 'measured') : c.state;
+      const rest = timed
+        ? ` by \`${c.command}\` on ${c.examples} images of ${c.data}`
+        : c.note
+          ? ` (${c.note})`
+          : '';
+      const g = groups.get(state + rest) ?? { state, rest, cols: [], times: [] };
       g.cols.push(t.columns[j].label);
       if (timed && c.measuredAt) g.times.push(c.measuredAt);
-      groups.set(k, g);
+      groups.set(state + rest, g);
     });
     const span = (times: string[]) => {
       if (!times.length) return '';
       const sorted = [...times].sort();
       return sorted[0] === sorted.at(-1) ? ` at ${sorted[0]}` : ` from ${sorted[0]} to ${sorted.at(-1)}`;
     };
-    return `${r.member} (${r.card}): ${[...groups].map(([k, g]) => `${g.cols.join(', ')}: ${k.replace(/^(read from the card|measured): /, `$1${span(g.times)} `)}`).join('; ')}${r.sanity ? sanityModelText(r.sanity) : ''}`;
+    return `${r.member} (${r.card}): ${[...groups.values()].map((g) => `${g.cols.join(', ')}: ${g.state}${span(g.times)}${g.rest}`).join('; ')}${r.sanity ? sanityModelText(r.sanity) : ''}`;
   });
 }
 
