@@ -9,8 +9,9 @@
  *   process.stdout.write(zooTableMarkdown(t));
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
-import { lineChart, type Series } from '../report/plot.ts';
+import { lineChart } from '../report/plot.ts';
 import {
+  epsSeries,
   epsText,
   fmtEps,
   htmlList,
@@ -548,21 +549,13 @@ function methodWithMarker(r: ZooTableRow) {
   return typeof c === 'string' ? c + mark : { html: c.html + escapeHtml(mark) };
 }
 
-/** The table as a standalone HTML page (report style, provenance block at the end). */
-/** Accuracy against eps, one line per row with values in `values` (every row, so colours match across charts). */
+/** Accuracy against eps, one line per row with values in `values`. */
 function accuracyChart(
   t: ZooTable,
   values: (r: ZooTableRow) => (number | null)[] | null,
   yLabel: string,
 ): string {
-  const series: Series[] = t.rows.map((r) => {
-    const points = t.eps.flatMap((e, j): [number, number][] => {
-      const v = values(r)?.[j] ?? null;
-      return v === null ? [] : [[e, v]];
-    });
-    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (-)'}`, points };
-  });
-  return lineChart(series, { xLabel: 'eps (L-inf)', yLabel });
+  return lineChart(epsSeries(t.rows, t.eps, values), { xLabel: 'eps (L-inf)', yLabel });
 }
 
 /** The plots of the table: ours and the paper's accuracy against eps, and AutoAttack's where measured. */
@@ -588,6 +581,7 @@ function zooTablePlots(t: ZooTable): { title: string; html: string }[] {
   return out;
 }
 
+/** The table as a standalone HTML page (report style, provenance block at the end). */
 export function zooTableHtml(t: ZooTable): string {
   const table = htmlTable(
     ['method', ...t.eps.map((e, j) => (j === 0 ? `eps ${fmtEps(e)}` : fmtEps(e)))],

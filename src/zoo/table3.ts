@@ -10,9 +10,10 @@
  *   process.stdout.write(zooTable3Markdown(t));
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
-import { lineChart, type Series } from '../report/plot.ts';
+import { lineChart } from '../report/plot.ts';
 import { SEED_ROW_OF } from './seedTable.ts';
 import {
+  epsSeries,
   epsText,
   fmtEps,
   htmlList,
@@ -308,13 +309,7 @@ export function zooTable3Json(t: ZooTable3): string {
 /** Tau against eps, one line per method with values, from `values` (ours or the paper's). */
 function tauChart(t: ZooTable3, values: (r: Table3Row) => (number | null)[]): string {
   // Every row in both charts, so a method has the same colour in ours and the paper's.
-  const series: Series[] = t.rows.map((r) => {
-    const points = t.eps.flatMap((e, j): [number, number][] => {
-      const v = values(r)[j];
-      return v === null ? [] : [[e, v]];
-    });
-    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (-)'}`, points };
-  });
+  const series = epsSeries(t.rows, t.eps, values);
   const lo = Math.min(0, ...series.flatMap((s) => s.points.map((p) => p[1])));
   return lineChart(series, {
     xLabel: 'eps (L-inf)',

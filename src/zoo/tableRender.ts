@@ -7,6 +7,7 @@
  *   provenanceMd({ data, command, versions, seed }, ['- attack: ...'], modelLines); // '### Provenance', ...
  */
 import { escapeHtml } from '../report/html.ts';
+import type { Series } from '../report/plot.ts';
 import { SEED_ROW_OF, type SeedRow } from './seedTable.ts';
 import type { ZooMethod } from './zoo.ts';
 
@@ -111,3 +112,21 @@ export function provenanceMd(p: TableProvenanceBase, own: string[], models: stri
 
 /** A table as JSON (the table object, 2-space indented, newline-terminated). */
 export const tableJson = (t: unknown): string => JSON.stringify(t, null, 2) + '\n';
+
+/**
+ * One line per row against eps, from `values` (null: no value there): every row, so that a method has
+ * the same colour in each chart of a table; a row with no value at all is named with " (-)".
+ */
+export function epsSeries<R extends MethodRowHead>(
+  rows: R[],
+  eps: number[],
+  values: (r: R) => (number | null)[] | null,
+): Series[] {
+  return rows.map((r) => {
+    const points = eps.flatMap((e, j): [number, number][] => {
+      const v = values(r)?.[j] ?? null;
+      return v === null ? [] : [[e, v]];
+    });
+    return { name: `${r.seedRow ?? r.display}${points.length ? '' : ' (-)'}`, points };
+  });
+}
