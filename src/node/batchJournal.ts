@@ -101,6 +101,13 @@ export async function journalRunner(inner: AttackRunner, o: JournalOptions): Pro
   };
 }
 
+/** How many batches a journal folder holds (0 when there is none). */
+export function journalSize(dir: string): number {
+  return fs.existsSync(dir) && fs.statSync(dir).isDirectory()
+    ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).length
+    : 0;
+}
+
 /**
  * Removes a journal's folder (its measurement is recorded), and its parent when that is a model's
  * {@link JOURNAL_FOLDER} left empty (no cell in progress); nothing when there is none.

@@ -3,6 +3,7 @@ import type { Classifier } from '../../models/classifier.ts';
 import type { RobustnessResult } from '../../metrics/robustness.ts';
 import { modelDir } from '../../node/models.ts';
 import { robustnessOnPool } from '../../node/robustnessPool.ts';
+import { journalSize } from '../../node/batchJournal.ts';
 import { nodeImageEncoder, writeReportFiles } from '../../node/reportFiles.ts';
 import { metricsText, robustnessReport } from '../../report/robustness.ts';
 import { commandLine, provenance as buildProvenance } from '../../report/provenance.ts';
@@ -10,7 +11,6 @@ import { attackOptionsFrom, type AttackCliOptions } from '../attackOptions.ts';
 import { progressBar } from '../progress.ts';
 import { autoAttackRowSummary } from '../../attacks/autoattack.ts';
 import { pct, textTable } from '../table.ts';
-import fs from 'node:fs';
 import path from 'node:path';
 
 export { metricsText };
@@ -69,10 +69,7 @@ export async function evalWithAttacks(
   let workers: number;
   if (o.journal) {
     // Said up front: a stop (Ctrl-C, a kill) keeps the finished batches, and how to go on.
-    const held =
-      fs.existsSync(o.journal) && fs.statSync(o.journal).isDirectory()
-        ? fs.readdirSync(o.journal).filter((f) => f.endsWith('.json')).length
-        : 0;
+    const held = journalSize(o.journal);
     process.stderr.write(
       `advlens eval: journal ${o.journal} (${held} batch${held === 1 ? '' : 'es'} there); if this run stops, run the same command to resume\n`,
     );
