@@ -1,4 +1,4 @@
-// Builds src/engine/kernels/winograd.c and simd.c into src/engine/kernels/winogradWasm.ts (the module as
+// Builds src/engine/kernels/winograd.c, simd.c and patches.c into src/engine/kernels/winogradWasm.ts (the module as
 // base64, so that Node and browsers load it without a file or a fetch). Needs clang and wasm-ld
 // (Debian: apt-get install clang lld). `node scripts/build-wasm.mjs --check` exits 1 when the
 // committed module differs from a fresh build.
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const srcs = ['winograd.c', 'simd.c'].map((f) => path.join(root, 'src/engine/kernels', f));
+const srcs = ['winograd.c', 'simd.c', 'patches.c'].map((f) => path.join(root, 'src/engine/kernels', f));
 const dst = path.join(root, 'src/engine/kernels/winogradWasm.ts');
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-wasm-')), 'winograd.wasm');
 execFileSync('clang', [

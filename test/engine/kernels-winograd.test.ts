@@ -130,7 +130,7 @@ const CASES: [
   [2, 8, 8, 3, 8, 'same', 1, 3, false], // 3 input channels: stock
   [2, 8, 8, 4, 10, 'same', 1, 3, false], // 10 output channels: stock
   [2, 8, 8, 4, 8, 'valid', 1, 3, false],
-  [2, 9, 9, 4, 8, 'same', 2, 3, false],
+  [2, 9, 9, 4, 8, 'same', 2, 3, true], // stride 2: the module's product of unrolled patches
   [2, 8, 8, 4, 8, 'same', 1, 5, false],
 ];
 

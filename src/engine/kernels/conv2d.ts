@@ -9,6 +9,7 @@ import {
   winogradReady,
   type Epilogue,
 } from './winograd.ts';
+import { convGemm, patchesFit, patchGeometry } from './patches.ts';
 
 interface Attrs {
   activation?: string;
@@ -76,6 +77,8 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
   // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
   // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
+  if (!Array.isArray(a.strides) ? a.strides > 1 : a.strides.some((s) => s > 1))
+    return strided(args, epilogue, bias);
   const padK = !epilogue && k === 3 && winogradFits(c, 8);
   if (kh !== 3 || kw !== 3 || !(conv3x3Fits(c, k) || padK)) return null;
   const info = tf.backend_util.computeConv2DInfo(
@@ -93,6 +96,32 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   const out = backend.makeOutput([n, h, w, k], 'float32');
   const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
   conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, ep ?? undefined, f32(backend, out));
+  return out;
+}
+
+/**
+ * A strided convolution (a ResNet's downsampling layers) by the module's product of unrolled patches
+ * (patches.c), or null when its channels do not fit (input channels a multiple of 4, output of 8) or
+ * it has dilations: about 2x XNNPACK's direct convolution here on ResNet-20's.
+ */
+function strided(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo): tf.TensorInfo | null {
+  const backend = args.backend as BackendWasm;
+  const x = input(args.inputs, 'x');
+  const filter = input(args.inputs, 'filter');
+  const a = args.attrs as unknown as Attrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const g = patchGeometry(info);
+  if (!g || !patchesFit(g, 'forward')) return null;
+  const out = backend.makeOutput([g.n, g.oh, g.ow, g.k], 'float32');
+  const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
+  convGemm(f32(backend, x), f32(backend, filter), ep ?? undefined, f32(backend, out), g);
   return out;
 }
 

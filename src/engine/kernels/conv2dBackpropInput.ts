@@ -11,7 +11,8 @@ import {
   zeros,
 } from './wasmCalls.ts';
 import { unneededInputShape } from '../unneededGrads.ts';
-import { asInputGradient } from './winograd.ts';
+import { asInputGradient, winogradReady } from './winograd.ts';
+import { convGemmInputGrad, patchesFit, patchGeometry } from './patches.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -68,6 +69,20 @@ export function conv2dBackpropInput({ inputs, backend: b, attrs }: KernelArgs): 
     const hi = size + k - 1 - lo - len;
     return { len, lo, hi };
   };
+  // Strided: the module's product of dy by the filter, then each row back to its patch's pixels
+  // (patches.c); the zero-dilated dy below would do 4x the multiplications at stride 2.
+  const g = sh > 1 || sw > 1 ? patchGeometry(info) : null;
+  if (
+    g &&
+    winogradReady() &&
+    dy.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    patchesFit(g, 'input')
+  ) {
+    const out = backend.makeOutput(inputShape, 'float32');
+    convGemmInputGrad(f32(backend, dy), f32(backend, filter), f32(backend, out), g);
+    return out;
+  }
   const ah = axis(h, oh, sh, kh, info.padInfo.top);
   const aw = axis(w, ow, sw, kw, info.padInfo.left);
 

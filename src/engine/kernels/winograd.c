@@ -8,6 +8,7 @@
 // Built into src/engine/kernels/winogradWasm.ts by `npm run build:wasm` (clang --target=wasm32).
 #include <wasm_simd128.h>
 typedef unsigned long size_t;
+#include "gemm.h"
 
 // The module has no data and imports its memory: the wasm backend's own (so that kernels work on
 // tensors in place, without copies) or, where that cannot be had, a memory of its own. The caller
@@ -39,32 +40,6 @@ __attribute__((export_name("filter_transform"))) void filter_transform(const flo
 
 #define TB 32  // tiles per block
 #define PAD 16 // floats between the filter gradient's point rows (see conv_filter_grad)
-
-// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V,
-// U and Mo are ldv, ldu and ldm floats apart (the transforms keep a tile's points together).
-static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
-  for (int t = 0; t < T; t += 4) {
-    const float *a0 = V + (t + 0) * ldv, *a1 = V + (t + 1) * ldv, *a2 = V + (t + 2) * ldv, *a3 = V + (t + 3) * ldv;
-    for (int k = 0; k < K; k += 8) {
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      const float *b = U + k;
-      for (int c = 0; c < C; c++) {
-        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-        b += ldu;
-        v128_t x0 = wasm_f32x4_splat(a0[c]), x1 = wasm_f32x4_splat(a1[c]), x2 = wasm_f32x4_splat(a2[c]), x3 = wasm_f32x4_splat(a3[c]);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
-      }
-      float *o = Mo + t * ldm + k;
-      wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += ldm;
-      wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); o += ldm;
-      wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); o += ldm;
-      wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31);
-    }
-  }
-}
 
 // V = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile when
 // `repeat`, else are zero), d the 4x4 patch at (2 ty - 1, 2 tx - 1), zeros outside the image.
@@ -157,29 +132,6 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
       }
     }
   }
-}
-
-// dU_p [C][K] += V_p^T [C][Tp] x D_p [Tp][K] (C multiple of 4, K of 8); rows ldv and ldd apart.
-static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU, int Tp, int C, int K) {
-  for (int c = 0; c < C; c += 4)
-    for (int k = 0; k < K; k += 8) {
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int t = 0; t < Tp; t++) {
-        const float *a = V + t * ldv + c;
-        const float *b = D + t * ldd + k;
-        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-        v128_t x0 = wasm_f32x4_splat(a[0]), x1 = wasm_f32x4_splat(a[1]), x2 = wasm_f32x4_splat(a[2]), x3 = wasm_f32x4_splat(a[3]);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
-      }
-      float *o = dU + c * K + k;
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c00)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c01)); o += K;
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c10)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c11)); o += K;
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c20)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c21)); o += K;
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c30)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c31));
-    }
 }
 
 // The filter gradient of conv: dw [3][3][C][K] = sum over tiles of G^T [(B^T d B) . (A dY A^T)] G,

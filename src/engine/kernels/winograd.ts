@@ -32,8 +32,44 @@ type PoolArgs = [
   left: number,
 ];
 
-interface Exports {
+/** A convolution's geometry as patches.c takes it (see {@link PatchGeometry} in patches.ts). */
+type PatchArgs = [
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  k: number,
+  oh: number,
+  ow: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+];
+
+export interface Exports {
   __stack_pointer: WebAssembly.Global;
+  conv_gemm(
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    cols: number,
+    tail: number,
+    ...rest: [...PatchArgs, act: number, alpha: number]
+  ): void;
+  conv_gemm_input_grad(
+    dy: number,
+    w: number,
+    dx: number,
+    wt: number,
+    cols: number,
+    tail: number,
+    ...g: PatchArgs
+  ): void;
+  conv_gemm_filter_grad(x: number, dy: number, dw: number, cols: number, ...g: PatchArgs): void;
   filter_transform(w: number, u: number, c: number, k: number): void;
   filter_transform4(w: number, u: number, c: number, k: number): number;
   conv4(
@@ -320,7 +356,7 @@ export function winogradInPlace(): boolean {
  * backend's heap is used in place; its pointer is taken before any allocation, which can grow the
  * heap and so detach the views (their memory stays where it is). Anything else is copied in and out.
  */
-function callModule(
+export function callModule(
   what: string,
   ins: Float32Array[],
   outs: Float32Array[],

@@ -1,0 +1,56 @@
+// The two register-blocked matrix products of the module's kernels (winograd.c, patches.c): 4 rows by
+// 8 columns of the result in eight SIMD accumulators. Included by each file that uses them.
+#ifndef ADVLENS_GEMM_H
+#define ADVLENS_GEMM_H
+#include <wasm_simd128.h>
+
+// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V,
+// U and Mo are ldv, ldu and ldm floats apart (the transforms keep a tile's points together).
+static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
+  for (int t = 0; t < T; t += 4) {
+    const float *a0 = V + (t + 0) * ldv, *a1 = V + (t + 1) * ldv, *a2 = V + (t + 2) * ldv, *a3 = V + (t + 3) * ldv;
+    for (int k = 0; k < K; k += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      const float *b = U + k;
+      for (int c = 0; c < C; c++) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        b += ldu;
+        v128_t x0 = wasm_f32x4_splat(a0[c]), x1 = wasm_f32x4_splat(a1[c]), x2 = wasm_f32x4_splat(a2[c]), x3 = wasm_f32x4_splat(a3[c]);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      }
+      float *o = Mo + t * ldm + k;
+      wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += ldm;
+      wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); o += ldm;
+      wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); o += ldm;
+      wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31);
+    }
+  }
+}
+
+// dU_p [C][K] += V_p^T [C][Tp] x D_p [Tp][K] (C multiple of 4, K of 8); rows ldv and ldd apart.
+static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU, int Tp, int C, int K) {
+  for (int c = 0; c < C; c += 4)
+    for (int k = 0; k < K; k += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int t = 0; t < Tp; t++) {
+        const float *a = V + t * ldv + c;
+        const float *b = D + t * ldd + k;
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t x0 = wasm_f32x4_splat(a[0]), x1 = wasm_f32x4_splat(a[1]), x2 = wasm_f32x4_splat(a[2]), x3 = wasm_f32x4_splat(a[3]);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      }
+      float *o = dU + c * K + k;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c00)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c01)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c10)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c11)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c20)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c21)); o += K;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c30)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c31));
+    }
+}
+
+#endif

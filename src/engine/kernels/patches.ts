@@ -1,0 +1,160 @@
+/**
+ * The module's convolutions as matrix products over unrolled input patches (patches.c): forward,
+ * input gradient and filter gradient of any 2-D convolution without dilation, NHWC, for the
+ * geometries Winograd does not take. The kernels use them for strided convolutions (a ResNet's
+ * downsampling layers), where XNNPACK's direct convolution ran at about 5 GMAC/s and the input
+ * gradient, a stride-1 convolution of dy with zeros inserted, did 4x the multiplications at stride 2.
+ *
+ *   const g = patchGeometry(info);                  // tf.backend_util.computeConv2DInfo(...)
+ *   if (winogradReady() && patchesFit(g, 'input')) convGemmInputGrad(dy, filter, dx, g);
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { ACTIVATIONS, callModule, type Epilogue } from './winograd.ts';
+
+/** A convolution's geometry: x [n, h, w, c], filter [kh, kw, c, k], y [n, oh, ow, k]. */
+export interface PatchGeometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+}
+
+/** Rows of output positions per block (patches.c's ROWS and ROWS_DW). */
+const ROWS = 32;
+const ROWS_DW = 64;
+
+/** The geometry of a tfjs convolution, or null when it has dilations (the module has none). */
+export function patchGeometry(info: tf.backend_util.Conv2DInfo): PatchGeometry | null {
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    k: info.outChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
+/**
+ * Whether the module's products take this convolution in the given direction: input channels in
+ * multiples of 4 (the patches are copied 4 floats at a time), and for the forward and the filter
+ * gradient output channels in multiples of 8 (the products' columns).
+ */
+export function patchesFit(g: PatchGeometry, direction: 'forward' | 'input' | 'filter'): boolean {
+  const sizes = [g.n, g.h, g.w, g.c, g.k, g.oh, g.ow, g.kh, g.kw];
+  if (!sizes.every((d) => Number.isInteger(d) && d > 0) || g.c % 4 !== 0) return false;
+  return direction === 'input' || g.k % 8 === 0;
+}
+
+function args(g: PatchGeometry) {
+  return [g.n, g.h, g.w, g.c, g.k, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left] as const;
+}
+
+function check(
+  what: string,
+  g: PatchGeometry,
+  direction: 'forward' | 'input' | 'filter',
+  sizes: [Float32Array, number][],
+) {
+  if (!patchesFit(g, direction)) throw new Error(`${what}: ${g.c} -> ${g.k} channels do not fit`);
+  if (sizes.some(([a, n]) => a.length !== n))
+    throw new Error(`${what}: a buffer's size does not match the geometry`);
+}
+
+/**
+ * y [n, oh, ow, k] = the convolution of x [n, h, w, c] by filter [kh, kw, c, k], then the epilogue
+ * (bias per output channel, activation), as {@link conv3x3}'s.
+ */
+export function convGemm(
+  x: Float32Array,
+  filter: Float32Array,
+  epilogue: Epilogue | undefined,
+  y: Float32Array,
+  g: PatchGeometry,
+): void {
+  const p = g.kh * g.kw * g.c;
+  check('convGemm', g, 'forward', [
+    [x, g.n * g.h * g.w * g.c],
+    [filter, p * g.k],
+    [y, g.n * g.oh * g.ow * g.k],
+  ]);
+  const bias = epilogue?.bias;
+  if (bias && bias.length !== g.k) throw new Error('convGemm: the bias needs one value per output channel');
+  const ins = bias ? [x, filter, bias] : [x, filter];
+  const act = epilogue ? ACTIVATIONS.indexOf(epilogue.activation) : 0;
+  callModule('convGemm', ins, [y], [ROWS * p * 4, ROWS * g.k * 4], (m, ptr, [cols, tail]) =>
+    m.conv_gemm(
+      ptr[0],
+      ptr[1],
+      bias ? ptr[2] : 0,
+      ptr[ptr.length - 1],
+      cols,
+      tail,
+      ...args(g),
+      act,
+      epilogue?.alpha ?? 0,
+    ),
+  );
+}
+
+/**
+ * dx [n, h, w, c] = the input gradient of that convolution for dy [n, oh, ow, k]:
+ * dx[n, i, j, ch] = sum over (oh, ow, a, b, o) with i = oh*sh + a - top, j = ow*sw + b - left of
+ * dy[n, oh, ow, o] * filter[a, b, ch, o].
+ */
+export function convGemmInputGrad(
+  dy: Float32Array,
+  filter: Float32Array,
+  dx: Float32Array,
+  g: PatchGeometry,
+): void {
+  const p = g.kh * g.kw * g.c;
+  const p8 = (p + 7) & ~7;
+  check('convGemmInputGrad', g, 'input', [
+    [dy, g.n * g.oh * g.ow * g.k],
+    [filter, p * g.k],
+    [dx, g.n * g.h * g.w * g.c],
+  ]);
+  const scratch = [g.k * p8 * 4, ROWS * p8 * 4, ROWS * g.k * 4];
+  callModule('convGemmInputGrad', [dy, filter], [dx], scratch, (m, [dyp, wp, dxp], [wt, cols, tail]) =>
+    m.conv_gemm_input_grad(dyp, wp, dxp, wt, cols, tail, ...args(g)),
+  );
+}
+
+/**
+ * dw [kh, kw, c, k] = the filter gradient of that convolution for x and dy:
+ * dw[a, b, ch, o] = sum_{n, oh, ow} x[n, oh*sh + a - top, ow*sw + b - left, ch] * dy[n, oh, ow, o].
+ */
+export function convGemmFilterGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  dw: Float32Array,
+  g: PatchGeometry,
+): void {
+  const p = g.kh * g.kw * g.c;
+  check('convGemmFilterGrad', g, 'filter', [
+    [x, g.n * g.h * g.w * g.c],
+    [dy, g.n * g.oh * g.ow * g.k],
+    [dw, p * g.k],
+  ]);
+  callModule('convGemmFilterGrad', [x, dy], [dw], [ROWS_DW * p * 4], (m, [xp, dyp, dwp], [cols]) =>
+    m.conv_gemm_filter_grad(xp, dyp, dwp, cols, ...args(g)),
+  );
+}
