@@ -1,8 +1,10 @@
 /**
- * Why F(4x4, 3x3) is off by default (src/engine/kernels/winograd.ts, setWinogradF4): the input
+ * Whether F(4x4, 3x3) keeps max-pool ties (src/engine/kernels/winograd.ts, setWinogradF4): the input
  * gradient of the PyTorch cross-check's model and images (test/fixtures/torch-attacks.json: the MNIST
  * small CNN, eight test images) by F(2x2) only and with F(4x4) forced, each against the cpu backend:
  * max |difference| / max |gradient| and how many signs differ (FGSM moves exactly those pixels).
+ * Before conv4 computed flat neighbourhoods directly: F(4x4) 9.4e-2 and 264 of 6,272 signs; since,
+ * 9.3e-7 and none (F(2x2): 1.2e-6, none).
  *
  *   node --import tsx bench/wino-f4-ties.ts
  */

@@ -4,8 +4,9 @@
  * are not multiples of 4 (5, 6, 7, 9, 13: partial tiles at the bottom and right), batch > 1; the fused
  * convolution with a bias and each activation; the input gradient (Conv2DBackpropInput, whose
  * convolution runs through it); exact zeros where a neighbourhood is zero; non-finite inputs handed
- * to F(2x2); equal outputs on a constant patch; the rule that picks the variant, and that F(4x4) is off
- * unless switched on (setWinogradF4: its roundings break max-pool ties that F(2x2) keeps, see there).
+ * to F(2x2); equal outputs on a constant patch and on a flat background beside a stroke (max-pool
+ * ties); the rule that picks the variant, and that F(4x4) is off in forwards unless switched on
+ * (setWinogradF4, see there).
  *
  * Tolerance: max |got - cpu| / max |cpu| below 1e-5. F(4x4)'s transforms scale values by up to 5
  * (B^T), 1/24 (G) and 8 (A^T) and cancel them again, so its float32 error is several times F(2x2)'s
@@ -211,6 +212,52 @@ test('F(4x4): a constant 6x6 patch gives 16 bit-for-bit equal outputs (max-pool 
           got[((1 * h + 4) * w + 4) * k + o],
           `(${i}, ${j}, ${o})`,
         );
+});
+
+test('F(4x4): outputs with equal neighbourhoods are bit for bit equal beside a stroke too, and a max pool after it routes its gradient as on cpu', async () => {
+  // A flat nonzero background (one value per channel) with a small random stroke: outputs whose 3x3
+  // neighbourhood lies in the background (inside the map, or along one edge with its padding) must
+  // be equal bit for bit to every other such output of the same kind, as in a direct convolution,
+  // though their 6x6 patches are not constant. The gradient through a 2x2 max pool then picks the same
+  // tied maxima as the cpu backend.
+  const [n, h, w, c, k] = [2, 16, 16, 8, 16];
+  const back = rand([c]);
+  const xv = Float32Array.from({ length: n * h * w * c }, (_, i) => back[i % c]);
+  for (let i = 5; i < 9; i++) for (let j = 6; j < 8; j++) xv.set(rand([c]), ((1 * h + i) * w + j) * c);
+  const xs: [Float32Array, number[]] = [xv, [n, h, w, c]];
+  const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+  const got = await on('wasm', [xs, ws], conv, 4);
+  const near = (i: number, j: number) => i >= 4 && i <= 9 && j >= 5 && j <= 8; // touches the stroke
+  const kind = (i: number, j: number) => `${i === 0}${i === h - 1}${j === 0}${j === w - 1}`;
+  const first = new Map<string, number>();
+  let compared = 0;
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++) {
+        if (b === 1 && near(i, j)) continue;
+        const at = ((b * h + i) * w + j) * k;
+        const ref = first.get(kind(i, j));
+        if (ref === undefined) first.set(kind(i, j), at);
+        else {
+          for (let o = 0; o < k; o++)
+            assert.equal(got[at + o], got[ref + o], `image ${b} (${i}, ${j}) channel ${o}`);
+          compared++;
+        }
+      }
+  assert.ok(compared > 400, `${compared} outputs compared`);
+  assert.ok(relErr(got, await on('cpu', [xs, ws], conv)) < TOL);
+  // d/dx sum(maxPool(relu(conv(x))) * m): the pool's tied background maxima decide where it goes.
+  const mv = rand([n, h / 2, w / 2, k]);
+  const pooled = (x: tf.Tensor, wt: tf.Tensor) =>
+    tf.tidy(() => {
+      const m = tf.tensor4d(mv, [n, h / 2, w / 2, k]);
+      const f = (v: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(tf.relu(conv(v, wt)) as tf.Tensor4D, 2, 2, 'valid'), m));
+      return tf.grad(f)(x);
+    });
+  const g4 = await on('wasm', [xs, ws], pooled, 4);
+  const gc = await on('cpu', [xs, ws], pooled);
+  assert.ok(relErr(g4, gc) < TOL, `max-pool gradient: relative error ${relErr(g4, gc)}`);
 });
 
 test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWinogradF4(true) applies the rule', async () => {

@@ -29,7 +29,7 @@ interface Attrs {
  * XNNPACK's direct convolution; 1.5-2x faster here), or, once `setWinogradF4(true)` switches it on,
  * F(4x4, 3x3) (4x fewer) where it measured faster still (`winogradTile`: maps of at least 8x8 whose
  * 4x4 tiles waste little, enough tiles, 16 or more outputs; 1.0-1.6x F(2x2)'s speed per layer; off by
- * default because its roundings break max-pool ties that F(2x2) keeps, see `setWinogradF4`); with one
+ * default because it measured no faster on the real-size models, see `setWinogradF4`); with one
  * input channel (a first layer on grey
  * images, output channels a multiple of 4) or one output channel (its input gradient), directly in
  * the same module, where XNNPACK is slow on such thin products. Every other case, and everything before

@@ -348,12 +348,13 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
 // Unlike F(2x2)'s, an output's transforms here touch the whole 6x6 patch, not only its own 3x3
 // neighbourhood: where the neighbourhood is zero the exact sum cancels, but float32 leaves ~1e-7,
 // and sign-based attacks (FGSM) then move pixels whose gradient is exactly zero. conv4 therefore
-// marks the pixels whose channels are all zero and writes an exact zero for every output whose 3x3
-// neighbourhood is unmarked, as a direct convolution gives. Non-finite values would likewise spread
+// writes such outputs (flat neighbourhoods, zero ones among them) by a direct sum, as a direct
+// convolution gives. Non-finite values would likewise spread
 // over a patch (Inf - Inf): conv4 refuses inputs with any (returns 1) and the caller uses F(2x2).
 // Outputs with equal neighbourhoods are bit for bit equal only where the whole 6x6 patch is constant
-// (see BT6), not on a flat background beside a stroke as in F(2x2): max-pool ties then break
-// differently, which is why winograd.ts leaves F(4x4) off unless setWinogradF4(true).
+// (see BT6), not on a flat background beside a stroke as in F(2x2), so max-pool ties would break
+// differently from cpu and PyTorch: conv4 computes outputs with flat neighbourhoods directly instead
+// (see there).
 
 // The layout of F(4x4)'s filter transform: rows of K floats LDU4(K) apart, its 36 points
 // POINT4(C, K) apart. Both padded: rows or points a power of two apart (K = 512: 2 KB; C K floats)
@@ -472,23 +473,60 @@ static void input_transform4(const float *x, float *V, int ts, int t0, int T, in
   }
 }
 
+// The sums over filter taps that flat neighbourhoods need (see conv4): S [16][C][K], entry m the sum
+// of w [3][3][C][K] over the taps inside the image when mask m has these sides outside: bit 0 the
+// row above, 1 the row below, 2 the column left, 3 the column right. Taps in a fixed order. Masks
+// with both rows (columns) outside occur only on maps one pixel high (wide): skipped otherwise.
+__attribute__((export_name("tap_sums"))) void tap_sums(const float *w, float *S, int C, int K, int H, int W) {
+  for (int m = 0; m < 16; m++) {
+    if ((H > 1 && (m & 3) == 3) || (W > 1 && (m & 12) == 12)) continue;
+    for (int i = 0; i < C * K; i += 4) {
+      v128_t acc = wasm_f32x4_splat(0);
+      for (int a = 0; a < 3; a++) {
+        if ((a == 0 && (m & 1)) || (a == 2 && (m & 2))) continue;
+        for (int b = 0; b < 3; b++) {
+          if ((b == 0 && (m & 4)) || (b == 2 && (m & 8))) continue;
+          acc = wasm_f32x4_add(acc, wasm_v128_load(w + (a * 3 + b) * C * K + i));
+        }
+      }
+      wasm_v128_store(S + m * C * K + i, acc);
+    }
+  }
+}
+
+// Pixel flags of conv4: bit 0 a nonzero channel (-0 counts as zero), bit 1 equal to the pixel on its
+// right in every channel, bit 2 equal to the pixel below.
+#define LIVE 1
+#define EQ_RIGHT 2
+#define EQ_DOWN 4
+
 // x [N][H][W][C], U [36][C][K] (filter_transform4's layout) -> y [N][H][W][K], TB4 tiles per block (a
-// multiple of 4); work: scratch of TB4*(36*(C+K)+2*PAD) floats, live: N*H*W bytes. Returns 1, having
-// written nothing, if x has a value that is not finite.
-__attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, float *y, float *work, unsigned char *live, int N, int H, int W, int C, int K, int TB4) {
+// multiple of 4); S: tap_sums of the filter; work: scratch of TB4*(36*(C+K)+2*PAD) floats, flags:
+// N*H*W bytes. Returns 1, having written nothing, if x has a value that is not finite.
+//
+// An output whose neighbourhood's pixels inside the image are all equal (flat: a uniform background)
+// is written as sum_c v[c] * S[mask][c][K], v that pixel value: outputs with equal neighbourhoods are
+// then bit for bit equal, as in a direct convolution (max-pool ties break as on cpu and in PyTorch),
+// and an all-zero neighbourhood gives an exact zero (sign-based attacks move no pixel whose
+// gradient is exactly zero).
+__attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, const float *S, float *y, float *work, unsigned char *flags, int N, int H, int W, int C, int K, int TB4) {
   int pixels = N * H * W;
-  // live[q]: pixel q has a nonzero channel (-0 counts as zero).
   v128_t zero = wasm_f32x4_splat(0), inf = wasm_f32x4_splat(__builtin_inff());
   v128_t finite = wasm_i32x4_splat(-1);
   for (int q = 0; q < pixels; q++) {
     const float *p = x + q * C;
-    v128_t nz = wasm_i32x4_splat(0);
+    int col = q % W, row = (q / W) % H;
+    v128_t nz = wasm_i32x4_splat(0), ner = nz, ned = nz;
+    int right = col + 1 < W, down = row + 1 < H;
     for (int c = 0; c < C; c += 4) {
       v128_t v = wasm_v128_load(p + c);
       nz = wasm_v128_or(nz, wasm_f32x4_ne(v, zero));
       finite = wasm_v128_and(finite, wasm_f32x4_lt(wasm_f32x4_abs(v), inf));
+      if (right) ner = wasm_v128_or(ner, wasm_f32x4_ne(v, wasm_v128_load(p + C + c)));
+      if (down) ned = wasm_v128_or(ned, wasm_f32x4_ne(v, wasm_v128_load(p + W * C + c)));
     }
-    live[q] = wasm_v128_any_true(nz);
+    flags[q] = (wasm_v128_any_true(nz) ? LIVE : 0) | (right && !wasm_v128_any_true(ner) ? EQ_RIGHT : 0) |
+               (down && !wasm_v128_any_true(ned) ? EQ_DOWN : 0);
   }
   if (!wasm_i32x4_all_true(finite)) return 1;
   int th = (H + 3) / 4, tw = (W + 3) / 4;
@@ -504,21 +542,28 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
-      // Which of the tile's 16 outputs are in the image and which of those are exactly zero (no live
-      // pixel in their 3x3 neighbourhood). Usually every pixel of the patch is live: one pass.
-      int in[4][4], keep[4][4], dense = 1;
-      const unsigned char *lv = live + n * H * W;
-      for (int a = ty * 4 - 1; a <= ty * 4 + 4; a++)
-        for (int b = tx * 4 - 1; b <= tx * 4 + 4; b++)
-          if (a >= 0 && a < H && b >= 0 && b < W) dense &= lv[a * W + b];
+      // Which of the tile's 16 outputs are in the image and which have flat neighbourhoods: each
+      // in-image row of the 3x3 window equal along its in-image columns, and those rows equal down the
+      // centre column (always in the image). flat[i][j] is 1 + the mask of sides outside, 0 if not flat.
+      int in[4][4], flat[4][4], any_flat = 0;
+      const unsigned char *fl = flags + n * H * W;
       for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
-          int yy = ty * 4 + i, xx = tx * 4 + j, any = dense;
+          int yy = ty * 4 + i, xx = tx * 4 + j;
           in[i][j] = yy < H && xx < W;
-          for (int a = yy - 1; !any && a <= yy + 1; a++)
-            for (int b = xx - 1; b <= xx + 1; b++)
-              if (a >= 0 && a < H && b >= 0 && b < W) any |= lv[a * W + b];
-          keep[i][j] = in[i][j] && any;
+          flat[i][j] = 0;
+          if (!in[i][j]) continue;
+          int r0 = yy > 0 ? yy - 1 : yy, r1 = yy + 1 < H ? yy + 1 : yy;
+          int c0 = xx > 0 ? xx - 1 : xx, c1 = xx + 1 < W ? xx + 1 : xx;
+          int ok = 1;
+          for (int a = r0; ok && a <= r1; a++) {
+            for (int b = c0; b < c1; b++) ok &= (fl[a * W + b] & EQ_RIGHT) != 0;
+            if (a < r1) ok &= (fl[a * W + xx] & EQ_DOWN) != 0;
+          }
+          if (ok) {
+            flat[i][j] = 1 + ((yy == 0) | ((yy + 1 == H) << 1) | ((xx == 0) << 2) | ((xx + 1 == W) << 3));
+            any_flat = 1;
+          }
         }
       const float *mt = Mo + t * tsm;
       for (int k = 0; k < K; k += 4) {
@@ -533,9 +578,22 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
           v128_t o[4];
           AT6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);
           for (int j = 0; j < 4; j++)
-            if (in[i][j]) wasm_v128_store(y + ((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k, keep[i][j] ? o[j] : zero);
+            if (in[i][j] && !flat[i][j]) wasm_v128_store(y + ((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k, o[j]);
         }
       }
+      if (any_flat)
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) {
+            if (!flat[i][j]) continue;
+            int q = (n * H + ty * 4 + i) * W + tx * 4 + j;
+            const float *v = x + q * C, *Sm = S + (flat[i][j] - 1) * C * K;
+            float *o = y + q * K;
+            for (int k = 0; k < K; k += 4) {
+              v128_t acc = zero;
+              for (int c = 0; c < C; c++) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(v[c]), wasm_v128_load(Sm + c * K + k)));
+              wasm_v128_store(o + k, acc);
+            }
+          }
     }
   }
   return 0;

@@ -72,12 +72,14 @@ export interface Exports {
   conv_gemm_filter_grad(x: number, dy: number, dw: number, cols: number, ...g: PatchArgs): void;
   filter_transform(w: number, u: number, c: number, k: number): void;
   filter_transform4(w: number, u: number, c: number, k: number): number;
+  tap_sums(w: number, s: number, c: number, k: number, h: number, w2: number): void;
   conv4(
     x: number,
     u: number,
+    s: number,
     y: number,
     work: number,
-    live: number,
+    flags: number,
     n: number,
     h: number,
     w: number,
@@ -524,14 +526,15 @@ export function setWinogradF4InputGradients(on: boolean): void {
 }
 
 /**
- * Lets {@link conv3x3} use F(4x4, 3x3) where {@link winogradTile} picks it (off by default: F(2x2)
- * always). Why off: a convolution's outputs with equal 3x3 neighbourhoods are bit for bit equal in a
- * direct convolution and in F(2x2) whenever a 2x2 max-pool window's 4x4 input patch is constant, so
- * the pool's gradient goes to the first of its tied maxima, as on cpu and in PyTorch; F(4x4)'s
- * outputs there differ in the last bits wherever the 6x6 patch is not constant too (a flat
- * background beside a stroke), and the gradient goes to another of the tied pixels. On the MNIST CNN
- * (forced on) the image gradient then differed from cpu's by up to 9% of its maximum with 264 of 6,272
- * signs flipped, and the PyTorch cross-check's FGSM and PGD failed; F(2x2): 1.2e-6, none.
+ * Lets {@link conv3x3} use F(4x4, 3x3) in forward convolutions where {@link winogradTile} picks it
+ * (off by default: F(2x2) always). Off because it measured no faster there: ResNet-20 and darknet
+ * tiny's workloads ran 0.86-1.10x F(2x2)'s time, alternated in one process
+ * (`npx tsx bench/f4-forward-ab.ts`, 2026-12-05, a loaded machine). It is safe to switch on: outputs
+ * whose neighbourhoods are flat (a uniform background) are computed directly in conv4, so equal
+ * neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in PyTorch
+ * (`node --import tsx bench/wino-f4-ties.ts`: the MNIST CNN's image gradient with F(4x4) forced
+ * differs from cpu's by 9.3e-7 of its maximum, no sign flipped; before that handling 9% and 264 of
+ * 6,272 signs).
  */
 export function setWinogradF4(on: boolean): void {
   f4On = on;
@@ -565,20 +568,20 @@ export function conv3x3(
   const four =
     wide &&
     (forcedTile ?? (f4On || (inInputGradient && f4InputGradients) ? winogradTile(n, h, w, c, k) : 2)) === 4;
-  // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) a byte per pixel; the
-  // F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
+  // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) the filter's tap sums and a
+  // byte per pixel; the F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
   const work4 = TILES_PER_BLOCK_4 * (36 * (c + k) + 2 * POINT_PAD);
   const scratch = !wide
     ? []
     : four
-      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, n * h * w]
+      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, 16 * c * k * 4, n * h * w]
       : [16 * c * k * 4, work2 * 4];
   const ins = bias ? [x, filter, bias] : [x, filter];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
   // `filter` may be a view of the heap).
   const known = wide && transformCacheOn ? cachedTransform(filter, c, k, four ? 4 : 2) : null;
-  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, live]) => {
+  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, sums, flags]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
     const filterView = () => new Float32Array(heap!.memory.buffer, wp, 9 * c * k);
@@ -589,7 +592,8 @@ export function conv3x3(
       if (known) u.set(known);
       else if ((finite = m.filter_transform4(wp, up, c, k) === 0))
         rememberTransform(filterView(), c, k, 4, u);
-      done = finite && m.conv4(xp, up, yp, work, live, n, h, w, c, k, TILES_PER_BLOCK_4) === 0;
+      if (finite) m.tap_sums(wp, sums, c, k, h, w);
+      done = finite && m.conv4(xp, up, sums, yp, work, flags, n, h, w, c, k, TILES_PER_BLOCK_4) === 0;
     }
     if (wide && !done) {
       const u = new Float32Array(heap!.memory.buffer, up, 16 * c * k);
