@@ -74,13 +74,6 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   const nhwc = a.dataFormat === undefined || a.dataFormat === 'NHWC';
   // The cheap checks first; then the geometry (stride, dilation and padding resolved by tfjs).
   if (!winogradReady() || x.dtype !== 'float32' || filter.dtype !== 'float32' || !nhwc) return null;
-  // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
-  // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
-  // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
-  if (!Array.isArray(a.strides) ? a.strides > 1 : a.strides.some((s) => s > 1))
-    return strided(args, epilogue, bias);
-  const padK = !epilogue && k === 3 && winogradFits(c, 8);
-  if (kh !== 3 || kw !== 3 || !(conv3x3Fits(c, k) || padK)) return null;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
@@ -89,6 +82,12 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
     a.pad,
     a.dimRoundingMode,
   );
+  if (info.strideHeight > 1 || info.strideWidth > 1) return strided(backend, x, filter, info, epilogue, bias);
+  // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
+  // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
+  // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
+  const padK = !epilogue && k === 3 && winogradFits(c, 8);
+  if (kh !== 3 || kw !== 3 || !(conv3x3Fits(c, k) || padK)) return null;
   const [n, h, w] = x.shape;
   if (!isSame3x3(info) || n * h * w === 0) return null;
   if (padK) return paddedOutputs(backend, x, filter);
@@ -104,19 +103,14 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
  * (patches.c), or null when its channels do not fit (input channels a multiple of 4, output of 8) or
  * it has dilations: about 2x XNNPACK's direct convolution here on ResNet-20's.
  */
-function strided(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo): tf.TensorInfo | null {
-  const backend = args.backend as BackendWasm;
-  const x = input(args.inputs, 'x');
-  const filter = input(args.inputs, 'filter');
-  const a = args.attrs as unknown as Attrs;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+function strided(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  epilogue: Epilogue | null,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo | null {
   const g = patchGeometry(info);
   if (!g || !patchesFit(g, 'forward')) return null;
   const out = backend.makeOutput([g.n, g.oh, g.ow, g.k], 'float32');

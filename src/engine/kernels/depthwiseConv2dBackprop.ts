@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, input, type BackendWasm, type KernelArgs, type Pad } from './wasmCalls.ts';
+import { windowGeometry } from './winograd.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -21,21 +22,10 @@ function geometry(xShape: number[], filterShape: number[], a: Attrs) {
     'channelsLast',
   );
   return {
-    n: info.batchSize,
-    h: info.inHeight,
-    w: info.inWidth,
-    c: info.inChannels,
+    ...windowGeometry(info),
     m: info.outChannels / info.inChannels,
-    oh: info.outHeight,
-    ow: info.outWidth,
-    kh: info.filterHeight,
-    kw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
     dh: info.dilationHeight,
     dw: info.dilationWidth,
-    top: info.padInfo.top,
-    left: info.padInfo.left,
   };
 }
 

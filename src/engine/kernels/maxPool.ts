@@ -8,7 +8,7 @@ import {
   type KernelArgs,
   type Pad,
 } from './wasmCalls.ts';
-import { maxPoolModule, winogradReady, type PoolGeometry } from './winograd.ts';
+import { maxPoolModule, windowGeometry, winogradReady, type PoolGeometry } from './winograd.ts';
 
 /** MaxPool's and MaxPoolGrad's attributes. */
 export interface PoolAttrs {
@@ -51,20 +51,5 @@ export function poolGeometry(shape: number[], attrs: PoolAttrs): PoolGeometry {
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  return {
-    n: info.batchSize,
-    h: info.inHeight,
-    w: info.inWidth,
-    c: info.inChannels,
-    oh: info.outHeight,
-    ow: info.outWidth,
-    kh: info.filterHeight,
-    kw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
-    top: info.padInfo.top,
-    left: info.padInfo.left,
-    bottom: info.padInfo.bottom,
-    right: info.padInfo.right,
-  };
+  return windowGeometry(info);
 }

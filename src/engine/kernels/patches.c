@@ -45,7 +45,7 @@ static void im2col(const float *x, float *cols, int r0, int T, int H, int W, int
 
 // y = act(conv(x, w) + bias): K a multiple of 8, C of 4; bias may be 0. cols: ROWS*P floats,
 // tail: ROWS*K floats (the last block's rows when M is not a multiple of 4).
-__attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const float *w, const float *bias, float *y, float *cols, float *tail, int N, int H, int W, int C, int K, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int act, float alpha) {
+__attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const float *w, const float *bias, float *y, float *cols, float *tail, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int K, int act, float alpha) {
   int P = KH * KW * C, M = N * OH * OW;
   for (int r0 = 0; r0 < M; r0 += ROWS) {
     int T = M - r0 < ROWS ? M - r0 : ROWS, T4 = (T + 3) & ~3;
@@ -64,7 +64,7 @@ __attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const f
 // dx [N][H][W][C] = the input gradient of conv for dy: C a multiple of 4. The product's columns
 // are P8 = P rounded up to a multiple of 8 (zero columns of wt past P, never read back). wt: K*P8
 // floats (w transposed), cols: ROWS*P8, tail: ROWS*K.
-__attribute__((export_name("conv_gemm_input_grad"))) void conv_gemm_input_grad(const float *dy, const float *w, float *dx, float *wt, float *cols, float *tail, int N, int H, int W, int C, int K, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl) {
+__attribute__((export_name("conv_gemm_input_grad"))) void conv_gemm_input_grad(const float *dy, const float *w, float *dx, float *wt, float *cols, float *tail, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int K) {
   int P = KH * KW * C, P8 = (P + 7) & ~7, M = N * OH * OW;
   for (int k = 0; k < K; k++) {
     for (int p = 0; p < P; p++) wt[k * P8 + p] = w[p * K + k];
@@ -98,7 +98,7 @@ __attribute__((export_name("conv_gemm_input_grad"))) void conv_gemm_input_grad(c
 }
 
 // dw [P][K] = the filter gradient of conv for x and dy: C a multiple of 4, K of 8. cols: ROWS_DW*P.
-__attribute__((export_name("conv_gemm_filter_grad"))) void conv_gemm_filter_grad(const float *x, const float *dy, float *dw, float *cols, int N, int H, int W, int C, int K, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl) {
+__attribute__((export_name("conv_gemm_filter_grad"))) void conv_gemm_filter_grad(const float *x, const float *dy, float *dw, float *cols, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int K) {
   int P = KH * KW * C, M = N * OH * OW;
   for (int i = 0; i < P * K; i += 4) wasm_v128_store(dw + i, wasm_f32x4_splat(0));
   for (int r0 = 0; r0 < M; r0 += ROWS_DW) {

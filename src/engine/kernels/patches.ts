@@ -9,24 +9,10 @@
  *   if (winogradReady() && patchesFit(g, 'input')) convGemmInputGrad(dy, filter, dx, g);
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { ACTIVATIONS, callModule, type Epilogue } from './winograd.ts';
+import { ACTIVATIONS, callModule, windowGeometry, type Epilogue, type PoolGeometry } from './winograd.ts';
 
 /** A convolution's geometry: x [n, h, w, c], filter [kh, kw, c, k], y [n, oh, ow, k]. */
-export interface PatchGeometry {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  k: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  top: number;
-  left: number;
-}
+export type PatchGeometry = Omit<PoolGeometry, 'bottom' | 'right'> & { k: number };
 
 /** Rows of output positions per block (patches.c's ROWS and ROWS_DW). */
 const ROWS = 32;
@@ -35,21 +21,7 @@ const ROWS_DW = 64;
 /** The geometry of a tfjs convolution, or null when it has dilations (the module has none). */
 export function patchGeometry(info: tf.backend_util.Conv2DInfo): PatchGeometry | null {
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
-  return {
-    n: info.batchSize,
-    h: info.inHeight,
-    w: info.inWidth,
-    c: info.inChannels,
-    k: info.outChannels,
-    oh: info.outHeight,
-    ow: info.outWidth,
-    kh: info.filterHeight,
-    kw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
-    top: info.padInfo.top,
-    left: info.padInfo.left,
-  };
+  return { ...windowGeometry(info), k: info.outChannels };
 }
 
 /**
@@ -64,7 +36,7 @@ export function patchesFit(g: PatchGeometry, direction: 'forward' | 'input' | 'f
 }
 
 function args(g: PatchGeometry) {
-  return [g.n, g.h, g.w, g.c, g.k, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left] as const;
+  return [g.n, g.h, g.w, g.c, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.top, g.left, g.k] as const;
 }
 
 function check(

@@ -14,6 +14,7 @@
  *   await loadWinograd(tf.backend());                // after tf.setBackend('wasm')
  *   conv3x3(x, [n, h, w, c], filter, k, undefined, y); // y: Float32Array [n, h, w, k]
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import { WINOGRAD_WASM_BASE64 } from './winogradWasm.ts';
 
 /** A pool's geometry as winograd.c's pool functions take it (see {@link PoolGeometry}). */
@@ -32,22 +33,8 @@ type PoolArgs = [
   left: number,
 ];
 
-/** A convolution's geometry as patches.c takes it (see {@link PatchGeometry} in patches.ts). */
-type PatchArgs = [
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  k: number,
-  oh: number,
-  ow: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  top: number,
-  left: number,
-];
+/** A convolution's geometry as patches.c takes it: a pool's, then the output channels. */
+type PatchArgs = [...PoolArgs, k: number];
 
 export interface Exports {
   __stack_pointer: WebAssembly.Global;
@@ -673,6 +660,26 @@ export interface PoolGeometry {
   /** Padding below and right of the image (the module does not need it). */
   bottom: number;
   right: number;
+}
+
+/** The window geometry of a convolution or pool as tfjs resolved it (strides, padding, rounding). */
+export function windowGeometry(info: tf.backend_util.Conv2DInfo): PoolGeometry {
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+    bottom: info.padInfo.bottom,
+    right: info.padInfo.right,
+  };
 }
 
 function poolArgs(g: PoolGeometry): PoolArgs {
