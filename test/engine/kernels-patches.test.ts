@@ -13,6 +13,7 @@ import {
   convGemm,
   convGemmFilterGrad,
   convGemmInputGrad,
+  flipFilterModule,
   patchesFit,
   type PatchGeometry,
 } from '../../src/engine/kernels/patches.ts';
@@ -199,4 +200,25 @@ test('patchesFit: channels the module cannot take are refused (the kernels then 
       }),
     /do not fit/,
   );
+});
+
+test('flipFilterModule turns the filter 180 degrees and swaps its channels (odd sizes, blocks of 8 cut)', () => {
+  for (const [kh, kw, c, k] of [
+    [3, 2, 5, 11],
+    [1, 1, 16, 3],
+    [3, 3, 9, 17],
+  ]) {
+    const f = values(kh * kw * c * k);
+    const out = new Float32Array(f.length).fill(NaN);
+    flipFilterModule(f, [kh, kw, c, k], out);
+    for (let a = 0; a < kh; a++)
+      for (let b = 0; b < kw; b++)
+        for (let i = 0; i < c; i++)
+          for (let o = 0; o < k; o++)
+            assert.equal(
+              out[((a * kw + b) * k + o) * c + i],
+              f[(((kh - 1 - a) * kw + (kw - 1 - b)) * c + i) * k + o],
+              `[${kh},${kw},${c},${k}] at ${a},${b},${o},${i}`,
+            );
+  }
 });

@@ -70,8 +70,8 @@ async function everyCall(): Promise<Float32Array[]> {
     ];
   });
   // 2 convolutions; then for each gradient the forward convolution and max pool, ReLU's and the
-  // max pool's gradients, and the flipped-filter convolution or the filter gradient.
-  assert.equal(winogradCalls() - before, 12, 'every call went to the module');
+  // max pool's gradients, and the filter flip and flipped-filter convolution or the filter gradient.
+  assert.equal(winogradCalls() - before, 13, 'every call went to the module');
   const got = outs.map((t) => Float32Array.from(t.dataSync()));
   tf.dispose([...outs, x, x1, wt, w1, b]);
   return got;
@@ -200,10 +200,11 @@ for (const [n, h, w, c, k] of [
         which === 0 ? tf.grad((v: tf.Tensor) => loss(v, wt))(x) : tf.grad((v: tf.Tensor) => loss(x, v))(wt);
       const before = winogradCalls();
       const got = await on('wasm', [xs, ws], grad);
-      // Forward, then the flipped-filter convolution of Conv2DBackpropInput or the filter gradient,
-      // each where the module takes it.
+      // Forward, then the filter flip and flipped-filter convolution of Conv2DBackpropInput or the
+      // filter gradient, each where the module takes it.
       const expected =
-        Number(conv3x3Fits(c, k)) + Number(which === 0 ? conv3x3Fits(k, c) : winogradFits(c, k));
+        Number(conv3x3Fits(c, k)) +
+        (which === 0 ? 1 + Number(conv3x3Fits(k, c)) : Number(winogradFits(c, k)));
       assert.equal(winogradCalls() - before, expected, `which ${which}`);
       const want = await on('cpu', [xs, ws], grad);
       assert.ok(

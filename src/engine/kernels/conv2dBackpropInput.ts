@@ -12,7 +12,7 @@ import {
 } from './wasmCalls.ts';
 import { unneededInputShape } from '../unneededGrads.ts';
 import { asInputGradient, winogradReady } from './winograd.ts';
-import { convGemmInputGrad, patchesFit, patchGeometry } from './patches.ts';
+import { convGemmInputGrad, flipFilterModule, patchesFit, patchGeometry } from './patches.ts';
 
 interface Attrs {
   strides: number | [number, number];
@@ -111,10 +111,14 @@ export function conv2dBackpropInput({ inputs, backend: b, attrs }: KernelArgs): 
   }
 }
 
-/** W [KH, KW, Ci, Co] -> W' [KH, KW, Co, Ci], W'[a, b, o, i] = W[KH-1-a, KW-1-b, i, o]. */
+/** W [KH, KW, Ci, Co] -> W' [KH, KW, Co, Ci], W'[a, b, o, i] = W[KH-1-a, KW-1-b, i, o] (in the module once it is loaded). */
 function flipFilter(backend: BackendWasm, filter: tf.TensorInfo): tf.TensorInfo {
   const [kh, kw, ci, co] = filter.shape;
   const out = backend.makeOutput([kh, kw, co, ci], 'float32');
+  if (winogradReady()) {
+    flipFilterModule(f32(backend, filter), filter.shape, f32(backend, out));
+    return out;
+  }
   const src = f32(backend, filter);
   const dst = f32(backend, out);
   for (let a = 0; a < kh; a++) {

@@ -107,3 +107,20 @@ __attribute__((export_name("conv_gemm_filter_grad"))) void conv_gemm_filter_grad
     gemm_tn(cols, P, dy + r0 * K, K, dw, T, P, K);
   }
 }
+
+// w [KH][KW][C][K] -> out [KH][KW][K][C], out[a][b][o][i] = w[KH-1-a][KW-1-b][i][o]: the filter of an
+// input gradient computed as a convolution (Conv2DBackpropInput). Transposed in 8x8 blocks so that
+// both sides are read and written a cache line at a time.
+__attribute__((export_name("flip_filter"))) void flip_filter(const float *w, float *out, int KH, int KW, int C, int K) {
+  for (int a = 0; a < KH; a++)
+    for (int b = 0; b < KW; b++) {
+      const float *s = w + ((KH - 1 - a) * KW + (KW - 1 - b)) * C * K;
+      float *d = out + (a * KW + b) * K * C;
+      for (int i0 = 0; i0 < C; i0 += 8)
+        for (int o0 = 0; o0 < K; o0 += 8) {
+          int i1 = i0 + 8 < C ? i0 + 8 : C, o1 = o0 + 8 < K ? o0 + 8 : K;
+          for (int i = i0; i < i1; i++)
+            for (int o = o0; o < o1; o++) d[o * C + i] = s[i * K + o];
+        }
+    }
+}

@@ -57,6 +57,7 @@ export interface Exports {
     ...g: PatchArgs
   ): void;
   conv_gemm_filter_grad(x: number, dy: number, dw: number, cols: number, ...g: PatchArgs): void;
+  flip_filter(w: number, out: number, kh: number, kw: number, c: number, k: number): void;
   filter_transform(w: number, u: number, c: number, k: number): void;
   filter_transform4(w: number, u: number, c: number, k: number): number;
   tap_sums(w: number, s: number, c: number, k: number, h: number, w2: number): void;
