@@ -34,7 +34,7 @@ interface Case {
   pad: Pad;
 }
 
-/** Strided cases: ResNet's downsampling layers (3x3 and 1x1, stride 2) and odd sizes, paddings, strides. */
+/** Strided cases (ResNet's downsampling layers, 3x3 and 1x1, stride 2; odd sizes, paddings, strides) and a 1x1 stride-1 one. */
 const CASES: Case[] = [
   { n: 3, h: 16, w: 16, c: 16, k: 32, kh: 3, kw: 3, stride: [2, 2], pad: 'same' },
   { n: 3, h: 16, w: 16, c: 16, k: 32, kh: 1, kw: 1, stride: [2, 2], pad: 'same' },
@@ -57,6 +57,8 @@ const CASES: Case[] = [
     ],
   },
   { n: 1, h: 7, w: 7, c: 8, k: 24, kh: 7, kw: 7, stride: [2, 2], pad: 'same' },
+  // 1x1, stride 1 (darknet's bottlenecks, its 1000-class head).
+  { n: 2, h: 5, w: 6, c: 12, k: 40, kh: 1, kw: 1, stride: [1, 1], pad: 'valid' },
 ];
 
 async function run(
@@ -87,7 +89,7 @@ async function both(name: string, inputs: Record<string, [Float32Array, number[]
 const label = (c: Case) =>
   `n${c.n} ${c.h}x${c.w}x${c.c} -> ${c.k} k${c.kh}x${c.kw} s${c.stride} ${JSON.stringify(c.pad)}`;
 
-test('strided Conv2D, FusedConv2D (bias, ReLU), Conv2DBackpropInput and -Filter on wasm run the module and equal the cpu backend', async () => {
+test('strided and 1x1 Conv2D, FusedConv2D (bias, ReLU), Conv2DBackpropInput and -Filter on wasm run the module and equal the cpu backend', async () => {
   for (const c of CASES) {
     const xShape = [c.n, c.h, c.w, c.c];
     const fShape = [c.kh, c.kw, c.c, c.k];

@@ -82,7 +82,8 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
     a.pad,
     a.dimRoundingMode,
   );
-  if (info.strideHeight > 1 || info.strideWidth > 1) return strided(backend, x, filter, info, epilogue, bias);
+  if (info.strideHeight > 1 || info.strideWidth > 1 || (kh === 1 && kw === 1))
+    return strided(backend, x, filter, info, epilogue, bias);
   // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
   // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
   // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
@@ -99,9 +100,10 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
 }
 
 /**
- * A strided convolution (a ResNet's downsampling layers) by the module's product of unrolled patches
- * (patches.c), or null when its channels do not fit (input channels a multiple of 4, output of 8) or
- * it has dilations: about 2x XNNPACK's direct convolution here on ResNet-20's.
+ * A strided or 1x1 convolution (a ResNet's downsampling layers, darknet's bottlenecks) by the
+ * module's product of unrolled patches (patches.c), or null when its channels do not fit (input
+ * channels a multiple of 4, output of 8) or it has dilations: about 2x XNNPACK's direct convolution
+ * on ResNet-20's strided layers, 1.1-1.3x its 1x1 product.
  */
 function strided(
   backend: BackendWasm,

@@ -53,7 +53,7 @@ export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
     return out;
   }
   if (paddedCase(p.info, p.x, p.dy)) return paddedFilterGrad(p.backend, p.x, p.dy, p.info);
-  const g = stridedCase(p.info, p.x, p.dy);
+  const g = patchCase(p.info, p.x, p.dy);
   if (g) {
     const out = p.backend.makeOutput(p.info.filterShape, 'float32');
     convGemmFilterGrad(f32(p.backend, p.x), f32(p.backend, p.dy), f32(p.backend, out), g);
@@ -81,12 +81,13 @@ function moduleCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): boolean {
 }
 
 /**
- * A strided convolution whose channels fit the module's products (patches.c): its patches unrolled
- * a block of output positions at a time, each block's product with dy added into dw. XNNPACK's
- * strategies below ran a ResNet's downsampling layers at about 3 GMAC/s.
+ * A strided or 1x1 convolution whose channels fit the module's products (patches.c): its patches
+ * unrolled a block of output positions at a time, each block's product with dy added into dw.
+ * XNNPACK's strategies below ran a ResNet's downsampling layers at about 3 GMAC/s.
  */
-function stridedCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): PatchGeometry | null {
-  if (info.strideHeight === 1 && info.strideWidth === 1) return null;
+function patchCase(info: Info, x: tf.TensorInfo, dy: tf.TensorInfo): PatchGeometry | null {
+  const oneByOne = info.filterHeight === 1 && info.filterWidth === 1;
+  if (info.strideHeight === 1 && info.strideWidth === 1 && !oneByOne) return null;
   if (!winogradReady() || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const g = patchGeometry(info);
   return g && patchesFit(g, 'filter') ? g : null;

@@ -69,9 +69,9 @@ export function conv2dBackpropInput({ inputs, backend: b, attrs }: KernelArgs): 
     const hi = size + k - 1 - lo - len;
     return { len, lo, hi };
   };
-  // Strided: the module's product of dy by the filter, then each row back to its patch's pixels
-  // (patches.c); the zero-dilated dy below would do 4x the multiplications at stride 2.
-  const g = sh > 1 || sw > 1 ? patchGeometry(info) : null;
+  // Strided or 1x1: the module's product of dy by the filter, then each row back to its patch's
+  // pixels (patches.c); the zero-dilated dy below would do 4x the multiplications at stride 2.
+  const g = sh > 1 || sw > 1 || (kh === 1 && kw === 1) ? patchGeometry(info) : null;
   if (
     g &&
     winogradReady() &&
