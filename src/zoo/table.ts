@@ -147,6 +147,13 @@ export interface OrderingAnswer {
   seedDetail: string;
 }
 
+/** The ordering question's answer at one budget under AutoAttack. */
+export interface AutoAttackOrdering {
+  eps: number;
+  answer: OrderingAnswer['numbers'];
+  detail: string;
+}
+
 /** The zoo's Table 1 beside the seed's: rows, budgets, the computed ordering lines and provenance. */
 export interface ZooTable {
   title: string;
@@ -154,6 +161,11 @@ export interface ZooTable {
   rows: ZooTableRow[];
   question: string;
   ordering: OrderingAnswer[];
+  /**
+   * With the AutoAttack column: the same question asked of the AutoAttack cells (the strongest attack
+   * the project has), on AutoAttack's images; null without the column.
+   */
+  orderingAutoAttack: AutoAttackOrdering[] | null;
   /** With the AutoAttack column: the members where PGD-200 overstates robustness (empty when none). */
   overstated: OverstatedFlag[];
   /**
@@ -259,6 +271,13 @@ export function buildZooTable(t: TableInput): ZooTable {
       seedDetail: seed.detail,
     };
   });
+  const aaAt = (e: number) => (method: string) => {
+    const j = t.eps.findIndex((x) => sameEps(x, e));
+    return j < 0 ? null : (rows.find((r) => r.method === method)?.autoattack?.[j] ?? null);
+  };
+  const orderingAutoAttack = t.autoattack
+    ? ORDERING_EPS.map((e): AutoAttackOrdering => ({ eps: e, ...orderingAt(e, aaAt(e)) }))
+    : null;
   // Both checks read PGD-200 on AutoAttack's own images, never the table's PGD-200 on more images.
   const flagged = (bad: (pgd: number, aa: number) => boolean): OverstatedFlag[] =>
     rows.flatMap((r) => {
@@ -280,6 +299,7 @@ export function buildZooTable(t: TableInput): ZooTable {
     rows,
     question: ORDERING_QUESTION,
     ordering,
+    orderingAutoAttack,
     overstated,
     aaAbovePgd,
     sanityFailures: t.sanity ? failures : null,
@@ -479,6 +499,13 @@ function aaModelText(a: TableAutoAttack): string {
   return `. AutoAttack: measured eps ${epsText(a.measured)}${a.fromCard.length ? `, read eps ${epsText(a.fromCard)} from the card` : ''}${a.unmeasured.length ? `; not measured (not in the card): eps ${epsText(a.unmeasured)}` : ''}${a.pgd200Added?.length ? `; PGD-200 on the same images added at eps ${epsText(a.pgd200Added)}` : ''}${a.recorded ? ', recorded in the card' : ''}${a.runs.map((r) => `; eps ${epsText(r.eps)} measured at ${r.measuredAt} by \`${r.command}\` (${r.seconds.toFixed(1)} s)`).join('')}`;
 }
 
+/** The ordering lines under AutoAttack (empty without the column). */
+function aaOrderingLines(t: ZooTable): string[] {
+  return (t.orderingAutoAttack ?? []).map(
+    (o) => `Under AutoAttack, eps ${fmtEps(o.eps)}: ${o.answer} (${o.detail}).`,
+  );
+}
+
 function orderingLine(o: OrderingAnswer): string {
   const answer =
     o.answer === 'sanity check failed'
@@ -506,6 +533,7 @@ export function zooTableMarkdown(t: ZooTable): string {
     `**${t.question}**`,
     '',
     ...t.ordering.map((o) => `- ${orderingLine(o)}`),
+    ...aaOrderingLines(t).map((l) => `- ${l}`),
     '',
     ...(t.provenance.autoattack
       ? [
@@ -598,7 +626,7 @@ export function zooTableHtml(t: ZooTable): string {
       },
       ...zooTablePlots(t),
       ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
-      { title: t.question, html: htmlList(t.ordering.map(orderingLine)) },
+      { title: t.question, html: htmlList([...t.ordering.map(orderingLine), ...aaOrderingLines(t)]) },
       ...(t.provenance.autoattack
         ? [
             { title: OVERSTATED_TITLE, html: htmlList(overstatedLines(t)) },

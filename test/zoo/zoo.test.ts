@@ -25,6 +25,7 @@ import { listZoo } from '../../src/node/zoo.ts';
 import { CIFAR10_ZOO } from '../../src/zoo/zoos.ts';
 import { listingJson, listingText } from '../../src/cli/zooListing.ts';
 import { buildZooTable, zooTableHtml, zooTableMarkdown, type TableModel } from '../../src/zoo/table.ts';
+import { AA_STANDARD } from '../../src/zoo/aaCells.ts';
 import { measureRobust } from '../../src/zoo/measure.ts';
 import { hasShared, SHARED } from '../cli/helpers.ts';
 
@@ -234,6 +235,59 @@ test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, o
     noCol.ordering.map((o) => o.answer),
     ['not measured', 'not measured'],
   );
+});
+
+test('with the AutoAttack column the ordering is also answered from the AutoAttack cells', () => {
+  const eps = [0.35, 0.4];
+  const withAa = (m: TableModel, aa: (number | null)[]): TableModel => ({
+    ...m,
+    autoattack: { values: aa, fromCard: eps, measured: [], unmeasured: [], recorded: false, runs: [] },
+  });
+  const build = (models: TableModel[]) =>
+    buildZooTable({
+      eps,
+      methods: ZOO_METHODS,
+      models,
+      missing: [],
+      data: { spec: 'mnist:test', source: 's', examples: 500 },
+      attack: { ...PGD200 },
+      command: 'advlens zoo table --autoattack',
+      versions: { advlens: '0.1.0' },
+      autoattack: { settings: { ...AA_STANDARD }, examples: 200 },
+    });
+  // PGD-200 says Int2 and Int2-Adv lead; AutoAttack says Int2 does not at 0.4 (0 <= 0).
+  const t = build([
+    withAa(model('pgd-linf', eps, [0.1, 0.05]), [0.005, 0]),
+    withAa(model('int2', eps, [0.7, 0.45]), [0.015, 0]),
+    withAa(model('int2-adv', eps, [0.72, 0.53]), [0.3, 0.2]),
+  ]);
+  assert.deepEqual(
+    t.ordering.map((o) => o.answer),
+    ['yes', 'yes'],
+  );
+  assert.deepEqual(
+    t.orderingAutoAttack!.map((o) => [o.eps, o.answer]),
+    [
+      [0.35, 'yes'],
+      [0.4, 'no'],
+    ],
+  );
+  assert.match(t.orderingAutoAttack![1].detail, /Int2 0\.000 <= Adv 0\.000/);
+  const md = zooTableMarkdown(t);
+  assert.match(
+    md,
+    /- Under AutoAttack, eps 0\.4: no \(Int2 0\.000 <= Adv 0\.000; Int2-Adv 0\.200 > Adv 0\.000\)\./,
+  );
+  assert.match(zooTableHtml(t), /Under AutoAttack, eps 0\.35: yes/);
+  // An AutoAttack cell missing: not measured, naming it.
+  const partial = build([
+    withAa(model('pgd-linf', eps, [0.1, 0.05]), [0.005, 0]),
+    withAa(model('int2', eps, [0.7, 0.45]), [0.015, 0]),
+    withAa(model('int2-adv', eps, [0.72, 0.53]), [null, null]),
+  ]);
+  assert.equal(partial.orderingAutoAttack![0].answer, 'not measured');
+  assert.match(partial.orderingAutoAttack![0].detail, /Int2-Adv not measured/);
+  assert.equal(tableOf(eps, [model('int2', eps, [0.7, 0.45])]).orderingAutoAttack, null);
 });
 
 test('the Markdown table has one row per zoo model plus marked seed-only rows, each cell ours (paper)', () => {
