@@ -197,7 +197,7 @@ const model = (method: string, eps: number[], values: number[]): TableModel => (
   recorded: false,
 });
 
-const tableOf = (eps: number[], models: TableModel[]) =>
+const tableOf = (eps: number[], models: TableModel[], aaExamples?: number) =>
   buildZooTable({
     eps,
     methods: ZOO_METHODS,
@@ -207,6 +207,7 @@ const tableOf = (eps: number[], models: TableModel[]) =>
     attack: { ...PGD200 },
     command: 'advlens zoo table',
     versions: { advlens: '0.1.0' },
+    ...(aaExamples ? { autoattack: { settings: { ...AA_STANDARD }, examples: aaExamples } } : {}),
   });
 
 test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, or not measured', () => {
@@ -243,18 +244,7 @@ test('with the AutoAttack column the ordering is also answered from the AutoAtta
     ...m,
     autoattack: { values: aa, fromCard: eps, measured: [], unmeasured: [], recorded: false, runs: [] },
   });
-  const build = (models: TableModel[]) =>
-    buildZooTable({
-      eps,
-      methods: ZOO_METHODS,
-      models,
-      missing: [],
-      data: { spec: 'mnist:test', source: 's', examples: 500 },
-      attack: { ...PGD200 },
-      command: 'advlens zoo table --autoattack',
-      versions: { advlens: '0.1.0' },
-      autoattack: { settings: { ...AA_STANDARD }, examples: 200 },
-    });
+  const build = (models: TableModel[]) => tableOf(eps, models, 200);
   // PGD-200 says Int2 and Int2-Adv lead; AutoAttack says Int2 does not at 0.4 (0 <= 0).
   const t = build([
     withAa(model('pgd-linf', eps, [0.1, 0.05]), [0.005, 0]),
