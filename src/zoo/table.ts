@@ -25,6 +25,7 @@ import {
   type MethodRowHead,
 } from './tableRender.ts';
 import { SEED_ROW_OF, SEED_TABLE, seedValue } from './seedTable.ts';
+import { compareAccuracy, SIGNIFICANCE_LEVEL } from '../metrics/significance.ts';
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
 import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
@@ -136,14 +137,17 @@ const ORDERING_METHODS = ['pgd-linf', 'int2', 'int2-adv'];
 export interface OrderingAnswer {
   eps: number;
   /** What the numbers say; `sanity check failed` when they say yes or no but a cell they rest on failed a check. */
-  answer: 'yes' | 'no' | 'not measured' | 'sanity check failed';
-  /** What the numbers alone say (the answer before the sanity checks). */
-  numbers: 'yes' | 'no' | 'not measured';
+  answer: 'yes' | 'no' | 'within sampling error' | 'not measured' | 'sanity check failed';
+  /**
+   * What the numbers alone say (the answer before the sanity checks): `within sampling error` when
+   * Int2 and Int2-Adv are above Adv, but not both by more than the images measured can tell apart.
+   */
+  numbers: 'yes' | 'no' | 'within sampling error' | 'not measured';
   /** Footnote numbers of the failed checks of the cells the answer rests on. */
   failed: number[];
   detail: string;
-  /** The same question asked of the paper's numbers. */
-  seed: 'yes' | 'no';
+  /** The same question asked of the paper's numbers (on its 200 images, by the same test). */
+  seed: 'yes' | 'no' | 'within sampling error';
   seedDetail: string;
 }
 
@@ -209,10 +213,16 @@ export function fmtAcc(v: number | null): string {
   return v === null ? '-' : v.toFixed(3);
 }
 
-/** The answer to {@link ORDERING_QUESTION} at `eps` from a lookup of accuracy by method. */
+/**
+ * The answer to {@link ORDERING_QUESTION} at `eps` from a lookup of accuracy by method, each measured
+ * on `n` images: `yes` only when Int2 and Int2-Adv are both above Adv beyond sampling error (Fisher's
+ * exact test, metrics/significance.ts), `no` when either is at or below it, `within sampling error`
+ * when both are above it but not both beyond sampling error.
+ */
 function orderingAt(
   eps: number,
   acc: (method: string) => number | null,
+  n: number,
 ): { answer: OrderingAnswer['numbers']; detail: string } {
   const adv = acc('pgd-linf');
   const others = (['int2', 'int2-adv'] as const).map((m) => ({ m, name: SEED_ROW_OF[m]!, v: acc(m) }));
@@ -222,14 +232,25 @@ function orderingAt(
   ];
   const compared = others
     .filter((o) => o.v !== null && adv !== null)
-    .map((o) => `${o.name} ${fmtAcc(o.v)} ${o.v! > adv! ? '>' : '<='} Adv ${fmtAcc(adv)}`);
+    .map((o) => {
+      const c = compareAccuracy(o.v!, n, adv!, n);
+      const text = `${o.name} ${fmtAcc(o.v)} ${c.verdict === 'not above' ? '<=' : '>'} Adv ${fmtAcc(adv)}`;
+      return { c, text: c.verdict === 'not above' ? text : `${text} (${c.verdict === 'within' ? 'within sampling error, ' : ''}p ${fmtP(c.p)})` };
+    });
+  const texts = compared.map((x) => x.text);
   if (absent.length)
     return {
       answer: 'not measured',
-      detail: [`${absent.join(', ')} not measured`, ...compared].join('; '),
+      detail: [`${absent.join(', ')} not measured`, ...texts].join('; '),
     };
-  const yes = others.every((o) => o.v! > adv!);
-  return { answer: yes ? 'yes' : 'no', detail: compared.join('; ') };
+  const verdicts = compared.map((x) => x.c.verdict);
+  const answer = verdicts.includes('not above') ? 'no' : verdicts.includes('within') ? 'within sampling error' : 'yes';
+  return { answer, detail: `${texts.join('; ')}; ${n} images each, one-sided Fisher exact test at ${SIGNIFICANCE_LEVEL}` };
+}
+
+/** A p-value in two significant digits, or an upper bound below 1e-4. */
+function fmtP(p: number): string {
+  return p < 1e-4 ? '< 1e-4' : `= ${p.toPrecision(2)}`;
 }
 
 /** Assembles the table: one row per zoo model, one per method the paper has but the zoo lacks. */
@@ -254,8 +275,8 @@ export function buildZooTable(t: TableInput): ZooTable {
     return j < 0 ? null : (t.models.find((x) => x.method === method)?.values[j] ?? null);
   };
   const ordering = ORDERING_EPS.map((e): OrderingAnswer => {
-    const here = orderingAt(e, ours(e));
-    const seed = orderingAt(e, (method) => seedValue(method, e));
+    const here = orderingAt(e, ours(e), t.data.examples);
+    const seed = orderingAt(e, (method) => seedValue(method, e), SEED_TABLE.examples);
     const j = t.eps.findIndex((x) => sameEps(x, e));
     const failed =
       j < 0 ? [] : rows.filter((r) => ORDERING_METHODS.includes(r.method)).flatMap((r) => r.failed[j]);
@@ -267,7 +288,7 @@ export function buildZooTable(t: TableInput): ZooTable {
       detail: t.eps.some((x) => sameEps(x, e))
         ? here.detail
         : `eps ${fmtEps(e)} not among the budgets measured`,
-      seed: seed.answer === 'yes' ? 'yes' : 'no',
+      seed: seed.answer === 'not measured' ? 'no' : seed.answer,
       seedDetail: seed.detail,
     };
   });
@@ -276,7 +297,7 @@ export function buildZooTable(t: TableInput): ZooTable {
     return j < 0 ? null : (rows.find((r) => r.method === method)?.autoattack?.[j] ?? null);
   };
   const orderingAutoAttack = t.autoattack
-    ? ORDERING_EPS.map((e): AutoAttackOrdering => ({ eps: e, ...orderingAt(e, aaAt(e)) }))
+    ? ORDERING_EPS.map((e): AutoAttackOrdering => ({ eps: e, ...orderingAt(e, aaAt(e), t.autoattack!.examples) }))
     : null;
   // Both checks read PGD-200 on AutoAttack's own images, never the table's PGD-200 on more images.
   const flagged = (bad: (pgd: number, aa: number) => boolean): OverstatedFlag[] =>

@@ -210,12 +210,12 @@ const tableOf = (eps: number[], models: TableModel[], aaExamples?: number) =>
     ...(aaExamples ? { autoattack: { settings: { ...AA_STANDARD }, examples: aaExamples } } : {}),
   });
 
-test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, or not measured', () => {
+test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, within sampling error, or not measured', () => {
   const eps = [0, 0.35, 0.4];
   const t = tableOf(eps, [
     model('pgd-linf', eps, [0.98, 0.1, 0.05]),
     model('int2', eps, [0.95, 0.2, 0.1]),
-    model('int2-adv', eps, [0.95, 0.05, 0.06]),
+    model('int2-adv', eps, [0.95, 0.05, 0.2]),
   ]);
   assert.deepEqual(
     t.ordering.map((o) => [o.eps, o.answer, o.seed]),
@@ -225,6 +225,20 @@ test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, o
     ],
   );
   assert.match(t.ordering[0].detail, /Int2-Adv 0\.050 <= Adv 0\.100/);
+  // 20 against 10 of 200 images: one-sided Fisher p = 0.043 (the hypergeometric tail summed in exact
+  // fractions with Python's math.comb); 40 against 10: far below.
+  assert.match(t.ordering[1].detail, /Int2 0\.100 > Adv 0\.050 \(p = 0\.043\); Int2-Adv 0\.200 > Adv 0\.050 \(p < 1e-4\); 200 images each/);
+  // The paper's own numbers pass the same test on its 200 images.
+  assert.match(t.ordering[1].seedDetail, /Int2 0\.385 > Adv 0\.000 \(p < 1e-4\)/);
+  // Above, but by 12 against 10 of 200: not beyond sampling error, so not a yes.
+  const close = tableOf(eps, [
+    model('pgd-linf', eps, [0.98, 0.1, 0.05]),
+    model('int2', eps, [0.95, 0.2, 0.1]),
+    model('int2-adv', eps, [0.95, 0.2, 0.06]),
+  ]);
+  assert.equal(close.ordering[1].answer, 'within sampling error');
+  assert.match(close.ordering[1].detail, /Int2-Adv 0\.060 > Adv 0\.050 \(within sampling error, p = 0\.41\)/);
+  assert.match(zooTableMarkdown(close), /- eps 0\.4: within sampling error \(/);
   const partial = tableOf(eps, [
     model('pgd-linf', eps, [0.98, 0.1, 0.05]),
     model('int2', eps, [0.95, 0.2, 0.1]),
@@ -255,20 +269,22 @@ test('with the AutoAttack column the ordering is also answered from the AutoAtta
     t.ordering.map((o) => o.answer),
     ['yes', 'yes'],
   );
+  // At 0.35 both are above Adv, but 3 and 3 images against 1 of 200 is within sampling error.
   assert.deepEqual(
     t.orderingAutoAttack!.map((o) => [o.eps, o.answer]),
     [
-      [0.35, 'yes'],
+      [0.35, 'within sampling error'],
       [0.4, 'no'],
     ],
   );
+  assert.match(t.orderingAutoAttack![0].detail, /Int2 0\.015 > Adv 0\.005 \(within sampling error, p = 0\.31\)/);
   assert.match(t.orderingAutoAttack![1].detail, /Int2 0\.000 <= Adv 0\.000/);
   const md = zooTableMarkdown(t);
   assert.match(
     md,
-    /- Under AutoAttack, eps 0\.4: no \(Int2 0\.000 <= Adv 0\.000; Int2-Adv 0\.200 > Adv 0\.000\)\./,
+    /- Under AutoAttack, eps 0\.4: no \(Int2 0\.000 <= Adv 0\.000; Int2-Adv 0\.200 > Adv 0\.000 \(p < 1e-4\); 200 images each, one-sided Fisher exact test at 0\.05\)\./,
   );
-  assert.match(zooTableHtml(t), /Under AutoAttack, eps 0\.35: yes/);
+  assert.match(zooTableHtml(t), /Under AutoAttack, eps 0\.35: within sampling error/);
   // An AutoAttack cell missing: not measured, naming it.
   const partial = build([
     withAa(model('pgd-linf', eps, [0.1, 0.05]), [0.005, 0]),
