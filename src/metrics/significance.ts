@@ -33,9 +33,12 @@ export function fisherGreater(a: number, na: number, b: number, nb: number): num
     [b, 'b'],
     [nb, 'nb'],
   ] as const)
-    if (!Number.isInteger(v) || v < 0) throw new Error(`fisherGreater: ${what} must be a whole number >= 0, got ${v}`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new Error(`fisherGreater: ${what} must be a whole number >= 0, got ${v}`);
   if (na < 1 || nb < 1 || a > na || b > nb)
-    throw new Error(`fisherGreater: need 0 <= a <= na, 0 <= b <= nb and na, nb >= 1 (got ${a}/${na}, ${b}/${nb})`);
+    throw new Error(
+      `fisherGreater: need 0 <= a <= na, 0 <= b <= nb and na, nb >= 1 (got ${a}/${na}, ${b}/${nb})`,
+    );
   const k = a + b;
   const n = na + nb;
   const top = Math.min(k, na);

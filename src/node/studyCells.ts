@@ -40,6 +40,7 @@ import { readOrRecompute } from '../zoo/cardRecord.ts';
 import type { WorkerPool } from './pool.ts';
 import { readJson } from './fsio.ts';
 import { poolAttackRunner } from './poolWorkerTasks.ts';
+import { stylizeProvenanceOf } from './stylizedPairs.ts';
 import type { StudyRunOptions } from './studyRun.ts';
 
 /** What is needed to measure a member: its model, folder and the loaded test sets. */
@@ -144,7 +145,8 @@ function planCell(
     return {
       data: d.data,
       dataSpec: o.stylizedData,
-      settings: { paired: idx !== null },
+      // What made the set, so a cell measured on one set is not read back for another at this path.
+      settings: { paired: idx !== null, stylizedBy: stylizeProvenanceOf(o.stylizedData) },
       measure: () =>
         idx
           ? measurePairedCell(c, subset(data, idx), d.data, { batchSize })

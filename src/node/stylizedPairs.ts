@@ -15,6 +15,8 @@ import { parseDataSpec } from '../data/spec.ts';
 import { IMAGE_EXTENSIONS } from '../data/folder.ts';
 import { UserError } from '../errors.ts';
 import { loadImageDataset } from './image.ts';
+import { readJson } from './fsio.ts';
+import { STYLIZE_PROVENANCE } from './stylizeRun.ts';
 
 const INDEXED = new RegExp(`^(\\d+)\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
 
@@ -78,5 +80,31 @@ export async function loadStylizedPairs(
       labels: Int32Array.from(indices, (i) => clean.labels[i]),
     }),
     indices,
+  };
+}
+
+/**
+ * What made the stylised set of `spec`, as a table cell's settings carry it: the options of `advlens
+ * stylize` (its `key`: source data, method, seed, strength, work size), the paintings, how many images
+ * and whether the run completed, from the folder's advlens-stylize.json; null when `spec` is not a
+ * folder or the folder has none (a set made elsewhere). A cell recorded on one set is then not read
+ * back for another written to the same path (nor for the same set half done).
+ */
+export function stylizeProvenanceOf(spec: string): Record<string, unknown> | null {
+  const s = parseDataSpec(spec);
+  if (s.kind !== 'folder') return null;
+  const file = path.join(s.path, STYLIZE_PROVENANCE);
+  if (!fs.existsSync(file)) return null;
+  const p = readJson<Record<string, unknown> | null>(file, 'stylize provenance');
+  if (!p || typeof p !== 'object' || !p.key || typeof p.key !== 'object')
+    throw new UserError(
+      `${file} has no 'key' (the options that made the set); re-create it with advlens stylize`,
+    );
+  const stylizer = p.stylizer as Record<string, unknown> | undefined;
+  return {
+    ...(p.key as Record<string, unknown>),
+    paintings: Array.isArray(stylizer?.paintings) ? stylizer.paintings : null,
+    images: typeof p.images === 'number' ? p.images : null,
+    status: typeof p.status === 'string' ? p.status : null,
   };
 }

@@ -235,7 +235,13 @@ function orderingAt(
     .map((o) => {
       const c = compareAccuracy(o.v!, n, adv!, n);
       const text = `${o.name} ${fmtAcc(o.v)} ${c.verdict === 'not above' ? '<=' : '>'} Adv ${fmtAcc(adv)}`;
-      return { c, text: c.verdict === 'not above' ? text : `${text} (${c.verdict === 'within' ? 'within sampling error, ' : ''}p ${fmtP(c.p)})` };
+      return {
+        c,
+        text:
+          c.verdict === 'not above'
+            ? text
+            : `${text} (${c.verdict === 'within' ? 'within sampling error, ' : ''}p ${fmtP(c.p)})`,
+      };
     });
   const texts = compared.map((x) => x.text);
   if (absent.length)
@@ -244,8 +250,15 @@ function orderingAt(
       detail: [`${absent.join(', ')} not measured`, ...texts].join('; '),
     };
   const verdicts = compared.map((x) => x.c.verdict);
-  const answer = verdicts.includes('not above') ? 'no' : verdicts.includes('within') ? 'within sampling error' : 'yes';
-  return { answer, detail: `${texts.join('; ')}; ${n} images each, one-sided Fisher exact test at ${SIGNIFICANCE_LEVEL}` };
+  const answer = verdicts.includes('not above')
+    ? 'no'
+    : verdicts.includes('within')
+      ? 'within sampling error'
+      : 'yes';
+  return {
+    answer,
+    detail: `${texts.join('; ')}; ${n} images each, one-sided Fisher exact test at ${SIGNIFICANCE_LEVEL}`,
+  };
 }
 
 /** A p-value in two significant digits, or an upper bound below 1e-4. */
@@ -297,7 +310,10 @@ export function buildZooTable(t: TableInput): ZooTable {
     return j < 0 ? null : (rows.find((r) => r.method === method)?.autoattack?.[j] ?? null);
   };
   const orderingAutoAttack = t.autoattack
-    ? ORDERING_EPS.map((e): AutoAttackOrdering => ({ eps: e, ...orderingAt(e, aaAt(e), t.autoattack!.examples) }))
+    ? ORDERING_EPS.map((e): AutoAttackOrdering => ({
+        eps: e,
+        ...orderingAt(e, aaAt(e), t.autoattack!.examples),
+      }))
     : null;
   // Both checks read PGD-200 on AutoAttack's own images, never the table's PGD-200 on more images.
   const flagged = (bad: (pgd: number, aa: number) => boolean): OverstatedFlag[] =>

@@ -32,7 +32,10 @@ test('Fisher one-sided p: a hand-computed case and exact big-integer tails', () 
   ]) {
     const want = exactTail(a, na, b, nb);
     const got = fisherGreater(a, na, b, nb);
-    assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(want, 1e-300) + 1e-15, `${a}/${na} vs ${b}/${nb}: ${got} vs ${want}`);
+    assert.ok(
+      Math.abs(got - want) <= 1e-9 * Math.max(want, 1e-300) + 1e-15,
+      `${a}/${na} vs ${b}/${nb}: ${got} vs ${want}`,
+    );
   }
   // Nothing above: the tail is everything.
   assert.equal(fisherGreater(0, 10, 4, 10), 1);

@@ -271,7 +271,11 @@ test(
         assert.equal(rec.examples, 16);
         assert.equal(rec.command, 'test atcnn');
         assert.equal(card.metrics[`cell:stylized@folder:${sty}`].examples, 16);
-        assert.deepEqual(card.metrics[`cell:stylized@folder:${sty}`].settings, { paired: true });
+        // No advlens-stylize.json in this hand-made folder: nothing to say what made it.
+        assert.deepEqual(card.metrics[`cell:stylized@folder:${sty}`].settings, {
+          paired: true,
+          stylizedBy: null,
+        });
       }
       // --cached: the same numbers from the cards, nothing measured.
       const again = await studyRun({
@@ -296,6 +300,36 @@ test(
         );
         assert.equal(row(again, m).cells[0].command, 'test atcnn');
       }
+      // The folder re-made in place by advlens stylize (its provenance file appears): the cell
+      // recorded on the earlier set is not this set's, so --cached leaves it out; the rest still read.
+      const prov = path.join(sty, 'advlens-stylize.json');
+      const key = { data: 'cifar10:test', method: 'arbitrary', seed: 3, workSize: 256, strength: 0.5 };
+      fs.writeFileSync(
+        prov,
+        JSON.stringify({ key, stylizer: { paintings: ['a.jpg'] }, images: 20, status: 'complete' }),
+      );
+      const remadeRun = () =>
+        studyRun({
+          def: atcnnDef(),
+          zoo: zoo(),
+          data: 'cifar10:test',
+          dataDir: DATA_DIR,
+          limit: 16,
+          batchSize: 8,
+          stylizedData: `folder:${sty}`,
+          cached: true,
+          workers: 1,
+        });
+      const remade = row(await remadeRun(), 'standard').cells;
+      assert.equal(remade[col(t, 'stylized')].state, 'not measured');
+      assert.equal(remade[col(t, 'saturate:8')].state, 'card');
+      // A provenance file without its key is refused in one line.
+      fs.writeFileSync(prov, '{"images": 20}');
+      await assert.rejects(
+        remadeRun(),
+        (e: Error) => e instanceof UserError && /has no 'key'/.test(e.message),
+      );
+      fs.rmSync(prov);
       // Without the transforms installed the columns say so, and without --stylized-data the stylised
       // column is not measured; neither is an error.
       unregisterTableTransform('shuffle');

@@ -227,7 +227,10 @@ test('the ordering line is computed from our numbers at 0.35 and 0.4: yes, no, w
   assert.match(t.ordering[0].detail, /Int2-Adv 0\.050 <= Adv 0\.100/);
   // 20 against 10 of 200 images: one-sided Fisher p = 0.043 (the hypergeometric tail summed in exact
   // fractions with Python's math.comb); 40 against 10: far below.
-  assert.match(t.ordering[1].detail, /Int2 0\.100 > Adv 0\.050 \(p = 0\.043\); Int2-Adv 0\.200 > Adv 0\.050 \(p < 1e-4\); 200 images each/);
+  assert.match(
+    t.ordering[1].detail,
+    /Int2 0\.100 > Adv 0\.050 \(p = 0\.043\); Int2-Adv 0\.200 > Adv 0\.050 \(p < 1e-4\); 200 images each/,
+  );
   // The paper's own numbers pass the same test on its 200 images.
   assert.match(t.ordering[1].seedDetail, /Int2 0\.385 > Adv 0\.000 \(p < 1e-4\)/);
   // Above, but by 12 against 10 of 200: not beyond sampling error, so not a yes.
@@ -277,7 +280,10 @@ test('with the AutoAttack column the ordering is also answered from the AutoAtta
       [0.4, 'no'],
     ],
   );
-  assert.match(t.orderingAutoAttack![0].detail, /Int2 0\.015 > Adv 0\.005 \(within sampling error, p = 0\.31\)/);
+  assert.match(
+    t.orderingAutoAttack![0].detail,
+    /Int2 0\.015 > Adv 0\.005 \(within sampling error, p = 0\.31\)/,
+  );
   assert.match(t.orderingAutoAttack![1].detail, /Int2 0\.000 <= Adv 0\.000/);
   const md = zooTableMarkdown(t);
   assert.match(
