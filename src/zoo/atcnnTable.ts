@@ -54,7 +54,8 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
         "AT models keep more on stylised images (less reliance on texture): every AT model's stylised accuracy is above Standard's",
       reads: 'value',
       columns: ['stylized'],
-      check: (get, fmt) => compareAll(get, at, standard, col('stylized', 'stylised'), 'above', fmt),
+      check: (get, fmt, size) =>
+        compareAll(get, at, standard, col('stylized', 'stylised'), 'above', fmt, size),
     },
     {
       id: 'underfit-not-stylized',
@@ -62,7 +63,8 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
         "The stylised gain is not lower clean accuracy alone: Underfit's stylised accuracy is below every AT model's",
       reads: 'value',
       columns: ['stylized'],
-      check: (get, fmt) => compareAll(get, at, g.underfit, col('stylized', 'stylised'), 'above', fmt),
+      check: (get, fmt, size) =>
+        compareAll(get, at, g.underfit, col('stylized', 'stylised'), 'above', fmt, size),
     },
   ];
   return [
@@ -72,7 +74,7 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
         "Adversarial training costs clean accuracy: every AT model's clean accuracy is below Standard's",
       reads: 'value',
       columns: ['clean'],
-      check: (get, fmt) => compareAll(get, at, standard, col('clean', 'clean'), 'below', fmt),
+      check: (get, fmt, size) => compareAll(get, at, standard, col('clean', 'clean'), 'below', fmt, size),
     },
     ...(g.stylized ? stylized : []),
     {
@@ -80,7 +82,7 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
       statement: `AT models keep more on saturated images: at saturation levels ${STRONG_SATURATION.join(', ')}, every AT model's accuracy on the images it classifies right when clean is above Standard's`,
       reads: 'conditional',
       columns: STRONG_SATURATION.map((p) => `saturate:${p}`),
-      check: (get, fmt) =>
+      check: (get, fmt, size) =>
         compareAll(
           get,
           at,
@@ -88,6 +90,7 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
           STRONG_SATURATION.map((p) => ({ key: `saturate:${p}`, label: `saturation ${p}` })),
           'above',
           fmt,
+          size,
         ),
     },
     {
@@ -95,7 +98,7 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
       statement: `AT models lose more on patch-shuffled images (more reliance on shape): at shuffle sizes ${g.shuffle.join(', ')}, every AT model's accuracy on the images it classifies right when clean is below Standard's`,
       reads: 'conditional',
       columns: g.shuffle.map((k) => `shuffle:${k}`),
-      check: (get, fmt) =>
+      check: (get, fmt, size) =>
         compareAll(
           get,
           at,
@@ -103,6 +106,7 @@ function atcnnFindings(g: FindingGroups): FindingDef[] {
           g.shuffle.map((k) => ({ key: `shuffle:${k}`, label: `shuffle ${k}` })),
           'below',
           fmt,
+          size,
         ),
     },
   ];

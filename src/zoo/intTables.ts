@@ -66,8 +66,8 @@ export function table1Def(eps: number[] = T1_EPS): StudyDef {
         statement: 'Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at 8, 9 and 10 /255',
         reads: 'value',
         columns: large.map((c) => c.key),
-        check: (get, fmt) =>
-          compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt),
+        check: (get, fmt, size) =>
+          compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt, size),
       },
     ],
     defaultLimit: 500,

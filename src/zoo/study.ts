@@ -18,6 +18,7 @@ import { table1Def, table2Def } from './intTables.ts';
 import { atcnnDef } from './atcnnTable.ts';
 import { numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
 import type { SanitySettings } from './measureSanity.ts';
+import type { Answer, SizeLookup } from './findings.ts';
 
 export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
 export {
@@ -64,10 +65,8 @@ export interface FindingDef {
   reads: 'value' | 'conditional';
   /** The columns it needs (a seed set without them has no answer). */
   columns: string[];
-  check: (
-    get: Lookup,
-    fmt: (v: number | null) => string,
-  ) => { answer: 'yes' | 'no' | 'not measured'; detail: string };
+  /** `size`, where known: how many images a value counts over, for the sampling test (zoo/findings.ts). */
+  check: (get: Lookup, fmt: (v: number | null) => string, size?: SizeLookup) => Answer;
 }
 
 /** A table of the seed: rows, columns, the seed's numbers, findings, defaults. */
@@ -163,13 +162,20 @@ export interface FindingAnswer {
   statement: string;
   reads: 'value' | 'conditional';
   /** `not established`: the numbers answer, but a cell they rest on failed a sanity check. */
-  answer: 'reproduced' | 'not reproduced' | 'not measured' | 'not established';
-  /** What the numbers alone say. */
-  numbers: 'reproduced' | 'not reproduced' | 'not measured';
+  answer: 'reproduced' | 'not reproduced' | 'within sampling error' | 'not measured' | 'not established';
+  /**
+   * What the numbers alone say: `within sampling error` when every comparison goes the stated way but
+   * not all by more than the images measured can tell apart (not a reproduction either).
+   */
+  numbers: 'reproduced' | 'not reproduced' | 'within sampling error' | 'not measured';
   /** Footnote numbers of the failed checks of the cells the finding read. */
   failed: number[];
   detail: string;
-  seed: { set: string; answer: 'holds' | 'does not hold' | 'no numbers'; detail: string }[];
+  seed: {
+    set: string;
+    answer: 'holds' | 'does not hold' | 'within sampling error' | 'no numbers';
+    detail: string;
+  }[];
 }
 
 /** A study table with everything that produced it. */
@@ -270,20 +276,43 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
       if (!row || j < 0) return null;
       return reads === 'value' ? row.cells[j].value : row.cells[j].conditional;
     };
+  // The images a value counts over: a cell's own for the plain accuracy; for AT-CNN's conditional
+  // one, the member's clean-correct images (its clean accuracy times the images), where known.
+  const sizeOf =
+    (reads: 'value' | 'conditional'): SizeLookup =>
+    (member, key) => {
+      const row = rows.find((r) => r.member === member);
+      const j = col(key);
+      if (!row || j < 0) return null;
+      const n = row.cells[j].examples ?? null;
+      if (reads === 'value' || n === null) return n;
+      const clean = row.cells[col('clean')]?.value ?? null;
+      return clean === null ? null : Math.round(clean * n);
+    };
   const findings = def.findings.map((f): FindingAnswer => {
     const fmt = unitFormat(def.unit);
     // The cells the finding reads, to say when one of them failed a sanity check.
     const read: number[] = [];
     const lookup = ours(f.reads);
-    const here = f.check((member, key) => {
-      const row = rows.find((x) => x.member === member);
-      const j = col(key);
-      if (row && j >= 0) read.push(...row.failed[j]);
-      return lookup(member, key);
-    }, fmt);
+    const here = f.check(
+      (member, key) => {
+        const row = rows.find((x) => x.member === member);
+        const j = col(key);
+        if (row && j >= 0) read.push(...row.failed[j]);
+        return lookup(member, key);
+      },
+      fmt,
+      sizeOf(f.reads),
+    );
     const failed = [...new Set(read)].sort((a, b) => a - b);
     const numbers =
-      here.answer === 'yes' ? 'reproduced' : here.answer === 'no' ? 'not reproduced' : 'not measured';
+      here.answer === 'yes'
+        ? 'reproduced'
+        : here.answer === 'no'
+          ? 'not reproduced'
+          : here.answer === 'within sampling error'
+            ? 'within sampling error'
+            : 'not measured';
     const seed = def.seeds.map((s) => {
       if (f.reads === 'conditional' || f.columns.some((c) => !Object.values(s.values).some((v) => c in v)))
         return {
@@ -295,7 +324,8 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
         const row = def.rows.find((r) => r.member === member);
         return row?.seedRow ? (s.values[row.seedRow]?.[key] ?? null) : null;
       };
-      const a = f.check(bySeed, fmt);
+      const seedSize: SizeLookup | undefined = s.examples === null ? undefined : () => s.examples;
+      const a = f.check(bySeed, fmt, seedSize);
       return {
         set: s.name,
         answer:
@@ -303,7 +333,9 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
             ? ('holds' as const)
             : a.answer === 'no'
               ? ('does not hold' as const)
-              : ('no numbers' as const),
+              : a.answer === 'within sampling error'
+                ? ('within sampling error' as const)
+                : ('no numbers' as const),
         detail: a.detail,
       };
     });

@@ -195,6 +195,64 @@ test('table 1 finding: reproduced, not reproduced (one Int model at or under Adv
   assert.match(nm.detail, /^not measured: int \(every column\)/);
 });
 
+test('findings with image counts: a lead within sampling error is not a reproduction; the second accuracy counts over the clean-correct images', () => {
+  const def = table1Def();
+  const withExamples = (ms: StudyModel[], n: number) =>
+    ms.map((m) => ({ ...m, cells: m.cells.map((c) => (c.value === null ? c : { ...c, examples: n })) }));
+  const base = {
+    'pgd-linf-8': [0.8, 0.6, 0.5, 0.3, 0.2, 0.15, 0.1],
+    int: [0.8, 0.6, 0.5, 0.3, 0.4, 0.4, 0.4],
+    'int-adv': [0.8, 0.6, 0.5, 0.3, 0.4, 0.4, 0.4],
+    int2: [0.8, 0.6, 0.5, 0.3, 0.4, 0.4, 0.4],
+    'int2-adv': [0.8, 0.6, 0.5, 0.3, 0.4, 0.4, 0.4],
+  };
+  // 80 against 40 of 200 images: far beyond sampling error.
+  const yes = build(def, withExamples(models(def, base), 200)).findings[0];
+  assert.equal(yes.answer, 'reproduced', yes.detail);
+  assert.match(yes.detail, /one-sided Fisher exact test at 0\.05 on the image counts$/);
+  // int-adv 0.21 against 0.2 at 8/255: 42 against 40 of 200 (exact one-sided p = 0.45, from
+  // the hypergeometric tail in Python's fractions): above, but not beyond sampling error.
+  const close = { ...base, 'int-adv': [0.8, 0.6, 0.5, 0.3, 0.21, 0.4, 0.4] };
+  const w = build(def, withExamples(models(def, close), 200)).findings[0];
+  assert.equal(w.answer, 'within sampling error', w.detail);
+  assert.equal(w.numbers, 'within sampling error');
+  assert.match(
+    w.detail,
+    /8\/255: 4 of 4 above pgd-linf-8 0\.200 \(within sampling error: int-adv 0\.210, p = 0\.45\)/,
+  );
+  // The same lead on 20,000 images each (4,200 against 4,000) is beyond it.
+  assert.equal(build(def, withExamples(models(def, close), 20000)).findings[0].answer, 'reproduced');
+  // One at or under Adv is still a plain "not reproduced".
+  const under = { ...base, 'int-adv': [0.8, 0.6, 0.5, 0.3, 0.2, 0.4, 0.4] };
+  assert.equal(build(def, withExamples(models(def, under), 200)).findings[0].answer, 'not reproduced');
+  // The paper's numbers (200 images) go through the same test: its Table 1 holds.
+  assert.deepEqual(
+    w.seed.map((x) => x.answer),
+    ['holds'],
+  );
+
+  // AT-CNN's second accuracy (saturation) counts over each member's clean-correct images: Standard
+  // 0.5 of 200 clean-correct = 100, each AT model 0.8 of 200 = 160. Second accuracies 0.40 against
+  // 0.34 (64 of 160 against 34 of 100): p = 0.20, within sampling error.
+  const at = atcnnDef();
+  const row = (clean: number, sat: number) => ({
+    v: [clean, 0.3, ...Array(7).fill(sat * clean), ...Array(3).fill(0.2 * clean)],
+    c: [1, null, ...Array(7).fill(sat), ...Array(3).fill(0.2)],
+  });
+  const spec: Record<string, ReturnType<typeof row>> = { standard: row(0.5, 0.34), underfit: row(0.4, 0.2) };
+  for (const m of ATCNN_ADVERSARIAL) spec[m] = row(0.8, 0.4);
+  const vals = Object.fromEntries(Object.entries(spec).map(([k, x]) => [k, x.v]));
+  const cond = Object.fromEntries(Object.entries(spec).map(([k, x]) => [k, x.c]));
+  const f = build(at, withExamples(models(at, vals, cond), 200)).findings.find(
+    (x) => x.id === 'at-keep-saturated',
+  )!;
+  assert.equal(f.answer, 'within sampling error', f.detail);
+  assert.match(
+    f.detail,
+    /saturation 8: 9 of 9 above standard 34\.00 \(within sampling error: pgd-linf-8 40\.00, p = 0\.20/,
+  );
+});
+
 test('table 2 findings from given numbers: means over the five attacks, each answer checked by hand', () => {
   const def = table2Def();
   const v = (m: number) => [m, m, m, m, m]; // a model whose mean is m
