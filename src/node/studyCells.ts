@@ -93,7 +93,7 @@ const cleanOf = (ctx: MemberContext) => (ctx.clean ??= { predictions: null });
 
 function planCell(
   ctx: MemberContext,
-  col: Exclude<StudyColumn, { kind: 'pgd200' }>,
+  col: Exclude<StudyColumn, { kind: 'pgd200' } | { kind: 'autoattack' }>,
   o: CellOptions,
 ): CellPlan {
   const progress = (done: number, total: number) => o.onProgress?.(ctx.dir, col.label, done, total);
@@ -182,6 +182,8 @@ export function knownCell(ctx: MemberContext, col: StudyColumn, o: CellOptions):
     state: 'not measured',
     note: 'not in the card (--cached)',
   };
+  if (col.kind === 'autoattack')
+    throw new Error('knownCell: AutoAttack cells are read by studyRun (autoattackCells)');
   if (col.kind === 'pgd200') {
     const old = readOr(() => readRobustRecord(card, o.data, ctx.cardPath), o);
     const setting = { data: o.data, examples: ctx.data.size, attack: PGD200 };
@@ -219,6 +221,8 @@ export async function measureCell(
   onRecord: () => void,
 ): Promise<StudyCell> {
   if (col.kind === 'pgd200') return pgdCell(ctx, col, o, onRecord);
+  if (col.kind === 'autoattack')
+    throw new Error('measureCell: AutoAttack cells are measured by studyRun (autoattackCells)');
   const plan = planCell(ctx, col, o);
   if ('empty' in plan) return plan.empty;
   const m = await plan.measure();

@@ -29,6 +29,8 @@ import { loadDatasetFor } from './loadData.ts';
 import { loadClassifier } from './models.ts';
 import { checkWorkers, withPool } from './pool.ts';
 import { knownCell, measureCell, type CellOptions, type MemberContext } from './studyCells.ts';
+import { AA_LIMIT, type AutoAttackCellSettings } from '../zoo/aaCells.ts';
+import { autoattackCells } from './zooTableRun.ts';
 
 /** Options of {@link studyRun}. */
 export interface StudyRunOptions {
@@ -59,6 +61,13 @@ export interface StudyRunOptions {
   /** The checks' settings (default SANITY_DEFAULTS with the run's images per pass). */
   sanitySettings?: SanitySettings;
   onProgress?: (member: string, column: string, done: number, total: number) => void;
+  /**
+   * The settings of the table's AutoAttack columns (kind 'autoattack'; Table 1 with --autoattack),
+   * needed when it has them: AA_STANDARD for the paper-grade evaluation.
+   */
+  autoattack?: AutoAttackCellSettings;
+  /** Images the AutoAttack columns run on, the first N of the test set (default AA_LIMIT, 200). */
+  aaLimit?: number;
 }
 
 /** Builds the table `o.def` (see the file's comment). */
@@ -74,12 +83,19 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
     command: o.command ?? '(library call: studyRun)',
   };
   const checked = o.sanity !== false && def.columns.some((x) => x.kind === 'pgd200');
+  const aaCols = def.columns.flatMap((col, j) => (col.kind === 'autoattack' ? [{ eps: col.eps, j }] : []));
+  if (aaCols.length && !o.autoattack)
+    throw new UserError('the table has AutoAttack columns: give their settings (autoattack: AA_STANDARD)');
+  const aaLimit = o.aaLimit ?? AA_LIMIT;
+  if (!Number.isInteger(aaLimit) || aaLimit < 1)
+    throw new UserError(`aaLimit must be a positive integer (got ${aaLimit}); give --aa-limit 200`);
   const sanitySettings = o.sanitySettings ?? { ...SANITY_DEFAULTS, batchSize: opts.batchSize };
   const keep = (m: string) => !o.only || o.only.includes(m);
   const rows = def.rows.filter((r) => keep(r.member));
   const datasets = new Map<string, Dataset>();
   const models: StudyModel[] = [];
   let first: Dataset | undefined;
+  let aaImages: number | null = null;
   const styles = new Map<string, MemberContext['stylized']>();
   const stylizedFor = async (c: Classifier, spec: string, clean: Dataset) => {
     const key = c.inputShape.join('x');
@@ -89,10 +105,9 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
     }
     return styles.get(key)!;
   };
-  const loadFor = async (c: Classifier, spec: string): Promise<Dataset> => {
-    const key = `${spec}|${c.inputShape.join('x')}`;
-    if (!datasets.has(key))
-      datasets.set(key, await loadDatasetFor(c, spec, { dataDir: o.dataDir, limit: opts.limit }));
+  const loadFor = async (c: Classifier, spec: string, limit = opts.limit): Promise<Dataset> => {
+    const key = `${spec}|${c.inputShape.join('x')}|${limit}`;
+    if (!datasets.has(key)) datasets.set(key, await loadDatasetFor(c, spec, { dataDir: o.dataDir, limit }));
     return datasets.get(key)!;
   };
   for (const r of rows) {
@@ -112,7 +127,10 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
           : null;
       const ctx: MemberContext = { c, dir: e.dir, cardPath: e.cardPath, data, stylized, pool: null };
       // First what the card holds (or why a cell stays empty), then the rest, measured on one pool.
-      const cells = def.columns.map((col) => knownCell(ctx, col, opts));
+      // (AutoAttack cells are read and measured together below.)
+      const cells = def.columns.map((col) =>
+        col.kind === 'autoattack' ? AA_PENDING : knownCell(ctx, col, opts),
+      );
       const todo = def.columns.map((col, j) => (cells[j] ? null : col));
       let recorded = 0;
       const attacks = todo.filter((t) => t && (t.kind === 'attack' || (t.kind === 'pgd200' && t.eps > 0)));
@@ -124,6 +142,13 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
           cells[j] = await measureCell(ctx, col, opts, () => recorded++);
         }
       });
+      if (aaCols.length) {
+        const aaData = await loadFor(c, o.data, aaLimit);
+        aaImages ??= aaData.size;
+        const aa = await autoattackColumns(c, e, aaData, aaCols, o.autoattack!, opts);
+        aaCols.forEach((x, i) => (cells[x.j] = aa.cells[i]));
+        recorded += aa.recorded;
+      }
       const sanity = checked
         ? await studySanity(c, e, data, cells as StudyCell[], opts, sanitySettings)
         : undefined;
@@ -148,10 +173,52 @@ export async function studyRun(o: StudyRunOptions): Promise<StudyTable> {
       data: first ? { spec: o.data, source: first.source, examples: first.size } : null,
       stylizedData: o.stylizedData ?? null,
       ...(checked ? { sanity: sanitySettings } : {}),
+      ...(aaCols.length && aaImages !== null
+        ? { autoattack: { settings: o.autoattack!, examples: aaImages } }
+        : {}),
       command: opts.command,
       versions: versions(),
     },
   );
+}
+
+/** Stands for an AutoAttack cell until {@link autoattackColumns} fills it. */
+const AA_PENDING: StudyCell = { value: null, conditional: null, state: 'not measured' };
+
+/**
+ * A member's AutoAttack cells (zoo/aaCells.ts, the same records and journal as the MNIST Table 1's
+ * column: src/node/zooTableRun.ts autoattackCells): read from the card where measured in the same
+ * setting on the same weights, else measured (unless `cached`) with PGD-200 on the same images beside.
+ */
+async function autoattackColumns(
+  c: Classifier,
+  e: ZooEntry,
+  data: Dataset,
+  cols: { eps: number; j: number }[],
+  settings: AutoAttackCellSettings,
+  o: CellOptions,
+): Promise<{ cells: StudyCell[]; recorded: number }> {
+  const eps = cols.map((x) => x.eps);
+  const r = await autoattackCells(c, e, data, eps, settings, {
+    ...o,
+    attack: { ...PGD200 },
+    onProgress: (_member, done, total) => o.onProgress?.(e.dir, 'autoattack', done, total),
+  });
+  const cells = eps.map((x, i): StudyCell => {
+    const run = r.runs.find((u) => u.eps.includes(x));
+    const state = r.measured.includes(x) ? 'measured' : r.fromCard.includes(x) ? 'card' : 'not measured';
+    return {
+      value: r.values[i],
+      conditional: null,
+      state,
+      ...(state === 'not measured' ? { note: 'not in the card (--cached)' } : {}),
+      ...(run ? { measuredAt: run.measuredAt, command: run.command, versions: run.versions } : {}),
+      examples: data.size,
+      data: o.data,
+      pgd200SameImages: r.pgd200SameImages?.[i] ?? null,
+    };
+  });
+  return { cells, recorded: r.measured.length + (r.pgd200Added?.length ?? 0) };
 }
 
 /**

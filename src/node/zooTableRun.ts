@@ -251,13 +251,19 @@ export async function zooTableRun(o: ZooTableRunOptions): Promise<ZooTable> {
  * table's `attack`) on exactly its images; a cell read from the card without that number gets only
  * it measured (not AutoAttack again), and with `record` added to its record.
  */
-async function autoattackCells(
+export async function autoattackCells(
   c: Classifier,
-  e: ZooEntry,
+  e: Pick<ZooEntry, 'method' | 'dir' | 'cardPath'>,
   data: Dataset,
   eps: number[],
   s: AutoAttackCellSettings,
-  o: ZooTableRunOptions & { command: string; attack: RobustAttackSettings },
+  o: Pick<
+    ZooTableRunOptions,
+    'data' | 'batchSize' | 'workers' | 'record' | 'recompute' | 'cached' | 'onProgress'
+  > & {
+    command: string;
+    attack: RobustAttackSettings;
+  },
 ): Promise<TableAutoAttack> {
   const settings = aaSettingsRecord(s);
   const setting = (x: number) => ({ column: aaColumn(x), data: o.data, examples: data.size, settings });

@@ -8,7 +8,8 @@
  */
 import { JPEG_EPS } from '../attacks/jpeg.ts';
 import { SEED_CIFAR_PGD, SEED_UNFORESEEN, SEED_UNFORESEEN_ATTACKS } from './studySeed.ts';
-import { compareAll, fmt3, meanOver, type Answer } from './findings.ts';
+import { compareAll, fmt3, meanOver, type Answer, type SizeLookup } from './findings.ts';
+import { aaColumn } from './aaCells.ts';
 import type { FindingDef, Lookup, StudyColumn, StudyDef, StudyRow } from './study.ts';
 
 const eps255 = (e: number) => `${Number((e * 255).toPrecision(4))}/255`;
@@ -33,14 +34,24 @@ const INT_ROWS = [
 /** Rows of the seed's Table 1 CIFAR-10 block and the members that stand for them. */
 const T1_ROWS: StudyRow[] = [...BASELINE_ROWS, row('int-one-class', 'Int-one-class'), ...INT_ROWS];
 
-/** Table 1 (CIFAR-10) with the budgets `eps` as columns (default the paper's). */
-export function table1Def(eps: number[] = T1_EPS): StudyDef {
+/** The budgets of Table 1's finding, and of its AutoAttack columns unless told otherwise. */
+export const T1_AA_EPS = [8, 9, 10].map((e) => e / 255);
+
+/**
+ * Table 1 (CIFAR-10) with the budgets `eps` as columns (default the paper's) and, with `aaEps`, an
+ * AutoAttack column per budget of it (> 0; zoo/aaCells.ts) and the finding asked again of those.
+ */
+export function table1Def(eps: number[] = T1_EPS, aaEps?: number[]): StudyDef {
   const columns: StudyColumn[] = eps.map((e) => ({
     key: pgdKey(e),
     label: e === 0 ? 'eps 0' : eps255(e),
     kind: 'pgd200',
     eps: e,
   }));
+  const aa = (aaEps ?? [])
+    .filter((e) => e > 0)
+    .map((e) => ({ key: aaColumn(e), label: `AA ${eps255(e)}`, eps: e }));
+  for (const c of aa) columns.push({ ...c, kind: 'autoattack' });
   const seedValues: Record<string, Record<string, number>> = {};
   for (const [row, vals] of Object.entries(SEED_CIFAR_PGD.rows))
     seedValues[row] = Object.fromEntries(T1_EPS.map((e, j) => [pgdKey(e), vals[j]]));
@@ -48,8 +59,7 @@ export function table1Def(eps: number[] = T1_EPS): StudyDef {
   return {
     id: '1',
     zoo: 'cifar10',
-    title:
-      'PGD-200 accuracy of the advlens CIFAR-10 zoo beside Boopathy et al. (ICML 2020), Table 1 (CIFAR-10)',
+    title: `PGD-200${aa.length ? ' and AutoAttack' : ''} accuracy of the advlens CIFAR-10 zoo beside Boopathy et al. (ICML 2020), Table 1 (CIFAR-10)`,
     rows: T1_ROWS,
     columns,
     seeds: [
@@ -69,6 +79,18 @@ export function table1Def(eps: number[] = T1_EPS): StudyDef {
         check: (get, fmt, size) =>
           compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt, size),
       },
+      ...(aa.length
+        ? [
+            {
+              id: 'int-family-above-adv-autoattack',
+              statement: `Under AutoAttack (the strongest attack here, first images of the test set): Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at ${aa.map((c) => c.label.slice(3)).join(', ')}`,
+              reads: 'value' as const,
+              columns: aa.map((c) => c.key),
+              check: (get: Lookup, fmt: (v: number | null) => string, size?: SizeLookup) =>
+                compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', aa, 'above', fmt, size),
+            },
+          ]
+        : []),
     ],
     defaultLimit: 500,
     unit: 'fraction',

@@ -19,6 +19,7 @@ import { atcnnDef } from './atcnnTable.ts';
 import { numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
 import type { SanitySettings } from './measureSanity.ts';
 import type { Answer, SizeLookup } from './findings.ts';
+import { overstates, type AutoAttackCellSettings } from './aaCells.ts';
 
 export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
 export {
@@ -37,7 +38,9 @@ export type StudyColumn =
   | { key: string; label: string; kind: 'attack'; attack: string; eps: number; steps: number }
   | { key: string; label: string; kind: 'clean' }
   | { key: string; label: string; kind: 'transform'; transform: string; param: number }
-  | { key: string; label: string; kind: 'stylized' };
+  | { key: string; label: string; kind: 'stylized' }
+  /** L-inf AutoAttack (zoo/aaCells.ts) on the table's first AutoAttack images, a `cell:autoattack-linf:<eps>` record. */
+  | { key: string; label: string; kind: 'autoattack'; eps: number };
 
 /** A row: a zoo member and the seed's name for it (null: the seed has no such row). */
 export interface StudyRow {
@@ -96,13 +99,13 @@ export type StudyId = (typeof STUDY_IDS)[number];
  */
 export function studyDef(
   id: string,
-  o: { eps?: number[]; attackSteps?: number; zoo?: 'cifar10' | 'mnist' } = {},
+  o: { eps?: number[]; attackSteps?: number; zoo?: 'cifar10' | 'mnist'; aaEps?: number[] } = {},
 ): StudyDef {
   if (o.zoo === 'mnist') {
     if (id === 'atcnn') return atcnnDef('mnist');
     throw new UserError(`table '${id}' is not a study table of the MNIST zoo; use atcnn`);
   }
-  if (id === '1') return table1Def(o.eps);
+  if (id === '1') return table1Def(o.eps, o.aaEps);
   if (id === '2') return table2Def(o.attackSteps);
   if (id === 'atcnn') return atcnnDef();
   throw new UserError(`unknown table '${id}' for the CIFAR-10 zoo; use one of ${STUDY_IDS.join(', ')}`);
@@ -123,6 +126,8 @@ export interface StudyCell {
   versions?: Record<string, string>;
   examples?: number;
   data?: string;
+  /** An AutoAttack cell: PGD-200 on exactly its images (null where not measured), for the check that AutoAttack is at most it. */
+  pgd200SameImages?: number | null;
 }
 
 /** One member's measured cells, in the order of the table's columns. */
@@ -198,7 +203,19 @@ export interface StudyTable {
   findings: FindingAnswer[];
   /** The failed sanity checks, numbered as their markers; null when the table ran none. */
   sanityFailures: SanityFailure[] | null;
+  /**
+   * With AutoAttack columns: each AutoAttack cell against PGD-200 on exactly its images: how many were
+   * compared, where AutoAttack leaves more correct (it never should: it is the stronger evaluation),
+   * and where it is more than OVERSTATE_MARGIN below (PGD-200 overstates robustness). Null without.
+   */
+  autoattackCheck: {
+    cells: number;
+    above: AaPgdCell[];
+    overstated: AaPgdCell[];
+  } | null;
   provenance: {
+    /** The AutoAttack columns' settings and images, when the table has them. */
+    autoattack?: { settings: AutoAttackCellSettings; examples: number };
     /** The sanity checks' settings, when the table ran them. */
     sanity?: SanitySettings;
     data: { spec: string; source: string; examples: number } | null;
@@ -206,6 +223,14 @@ export interface StudyTable {
     command: string;
     versions: Record<string, string>;
   };
+}
+
+/** An AutoAttack cell beside PGD-200 on the same images. */
+export interface AaPgdCell {
+  member: string;
+  column: string;
+  autoattack: number;
+  pgd200: number;
 }
 
 /** What {@link buildStudyTable} takes besides the definition. */
@@ -217,6 +242,8 @@ export interface StudyInput {
   stylizedData?: string | null;
   /** The sanity checks' settings, when the run made them (Table 1). */
   sanity?: SanitySettings;
+  /** The AutoAttack columns' settings and images (Table 1 with AutoAttack columns). */
+  autoattack?: { settings: AutoAttackCellSettings; examples: number };
   command: string;
   versions: Record<string, string>;
 }
@@ -367,12 +394,34 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
     seeds: def.seeds.map((s) => ({ name: s.name, citation: s.citation, examples: s.examples })),
     findings,
     sanityFailures: input.sanity ? failures : null,
+    autoattackCheck: aaCheck(def, rows),
     provenance: {
+      ...(input.autoattack ? { autoattack: input.autoattack } : {}),
       ...(input.sanity ? { sanity: input.sanity } : {}),
       data: input.data,
       stylizedData: input.stylizedData ?? null,
       command: input.command,
       versions: input.versions,
     },
+  };
+}
+
+/** Each AutoAttack cell against PGD-200 on its images (null when the table has no AutoAttack column). */
+function aaCheck(def: StudyDef, rows: StudyTableRow[]): StudyTable['autoattackCheck'] {
+  const cols = def.columns.flatMap((c, j) => (c.kind === 'autoattack' ? [{ c, j }] : []));
+  if (!cols.length) return null;
+  const pairs: AaPgdCell[] = rows.flatMap((r) =>
+    cols.flatMap(({ c, j }) => {
+      const cell = r.cells[j];
+      const pgd = cell.pgd200SameImages ?? null;
+      return cell.value === null || pgd === null
+        ? []
+        : [{ member: r.member, column: c.label, autoattack: cell.value, pgd200: pgd }];
+    }),
+  );
+  return {
+    cells: pairs.length,
+    above: pairs.filter((p) => p.autoattack > p.pgd200 + 1e-12),
+    overstated: pairs.filter((p) => overstates(p.pgd200, p.autoattack)),
   };
 }

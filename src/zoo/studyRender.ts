@@ -81,6 +81,33 @@ function sanitySetup(t: StudyTable): string {
   return ` Sanity checks (Carlini et al. 2019, as advlens eval runs them) per member and eps: PGD-200 at least as strong as FGSM and stronger than random L-inf noise of size eps (random signs, seed ${s.seed}) on the same images, accuracy not above the previous eps; once per member, the same PGD at eps 1 (step 2.5 / steps) on the first ${s.unboundedExamples} images must leave <= 1%. A failed check marks its cell (the method, for the whole row) with ⚠ and its line's number.`;
 }
 
+/** The sentence saying what the AutoAttack columns are (empty without them). */
+function aaSetup(t: StudyTable): string {
+  const a = t.provenance.autoattack;
+  if (!a) return '';
+  const s = a.settings;
+  return ` AA columns: L-inf AutoAttack (Croce and Hein, ICML 2020; ${s.parts ? `parts ${s.parts.join(', ')}` : `the ${s.aaPreset} preset: APGD-CE, APGD-T, FAB-T, Square`}, ${s.steps} iterations, ${s.queries} Square queries, ${s.nTargetClasses} target classes, seed ${s.seed}, batches of ${s.batchSize}) on the first ${a.examples} images, each cell beside PGD-200 on exactly its images (below).`;
+}
+
+const AA_TITLE = 'AutoAttack against PGD-200 on the same images';
+
+/** The AutoAttack check lines: at most PGD-200 everywhere, and where PGD-200 overstates robustness. */
+function aaLines(t: StudyTable): string[] {
+  const c = t.autoattackCheck;
+  if (!c) return [];
+  if (c.cells === 0) return ['Not measured: no AutoAttack cell has PGD-200 on its images yet.'];
+  const f = (x: { member: string; column: string; autoattack: number; pgd200: number }) =>
+    `${x.member} at ${x.column.replace(/^AA /, '')}: AutoAttack ${fmtValue(t, x.autoattack)}, PGD-200 ${fmtValue(t, x.pgd200)}`;
+  return [
+    c.above.length
+      ? `Does not hold: AutoAttack leaves more images correct than PGD-200 on the same images in ${c.above.length} of ${c.cells} cells (${c.above.map(f).join('; ')}).`
+      : `Holds: AutoAttack is at most PGD-200 in all ${c.cells} cells measured on the same images.`,
+    c.overstated.length
+      ? `PGD-200 overstates robustness (AutoAttack more than 5 points below it) in ${c.overstated.length} of ${c.cells} cells: ${c.overstated.map(f).join('; ')}.`
+      : 'PGD-200 is within 5 points of AutoAttack in every cell.',
+  ];
+}
+
 function setupText(t: StudyTable): string {
   const d = t.provenance.data;
   const seeds = [
@@ -92,7 +119,8 @@ function setupText(t: StudyTable): string {
       ? `Measured on the first ${d.examples} images of ${d.spec} (one image = ${(100 / d.examples).toFixed(2)}%).`
       : '') +
     (seeds ? ` Seed: ${seeds}.` : '') +
-    sanitySetup(t)
+    sanitySetup(t) +
+    aaSetup(t)
   ).trim();
 }
 
@@ -150,6 +178,7 @@ export function studyMarkdown(t: StudyTable): string {
     ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
     '',
     ...(t.sanityFailures ? [`**${SANITY_TITLE}**`, '', ...sanityLines(t).map((l) => `- ${l}`), ''] : []),
+    ...(t.autoattackCheck ? [`**${AA_TITLE}**`, '', ...aaLines(t).map((l) => `- ${l}`), ''] : []),
     '**Findings**',
     '',
     ...findingLines(t).map((l) => `- ${l}`),
@@ -247,6 +276,7 @@ export function studyHtml(t: StudyTable): string {
     [
       { title: 'Table', html: `<p>${escapeHtml(setupText(t))}</p>\n${htmlTable(head, body)}` },
       ...(t.sanityFailures ? [{ title: SANITY_TITLE, html: htmlList(sanityLines(t)) }] : []),
+      ...(t.autoattackCheck ? [{ title: AA_TITLE, html: htmlList(aaLines(t)) }] : []),
       { title: 'Findings', html: htmlList(findingLines(t).map((l) => l.replace(/\*\*/g, ''))) },
       ...plots(t),
       { title: 'Models', html: htmlList(modelLines(t)) },

@@ -26,6 +26,8 @@ import { attack, type AttackArgs } from '../../src/attacks/index.ts';
 import { encodePng } from '../../src/node/image.ts';
 import { loadStylizedPairs } from '../../src/node/stylizedPairs.ts';
 import { UserError } from '../../src/errors.ts';
+import { AA_STANDARD, aaColumn } from '../../src/zoo/aaCells.ts';
+import { studyMarkdown } from '../../src/zoo/studyRender.ts';
 import { advlens, hasShared, SHARED } from '../cli/helpers.ts';
 
 const DATA_DIR = SHARED + 'data';
@@ -655,3 +657,79 @@ test('atcnn on the MNIST zoo: saturation and 2/4/7 patch shuffling of 28x28 digi
     );
   }
 });
+
+// Last: it adds PGD-200 budgets to the members' cards, which the tests above expect fresh.
+test(
+  'table 1 with AutoAttack columns: each cell equals a direct autoattack run, keeps PGD-200 on its images, is recorded and read back; the AutoAttack finding and check lines',
+  { skip },
+  async () => {
+    const eps = [0, 8 / 255];
+    const aa = { ...AA_STANDARD, parts: ['apgd-ce'], steps: 3, batchSize: 4 };
+    const run = (extra: Partial<Parameters<typeof studyRun>[0]>) =>
+      studyRun({
+        def: table1Def(eps, [8 / 255]),
+        zoo: zoo(),
+        data: 'cifar10:test',
+        dataDir: DATA_DIR,
+        limit: 4,
+        workers: 1,
+        sanity: false,
+        only: ['standard', 'pgd-linf-8'],
+        autoattack: aa,
+        aaLimit: 4,
+        command: 'test t1 aa',
+        ...extra,
+      });
+    const n0 = tf.memory().numTensors;
+    const t = await run({ record: true });
+    assert.equal(tf.memory().numTensors, n0, 'no tensor leaks');
+    const j = col(t, aaColumn(8 / 255));
+    assert.equal(t.columns[j].label, 'AA 8/255');
+    const x4 = getBatch(test16, [0, 1, 2, 3]);
+    for (const m of ['standard', 'pgd-linf-8']) {
+      const c = await loadClassifier(path.join(models, `cifar10-${m}`));
+      const cell = row(t, m).cells[j];
+      // One batch of 4 images: batch 0's seed is the settings' seed (0).
+      const want = attackedAccuracy(c, x4, 'autoattack', {
+        eps: 8 / 255,
+        norm: 'linf',
+        aaPreset: 'standard',
+        parts: ['apgd-ce'],
+        steps: 3,
+        queries: aa.queries,
+        nTargetClasses: aa.nTargetClasses,
+        seed: 0,
+      });
+      assert.equal(cell.value, want, `${m}: AutoAttack`);
+      assert.equal(cell.state, 'measured');
+      assert.equal(cell.examples, 4);
+      // PGD-200 on its images: the table's own PGD-200 cell here, as both use the first 4 images.
+      assert.equal(cell.pgd200SameImages, row(t, m).cells[col(t, 'pgd200:8/255')].value, `${m}: PGD-200`);
+      const rec = cardOf(`cifar10-${m}`).metrics[`cell:${aaColumn(8 / 255)}@cifar10:test`];
+      assert.equal(rec.accuracy, want);
+      assert.equal(rec.command, 'test t1 aa');
+      c.model.dispose();
+    }
+    tf.dispose([x4.x, x4.y]);
+    assert.equal(t.autoattackCheck!.cells, 2);
+    const md = studyMarkdown(t);
+    assert.match(md, /\*\*AutoAttack against PGD-200 on the same images\*\*/);
+    assert.match(md, /AA columns: L-inf AutoAttack .*parts apgd-ce, 3 iterations.* on the first 4 images/);
+    // The Int members are not trained: the finding under AutoAttack is asked, and not measured.
+    const f = t.findings.find((x) => x.id === 'int-family-above-adv-autoattack')!;
+    assert.equal(f.answer, 'not measured');
+    assert.equal(f.seed[0].answer, 'no numbers');
+    // --cached: the same cells from the cards, nothing attacked.
+    const again = await run({ cached: true });
+    for (const m of ['standard', 'pgd-linf-8']) {
+      const a = row(again, m).cells[j];
+      assert.equal(a.state, 'card');
+      assert.equal(a.value, row(t, m).cells[j].value);
+      assert.equal(a.pgd200SameImages, row(t, m).cells[j].pgd200SameImages);
+    }
+    // Other AutoAttack settings do not read those cells.
+    const other = await run({ cached: true, autoattack: { ...aa, steps: 4 } });
+    assert.equal(row(other, 'standard').cells[j].state, 'not measured');
+    await assert.rejects(run({ cached: true, autoattack: undefined }), /AutoAttack columns/);
+  },
+);

@@ -49,6 +49,7 @@ interface ZooTableCliOptions {
   cached?: boolean;
   only?: string[];
   autoattack?: boolean;
+  aaEps?: number[];
   aaLimit?: number;
   aaParts?: string;
   aaSteps?: number;
@@ -242,7 +243,12 @@ export function registerZoo(self: Command, program: Command): void {
     )
     .option(
       '--autoattack',
-      'table 1 (MNIST): also AutoAttack (standard preset, L-inf) per member and eps beside PGD-200, each cell recorded as soon as it is measured with --record; flags where it is more than 5 points below PGD-200',
+      'table 1: also AutoAttack (standard preset, L-inf) beside PGD-200 per member, at every eps > 0 (MNIST) or at --aa-eps (CIFAR-10), each cell recorded as soon as it is measured with --record; flags where it is more than 5 points below PGD-200',
+    )
+    .option(
+      '--aa-eps <list>',
+      '--zoo cifar10 --table 1 --autoattack: the budgets AutoAttack runs at (default 8/255,9/255,10/255, those of the finding)',
+      parseEpsList,
     )
     .option(
       '--aa-limit <n>',
@@ -306,9 +312,11 @@ export function registerZoo(self: Command, program: Command): void {
         throw new UserError('--table 3 (AAI) is measured on the MNIST zoo: drop --zoo or use --zoo mnist');
       if (o.steps !== undefined && o.table !== '3')
         throw new UserError('--steps sets the AAI steps of --table 3; use --attack-steps for table 2');
-      if (which === 'cifar10' && o.autoattack)
-        throw new UserError('--autoattack is measured on the MNIST zoo (table 1): drop --zoo cifar10');
-      if (which === 'cifar10') return zooStudyTable(program, o, models);
+      if (o.aaEps && !(which === 'cifar10' && o.autoattack))
+        throw new UserError(
+          '--aa-eps sets the AutoAttack budgets of --zoo cifar10 --table 1 --autoattack (the MNIST table attacks every eps): drop it',
+        );
+      if (which === 'cifar10') return zooStudyTable(program, o, models, undefined, aaSettings(o));
       if (o.table === 'atcnn') {
         if (o.autoattack) throw new UserError('--autoattack applies to --table 1 (drop it for atcnn)');
         return zooStudyTable(program, o, models, MNIST_ZOO);

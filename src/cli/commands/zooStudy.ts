@@ -12,6 +12,8 @@ import { checkOutputFile } from '../../node/outputPath.ts';
 import { studyRun } from '../../node/studyRun.ts';
 import { commandLine } from '../../report/provenance.ts';
 import { studyDef } from '../../zoo/study.ts';
+import { T1_AA_EPS } from '../../zoo/intTables.ts';
+import type { AutoAttackCellSettings } from '../../zoo/aaCells.ts';
 import { studyHtml, studyJson, studyMarkdown } from '../../zoo/studyRender.ts';
 import { CIFAR10_ZOO, type ZooDef } from '../../zoo/zoos.ts';
 import { setup } from '../main.ts';
@@ -38,6 +40,9 @@ export interface StudyCliOptions {
   /** Commander's `--no-sanity` (table 1): false when given. */
   sanity?: boolean;
   sanityLimit?: number;
+  /** Table 1 with --autoattack: its budgets (default those of the finding) and images. */
+  aaEps?: number[];
+  aaLimit?: number;
 }
 
 /** Runs one study table of `zoo` (default the CIFAR-10 zoo) and writes it to stdout or `--out`. */
@@ -46,6 +51,7 @@ export async function zooStudyTable(
   o: StudyCliOptions,
   models: string,
   zooDef: ZooDef = CIFAR10_ZOO,
+  autoattack?: AutoAttackCellSettings,
 ): Promise<void> {
   const mnist = zooDef.name === 'mnist';
   if (o.cached && (o.record || o.recompute))
@@ -66,7 +72,14 @@ export async function zooStudyTable(
       throw new UserError(
         `unknown ${mnist ? 'MNIST' : 'CIFAR-10'} zoo member '${m}'; use one of ${zooDef.methods.map((x) => x.method).join(', ')}`,
       );
-  const def = studyDef(o.table, { eps: o.eps, attackSteps: o.attackSteps, zoo: zooDef.name });
+  if (o.aaEps && o.aaEps.filter((e) => e > 0).length === 0)
+    throw new UserError('--aa-eps needs at least one budget above 0');
+  const def = studyDef(o.table, {
+    eps: o.eps,
+    attackSteps: o.attackSteps,
+    zoo: zooDef.name,
+    ...(autoattack ? { aaEps: o.aaEps ?? T1_AA_EPS } : {}),
+  });
   if (o.out) checkOutputFile(o.out, '--out');
   const zoo = listZoo(models, zooDef);
   await setup(program);
@@ -83,6 +96,7 @@ export async function zooStudyTable(
       unboundedExamples: o.sanityLimit ?? SANITY_DEFAULTS.unboundedExamples,
     },
     command: commandLine(process.argv.slice(2)),
+    ...(autoattack ? { autoattack } : {}),
     onProgress: (member, column, done, total) => {
       const key = `${member} ${column}`;
       if (!bars.has(key)) bars.set(key, progressBar(key, { quiet: o.format === 'json' && !o.out }));
