@@ -295,25 +295,25 @@ export function buildStudyTable(def: StudyDef, input: StudyInput): StudyTable {
     };
   });
   const col = (key: string) => def.columns.findIndex((c) => c.key === key);
+  const cellOf = (member: string, key: string): StudyCell | null => {
+    const row = rows.find((r) => r.member === member);
+    const j = col(key);
+    return row && j >= 0 ? row.cells[j] : null;
+  };
   const ours =
     (reads: 'value' | 'conditional'): Lookup =>
     (member, key) => {
-      const row = rows.find((r) => r.member === member);
-      const j = col(key);
-      if (!row || j < 0) return null;
-      return reads === 'value' ? row.cells[j].value : row.cells[j].conditional;
+      const cell = cellOf(member, key);
+      return cell === null ? null : reads === 'value' ? cell.value : cell.conditional;
     };
   // The images a value counts over: a cell's own for the plain accuracy; for AT-CNN's conditional
   // one, the member's clean-correct images (its clean accuracy times the images), where known.
   const sizeOf =
     (reads: 'value' | 'conditional'): SizeLookup =>
     (member, key) => {
-      const row = rows.find((r) => r.member === member);
-      const j = col(key);
-      if (!row || j < 0) return null;
-      const n = row.cells[j].examples ?? null;
+      const n = cellOf(member, key)?.examples ?? null;
       if (reads === 'value' || n === null) return n;
-      const clean = row.cells[col('clean')]?.value ?? null;
+      const clean = cellOf(member, 'clean')?.value ?? null;
       return clean === null ? null : Math.round(clean * n);
     };
   const findings = def.findings.map((f): FindingAnswer => {

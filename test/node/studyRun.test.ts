@@ -280,17 +280,19 @@ test(
         });
       }
       // --cached: the same numbers from the cards, nothing measured.
-      const again = await studyRun({
-        def: atcnnDef(),
-        zoo: zoo(),
-        data: 'cifar10:test',
-        dataDir: DATA_DIR,
-        limit: 16,
-        batchSize: 8,
-        stylizedData: `folder:${sty}`,
-        cached: true,
-        workers: 1,
-      });
+      const cachedRun = () =>
+        studyRun({
+          def: atcnnDef(),
+          zoo: zoo(),
+          data: 'cifar10:test',
+          dataDir: DATA_DIR,
+          limit: 16,
+          batchSize: 8,
+          stylizedData: `folder:${sty}`,
+          cached: true,
+          workers: 1,
+        });
+      const again = await cachedRun();
       for (const m of ['standard', 'pgd-linf-8']) {
         assert.deepEqual(
           row(again, m).cells.map((c) => c.state),
@@ -310,25 +312,13 @@ test(
         prov,
         JSON.stringify({ key, stylizer: { paintings: ['a.jpg'] }, images: 20, status: 'complete' }),
       );
-      const remadeRun = () =>
-        studyRun({
-          def: atcnnDef(),
-          zoo: zoo(),
-          data: 'cifar10:test',
-          dataDir: DATA_DIR,
-          limit: 16,
-          batchSize: 8,
-          stylizedData: `folder:${sty}`,
-          cached: true,
-          workers: 1,
-        });
-      const remade = row(await remadeRun(), 'standard').cells;
+      const remade = row(await cachedRun(), 'standard').cells;
       assert.equal(remade[col(t, 'stylized')].state, 'not measured');
       assert.equal(remade[col(t, 'saturate:8')].state, 'card');
       // A provenance file without its key is refused in one line.
       fs.writeFileSync(prov, '{"images": 20}');
       await assert.rejects(
-        remadeRun(),
+        cachedRun(),
         (e: Error) => e instanceof UserError && /has no 'key'/.test(e.message),
       );
       fs.rmSync(prov);
