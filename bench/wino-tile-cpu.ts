@@ -2,8 +2,9 @@
  * CPU time (process.cpuUsage, user + sys) of the wasm 3x3 'same' convolution by Winograd F(2x2, 3x3)
  * against F(4x4, 3x3) (src/engine/kernels/winograd.c), per layer shape of darknet tiny (batch 8),
  * ResNet-20 (batch 128), cifar-cnn (batch 64) and the MNIST small CNN (batch 64): the forward
- * [n, s, s, c] x [3, 3, c, k] and the input gradient's convolution [n, s, s, k] x [3, 3, k, c]
- * (Conv2DBackpropInput runs it). The two variants alternate call by call (a loaded machine drifts);
+ * [n, s, s, c] x [3, 3, c, k], the input gradient's convolution [n, s, s, k] x [3, 3, k, c]
+ * (Conv2DBackpropInput runs it) and the filter gradient (`dw`: Conv2DBackpropFilter of x [n, s, s, c]
+ * and dy [n, s, s, k]). The two variants alternate call by call (a loaded machine drifts);
  * the median of `--reps` pairs after a warm-up (each the mean of enough calls for about 30 ms), and the ratio F(2) / F(4) (above 1: F(4) faster).
  * The filter-transform cache is off (every call transforms its filter, as in training) unless
  * `--cache`.
@@ -58,12 +59,25 @@ for (const [model, n, s, c0, k0] of LAYERS) {
   for (const [c, k, pass] of [
     [c0, k0, 'fwd'],
     [k0, c0, 'dx'],
+    [c0, k0, 'dw'],
   ] as const) {
     if (c % 4 !== 0 || k % 8 !== 0) continue;
     const name = `${model} ${n}x${s}x${s}x${c}->${k} ${pass}`;
     if (opt.only && !new RegExp(opt.only).test(name)) continue;
     const x = tf.randomUniform([n, s, s, c], -1, 1, 'float32', 1) as tf.Tensor4D;
     const f = tf.randomUniform([3, 3, c, k], -1, 1, 'float32', 2) as tf.Tensor4D;
+    const dy = pass === 'dw' ? (tf.randomUniform([n, s, s, k], -1, 1, 'float32', 3) as tf.Tensor4D) : null;
+    // The filter gradient of a training step (Conv2DBackpropFilter), or the convolution.
+    const call = () =>
+      dy
+        ? (tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, c, k] },
+            ) as tf.Tensor)
+        : tf.conv2d(x, f, 1, 'same');
     const t: Record<2 | 4, number[]> = { 2: [], 4: [] };
     // Calls per measurement: enough for about 30 ms (cpuUsage's clock is coarse for small maps).
     let calls = 1;
@@ -71,13 +85,13 @@ for (const [model, n, s, c0, k0] of LAYERS) {
       for (const tile of r % 2 === 0 ? ([2, 4] as const) : ([4, 2] as const)) {
         forceWinogradTile(tile);
         const t0 = cpu();
-        for (let i = 0; i < calls; i++) tf.conv2d(x, f, 1, 'same').dispose();
+        for (let i = 0; i < calls; i++) call().dispose();
         const dt = (cpu() - t0) / calls;
         if (r >= 0) t[tile].push(dt);
         else calls = Math.max(calls, Math.min(200, Math.ceil(30 / Math.max(dt, 0.05))));
       }
     forceWinogradTile(null);
-    tf.dispose([x, f]);
+    tf.dispose([x, f, ...(dy ? [dy] : [])]);
     const [m2, m4] = [median(t[2]), median(t[4])];
     rows.push({ model, n, s, c, k, pass, f2: m2, f4: m4, ratio: m2 / m4 });
     if (!opt.json)

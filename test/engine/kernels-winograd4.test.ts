@@ -86,6 +86,25 @@ for (const [n, h, w, c, k] of SHAPES)
     assert.notDeepEqual(got, f2);
   });
 
+// The filter gradient (Conv2DBackpropFilter's fast path, conv_filter_grad4, forced on here; off by
+// default, see setWinogradF4FilterGrad): F(3x3, 4x4), whose transforms are F(4x4, 3x3)'s with A and G
+// swapped; partial tiles at the bottom and right, more tiles than a block, one pixel.
+for (const [n, h, w, c, k] of SHAPES)
+  test(`F(4x4) filter gradient ${n}x${h}x${w}x${c} -> ${k} equals cpu`, async () => {
+    const xs: [Float32Array, number[]] = [rand([n, h, w, c]), [n, h, w, c]];
+    const ws: [Float32Array, number[]] = [rand([3, 3, c, k]), [3, 3, c, k]];
+    const ms: [Float32Array, number[]] = [rand([n, h, w, k]), [n, h, w, k]];
+    const dw = (x: tf.Tensor, wt: tf.Tensor, m: tf.Tensor) =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(conv(x, v), m)))(wt);
+    const tensors = tf.memory().numTensors;
+    const got = await on('wasm', [xs, ws, ms], dw);
+    assert.equal(tf.memory().numTensors, tensors, 'no leaks');
+    const want = await on('cpu', [xs, ws, ms], dw);
+    const e = relErr(got, want);
+    assert.ok(e < TOL, `relative error ${e}`);
+    assert.notDeepEqual(got, await on('wasm', [xs, ws, ms], dw, 2), 'not F(2x2) under another name');
+  });
+
 for (const activation of ['linear', 'relu', 'relu6', 'leakyrelu'] as const)
   for (const [n, h, w, c, k, withBias] of [
     [2, 7, 5, 8, 16, true],

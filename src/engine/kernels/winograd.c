@@ -437,8 +437,9 @@ __attribute__((export_name("filter_transform4"))) int filter_transform4(const fl
   } while (0)
 
 // V = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the 6x6 patch at
-// (4 ty - 1, 4 tx - 1), zeros outside the image; point p of tile t at V + t * ts + p * C.
-static void input_transform4(const float *x, float *V, int ts, int t0, int T, int Tp, int H, int W, int C) {
+// (4 ty - 1, 4 tx - 1), zeros outside the image; point p of tile t at V + t * ts + p * ps
+// ([tile][point][C] for the forward: ts = 36 C, ps = C; [point][tile][C] for the filter gradient).
+static void input_transform4(const float *x, float *V, int ts, int ps, int t0, int T, int Tp, int H, int W, int C) {
   int th = (H + 3) / 4, tw = (W + 3) / 4;
   v128_t zero = wasm_f32x4_splat(0);
   for (int t = 0; t < Tp; t++) {
@@ -467,7 +468,7 @@ static void input_transform4(const float *x, float *V, int ts, int t0, int T, in
       for (int i = 0; i < 6; i++) {
         v128_t row[6];
         BT6(bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);
-        for (int j = 0; j < 6; j++) wasm_v128_store(v + (i * 6 + j) * C, row[j]);
+        for (int j = 0; j < 6; j++) wasm_v128_store(v + (i * 6 + j) * ps, row[j]);
       }
     }
   }
@@ -537,7 +538,7 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
   for (int t0 = 0; t0 < tiles; t0 += TB4) {
     int T = tiles - t0 < TB4 ? tiles - t0 : TB4;
     int Tp = (T + 3) & ~3;
-    input_transform4(x, V, tsv, t0, T, Tp, H, W, C);
+    input_transform4(x, V, tsv, C, t0, T, Tp, H, W, C);
     for (int p = 0; p < 36; p++) gemm(V + p * C, tsv, U + p * POINT4(C, K), LDU4(K), Mo + p * K, tsm, Tp, C, K);
     for (int t = 0; t < T; t++) {
       int tile = t0 + t;
@@ -597,4 +598,88 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
     }
   }
   return 0;
+}
+
+// The rows of A applied to four values (A = A^T's transpose, 6x4, of F(4x4, 3x3)): o = A g.
+#define A6(g0, g1, g2, g3, o)                                                                      \
+  do {                                                                                             \
+    v128_t e_ = wasm_f32x4_add(g0, g2), f_ = wasm_f32x4_add(g1, g3);                               \
+    v128_t e2_ = wasm_f32x4_add(g0, wasm_f32x4_mul(wasm_f32x4_splat(4.0f), g2));                   \
+    v128_t f2_ = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), g1), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), g3)); \
+    o[0] = g0;                                                                                     \
+    o[1] = wasm_f32x4_add(e_, f_);                                                                 \
+    o[2] = wasm_f32x4_sub(e_, f_);                                                                 \
+    o[3] = wasm_f32x4_add(e2_, f2_);                                                               \
+    o[4] = wasm_f32x4_sub(e2_, f2_);                                                               \
+    o[5] = g3;                                                                                     \
+  } while (0)
+
+// The filter gradient by F(4x4, 3x3)'s transforms: dw [3][3][C][K] = sum over 4x4 tiles of
+// G^T [(B^T d B) . (A dY A^T)] G, d the 6x6 patch of x at (4 ty - 1, 4 tx - 1), dY the 4x4 block of dy
+// at (4 ty, 4 tx) (zeros outside the image): F(3x3, 4x4), whose matrices are F(4x4, 3x3)'s with A and
+// G swapped. 36 products per tile and channel pair where F(2x2)'s conv_filter_grad takes 16 per 2x2
+// tile (64 per 4x4). dU [36][C][K] and work (36*(TB*(C+K)+2*PAD) floats) are scratch.
+__attribute__((export_name("conv_filter_grad4"))) void conv_filter_grad4(const float *x, const float *dy, float *dw, float *dU, float *work, int N, int H, int W, int C, int K) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4;
+  int tiles = N * th * tw;
+  float *V = work;                         // [36][T][C], points T * C + PAD apart
+  float *D = work + 36 * (TB * C + PAD);   // [36][T][K], points T * K + PAD apart
+  for (int i = 0; i < 36 * C * K; i++) dU[i] = 0;
+  for (int t0 = 0; t0 < tiles; t0 += TB) {
+    int T = tiles - t0 < TB ? tiles - t0 : TB;
+    int psv = T * C + PAD, psd = T * K + PAD;
+    input_transform4(x, V, C, psv, t0, T, T, H, W, C);
+    for (int t = 0; t < T; t++) {
+      int tile = t0 + t;
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
+      int y0 = ty * 4, x0 = tx * 4;
+      int inside = y0 + 3 < H && x0 + 3 < W;
+      for (int k = 0; k < K; k += 4) {
+        v128_t g[4][4];
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) {
+            int yy = y0 + i, xx = x0 + j;
+            g[i][j] = (inside || (yy < H && xx < W)) ? wasm_v128_load(dy + ((n * H + yy) * W + xx) * K + k) : wasm_f32x4_splat(0);
+          }
+        v128_t a[6][4];
+        for (int j = 0; j < 4; j++) {
+          v128_t col[6];
+          A6(g[0][j], g[1][j], g[2][j], g[3][j], col);
+          for (int i = 0; i < 6; i++) a[i][j] = col[i];
+        }
+        float *d = D + t * K + k;
+        for (int i = 0; i < 6; i++) {
+          v128_t row[6];
+          A6(a[i][0], a[i][1], a[i][2], a[i][3], row);
+          for (int j = 0; j < 6; j++) wasm_v128_store(d + (i * 6 + j) * psd, row[j]);
+        }
+      }
+    }
+    for (int p = 0; p < 36; p++) gemm_tn(V + p * psv, C, D + p * psd, K, dU + p * C * K, T, C, K);
+  }
+  // dw = G^T dU G, G the 6x3 of F(4x4, 3x3): columns [1/4, -1/6, -1/6, 1/24, 1/24, 0],
+  // [0, -1/6, 1/6, 1/12, -1/12, 0], [0, -1/6, -1/6, 1/6, 1/6, 1].
+  const float g6[6][3] = {{0.25f, 0.0f, 0.0f},
+                          {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                          {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                          {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                          {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                          {0.0f, 0.0f, 1.0f}};
+  for (int c = 0; c < C; c++)
+    for (int k = 0; k < K; k++) {
+      float u[6][6], sm[3][6];
+      for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) u[i][j] = dU[((i * 6 + j) * C + c) * K + k];
+      for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 6; j++) {
+          float acc = 0;
+          for (int i = 0; i < 6; i++) acc += g6[i][r] * u[i][j];
+          sm[r][j] = acc;
+        }
+      for (int r = 0; r < 3; r++)
+        for (int q = 0; q < 3; q++) {
+          float acc = 0;
+          for (int j = 0; j < 6; j++) acc += sm[r][j] * g6[j][q];
+          dw[((r * 3 + q) * C + c) * K + k] = acc;
+        }
+    }
 }

@@ -144,6 +144,18 @@ export interface Exports {
     c: number,
     k: number,
   ): void;
+  conv_filter_grad4(
+    x: number,
+    dy: number,
+    dw: number,
+    du: number,
+    work: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    k: number,
+  ): void;
 }
 
 /** Where a call's buffers live: the backend's heap (`inPlace`), or a memory of the module's own. */
@@ -515,14 +527,19 @@ export function setWinogradF4InputGradients(on: boolean): void {
 
 /**
  * Lets {@link conv3x3} use F(4x4, 3x3) in forward convolutions where {@link winogradTile} picks it
- * (off by default: F(2x2) always). Off because it measured no faster there: ResNet-20 and darknet
- * tiny's workloads ran 0.86-1.10x F(2x2)'s time, alternated in one process
- * (`npx tsx bench/f4-forward-ab.ts`, 2026-12-05, a loaded machine). It is safe to switch on: outputs
- * whose neighbourhoods are flat (a uniform background) are computed directly in conv4, so equal
- * neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in PyTorch
- * (`node --import tsx bench/wino-f4-ties.ts`: the MNIST CNN's image gradient with F(4x4) forced
- * differs from cpu's by 9.3e-7 of its maximum, no sign flipped; before that handling 9% and 264 of
- * 6,272 signs).
+ * (off by default: F(2x2) always). Per layer it measures faster (2026-12-06, `node --import tsx
+ * bench/wino-tile-cpu.ts`, CPU time: F2/F4 1.04-1.42 on the layers the rule picks, one exception
+ * at 0.88), and whole workloads alternated in one process (`npx tsx bench/f4-forward-ab.ts`, a loaded
+ * machine) ran cifar-cnn forward 1.29x, train_step 1.07x, ResNet-20 forward 1.13x, train_step 1.20x,
+ * darknet forward 1.24x. It stays off because switching it on breaks an invariant not yet explained:
+ * a batch-norm ResNet-8 on MNIST trained on 2 workers ends 7.6e-4 (relative) from the same training
+ * in one process, against 3e-8 with F(2x2) (`test/node/parallelTrain.test.ts`), although F(4x4)'s
+ * outputs are the same bit for bit per image at any batch size (checked on random and MNIST inputs).
+ * Outputs whose neighbourhoods are flat (a uniform background) are computed directly in conv4, so
+ * equal neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in
+ * PyTorch (`node --import tsx bench/wino-f4-ties.ts`: the MNIST CNN's image gradient with F(4x4)
+ * forced differs from cpu's by 9.3e-7 of its maximum, no sign flipped; before that handling 9% and 264
+ * of 6,272 signs). Its rounding is larger than F(2x2)'s (~9e-6 relative at 256 channels, ~2e-6).
  */
 export function setWinogradF4(on: boolean): void {
   f4On = on;
@@ -555,7 +572,7 @@ export function conv3x3(
   const wide = winogradFits(c, k);
   const four =
     wide &&
-    (forcedTile ?? (f4On || (inInputGradient && f4InputGradients) ? winogradTile(n, h, w, c, k) : 2)) === 4;
+    (forcedTile ?? ((inInputGradient ? f4InputGradients : f4On) ? winogradTile(n, h, w, c, k) : 2)) === 4;
   // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) the filter's tap sums and a
   // byte per pixel; the F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
@@ -629,10 +646,28 @@ export function conv3x3FilterGrad(
     );
     return;
   }
-  const scratch = [16 * c * k * 4, 16 * (TILES_PER_BLOCK * (c + k) + 2 * POINT_PAD) * 4];
+  // F(4x4)'s transforms (36 products per 4x4 tile against F(2x2)'s 64) where the forward's rule picks
+  // them, unless switched off.
+  const points = (forcedTile ?? (f4FilterGrad ? winogradTile(n, h, w, c, k) : 2)) === 4 ? 36 : 16;
+  const scratch = [points * c * k * 4, points * (TILES_PER_BLOCK * (c + k) + 2 * POINT_PAD) * 4];
   callModule('conv3x3FilterGrad', [x, dy], [dw], scratch, (m, [xp, dyp, dwp], [dup, work]) =>
-    m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
+    points === 36
+      ? m.conv_filter_grad4(xp, dyp, dwp, dup, work, n, h, w, c, k)
+      : m.conv_filter_grad(xp, dyp, dwp, dup, work, n, h, w, c, k),
   );
+}
+
+let f4FilterGrad = false;
+/**
+ * Switches F(4x4, 3x3)'s transforms in filter gradients ({@link conv3x3FilterGrad}, every training
+ * step's 3x3 convolutions) on (where {@link winogradTile} picks them) or off (F(2x2), the default).
+ * Per layer 1.25-1.49x faster by CPU time on darknet, ResNet-20 and cifar-cnn layers (2026-12-06,
+ * `node --import tsx bench/wino-tile-cpu.ts --only dw`), a ResNet-20 training step 1.08x by CPU time
+ * (`npx tsx bench/f4-forward-ab.ts --filter-grad`); within 3e-6 of cpu's (F(2x2): 4e-7). Off for the
+ * same unexplained 2-worker divergence as forward F(4x4) (see {@link setWinogradF4}).
+ */
+export function setWinogradF4FilterGrad(on: boolean): void {
+  f4FilterGrad = on;
 }
 
 /** out [inner] = sum over the rows of x [outer, inner], in float64, rounded to float32 once. */
