@@ -220,16 +220,21 @@ function seriesOf(
 /** The plots of the table (none for Table 2), as HTML sections. */
 function plots(t: StudyTable): { title: string; html: string }[] {
   if (t.id === '1') {
-    const s = seriesOf(
-      t,
-      t.columns.map((c) => ({ key: c.key, x: (c.eps ?? 0) * 255 })),
-      'value',
-    );
+    const byKind = (kind: 'pgd200' | 'autoattack') =>
+      t.columns.filter((c) => c.kind === kind).map((c) => ({ key: c.key, x: (c.eps ?? 0) * 255 }));
+    // PGD-200 per member, and AutoAttack (its own columns, on its own images) as separate lines.
+    const s = [
+      ...seriesOf(t, byKind('pgd200'), 'value'),
+      ...seriesOf(t, byKind('autoattack'), 'value').map((x) => ({ ...x, name: `${x.name}, AutoAttack` })),
+    ];
     return s.length
       ? [
           {
             title: 'Accuracy against eps',
-            html: lineChart(s, { xLabel: 'eps (/255)', yLabel: 'PGD-200 accuracy' }),
+            html: lineChart(s, {
+              xLabel: 'eps (/255)',
+              yLabel: t.autoattackCheck ? 'accuracy (PGD-200; AutoAttack)' : 'PGD-200 accuracy',
+            }),
           },
         ]
       : [];

@@ -27,7 +27,7 @@ import { encodePng } from '../../src/node/image.ts';
 import { loadStylizedPairs } from '../../src/node/stylizedPairs.ts';
 import { UserError } from '../../src/errors.ts';
 import { AA_STANDARD, aaColumn } from '../../src/zoo/aaCells.ts';
-import { studyMarkdown } from '../../src/zoo/studyRender.ts';
+import { studyHtml, studyMarkdown } from '../../src/zoo/studyRender.ts';
 import { advlens, hasShared, SHARED } from '../cli/helpers.ts';
 
 const DATA_DIR = SHARED + 'data';
@@ -705,6 +705,15 @@ test(
     const md = studyMarkdown(t);
     assert.match(md, /\*\*AutoAttack against PGD-200 on the same images\*\*/);
     assert.match(md, /AA columns: L-inf AutoAttack .*parts apgd-ce, 3 iterations.* on the first 4 images/);
+    // The plot: PGD-200's line per member over its budgets only, AutoAttack's as a line of its own.
+    const html = studyHtml(t);
+    assert.match(html, /<title>Adv \(pgd-linf-8\), AutoAttack: 8 → /);
+    assert.match(html, /<title>Adv \(pgd-linf-8\): 8 → /);
+    assert.equal(
+      (html.match(/<title>Adv \(pgd-linf-8\): /g) ?? []).length,
+      2,
+      'PGD-200 at eps 0 and 8/255 only',
+    );
     // The Int members are not trained: the finding under AutoAttack is asked, and not measured.
     const f = t.findings.find((x) => x.id === 'int-family-above-adv-autoattack')!;
     assert.equal(f.answer, 'not measured');
