@@ -296,13 +296,37 @@ test('table 2 findings from given numbers: means over the five attacks, each ans
     ['not measured', 'not measured', 'not measured'],
   );
   assert.match(t4.findings[0].detail, /not measured on every attack: int2/);
-  // The seed's own numbers: every finding holds (means Normal 0.031, IG-Norm 0.034, ...).
-  for (const f of t.findings)
-    assert.deepEqual(
-      f.seed.map((s) => s.answer),
-      ['holds'],
-      `${f.id}: ${f.seed[0].detail}`,
-    );
+  // The seed's own numbers (200 images): IG-Norm's mean 0.034 is above Normal's 0.031, but by far
+  // less than the images can tell apart (p = 0.50), so the first finding is within sampling error
+  // there; the other two hold.
+  assert.deepEqual(
+    t.findings.map((f) => f.seed.map((s) => s.answer)),
+    [['within sampling error'], ['holds'], ['holds']],
+    t.findings.map((f) => f.seed[0].detail).join('\n'),
+  );
+  assert.match(t.findings[0].seed[0].detail, /above Normal within sampling error: ig-norm \(p = 0\.50\)/);
+  // Our cells with their image counts (200): IG-Norm's 0.06 against Normal's 0.05 (12 against 10
+  // images, p = 0.41) is within sampling error; Int-Adv's 0.24 under the bar 0.25 (48 against 50) is
+  // below it only within sampling error (p = 0.45, exact fractions in Python), so "at least the bar"
+  // is not refuted either.
+  const counted = models(def, { ...good, 'int-adv': v(0.24) }).map((m) => ({
+    ...m,
+    cells: m.cells.map((c) => ({ ...c, examples: 200 })),
+  }));
+  const t5 = build(def, counted);
+  assert.deepEqual(
+    t5.findings.map((f) => f.answer),
+    ['within sampling error', 'reproduced', 'within sampling error'],
+    t5.findings.map((f) => f.detail).join('\n'),
+  );
+  assert.match(t5.findings[0].detail, /above Normal within sampling error: ig-norm \(p = 0\.41\)/);
+  assert.match(t5.findings[2].detail, /below within sampling error: int-adv \(p = 0\.45\)/);
+  // Far below the bar on those images is a plain "not reproduced".
+  const far = models(def, { ...good, 'int-adv': v(0.1) }).map((m) => ({
+    ...m,
+    cells: m.cells.map((c) => ({ ...c, examples: 200 })),
+  }));
+  assert.equal(build(def, far).findings[2].answer, 'not reproduced');
   assert.match(t.findings[0].seed[0].detail, /^means: Normal 0\.031; .*ig-norm 0\.034/);
 });
 
