@@ -33,6 +33,20 @@ type PoolArgs = [
   left: number,
 ];
 
+/** conv_filter_grad and conv_filter_grad4: (x, dy, dw, dU scratch, work scratch, n, h, w, c, k). */
+type FilterGradExport = (
+  x: number,
+  dy: number,
+  dw: number,
+  du: number,
+  work: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  k: number,
+) => void;
+
 /** A convolution's geometry as patches.c takes it: a pool's, then the output channels. */
 type PatchArgs = [...PoolArgs, k: number];
 
@@ -132,30 +146,8 @@ export interface Exports {
     rows: number,
     k: number,
   ): void;
-  conv_filter_grad(
-    x: number,
-    dy: number,
-    dw: number,
-    du: number,
-    work: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    k: number,
-  ): void;
-  conv_filter_grad4(
-    x: number,
-    dy: number,
-    dw: number,
-    du: number,
-    work: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    k: number,
-  ): void;
+  conv_filter_grad: FilterGradExport;
+  conv_filter_grad4: FilterGradExport;
 }
 
 /** Where a call's buffers live: the backend's heap (`inPlace`), or a memory of the module's own. */
