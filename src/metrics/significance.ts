@@ -48,6 +48,11 @@ export function fisherGreater(a: number, na: number, b: number, nb: number): num
   return Math.min(1, p);
 }
 
+/** A p-value as the tables print it: `p = 0.31` (two significant digits), or `p < 1e-4`. */
+export function formatP(p: number): string {
+  return p < 1e-4 ? 'p < 1e-4' : `p = ${p.toPrecision(2)}`;
+}
+
 /** The level below which a difference counts as beyond sampling error. */
 export const SIGNIFICANCE_LEVEL = 0.05;
 

@@ -77,6 +77,14 @@ export function overstates(pgd: number | null, aa: number | null): boolean {
   return pgd !== null && aa !== null && aa < pgd - OVERSTATE_MARGIN - 1e-12;
 }
 
+/**
+ * Whether AutoAttack leaves more images correct than PGD-200 on the same images (it never should: it
+ * is the stronger evaluation); equal within float noise is not more.
+ */
+export function aboveSameImages(pgd: number, aa: number): boolean {
+  return aa > pgd + 1e-12;
+}
+
 /** PGD-200 on exactly an AutoAttack cell's images, kept in the cell record as `pgd200SameImages`. */
 export interface Pgd200SameImages {
   accuracy: number;

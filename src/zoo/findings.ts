@@ -6,7 +6,7 @@
  *   compareAll(get, ['int', 'int2'], 'pgd-linf-8', [{ key: 'pgd200:8/255', label: '8/255' }], 'above', fmt);
  *   // { answer: 'yes', detail: '8/255: 2 of 2 above pgd-linf-8 0.170' }
  */
-import { compareAccuracy, SIGNIFICANCE_LEVEL } from '../metrics/significance.ts';
+import { compareAccuracy, formatP, SIGNIFICANCE_LEVEL } from '../metrics/significance.ts';
 import type { Lookup } from './study.ts';
 
 /** Three decimals; '-' for no value. */
@@ -75,7 +75,7 @@ export function compareAll(
       if (nr === null || nx === null || nr < 1 || nx < 1) return [];
       tested = true;
       const cmp = dir === 'above' ? compareAccuracy(x.v!, nx, r, nr) : compareAccuracy(r, nr, x.v!, nx);
-      return cmp.verdict === 'above' ? [] : [`${x.m} ${fmt(x.v)}, p = ${cmp.p.toPrecision(2)}`];
+      return cmp.verdict === 'above' ? [] : [`${x.m} ${fmt(x.v)}, ${formatP(cmp.p)}`];
     });
     if (within.length) weak = true;
     parts.push(

@@ -9,7 +9,7 @@
 import { JPEG_EPS } from '../attacks/jpeg.ts';
 import { SEED_CIFAR_PGD, SEED_UNFORESEEN, SEED_UNFORESEEN_ATTACKS } from './studySeed.ts';
 import { compareAll, fmt3, meanOver, type Answer, type SizeLookup } from './findings.ts';
-import { compareAccuracy } from '../metrics/significance.ts';
+import { compareAccuracy, formatP } from '../metrics/significance.ts';
 import { aaColumn } from './aaCells.ts';
 import type { FindingDef, Lookup, StudyColumn, StudyDef, StudyRow } from './study.ts';
 
@@ -32,6 +32,8 @@ const INT_ROWS = [
   row('int2', 'Int2'),
   row('int2-adv', 'Int2-Adv'),
 ];
+/** The members of the Int/Int2 family, the findings' subject. */
+const INT_FAMILY = INT_ROWS.map((r) => r.member);
 /** Rows of the seed's Table 1 CIFAR-10 block and the members that stand for them. */
 const T1_ROWS: StudyRow[] = [...BASELINE_ROWS, row('int-one-class', 'Int-one-class'), ...INT_ROWS];
 
@@ -57,6 +59,11 @@ export function table1Def(eps: number[] = T1_EPS, aaEps?: number[]): StudyDef {
   for (const [row, vals] of Object.entries(SEED_CIFAR_PGD.rows))
     seedValues[row] = Object.fromEntries(T1_EPS.map((e, j) => [pgdKey(e), vals[j]]));
   const large = [8, 9, 10].map((e) => ({ key: pgdKey(e / 255), label: `${e}/255` }));
+  // Table 1's finding on a set of columns (PGD-200's, or AutoAttack's).
+  const aboveAdv =
+    (cols: { key: string; label: string }[]): FindingDef['check'] =>
+    (get, fmt, size) =>
+      compareAll(get, INT_FAMILY, 'pgd-linf-8', cols, 'above', fmt, size);
   return {
     id: '1',
     zoo: 'cifar10',
@@ -77,8 +84,7 @@ export function table1Def(eps: number[] = T1_EPS, aaEps?: number[]): StudyDef {
         statement: 'Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at 8, 9 and 10 /255',
         reads: 'value',
         columns: large.map((c) => c.key),
-        check: (get, fmt, size) =>
-          compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', large, 'above', fmt, size),
+        check: aboveAdv(large),
       },
       ...(aa.length
         ? [
@@ -87,8 +93,7 @@ export function table1Def(eps: number[] = T1_EPS, aaEps?: number[]): StudyDef {
               statement: `Under AutoAttack (the strongest attack here, first images of the test set): Int, Int-Adv, Int2 and Int2-Adv keep more accuracy than Adv at ${aa.map((c) => c.label.slice(3)).join(', ')}`,
               reads: 'value' as const,
               columns: aa.map((c) => c.key),
-              check: (get: Lookup, fmt: (v: number | null) => string, size?: SizeLookup) =>
-                compareAll(get, ['int', 'int-adv', 'int2', 'int2-adv'], 'pgd-linf-8', aa, 'above', fmt, size),
+              check: aboveAdv(aa),
             },
           ]
         : []),
@@ -153,6 +158,16 @@ function meanAbove(
 const MEAN_TEST =
   '; sampling: one-sided Fisher exact test at 0.05 on each mean as one accuracy on its images (conservative)';
 
+type MeanTest = { m: string; t: ReturnType<typeof meanAbove> };
+
+/**
+ * The sampling part of a Table 2 finding's detail: the members whose comparison (`what`) holds only
+ * within sampling error, with their p, then the note on the test when any comparison was tested.
+ */
+function samplingText(what: string, tests: MeanTest[], weak: MeanTest[]): string {
+  return `${weak.length ? `; ${what} within sampling error: ${weak.map((x) => `${x.m} (${formatP(x.t!.p)})`).join(', ')}` : ''}${tests.some((x) => x.t) ? MEAN_TEST : ''}`;
+}
+
 function table2Findings(cols: string[]): FindingDef[] {
   const robust = T2_ROWS.map((r) => r.member).filter((m) => m !== 'standard');
   const needAll = (get: Lookup, members: string[]): Answer | null => {
@@ -179,7 +194,7 @@ function table2Findings(cols: string[]): FindingDef[] {
         const weak = tests.filter((x) => x.t && !x.t.above);
         return {
           answer: below.length ? 'no' : weak.length ? 'within sampling error' : 'yes',
-          detail: `means: Normal ${fmt3(n)}; ${meansText(get, robust, cols)}${below.length ? `; not above Normal: ${below.join(', ')}` : ''}${weak.length ? `; above Normal within sampling error: ${weak.map((x) => `${x.m} (p = ${x.t!.p.toPrecision(2)})`).join(', ')}` : ''}${tests.some((x) => x.t) ? MEAN_TEST : ''}`,
+          detail: `means: Normal ${fmt3(n)}; ${meansText(get, robust, cols)}${below.length ? `; not above Normal: ${below.join(', ')}` : ''}${samplingText('above Normal', tests, weak)}`,
         };
       },
     },
@@ -201,7 +216,7 @@ function table2Findings(cols: string[]): FindingDef[] {
         const weak = tests.filter((x) => x.t && !x.t.above);
         return {
           answer: lower.length ? 'no' : weak.length ? 'within sampling error' : 'yes',
-          detail: `IG-Norm ${fmt3(ig)}; ${meansText(get, others, cols)}${lower.length ? `; not above IG-Norm: ${lower.join(', ')}` : ''}${weak.length ? `; above IG-Norm within sampling error: ${weak.map((x) => `${x.m} (p = ${x.t!.p.toPrecision(2)})`).join(', ')}` : ''}${tests.some((x) => x.t) ? MEAN_TEST : ''}`,
+          detail: `IG-Norm ${fmt3(ig)}; ${meansText(get, others, cols)}${lower.length ? `; not above IG-Norm: ${lower.join(', ')}` : ''}${samplingText('above IG-Norm', tests, weak)}`,
         };
       },
     },
@@ -212,7 +227,7 @@ function table2Findings(cols: string[]): FindingDef[] {
       reads: 'value',
       columns: cols,
       check: (get, _fmt, size) => {
-        const family = ['int', 'int-adv', 'int2', 'int2-adv'];
+        const family = INT_FAMILY;
         const miss = needAll(get, ['pgd-linf-8', 'trades', ...family]);
         if (miss) return miss;
         const adv = meanOver(get, 'pgd-linf-8', cols)!;
@@ -228,7 +243,7 @@ function table2Findings(cols: string[]): FindingDef[] {
         const weak = tests.filter((x) => x.t && !x.t.above);
         return {
           answer: clear.length ? 'no' : weak.length ? 'within sampling error' : 'yes',
-          detail: `bar ${fmt3(bar)} (Adv ${fmt3(adv)}, TRADES ${fmt3(trades)}); ${meansText(get, family, cols)}${under.length ? `; below: ${under.join(', ')}` : ''}${weak.length ? `; below within sampling error: ${weak.map((x) => `${x.m} (p = ${x.t!.p.toPrecision(2)})`).join(', ')}` : ''}${tests.some((x) => x.t) ? MEAN_TEST : ''}`,
+          detail: `bar ${fmt3(bar)} (Adv ${fmt3(adv)}, TRADES ${fmt3(trades)}); ${meansText(get, family, cols)}${under.length ? `; below: ${under.join(', ')}` : ''}${samplingText('below', tests, weak)}`,
         };
       },
     },

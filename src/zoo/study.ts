@@ -19,7 +19,7 @@ import { atcnnDef } from './atcnnTable.ts';
 import { numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
 import type { SanitySettings } from './measureSanity.ts';
 import type { Answer, SizeLookup } from './findings.ts';
-import { overstates, type AutoAttackCellSettings } from './aaCells.ts';
+import { aboveSameImages, overstates, type AutoAttackCellSettings } from './aaCells.ts';
 
 export { table1Def, table2Def, UNFORESEEN_EPS } from './intTables.ts';
 export {
@@ -421,7 +421,7 @@ function aaCheck(def: StudyDef, rows: StudyTableRow[]): StudyTable['autoattackCh
   );
   return {
     cells: pairs.length,
-    above: pairs.filter((p) => p.autoattack > p.pgd200 + 1e-12),
+    above: pairs.filter((p) => aboveSameImages(p.pgd200, p.autoattack)),
     overstated: pairs.filter((p) => overstates(p.pgd200, p.autoattack)),
   };
 }

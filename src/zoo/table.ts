@@ -25,10 +25,16 @@ import {
   type MethodRowHead,
 } from './tableRender.ts';
 import { SEED_ROW_OF, SEED_TABLE, seedValue } from './seedTable.ts';
-import { compareAccuracy, SIGNIFICANCE_LEVEL } from '../metrics/significance.ts';
+import { compareAccuracy, formatP, SIGNIFICANCE_LEVEL } from '../metrics/significance.ts';
 import { sameEps, type RobustAttackSettings, type RobustRun } from './robustRecord.ts';
 import type { ZooMethod } from './zoo.ts';
-import { aaAttackOptions, OVERSTATE_MARGIN, overstates, type AutoAttackCellSettings } from './aaCells.ts';
+import {
+  aaAttackOptions,
+  aboveSameImages,
+  OVERSTATE_MARGIN,
+  overstates,
+  type AutoAttackCellSettings,
+} from './aaCells.ts';
 import { failMarker, numberFailures, type SanityFailure, type TableSanity } from './sanityCells.ts';
 import type { SanitySettings } from './measureSanity.ts';
 
@@ -240,7 +246,7 @@ function orderingAt(
         text:
           c.verdict === 'not above'
             ? text
-            : `${text} (${c.verdict === 'within' ? 'within sampling error, ' : ''}p ${fmtP(c.p)})`,
+            : `${text} (${c.verdict === 'within' ? 'within sampling error, ' : ''}${formatP(c.p)})`,
       };
     });
   const texts = compared.map((x) => x.text);
@@ -259,11 +265,6 @@ function orderingAt(
     answer,
     detail: `${texts.join('; ')}; ${n} images each, one-sided Fisher exact test at ${SIGNIFICANCE_LEVEL}`,
   };
-}
-
-/** A p-value in two significant digits, or an upper bound below 1e-4. */
-function fmtP(p: number): string {
-  return p < 1e-4 ? '< 1e-4' : `= ${p.toPrecision(2)}`;
 }
 
 /** Assembles the table: one row per zoo model, one per method the paper has but the zoo lacks. */
@@ -329,7 +330,7 @@ export function buildZooTable(t: TableInput): ZooTable {
       return cells.length ? [{ method: r.method, display: r.display, cells }] : [];
     });
   const overstated = flagged((p, a) => overstates(p, a));
-  const aaAbovePgd = flagged((p, a) => a > p + 1e-12);
+  const aaAbovePgd = flagged((p, a) => aboveSameImages(p, a));
   return {
     title: `PGD-200${t.autoattack ? ' and AutoAttack' : ''} accuracy of the advlens MNIST zoo beside Boopathy et al. (ICML 2020), Table 1`,
     eps: t.eps,

@@ -195,19 +195,21 @@ test(
           ),
         );
       }
+      // The table on the first 16 images with the stand-in stylised copy (`extra` as the CLI's flags).
+      const atcnnRun = (extra: Partial<Parameters<typeof studyRun>[0]>) =>
+        studyRun({
+          def: atcnnDef(),
+          zoo: zoo(),
+          data: 'cifar10:test',
+          dataDir: DATA_DIR,
+          limit: 16,
+          batchSize: 8,
+          stylizedData: `folder:${sty}`,
+          workers: 1,
+          ...extra,
+        });
       const n0 = tf.memory().numTensors;
-      const t = await studyRun({
-        def: atcnnDef(),
-        zoo: zoo(),
-        data: 'cifar10:test',
-        dataDir: DATA_DIR,
-        limit: 16,
-        batchSize: 8,
-        stylizedData: `folder:${sty}`,
-        record: true,
-        workers: 1,
-        command: 'test atcnn',
-      });
+      const t = await atcnnRun({ record: true, command: 'test atcnn' });
       assert.equal(tf.memory().numTensors, n0, 'no tensor leaks');
       assert.deepEqual(
         t.rows.map((r) => [r.member, r.status]),
@@ -280,18 +282,7 @@ test(
         });
       }
       // --cached: the same numbers from the cards, nothing measured.
-      const cachedRun = () =>
-        studyRun({
-          def: atcnnDef(),
-          zoo: zoo(),
-          data: 'cifar10:test',
-          dataDir: DATA_DIR,
-          limit: 16,
-          batchSize: 8,
-          stylizedData: `folder:${sty}`,
-          cached: true,
-          workers: 1,
-        });
+      const cachedRun = () => atcnnRun({ cached: true });
       const again = await cachedRun();
       for (const m of ['standard', 'pgd-linf-8']) {
         assert.deepEqual(
@@ -325,16 +316,7 @@ test(
       // Without the transforms installed the columns say so, and without --stylized-data the stylised
       // column is not measured; neither is an error.
       unregisterTableTransform('shuffle');
-      const partial = await studyRun({
-        def: atcnnDef(),
-        zoo: zoo(),
-        data: 'cifar10:test',
-        dataDir: DATA_DIR,
-        limit: 16,
-        batchSize: 8,
-        cached: true,
-        workers: 1,
-      });
+      const partial = await atcnnRun({ stylizedData: undefined, cached: true });
       const s = row(partial, 'standard').cells;
       assert.equal(s[col(partial, 'shuffle:4')].state, 'not available');
       assert.equal(s[col(partial, 'stylized')].state, 'not measured');
