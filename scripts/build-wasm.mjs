@@ -37,9 +37,7 @@ const wasm = fs.readFileSync(out);
 // A data segment would be written into the backend's memory when the module is instantiated there
 // (over Emscripten's own data): winograd.c must have no static data.
 if (sectionIds(wasm).some((id) => id === 11 || id === 12)) {
-  console.error(
-    `${listed} compiled to a module with static data: remove its globals and constants`,
-  );
+  console.error(`${listed} compiled to a module with static data: remove its globals and constants`);
   process.exit(1);
 }
 const b64 = wasm.toString('base64');
@@ -50,9 +48,7 @@ const text =
 if (process.argv.includes('--check')) {
   const now = fs.existsSync(dst) ? fs.readFileSync(dst, 'utf8') : '';
   if (now !== text) {
-    console.error(
-      `${path.relative(root, dst)} is not the build of ${listed}: run npm run build:wasm`,
-    );
+    console.error(`${path.relative(root, dst)} is not the build of ${listed}: run npm run build:wasm`);
     process.exit(1);
   }
   console.log(`${path.relative(root, dst)} matches ${listed}`);

@@ -73,7 +73,11 @@ function direct(): [Float64Array, Float64Array] {
 test('3-channel 3x3 filter and input gradients by padded Winograd equal cpu and a direct loop', async () => {
   const calls = winogradCalls();
   const [dw, dx] = await grads('wasm');
-  assert.equal(winogradCalls() - calls, 3, 'both ran in the module (the input gradient as a filter flip and a convolution)');
+  assert.equal(
+    winogradCalls() - calls,
+    3,
+    'both ran in the module (the input gradient as a filter flip and a convolution)',
+  );
   const [cdw, cdx] = await grads('cpu');
   const [rdw, rdx] = direct();
   assert.ok(maxRel(dw, rdw) < 1e-5, `filter gradient vs loop: ${maxRel(dw, rdw)}`);
