@@ -1,8 +1,8 @@
 /**
  * CPU time (process.cpuUsage, user + sys) per call of the model workloads of `npm run bench`
  * (bench/suite/models.ts: darknet tiny at batch 8, ResNet-20 at 128, cifar-cnn at 64) with the 3x3
- * convolutions by F(2x2, 3x3) only ("before", the default) and with setWinogradF4(true), F(4x4, 3x3)
- * where winogradTile picks it ("after"), alternating call by call in one process (a loaded machine drifts; wall time is
+ * convolutions by F(2x2, 3x3) only ("before", forced) and with F(4x4, 3x3) where winogradTile picks
+ * it ("after", the default since 2026-12-06), alternating call by call in one process (a loaded machine drifts; wall time is
  * noise there). Prints the median of `--reps` calls of each and the ratio before / after.
  *
  *   node --import tsx bench/wino-workloads-cpu.ts [--model darknet|resnet20|cifar-cnn]
@@ -31,7 +31,7 @@ const DARKNET = path.resolve(
   'darknet-tiny',
 );
 await initNodeBackend('wasm');
-setWinogradF4(true);
+setWinogradF4(true); // the default, explicit: the 'after' side
 const set = await modelWorkloads(opt.model as ModelName, MODELS_FULL, 1, DARKNET, true);
 if ('skipped' in set) throw new Error(set.skipped);
 const only = opt.workloads?.split(',');

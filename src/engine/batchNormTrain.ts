@@ -75,26 +75,30 @@ export function batchNormTrainKernel({ inputs, backend: b, attrs }: KernelArgs):
   const variance = backend.makeOutput([k], 'float32');
   // Mean (the project's kernel): float64 row sums rounded to float32 once, divided by the count.
   const sums = new Float32Array(k);
-  sumRowsModule(f32(backend, x), k, sums);
-  // In a sharded step (train/collective.ts) the moments are the whole batch's: each worker's sums,
-  // and its number of rows, summed over the workers before dividing.
+  // In a sharded step (train/collective.ts) the moments are the whole batch's: each worker's float64
+  // sums (before rounding), and its number of rows, summed over the workers, then rounded to float32
+  // once and divided, as in one process. So the moments are one process's bit for bit (but for a sum
+  // within ~1e-16 of a float32 rounding boundary), and so is each image's forward pass: an input
+  // off by a rounding would flip the ReLUs that sit within a rounding of zero, and each flip moves
+  // the gradient by far more than rounding does (one flip moved a ResNet-8 step's batch-norm offsets
+  // by 1-2%, see test/node/parallelTrain.test.ts).
   const c = activeCollective();
+  const sums64 = c ? new Float64Array(k + 1) : undefined;
+  sumRowsModule(f32(backend, x), k, sums, sums64?.subarray(0, k));
   let count = rows;
   let m: Float32Array;
-  if (c) {
-    const g = new Float64Array(k + 1);
-    g.set(sums);
-    g[k] = rows;
-    c.allReduce(g);
-    count = g[k];
-    m = Float32Array.from(g.subarray(0, k), (t) => t / count);
+  if (c && sums64) {
+    sums64[k] = rows;
+    c.allReduce(sums64);
+    count = sums64[k];
+    m = Float32Array.from(sums64.subarray(0, k), (t) => Math.fround(t) / count);
   } else m = sums.map((t) => t / rows);
-  sqDevSumRowsModule(f32(backend, x), m, sums);
+  const dev64 = c ? new Float64Array(k) : undefined;
+  sqDevSumRowsModule(f32(backend, x), m, sums, dev64);
   let v: Float32Array;
-  if (c) {
-    const g = Float64Array.from(sums);
-    c.allReduce(g);
-    v = Float32Array.from(g, (t) => t / count);
+  if (c && dev64) {
+    c.allReduce(dev64);
+    v = Float32Array.from(dev64, (t) => Math.fround(t) / count);
   } else v = sums.map((t) => t / rows);
   // FusedBatchNorm (the project's kernel): sqrt(variance + epsilon) rounded once per channel.
   const r = v.map((t) => Math.fround(Math.sqrt(Math.fround(t + varianceEpsilon))));

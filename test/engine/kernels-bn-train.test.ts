@@ -448,3 +448,43 @@ test('train() on a small ResNet: the same per-step losses and moving statistics 
     `moving statistics: ${maxRel(fast.moving, stock.moving)}`,
   );
 });
+
+test('the row sums hand out their float64 accumulators: rounded once they are the float32 sums, and two halves add up to the whole', async () => {
+  const { sumRowsModule, sqDevSumRowsModule } = await import('../../src/engine/kernels/winograd.ts');
+  const [rows, k] = [37, 8]; // not a multiple of the module's four rows
+  const x = vals(rows * k, -3, 3);
+  const m = vals(k, -1, 1);
+  // Exact float64 references, each difference and square rounded to float32 as the module does.
+  const exact = new Float64Array(k);
+  const exactDev = new Float64Array(k);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < k; j++) {
+      exact[j] += x[r * k + j];
+      const d = Math.fround(x[r * k + j] - m[j]);
+      exactDev[j] += Math.fround(d * d);
+    }
+  const out = new Float32Array(k);
+  const out64 = new Float64Array(k);
+  sumRowsModule(x, k, out, out64);
+  const dev = new Float32Array(k);
+  const dev64 = new Float64Array(k);
+  sqDevSumRowsModule(x, m, dev, dev64);
+  for (let j = 0; j < k; j++) {
+    // 37 float32 values of magnitude <= 3 sum in float64 to within 1e-13 of the exact sum.
+    assert.ok(Math.abs(out64[j] - exact[j]) < 1e-13, `sum ${j}: ${out64[j]} vs ${exact[j]}`);
+    assert.ok(Math.abs(dev64[j] - exactDev[j]) < 1e-12, `squared deviations ${j}`);
+    assert.equal(Math.fround(out64[j]), out[j]);
+    assert.equal(Math.fround(dev64[j]), dev[j]);
+  }
+  // What sharded batch norm does: the halves' float64 sums added, then rounded once, give the
+  // whole's float32 sums (here bit for bit); rounding each half first need not.
+  const half = 20 * k;
+  const [a, b] = [new Float64Array(k), new Float64Array(k)];
+  sumRowsModule(x.subarray(0, half), k, new Float32Array(k), a);
+  sumRowsModule(x.subarray(half), k, new Float32Array(k), b);
+  assert.deepEqual(
+    Float32Array.from(a, (v, j) => v + b[j]),
+    out,
+  );
+  assert.throws(() => sumRowsModule(x, k, out, new Float64Array(k + 1)), /whole number of rows/);
+});

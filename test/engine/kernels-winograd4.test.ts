@@ -5,8 +5,7 @@
  * convolution with a bias and each activation; the input gradient (Conv2DBackpropInput, whose
  * convolution runs through it); exact zeros where a neighbourhood is zero; non-finite inputs handed
  * to F(2x2); equal outputs on a constant patch and on a flat background beside a stroke (max-pool
- * ties); the rule that picks the variant, and that F(4x4) is off in forwards unless switched on
- * (setWinogradF4, see there).
+ * ties); the rule that picks the variant, and the switches (setWinogradF4, on by default, see there).
  *
  * Tolerance: max |got - cpu| / max |cpu| below 1e-5. F(4x4)'s transforms scale values by up to 5
  * (B^T), 1/24 (G) and 8 (A^T) and cancel them again, so its float32 error is several times F(2x2)'s
@@ -86,8 +85,8 @@ for (const [n, h, w, c, k] of SHAPES)
     assert.notDeepEqual(got, f2);
   });
 
-// The filter gradient (Conv2DBackpropFilter's fast path, conv_filter_grad4, forced on here; off by
-// default, see setWinogradF4FilterGrad): F(3x3, 4x4), whose transforms are F(4x4, 3x3)'s with A and G
+// The filter gradient (Conv2DBackpropFilter's fast path, conv_filter_grad4, forced on here; where the
+// rule picks it by default, see setWinogradF4FilterGrad): F(3x3, 4x4), whose transforms are F(4x4, 3x3)'s with A and G
 // swapped; partial tiles at the bottom and right, more tiles than a block, one pixel.
 for (const [n, h, w, c, k] of SHAPES)
   test(`F(4x4) filter gradient ${n}x${h}x${w}x${c} -> ${k} equals cpu`, async () => {
@@ -279,7 +278,7 @@ test('F(4x4): outputs with equal neighbourhoods are bit for bit equal beside a s
   assert.ok(relErr(g4, gc) < TOL, `max-pool gradient: relative error ${relErr(g4, gc)}`);
 });
 
-test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWinogradF4(true) applies the rule', async () => {
+test('F(4x4) is on by default where the rule picks it; setWinogradF4(false) gives F(2x2) bit for bit', async () => {
   const [n, h, w, c, k] = [4, 16, 16, 16, 32]; // a shape the rule gives F(4x4)
   assert.equal(winogradTile(n, h, w, c, k), 4);
   const vals: [Float32Array, number[]][] = [
@@ -294,18 +293,19 @@ test('F(4x4) is off unless switched on: the default is F(2x2) bit for bit, setWi
     return r;
   };
   const byDefault = await run();
-  setWinogradF4(true);
-  let switchedOn: Float32Array;
+  setWinogradF4(false);
+  let switchedOff: Float32Array;
   try {
-    switchedOn = await run();
+    switchedOff = await run();
   } finally {
-    setWinogradF4(false);
+    setWinogradF4(true);
   }
-  assert.deepEqual(byDefault, await on('wasm', vals, conv, 2));
-  assert.deepEqual(switchedOn, await on('wasm', vals, conv, 4));
+  assert.deepEqual(byDefault, await on('wasm', vals, conv, 4));
+  assert.deepEqual(switchedOff, await on('wasm', vals, conv, 2));
+  assert.notDeepEqual(byDefault, switchedOff);
 });
 
-test('by default input gradients take F(4x4) where the rule picks it, forwards stay F(2x2); setWinogradF4InputGradients(false) turns it off', async () => {
+test('input gradients have their own switch: F(4x4) with forwards switched off, F(2x2) after setWinogradF4InputGradients(false)', async () => {
   // The gradient's convolution is 32 -> 16 channels on 16x16 maps: the rule gives F(4x4).
   const [n, h, w, c, k] = [4, 16, 16, 16, 32];
   assert.equal(winogradTile(n, h, w, k, c), 4);
@@ -324,13 +324,15 @@ test('by default input gradients take F(4x4) where the rule picks it, forwards s
     tf.dispose([out, ...ts]);
     return r;
   };
-  assert.deepEqual(await run(grad), await on('wasm', vals, grad, 4), 'input gradient: F(4x4)');
-  assert.notDeepEqual(await run(grad), await on('wasm', vals, grad, 2));
-  assert.deepEqual(await run(forward), await on('wasm', vals.slice(0, 2), forward, 2), 'forward: F(2x2)');
-  setWinogradF4InputGradients(false);
+  setWinogradF4(false);
   try {
+    assert.deepEqual(await run(grad), await on('wasm', vals, grad, 4), 'input gradient: F(4x4)');
+    assert.notDeepEqual(await run(grad), await on('wasm', vals, grad, 2));
+    assert.deepEqual(await run(forward), await on('wasm', vals.slice(0, 2), forward, 2), 'forward: F(2x2)');
+    setWinogradF4InputGradients(false);
     assert.deepEqual(await run(grad), await on('wasm', vals, grad, 2), 'switched off: F(2x2)');
   } finally {
+    setWinogradF4(true);
     setWinogradF4InputGradients(true);
   }
 });

@@ -26,10 +26,9 @@ interface Attrs {
  * input channels a multiple of 4 and output channels of 8 (every convolution of the project's
  * MNIST models but the first, and their input gradients, which `Conv2DBackpropInput` computes as
  * such a convolution) by Winograd F(2x2, 3x3) (winograd.c: 2.25x fewer multiplications than
- * XNNPACK's direct convolution; 1.5-2x faster here), or, once `setWinogradF4(true)` switches it on,
- * F(4x4, 3x3) (4x fewer) where it measured faster still (`winogradTile`: maps of at least 8x8 whose
- * 4x4 tiles waste little, enough tiles, 16 or more outputs; 1.0-1.6x F(2x2)'s speed per layer; off by
- * default because it measured no faster on the real-size models, see `setWinogradF4`); with one
+ * XNNPACK's direct convolution; 1.5-2x faster here), or F(4x4, 3x3) (4x fewer) where it measured
+ * faster still (`winogradTile`: maps of at least 8x8 whose 4x4 tiles waste little, enough tiles, 16
+ * or more outputs; 1.0-1.6x F(2x2)'s speed per layer; `setWinogradF4(false)` switches it off); with one
  * input channel (a first layer on grey
  * images, output channels a multiple of 4) or one output channel (its input gradient), directly in
  * the same module, where XNNPACK is slow on such thin products. Every other case, and everything before

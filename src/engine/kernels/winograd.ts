@@ -1,7 +1,7 @@
 /**
  * The project's WebAssembly module (winograd.c, SIMD128, embedded as base64 in winogradWasm.ts): the
- * Winograd F(2x2, 3x3) convolution (and F(4x4, 3x3), off unless {@link setWinogradF4}), its filter gradient, direct 3x3 convolutions with one input or
- * output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions ({@link winogradTile} picks one), their filter
+ * gradients, direct 3x3 convolutions with one input or output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
  * instantiates it on the wasm backend's memory, so that kernels read and write tensors in place (the
  * arguments are views of the backend's heap: their byte offsets are the pointers; scratch comes
  * from the backend's malloc). Where that memory cannot be had (a build that hides it, or a shared
@@ -490,7 +490,7 @@ export function forceWinogradTile(tile: 2 | 4 | null): void {
   forcedTile = tile;
 }
 
-let f4On = false;
+let f4On = true;
 /** Whether the convolution running now is an input gradient's (Conv2DBackpropInput's); see {@link asInputGradient}. */
 let inInputGradient = false;
 let f4InputGradients = true;
@@ -518,16 +518,22 @@ export function setWinogradF4InputGradients(on: boolean): void {
 }
 
 /**
- * Lets {@link conv3x3} use F(4x4, 3x3) in forward convolutions where {@link winogradTile} picks it
- * (off by default: F(2x2) always). Per layer it measures faster (2026-12-06, `node --import tsx
- * bench/wino-tile-cpu.ts`, CPU time: F2/F4 1.04-1.42 on the layers the rule picks, one exception
- * at 0.88), and whole workloads alternated in one process (`npx tsx bench/f4-forward-ab.ts`, a loaded
- * machine) ran cifar-cnn forward 1.29x, train_step 1.07x, ResNet-20 forward 1.13x, train_step 1.20x,
- * darknet forward 1.24x. It stays off because switching it on breaks an invariant not yet explained:
- * a batch-norm ResNet-8 on MNIST trained on 2 workers ends 7.6e-4 (relative) from the same training
- * in one process, against 3e-8 with F(2x2) (`test/node/parallelTrain.test.ts`), although F(4x4)'s
- * outputs are the same bit for bit per image at any batch size (checked on random and MNIST inputs).
- * Outputs whose neighbourhoods are flat (a uniform background) are computed directly in conv4, so
+ * Switches F(4x4, 3x3) in forward convolutions on (the default: {@link conv3x3} takes it where
+ * {@link winogradTile} picks it) or off (F(2x2) always). Per layer it measures faster (2026-12-06,
+ * `node --import tsx bench/wino-tile-cpu.ts`, CPU time: F2/F4 1.04-1.42 on the layers the rule picks,
+ * one exception at 0.88), and whole workloads alternated in one process (`npx tsx bench/f4-forward-ab.ts`,
+ * a loaded machine) ran cifar-cnn forward 1.29x, train_step 1.07x, ResNet-20 forward 1.13x, train_step
+ * 1.20x, darknet forward 1.24x. It was kept off for a while by a batch-norm ResNet-8 that, trained on
+ * 2 workers, ended 7.6e-4 (relative) from the same training in one process (3e-8 with F(2x2)). The
+ * cause was not F(4x4): its outputs were within 6e-6 of cpu's in every call of that training, in the
+ * workers too, and wrote nothing outside their buffers. The sharded batch norm rounded each worker's
+ * moment sums to float32 before adding them, so the workers' inputs to the next convolutions were off
+ * by a rounding or two; with F(4x4) in the convolutions that followed, that flipped one ReLU whose
+ * input sat within a rounding of zero (one of 31,360 values in a layer; with F(2x2), none), and
+ * that one flip moved the step's batch-norm offset gradients by 1-2%. The workers now add float64 sums
+ * and round once (batchNormTrain.ts), which makes a sharded step's forward one process's bit for bit;
+ * see test/node/parallelTrain.test.ts for why that test takes one step. Outputs whose neighbourhoods
+ * are flat (a uniform background) are computed directly in conv4, so
  * equal neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in
  * PyTorch (`node --import tsx bench/wino-f4-ties.ts`: the MNIST CNN's image gradient with F(4x4)
  * forced differs from cpu's by 9.3e-7 of its maximum, no sign flipped; before that handling 9% and 264
@@ -541,7 +547,7 @@ export function setWinogradF4(on: boolean): void {
  * y[n, i, j, o] = sum_{a, b, ch} x[n, i + a - 1, j + b - 1, ch] * filter[a, b, ch, o] (zeros
  * outside the image), then the epilogue: a 3x3, stride-1 'same' convolution of x [n, h, w, c] by
  * filter [3, 3, c, k] into y [n, h, w, k], by Winograd F(2x2, 3x3), or F(4x4, 3x3) where {@link
- * winogradTile} picks it once {@link setWinogradF4} has switched it on (F(2x2) whenever x or the
+ * winogradTile} picks it (unless {@link setWinogradF4}(false) switched it off; F(2x2) whenever x or the
  * filter holds a value that is not finite) when the channels
  * fit ({@link winogradFits}), else directly for one input channel (k a multiple of 4) or one output
  * channel (c a multiple of 4). The module must be loaded.
@@ -649,26 +655,30 @@ export function conv3x3FilterGrad(
   );
 }
 
-let f4FilterGrad = false;
+let f4FilterGrad = true;
 /**
  * Switches F(4x4, 3x3)'s transforms in filter gradients ({@link conv3x3FilterGrad}, every training
- * step's 3x3 convolutions) on (where {@link winogradTile} picks them) or off (F(2x2), the default).
+ * step's 3x3 convolutions) on (the default, where {@link winogradTile} picks them) or off (F(2x2)).
  * Per layer 1.25-1.49x faster by CPU time on darknet, ResNet-20 and cifar-cnn layers (2026-12-06,
  * `node --import tsx bench/wino-tile-cpu.ts --only dw`), a ResNet-20 training step 1.08x by CPU time
- * (`npx tsx bench/f4-forward-ab.ts --filter-grad`); within 3e-6 of cpu's (F(2x2): 4e-7). Off for the
- * same unexplained 2-worker divergence as forward F(4x4) (see {@link setWinogradF4}).
+ * (`npx tsx bench/f4-forward-ab.ts --filter-grad`); within 3e-6 of cpu's (F(2x2): 4e-7).
  */
 export function setWinogradF4FilterGrad(on: boolean): void {
   f4FilterGrad = on;
 }
 
-/** out [inner] = sum over the rows of x [outer, inner], in float64, rounded to float32 once. */
-export function sumRowsModule(x: Float32Array, inner: number, out: Float32Array): void {
-  if (inner <= 0 || x.length % inner !== 0 || out.length !== inner)
+/**
+ * out [inner] = sum over the rows of x [outer, inner], in float64, rounded to float32 once; `out64`,
+ * when given, gets the float64 sums before that rounding (what data-parallel batch norm adds up over
+ * the workers, so that the whole batch's sum is rounded once, as in one process).
+ */
+export function sumRowsModule(x: Float32Array, inner: number, out: Float32Array, out64?: Float64Array): void {
+  if (inner <= 0 || x.length % inner !== 0 || out.length !== inner || (out64 && out64.length !== inner))
     throw new Error('sumRowsModule: x is not a whole number of rows of the output');
-  callModule('sumRowsModule', [x], [out], [inner * 8], (m, [xp, op], [acc]) =>
-    m.sum_rows(xp, op, acc, x.length / inner, inner),
-  );
+  callModule('sumRowsModule', [x], [out], [inner * 8], (m, [xp, op], [acc]) => {
+    m.sum_rows(xp, op, acc, x.length / inner, inner);
+    out64?.set(new Float64Array(heap!.memory.buffer, acc, inner));
+  });
 }
 
 /** A max pool's geometry: input [n, h, w, c], output [n, oh, ow, c], window, strides, padding. */
@@ -854,15 +864,21 @@ export function batchNormGradModule(
  * the sum in float64 in {@link sumRowsModule}'s order, rounded to float32 once: the bits of the
  * `Sum` behind `Mean(Square(x - m))`. k a multiple of 4.
  */
-export function sqDevSumRowsModule(x: Float32Array, m: Float32Array, out: Float32Array): void {
+export function sqDevSumRowsModule(
+  x: Float32Array,
+  m: Float32Array,
+  out: Float32Array,
+  out64?: Float64Array,
+): void {
   const k = m.length;
-  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || out.length !== k)
+  if (k === 0 || k % 4 !== 0 || x.length % k !== 0 || out.length !== k || (out64 && out64.length !== k))
     throw new Error(
       'sqDevSumRowsModule: x must be whole rows of 4n channels, m and out one value per channel',
     );
-  callModule('sqDevSumRowsModule', [x, m], [out], [k * 8], (mod, [xp, mp, op], [acc]) =>
-    mod.sq_dev_sum_rows(xp, mp, op, acc, x.length / k, k),
-  );
+  callModule('sqDevSumRowsModule', [x, m], [out], [k * 8], (mod, [xp, mp, op], [acc]) => {
+    mod.sq_dev_sum_rows(xp, mp, op, acc, x.length / k, k);
+    out64?.set(new Float64Array(heap!.memory.buffer, acc, k));
+  });
 }
 
 /**
