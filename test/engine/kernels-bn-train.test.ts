@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BATCH_NORM_TRAIN, setFastBatchNormTraining } from '../../src/engine/batchNormTrain.ts';
 import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
+import { sqDevSumRowsModule, sumRowsModule } from '../../src/engine/kernels/winograd.ts';
 import { makeDataset } from '../../src/data/dataset.ts';
 import { buildArchitecture } from '../../src/models/architectures/index.ts';
 import { makeClassifier } from '../../src/models/classifier.ts';
@@ -449,8 +450,7 @@ test('train() on a small ResNet: the same per-step losses and moving statistics 
   );
 });
 
-test('the row sums hand out their float64 accumulators: rounded once they are the float32 sums, and two halves add up to the whole', async () => {
-  const { sumRowsModule, sqDevSumRowsModule } = await import('../../src/engine/kernels/winograd.ts');
+test('the row sums hand out their float64 accumulators: rounded once they are the float32 sums, and two halves add up to the whole', () => {
   const [rows, k] = [37, 8]; // not a multiple of the module's four rows
   const x = vals(rows * k, -3, 3);
   const m = vals(k, -1, 1);

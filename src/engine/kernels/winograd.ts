@@ -1,12 +1,13 @@
 /**
  * The project's WebAssembly module (winograd.c, SIMD128, embedded as base64 in winogradWasm.ts): the
  * Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions ({@link winogradTile} picks one), their filter
- * gradients, direct 3x3 convolutions with one input or output channel, and the max-pool gradient. The module has no memory of its own: {@link loadWinograd}
- * instantiates it on the wasm backend's memory, so that kernels read and write tensors in place (the
- * arguments are views of the backend's heap: their byte offsets are the pointers; scratch comes
- * from the backend's malloc). Where that memory cannot be had (a build that hides it, or a shared
- * memory of the threaded backend), the module gets a memory of its own and a call copies its
- * inputs in and its outputs out (about 1 ms per 5 MB). Compilation is asynchronous (browsers refuse
+ * gradients, direct 3x3 convolutions with one input or output channel, and the max-pool gradient.
+ * The module has no memory of its own: {@link loadWinograd} instantiates it on the wasm backend's
+ * memory, so that kernels read and write tensors in place (the arguments are views of the backend's
+ * heap: their byte offsets are the pointers; scratch comes from the backend's malloc). Where that
+ * memory cannot be had (a build that hides it, or a shared memory of the threaded backend), the
+ * module gets a memory of its own and a call copies its inputs in and its outputs out (about 1 ms
+ * per 5 MB). Compilation is asynchronous (browsers refuse
  * synchronous compilation of modules over 4 KB on the main thread); until it has finished, and
  * where WebAssembly SIMD is missing, {@link winogradReady} is false and the kernels use their
  * fallbacks (XNNPACK, or JavaScript for the pool gradient).
@@ -533,8 +534,7 @@ export function setWinogradF4InputGradients(on: boolean): void {
  * that one flip moved the step's batch-norm offset gradients by 1-2%. The workers now add float64 sums
  * and round once (batchNormTrain.ts), which makes a sharded step's forward one process's bit for bit;
  * see test/node/parallelTrain.test.ts for why that test takes one step. Outputs whose neighbourhoods
- * are flat (a uniform background) are computed directly in conv4, so
- * equal neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in
+ * are flat (a uniform background) are computed directly in conv4, so equal neighbourhoods give bit-for-bit equal outputs and max-pool ties break as on cpu and in
  * PyTorch (`node --import tsx bench/wino-f4-ties.ts`: the MNIST CNN's image gradient with F(4x4)
  * forced differs from cpu's by 9.3e-7 of its maximum, no sign flipped; before that handling 9% and 264
  * of 6,272 signs). Its rounding is larger than F(2x2)'s (~9e-6 relative at 256 channels, ~2e-6).
