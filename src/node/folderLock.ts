@@ -41,8 +41,43 @@ function readHolder(file: string): LockHolder | null {
   }
 }
 
-/** A lock file whose content is unreadable for this long is a writer that died while creating it. */
+/**
+ * A lock file whose content is unreadable for this long is a writer that died while creating it
+ * (only where the file system has no hard links, see {@link createWithContent}) or a damaged one.
+ */
 const CREATING_MS = 10_000;
+
+/**
+ * Creates `file` exclusively with `content` already in it (EEXIST when it exists), so a reader never
+ * sees it empty: the content is written and synced to a temporary file of this process, which is
+ * then hard-linked to `file`. Where the file system has no hard links, falls back to an exclusive
+ * create followed by the write (a reader may then meet the file empty for a moment).
+ */
+function createWithContent(file: string, content: string): void {
+  const tmp = `${file}.new-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const fd = fs.openSync(tmp, 'wx');
+  try {
+    fs.writeFileSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    const fd2 = fs.openSync(file, 'wx');
+    try {
+      fs.writeFileSync(fd2, content);
+      fs.fsyncSync(fd2);
+    } finally {
+      fs.closeSync(fd2);
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
 
 /** Writes one line on stderr (the default warning of {@link lockFolder}). */
 const stderrLine = (line: string): void => void process.stderr.write(line + '\n');
@@ -58,13 +93,7 @@ export function lockFolder(dir: string, warn: (line: string) => void = stderrLin
   const me: LockHolder = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
     try {
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeFileSync(fd, JSON.stringify(me) + '\n');
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      createWithContent(file, JSON.stringify(me) + '\n');
       fsyncDir(dir);
       break;
     } catch (e) {
@@ -85,7 +114,7 @@ export function lockFolder(dir: string, warn: (line: string) => void = stderrLin
     if (!stale) {
       const who = holder
         ? `process ${holder.pid}${holder.host === me.host ? '' : ` on ${holder.host}`}, since ${holder.since}`
-        : 'a process starting now';
+        : 'a process whose lock file cannot be read yet';
       throw new UserError(
         `${dir} is being written by another run (${who}); wait for it to end or use another output folder (if that process is gone, delete ${file})`,
       );
