@@ -1,8 +1,11 @@
-// Builds src/engine/kernels/winograd.c, simd.c and patches.c into src/engine/kernels/winogradWasm.ts (the module as
-// base64, so that Node and browsers load it without a file or a fetch). Needs clang and wasm-ld
-// (Debian: apt-get install clang lld). `node scripts/build-wasm.mjs --check` exits 1 when the
-// committed module differs from a fresh build.
-import { execFileSync } from 'node:child_process';
+// Builds src/engine/kernels/winograd.c, simd.c and patches.c into src/engine/kernels/winogradWasm.ts: two
+// modules as base64 (so that Node and browsers load them without a file or a fetch), the plain one
+// (WebAssembly SIMD) and one whose multiply-accumulate loops use relaxed SIMD's fused multiply-add
+// (-DADVLENS_FMA, f32x4.relaxed_madd; gemm.h's MADD), which the loader picks where the engine has
+// relaxed SIMD. Needs clang 16 or later (the first to emit relaxed SIMD's final opcodes) and its
+// wasm-ld (Debian: apt-get install clang-16 lld-16); CLANG=path picks one. `node
+// scripts/build-wasm.mjs --check` exits 1 when the committed modules differ from a fresh build.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,48 +16,99 @@ const names = ['winograd.c', 'simd.c', 'patches.c'];
 const listed = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 const srcs = names.map((f) => path.join(root, 'src/engine/kernels', f));
 const dst = path.join(root, 'src/engine/kernels/winogradWasm.ts');
-const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-wasm-')), 'winograd.wasm');
-execFileSync('clang', [
-  '--target=wasm32',
-  '-O3',
-  '-msimd128',
-  '-mbulk-memory',
-  '-mmutable-globals',
-  '-nostdlib',
-  '-ffile-prefix-map=' + root + '=.',
-  '-Wl,--no-entry',
-  '-Wl,--export-dynamic',
-  '-Wl,--strip-all',
-  // The module runs on the wasm backend's memory (or one of its own): it imports it, and the
-  // caller places its stack.
-  '-Wl,--import-memory',
-  '-Wl,--export=__stack_pointer',
-  '-o',
-  out,
-  ...srcs,
-]);
-const wasm = fs.readFileSync(out);
-// A data segment would be written into the backend's memory when the module is instantiated there
-// (over Emscripten's own data): winograd.c must have no static data.
-if (sectionIds(wasm).some((id) => id === 11 || id === 12)) {
-  console.error(`${listed} compiled to a module with static data: remove its globals and constants`);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-wasm-'));
+
+/** The first clang of major version 16 or later among CLANG, clang-16..clang-19 and clang, or null. */
+export function findClang() {
+  for (const c of [process.env.CLANG, 'clang-16', 'clang-17', 'clang-18', 'clang-19', 'clang']) {
+    if (!c) continue;
+    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
+    const major = Number(/clang version (\d+)/.exec(r.stdout ?? '')?.[1]);
+    if (r.status === 0 && major >= 16) return c;
+  }
+  return null;
+}
+
+const clang = findClang();
+if (!clang) {
+  console.error('clang 16 or later not found (Debian: apt-get install clang-16 lld-16; or CLANG=path)');
+  process.exit(2);
+}
+
+/** One module: the sources compiled with `extra` flags; its bytes. */
+function build(file, extra) {
+  const out = path.join(tmp, file);
+  const r = spawnSync(
+    clang,
+    [
+      '--target=wasm32',
+      '-O3',
+      '-msimd128',
+      ...extra,
+      '-mbulk-memory',
+      '-mmutable-globals',
+      '-nostdlib',
+      '-fuse-ld=lld',
+      '-ffile-prefix-map=' + root + '=.',
+      '-Wl,--no-entry',
+      '-Wl,--export-dynamic',
+      '-Wl,--strip-all',
+      // The module runs on the wasm backend's memory (or one of its own): it imports it, and the
+      // caller places its stack.
+      '-Wl,--import-memory',
+      '-Wl,--export=__stack_pointer',
+      '-o',
+      out,
+      ...srcs,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (r.status !== 0) {
+    console.error(`${clang} failed on ${listed} (${extra.join(' ') || 'plain'}): see its messages above`);
+    process.exit(1);
+  }
+  const wasm = fs.readFileSync(out);
+  // A data segment would be written into the backend's memory when the module is instantiated there
+  // (over Emscripten's own data): winograd.c must have no static data.
+  if (sectionIds(wasm).some((id) => id === 11 || id === 12)) {
+    console.error(`${listed} compiled to a module with static data: remove its globals and constants`);
+    process.exit(1);
+  }
+  return wasm;
+}
+
+const plain = build('winograd.wasm', []);
+const fma = build('winograd-fma.wasm', ['-mrelaxed-simd', '-DADVLENS_FMA']);
+// f32x4.relaxed_madd is 0xfd 0x85 0x02; the plain module must have none, the other some.
+const madds = (b) => {
+  let n = 0;
+  for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) n++;
+  return n;
+};
+if (madds(fma) === 0) {
+  console.error(
+    `${clang} emitted no f32x4.relaxed_madd (0xfd 0x85 0x02): it predates relaxed SIMD's final opcodes`,
+  );
   process.exit(1);
 }
-const b64 = wasm.toString('base64');
 const text =
   `// Generated by scripts/build-wasm.mjs from ${listed} (npm run build:wasm); do not edit.\n` +
   `/** The project's WebAssembly kernels (${names.join(', ')}), embedded as base64 by \`npm run build:wasm\`. */\n` +
-  `export const WINOGRAD_WASM_BASE64 =\n  '${b64}';\n`;
+  `export const WINOGRAD_WASM_BASE64 =\n  '${plain.toString('base64')}';\n` +
+  `/** The same with fused multiply-adds (relaxed SIMD), for engines that have it. */\n` +
+  `export const WINOGRAD_WASM_FMA_BASE64 =\n  '${fma.toString('base64')}';\n`;
 if (process.argv.includes('--check')) {
   const now = fs.existsSync(dst) ? fs.readFileSync(dst, 'utf8') : '';
   if (now !== text) {
     console.error(`${path.relative(root, dst)} is not the build of ${listed}: run npm run build:wasm`);
     process.exit(1);
   }
-  console.log(`${path.relative(root, dst)} matches ${listed}`);
+  console.log(`${path.relative(root, dst)} matches ${listed} (built by ${clang})`);
 } else {
   fs.writeFileSync(dst, text);
-  console.log(`wrote ${path.relative(root, dst)} (${fs.statSync(out).size} bytes of wasm)`);
+  console.log(
+    `wrote ${path.relative(root, dst)} (${plain.length} and ${fma.length} bytes of wasm, ${madds(fma)} fused multiply-adds; ${clang})`,
+  );
 }
 
 /** The ids of a wasm binary's sections, in order. */

@@ -4,6 +4,14 @@
 #define ADVLENS_GEMM_H
 #include <wasm_simd128.h>
 
+// acc + a * b: two instructions, or one fused multiply-add where the module is built with
+// ADVLENS_FMA (relaxed SIMD's f32x4.relaxed_madd).
+#ifdef ADVLENS_FMA
+#define MADD(acc, a, b) __builtin_wasm_relaxed_madd_f32x4((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
+
 // GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V,
 // U and Mo are ldv, ldu and ldm floats apart (the transforms keep a tile's points together).
 static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
@@ -16,10 +24,10 @@ static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, in
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         b += ldu;
         v128_t x0 = wasm_f32x4_splat(a0[c]), x1 = wasm_f32x4_splat(a1[c]), x2 = wasm_f32x4_splat(a2[c]), x3 = wasm_f32x4_splat(a3[c]);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+        c00 = MADD(c00, x0, b0); c01 = MADD(c01, x0, b1);
+        c10 = MADD(c10, x1, b0); c11 = MADD(c11, x1, b1);
+        c20 = MADD(c20, x2, b0); c21 = MADD(c21, x2, b1);
+        c30 = MADD(c30, x3, b0); c31 = MADD(c31, x3, b1);
       }
       float *o = Mo + t * ldm + k;
       wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01); o += ldm;
@@ -40,10 +48,10 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
         const float *b = D + t * ldd + k;
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t x0 = wasm_f32x4_splat(a[0]), x1 = wasm_f32x4_splat(a[1]), x2 = wasm_f32x4_splat(a[2]), x3 = wasm_f32x4_splat(a[3]);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+        c00 = MADD(c00, x0, b0); c01 = MADD(c01, x0, b1);
+        c10 = MADD(c10, x1, b0); c11 = MADD(c11, x1, b1);
+        c20 = MADD(c20, x2, b0); c21 = MADD(c21, x2, b1);
+        c30 = MADD(c30, x3, b0); c31 = MADD(c31, x3, b1);
       }
       float *o = dU + c * K + k;
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c00)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c01)); o += K;

@@ -220,10 +220,10 @@ __attribute__((export_name("conv_c1"))) void conv_c1(const float *x, const float
           for (int t = 0; t < 9; t++) {
             v128_t s = wasm_f32x4_splat(v[t]);
             const float *f = w + t * K + k;
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, wasm_v128_load(f)));
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, wasm_v128_load(f + 4)));
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, wasm_v128_load(f + 8)));
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, wasm_v128_load(f + 12)));
+            a0 = MADD(a0, s, wasm_v128_load(f));
+            a1 = MADD(a1, s, wasm_v128_load(f + 4));
+            a2 = MADD(a2, s, wasm_v128_load(f + 8));
+            a3 = MADD(a3, s, wasm_v128_load(f + 12));
           }
           wasm_v128_store(o + k, a0);
           wasm_v128_store(o + k + 4, a1);
@@ -232,7 +232,7 @@ __attribute__((export_name("conv_c1"))) void conv_c1(const float *x, const float
         }
         for (; k < K; k += 4) {
           v128_t a0 = wasm_f32x4_splat(0);
-          for (int t = 0; t < 9; t++) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_f32x4_splat(v[t]), wasm_v128_load(w + t * K + k)));
+          for (int t = 0; t < 9; t++) a0 = MADD(a0, wasm_f32x4_splat(v[t]), wasm_v128_load(w + t * K + k));
           wasm_v128_store(o + k, a0);
         }
       }
@@ -252,7 +252,7 @@ __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float
             if (xx < 0 || xx >= W) continue;
             const float *p = x + ((n * H + yy) * W + xx) * C;
             const float *f = w + (a * 3 + b) * C;
-            for (int c = 0; c < C; c += 4) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p + c), wasm_v128_load(f + c)));
+            for (int c = 0; c < C; c += 4) acc = MADD(acc, wasm_v128_load(p + c), wasm_v128_load(f + c));
           }
         }
         y[(n * H + i) * W + j] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
@@ -295,12 +295,12 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
             v128_t v0 = wasm_f32x4_splat(j > 0 ? xr[j - 1] : 0.0f), v1 = wasm_f32x4_splat(xr[j]);
             v128_t v2 = wasm_f32x4_splat(j + 1 < W ? xr[j + 1] : 0.0f);
             v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4), d2 = wasm_v128_load(d + 8), d3 = wasm_v128_load(d + 12);
-            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(v0, d0)); s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(v0, d1));
-            s02 = wasm_f32x4_add(s02, wasm_f32x4_mul(v0, d2)); s03 = wasm_f32x4_add(s03, wasm_f32x4_mul(v0, d3));
-            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(v1, d0)); s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(v1, d1));
-            s12 = wasm_f32x4_add(s12, wasm_f32x4_mul(v1, d2)); s13 = wasm_f32x4_add(s13, wasm_f32x4_mul(v1, d3));
-            s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(v2, d0)); s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(v2, d1));
-            s22 = wasm_f32x4_add(s22, wasm_f32x4_mul(v2, d2)); s23 = wasm_f32x4_add(s23, wasm_f32x4_mul(v2, d3));
+            s00 = MADD(s00, v0, d0); s01 = MADD(s01, v0, d1);
+            s02 = MADD(s02, v0, d2); s03 = MADD(s03, v0, d3);
+            s10 = MADD(s10, v1, d0); s11 = MADD(s11, v1, d1);
+            s12 = MADD(s12, v1, d2); s13 = MADD(s13, v1, d3);
+            s20 = MADD(s20, v2, d0); s21 = MADD(s21, v2, d1);
+            s22 = MADD(s22, v2, d2); s23 = MADD(s23, v2, d3);
           }
         }
       float *o = dw + (a * 3) * K + k;
@@ -320,9 +320,9 @@ __attribute__((export_name("conv_c1_filter_grad"))) void conv_c1_filter_grad(con
           const float *d = dy + ((size_t)(n * H + i) * W) * K + k;
           for (int j = 0; j < W; j++, d += K) {
             v128_t dv = wasm_v128_load(d);
-            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_f32x4_splat(j > 0 ? xr[j - 1] : 0.0f), dv));
-            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_f32x4_splat(xr[j]), dv));
-            s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_f32x4_splat(j + 1 < W ? xr[j + 1] : 0.0f), dv));
+            s0 = MADD(s0, wasm_f32x4_splat(j > 0 ? xr[j - 1] : 0.0f), dv);
+            s1 = MADD(s1, wasm_f32x4_splat(xr[j]), dv);
+            s2 = MADD(s2, wasm_f32x4_splat(j + 1 < W ? xr[j + 1] : 0.0f), dv);
           }
         }
       wasm_v128_store(dw + (a * 3) * K + k, s0);
@@ -591,7 +591,7 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
             float *o = y + q * K;
             for (int k = 0; k < K; k += 4) {
               v128_t acc = zero;
-              for (int c = 0; c < C; c++) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(v[c]), wasm_v128_load(Sm + c * K + k)));
+              for (int c = 0; c < C; c++) acc = MADD(acc, wasm_f32x4_splat(v[c]), wasm_v128_load(Sm + c * K + k));
               wasm_v128_store(o + k, acc);
             }
           }

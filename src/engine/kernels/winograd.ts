@@ -16,7 +16,7 @@
  *   conv3x3(x, [n, h, w, c], filter, k, undefined, y); // y: Float32Array [n, h, w, k]
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { WINOGRAD_WASM_BASE64 } from './winogradWasm.ts';
+import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_FMA_BASE64 } from './winogradWasm.ts';
 
 /** A pool's geometry as winograd.c's pool functions take it (see {@link PoolGeometry}). */
 type PoolArgs = [
@@ -175,9 +175,84 @@ const STACK_BYTES = 65536;
 
 let wino: Exports | null = null;
 let heap: Heap | null = null;
-let compiled: Promise<WebAssembly.Module | null> | null = null;
+/** The module's two builds: plain SIMD, and with fused multiply-adds (relaxed SIMD; null where the engine lacks it). */
+let compiled: Promise<{ plain: WebAssembly.Module | null; fma: WebAssembly.Module | null }> | null = null;
+/** The instances on `heap`, one per build (fma null where that build is not available). */
+let instances: { plain: Exports; fma: Exports | null } | null = null;
+let fmaWanted = true;
 let calls = 0;
 let enabled = true;
+
+/**
+ * A minimal module holding one f32x4.relaxed_madd: `WebAssembly.validate` of it says whether this
+ * engine runs relaxed SIMD (Chrome 114+, Firefox 120+, Node 22+; Node 20 with V8's
+ * --experimental-wasm-relaxed-simd, which `initNodeBackend` sets).
+ */
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type section: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x3d,
+  0x01,
+  0x3b,
+  0x00, // code section: one body of 59 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // three v128.const 0
+  0xfd,
+  0x85,
+  0x02, // f32x4.relaxed_madd
+  0x0b, // end
+]);
+
+/** Whether this engine validates relaxed SIMD (see {@link RELAXED_SIMD_PROBE}). */
+export function relaxedSimdAvailable(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Uses the module's build with fused multiply-adds (relaxed SIMD's f32x4.relaxed_madd in the
+ * matrix products and other multiply-accumulate loops; the default where the engine has relaxed
+ * SIMD) or the plain one. A fused multiply-add rounds once where the plain build rounds twice, so
+ * results differ from the plain build's by float rounding (relative 1e-7 to 1e-6), and between
+ * machines with and without FMA hardware (where the engine may compute it unfused). Takes effect at
+ * once when the module is loaded (both builds are instantiated), else at {@link loadWinograd}.
+ * Returns whether the fused build is now in use (false where the engine lacks it).
+ */
+export function setWinogradFma(on: boolean): boolean {
+  fmaWanted = on;
+  if (instances) {
+    const next = on && instances.fma ? instances.fma : instances.plain;
+    // The transform cache holds the module's own results: start afresh with the other build.
+    if (next !== wino) transforms.length = 0;
+    wino = next;
+  }
+  return winogradFma();
+}
+
+/** Whether the module in use is the build with fused multiply-adds. */
+export function winogradFma(): boolean {
+  return wino !== null && instances?.fma === wino;
+}
 
 /** How many kernels (convolutions, pool gradients) the module has computed in this thread (for tests and benchmarks). */
 export function winogradCalls(): number {
@@ -192,8 +267,8 @@ const transform4Floats = (c: number, k: number) => 36 * (c * (k + 4) + POINT_PAD
 /** Floats between the filter gradient's point rows in winograd.c (PAD). */
 const POINT_PAD = 16;
 
-function bytes(): Uint8Array {
-  const s = atob(WINOGRAD_WASM_BASE64);
+function bytes(base64: string): Uint8Array {
+  const s = atob(base64);
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
@@ -255,21 +330,32 @@ function ownHeap(): Heap {
  * memory does nothing.
  */
 export async function loadWinograd(backend?: unknown, opts: { ownMemory?: boolean } = {}): Promise<boolean> {
-  compiled ??= WebAssembly.compile(bytes() as BufferSource).catch(() => null);
-  const mod = await compiled;
-  if (!mod) return false;
+  compiled ??= (async () => {
+    const compile = (b64: string) => WebAssembly.compile(bytes(b64) as BufferSource).catch(() => null);
+    const plain = await compile(WINOGRAD_WASM_BASE64);
+    return { plain, fma: plain && relaxedSimdAvailable() ? await compile(WINOGRAD_WASM_FMA_BASE64) : null };
+  })();
+  const mods = await compiled;
+  if (!mods.plain) return false;
   const shared = opts.ownMemory ? null : backendHeap(backend);
   if (wino && heap) {
     if (shared && heap.memory === shared.memory) return true;
     if (!shared && (opts.ownMemory ? !heap.inPlace : backend === undefined)) return true;
   }
   const h = shared ?? ownHeap();
-  const instance = await WebAssembly.instantiate(mod, { env: { memory: h.memory } });
-  const x = instance.exports as unknown as Exports;
-  // The stack (winograd.c's few locals that do not fit in registers) in memory set aside for it.
-  x.__stack_pointer.value = h.stackTop();
-  wino = x;
+  const instantiate = async (mod: WebAssembly.Module) => {
+    const instance = await WebAssembly.instantiate(mod, { env: { memory: h.memory } });
+    const x = instance.exports as unknown as Exports;
+    // The stack (winograd.c's few locals that do not fit in registers) in memory set aside for it.
+    x.__stack_pointer.value = h.stackTop();
+    return x;
+  };
+  const plain = await instantiate(mods.plain);
+  const fma = mods.fma ? await instantiate(mods.fma) : null;
+  instances = { plain, fma };
   heap = h;
+  transforms.length = 0;
+  wino = fmaWanted && fma ? fma : plain;
   return true;
 }
 
