@@ -2,10 +2,11 @@ import fs from 'node:fs';
 
 /**
  * Writes `data` to `file` and flushes it to the disk (fsync) before returning, so a rename that
- * publishes it afterwards can never publish a file whose bytes a power cut or a kill lost.
+ * publishes it afterwards can never publish a file whose bytes a power cut or a kill lost. `flag`
+ * 'wx' creates the file exclusively (EEXIST when it exists).
  */
-export function writeFileDurable(file: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(file, 'w');
+export function writeFileDurable(file: string, data: string | Uint8Array, flag: 'w' | 'wx' = 'w'): void {
+  const fd = fs.openSync(file, flag);
   try {
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.ts';
-import { fsyncDir } from './durableFile.ts';
+import { fsyncDir, writeFileDurable } from './durableFile.ts';
 
 /** The lock file a writer holds in the folder it writes. */
 export const LOCK_FILE = '.advlens.lock';
@@ -55,25 +55,13 @@ const CREATING_MS = 10_000;
  */
 function createWithContent(file: string, content: string): void {
   const tmp = `${file}.new-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const fd = fs.openSync(tmp, 'wx');
-  try {
-    fs.writeFileSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  writeFileDurable(tmp, content, 'wx');
   try {
     fs.linkSync(tmp, file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
-    const fd2 = fs.openSync(file, 'wx');
-    try {
-      fs.writeFileSync(fd2, content);
-      fs.fsyncSync(fd2);
-    } finally {
-      fs.closeSync(fd2);
-    }
+    writeFileDurable(file, content, 'wx');
   } finally {
     fs.rmSync(tmp, { force: true });
   }
