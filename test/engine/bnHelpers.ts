@@ -1,12 +1,14 @@
 /**
  * What the batch-norm kernel tests (kernels-bn-grad, kernels-bn-train) share: the wasm backend with
  * the engine's kernel checks on, seeded uniform values, the epsilon, and the relative difference
- * (which kernels-conv-padded uses too).
+ * (which kernels-conv-padded uses too); and a function run on fresh tensors on one backend with a
+ * Winograd tile forced (the Winograd and FMA kernel tests).
  */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { createRng } from '../../src/engine/rng.ts';
+import { forceWinogradTile } from '../../src/engine/kernels/winograd.ts';
 
 /** The batch-norm epsilon of these tests. */
 export const EPS = 1e-3;
@@ -49,4 +51,28 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     m = Math.max(m, Math.abs(b[i]));
   }
   return d / Math.max(m, 1e-6);
+}
+
+/**
+ * `f` on fresh tensors of `values` on `backend`, read back, with F(tile x tile) forced on wasm (null:
+ * the module's own choice); the backend and the tile are restored afterwards.
+ */
+export async function onBackend(
+  backend: 'cpu' | 'wasm',
+  values: [Float32Array, number[]][],
+  f: (...t: tf.Tensor[]) => tf.Tensor,
+  tile: 2 | 4 | null,
+): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  forceWinogradTile(tile);
+  try {
+    const ts = values.map(([v, s]) => tf.tensor(v, s));
+    const out = f(...ts);
+    const r = Float32Array.from(out.dataSync());
+    tf.dispose([out, ...ts]);
+    return r;
+  } finally {
+    forceWinogradTile(null);
+    await tf.setBackend('wasm');
+  }
 }

@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import {
-  forceWinogradTile,
   RELAXED_SIMD_PROBE,
   relaxedSimdAvailable,
   setWinogradFma,
@@ -26,7 +25,7 @@ import {
 } from '../../src/engine/kernels/winograd.ts';
 import { versions } from '../../src/version.ts';
 import { createRng } from '../../src/engine/rng.ts';
-import { relErr } from './bnHelpers.ts';
+import { onBackend, relErr } from './bnHelpers.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fmaOff = process.env.ADVLENS_FMA === '0';
@@ -111,20 +110,7 @@ const CASES: Case[] = [
   },
 ];
 
-async function run(backend: 'cpu' | 'wasm', c: Case): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  forceWinogradTile(backend === 'wasm' ? (c.tile ?? null) : null);
-  try {
-    const ts = c.inputs.map(([v, s]) => tf.tensor(v, s));
-    const out = c.f(...ts);
-    const r = Float32Array.from(out.dataSync());
-    tf.dispose([out, ...ts]);
-    return r;
-  } finally {
-    forceWinogradTile(null);
-    await tf.setBackend('wasm');
-  }
-}
+const run = (backend: 'cpu' | 'wasm', c: Case) => onBackend(backend, c.inputs, c.f, c.tile ?? null);
 
 test('the probe module is well formed: valid with relaxed SIMD on, invalid with one opcode changed', (t) => {
   if (fmaOff) return t.skip('ADVLENS_FMA=0: relaxed SIMD was not turned on');
@@ -135,7 +121,7 @@ test('the probe module is well formed: valid with relaxed SIMD on, invalid with 
   const broken = Uint8Array.from(RELAXED_SIMD_PROBE);
   broken[broken.length - 2] = 0x7f;
   assert.equal(WebAssembly.validate(broken), false);
-  // Its body length as declared (a miscounted section would not validate either way).
+  // Nor is the module cut short by one byte.
   const cut = RELAXED_SIMD_PROBE.slice(0, -1);
   assert.equal(WebAssembly.validate(cut), false);
 });

@@ -17,14 +17,13 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import {
-  forceWinogradTile,
   setWinogradF4,
   setWinogradF4InputGradients,
   winogradCalls,
   winogradTile,
 } from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
-import { relErr } from './bnHelpers.ts';
+import { onBackend, relErr } from './bnHelpers.ts';
 
 await initNodeBackend('wasm');
 tf.env().set('IS_TEST', true);
@@ -34,25 +33,12 @@ const rand = (shape: number[]) =>
 const TOL = 1e-5;
 
 /** f on fresh tensors of `values` on `backend` (wasm with F(tile x tile) forced), read back. */
-async function on(
+const on = (
   backend: 'cpu' | 'wasm',
   values: [Float32Array, number[]][],
   f: (...t: tf.Tensor[]) => tf.Tensor,
   tile: 2 | 4 = 4,
-): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  forceWinogradTile(tile);
-  try {
-    const ts = values.map(([v, s]) => tf.tensor(v, s));
-    const out = f(...ts);
-    const r = Float32Array.from(out.dataSync());
-    tf.dispose([out, ...ts]);
-    return r;
-  } finally {
-    forceWinogradTile(null);
-    await tf.setBackend('wasm');
-  }
-}
+) => onBackend(backend, values, f, tile);
 
 const conv = (x: tf.Tensor, wt: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same');
 
