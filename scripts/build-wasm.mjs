@@ -19,7 +19,7 @@ const dst = path.join(root, 'src/engine/kernels/winogradWasm.ts');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-wasm-'));
 
 /** The first clang of major version 16 or later among CLANG, clang-16..clang-19 and clang, or null. */
-export function findClang() {
+function findClang() {
   for (const c of [process.env.CLANG, 'clang-16', 'clang-17', 'clang-18', 'clang-19', 'clang']) {
     if (!c) continue;
     const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
@@ -79,7 +79,8 @@ function build(file, extra) {
 
 const plain = build('winograd.wasm', []);
 const fma = build('winograd-fma.wasm', ['-mrelaxed-simd', '-DADVLENS_FMA']);
-// f32x4.relaxed_madd is 0xfd 0x85 0x02; the plain module must have none, the other some.
+// f32x4.relaxed_madd is 0xfd 0x85 0x02: the fused build must hold some (a count of the byte pattern,
+// which an immediate could also spell, so only its absence is a verdict).
 const madds = (b) => {
   let n = 0;
   for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02) n++;
