@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initNodeBackend } from '../../src/node/backend.ts';
-import { setEarlyGradFree } from '../../src/engine/earlyGradFree.ts';
+import { setEarlyGradFree, setEarlySavedFree } from '../../src/engine/earlyGradFree.ts';
 
 await initNodeBackend();
 
@@ -122,6 +122,55 @@ test('the gradient pass keeps fewer bytes alive at its peak: each layer’s grad
   // gradients (and their ReLU gradients) to the end; this one at most the two in hand.
   const layer = 8 * 16 * 16 * 8 * 4;
   assert.ok(own - early >= 6 * layer, `peak bytes: engine's own ${own}, early freeing ${early}`);
+  tf.dispose(v);
+  chain.dispose();
+});
+
+test('the activations a layer saved go once its gradient has run: a pass reaching the first layer holds none of the later ones', async () => {
+  // Layers that shrink (as a CNN's do): the pass peaks at the first layer, whose gradients are the
+  // largest, where the engine's own pass still holds every later layer's saved activations.
+  const input = tfl.input({ shape: [32, 32, 4] });
+  let h: tfl.SymbolicTensor = input;
+  for (let i = 0; i < 4; i++) {
+    h = tfl.layers
+      .conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', seed: 30 + i } as never)
+      .apply(h) as tfl.SymbolicTensor;
+    if (i < 3) h = tfl.layers.maxPooling2d({ poolSize: 2 }).apply(h) as tfl.SymbolicTensor;
+  }
+  const chain = tfl.model({ inputs: input, outputs: h });
+  const v = tf.randomUniform([8, 32, 32, 4], 0, 1, 'float32', 6);
+  const run = async (savedFree: boolean) => {
+    const was = setEarlySavedFree(savedFree);
+    try {
+      let g: number[] = [];
+      const { peakBytes } = await tf.profile(() =>
+        tf.tidy(() => {
+          g = Array.from(
+            tf
+              .grad((u: tf.Tensor) => tf.sum(chain.apply(u) as tf.Tensor))(v)
+              .dataSync(),
+          );
+        }),
+      );
+      return { peakBytes, g };
+    } finally {
+      setEarlySavedFree(was);
+    }
+  };
+  const kept = await run(false);
+  const freed = await run(true);
+  assert.deepEqual(freed.g, kept.g, 'the same gradient, bit for bit');
+  assert.ok(
+    freed.g.some((x) => x !== 0),
+    'the gradient is not all zeros',
+  );
+  // The second layer's convolution output alone (8 x 16 x 16 x 8 floats, saved by its ReLU and its
+  // max pool) is held at the first layer by the engine's way, not by this one.
+  const secondLayer = 8 * 16 * 16 * 8 * 4;
+  assert.ok(
+    kept.peakBytes - freed.peakBytes >= secondLayer,
+    `peak bytes: saved activations kept ${kept.peakBytes}, freed ${freed.peakBytes}`,
+  );
   tf.dispose(v);
   chain.dispose();
 });
