@@ -16,7 +16,7 @@ import { poolShardedGradients } from '../../src/node/poolWorkerTasks.ts';
 import { shardRows } from '../../src/train/loop.ts';
 import { measure, peakRssMB, type Workload, type WorkloadResult } from './measure.ts';
 import { MODELS_FULL, MODELS_QUICK, modelInputs, modelWorkloads, type ModelName } from './models.ts';
-import { POOL_TASKS } from './parallel.ts';
+import { POOL_TASKS, startedOnce } from './parallel.ts';
 import type { ModelShard } from './poolTasks.ts';
 
 const { values: opt } = parseArgs({
@@ -106,14 +106,23 @@ if ('skipped' in set) {
             run: () => split('benchModelPgd', { steps: s.pgdSteps }),
           },
         );
-      for (const [n, run] of Object.entries(set.sharded ?? {}))
-        ws.push({
+      // Each data-parallel workload sets the workers' model up at its first call (startedOnce) and
+      // stops it after its last.
+      const stops = new Map<Workload, () => Promise<void>>();
+      for (const [n, run] of Object.entries(set.sharded ?? {})) {
+        const sharded = poolShardedGradients(pool);
+        const once = startedOnce(sharded);
+        const w: Workload = {
           ...byName(n),
-          definition: `${byName(n).definition}, data-parallel over ${pool.size} workers (batch-norm statistics synchronised)`,
-          run: () => run(poolShardedGradients(pool)),
-        });
+          definition: `${byName(n).definition}, data-parallel over ${pool.size} workers (batch-norm statistics synchronised; the workers' model set up once, as in a run)`,
+          run: () => run(once),
+        };
+        stops.set(w, () => sharded.stop());
+        ws.push(w);
+      }
       for (const w of ws) {
         const r = await measure(w, seconds, minReps);
+        await stops.get(w)?.();
         parallel.push(r);
         line(r);
       }

@@ -24,6 +24,25 @@ export interface ParallelSet {
 
 export const POOL_TASKS = new URL('./poolTasks.ts', import.meta.url);
 
+/**
+ * `sharded` whose workers set the model up at the first call of `train()` only, as a real run does
+ * once per run: a timed call is one epoch of a few steps, and rebuilding the workers' model at each
+ * (loading it from its artifacts in every worker) would time the setup, not the steps. The weights
+ * still travel at every step. Its `stop` does nothing: stop `sharded` itself when done.
+ */
+export function startedOnce(sharded: ShardedGradients): ShardedGradients {
+  let started = false;
+  return {
+    size: sharded.size,
+    start: async (setup) => {
+      if (!started) await sharded.start(setup);
+      started = true;
+    },
+    run: (w, t) => sharded.run(w, t),
+    stop: async () => {},
+  };
+}
+
 export function parallelWorkloads(s: Sizes, seed: number, full: boolean, pool: WorkerPool): ParallelSet {
   const B = s.batch;
   const shards = shardRows(B, pool.size);
@@ -57,18 +76,8 @@ export function parallelWorkloads(s: Sizes, seed: number, full: boolean, pool: W
     pixels: Float32Array.from({ length: xs.length * s.trainSteps }, (_, i) => xs[i % xs.length]),
     labels: Int32Array.from({ length: B * s.trainSteps }, (_, i) => i % 10),
   });
-  // The workers' copy of the model is set up once (a real run does it once per run), not per call.
   const sharded = poolShardedGradients(pool);
-  let started = false;
-  const kept: ShardedGradients = {
-    size: sharded.size,
-    start: async (setup) => {
-      if (!started) await sharded.start(setup);
-      started = true;
-    },
-    run: (w, t) => sharded.run(w, t),
-    stop: async () => {},
-  };
+  const kept = startedOnce(sharded);
   const objective = crossEntropyObjective();
   const model = 'small-cnn 28x28x1';
   const how = `batch split over ${pool.size} workers (${shards.map(([, n]) => n).join('+')})`;
