@@ -13,10 +13,10 @@
  * nothing reads the gradient again. The same moment frees the tensors that node's kernel saved for
  * its gradient (the layer's activations, which only that gradient reads), so that the pass, arriving
  * at the first layers, no longer holds the activations of the layers it has done: darknet tiny at
- * batch 8 held 330 MiB of buffers at its first layer's batch-norm gradient, 160 MiB of them the
- * deeper layers' activations (2026-12-06). A gradient tensor can be held under several tensors at once (a
- * gradient function may return its dy unchanged, as the identity's does), so each is counted and freed
- * when the last holder lets go. Never freed here: the seed (the caller's dy, or the ones the engine
+ * batch 8 held 330 MiB of buffers at its first layer's batch-norm gradient, 78 MiB once the deeper
+ * layers' activations went (2026-12-06). A gradient tensor can be held under several tensors at once
+ * (a gradient function may return its dy unchanged, as the identity's does), so each is counted and
+ * freed when the last holder lets go. Never freed here: the seed (the caller's dy, or the ones the engine
  * makes), and the gradients returned for `xs`. The operations, their order and so every value are the
  * engine's own: only the moment buffers are freed changes.
  *
