@@ -3,14 +3,19 @@
  * was seen before takes its transform from the cache, and gives the same bits as with the cache off;
  * an entry is found by the filter's content, so a different filter of the same shape, or the same
  * tensor's memory changed in place, is transformed afresh (checked against the cpu backend); input
- * gradients (flipped filters) hit too; no tensors are left behind.
+ * gradients (flipped filters) hit too; a cycle of 40 filters stays cached; entries made in the
+ * arrays of dropped ones hold their own values; no tensors are left behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initNodeBackend } from '../../src/node/backend.ts';
-import { setWinogradTransformCache, winogradTransformHits } from '../../src/engine/kernels/winograd.ts';
+import {
+  setWinogradTransformCache,
+  setWinogradTransformsKept,
+  winogradTransformHits,
+} from '../../src/engine/kernels/winograd.ts';
 import { createRng } from '../../src/engine/rng.ts';
 
 await initNodeBackend('wasm');
@@ -94,4 +99,44 @@ test('input gradients (flipped filters) hit the cache and equal the uncached one
   assert.equal(winogradTransformHits(), hits + 2, 'the forward and the input-gradient convolutions both hit');
   assert.deepEqual(Array.from(cached), Array.from(fresh));
   tf.dispose([x, f]);
+});
+
+test('a cycle of 40 filters (a ResNet-20 input gradient has 33) hits on its second pass', () => {
+  const x = tf.tensor4d(xv, [...X]);
+  const fs = Array.from({ length: 40 }, () => tf.tensor4d(rand(9 * X[3] * K), [3, 3, X[3], K]));
+  const pass = () => fs.map((f) => tf.tidy(() => conv(x, f).dataSync()));
+  setWinogradTransformCache(false);
+  const fresh = pass();
+  setWinogradTransformCache(true);
+  pass();
+  const hits = winogradTransformHits();
+  const cached = pass();
+  assert.equal(winogradTransformHits(), hits + fs.length, 'every filter of the cycle is still kept');
+  cached.forEach((y, i) => assert.deepEqual(Array.from(y), Array.from(fresh[i])));
+  tf.dispose([x, ...fs]);
+});
+
+test("entries made in dropped entries' arrays hold their own filter and transform", () => {
+  const x = tf.tensor4d(xv, [...X]);
+  // Three filters of one shape through a cache of two entries: each new entry takes the arrays of
+  // the one dropped. Every result equals the uncached one, and every call hits exactly when its
+  // filter is one of the two used last (a least-recently-used model of the cache).
+  const fs = Array.from({ length: 3 }, () => tf.tensor4d(rand(9 * X[3] * K), [3, 3, X[3], K]));
+  const y = (f: tf.Tensor4D) => Array.from(tf.tidy(() => conv(x, f).dataSync()));
+  setWinogradTransformCache(false);
+  const fresh = fs.map(y);
+  setWinogradTransformCache(true);
+  const was = setWinogradTransformsKept(2);
+  try {
+    const recent: number[] = [];
+    for (const i of [0, 1, 2, 2, 1, 0, 0, 2, 0, 1, 2, 0, 1, 1]) {
+      const hits = winogradTransformHits();
+      assert.deepEqual(y(fs[i]), fresh[i], `filter ${i}`);
+      assert.equal(winogradTransformHits() - hits, recent.includes(i) ? 1 : 0, `filter ${i} after ${recent}`);
+      recent.splice(0, recent.length, i, ...recent.filter((j) => j !== i).slice(0, 1));
+    }
+  } finally {
+    setWinogradTransformsKept(was);
+  }
+  tf.dispose([x, ...fs]);
 });

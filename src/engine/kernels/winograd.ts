@@ -452,9 +452,10 @@ export function callModule(
  * Square's 5,000 forward passes) transforms each filter once. An entry is found by the filter's
  * content (compared in full: a mismatch usually shows at the first value), never by identity, so a
  * filter changed in place or freed and reallocated cannot hit a stale entry; the result is the
- * module's own transform, so hits and misses give the same bits. At most {@link TRANSFORMS_KEPT}
+ * module's own transform, so hits and misses give the same bits. At most {@link transformsKept}
  * entries, the least recently used dropped first. Training, whose filters change every step, misses
- * every time: one compare and one copy of the filter and its transform per call.
+ * every time: one compare and one copy of the filter and its transform per call, into the arrays of
+ * an entry dropped earlier where one has the sizes (so a training step allocates none).
  */
 interface TransformEntry {
   tile: 2 | 4;
@@ -463,7 +464,27 @@ interface TransformEntry {
   filter: Float32Array;
   u: Float32Array;
 }
-const TRANSFORMS_KEPT = 16;
+/**
+ * Entries kept: every 3x3 layer of a ResNet-20 input gradient, forward and backward (33 filters: with
+ * 16 entries that cycle missed every call, so every attack step transformed and copied all its
+ * filters again, 10 MB of new arrays a call). A miss now copies into the arrays of an entry dropped
+ * earlier where one has the sizes ({@link setWinogradTransformReuse}), so a training step, which
+ * misses every time, allocates none. CPU per call, every thread, the three settings alternated in one
+ * process (`node --import tsx bench/transform-cache-cpu.ts --train`, 2026-12-06, three runs): a
+ * ResNet-20 training step of 128 images 559, 559, 532 ms with 16 entries and new copies against 531,
+ * 536, 494 now (lower in each run); the input gradient of 128 or 64 images moved within this
+ * machine's noise (390 -> 377, 364 -> 376, 431 -> 414; 208 -> 185, 225 -> 192, 237 -> 219).
+ * Results are bit for bit the same.
+ */
+let transformsKept = 64;
+
+/** Sets how many transforms the cache keeps (64 by default), for benchmarks; returns the previous bound. */
+export function setWinogradTransformsKept(n: number): number {
+  const was = transformsKept;
+  transformsKept = Math.max(1, Math.floor(n));
+  for (const e of transforms.splice(transformsKept)) release(e);
+  return was;
+}
 /**
  * At most this many bytes of filters and transforms are kept (a filter and its transform take 100 bytes
  * per input-output channel pair, 180 for F(4x4, 3x3)): the small CNNs' whole networks fit, while a big model such as darknet
@@ -471,13 +492,49 @@ const TRANSFORMS_KEPT = 16;
  */
 const TRANSFORM_BYTES_KEPT = 24 * 1024 * 1024;
 const transforms: TransformEntry[] = [];
+/** The arrays of dropped entries, for the next entries of their sizes; at most TRANSFORM_BYTES_KEPT bytes. */
+const spare: Float32Array[] = [];
 let transformHits = 0;
 let transformCacheOn = true;
 
 /** Switches the transform cache off (every call transforms its filter) or on, for tests and benchmarks. */
 export function setWinogradTransformCache(on: boolean): void {
   transformCacheOn = on;
-  if (!on) transforms.length = 0;
+  if (!on) {
+    transforms.length = 0;
+    spare.length = 0;
+  }
+}
+
+let reuseArrays = true;
+
+/** Switches the reuse of dropped entries' arrays on (the default) or off (a new copy per entry), for benchmarks. */
+export function setWinogradTransformReuse(on: boolean): void {
+  reuseArrays = on;
+  if (!on) spare.length = 0;
+}
+
+/** A copy of `a` in a spare array of its length if there is one, else in a new one. */
+function keep(a: Float32Array): Float32Array {
+  const i = reuseArrays ? spare.findIndex((b) => b.length === a.length) : -1;
+  if (i < 0) return a.slice();
+  const b = spare.splice(i, 1)[0];
+  b.set(a);
+  return b;
+}
+
+/** Gives a dropped entry's arrays to {@link spare}, dropping the oldest spares beyond the byte bound. */
+function release(e: TransformEntry): void {
+  if (!reuseArrays) return;
+  spare.unshift(e.filter, e.u);
+  let bytes = 0;
+  for (let i = 0; i < spare.length; i++) {
+    bytes += spare[i].length * 4;
+    if (bytes > TRANSFORM_BYTES_KEPT) {
+      spare.length = i;
+      break;
+    }
+  }
 }
 
 /** How many convolutions took their filter's transform from the cache (for tests and benchmarks). */
@@ -510,15 +567,16 @@ function cachedTransform(filter: Float32Array, c: number, k: number, tile: 2 | 4
 function rememberTransform(filter: Float32Array, c: number, k: number, tile: 2 | 4, u: Float32Array): void {
   const bytes = (filter.length + u.length) * 4;
   if (bytes > TRANSFORM_BYTES_KEPT) return;
-  transforms.unshift({ tile, c, k, filter: filter.slice(), u: u.slice() });
-  let kept = 0;
+  // Drop first (the least recently used), so that the new entry can take the dropped arrays.
+  let kept = bytes;
   for (let i = 0; i < transforms.length; i++) {
     kept += (transforms[i].filter.length + transforms[i].u.length) * 4;
-    if (i >= TRANSFORMS_KEPT || kept > TRANSFORM_BYTES_KEPT) {
-      transforms.length = i;
+    if (i + 1 >= transformsKept || kept > TRANSFORM_BYTES_KEPT) {
+      for (const e of transforms.splice(i)) release(e);
       break;
     }
   }
+  transforms.unshift({ tile, c, k, filter: keep(filter), u: keep(u) });
 }
 
 let forcedTile: 2 | 4 | null = null;
