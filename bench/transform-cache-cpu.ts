@@ -7,7 +7,10 @@
  * the medians of `--reps`, the cache hits of one input gradient, and whether the gradients are bit
  * for bit equal across the settings.
  *
- *   node --import tsx bench/transform-cache-cpu.ts [--model resnet20|darknet] [--batch 128] [--reps 9] [--train]
+ * With `--pgd` the training step is PGD-7 adversarial training instead (L-inf 8/255, 7 steps of 2/255,
+ * random start, the attack in inference mode: the bench's pgd7_train).
+ *
+ *   node --import tsx bench/transform-cache-cpu.ts [--model resnet20|darknet] [--batch 128] [--reps 9] [--train] [--pgd]
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,7 @@ import {
 import { train } from '../src/train/loop.ts';
 import { crossEntropyObjective } from '../src/train/objectives/crossEntropy.ts';
 import { makeDataset } from '../src/data/dataset.ts';
+import { makeObjective } from '../src/train/objectives/index.ts';
 import { cifarClassifier, darknetClassifier, modelInputs } from './suite/models.ts';
 
 const { values: opt } = parseArgs({
@@ -32,6 +36,7 @@ const { values: opt } = parseArgs({
     batch: { type: 'string' },
     reps: { type: 'string', default: '9' },
     train: { type: 'boolean', default: false },
+    pgd: { type: 'boolean', default: false },
   },
 });
 if (opt.model !== 'resnet20' && opt.model !== 'darknet')
@@ -97,7 +102,7 @@ console.log(
   `${opt.model} input gradient, batch ${B}, CPU ms per call (garbage collections per call): ${SETTINGS.map((s, i) => `${s[0]} ${median(times[i]).toFixed(0)} (${(collections[i] / times[i].length / 2).toFixed(1)})`).join(', ')}; gradients bit for bit equal: ${same}`,
 );
 
-if (opt.train && !darknet) {
+if ((opt.train || opt.pgd) && !darknet) {
   const TB = 128;
   const steps = 3;
   const ti = modelInputs(shape, TB, 10, 2);
@@ -117,7 +122,9 @@ if (opt.train && !darknet) {
     momentum: 0.9,
     schedule: { kind: 'constant' },
     augment: [],
-    objective: crossEntropyObjective(),
+    objective: opt.pgd
+      ? makeObjective('pgd', { eps: 8 / 255, attackSteps: 7, attackStepSize: 2 / 255, epsRamp: [0, 0] })
+      : crossEntropyObjective(),
     batchSize: TB,
   } as unknown as Parameters<typeof train>[2];
   const steptimes = SETTINGS.map((): number[] => []);
@@ -130,7 +137,7 @@ if (opt.train && !darknet) {
     }
   }
   console.log(
-    `resnet20 train step, batch ${TB}, CPU ms per step: ${SETTINGS.map((s, i) => `${s[0]} ${median(steptimes[i]).toFixed(0)}`).join(', ')}`,
+    `resnet20 ${opt.pgd ? 'PGD-7 ' : ''}train step, batch ${TB}, CPU ms per step: ${SETTINGS.map((s, i) => `${s[0]} ${median(steptimes[i]).toFixed(0)}`).join(', ')}`,
   );
 }
 set(SETTINGS[2]);

@@ -472,9 +472,11 @@ interface TransformEntry {
  * misses every time, allocates none. CPU per call, every thread, the three settings alternated in one
  * process (`node --import tsx bench/transform-cache-cpu.ts --train`, 2026-12-06, three runs): a
  * ResNet-20 training step of 128 images 559, 559, 532 ms with 16 entries and new copies against 531,
- * 536, 494 now (lower in each run); the input gradient of 128 or 64 images moved within this
- * machine's noise (390 -> 377, 364 -> 376, 431 -> 414; 208 -> 185, 225 -> 192, 237 -> 219).
- * Results are bit for bit the same.
+ * 536, 494 now (lower in each run); a PGD-7 training step (`--pgd`) 3697, 3550 against 3967, 3446
+ * (16 entries reusing arrays: 3537, 3417); the input gradient of 128 or 64 images moved within this
+ * machine's noise (390 -> 377, 364 -> 376, 431 -> 414; 208 -> 185, 225 -> 192, 237 -> 219). The
+ * reuse is what a step gains (~3-4%); the hits of the longer cache save little measurable (a
+ * transform costs far less than its convolution). Results are bit for bit the same.
  */
 let transformsKept = 64;
 
