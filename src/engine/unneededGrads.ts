@@ -29,6 +29,24 @@ import * as tf from '@tensorflow/tfjs-core';
 const stack: { off: number[][]; on: number[][] }[] = [];
 let skipped = 0;
 
+/**
+ * Kernels with a registered gradient that computes every input's derivative in one pass (the
+ * project's batch-norm gradient, engine/batchNormGrad.ts): while their gradient function runs, the
+ * names of the node's inputs on the path are published ({@link inputsOnPath}), so that an input
+ * gradient, which wants x's derivative alone, can skip the parameters'.
+ */
+const PATH_NAMED = new Set(['FusedBatchNorm']);
+/** Per such gradient function running (innermost last): the names of its node's inputs on the path. */
+const pathNames: Set<string>[] = [];
+
+/**
+ * The names of the inputs on the backprop path of the node whose gradient function runs now, for the
+ * kernels of PATH_NAMED ('x', 'scale', ... for FusedBatchNorm); null elsewhere (then assume all).
+ */
+export function inputsOnPath(): ReadonlySet<string> | null {
+  return pathNames[pathNames.length - 1] ?? null;
+}
+
 interface TapeNodeLike {
   inputs: Record<string, tf.Tensor>;
   gradient?: (this: TapeNodeLike | undefined, dys: tf.Tensor[]) => Record<string, () => tf.Tensor>;
@@ -73,12 +91,26 @@ export function installUnneededGradSkip(): void {
   engine.addTapeNode = (...args: unknown[]) => {
     addTapeNode(...args);
     const [kernelName, inputs] = args as [string, Record<string, tf.Tensor>];
-    // Registered gradients return one closure per input, which the engine calls only for inputs on the path.
-    if (tf.getGradient(kernelName) != null) return;
+    // Registered gradients return one closure per input, which the engine calls only for inputs on
+    // the path; those of PATH_NAMED are told which those are.
+    const registered = tf.getGradient(kernelName) != null;
+    if (registered && !PATH_NAMED.has(kernelName)) return;
     const tape = engine.state.activeTape;
     const node = tape?.[tape.length - 1];
     const gradient = node?.gradient;
     if (!node || !gradient || node.inputs !== inputs) return;
+    if (registered) {
+      node.gradient = function (this: TapeNodeLike | undefined, dys: tf.Tensor[]) {
+        const on = this?.inputs ?? inputs;
+        pathNames.push(new Set(Object.keys(on).filter((name) => on[name] != null)));
+        try {
+          return gradient.call(this, dys);
+        } finally {
+          pathNames.pop();
+        }
+      };
+      return;
+    }
     node.gradient = function (this: TapeNodeLike | undefined, dys: tf.Tensor[]) {
       const onPath = new Set(Object.values(this?.inputs ?? inputs));
       const all = Object.values(inputs).filter((t) => t != null);

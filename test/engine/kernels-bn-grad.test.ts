@@ -2,14 +2,15 @@
  * Batch norm's one-pass gradient (engine/batchNormGrad.ts, `AdvlensBatchNormGrad`) against the cpu
  * backend's gradient (tfjs' formula, float32 kernels) and a direct float64 loop over the definition:
  * each of the five derivatives (the kernel also without a scale); the fallbacks
- * (channels not a multiple of 4, a gradient of the gradient) and leaks.
+ * (channels not a multiple of 4, a gradient of the gradient) and leaks; an input gradient computes dx
+ * alone (the same bits), a parameter gradient the full pass.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { winogradCalls } from '../../src/engine/kernels/winograd.ts';
-import { BATCH_NORM_GRAD } from '../../src/engine/batchNormGrad.ts';
+import { BATCH_NORM_GRAD, batchNormGradDxOnlyCalls } from '../../src/engine/batchNormGrad.ts';
 import { EPS, initBnTests, maxRel, uniformValues } from './bnHelpers.ts';
 
 await initBnTests();
@@ -189,4 +190,40 @@ test('a training-mode gradient through moments and batch norm leaves no tensors 
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(backend.numDataIds(), buffers);
   tf.dispose([x, gamma, beta]);
+});
+
+test('an input gradient computes dx alone, bit for bit the full pass; parameter gradients keep the full pass', async () => {
+  await tf.setBackend('wasm');
+  const c = makeCase([3, 6, 5, 16], true);
+  const k = c.mean.length;
+  const x = tf.tensor(c.x, c.shape);
+  const dy = tf.tensor(c.dy, c.shape);
+  const mean = tf.tensor1d(c.mean);
+  const variance = tf.tensor1d(c.variance);
+  const scale = tf.tensor1d(c.scale!);
+  const offset = tf.zeros([k]) as tf.Tensor1D;
+  const loss = (xx: tf.Tensor, s: tf.Tensor = scale) =>
+    tf.sum(tf.mul(tf.batchNorm(xx, mean, variance, offset, s as tf.Tensor1D, EPS), dy)) as tf.Scalar;
+  // The gradient with respect to x alone: the dx-only pass runs, once.
+  const before = batchNormGradDxOnlyCalls();
+  const tensors = tf.memory().numTensors;
+  const gx = tf.grad((xx: tf.Tensor) => loss(xx))(x);
+  assert.equal(batchNormGradDxOnlyCalls(), before + 1, 'the dx-only pass ran');
+  assert.equal(tf.memory().numTensors, tensors + 1, 'the gradient and nothing else');
+  // With the scale on the path too, the full pass runs, and its dx has the same bits.
+  const [gx2, gs] = tf.grads((xx: tf.Tensor, s: tf.Tensor) => loss(xx, s))([x, scale]);
+  assert.equal(batchNormGradDxOnlyCalls(), before + 1, 'the full pass for a parameter gradient');
+  assert.deepEqual(Array.from(gx.dataSync()), Array.from(gx2.dataSync()));
+  const ref = direct(c);
+  assert.ok(maxRel(gx.dataSync(), ref[0]) < 1e-5, `dx vs float64: ${maxRel(gx.dataSync(), ref[0])}`);
+  assert.ok(maxRel(gs.dataSync(), ref[3]) < 1e-5, `dscale vs float64: ${maxRel(gs.dataSync(), ref[3])}`);
+  // The kernel's dx-only output equals its full output's dx bit for bit.
+  const ins = { x, dy, mean, variance, scale };
+  const full = tf.engine().runKernel(BATCH_NORM_GRAD, ins, { varianceEpsilon: EPS }) as tf.Tensor[];
+  const only = tf
+    .engine()
+    .runKernel(BATCH_NORM_GRAD, ins, { varianceEpsilon: EPS, dxOnly: true }) as tf.Tensor[];
+  assert.equal(only.length, 1);
+  assert.deepEqual(Array.from(only[0].dataSync()), Array.from(full[0].dataSync()));
+  tf.dispose([x, dy, mean, variance, scale, offset, gx, gx2, gs, ...full, ...only]);
 });

@@ -290,8 +290,18 @@ __attribute__((export_name("leaky_relu_grad"))) void leaky_relu_grad(const float
 // Batch norm's gradient in one pass (AdvlensBatchNormGrad), x, dy and dx [rows][K], per channel m
 // (the mean), r (1 / sqrt(variance + epsilon)) and s (the scale): dx = (dy * r) * s, as tfjs'
 // gradient rounds it, and the two sums the other derivatives need, in float64: acc[k] = sum dy,
-// acc[K + k] = sum dy * (x - m) (the product in float32). K a multiple of 4.
+// acc[K + k] = sum dy * (x - m) (the product in float32). K a multiple of 4. With x = 0 (an input
+// gradient, where no parameter's derivative is wanted) only dx: dy is read, x and m are not, acc unused.
 __attribute__((export_name("bn_grad"))) void bn_grad(const float *x, const float *dy, const float *m, const float *r, const float *s, float *dx, double *acc, int rows, int K) {
+  if (!x) {
+    for (int i = 0; i < rows; i++) {
+      const float *g = dy + (size_t)i * K;
+      float *o = dx + (size_t)i * K;
+      for (int k = 0; k < K; k += 4)
+        wasm_v128_store(o + k, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(g + k), wasm_v128_load(r + k)), wasm_v128_load(s + k)));
+    }
+    return;
+  }
   double *s1 = acc, *s2 = acc + K;
   for (int k = 0; k < 2 * K; k++) acc[k] = 0;
   for (int i = 0; i < rows; i++) {

@@ -985,6 +985,26 @@ export function batchNormGradModule(
 }
 
 /**
+ * Batch norm's input gradient alone, for dy [rows, k] (k a multiple of 4) and r, s [k]: dx = (dy * r) *
+ * s, the bits of {@link batchNormGradModule}'s dx, reading neither x nor the mean and summing nothing.
+ */
+export function batchNormGradDxModule(
+  dy: Float32Array,
+  r: Float32Array,
+  s: Float32Array,
+  dx: Float32Array,
+): void {
+  const k = r.length;
+  if (k === 0 || k % 4 !== 0 || dy.length % k !== 0 || dx.length !== dy.length || s.length !== k)
+    throw new Error(
+      'batchNormGradDxModule: dy and dx must be whole rows of 4n channels, r and s one value per channel',
+    );
+  callModule('batchNormGradDxModule', [dy, r, s], [dx], [], (mod, [dyp, rp, sp, dxp]) =>
+    mod.bn_grad(0, dyp, 0, rp, sp, dxp, 0, dy.length / k, k),
+  );
+}
+
+/**
  * out [k] = sum over the rows of x [rows, k] of (x - m)^2, the difference and square in float32 and
  * the sum in float64 in {@link sumRowsModule}'s order, rounded to float32 once: the bits of the
  * `Sum` behind `Mean(Square(x - m))`. k a multiple of 4.
