@@ -1,4 +1,4 @@
-// Builds src/engine/kernels/winograd.c, simd.c and patches.c into src/engine/kernels/winogradWasm.ts: two
+// Builds src/engine/kernels/winograd.c, simd.c, patches.c and noise.c into src/engine/kernels/winogradWasm.ts: two
 // modules as base64 (so that Node and browsers load them without a file or a fetch), the plain one
 // (WebAssembly SIMD) and one whose multiply-accumulate loops use relaxed SIMD's fused multiply-add
 // (-DADVLENS_FMA, f32x4.relaxed_madd; gemm.h's MADD), which the loader picks where the engine has
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const names = ['winograd.c', 'simd.c', 'patches.c'];
+const names = ['winograd.c', 'simd.c', 'patches.c', 'noise.c'];
 const listed = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 const srcs = names.map((f) => path.join(root, 'src/engine/kernels', f));
 const dst = path.join(root, 'src/engine/kernels/winogradWasm.ts');

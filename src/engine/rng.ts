@@ -18,7 +18,8 @@ export interface Rng {
   state(): number[];
 }
 
-function splitmix32(a: number): () => number {
+/** splitmix32: a generator of 32-bit words from a 32-bit seed, used to seed xoshiro128** states. */
+export function splitmix32(a: number): () => number {
   return () => {
     a = (a + 0x9e3779b9) | 0;
     let t = a ^ (a >>> 16);
@@ -80,40 +81,6 @@ export function createRng(seed: number | number[]): Rng {
     state: () => s.slice(),
   };
   return rng;
-}
-
-/**
- * Fills `out[start, start + count)` with the standard normals that `createRng(seed).normal()` returns
- * in turn (the same generator and Box-Muller pairs), without allocating: SmoothGrad's noise for one
- * image and sample, about 5x faster than a seeded `tf.randomNormal`.
- */
-export function fillNormal(out: Float32Array, seed: number, start = 0, count = out.length - start): void {
-  const sm = splitmix32(Math.floor(seed) | 0);
-  let s0 = sm() | 0;
-  let s1 = sm() | 0;
-  let s2 = sm() | 0;
-  let s3 = sm() | 0;
-  // xoshiro128** as in createRng, on int32 locals (the same bits).
-  const next = (): number => {
-    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = rotl(s3, 11);
-    return result / 4294967296;
-  };
-  const end = start + count;
-  for (let i = start; i < end;) {
-    let u = 0;
-    while (u === 0) u = next();
-    const v = next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    out[i++] = r * Math.cos(2 * Math.PI * v);
-    if (i < end) out[i++] = r * Math.sin(2 * Math.PI * v);
-  }
 }
 
 function rotl(x: number, k: number): number {

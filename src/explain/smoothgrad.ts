@@ -16,7 +16,8 @@ import type { SmoothGradOptions } from './types.ts';
 import { accumulateGradients, resolveTargets, sampleRangeOf } from './scores.ts';
 import { commonSettings } from './gradient.ts';
 import { COMMON_EXPLAIN_SPECS, SAMPLE_RANGE_SPEC, SEED_SPEC, defineExplainer } from './record.ts';
-import { createRng, fillNormal } from '../engine/rng.ts';
+import { createRng } from '../engine/rng.ts';
+import { gaussNoise } from '../engine/noise.ts';
 import type { OptionSpecs } from '../options.ts';
 
 /** Noise samples per image when `samples` is not given. */
@@ -87,13 +88,11 @@ export const smoothgradExplainer = defineExplainer<SmoothGradOptions, typeof SMO
         const xs = tf.gather(x, idx) as tf.Tensor4D;
         if (spread === 0) return xs;
         // Each (image, sample) pair's noise from its own seed, so that it does not depend on the
-        // batching, times its image's sigma (a float32 product, as tf.mul's: exact in a double, then
-        // rounded once).
+        // batching, times its image's sigma (src/engine/noise.ts: the same bits on every backend).
         const per = h * w * ch;
         const values = new Float32Array(images.length * per);
         images.forEach((e, b) => {
-          fillNormal(values, seeds[e * samples + s[b]], b * per, per);
-          for (let j = b * per; j < (b + 1) * per; j++) values[j] *= sig[e];
+          gaussNoise(values.subarray(b * per, (b + 1) * per), seeds[e * samples + s[b]], sig[e]);
         });
         return tf.add(xs, tf.tensor4d(values, [images.length, h, w, ch])) as tf.Tensor4D;
       },

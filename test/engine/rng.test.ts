@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, fillNormal } from '../../src/engine/rng.ts';
+import { createRng } from '../../src/engine/rng.ts';
 
 test('the same seed draws the same numbers, another seed other numbers', () => {
   const a = createRng(42);
@@ -57,39 +57,4 @@ test('int(n) covers 0..n-1 evenly and shuffle is a permutation', () => {
     [...s].sort((x, y) => x - y),
     a,
   );
-});
-
-test("fillNormal writes createRng(seed).normal()'s numbers in turn (odd and even counts, at an offset), rounded to float32", () => {
-  for (const [seed, count] of [
-    [0, 1],
-    [7, 784],
-    [123456789, 785],
-    [-5.5, 2],
-  ]) {
-    const out = new Float32Array(count + 5).fill(9);
-    fillNormal(out, seed, 3, count);
-    const r = createRng(seed);
-    const want = Float32Array.from({ length: count }, () => r.normal());
-    assert.deepEqual(
-      Array.from(out.subarray(3, 3 + count)),
-      Array.from(want),
-      `seed ${seed}, count ${count}`,
-    );
-    assert.deepEqual(
-      [...out.subarray(0, 3), ...out.subarray(3 + count)],
-      [9, 9, 9, 9, 9],
-      'nothing else written',
-    );
-  }
-  // Standard normal moments over 200,000 draws (standard errors 0.0022 and 0.0032).
-  const big = new Float32Array(200000);
-  fillNormal(big, 42);
-  let m = 0;
-  let v = 0;
-  for (const x of big) m += x;
-  m /= big.length;
-  for (const x of big) v += (x - m) ** 2;
-  v /= big.length;
-  assert.ok(Math.abs(m) < 0.01, `mean ${m}`);
-  assert.ok(Math.abs(v - 1) < 0.015, `variance ${v}`);
 });

@@ -73,6 +73,7 @@ export interface Exports {
   ): void;
   conv_gemm_filter_grad(x: number, dy: number, dw: number, cols: number, ...g: PatchArgs): void;
   flip_filter(w: number, out: number, kh: number, kw: number, c: number, k: number): void;
+  gauss_noise(out: number, count: number, state: number, sigma: number): void;
   filter_transform(w: number, u: number, c: number, k: number): void;
   filter_transform4(w: number, u: number, c: number, k: number): number;
   tap_sums(w: number, s: number, c: number, k: number, h: number, w2: number): void;
@@ -876,6 +877,20 @@ export function maxPoolModule(x: Float32Array, g: PoolGeometry, y: Float32Array)
   if (x.length !== g.n * g.h * g.w * g.c || y.length !== g.n * g.oh * g.ow * g.c)
     throw new Error('maxPoolModule: input or output size does not match the geometry');
   callModule('maxPoolModule', [x], [y], [], (m, [xp, yp]) => m.maxpool(xp, yp, ...poolArgs(g)));
+}
+
+/**
+ * out = sigma * standard normal noise from the 16-word generator state `state` (noise.c's
+ * `gauss_noise`; src/engine/noise.ts has the same computation in JavaScript, bit for bit), which is
+ * advanced in place.
+ */
+export function gaussNoiseModule(out: Float32Array, state: Uint32Array, sigma: number): void {
+  if (state.length !== 16) throw new Error('gaussNoiseModule: the state has 16 words');
+  callModule('gaussNoiseModule', [], [out], [64], (m, [op], [sp]) => {
+    new Uint32Array(heap!.memory.buffer, sp, 16).set(state);
+    m.gauss_noise(op, out.length, sp, sigma);
+    state.set(new Uint32Array(heap!.memory.buffer, sp, 16));
+  });
 }
 
 /** ReLU's gradient: out = dy * step(x) (step: 1 above 0, 0 at or below, NaN for NaN), all of one size. */
