@@ -196,7 +196,9 @@ test('the rule: F(4x4) on the maps and channel counts where it measured faster, 
   assert.equal(winogradTile(64, 8, 8, 128, 128), 4); // cifar-cnn
   assert.equal(winogradTile(8, 14, 14, 64, 512), 2); // 14x14: edge tiles half padding
   assert.equal(winogradTile(8, 4, 4, 64, 64), 2); // too few tiles for the filter transform
-  assert.equal(winogradTile(64, 7, 7, 128, 128), 2); // 7x7: every tile crosses the border
+  assert.equal(winogradTile(64, 7, 7, 128, 128), 4); // the gap CNN's 7x7 layers at batch 64
+  assert.equal(winogradTile(8, 7, 7, 64, 64), 2); // 7x7 at batch 8: 32 tiles, too few
+  assert.equal(winogradTile(64, 5, 5, 64, 64), 2); // 5x5: F(4x4) computes 8x8 per image
   assert.equal(winogradTile(64, 32, 32, 32, 8), 2); // 8 outputs
 });
 

@@ -591,14 +591,19 @@ let forcedTile: 2 | 4 | null = null;
  * (bench/wino-tile-cpu.ts, alternating calls on a loaded 2-core machine, filter transform included):
  *
  * - the map's F(4x4) products (36 per 4x4 tile, edge tiles whole) at most 0.6 of F(2x2)'s (16 per
- *   2x2 tile): so 8x8, 16x16, 28x28, 32x32, 56x56 and 112x112 maps (0.5625), not 14x14 (0.73: the last
+ *   2x2 tile): so 7x7, 8x8, 16x16, 28x28, 32x32, 56x56 and 112x112 maps (0.5625), not 14x14 (0.73: the last
  *   row and column of tiles are half padding; F2/F4 time 0.58-0.98 on darknet's 64 <-> 512 layer, 0.9-1.0
  *   on the MNIST CNN's 32 <-> 64) nor 5x5 (1.0);
- * - both sides at least 8: on 7x7 maps every F(4x4) tile crosses the border (the slow, bounds-checked
- *   transforms) and F2/F4 was 0.94-0.99 for the gap CNN's 64 <-> 128 layers at batch 64 (1.35 for its
- *   128 -> 128: left to F(2x2) too, with the MNIST models' other 7x7 layers);
+ * - both sides at least 7: on 7x7 maps every F(4x4) tile crosses the border (the bounds-checked
+ *   transforms), which once made F2/F4 0.94-0.99 for the gap CNN's 64 <-> 128 layers at batch 64, but
+ *   since the transform and flat-output work of 2026-12-05/06 F(4x4) wins there too (2026-12-06,
+ *   `bench/wino-tile-cpu.ts --only x7x`, with and without the transform cache: 64 -> 128 forward 1.40,
+ *   128 -> 64 input gradient 1.39, filter gradient 1.27-1.31; 128 -> 128 forward and input gradient
+ *   1.57-1.58, filter gradient 1.27-1.31; the gap-CNN zoo's forward of 100 digits 47 -> 34 ms of CPU);
+ *   smaller maps (5x5 and below) stay with F(2x2);
  * - at least 64 F(4x4) tiles in the call, so that the 36-point filter transform (2.25x F(2x2)'s) is
- *   spread over enough of them (batch 8 of 7x7 or 4x4 maps at 64 channels: F2/F4 0.5-0.9);
+ *   spread over enough of them (batch 8 of 7x7 or 4x4 maps at 64 channels: F2/F4 0.5-0.9; on 7x7 the
+ *   filter gradient still loses at batch 8, 0.65, and 16, 0.90);
  * - k >= 16 and c >= 8: with 8 outputs (cifar-cnn's colour first layer's input gradient, 32 -> 8 on
  *   32x32) the products are too thin to pay for the bigger transforms (0.91).
  *
@@ -608,7 +613,7 @@ let forcedTile: 2 | 4 | null = null;
 export function winogradTile(n: number, h: number, w: number, c: number, k: number): 2 | 4 {
   const tiles4 = Math.ceil(h / 4) * Math.ceil(w / 4);
   const tiles2 = Math.ceil(h / 2) * Math.ceil(w / 2);
-  const pays = k >= 16 && c >= 8 && h >= 8 && w >= 8 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
+  const pays = k >= 16 && c >= 8 && h >= 7 && w >= 7 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
   return pays ? 4 : 2;
 }
 
