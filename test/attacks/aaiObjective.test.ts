@@ -82,7 +82,13 @@ test("AAI's one step goes down the finite-difference gradient of the top-8 objec
   } as never);
   const xa = r.xAdv.dataSync() as Float32Array;
   const after = objective(camRows(r.xAdv)[0]);
-  assert.ok(Math.abs(t0 - objective(clean)) < 1e-9, 'the batched pass gives the clean objective');
+  // The batched pass computes the clean objective up to the rounding the differences allow for: its
+  // 7x7 layers run Winograd F(4x4) (enough tiles at this batch), one image's F(2x2), whose float32
+  // roundings differ (2026-12-06: 2.5e-7 relative).
+  assert.ok(
+    Math.abs(t0 - objective(clean)) <= 8 * Math.abs(t0) * 2 ** -23,
+    `the batched pass gives the clean objective (${t0} against ${objective(clean)})`,
+  );
   tf.dispose([r.xAdv, r.logits]);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
   assert.ok(after < objective(clean), `objective ${after} not below ${objective(clean)}`);
