@@ -52,6 +52,11 @@ const PI_2 = f(1.57079632679489661923);
 const SIN_P = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1].map(f);
 const COS_P = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2].map(f);
 
+// The polynomials' coefficients as constants (unrolled below: V8 keeps them in registers).
+const [P0, P1, P2, P3, P4, P5, P6, P7, P8] = LOG_P;
+const [S0, S1, S2] = SIN_P;
+const [C0, C1, C2] = COS_P;
+
 /** Natural log of u in (0, 1) as noise.c's log4 computes it. */
 function logf(u: number): number {
   float[0] = u;
@@ -63,13 +68,35 @@ function logf(u: number): number {
   if (small) e -= 1;
   let x = f(f(m + (small ? m : 0)) - 1);
   const z = f(x * x);
-  let p = LOG_P[0];
-  for (let i = 1; i < LOG_P.length; i++) p = f(f(p * x) + LOG_P[i]);
+  let p = f(f(P0 * x) + P1);
+  p = f(f(p * x) + P2);
+  p = f(f(p * x) + P3);
+  p = f(f(p * x) + P4);
+  p = f(f(p * x) + P5);
+  p = f(f(p * x) + P6);
+  p = f(f(p * x) + P7);
+  p = f(f(p * x) + P8);
   let y = f(f(x * z) * p);
   y = f(y + f(e * LOG_C1));
   y = f(y + f(z * -0.5));
   x = f(x + y);
   return f(x + f(e * LOG_C2));
+}
+
+/** One xoshiro128** step of lane `o / 4` of the state s; its 32-bit result. */
+function draw(s: Uint32Array, o: number): number {
+  const s1 = s[o + 1];
+  const m5 = Math.imul(s1, 5);
+  const result = Math.imul((m5 << 7) | (m5 >>> 25), 9) >>> 0;
+  const t = s1 << 9;
+  const s2 = s[o + 2] ^ s[o];
+  const s3 = s[o + 3] ^ s1;
+  const n1 = s1 ^ s2;
+  s[o] ^= s3;
+  s[o + 1] = n1;
+  s[o + 2] = s2 ^ t;
+  s[o + 3] = (s3 << 11) | (s3 >>> 21);
+  return result;
 }
 
 /**
@@ -78,26 +105,12 @@ function logf(u: number): number {
  */
 export function gaussNoiseJs(out: Float32Array, state: Uint32Array, sigma: number): void {
   const sg = f(sigma);
-  const s = state;
-  const draw = (l: number): number => {
-    const o = 4 * l;
-    const m5 = Math.imul(s[o + 1], 5) >>> 0;
-    const result = Math.imul(((m5 << 7) | (m5 >>> 25)) >>> 0, 9) >>> 0;
-    const t = (s[o + 1] << 9) >>> 0;
-    s[o + 2] ^= s[o];
-    s[o + 3] ^= s[o + 1];
-    s[o + 1] ^= s[o + 2];
-    s[o] ^= s[o + 3];
-    s[o + 2] ^= t;
-    s[o + 3] = ((s[o + 3] << 11) | (s[o + 3] >>> 21)) >>> 0;
-    return result;
-  };
-  const a = [0, 0, 0, 0];
-  const b = [0, 0, 0, 0];
+  const a = new Uint32Array(4);
+  const b = new Uint32Array(4);
   const step = new Float32Array(8);
   for (let i = 0; i < out.length; i += 8) {
-    for (let l = 0; l < 4; l++) a[l] = draw(l);
-    for (let l = 0; l < 4; l++) b[l] = draw(l);
+    for (let l = 0; l < 4; l++) a[l] = draw(state, 4 * l);
+    for (let l = 0; l < 4; l++) b[l] = draw(state, 4 * l);
     for (let l = 0; l < 4; l++) {
       const u = f(f((a[l] >>> 9) + 0.5) * 2 ** -23);
       const v = f((b[l] >>> 8) * 2 ** -24);
@@ -106,23 +119,21 @@ export function gaussNoiseJs(out: Float32Array, state: Uint32Array, sigma: numbe
       const k = Math.floor(f(w + 0.5));
       const x = f(f(w - k) * PI_2);
       const z = f(x * x);
-      let sp = SIN_P[0];
-      sp = f(f(sp * z) + SIN_P[1]);
-      sp = f(f(sp * z) + SIN_P[2]);
+      let sp = f(f(S0 * z) + S1);
+      sp = f(f(sp * z) + S2);
       const sn = f(f(f(sp * z) * x) + x);
-      let cp = COS_P[0];
-      cp = f(f(cp * z) + COS_P[1]);
-      cp = f(f(cp * z) + COS_P[2]);
+      let cp = f(f(C0 * z) + C1);
+      cp = f(f(cp * z) + C2);
       const cs = f(f(f(f(cp * z) * z) - f(z * 0.5)) + 1);
       const q = k & 3;
       let c = q & 1 ? sn : cs;
       let sv = q & 1 ? cs : sn;
       if ((q + 1) & 2) c = -c;
       if (q & 2) sv = -sv;
-      step[l] = f(f(r * c) * sg);
-      step[l + 4] = f(f(r * sv) * sg);
+      step[l] = f(r * c) * sg;
+      step[l + 4] = f(r * sv) * sg;
     }
-    const n = Math.min(8, out.length - i);
-    for (let j = 0; j < n; j++) out[i + j] = step[j];
+    if (i + 8 <= out.length) out.set(step, i);
+    else for (let j = 0; i + j < out.length; j++) out[i + j] = step[j];
   }
 }
