@@ -17,7 +17,7 @@
  * bench/noise-speed.ts`).
  */
 import { gaussNoiseModule, winogradReady } from './kernels/winograd.ts';
-import { splitmix32 } from './rng.ts';
+import { splitmix32, xoshiro128ss } from './rng.ts';
 
 /** The 16-word generator state of `seed` (any finite number): splitmix32's first 16 outputs. */
 export function noiseState(seed: number): Uint32Array {
@@ -83,22 +83,6 @@ function logf(u: number): number {
   return f(x + f(e * LOG_C2));
 }
 
-/** One xoshiro128** step of lane `o / 4` of the state s; its 32-bit result. */
-function draw(s: Uint32Array, o: number): number {
-  const s1 = s[o + 1];
-  const m5 = Math.imul(s1, 5);
-  const result = Math.imul((m5 << 7) | (m5 >>> 25), 9) >>> 0;
-  const t = s1 << 9;
-  const s2 = s[o + 2] ^ s[o];
-  const s3 = s[o + 3] ^ s1;
-  const n1 = s1 ^ s2;
-  s[o] ^= s3;
-  s[o + 1] = n1;
-  s[o + 2] = s2 ^ t;
-  s[o + 3] = (s3 << 11) | (s3 >>> 21);
-  return result;
-}
-
 /**
  * out = sigma * standard normal noise, as noise.c's `gauss_noise` computes it from `state` (16 words,
  * advanced in place), one float32 operation at a time.
@@ -109,8 +93,8 @@ export function gaussNoiseJs(out: Float32Array, state: Uint32Array, sigma: numbe
   const b = new Uint32Array(4);
   const step = new Float32Array(8);
   for (let i = 0; i < out.length; i += 8) {
-    for (let l = 0; l < 4; l++) a[l] = draw(state, 4 * l);
-    for (let l = 0; l < 4; l++) b[l] = draw(state, 4 * l);
+    for (let l = 0; l < 4; l++) a[l] = xoshiro128ss(state, 4 * l);
+    for (let l = 0; l < 4; l++) b[l] = xoshiro128ss(state, 4 * l);
     for (let l = 0; l < 4; l++) {
       const u = f(f((a[l] >>> 9) + 0.5) * 2 ** -23);
       const v = f((b[l] >>> 8) * 2 ** -24);

@@ -33,27 +33,16 @@ export function splitmix32(a: number): () => number {
 
 /** A generator seeded by `seed` (any finite number), or restored from a saved `state()`. */
 export function createRng(seed: number | number[]): Rng {
-  let s: number[];
+  const s = new Uint32Array(4);
   if (Array.isArray(seed)) {
     if (seed.length !== 4) throw new Error('Rng state must have 4 words');
-    s = seed.map((v) => v >>> 0);
+    s.set(seed.map((v) => v >>> 0));
   } else {
     const sm = splitmix32(Math.floor(seed) | 0);
-    s = [sm(), sm(), sm(), sm()];
+    s.set([sm(), sm(), sm(), sm()]);
   }
   let spare: number | null = null;
-  const nextU32 = (): number => {
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    s = s.map((v) => v >>> 0);
-    return result;
-  };
+  const nextU32 = (): number => xoshiro128ss(s, 0);
   const rng: Rng = {
     next: () => nextU32() / 4294967296,
     int: (n) => Math.floor((nextU32() / 4294967296) * n),
@@ -78,11 +67,26 @@ export function createRng(seed: number | number[]): Rng {
       }
       return a;
     },
-    state: () => s.slice(),
+    state: () => Array.from(s),
   };
   return rng;
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+/**
+ * One step of the xoshiro128** generator (Blackman & Vigna) whose four 32-bit state words are
+ * s[o .. o + 3], updated in place; returns its 32-bit output. Shared by {@link createRng} and the
+ * JavaScript copy of the noise kernel (engine/noise.ts), which runs four such states side by side.
+ */
+export function xoshiro128ss(s: Uint32Array, o: number): number {
+  const s1 = s[o + 1];
+  const m5 = Math.imul(s1, 5);
+  const result = Math.imul((m5 << 7) | (m5 >>> 25), 9) >>> 0;
+  const t = s1 << 9;
+  const s2 = s[o + 2] ^ s[o];
+  const s3 = s[o + 3] ^ s1;
+  s[o] ^= s3;
+  s[o + 1] = s1 ^ s2;
+  s[o + 2] = s2 ^ t;
+  s[o + 3] = (s3 << 11) | (s3 >>> 21);
+  return result;
 }
