@@ -264,8 +264,10 @@ function backendHeap(backend: unknown): Heap | null {
   return {
     memory,
     inPlace: true,
+    // Emscripten's _malloc returns an i32: a block above 2 GiB of the heap (which grows to 4 GiB)
+    // comes back negative, so `>>> 0` (as tfjs-backend-wasm does for its own buffers).
     alloc(n) {
-      const p = mod._malloc(Math.max(n, 1));
+      const p = mod._malloc(Math.max(n, 1)) >>> 0;
       if (!p) throw new Error(`the wasm backend could not allocate ${n} bytes`);
       taken.push(p);
       return p;
@@ -274,9 +276,9 @@ function backendHeap(backend: unknown): Heap | null {
       for (const p of taken.splice(0)) mod._free(p);
     },
     stackTop() {
-      const p = mod._malloc(STACK_BYTES);
+      const p = mod._malloc(STACK_BYTES) >>> 0;
       if (!p) throw new Error('the wasm backend could not allocate a stack');
-      return (p + STACK_BYTES) & ~15;
+      return ((p + STACK_BYTES) & ~15) >>> 0;
     },
   };
 }
@@ -289,7 +291,7 @@ function ownHeap(): Heap {
     memory,
     inPlace: false,
     alloc(n) {
-      const p = (top + 15) & ~15;
+      const p = ((top + 15) & ~15) >>> 0;
       const have = memory.buffer.byteLength;
       if (p + n > have) memory.grow(Math.ceil((p + n - have) / 65536));
       top = p + n;
