@@ -2,9 +2,10 @@
  * A gradient for `Tile` that sums the tiled blocks with one reshape and one sum per tiled axis.
  * tfjs 4.22's own adds one `slice` of dy per block, and on the wasm backend each slice that is not
  * contiguous first copies the whole of dy out of the heap: batch norm in training mode under a
- * second gradient tape (tfjs-layers' `moments`; the Mean gradient of engine/meanGrad.ts broadcasts a
- * [1, 1, 1, C] value over [N, H, W, C] by Tile) then made N H W copies of dy per layer, and a CIFAR-10 IG-Norm training step never
- * finished (65,536 copies of 8 MB per layer at batch 64). Same sums, other order of additions.
+ * second gradient tape (tfjs-layers' `moments`; the Mean gradient of engine/meanGrad.ts broadcasts
+ * a [1, 1, 1, C] value over [N, H, W, C] by Tile) then made N H W copies of dy per layer, and a
+ * CIFAR-10 IG-Norm training step never finished (65,536 copies of 8 MB per layer at batch 64). Same
+ * sums, other order of additions.
  *
  *   dx = sum over q of dy[q_0 x_0 + i_0, q_1 x_1 + i_1, ...]   (x the input, q the block index)
  */

@@ -25,7 +25,6 @@ const rand = (shape: number[]) =>
 interface Emscripten {
   _malloc(n: number): number;
   _free(p: number): void;
-  HEAPU8: Uint8Array;
 }
 
 test('the kernels give the same bits with their scratch above 2 GiB of the wasm heap', () => {

@@ -75,8 +75,9 @@ test('Tile gradient of a batch-norm-sized tiling (reps N H W over a [1, 1, 1, C]
   const dy = tf.randomUniform([16, 32, 32, 32], -1, 1, 'float32', 1);
   const g = tileGradient(dy, [1, 1, 1, 32], [16, 32, 32, 1]);
   const got = g.dataSync();
-  const want = tf.sum(dy, [0, 1, 2]).dataSync();
+  const sum = tf.sum(dy, [0, 1, 2]);
+  const want = sum.dataSync();
   for (let i = 0; i < 32; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-3, `channel ${i}`);
   assert.deepEqual(g.shape, [1, 1, 1, 32]);
-  tf.dispose([dy, g]);
+  tf.dispose([dy, g, sum]);
 });
