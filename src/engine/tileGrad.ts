@@ -17,13 +17,27 @@ import '@tensorflow/tfjs-layers';
 export function tileGradient(dy: tf.Tensor, xShape: readonly number[], reps: readonly number[]): tf.Tensor {
   return tf.tidy(() => {
     let g = dy;
-    for (let i = 0; i < xShape.length; i++) {
-      if (reps[i] === 1) continue;
+    const rank = xShape.length;
+    for (let i = 0; i < rank;) {
+      if (reps[i] === 1) {
+        i++;
+        continue;
+      }
+      // Axes i..j, all of x's axes before j of size 1: their copies lie in one run of blocks of
+      // x[j] * (the rest) values (batch norm's [1, 1, 1, C] over [N, H, W, C]: one sum of N H W rows).
+      let j = i;
+      while (xShape[j] === 1 && j + 1 < rank) j++;
       const shape = g.shape;
       const before = shape.slice(0, i).reduce((a, b) => a * b, 1);
-      const after = shape.slice(i + 1).reduce((a, b) => a * b, 1);
-      const summed = tf.sum(tf.reshape(g, [before, reps[i], xShape[i], after]), 1);
-      g = tf.reshape(summed, [...shape.slice(0, i), xShape[i], ...shape.slice(i + 1)]);
+      const after = shape.slice(j + 1).reduce((a, b) => a * b, 1);
+      const copies = reps.slice(i, j + 1).reduce((a, b) => a * b, 1);
+      // With nothing before, the sum runs over the leading axis (the wasm Sum's fast path).
+      const summed =
+        before === 1
+          ? tf.sum(tf.reshape(g, [copies, xShape[j] * after]), 0)
+          : tf.sum(tf.reshape(g, [before, copies, xShape[j] * after]), 1);
+      g = tf.reshape(summed, [...shape.slice(0, i), ...xShape.slice(i, j + 1), ...shape.slice(j + 1)]);
+      i = j + 1;
     }
     return g === dy ? tf.clone(dy) : g;
   });

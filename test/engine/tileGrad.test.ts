@@ -51,6 +51,23 @@ test('Tile gradient sums the tiled blocks (ranks 1-4, tf.grad through the regist
       [2, 3, 2, 2],
       [2, 1, 3, 2],
     ],
+    // Runs of size-1 axes merged into one sum, after a leading axis and with a 1-rep inside.
+    [
+      [2, 1, 1, 3],
+      [2, 3, 2, 2],
+    ],
+    [
+      [1, 1, 2],
+      [3, 1, 2],
+    ],
+    [
+      [3, 1],
+      [1, 4],
+    ],
+    [
+      [1, 2, 1, 3],
+      [2, 2, 3, 1],
+    ],
   ];
   for (const [xShape, reps] of cases) {
     const n = xShape.reduce((a, b) => a * b, 1) * reps.reduce((a, b) => a * b, 1);

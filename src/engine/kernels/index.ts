@@ -36,6 +36,7 @@ import { installUnneededGradSkip } from '../unneededGrads.ts';
 import { installTypedArrayTidy } from '../tidyResult.ts';
 import { installEarlyGradFree } from '../earlyGradFree.ts';
 import { ensureFastMeanGrad } from '../meanGrad.ts';
+import { ensureFastTileGradient } from '../tileGrad.ts';
 import { BATCH_NORM_GRAD, batchNormGradKernel, ensureFastBatchNormGrad } from '../batchNormGrad.ts';
 import {
   BATCH_NORM_TRAIN,
@@ -198,6 +199,8 @@ export function registerWasmKernels(): string[] {
   ensureFusedReluGrad();
   ensureFusedLeakyReluGrad();
   ensureFastMeanGrad();
+  // The Mean gradient above broadcasts by Tile; batch norm under a second tape differentiates it.
+  ensureFastTileGradient();
   ensureFastBatchNormGrad();
   ensureFastBatchNormTraining();
   installUnneededGradSkip();

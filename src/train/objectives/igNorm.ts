@@ -24,7 +24,6 @@ import { crossEntropy } from './crossEntropy.ts';
 import { cePgd, epsAt, innerSettings, withoutNorm, xAdvOf } from './inner.ts';
 import { TRADES_OPTIONS, type TradesOptions } from './trades.ts';
 import { ensureMaxPoolSecondOrder } from '../../engine/maxPoolSecondOrder.ts';
-import { ensureFastTileGradient } from '../../engine/tileGrad.ts';
 import type { OptionSpecs, Resolved } from '../../options.ts';
 
 /** Options of IG-Norm and IG-Sum-Norm. */
@@ -92,7 +91,6 @@ export function igNormObjective(
   const s = innerSettings(o, { norm: 'linf' });
   const { beta, igSteps } = o;
   ensureMaxPoolSecondOrder();
-  ensureFastTileGradient();
   const inner = (ctx: ObjectiveContext) => cePgd(ctx.classifier, ctx, s);
   return {
     name,
