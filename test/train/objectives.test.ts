@@ -20,6 +20,7 @@ import {
 import { epsAt } from '../../src/train/objectives/inner.ts';
 import { allCams, discrepancy } from '../../src/train/objectives/int.ts';
 import { klDivergence } from '../../src/train/objectives/trades.ts';
+import { ceInputGradient, ceInputGradientTwoPass, igL1 } from '../../src/train/objectives/igNorm.ts';
 import { ensureMaxPoolSecondOrder } from '../../src/engine/maxPoolSecondOrder.ts';
 import { UserError } from '../../src/errors.ts';
 import { advlens } from '../cli/helpers.ts';
@@ -362,6 +363,56 @@ test("the gradient with respect to the weights matches central differences (x' f
   // A max-pool window whose two largest values are closer than the step switches its argmax: a
   // smaller step keeps clear of that for this seed (rounding: ~1e-7 / 2e-3, well inside 1e-3).
   checkGradient(makeObjective('ig-norm'), pooled, XA, 'ig-norm with max pooling', 1e-3);
+});
+
+test("IG-Norm's one-pass input gradient and its penalty's weight gradient equal the two-pass form's", () => {
+  // The penalty mean_n ||IG||_1 through ceInputGradient (one forward pass, the CE written for two
+  // tapes) and through the earlier two-pass form (the residual from a forward pass of its own): the
+  // same function, so the same values and weight gradients up to float32 rounding, on a smooth
+  // network, a ReLU one and one with max pooling (batch norm-free; the tiny model's only layers).
+  ensureMaxPoolSecondOrder();
+  const yf = tf.cast(Y, 'float32') as tf.Tensor1D;
+  for (const [what, c] of [
+    ['softplus', tinyGapCnn(3, { activation: 'softplus' })],
+    ['relu', tinyGapCnn(5)],
+    ['relu + max pool', tinyGapCnn(8, { pool: true })],
+  ] as const) {
+    makeObjective('ig-norm'); // registers the second-order gradients
+    const before = tf.memory().numTensors;
+    const run = (g: typeof ceInputGradient) =>
+      tf.tidy(() => {
+        const vars = c.trainableVariables();
+        const { value, grads } = tf.variableGrads(() => tf.mean(igL1(c, X, XA, yf, 5, g)) as tf.Scalar, vars);
+        return { value: value.dataSync()[0], grads: vars.map((v) => Array.from(grads[v.name].dataSync())) };
+      });
+    const one = run(ceInputGradient);
+    const two = run(ceInputGradientTwoPass);
+    assert.equal(tf.memory().numTensors, before, `${what}: no tensor leaks`);
+    const inputOne = tf.tidy(() => Array.from(ceInputGradient(c, XA, yf).dataSync()));
+    const inputTwo = tf.tidy(() => Array.from(ceInputGradientTwoPass(c, XA, yf).dataSync()));
+    const scale = Math.max(...inputTwo.map(Math.abs));
+    assert.ok(scale > 1e-3, `${what}: the input gradient is not trivial`);
+    inputOne.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - inputTwo[i]) <= 1e-5 * scale,
+        `${what}: input gradient ${i}: ${v} vs ${inputTwo[i]}`,
+      ),
+    );
+    close(one.value, two.value, 1e-5, `${what}: the penalty`);
+    let nontrivial = 0;
+    one.grads.forEach((g, vi) => {
+      const gs = Math.max(...two.grads[vi].map(Math.abs));
+      if (gs > 1e-4) nontrivial++;
+      g.forEach((v, i) =>
+        assert.ok(
+          Math.abs(v - two.grads[vi][i]) <= 1e-4 * gs + 1e-7,
+          `${what}: variable ${vi}[${i}]: ${v} vs ${two.grads[vi][i]}`,
+        ),
+      );
+    });
+    assert.ok(nontrivial >= 3, `${what}: the weight gradients are not trivial`);
+  }
+  yf.dispose();
 });
 
 test("the gradient of MaxPoolGrad reads g at each window's first maximum (ties, overlaps)", () => {

@@ -24,6 +24,7 @@ import { crossEntropy } from './crossEntropy.ts';
 import { cePgd, epsAt, innerSettings, withoutNorm, xAdvOf } from './inner.ts';
 import { TRADES_OPTIONS, type TradesOptions } from './trades.ts';
 import { ensureMaxPoolSecondOrder } from '../../engine/maxPoolSecondOrder.ts';
+import { ensureExpSecondOrder } from '../../engine/expSecondOrder.ts';
 import type { OptionSpecs, Resolved } from '../../options.ts';
 
 /** Options of IG-Norm and IG-Sum-Norm. */
@@ -46,20 +47,47 @@ export const IG_NORM_OPTIONS = {
 } satisfies OptionSpecs<IgNormOptions>;
 
 /**
+ * The CE of the label summed over examples, written so that a second tape can differentiate its input
+ * gradient: log-sum-exp with each row's maximum shifted out as a constant (its derivative is exactly 0
+ * in log-sum-exp, so declaring it so changes no value), and exp differentiated from its input
+ * (engine/expSecondOrder.ts). tfjs 4.22's own forms lose the second-order path: softmax, logSoftmax
+ * and exp read their saved *output* in their gradients, whose copy is taped before the operation that
+ * makes it, and logSumExp's max has no second-order gradient (its Equal mask).
+ */
+function ceSum(logits: tf.Tensor2D, onehot: tf.Tensor2D): tf.Scalar {
+  const shift = tf.customGrad((l: tf.Tensor | tf.GradSaveFunc) => {
+    const t = l as tf.Tensor;
+    return { value: tf.max(t, 1, true), gradFunc: () => tf.zerosLike(t) };
+  });
+  const m = shift(logits);
+  const lse = tf.add(tf.log(tf.sum(tf.exp(tf.sub(logits, m)), 1, true)), m);
+  return tf.sum(tf.sub(lse, tf.sum(tf.mul(logits, onehot), 1, true)));
+}
+
+/**
  * The input gradient of the per-example CE of the label at `v`, training mode, written so that the
- * outer tape can differentiate it again (caller owns): grad_v CE = J(v)^T r with the residual
- * r = softmax(f(v)) - onehot(y) computed in a forward pass and held fixed in a vector-Jacobian
- * product. Two tfjs 4.22 pitfalls make the direct tf.grad of the CE wrong at second order:
- * - an operation whose gradient reads its saved *output* (softmax, logSoftmax, exp, tanh, sigmoid)
- *   loses that path, because the copy of the output is taped before the operation that makes it;
- *   logSumExp has no second-order gradient at all (its max's Equal mask);
- * - nested gradients share the outer tape, so tf.grad at `v` would also differentiate through
- *   everything already computed from `v` (here r): the product is taken at a copy of `v`.
- * The network's own gradients read saved inputs only (ReLU, softplus, conv, dense, pooling), so the
- * path through J(v)^T is kept; an activation that saves its output (tanh, sigmoid) would lose its
+ * outer tape can differentiate it again (caller owns): one forward pass and its backward pass, the CE
+ * by {@link ceSum}. The gradient is taken at a copy of `v`: nested gradients share the outer tape, so
+ * tf.grad at `v` itself would also differentiate through everything already computed from `v`. The
+ * network's own gradients read saved inputs only (ReLU, softplus, conv, dense, pooling), so the path
+ * through them is kept; an activation that saves its output (tanh, sigmoid) would lose its
  * second-derivative term.
  */
 export function ceInputGradient(c: Classifier, v: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(y, 'int32'), c.labels.length) as tf.Tensor2D;
+    const g = tf.grad((u: tf.Tensor) => ceSum(c.trainLogits(u as tf.Tensor4D), onehot));
+    return g(tf.clone(v)) as tf.Tensor4D;
+  });
+}
+
+/**
+ * The same input gradient as J(v)^T r with the residual r = softmax(f(v)) - onehot(y) from a forward
+ * pass of its own, held fixed in a vector-Jacobian product: two forward passes where
+ * {@link ceInputGradient} takes one (the form IG-Norm used before 2026-12-06; kept as the reference
+ * its tests compare against).
+ */
+export function ceInputGradientTwoPass(c: Classifier, v: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor4D {
   return tf.tidy(() => {
     const onehot = tf.oneHot(tf.cast(y, 'int32'), c.labels.length);
     const r = tf.sub(tf.softmax(c.trainLogits(v)), onehot); // [N, K]
@@ -72,12 +100,19 @@ export function ceInputGradient(c: Classifier, v: tf.Tensor4D, y: tf.Tensor1D): 
  * Per-example L1 norm [N] of the integrated gradients of the CE from baseline `x` to `xa` in
  * `m` steps, training mode, differentiable with respect to the weights (caller owns).
  */
-export function igL1(c: Classifier, x: tf.Tensor4D, xa: tf.Tensor4D, y: tf.Tensor1D, m: number): tf.Tensor1D {
+export function igL1(
+  c: Classifier,
+  x: tf.Tensor4D,
+  xa: tf.Tensor4D,
+  y: tf.Tensor1D,
+  m: number,
+  inputGradient: typeof ceInputGradient = ceInputGradient,
+): tf.Tensor1D {
   return tf.tidy(() => {
     const delta = tf.sub(xa, x);
     let sum: tf.Tensor = tf.zerosLike(x);
     for (let k = 1; k <= m; k++)
-      sum = tf.add(sum, ceInputGradient(c, tf.add(x, tf.mul(k / m, delta)) as tf.Tensor4D, y));
+      sum = tf.add(sum, inputGradient(c, tf.add(x, tf.mul(k / m, delta)) as tf.Tensor4D, y));
     const ig = tf.mul(delta, tf.div(sum, m));
     return tf.sum(tf.abs(ig), [1, 2, 3]) as tf.Tensor1D;
   });
@@ -91,6 +126,7 @@ export function igNormObjective(
   const s = innerSettings(o, { norm: 'linf' });
   const { beta, igSteps } = o;
   ensureMaxPoolSecondOrder();
+  ensureExpSecondOrder();
   const inner = (ctx: ObjectiveContext) => cePgd(ctx.classifier, ctx, s);
   return {
     name,
