@@ -9,6 +9,8 @@ import { colorize, type Colormap } from '../explain/display.ts';
 export interface Series {
   name: string;
   points: [number, number][];
+  /** Which palette entry draws it (default: its place in the list), so that two charts can match. */
+  colorIndex?: number;
 }
 
 /** A line chart's axes labels, ranges and size. */
@@ -49,9 +51,13 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 
 /** A line chart with markers, axes, ticks and a legend. */
 export function lineChart(series: Series[], o: LineChartOptions): string {
-  const W = o.width ?? 560;
+  const W0 = o.width ?? 560;
   const H = o.height ?? 340;
-  const m = { l: 56, r: 150, t: 16, b: 46 };
+  // The legend's column fits the longest name (about 7 px a character at 12 px).
+  const legend = Math.max(0, ...series.map((s) => s.name.length));
+  const m = { l: 56, r: Math.max(150, 48 + 7 * legend), t: 16, b: 46 };
+  // A wider legend widens the chart, not narrows its plot.
+  const W = W0 + m.r - 150;
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const xLo = Math.min(...xs, 0);
   const xHi = Math.max(...xs, xLo + 1e-9);
@@ -82,9 +88,10 @@ export function lineChart(series: Series[], o: LineChartOptions): string {
     `<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`,
   );
   series.forEach((s, i) => {
-    const col = PALETTE[i % PALETTE.length];
+    const c = s.colorIndex ?? i;
+    const col = PALETTE[c % PALETTE.length];
     // Past the palette's 8 colours, lines repeat a colour dashed (the legend shows the dash too).
-    const dash = i >= PALETTE.length ? ' stroke-dasharray="6 3"' : '';
+    const dash = c >= PALETTE.length ? ' stroke-dasharray="6 3"' : '';
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     parts.push(
       `<polyline fill="none" stroke="${col}" stroke-width="2"${dash} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,

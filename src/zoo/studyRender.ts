@@ -5,7 +5,7 @@
  * size per method. Table 2's columns are five unrelated attacks, so it has no line plot.
  */
 import { escapeHtml, htmlTable, reportPage } from '../report/html.ts';
-import { lineChart, type Series } from '../report/plot.ts';
+import { PALETTE, lineChart, type Series } from '../report/plot.ts';
 import { unitFormat, type StudyCell, type StudyTable, type StudyTableRow } from './study.ts';
 import { failMarker } from './sanityCells.ts';
 import { sanityModelText } from './table.ts';
@@ -203,9 +203,11 @@ function seriesOf(
   which: 'value' | 'conditional',
 ): Series[] {
   return t.rows
-    .filter((r) => r.status === 'present')
-    .map((r) => ({
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => r.status === 'present')
+    .map(({ r, i }) => ({
       name: r.display,
+      colorIndex: i,
       points: cols
         .map(({ key, x }): [number, number | null] => {
           const j = t.columns.findIndex((c) => c.key === key);
@@ -225,12 +227,17 @@ function plots(t: StudyTable): { title: string; html: string }[] {
     // PGD-200 per member, and AutoAttack (its own columns, on its own images) as separate lines.
     const s = [
       ...seriesOf(t, byKind('pgd200'), 'value'),
-      ...seriesOf(t, byKind('autoattack'), 'value').map((x) => ({ ...x, name: `${x.name}, AutoAttack` })),
+      // AutoAttack in its row's colour, dashed (the legend names it).
+      ...seriesOf(t, byKind('autoattack'), 'value').map((x) => ({
+        ...x,
+        name: `${x.name}, AutoAttack`,
+        colorIndex: ((x.colorIndex ?? 0) % PALETTE.length) + PALETTE.length,
+      })),
     ];
-    return s.length
+    const out = s.length
       ? [
           {
-            title: 'Accuracy against eps',
+            title: 'Accuracy against eps: ours',
             html: lineChart(s, {
               xLabel: 'eps (/255)',
               yLabel: t.autoattackCheck ? 'accuracy (PGD-200; AutoAttack)' : 'PGD-200 accuracy',
@@ -238,6 +245,26 @@ function plots(t: StudyTable): { title: string; html: string }[] {
           },
         ]
       : [];
+    // The seed's numbers for the same rows, each in its row's colour in both charts, beside ours.
+    const cols = byKind('pgd200');
+    const seed = t.rows
+      .map((r, i) => ({
+        name: r.display,
+        colorIndex: i,
+        points: cols
+          .map(({ key, x }): [number, number | null] => [
+            x,
+            r.seed[0]?.[t.columns.findIndex((c) => c.key === key)] ?? null,
+          ])
+          .filter((p): p is [number, number] => p[1] !== null),
+      }))
+      .filter((x) => x.points.length > 0);
+    if (seed.length)
+      out.push({
+        title: `Accuracy against eps: the paper (${t.seeds[0].name})`,
+        html: lineChart(seed, { xLabel: 'eps (/255)', yLabel: 'PGD-200 accuracy' }),
+      });
+    return out;
   }
   if (t.id === 'atcnn') {
     // p = 2 is the identity; k = 1 (one patch) is the clean image, where the share of the

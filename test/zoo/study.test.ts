@@ -498,7 +498,19 @@ test('renderings: Markdown cells "ours (paper)", rows not trained yet, findings 
   assert.match(md, /train with `advlens train \.\.\. int2`/);
   const html = studyHtml(t);
   assert.match(html, /<svg/);
-  assert.match(html, /Accuracy against eps/);
+  assert.match(html, /Accuracy against eps: ours/);
+  // Beside ours, the paper's curves: Normal's seed values 0.765 .. at eps 0.. (a chart per side), each
+  // row in the same colour in both (Normal, the first row, in the palette's first colour).
+  assert.match(html, /Accuracy against eps: the paper/);
+  const charts = html.split('<svg').slice(1);
+  assert.equal(charts.length, 2);
+  assert.match(charts[1], /Normal \(standard\): 0 → 77%/);
+  assert.match(charts[1], /Int2-Adv: 10 → 28%/);
+  const colour = (chart: string, name: string) =>
+    new RegExp(`stroke="(#[0-9A-F]{6})"[^>]*/>\\n<text[^>]*>${name}</text>`).exec(chart)?.[1];
+  assert.equal(colour(charts[0], 'Normal \\(standard\\)'), '#0072B2');
+  assert.equal(colour(charts[1], 'Normal \\(standard\\)'), '#0072B2');
+  assert.equal(colour(charts[1], 'Int2-Adv'), '#000000');
   assert.deepEqual(JSON.parse(studyJson(t)), JSON.parse(JSON.stringify(t)));
   // Table 2 has no line plot; AT-CNN plots the second accuracy against saturation and shuffle size.
   const t2 = build(table2Def(), models(table2Def(), { standard: [0.1, 0.2, 0.3, 0.4, 0.5] }));
