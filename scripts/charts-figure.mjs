@@ -21,7 +21,9 @@ if (!fs.existsSync(report)) {
 }
 const executablePath = process.env.ADVLENS_CHROMIUM ?? '/usr/bin/chromium';
 if (!fs.existsSync(executablePath)) {
-  console.error(`charts-figure: no ${executablePath}: install Debian's package chromium (apt-get install chromium)`);
+  console.error(
+    `charts-figure: no ${executablePath}: install Debian's package chromium (apt-get install chromium)`,
+  );
   process.exit(2);
 }
 const { chromium } = await import('playwright-core');
@@ -34,7 +36,8 @@ try {
     const charts = [...document.querySelectorAll('svg')].filter((s) => s.querySelector('polyline'));
     const row = document.createElement('div');
     row.id = 'charts-figure';
-    row.style.cssText = 'display:flex;gap:24px;padding:12px;background:#fff;width:max-content;font-family:system-ui,sans-serif';
+    row.style.cssText =
+      'display:flex;gap:24px;padding:12px;background:#fff;width:max-content;font-family:system-ui,sans-serif';
     for (const svg of charts) {
       const box = document.createElement('div');
       // The nearest heading before the chart (the report's sections are headings and what follows).
