@@ -46,6 +46,12 @@ export const IG_NORM_OPTIONS = {
   },
 } satisfies OptionSpecs<IgNormOptions>;
 
+/** Each row's maximum [N, 1], with a zero gradient (see {@link ceSum}). */
+const rowMaxConstant = tf.customGrad((l: tf.Tensor | tf.GradSaveFunc) => {
+  const t = l as tf.Tensor;
+  return { value: tf.max(t, 1, true), gradFunc: () => tf.zerosLike(t) };
+});
+
 /**
  * The CE of the label summed over examples, written so that a second tape can differentiate its input
  * gradient: log-sum-exp with each row's maximum shifted out as a constant (its derivative is exactly 0
@@ -55,11 +61,7 @@ export const IG_NORM_OPTIONS = {
  * makes it, and logSumExp's max has no second-order gradient (its Equal mask).
  */
 function ceSum(logits: tf.Tensor2D, onehot: tf.Tensor2D): tf.Scalar {
-  const shift = tf.customGrad((l: tf.Tensor | tf.GradSaveFunc) => {
-    const t = l as tf.Tensor;
-    return { value: tf.max(t, 1, true), gradFunc: () => tf.zerosLike(t) };
-  });
-  const m = shift(logits);
+  const m = rowMaxConstant(logits);
   const lse = tf.add(tf.log(tf.sum(tf.exp(tf.sub(logits, m)), 1, true)), m);
   return tf.sum(tf.sub(lse, tf.sum(tf.mul(logits, onehot), 1, true)));
 }
