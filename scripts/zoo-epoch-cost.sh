@@ -9,6 +9,7 @@
 # and memory bandwidth are shared). Times the zoo's epoch (its training-set size) to give seconds
 # per epoch. Prints TSV: method, cpu seconds per image, seconds per epoch, images per epoch.
 # Usage: scripts/zoo-epoch-cost.sh [mnist|cifar10] [SMALL] [LARGE]   (default mnist 320 960)
+# ONLY="pgd-linf ig-norm" measures those members alone (keep Adv among them for the ratios).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZOO=${1:-mnist}
@@ -20,7 +21,8 @@ ADVLENS="node bin/advlens.js"
 $ADVLENS zoo --zoo "$ZOO" --json > "$TMP/zoo.json"
 node -e '
 const z = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-for (const m of z.present) console.log([m.method, m.command].join("\t"));
+const only = (process.env.ONLY ?? "").split(/\s+/).filter(Boolean);
+for (const m of z.present) if (!only.length || only.includes(m.method)) console.log([m.method, m.command].join("\t"));
 ' "$TMP/zoo.json" > "$TMP/members.tsv"
 cpu() { # cpu SECONDS of one run: args...
   /usr/bin/time -f "%U %S" -o "$TMP/t" "$@" > /dev/null 2> "$TMP/err" || { echo "failed: $*" >&2; cat "$TMP/err" >&2; exit 1; }
