@@ -691,11 +691,15 @@ test(
     const html = studyHtml(t);
     assert.match(html, /<title>Adv \(pgd-linf-8\), AutoAttack: 8 → /);
     assert.match(html, /<title>Adv \(pgd-linf-8\): 8 → /);
+    // (the first chart is ours; the second, the paper's curves at the same budgets)
+    const [ours, paper] = html.split('<svg').slice(1);
     assert.equal(
-      (html.match(/<title>Adv \(pgd-linf-8\): /g) ?? []).length,
+      (ours.match(/<title>Adv \(pgd-linf-8\): /g) ?? []).length,
       2,
       'PGD-200 at eps 0 and 8/255 only',
     );
+    assert.match(paper, /<title>Adv \(pgd-linf-8\): 8 → 17%<\/title>/);
+    assert.doesNotMatch(paper, /AutoAttack/);
     // The Int members are not trained: the finding under AutoAttack is asked, and not measured.
     const f = t.findings.find((x) => x.id === 'int-family-above-adv-autoattack')!;
     assert.equal(f.answer, 'not measured');
