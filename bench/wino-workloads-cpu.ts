@@ -5,11 +5,13 @@
  * it ("after", the default since 2026-12-06), alternating call by call in one process (a loaded machine drifts; wall time is
  * noise there). Prints the median of `--reps` calls of each and the ratio before / after. With
  * `--compare fma`, "before" is the module's plain build and "after" its build with fused
- * multiply-adds (relaxed SIMD, the default where the engine has it; setWinogradFma).
+ * multiply-adds (relaxed SIMD, the default where the engine has it; setWinogradFma). With
+ * `--compare fused`, "before" runs the model layer by layer and "after" with its conv / batch norm /
+ * add / activation chains as one kernel each (src/models/fusedInference.ts, the default).
  *
  *   node --import tsx bench/wino-workloads-cpu.ts [--model darknet|resnet20|cifar-cnn]
  *                                                 [--workloads input_grad,train_step] [--reps 5]
- *                                                 [--compare f4|fma]
+ *                                                 [--compare f4|fma|fused]
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { initNodeBackend } from '../src/node/backend.ts';
 import { forceWinogradTile, setWinogradF4, setWinogradFma } from '../src/engine/kernels/winograd.ts';
 import { MODELS_FULL, modelWorkloads, type ModelName } from './suite/models.ts';
+import { setFusedInference } from '../src/models/fusedInference.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -37,11 +40,17 @@ const DARKNET = path.resolve(
 await initNodeBackend('wasm');
 setWinogradF4(true); // the default, explicit: the 'after' side
 const fma = opt.compare === 'fma';
-if (!fma && opt.compare !== 'f4') throw new Error(`--compare: f4 or fma, not ${opt.compare}`);
+const fused = opt.compare === 'fused';
+if (!fma && !fused && opt.compare !== 'f4')
+  throw new Error(`--compare: f4, fma or fused, not ${opt.compare}`);
 if (fma && !setWinogradFma(true)) throw new Error('--compare fma: this engine has no relaxed SIMD');
-const sides = fma ? ['plain', 'FMA'] : ['F(2) only', 'with F(4)'];
+const sides = fma ? ['plain', 'FMA'] : fused ? ['layer by layer', 'fused'] : ['F(2) only', 'with F(4)'];
 const choose = (which: 'before' | 'after') =>
-  fma ? setWinogradFma(which === 'after') : forceWinogradTile(which === 'before' ? 2 : null);
+  fma
+    ? setWinogradFma(which === 'after')
+    : fused
+      ? setFusedInference(which === 'after')
+      : forceWinogradTile(which === 'before' ? 2 : null);
 const set = await modelWorkloads(opt.model as ModelName, MODELS_FULL, 1, DARKNET, true);
 if ('skipped' in set) throw new Error(set.skipped);
 const only = opt.workloads?.split(',');

@@ -28,7 +28,7 @@ import { inputsOnPath } from './unneededGrads.ts';
 export const BATCH_NORM_GRAD = 'AdvlensBatchNormGrad';
 
 /** 1 / sqrt(variance + epsilon) per channel, rounded as tfjs' Add then Rsqrt (float32 each). */
-function reciprocalStd(variance: Float32Array, epsilon: number): Float32Array {
+export function reciprocalStd(variance: Float32Array, epsilon: number): Float32Array {
   const eps = Math.fround(epsilon);
   return variance.map((v) => Math.fround(1 / Math.fround(Math.sqrt(Math.fround(v + eps)))));
 }

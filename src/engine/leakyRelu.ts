@@ -55,7 +55,7 @@ export function leakyReluGradKernel({ inputs, backend: b, attrs }: KernelArgs): 
 }
 
 /** The gradient by the fused kernel where the backend has it, else as tfjs writes it. */
-function leakyReluGrad(dy: tf.Tensor, x: tf.Tensor, alpha: number): tf.Tensor {
+export function leakyReluGrad(dy: tf.Tensor, x: tf.Tensor, alpha: number): tf.Tensor {
   if (dy.dtype === 'float32' && x.dtype === 'float32' && tf.getKernel(LEAKY_RELU_GRAD, tf.getBackend())) {
     return tf.engine().runKernel(LEAKY_RELU_GRAD, { dy, x }, { alpha }) as tf.Tensor;
   }

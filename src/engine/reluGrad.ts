@@ -38,7 +38,7 @@ export function reluGradKernel({ inputs, backend: b }: KernelArgs): tf.TensorInf
 }
 
 /** dy * step(x) by the fused kernel where the backend has it, else as tfjs writes it. */
-function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   if (dy.dtype === 'float32' && x.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend())) {
     return tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor;
   }

@@ -35,7 +35,7 @@ let skipped = 0;
  * names of the node's inputs on the path are published ({@link inputsOnPath}), so that an input
  * gradient, which wants x's derivative alone, can skip the parameters'.
  */
-const PATH_NAMED = new Set(['FusedBatchNorm']);
+const PATH_NAMED = new Set(['FusedBatchNorm', 'AdvlensConvBnAct']);
 /** Per such gradient function running (innermost last): the names of its node's inputs on the path. */
 const pathNames: Set<string>[] = [];
 

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { UserError } from '../errors.ts';
 import type { ModelCard } from './card.ts';
+import { fusedInference, fusedInferenceOn, type FusedRun } from './fusedInference.ts';
 
 /**
  * Any tfjs model with what it takes to use it correctly: preprocessing (so every epsilon is in [0,1]
@@ -56,10 +57,17 @@ export function makeClassifier(model: tfl.LayersModel | GraphModel, card: ModelC
     (card.output === 'probabilities' ? tf.log(tf.add(y, 1e-12)) : y) as tf.Tensor2D;
   const tapModels = new Map<string, tfl.LayersModel>();
 
+  // Inference through fused conv / batch norm / activation chains where the model has them (the
+  // same bits, fewer passes): planned on first use.
+  let plan: FusedRun | null | undefined;
   const run = (x: tf.Tensor4D, training: boolean): tf.Tensor2D =>
     tf.tidy(() => {
       checkInput(x, inputShape);
       const v = preprocessTensor(card, x);
+      if (isLayers && !training && fusedInferenceOn()) {
+        if (plan === undefined) plan = fusedInference(model as tfl.LayersModel);
+        if (plan) return toLogits(plan(v));
+      }
       if (isLayers) return toLogits((model as tfl.LayersModel).apply(v, { training }) as tf.Tensor);
       return toLogits((model as GraphModel).execute(v) as tf.Tensor);
     });

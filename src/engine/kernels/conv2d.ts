@@ -4,6 +4,7 @@ import {
   ACTIVATIONS,
   conv3x3,
   conv3x3Fits,
+  epilogueModule,
   isSame3x3,
   winogradFits,
   winogradReady,
@@ -11,7 +12,7 @@ import {
 } from './winograd.ts';
 import { convGemm, patchesFit, patchGeometry } from './patches.ts';
 
-interface Attrs {
+export interface Attrs {
   activation?: string;
   leakyreluAlpha?: number;
   strides: number | [number, number];
@@ -64,7 +65,12 @@ export function fusedConv2d(args: KernelArgs): tf.TensorInfo {
  * The module's convolution of the kernel's x and filter (then `epilogue` with `bias`), or null when
  * it does not fit.
  */
-function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo): tf.TensorInfo | null {
+function ours(
+  args: KernelArgs,
+  epilogue: Epilogue | null,
+  bias?: tf.TensorInfo,
+  residual?: tf.TensorInfo,
+): tf.TensorInfo | null {
   const backend = args.backend as BackendWasm;
   const x = input(args.inputs, 'x');
   const filter = input(args.inputs, 'filter');
@@ -82,7 +88,7 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
     a.dimRoundingMode,
   );
   if (info.strideHeight > 1 || info.strideWidth > 1 || (kh === 1 && kw === 1))
-    return strided(backend, x, filter, info, epilogue, bias);
+    return strided(backend, x, filter, info, epilogue, bias, residual);
   // Three output channels (the input gradient of a colour model's first layer, as in every PGD step
   // on CIFAR): Winograd with the filter padded by five zero channels, whose outputs are dropped
   // (measured: 9.5 -> 5 ms of CPU for cifar-cnn's at batch 64; other counts are left to XNNPACK).
@@ -93,8 +99,14 @@ function ours(args: KernelArgs, epilogue: Epilogue | null, bias?: tf.TensorInfo)
   if (padK) return paddedOutputs(backend, x, filter);
   // The output first: views are taken after the last allocation of the backend.
   const out = backend.makeOutput([n, h, w, k], 'float32');
-  const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
-  conv3x3(f32(backend, x), [n, h, w, c], f32(backend, filter), k, ep ?? undefined, f32(backend, out));
+  conv3x3(
+    f32(backend, x),
+    [n, h, w, c],
+    f32(backend, filter),
+    k,
+    views(backend, epilogue, bias, residual),
+    f32(backend, out),
+  );
   return out;
 }
 
@@ -111,12 +123,65 @@ function strided(
   info: tf.backend_util.Conv2DInfo,
   epilogue: Epilogue | null,
   bias?: tf.TensorInfo,
+  residual?: tf.TensorInfo,
 ): tf.TensorInfo | null {
   const g = patchGeometry(info);
   if (!g || !patchesFit(g, 'forward')) return null;
   const out = backend.makeOutput([g.n, g.oh, g.ow, g.k], 'float32');
-  const ep = epilogue && { ...epilogue, bias: bias ? f32(backend, bias) : undefined };
-  convGemm(f32(backend, x), f32(backend, filter), ep ?? undefined, f32(backend, out), g);
+  convGemm(
+    f32(backend, x),
+    f32(backend, filter),
+    views(backend, epilogue, bias, residual),
+    f32(backend, out),
+    g,
+  );
+  return out;
+}
+
+/** The epilogue with the bias and residual tensors' views (taken after the output's allocation). */
+function views(
+  backend: BackendWasm,
+  epilogue: Epilogue | null,
+  bias?: tf.TensorInfo,
+  residual?: tf.TensorInfo,
+): Epilogue | undefined {
+  if (!epilogue) return undefined;
+  return {
+    ...epilogue,
+    bias: bias ? f32(backend, bias) : undefined,
+    residual: residual ? f32(backend, residual) : undefined,
+  };
+}
+
+/**
+ * A convolution of a layers model's conv / batch norm (/ add) (/ activation) run as one kernel
+ * (engine/convBnAct.ts): x by filter (strides, padding and dilations in `attrs`, NHWC), plus `bias`,
+ * then the epilogue's batch norm, the residual and the activation. Through the module's convolution
+ * with the epilogue applied in cache where the geometry fits ({@link conv2d}'s cases); else the
+ * kernel the separate layers would have run for the convolution and bias (`FusedConv2D`), then the
+ * epilogue as a pass of its own. Either way the bits of the separate kernels.
+ */
+export function convWithEpilogue(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: Attrs,
+  epilogue: Omit<Epilogue, 'bias' | 'residual'>,
+  bias?: tf.TensorInfo,
+  residual?: tf.TensorInfo,
+): tf.TensorInfo {
+  const k = filter.shape[3];
+  if (k % 4 !== 0)
+    throw new Error(`convWithEpilogue: ${k} output channels; the epilogue needs a multiple of 4`);
+  const inputs: tf.NamedTensorInfoMap = bias ? { x, filter, bias } : { x, filter };
+  const a = { ...attrs, activation: 'linear' } as unknown as tf.NamedAttrMap;
+  const mine = ours({ inputs, backend, attrs: a }, epilogue, bias, residual);
+  if (mine) return mine;
+  const out = fusedConv2d({ inputs, backend, attrs: a });
+  epilogueModule(f32(backend, out), k, {
+    ...epilogue,
+    residual: residual ? f32(backend, residual) : undefined,
+  });
   return out;
 }
 

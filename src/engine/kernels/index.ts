@@ -45,6 +45,13 @@ import {
   batchNormTrainKernel,
   ensureFastBatchNormTraining,
 } from '../batchNormTrain.ts';
+import {
+  CONV_BN_ACT,
+  CONV_BN_ACT_GRAD,
+  convBnActGradKernel,
+  convBnActKernel,
+  ensureConvBnActGrad,
+} from '../convBnAct.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -74,6 +81,10 @@ export const WASM_KERNELS: WasmKernel[] = [
   // Training-mode batch norm and its gradient (engine/batchNormTrain.ts patches tfjs-layers' layer to use them).
   { kernelName: BATCH_NORM_TRAIN, kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN_GRAD, kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc },
+  // A layers model's conv / batch norm (/ add) / activation as one kernel at inference, and its
+  // gradient's one pass (engine/convBnAct.ts; models/fusedInference.ts runs models through it).
+  { kernelName: CONV_BN_ACT, kernelFunc: convBnActKernel },
+  { kernelName: CONV_BN_ACT_GRAD, kernelFunc: convBnActGradKernel as unknown as tf.KernelFunc },
   {
     kernelName: 'LeakyRelu',
     kernelFunc: leakyReluKernel,
@@ -203,6 +214,7 @@ export function registerWasmKernels(): string[] {
   ensureFastTileGradient();
   ensureFastBatchNormGrad();
   ensureFastBatchNormTraining();
+  ensureConvBnActGrad();
   installUnneededGradSkip();
   installTypedArrayTidy();
   installEarlyGradFree();

@@ -11,7 +11,17 @@
  *   if (winogradReady() && patchesFit(g, 'input')) convGemmInputGrad(dy, filter, dx, g);
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { ACTIVATIONS, callModule, windowGeometry, type Epilogue, type PoolGeometry } from './winograd.ts';
+import {
+  callModule,
+  checkEpilogue,
+  epilogueActs,
+  epilogueArrays,
+  EPILOGUE_BYTES,
+  windowGeometry,
+  writeEpilogue,
+  type Epilogue,
+  type PoolGeometry,
+} from './winograd.ts';
 
 /** A convolution's geometry: x [n, h, w, c], filter [kh, kw, c, k], y [n, oh, ow, k]. */
 export type PatchGeometry = Omit<PoolGeometry, 'bottom' | 'right'> & { k: number };
@@ -69,21 +79,22 @@ export function convGemm(
     [filter, p * g.k],
     [y, g.n * g.oh * g.ow * g.k],
   ]);
-  const bias = epilogue?.bias;
-  if (bias && bias.length !== g.k) throw new Error('convGemm: the bias needs one value per output channel');
-  const ins = bias ? [x, filter, bias] : [x, filter];
-  const act = epilogue ? ACTIVATIONS.indexOf(epilogue.activation) : 0;
-  callModule('convGemm', ins, [y], [ROWS * p * 4, ROWS * g.k * 4], (m, ptr, [cols, tail]) =>
+  const ep = epilogueActs(epilogue) ? epilogue : undefined;
+  if (ep) checkEpilogue('convGemm', ep, g.n * g.oh * g.ow, g.k);
+  const arrays = epilogueArrays(ep);
+  const scratch = [ROWS * p * 4, ROWS * g.k * 4, ep ? EPILOGUE_BYTES : 0];
+  callModule('convGemm', [x, filter, ...arrays], [y], scratch, (m, ptr, [cols, tail, epiAt]) =>
     m.conv_gemm(
       ptr[0],
       ptr[1],
-      bias ? ptr[2] : 0,
+      0,
       ptr[ptr.length - 1],
       cols,
       tail,
       ...args(g),
-      act,
-      epilogue?.alpha ?? 0,
+      0,
+      0,
+      ep ? writeEpilogue(ep, ptr.slice(2, 2 + arrays.length), epiAt) : 0,
     ),
   );
 }

@@ -9,6 +9,35 @@
 #include <wasm_simd128.h>
 typedef unsigned long size_t;
 #include "gemm.h"
+#include "epilogue.h"
+
+// The per-channel vectors of an epilogue for channels k .. k + 3 (those it has).
+typedef struct {
+  v128_t b, m, s, r, o;
+} epi_k;
+
+static inline epi_k epi_load(const epi_t *e, int k) {
+  epi_k c;
+  v128_t z = wasm_f32x4_splat(0);
+  c.b = e->bias ? wasm_v128_load(e->bias + k) : z;
+  c.m = e->m ? wasm_v128_load(e->m + k) : z;
+  c.s = e->m ? wasm_v128_load(e->s + k) : z;
+  c.r = e->m ? wasm_v128_load(e->r + k) : z;
+  c.o = e->m ? wasm_v128_load(e->o + k) : z;
+  return c;
+}
+
+// The epilogue on four values v of channels k .. k + 3 (res: the residual at them, or 0).
+static inline v128_t epi_apply(v128_t v, const epi_t *e, const epi_k *c, const float *res) {
+  if (e->bias) v = wasm_f32x4_add(v, c->b);
+  if (e->m) v = wasm_f32x4_add(c->o, wasm_f32x4_div(wasm_f32x4_mul(wasm_f32x4_sub(v, c->m), c->s), c->r));
+  if (res) v = wasm_f32x4_add(v, wasm_v128_load(res));
+  if (e->act == 1) v = wasm_f32x4_pmax(v, wasm_f32x4_splat(0));
+  else if (e->act == 2) v = wasm_f32x4_pmin(wasm_f32x4_pmax(v, wasm_f32x4_splat(0)), wasm_f32x4_splat(6));
+  else if (e->act == 3) v = wasm_v128_bitselect(v, wasm_f32x4_mul(v, wasm_f32x4_splat(e->alpha)), wasm_f32x4_gt(v, wasm_f32x4_splat(0)));
+  return v;
+}
+
 
 // The module has no data and imports its memory: the wasm backend's own (so that kernels work on
 // tensors in place, without copies) or, where that cannot be had, a memory of its own. The caller
@@ -96,9 +125,11 @@ static void input_transform(const float *x, float *V, int ts, int ps, int t0, in
 }
 
 // x [N][H][W][C], U [16][C][K] -> y [N][H][W][K]; work: scratch of TB*(16*(C+K)+2*PAD) floats.
-__attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K) {
+__attribute__((export_name("conv"))) void conv(const float *x, const float *U, float *y, float *work, int N, int H, int W, int C, int K, const epi_t *e) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   int tiles = N * th * tw;
+  const int has_e = e != 0;
+  const epi_t E = has_e ? *e : (epi_t){0};
   // Tiles 16 C (16 K) floats apart plus one cache line, as in conv_filter_grad.
   int tsv = 16 * C + PAD, tsm = 16 * K + PAD;
   float *V = work;               // [TB][16][C]
@@ -113,6 +144,7 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
       int tile = t0 + t;
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
       for (int k = 0; k < K; k += 4) {
+        epi_k ec = epi_load(&E, k);
         v128_t m[4][4];
         for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) m[i][j] = wasm_v128_load(Mo + t * tsm + (i * 4 + j) * K + k);
         v128_t a[2][4];
@@ -125,8 +157,13 @@ __attribute__((export_name("conv"))) void conv(const float *x, const float *U, f
           v128_t o1 = wasm_f32x4_sub(wasm_f32x4_sub(a[i][1], a[i][2]), a[i][3]);
           int yy = ty * 2 + i, xx = tx * 2;
           if (yy < H) {
-            wasm_v128_store(y + ((n * H + yy) * W + xx) * K + k, o0);
-            if (xx + 1 < W) wasm_v128_store(y + ((n * H + yy) * W + xx + 1) * K + k, o1);
+            size_t at = (size_t)((n * H + yy) * W + xx) * K + k;
+            if (has_e) {
+              o0 = epi_apply(o0, &E, &ec, E.res ? E.res + at : 0);
+              if (xx + 1 < W) o1 = epi_apply(o1, &E, &ec, E.res ? E.res + at + K : 0);
+            }
+            wasm_v128_store(y + at, o0);
+            if (xx + 1 < W) wasm_v128_store(y + at + K, o1);
           }
         }
       }
@@ -257,6 +294,57 @@ __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float
         }
         y[(n * H + i) * W + j] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
       }
+}
+
+// The epilogue of a fused convolution (AdvlensConvBnAct, src/engine/convBnAct.ts), per output value v
+// of channel k at pixel q, each step only where its pointer is set: v + bias[k]; batch norm
+// o[k] + ((v - m[k]) * s[k]) / r[k] (r = sqrt(variance + epsilon), as FusedBatchNorm); v + res[q][k]
+// (a residual: Add); then the activation (act as bias_act's). The operations, in order, of the layers
+// it replaces (FusedConv2D's bias, FusedBatchNorm, Add, Relu / LeakyRelu), so the same bits. Applied
+// to a tile's outputs right after they are written (in cache), or as a pass of its own (epilogue).
+// epi_t: epilogue.h.
+// The epilogue on `count` pixels from q0 of y [pixels][K] (K a multiple of 4). ep: a copy is read
+// (its fields cannot alias y's stores, so the tests on them leave the loops).
+void epi_pixels(float *y, int q0, int count, int K, const epi_t *ep) {
+  const epi_t e = *ep;
+  for (int q = q0; q < q0 + count; q++)
+    for (int k = 0; k < K; k += 4) {
+      epi_k c = epi_load(&e, k);
+      float *o = y + (size_t)q * K + k;
+      wasm_v128_store(o, epi_apply(wasm_v128_load(o), &e, &c, e.res ? e.res + (size_t)q * K + k : 0));
+    }
+}
+
+// The epilogue as a pass of its own: y = epilogue(src) (src may be y).
+__attribute__((export_name("epilogue"))) void epilogue(const float *src, float *y, int pixels, int K, const epi_t *e) {
+  if (src != y) __builtin_memcpy(y, src, (size_t)pixels * K * sizeof(float));
+  epi_pixels(y, 0, pixels, K, e);
+}
+
+// The gradient of that epilogue (batch norm set, no bias) for an input gradient, per value: g = dy
+// through the activation, read from its output y (ReLU: dy * step(y), NaN kept, as relu_grad; leaky
+// ReLU with alpha > 0: y > 0 ? dy : dy * alpha, as leaky_relu_grad, since y > 0 exactly where its
+// input is), g into dv when set (the residual's gradient), and dz = (g * ri) * s (ri = 1 /
+// sqrt(variance + epsilon): batch norm's input gradient, as bn_grad). K a multiple of 4.
+__attribute__((export_name("epilogue_grad"))) void epilogue_grad(const float *dy, const float *y, const float *ri, const float *s, float *dv, float *dz, int pixels, int K, int act, float alpha) {
+  v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1), a = wasm_f32x4_splat(alpha);
+  for (int q = 0; q < pixels; q++) {
+    const float *g0 = dy + (size_t)q * K, *yr = y + (size_t)q * K;
+    float *vo = dv ? dv + (size_t)q * K : 0, *zo = dz + (size_t)q * K;
+    for (int k = 0; k < K; k += 4) {
+      v128_t g = wasm_v128_load(g0 + k);
+      if (act == 1) {
+        v128_t v = wasm_v128_load(yr + k);
+        v128_t st = wasm_v128_and(one, wasm_f32x4_gt(v, zero));
+        st = wasm_v128_bitselect(v, st, wasm_f32x4_ne(v, v));
+        g = wasm_f32x4_mul(g, st);
+      } else if (act == 3) {
+        g = wasm_v128_bitselect(g, wasm_f32x4_mul(g, a), wasm_f32x4_gt(wasm_v128_load(yr + k), zero));
+      }
+      if (vo) wasm_v128_store(vo + k, g);
+      wasm_v128_store(zo + k, wasm_f32x4_mul(wasm_f32x4_mul(g, wasm_v128_load(ri + k)), wasm_v128_load(s + k)));
+    }
+  }
 }
 
 // y [rows][K] = act(y + bias[K]) in place (K a multiple of 4); bias may be 0 (none).
@@ -510,8 +598,11 @@ __attribute__((export_name("tap_sums"))) void tap_sums(const float *w, float *S,
 // then bit for bit equal, as in a direct convolution (max-pool ties break as on cpu and in PyTorch),
 // and an all-zero neighbourhood gives an exact zero (sign-based attacks move no pixel whose
 // gradient is exactly zero).
-__attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, const float *S, float *y, float *work, unsigned char *flags, int N, int H, int W, int C, int K, int TB4) {
+__attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, const float *S, float *y, float *work, unsigned char *flags, int N, int H, int W, int C, int K, int TB4, const epi_t *e) {
   int pixels = N * H * W;
+  // The epilogue (a copy: its fields cannot alias y's stores), applied to each output before its store.
+  const int has_e = e != 0;
+  const epi_t E = has_e ? *e : (epi_t){0};
   v128_t zero = wasm_f32x4_splat(0), inf = wasm_f32x4_splat(__builtin_inff());
   v128_t finite = wasm_i32x4_splat(-1);
   for (int q = 0; q < pixels; q++) {
@@ -568,6 +659,7 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
         }
       const float *mt = Mo + t * tsm;
       for (int k = 0; k < K; k += 4) {
+        epi_k ec = epi_load(&E, k);
         v128_t a[4][6];
         for (int j = 0; j < 6; j++) {
           v128_t m[6], o[4];
@@ -579,7 +671,10 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
           v128_t o[4];
           AT6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);
           for (int j = 0; j < 4; j++)
-            if (in[i][j] && !flat[i][j]) wasm_v128_store(y + ((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k, o[j]);
+            if (in[i][j] && !flat[i][j]) {
+              size_t at = (size_t)((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k;
+              wasm_v128_store(y + at, has_e ? epi_apply(o[j], &E, &ec, E.res ? E.res + at : 0) : o[j]);
+            }
         }
       }
       if (any_flat)
@@ -594,6 +689,7 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
               for (int c = 0; c < C; c++) acc = MADD(acc, wasm_f32x4_splat(v[c]), wasm_v128_load(Sm + c * K + k));
               wasm_v128_store(o + k, acc);
             }
+            if (has_e) epi_pixels(y, q, 1, K, &E);
           }
     }
   }

@@ -60,7 +60,7 @@ export interface Exports {
     y: number,
     cols: number,
     tail: number,
-    ...rest: [...PatchArgs, act: number, alpha: number]
+    ...rest: [...PatchArgs, act: number, alpha: number, epi: number]
   ): void;
   conv_gemm_input_grad(
     dy: number,
@@ -90,6 +90,7 @@ export interface Exports {
     c: number,
     k: number,
     tb: number,
+    epi: number,
   ): number;
   conv(
     x: number,
@@ -101,6 +102,20 @@ export interface Exports {
     w: number,
     c: number,
     k: number,
+    epi: number,
+  ): void;
+  epilogue(src: number, y: number, pixels: number, k: number, epi: number): void;
+  epilogue_grad(
+    dy: number,
+    y: number,
+    ri: number,
+    s: number,
+    dv: number,
+    dz: number,
+    pixels: number,
+    k: number,
+    act: number,
+    alpha: number,
   ): void;
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
@@ -396,11 +411,119 @@ export function isSame3x3(info: {
 /** The activations {@link conv3x3} can apply after the bias (FusedConv2D's, but prelu and the rest). */
 export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'leakyrelu'] as const;
 
-/** A bias [k] added to every output pixel, then an activation (leaky ReLU with slope `alpha`). */
+/**
+ * What a convolution applies to its outputs, in this order: a bias [k] added to every output pixel;
+ * batch normalisation with given statistics (`bn`: per channel the mean m, scale s, r = sqrt(variance +
+ * epsilon) and offset o: o + ((v - m) * s) / r, as `FusedBatchNorm`); a residual of the output's size
+ * added (as `Add`); then an activation (leaky ReLU with slope `alpha`). The same operations in the
+ * same order as the separate kernels, so the same bits; applied to each block of outputs as soon as
+ * it is written, while it is in cache (src/engine/kernels/epilogue.h).
+ */
 export interface Epilogue {
   bias?: Float32Array;
+  bn?: { m: Float32Array; s: Float32Array; r: Float32Array; o: Float32Array };
+  residual?: Float32Array;
   activation: (typeof ACTIVATIONS)[number];
   alpha?: number;
+}
+
+/** Whether an epilogue changes anything (a linear one without bias, batch norm or residual does not). */
+export function epilogueActs(e: Epilogue | null | undefined): e is Epilogue {
+  return e != null && (e.bias != null || e.bn != null || e.residual != null || e.activation !== 'linear');
+}
+
+/** The arrays of an epilogue, in the order {@link writeEpilogue} takes their pointers. */
+export function epilogueArrays(e: Epilogue | undefined): Float32Array[] {
+  if (!e) return [];
+  const a: Float32Array[] = [];
+  if (e.bias) a.push(e.bias);
+  if (e.bn) a.push(e.bn.m, e.bn.s, e.bn.r, e.bn.o);
+  if (e.residual) a.push(e.residual);
+  return a;
+}
+
+/** Bytes of the module's epi_t (epilogue.h). */
+export const EPILOGUE_BYTES = 32;
+
+/**
+ * Writes the module's epi_t for `e` at byte `at` of the heap (scratch of {@link EPILOGUE_BYTES}),
+ * given the pointers of {@link epilogueArrays}(e) in that order; returns `at`.
+ */
+export function writeEpilogue(e: Epilogue, ptrs: number[], at: number): number {
+  const v = new Int32Array(heap!.memory.buffer, at, 8);
+  let i = 0;
+  v[0] = e.bias ? ptrs[i++] : 0;
+  for (let j = 1; j <= 4; j++) v[j] = e.bn ? ptrs[i++] : 0;
+  v[5] = e.residual ? ptrs[i++] : 0;
+  v[6] = ACTIVATIONS.indexOf(e.activation);
+  new Float32Array(heap!.memory.buffer, at, 8)[7] = e.alpha ?? 0;
+  return at;
+}
+
+/** Checks an epilogue's sizes against an output of `pixels` x `k` values. */
+export function checkEpilogue(what: string, e: Epilogue, pixels: number, k: number): void {
+  if (k % 4 !== 0) throw new Error(`${what}: an epilogue needs k a multiple of 4`);
+  if (e.bias && e.bias.length !== k) throw new Error(`${what}: the bias needs one value per output channel`);
+  if (e.bn && [e.bn.m, e.bn.s, e.bn.r, e.bn.o].some((a) => a.length !== k))
+    throw new Error(`${what}: batch norm needs one value per output channel`);
+  if (e.residual && e.residual.length !== pixels * k)
+    throw new Error(`${what}: the residual differs from the output in size`);
+  if (ACTIVATIONS.indexOf(e.activation) < 0) throw new Error(`${what}: unknown activation ${e.activation}`);
+}
+
+/** An epilogue applied to y [pixels, k] in place, as a pass of its own. */
+export function epilogueModule(y: Float32Array, k: number, e: Epilogue): void {
+  const pixels = y.length / k;
+  checkEpilogue('epilogueModule', e, pixels, k);
+  const arrays = epilogueArrays(e);
+  // y in and out: the same pointer where it is the backend's memory (in place), else copied both ways.
+  callModule('epilogueModule', [...arrays, y], [y], [EPILOGUE_BYTES], (m, p, [ep]) =>
+    m.epilogue(
+      p[arrays.length],
+      p[arrays.length + 1],
+      pixels,
+      k,
+      writeEpilogue(e, p.slice(0, arrays.length), ep),
+    ),
+  );
+}
+
+/**
+ * The gradient of an epilogue with batch norm (and no bias) for an input gradient, in one pass over
+ * dy [pixels, k]: g = dy through the activation (read from the epilogue's output y: ReLU dy * step(y),
+ * leaky ReLU (alpha > 0) y > 0 ? dy : dy * alpha), g into `dv` when given (the residual's gradient), and
+ * dz = (g * ri) * s (ri = 1 / sqrt(variance + epsilon) per channel, s the scale): the bits of the
+ * separate ReLU and batch-norm gradients.
+ */
+export function epilogueGradModule(
+  dy: Float32Array,
+  y: Float32Array,
+  ri: Float32Array,
+  s: Float32Array,
+  activation: 'linear' | 'relu' | 'leakyrelu',
+  alpha: number,
+  dz: Float32Array,
+  dv?: Float32Array,
+): void {
+  const k = ri.length;
+  if (
+    k === 0 ||
+    k % 4 !== 0 ||
+    dy.length % k !== 0 ||
+    y.length !== dy.length ||
+    dz.length !== dy.length ||
+    s.length !== k
+  )
+    throw new Error(
+      'epilogueGradModule: dy, y and dz must be whole rows of 4n channels, ri and s one value per channel',
+    );
+  if (dv && dv.length !== dy.length) throw new Error('epilogueGradModule: dv differs from dy in size');
+  if (activation === 'leakyrelu' && !(alpha > 0))
+    throw new Error('epilogueGradModule: leaky ReLU needs alpha > 0');
+  const act = ACTIVATIONS.indexOf(activation);
+  callModule('epilogueGradModule', [dy, y, ri, s], dv ? [dz, dv] : [dz], [], (m, p) =>
+    m.epilogue_grad(p[0], p[1], p[2], p[3], dv ? p[5] : 0, p[4], dy.length / k, k, act, alpha),
+  );
 }
 
 /** The 3x3 'same' convolutions {@link conv3x3} computes: Winograd's, or one channel in or out. */
@@ -697,9 +820,8 @@ export function conv3x3(
   if (!conv3x3Fits(c, k)) throw new Error(`conv3x3: ${c} -> ${k} channels do not fit`);
   if (x.length !== n * h * w * c || filter.length !== 9 * c * k || y.length !== n * h * w * k)
     throw new Error('conv3x3: input, filter or output size does not match the shape');
-  const bias = epilogue?.bias;
-  if (epilogue && (k % 4 !== 0 || (bias && bias.length !== k)))
-    throw new Error('conv3x3: a bias and activation need k a multiple of 4 and k biases');
+  const ep = epilogueActs(epilogue) ? epilogue : undefined;
+  if (ep) checkEpilogue('conv3x3', ep, n * h * w, k);
   const wide = winogradFits(c, k);
   const four =
     wide &&
@@ -708,18 +830,23 @@ export function conv3x3(
   // byte per pixel; the F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
   const work4 = TILES_PER_BLOCK_4 * (36 * (c + k) + 2 * POINT_PAD);
-  const scratch = !wide
-    ? []
-    : four
-      ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, 16 * c * k * 4, n * h * w]
-      : [16 * c * k * 4, work2 * 4];
-  const ins = bias ? [x, filter, bias] : [x, filter];
+  const scratch = [
+    ...(!wide
+      ? [0, 0, 0, 0]
+      : four
+        ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, 16 * c * k * 4, n * h * w]
+        : [16 * c * k * 4, work2 * 4, 0, 0]),
+    ep ? EPILOGUE_BYTES : 0,
+  ];
+  const arrays = epilogueArrays(ep);
+  const ins = [x, filter, ...arrays];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
   // `filter` may be a view of the heap).
   const known = wide && transformCacheOn ? cachedTransform(filter, c, k, four ? 4 : 2) : null;
-  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, sums, flags]) => {
+  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, sums, flags, epiAt]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
+    const epi = ep ? writeEpilogue(ep, p.slice(2, 2 + arrays.length), epiAt) : 0;
     const filterView = () => new Float32Array(heap!.memory.buffer, wp, 9 * c * k);
     let done = false;
     if (four) {
@@ -729,7 +856,7 @@ export function conv3x3(
       else if ((finite = m.filter_transform4(wp, up, c, k) === 0))
         rememberTransform(filterView(), c, k, 4, u);
       if (finite) m.tap_sums(wp, sums, c, k, h, w);
-      done = finite && m.conv4(xp, up, sums, yp, work, flags, n, h, w, c, k, TILES_PER_BLOCK_4) === 0;
+      done = finite && m.conv4(xp, up, sums, yp, work, flags, n, h, w, c, k, TILES_PER_BLOCK_4, epi) === 0;
     }
     if (wide && !done) {
       const u = new Float32Array(heap!.memory.buffer, up, 16 * c * k);
@@ -739,12 +866,11 @@ export function conv3x3(
         m.filter_transform(wp, up, c, k);
         rememberTransform(filterView(), c, k, 2, u);
       }
-      m.conv(xp, up, yp, work, n, h, w, c, k);
-    } else if (!wide && c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
-    else if (!wide) m.conv_k1(xp, wp, yp, n, h, w, c);
-    if (epilogue) {
-      const act = ACTIVATIONS.indexOf(epilogue.activation);
-      m.bias_act(yp, bias ? p[2] : 0, n * h * w, k, act, epilogue.alpha ?? 0);
+      m.conv(xp, up, yp, work, n, h, w, c, k, epi);
+    } else if (!wide) {
+      if (c === 1) m.conv_c1(xp, wp, yp, n, h, w, k);
+      else m.conv_k1(xp, wp, yp, n, h, w, c);
+      if (epi) m.epilogue(yp, yp, n * h * w, k, epi);
     }
   });
 }
