@@ -55,7 +55,8 @@ export function makeClassifier(model: tfl.LayersModel | GraphModel, card: ModelC
   const isLayers = model instanceof tfl.LayersModel;
   const toLogits = (y: tf.Tensor): tf.Tensor2D =>
     (card.output === 'probabilities' ? tf.log(tf.add(y, 1e-12)) : y) as tf.Tensor2D;
-  const tapModels = new Map<string, tfl.LayersModel>();
+  /** Per set of tapped layers: a model with their outputs and the logits, and its fused plan (on first use). */
+  const tapModels = new Map<string, { model: tfl.LayersModel; plan?: FusedRun | null }>();
 
   // Inference through fused conv / batch norm / activation chains where the model has them (the
   // same bits, fewer passes): planned on first use.
@@ -66,7 +67,7 @@ export function makeClassifier(model: tfl.LayersModel | GraphModel, card: ModelC
       const v = preprocessTensor(card, x);
       if (isLayers && !training && fusedInferenceOn()) {
         if (plan === undefined) plan = fusedInference(model as tfl.LayersModel);
-        if (plan) return toLogits(plan(v));
+        if (plan) return toLogits(plan(v)[0]);
       }
       if (isLayers) return toLogits((model as tfl.LayersModel).apply(v, { training }) as tf.Tensor);
       return toLogits((model as GraphModel).execute(v) as tf.Tensor);
@@ -96,10 +97,16 @@ export function makeClassifier(model: tfl.LayersModel | GraphModel, card: ModelC
           let tm = tapModels.get(key);
           if (!tm) {
             const outs = names.map((n) => lm.getLayer(n).output as tfl.SymbolicTensor);
-            tm = tfl.model({ inputs: lm.inputs, outputs: [...outs, ...(lm.outputs as tfl.SymbolicTensor[])] });
+            tm = {
+              model: tfl.model({ inputs: lm.inputs, outputs: [...outs, ...(lm.outputs as tfl.SymbolicTensor[])] }),
+            };
             tapModels.set(key, tm);
           }
-          const ys = tm.apply(v, { training: false }) as tf.Tensor[];
+          let ys: tf.Tensor[];
+          if (fusedInferenceOn()) {
+            if (tm.plan === undefined) tm.plan = fusedInference(tm.model);
+            ys = tm.plan ? tm.plan(v) : (tm.model.apply(v, { training: false }) as tf.Tensor[]);
+          } else ys = tm.model.apply(v, { training: false }) as tf.Tensor[];
           const activations: Record<string, tf.Tensor> = {};
           names.forEach((n, i) => (activations[n] = ys[i]));
           return { activations, logits: toLogits(ys[names.length]) };

@@ -16,8 +16,10 @@
  *
  * Results are the layer-by-layer ones bit for bit, values and gradients (test/engine/convBnAct.test.ts
  * on ResNet-8, cifar-cnn and a darknet-like model): the kernel performs the same float32 operations
- * in the same order. Models it cannot walk (nested or shared layers, several inputs or outputs) or
- * that have no such chain get null: the caller runs `model.apply`.
+ * in the same order. Models it cannot walk (nested or shared layers, several inputs) or
+ * that have no such chain get null: the caller runs `model.apply`. Models with several outputs (the
+ * tap models of `Classifier.taps`) are planned alike; a chain never takes in a layer whose output is
+ * a model output.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -65,8 +67,8 @@ interface Chain {
 
 type Step = { kind: 'layer'; layer: LayerLike; inputs: number[]; outputs: number[] } | { kind: 'chain'; chain: Chain };
 
-/** Runs a planned model on x at inference; the caller owns the result. */
-export type FusedRun = (x: tf.Tensor) => tf.Tensor;
+/** Runs a planned model on x at inference: its outputs, in order (one for a classifier); the caller owns them. */
+export type FusedRun = (x: tf.Tensor) => tf.Tensor[];
 
 let enabled = !(typeof process !== 'undefined' && process.env?.ADVLENS_FUSED_INFERENCE === '0');
 
@@ -107,7 +109,7 @@ const pair = (v: unknown): [number, number] =>
  */
 export function fusedInference(model: tfl.LayersModel): FusedRun | null {
   const layers = model.layers as unknown as LayerLike[];
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
+  if (model.inputs.length !== 1) return null;
   const uses = new Map<number, number>();
   const consumerOf = new Map<number, LayerLike>();
   for (const l of layers) {
@@ -119,8 +121,8 @@ export function fusedInference(model: tfl.LayersModel): FusedRun | null {
       consumerOf.set(t.id, l);
     }
   }
-  const outputId = model.outputs[0].id;
-  uses.set(outputId, (uses.get(outputId) ?? 0) + 1);
+  const outputIds = model.outputs.map((t) => t.id);
+  for (const id of outputIds) uses.set(id, (uses.get(id) ?? 0) + 1);
   const only = (id: number) => (uses.get(id) === 1 ? consumerOf.get(id) : undefined);
   const out = (l: LayerLike) => l.inboundNodes[0].outputTensors;
 
@@ -218,7 +220,7 @@ export function fusedInference(model: tfl.LayersModel): FusedRun | null {
         const outs = Array.isArray(res) ? res : [res];
         s.outputs.forEach((id, i) => values.set(id, outs[i]));
       }
-      return get(outputId);
+      return outputIds.map(get);
     });
   chainCounts.set(run, chains.size);
   return run;

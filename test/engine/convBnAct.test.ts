@@ -257,3 +257,23 @@ test('the epilogue and its gradient pass equal the separate operations (hand-com
     }
   }
 });
+
+test('fused taps: activations of named layers (inside and at the ends of chains) and the logits equal the layer-by-layer ones', () => {
+  const m = buildArchitecture('resnet', [16, 16, 3], 6, 8);
+  randomiseBatchNorms(m, 13);
+  const cl = classifier(m, 16, 16);
+  const x = tf.tensor4d(uniformValues(14)(3 * 16 * 16 * 3, 0, 1), [3, 16, 16, 3]);
+  // A chain's end (a ReLU), a batch norm inside a chain (which then stops there), a convolution, the last block.
+  const names = ['s2b1a_relu', 's1b1b_bn', 's3b1a_conv', 'features'];
+  const runs: number[] = [];
+  const [fused, plain] = both(() => {
+    const [t, n] = counting(CONV_BN_ACT, () => cl.taps(x, names));
+    runs.push(n);
+    return t;
+  });
+  assert.equal(runs[0], 0);
+  assert.ok(runs[1] > 0, 'the fused run ran fused chains');
+  for (const n of names) assertSameBits(fused.activations[n], plain.activations[n], `activation ${n}`);
+  assertSameBits(fused.logits, plain.logits, 'logits');
+  tf.dispose([fused, plain, x] as unknown as tf.Tensor[]);
+});
