@@ -383,3 +383,48 @@ __attribute__((export_name("bn_train_dx"))) void bn_train_dx(const float *x, con
     }
   }
 }
+
+// out[i] = x[i] > s (swap: s > x[i]) as bytes 0 / 1 (Greater against a scalar; NaN compares false).
+__attribute__((export_name("greater_scalar"))) void greater_scalar(const float *x, float s, unsigned char *out, int n, int swap) {
+  v128_t sv = wasm_f32x4_splat(s), one = wasm_i8x16_splat(1);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v128_t m[4];
+    for (int j = 0; j < 4; j++) {
+      v128_t v = wasm_v128_load(x + i + 4 * j);
+      m[j] = swap ? wasm_f32x4_gt(sv, v) : wasm_f32x4_gt(v, sv);
+    }
+    v128_t b = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(m[0], m[1]), wasm_i16x8_narrow_i32x4(m[2], m[3]));
+    wasm_v128_store(out + i, wasm_v128_and(b, one));
+  }
+  for (; i < n; i++) out[i] = swap ? (s > x[i]) : (x[i] > s);
+}
+
+// out[i] = x[i] > y[i] as bytes 0 / 1 (Greater of equal shapes).
+__attribute__((export_name("greater_same"))) void greater_same(const float *x, const float *y, unsigned char *out, int n) {
+  v128_t one = wasm_i8x16_splat(1);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v128_t m[4];
+    for (int j = 0; j < 4; j++) m[j] = wasm_f32x4_gt(wasm_v128_load(x + i + 4 * j), wasm_v128_load(y + i + 4 * j));
+    v128_t b = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(m[0], m[1]), wasm_i16x8_narrow_i32x4(m[2], m[3]));
+    wasm_v128_store(out + i, wasm_v128_and(b, one));
+  }
+  for (; i < n; i++) out[i] = x[i] > y[i];
+}
+
+// out[i] = c[i] ? t[i] : e[i] (Select of equal shapes; c bytes, nonzero true).
+__attribute__((export_name("select_f32"))) void select_f32(const unsigned char *c, const float *t, const float *e, float *out, int n) {
+  v128_t z = wasm_i32x4_splat(0);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v128_t cb = wasm_v128_load(c + i);
+    v128_t lo = wasm_u16x8_extend_low_u8x16(cb), hi = wasm_u16x8_extend_high_u8x16(cb);
+    v128_t w[4] = {wasm_u32x4_extend_low_u16x8(lo), wasm_u32x4_extend_high_u16x8(lo), wasm_u32x4_extend_low_u16x8(hi), wasm_u32x4_extend_high_u16x8(hi)};
+    for (int j = 0; j < 4; j++) {
+      v128_t m = wasm_i32x4_ne(w[j], z);
+      wasm_v128_store(out + i + 4 * j, wasm_v128_bitselect(wasm_v128_load(t + i + 4 * j), wasm_v128_load(e + i + 4 * j), m));
+    }
+  }
+  for (; i < n; i++) out[i] = c[i] ? t[i] : e[i];
+}

@@ -105,6 +105,9 @@ export interface Exports {
     epi: number,
   ): void;
   epilogue(src: number, y: number, pixels: number, k: number, epi: number): void;
+  greater_scalar(x: number, s: number, out: number, n: number, swap: number): void;
+  greater_same(x: number, y: number, out: number, n: number): void;
+  select_f32(c: number, t: number, e: number, out: number, n: number): void;
   epilogue_grad(
     dy: number,
     y: number,
@@ -1041,6 +1044,34 @@ export function addBiasModule(x: Float32Array, b: Float32Array, out: Float32Arra
   callModule('addBiasModule', [x, b], [out], [], (m, [xp, bp, op]) =>
     m.add_bias(xp, bp, op, x.length / k, k),
   );
+}
+
+/**
+ * The module's comparison and selection kernels (kernels/compare.ts) on views of the backend's heap
+ * (in place only: `false` when the module runs on a memory of its own, and the caller loops itself).
+ * greater: out = x > s (a number; `swap`: s > x) or x > y (an array); select: out = c ? t : e.
+ */
+export function compareModule(
+  op:
+    | { greater: Float32Array; than: Float32Array | number; swap?: boolean; out: Uint8Array }
+    | { select: Uint8Array; t: Float32Array; e: Float32Array; out: Float32Array },
+): boolean {
+  const h = heap;
+  const m = wino;
+  if (!m || !h || !h.inPlace) return false;
+  const buf = h.memory.buffer;
+  const at = (a: ArrayBufferView) => {
+    if (a.buffer !== buf) throw new Error('compareModule: an array outside the backend heap');
+    return a.byteOffset;
+  };
+  if ('greater' in op) {
+    const n = op.out.length;
+    if (typeof op.than === 'number')
+      m.greater_scalar(at(op.greater), op.than, at(op.out), n, op.swap ? 1 : 0);
+    else m.greater_same(at(op.greater), at(op.than), at(op.out), n);
+  } else m.select_f32(at(op.select), at(op.t), at(op.e), at(op.out), op.out.length);
+  calls++;
+  return true;
 }
 
 /** The operations of {@link bcastLastModule}, in the module's numbering. */

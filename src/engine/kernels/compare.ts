@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
+import { compareModule, winogradReady } from './winograd.ts';
+
+/**
+ * `Greater` and `Select` for wasm on the cases where the stock kernels index every element through
+ * the broadcast shapes (about 8 and 5 ns an element): float32 `a > b` with b (or a) a single value or
+ * of a's shape, and `where(condition, t, e)` with all three of one shape (float32 t and e). IG-Norm's
+ * second order runs them over whole feature maps (max pooling's second-order gradient,
+ * engine/maxPoolSecondOrder.ts: 16 and 10 ms a call on cifar-cnn's first layer, ~3% of its step).
+ * One SIMD pass of the project's module each (simd.c; a typed-array loop where the module works on a
+ * memory of its own), the same comparisons and choices as the stock kernels (NaN compares false); every
+ * other case goes to the stock kernel.
+ */
+export function greater(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const a = input(args.inputs, 'a');
+  const b = input(args.inputs, 'b');
+  const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+  const same = tf.util.arraysEqual(a.shape, b.shape);
+  const fits =
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    (same ||
+      (size(b) === 1 && b.shape.length <= a.shape.length) ||
+      (size(a) === 1 && a.shape.length <= b.shape.length));
+  if (!fits) return runStock(backend, 'Greater', greater, args.inputs, args.attrs);
+  const scalarA = !same && size(a) === 1;
+  const outShape = scalarA ? b.shape : a.shape;
+  const out = backend.makeOutput(outShape, 'bool');
+  const n = tf.util.sizeFromShape(outShape);
+  if (n === 0) return out;
+  const x = backend.typedArrayFromHeap(a) as Float32Array;
+  const y = backend.typedArrayFromHeap(b) as Float32Array;
+  const o = backend.typedArrayFromHeap(out) as Uint8Array;
+  const ready = winogradReady();
+  if (same) {
+    if (!(ready && compareModule({ greater: x, than: y, out: o })))
+      for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  } else if (
+    ready &&
+    compareModule({ greater: scalarA ? y : x, than: scalarA ? x[0] : y[0], swap: scalarA, out: o })
+  ) {
+    // done in the module
+  } else if (scalarA) {
+    const s = x[0];
+    for (let i = 0; i < n; i++) o[i] = s > y[i] ? 1 : 0;
+  } else {
+    const s = y[0];
+    for (let i = 0; i < n; i++) o[i] = x[i] > s ? 1 : 0;
+  }
+  return out;
+}
+
+/** `Select` (tf.where) for wasm: condition, t and e of one shape, t and e float32; else stock. */
+export function select(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const c = input(args.inputs, 'condition');
+  const t = input(args.inputs, 't');
+  const e = input(args.inputs, 'e');
+  const fits =
+    c.dtype === 'bool' &&
+    t.dtype === 'float32' &&
+    e.dtype === 'float32' &&
+    tf.util.arraysEqual(c.shape, t.shape) &&
+    tf.util.arraysEqual(t.shape, e.shape);
+  if (!fits) return runStock(backend, 'Select', select, args.inputs, args.attrs);
+  const out = backend.makeOutput(t.shape, 'float32');
+  const n = tf.util.sizeFromShape(t.shape);
+  if (n === 0) return out;
+  const cv = backend.typedArrayFromHeap(c) as Uint8Array;
+  const tv = backend.typedArrayFromHeap(t) as Float32Array;
+  const ev = backend.typedArrayFromHeap(e) as Float32Array;
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  if (!(winogradReady() && compareModule({ select: cv, t: tv, e: ev, out: o })))
+    for (let i = 0; i < n; i++) o[i] = cv[i] ? tv[i] : ev[i];
+  return out;
+}
