@@ -185,6 +185,10 @@ export function ensureConvBnActGrad(): void {
     gradFunc: (dy, saved, attrs): Record<string, () => tf.Tensor> => {
       const [x, filter, bias, mean, variance, scale, offset, y] = saved;
       const a = attrs as unknown as ConvBnActAttrs;
+      if (a.dilations.some((d) => d !== 1))
+        throw new Error(
+          `${CONV_BN_ACT}: no gradient for dilated convolutions (dilations ${a.dilations}), as in tfjs`,
+        );
       const g0 = dy as tf.Tensor;
       const on = inputsOnPath() ?? new Set(['x', 'residual', ...PARAMETERS]);
       const fast =

@@ -60,7 +60,7 @@ export function pathNodes(tape: Node[], xs: tf.Tensor[], y: tf.Tensor): Node[] {
   const fromX = new Set(xs.map((x) => x.id));
   const nodeFromX = new Set<number>();
   for (const node of tape)
-    if (Object.values(node.inputs).some((t) => fromX.has(t.id))) {
+    if (Object.values(node.inputs).some((t) => t != null && fromX.has(t.id))) {
       nodeFromX.add(node.id);
       for (const o of node.outputs) fromX.add(o.id);
     }
@@ -70,13 +70,13 @@ export function pathNodes(tape: Node[], xs: tf.Tensor[], y: tf.Tensor): Node[] {
     const node = tape[i];
     if (!node.outputs.some((o) => toY.has(o.id))) continue;
     nodeToY.add(node.id);
-    for (const t of Object.values(node.inputs)) toY.add(t.id);
+    for (const t of Object.values(node.inputs)) if (t != null) toY.add(t.id);
   }
   return tape
     .filter((n) => nodeFromX.has(n.id) && nodeToY.has(n.id))
     .map((n) => ({
       ...n,
-      inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => fromX.has(t.id))),
+      inputs: Object.fromEntries(Object.entries(n.inputs).filter(([, t]) => t != null && fromX.has(t.id))),
     }));
 }
 

@@ -7,7 +7,7 @@
  * {@link fusedInference} walks a functional tfjs-layers model's graph once and returns a function
  * that runs it so: each chain as one `AdvlensConvBnAct`, every other layer through its own `apply`
  * (inference mode). A chain is a `Conv2D` (channels last, no activation of its own, output channels a
- * multiple of 4) whose output goes only to a `BatchNormalization` over the last axis; then, where the
+ * multiple of 4, no dilation) whose output goes only to a `BatchNormalization` over the last axis; then, where the
  * batch norm's output goes only to it, an `Add` of two tensors of one shape (the other operand is the
  * residual), and then, where the output so far goes only to it, a ReLU (`Activation('relu')` or a
  * `ReLU` layer without a ceiling) or a `LeakyReLU` with a positive slope. Nothing inside a chain may be
@@ -140,6 +140,8 @@ export function fusedInference(model: tfl.LayersModel): FusedRun | null {
       cc.activation !== 'linear' ||
       (cc.padding !== 'same' && cc.padding !== 'valid') ||
       Number(cc.filters) % 4 !== 0 ||
+      // tfjs has no gradient for dilated convolutions; they stay layers of their own.
+      pair(cc.dilationRate).some((d) => d !== 1) ||
       out(c)[0].shape.length !== 4
     )
       continue;

@@ -135,6 +135,40 @@ function both<T>(f: () => T): [T, T] {
   }
 }
 
+/**
+ * A Sequential model: a batch norm without offset, a 5x5 convolution with a bias (the stock kernel,
+ * then the epilogue as a pass of its own), leaky ReLU of slope 0.2. (Not a batch norm without
+ * scale: tfjs 4.22's own FusedBatchNorm gradient saves its absent scale input and fails, so the
+ * layer-by-layer run has no input gradient to compare with.)
+ */
+function sequentialOddities(): tfl.LayersModel {
+  const init = (s: number) => tfl.initializers.heNormal({ seed: s });
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [16, 16, 3],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: init(1),
+      }),
+      tfl.layers.batchNormalization({ center: false }),
+      tfl.layers.reLU(),
+      tfl.layers.conv2d({
+        filters: 8,
+        kernelSize: 5,
+        padding: 'same',
+        kernelInitializer: init(2),
+      }),
+      tfl.layers.batchNormalization({ momentum: 0.9 }),
+      tfl.layers.leakyReLU({ alpha: 0.2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }),
+    ],
+  });
+}
+
 const CASES: { name: string; make: () => tfl.LayersModel; h: number; w: number; chains: number }[] = [
   // stem; stage 1: a, b (+ the identity residual); stages 2 and 3: a, b (+ add), proj
   { name: 'ResNet-8', make: () => buildArchitecture('resnet', [16, 16, 3], 6, 3), h: 16, w: 16, chains: 9 },
@@ -146,6 +180,13 @@ const CASES: { name: string; make: () => tfl.LayersModel; h: number; w: number; 
     chains: -1,
   },
   { name: 'darknet-like', make: darknetLike, h: 16, w: 16, chains: 5 },
+  {
+    name: 'a Sequential model (5x5 through the stock kernel, no offset)',
+    make: sequentialOddities,
+    h: 16,
+    w: 16,
+    chains: 2,
+  },
 ];
 
 for (const c of CASES) {
@@ -279,4 +320,23 @@ test('fused taps: activations of named layers (inside and at the ends of chains)
   for (const n of names) assertSameBits(fused.activations[n], plain.activations[n], `activation ${n}`);
   assertSameBits(fused.logits, plain.logits, 'logits');
   tf.dispose([fused, plain, x] as unknown as tf.Tensor[]);
+});
+
+test('a dilated convolution is not fused (tfjs has no gradient for it)', () => {
+  const m = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [12, 12, 3],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        dilationRate: 2,
+      }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.reLU(),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 2 }),
+    ],
+  });
+  assert.equal(fusedInference(m), null);
 });
