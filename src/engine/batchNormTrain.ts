@@ -39,6 +39,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
 import { activeCollective } from '../train/collective.ts';
+import { reciprocalStd } from './batchNormGrad.ts';
+import { batchNormDivisor } from './kernels/batchNorm.ts';
 import {
   batchNormModule,
   bnSumsModule,
@@ -52,12 +54,6 @@ import {
 export const BATCH_NORM_TRAIN = 'AdvlensBatchNormTrain';
 /** The kernel of its gradient (outputs dx, dscale, doffset). */
 export const BATCH_NORM_TRAIN_GRAD = 'AdvlensBatchNormTrainGrad';
-
-/** 1 / sqrt(variance + epsilon) per channel, rounded as tfjs' Add then Rsqrt (float32 each). */
-function reciprocalStd(variance: Float32Array, epsilon: number): Float32Array {
-  const eps = Math.fround(epsilon);
-  return variance.map((v) => Math.fround(1 / Math.fround(Math.sqrt(Math.fround(v + eps)))));
-}
 
 /** The forward kernel: inputs x [..., k], scale, offset [k]; attr varianceEpsilon. */
 export function batchNormTrainKernel({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo[] {
@@ -101,7 +97,7 @@ export function batchNormTrainKernel({ inputs, backend: b, attrs }: KernelArgs):
     v = Float32Array.from(dev64, (t) => Math.fround(t) / count);
   } else v = sums.map((t) => t / rows);
   // FusedBatchNorm (the project's kernel): sqrt(variance + epsilon) rounded once per channel.
-  const r = v.map((t) => Math.fround(Math.sqrt(Math.fround(t + varianceEpsilon))));
+  const r = batchNormDivisor(v, varianceEpsilon);
   const s = Float32Array.from(f32(backend, scale));
   const o = Float32Array.from(f32(backend, offset));
   batchNormModule(f32(backend, x), m, s, r, o, f32(backend, y));

@@ -31,6 +31,7 @@ import { convWithEpilogue } from './kernels/conv2d.ts';
 import { epilogueGradModule, winogradReady } from './kernels/winograd.ts';
 import { inputsOnPath } from './unneededGrads.ts';
 import { reciprocalStd } from './batchNormGrad.ts';
+import { batchNormDivisor } from './kernels/batchNorm.ts';
 import { reluGrad } from './reluGrad.ts';
 import { leakyReluGrad } from './leakyRelu.ts';
 
@@ -52,11 +53,6 @@ export interface ConvBnActAttrs {
   activation: FusedActivation;
   alpha: number;
   hasBias: boolean;
-}
-
-/** sqrt(variance + epsilon) per channel as `FusedBatchNorm` rounds it (kernels/batchNorm.ts). */
-function batchNormDivisor(variance: Float32Array, epsilon: number): Float32Array {
-  return variance.map((v) => Math.fround(Math.sqrt(Math.fround(v + epsilon))));
 }
 
 /** The forward kernel (wasm). */

@@ -2,6 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { f32, input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
 import { batchNormModule, winogradReady } from './winograd.ts';
 
+/** sqrt(variance + epsilon) per channel, rounded to float32 once, as {@link fusedBatchNorm} divides by it. */
+export function batchNormDivisor(variance: Float32Array, epsilon: number): Float32Array {
+  return variance.map((v) => Math.fround(Math.sqrt(Math.fround(v + epsilon))));
+}
+
 /**
  * `FusedBatchNorm` for wasm (batch normalisation with given statistics: every batch-norm layer at
  * inference, and in training mode with the batch's moments), channels last:
@@ -44,7 +49,7 @@ export function fusedBatchNorm(args: KernelArgs): tf.TensorInfo {
   const m = perChannel(mean, 0);
   const s = perChannel(scale, 1);
   const o = perChannel(offset, 0);
-  const r = perChannel(variance, 0).map((v) => Math.fround(Math.sqrt(Math.fround(v + varianceEpsilon))));
+  const r = batchNormDivisor(perChannel(variance, 0), varianceEpsilon);
   batchNormModule(f32(backend, x), m, s, r, o, f32(backend, out));
   return out;
 }

@@ -33,22 +33,16 @@ export function greater(args: KernelArgs): tf.TensorInfo {
   const x = backend.typedArrayFromHeap(a) as Float32Array;
   const y = backend.typedArrayFromHeap(b) as Float32Array;
   const o = backend.typedArrayFromHeap(out) as Uint8Array;
-  const ready = winogradReady();
-  if (same) {
-    if (!(ready && compareModule({ greater: x, than: y, out: o })))
-      for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? 1 : 0;
-  } else if (
-    ready &&
-    compareModule({ greater: scalarA ? y : x, than: scalarA ? x[0] : y[0], swap: scalarA, out: o })
-  ) {
-    // done in the module
-  } else if (scalarA) {
-    const s = x[0];
-    for (let i = 0; i < n; i++) o[i] = s > y[i] ? 1 : 0;
-  } else {
-    const s = y[0];
-    for (let i = 0; i < n; i++) o[i] = x[i] > s ? 1 : 0;
-  }
+  // Against a single value: that value, the other operand, and whether the value is the left one.
+  const s = same ? 0 : scalarA ? x[0] : y[0];
+  const v = scalarA ? y : x;
+  const inModule =
+    winogradReady() &&
+    compareModule(same ? { greater: x, than: y, out: o } : { greater: v, than: s, swap: scalarA, out: o });
+  if (inModule) return out;
+  if (same) for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? 1 : 0;
+  else if (scalarA) for (let i = 0; i < n; i++) o[i] = s > v[i] ? 1 : 0;
+  else for (let i = 0; i < n; i++) o[i] = v[i] > s ? 1 : 0;
   return out;
 }
 

@@ -19,7 +19,6 @@
 #define ROWS 32    // output positions per block (forward, input gradient)
 #define ROWS_DW 64 // per block of the filter gradient (its products accumulate into dw)
 
-void bias_act(float *y, const float *bias, int rows, int K, int act, float alpha); // winograd.c
 #include "epilogue.h"
 
 // The patches of output rows r0 .. r0 + T - 1 into cols [T][P] (rows P floats apart), C a multiple of 4.
@@ -44,10 +43,10 @@ static void im2col(const float *x, float *cols, int r0, int T, int H, int W, int
   }
 }
 
-// y = act(conv(x, w) + bias): K a multiple of 8, C of 4; bias may be 0. cols: ROWS*P floats,
-// tail: ROWS*K floats (the last block's rows when M is not a multiple of 4). With an epilogue e
-// (epilogue.h; bias and act then unused), e on each block's rows once they are written instead.
-__attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const float *w, const float *bias, float *y, float *cols, float *tail, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int K, int act, float alpha, const epi_t *e) {
+// y = conv(x, w), then the epilogue e (epilogue.h: bias, batch norm, residual, activation; 0 for none)
+// on each block's rows once they are written: K a multiple of 8, C of 4. cols: ROWS*P floats, tail:
+// ROWS*K floats (the last block's rows when M is not a multiple of 4).
+__attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const float *w, float *y, float *cols, float *tail, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, int K, const epi_t *e) {
   int P = KH * KW * C, M = N * OH * OW;
   for (int r0 = 0; r0 < M; r0 += ROWS) {
     int T = M - r0 < ROWS ? M - r0 : ROWS, T4 = (T + 3) & ~3;
@@ -61,7 +60,6 @@ __attribute__((export_name("conv_gemm"))) void conv_gemm(const float *x, const f
     }
     if (e) epi_pixels(y, r0, T, K, e);
   }
-  if (!e && (bias || act)) bias_act(y, bias, M, K, act, alpha);
 }
 
 // dx [N][H][W][C] = the input gradient of conv for dy: C a multiple of 4. The product's columns

@@ -87,13 +87,10 @@ export function convGemm(
     m.conv_gemm(
       ptr[0],
       ptr[1],
-      0,
       ptr[ptr.length - 1],
       cols,
       tail,
       ...args(g),
-      0,
-      0,
       ep ? writeEpilogue(ep, ptr.slice(2, 2 + arrays.length), epiAt) : 0,
     ),
   );

@@ -299,12 +299,12 @@ __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float
 // The epilogue of a fused convolution (AdvlensConvBnAct, src/engine/convBnAct.ts), per output value v
 // of channel k at pixel q, each step only where its pointer is set: v + bias[k]; batch norm
 // o[k] + ((v - m[k]) * s[k]) / r[k] (r = sqrt(variance + epsilon), as FusedBatchNorm); v + res[q][k]
-// (a residual: Add); then the activation (act as bias_act's). The operations, in order, of the layers
-// it replaces (FusedConv2D's bias, FusedBatchNorm, Add, Relu / LeakyRelu), so the same bits. Applied
-// to a tile's outputs right after they are written (in cache), or as a pass of its own (epilogue).
-// epi_t: epilogue.h.
-// The epilogue on `count` pixels from q0 of y [pixels][K] (K a multiple of 4). ep: a copy is read
-// (its fields cannot alias y's stores, so the tests on them leave the loops).
+// (a residual: Add); then the activation (0 linear, 1 ReLU, 2 ReLU6, 3 leaky ReLU). The operations, in
+// order, of the layers it replaces (FusedConv2D's bias, FusedBatchNorm, Add, Relu / LeakyRelu), so the
+// same bits (epi_apply, at the top of this file; epi_t: epilogue.h). The convolutions apply it to each
+// output in registers before its store; epi_pixels applies it to `count` pixels from q0 of y
+// [pixels][K] (K a multiple of 4) in place: conv4's flat outputs, conv_gemm's blocks, the pass below.
+// It reads a copy of *ep, whose fields cannot alias y's stores, so the tests on them leave the loops.
 void epi_pixels(float *y, int q0, int count, int K, const epi_t *ep) {
   const epi_t e = *ep;
   for (int q = q0; q < q0 + count; q++)
@@ -343,23 +343,6 @@ __attribute__((export_name("epilogue_grad"))) void epilogue_grad(const float *dy
       }
       if (vo) wasm_v128_store(vo + k, g);
       wasm_v128_store(zo + k, wasm_f32x4_mul(wasm_f32x4_mul(g, wasm_v128_load(ri + k)), wasm_v128_load(s + k)));
-    }
-  }
-}
-
-// y [rows][K] = act(y + bias[K]) in place (K a multiple of 4); bias may be 0 (none).
-// act: 0 linear, 1 relu, 2 relu6, 3 leaky relu with slope alpha.
-__attribute__((export_name("bias_act"))) void bias_act(float *y, const float *bias, int rows, int K, int act, float alpha) {
-  v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6), a = wasm_f32x4_splat(alpha);
-  for (int r = 0; r < rows; r++) {
-    float *o = y + r * K;
-    for (int k = 0; k < K; k += 4) {
-      v128_t v = wasm_v128_load(o + k);
-      if (bias) v = wasm_f32x4_add(v, wasm_v128_load(bias + k));
-      if (act == 1) v = wasm_f32x4_pmax(v, zero);
-      else if (act == 2) v = wasm_f32x4_pmin(wasm_f32x4_pmax(v, zero), six);
-      else if (act == 3) v = wasm_v128_bitselect(v, wasm_f32x4_mul(v, a), wasm_f32x4_gt(v, zero));
-      wasm_v128_store(o + k, v);
     }
   }
 }

@@ -56,11 +56,10 @@ export interface Exports {
   conv_gemm(
     x: number,
     w: number,
-    bias: number,
     y: number,
     cols: number,
     tail: number,
-    ...rest: [...PatchArgs, act: number, alpha: number, epi: number]
+    ...rest: [...PatchArgs, epi: number]
   ): void;
   conv_gemm_input_grad(
     dy: number,
@@ -122,7 +121,6 @@ export interface Exports {
   ): void;
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
-  bias_act(y: number, bias: number, rows: number, k: number, act: number, alpha: number): void;
   maxpool(x: number, y: number, ...g: PoolArgs): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
@@ -834,19 +832,19 @@ export function conv3x3(
   const work2 = TILES_PER_BLOCK * (16 * (c + k) + 2 * POINT_PAD);
   const work4 = TILES_PER_BLOCK_4 * (36 * (c + k) + 2 * POINT_PAD);
   const scratch = [
+    ep ? EPILOGUE_BYTES : 0,
     ...(!wide
-      ? [0, 0, 0, 0]
+      ? []
       : four
         ? [transform4Floats(c, k) * 4, Math.max(work2, work4) * 4, 16 * c * k * 4, n * h * w]
-        : [16 * c * k * 4, work2 * 4, 0, 0]),
-    ep ? EPILOGUE_BYTES : 0,
+        : [16 * c * k * 4, work2 * 4]),
   ];
   const arrays = epilogueArrays(ep);
   const ins = [x, filter, ...arrays];
   // The filter's transform from an earlier call with the same filter, if any (before any allocation:
   // `filter` may be a view of the heap).
   const known = wide && transformCacheOn ? cachedTransform(filter, c, k, four ? 4 : 2) : null;
-  callModule('conv3x3', ins, [y], scratch, (m, p, [up, work, sums, flags, epiAt]) => {
+  callModule('conv3x3', ins, [y], scratch, (m, p, [epiAt, up, work, sums, flags]) => {
     const [xp, wp] = p;
     const yp = p[p.length - 1];
     const epi = ep ? writeEpilogue(ep, p.slice(2, 2 + arrays.length), epiAt) : 0;
