@@ -21,7 +21,8 @@ import { versions } from '../version.ts';
 import { folderCheckpoint, removeCheckpoint } from './checkpoint.ts';
 import type { TrainOutput } from './trainOutput.ts';
 import { requireClasses } from '../data/dataset.ts';
-import { saveClassifier } from './models.ts';
+import { loadClassifier, modelDir, saveClassifier } from './models.ts';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { loadDataset } from './loadData.ts';
 import { withPool } from './pool.ts';
 import { poolShardedGradients } from './poolWorkerTasks.ts';
@@ -54,6 +55,11 @@ export interface TrainRunOptions {
   /** Output model folder (absolute). */
   out: string;
   resume?: boolean;
+  /**
+   * Start from this trained model's weights (a model folder of the same architecture, data shape and
+   * classes: fine-tuning) instead of the seeded random ones. Recorded in the card's recipe.
+   */
+  init?: string;
   /** Worker threads sharing each batch (1: this thread). */
   workers: number;
   /** A batch-norm model trains in one thread (its batch statistics would depend on the shards). */
@@ -75,6 +81,62 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Copies the weights of the model in folder `dir` (trained weights, batch-norm statistics included)
+ * into `model`, a fresh `arch` for `data`; refuses a folder of another architecture, input shape,
+ * class list or weight layout with one line. Answers what the card records: the folder's name and
+ * the card's own summary of it.
+ */
+async function initWeights(
+  model: LayersModel,
+  dir: string,
+  arch: string,
+  data: Dataset,
+): Promise<{ model: string; architecture: string; created?: string; accuracy?: Record<string, number> }> {
+  const from = await loadClassifier(modelDir(dir));
+  try {
+    const what = `--init ${dir}`;
+    if (from.card.architecture !== arch)
+      throw new UserError(
+        `${what} is a ${from.card.architecture ?? 'model of unknown architecture'}, not a ${arch}; give --arch ${from.card.architecture ?? '...'} or another model`,
+      );
+    const p = from.card.preprocess;
+    const shape = [p.height, p.width, p.channels].join('x');
+    if (shape !== data.shape.join('x'))
+      throw new UserError(
+        `${what} takes ${shape} images but the training data holds ${data.shape.join('x')}`,
+      );
+    if (from.card.labels.join('\n') !== data.classNames.join('\n'))
+      throw new UserError(
+        `${what} has other classes than the training data (${from.card.labels.slice(0, 4).join(', ')}, ... against ${data.classNames.slice(0, 4).join(', ')}, ...)`,
+      );
+    if (!('getWeights' in from.model))
+      throw new UserError(`${what} is a graph model; only a layers model can start a training`);
+    const src = from.model.getWeights();
+    const dst = model.getWeights();
+    if (src.length !== dst.length || src.some((w, i) => w.shape.join('x') !== dst[i]!.shape.join('x')))
+      throw new UserError(
+        `${what}: its weights do not match a fresh ${arch} for this data (${src.length} tensors against ${dst.length}, or other shapes)`,
+      );
+    model.setWeights(src);
+    const accuracy = Object.fromEntries(
+      Object.entries(from.card.metrics ?? {}).flatMap(([k, v]) =>
+        typeof (v as { accuracy?: unknown }).accuracy === 'number'
+          ? [[k, (v as { accuracy: number }).accuracy]]
+          : [],
+      ),
+    );
+    return {
+      model: path.basename(path.resolve(dir)),
+      architecture: arch,
+      ...(from.card.created ? { created: from.card.created } : {}),
+      ...(Object.keys(accuracy).length ? { accuracy } : {}),
+    };
+  } finally {
+    from.model.dispose();
+  }
+}
+
 /** Trains and saves a model (see the file's comment); answers its card and the training result. */
 export async function trainRun(o: TrainRunOptions): Promise<{
   card: ModelCard;
@@ -93,6 +155,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
       );
   }
   const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
+  const init = o.init && !o.resume ? await initWeights(model, o.init, arch.name, data) : undefined;
   const workers = o.batchNormOneThread && usesBatchNorm({ model }) ? 1 : o.workers;
   const schedule = parseSchedule(o.schedule);
   const augment = parseAugment(o.augment);
@@ -112,6 +175,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
     schedule: o.schedule,
     augment: augment.names,
     seed: o.seed,
+    ...(init ? { init } : {}),
     workers,
   };
   const card: ModelCard = {

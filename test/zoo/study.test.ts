@@ -98,6 +98,14 @@ test('the CIFAR-10 zoo: folder names, shared members, the L2 budgets scaled 224 
     ),
     /--method fgsm --eps 4\/255 .* --out m\/x$/,
   );
+  // IG-Norm starts from the Normal model beside it, at a fifth of the learning rate.
+  assert.match(
+    cifar10TrainCommand(
+      CIFAR10_METHODS.find((m) => m.method === 'ig-norm')!,
+      'm/cifar10-ig-norm',
+    ),
+    /--method ig-norm .*--epochs 2 .*--lr 0\.01 .* --init m\/cifar10-standard .*fine-tuned from the Normal model.* --out m\/cifar10-ig-norm$/,
+  );
   // Normal and Adv of the Int paper are the AT-CNN set's standard and pgd-linf-8 models.
   for (const id of ['1', '2'] as const) {
     const rows = studyDef(id).rows;

@@ -34,6 +34,7 @@ interface TrainCliOptions {
   seed: number;
   out: string;
   resume?: boolean;
+  init?: string;
   force?: boolean;
   limit?: number;
   dataDir?: string;
@@ -87,6 +88,10 @@ export function registerTrain(self: Command, program: Command): void {
     .option('--data-dir <dir>', 'where to look for datasets')
     .option('--eval-data <spec>', 'after training, measure accuracy on this set and record it in the card')
     .option('--resume', 'continue from the checkpoint in --out')
+    .option(
+      '--init <dir>',
+      'start from this trained model (same --arch, image size and classes) instead of random weights: fine-tuning',
+    )
     .option('--force', 'overwrite a model already in --out')
     .option(
       '--workers <n>',
