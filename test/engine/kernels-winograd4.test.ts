@@ -171,14 +171,19 @@ test('F(4x4): an output whose 3x3 neighbourhood is all zero is exactly zero, for
 });
 
 test('F(4x4) hands inputs or filters with Inf or NaN to F(2x2): the same bits as F(2x2)', async () => {
-  const [n, h, w, c, k] = [2, 9, 9, 8, 16];
-  for (const where of ['input', 'filter'] as const) {
+  // Each non-finite value alone, at the first, a middle and the last position of the input (the
+  // check's SIMD tail: 1 x 3 x 5 x 4 holds 60 values, not a multiple of 8), and in the filter.
+  const cases: [string, number[], (x: Float32Array, w: Float32Array) => void][] = [
+    ['input Inf', [2, 9, 9, 8, 16], (x) => void (x[(1 * 9 * 9 + 4 * 9 + 6) * 8 + 3] = Infinity)],
+    ['input NaN first', [2, 9, 9, 8, 16], (x) => void (x[0] = NaN)],
+    ['input -Inf last', [2, 9, 9, 8, 16], (x) => void (x[x.length - 1] = -Infinity)],
+    ['input NaN in the tail', [1, 3, 5, 4, 8], (x) => void (x[58] = NaN)],
+    ['filter -Inf', [2, 9, 9, 8, 16], (_, w) => void (w[40] = -Infinity)],
+  ];
+  for (const [where, [n, h, w, c, k], poison] of cases) {
     const xv = rand([n, h, w, c]);
     const wv = rand([3, 3, c, k]);
-    if (where === 'input') {
-      xv[(1 * h * w + 4 * w + 6) * c + 3] = Infinity;
-      xv[5 * c] = NaN;
-    } else wv[40] = -Infinity;
+    poison(xv, wv);
     const vals: [Float32Array, number[]][] = [
       [xv, [n, h, w, c]],
       [wv, [3, 3, c, k]],
