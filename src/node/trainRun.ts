@@ -119,12 +119,14 @@ async function initWeights(
         `${what}: its weights do not match a fresh ${arch} for this data (${src.length} tensors against ${dst.length}, or other shapes)`,
       );
     model.setWeights(src);
+    // Its plain test accuracies (records named by their data: not attacks, transforms or table cells).
     const accuracy = Object.fromEntries(
-      Object.entries(from.card.metrics ?? {}).flatMap(([k, v]) =>
-        typeof (v as { accuracy?: unknown }).accuracy === 'number'
-          ? [[k, (v as { accuracy: number }).accuracy]]
-          : [],
-      ),
+      Object.entries(from.card.metrics ?? {}).flatMap(([k, v]) => {
+        const r = v as { data?: unknown; accuracy?: unknown; attack?: unknown };
+        return r.data === k && r.attack === undefined && typeof r.accuracy === 'number'
+          ? [[k, r.accuracy]]
+          : [];
+      }),
     );
     return {
       model: path.basename(path.resolve(dir)),
