@@ -71,9 +71,11 @@ export const CIFAR10_METHODS: readonly Cifar10Method[] = [
  * headline robust model), 10 for the other robust ones, 2 for underfit. The inner attack of L-inf
  * training (PGD members and the Int set) is FGSM from a random start with step 1.25 eps (Wong et al.
  * 2020); L2 takes 2 steps of 0.6 eps from a random start; the FGSM members are AT-CNN's plain FGSM.
+ * IG-Norm and IG-Norm-Sum are fine-tuned instead (see CIFAR10_FINE_TUNED). `base(lr)`: the options
+ * every member shares, at learning rate lr (0.05 from scratch).
  */
-const BASE =
-  '--batch-size 64 --optimizer sgd --lr 0.05 --momentum 0.9 --weight-decay 5e-4 --schedule cosine --augment shift:4,flip --seed 1';
+const base = (lr: number) =>
+  `--batch-size 64 --optimizer sgd --lr ${lr} --momentum 0.9 --weight-decay 5e-4 --schedule cosine --augment shift:4,flip --seed 1`;
 const fmt = (x: number) => String(Number(x.toPrecision(6)));
 
 /**
@@ -84,12 +86,13 @@ const fmt = (x: number) => String(Number(x.toPrecision(6)));
  * from Normal fit one session.
  */
 export const CIFAR10_FINE_TUNED: readonly string[] = ['ig-norm', 'ig-norm-sum'];
+const fineTuned = (c: Cifar10Method) => CIFAR10_FINE_TUNED.includes(c.method);
 /** The learning rate of a fine-tuned member's cosine schedule (a fifth of the from-scratch 0.05). */
 const FINE_TUNE_LR = 0.01;
 
 /** Epochs of member `c`'s recipe. */
 export function cifar10Epochs(c: Cifar10Method): number {
-  if (CIFAR10_FINE_TUNED.includes(c.method)) return 2;
+  if (fineTuned(c)) return 2;
   if (c.method === 'standard') return 30;
   if (c.method === 'underfit') return 2;
   if (c.method === 'pgd-linf-8') return 15;
@@ -98,8 +101,7 @@ export function cifar10Epochs(c: Cifar10Method): number {
 
 /** The `advlens train` options of member `c` beyond data, architecture and method. */
 export function cifar10Recipe(c: Cifar10Method): string {
-  let common = `--epochs ${cifar10Epochs(c)} ${BASE}`;
-  if (CIFAR10_FINE_TUNED.includes(c.method)) common = common.replace('--lr 0.05', `--lr ${FINE_TUNE_LR}`);
+  const common = `--epochs ${cifar10Epochs(c)} ${base(fineTuned(c) ? FINE_TUNE_LR : 0.05)}`;
   if (c.eps === undefined) return common;
   if (c.objective === 'fgsm') return `--eps ${fmt(c.eps * 255)}/255 ${common}`;
   if (c.norm === 'l2')
@@ -112,7 +114,7 @@ export function cifar10Recipe(c: Cifar10Method): string {
 export function cifar10Description(c: Cifar10Method): string {
   const parts = [
     `cifar-cnn (0.29 M parameters, GAP head) in place of ${['standard', 'underfit'].includes(c.method) || c.method.startsWith('pgd') || c.method.startsWith('fgsm') ? 'the ResNet-18 of AT-CNN' : 'the Small CNN of the Int paper'}`,
-    CIFAR10_FINE_TUNED.includes(c.method)
+    fineTuned(c)
       ? `fine-tuned from the Normal model (cifar10-standard, 30 epochs) for ${cifar10Epochs(c)} epochs of SGD with a cosine schedule from lr ${FINE_TUNE_LR}, where the paper trains from random weights for 100-200 (twice-differentiated penalty: ten epochs from scratch take 6.5 h of two cores here)`
       : `SGD with cosine schedule for ${cifar10Epochs(c)} epochs (the papers train 100-200)`,
   ];
@@ -128,8 +130,6 @@ export function cifar10Description(c: Cifar10Method): string {
 
 /** The command that trains member `c` into `out`. */
 export function cifar10TrainCommand(c: Cifar10Method, out: string): string {
-  const init = CIFAR10_FINE_TUNED.includes(c.method)
-    ? ` --init ${out.replace(/[^/\\]*$/, '')}cifar10-standard`
-    : '';
+  const init = fineTuned(c) ? ` --init ${out.replace(/[^/\\]*$/, '')}cifar10-standard` : '';
   return `advlens train --data cifar10:train --arch cifar-cnn --method ${c.objective} ${cifar10Recipe(c)}${init} --eval-data cifar10:test --description '${cifar10Description(c)}' --out ${out}`;
 }
