@@ -10,7 +10,7 @@
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
  *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
- *                 [--reps N]
+ *                 [--reps N] [--torch-malloc steady|stock]
  *
  * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
  * and pgd20 take minutes a call on a loaded machine). --models picks the models (default small,darknet,resnet20; cifar-cnn, the CIFAR-10 zoo's architecture at batch 64 against bench/torch_ref_cifar_cnn.py, on request; --skip-darknet drops darknet). Each real-size model
@@ -29,6 +29,9 @@
  * first three). --rounds R: the small CNN's workloads (one thread, the pool) and torch_ref.py in
  * turn, R times, each figure the median of its rounds: the machine's speed drifts by 20% and more
  * within minutes here (a shared host), and a single pass can land one side on a slow stretch.
+ * --torch-malloc steady|stock: the PyTorch processes' glibc malloc (bench/suite/torch.ts,
+ * STEADY_MALLOC_ENV): steady (default) keeps freed tensors in PyTorch's heap, stock is glibc's
+ * default, under which PyTorch faults fresh pages in every step and ran 2-3.5x slower here.
  * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
  */
 import fs from 'node:fs';
@@ -42,7 +45,15 @@ import { engineInfo } from '../src/engine/backend.ts';
 import { versions } from '../src/version.ts';
 import { measure, peakRssMB, type Workload, type WorkloadResult } from './suite/measure.ts';
 import { FULL, QUICK, smallCnnWorkloads } from './suite/workloads.ts';
-import { runTorch, runTorchModel, torchAvailable, type TorchModelRun, type TorchRun } from './suite/torch.ts';
+import {
+  runTorch,
+  runTorchModel,
+  STEADY_MALLOC_ENV,
+  torchAvailable,
+  type TorchMalloc,
+  type TorchModelRun,
+  type TorchRun,
+} from './suite/torch.ts';
 import { MODEL_NAMES, TORCH_MODEL_KEY, type ModelName } from './suite/models.ts';
 import { spawnSync } from 'node:child_process';
 import { parallelWorkloads, POOL_TASKS } from './suite/parallel.ts';
@@ -78,6 +89,7 @@ let opt: {
   rounds: string;
   models: string;
   reps: string;
+  'torch-malloc': string;
 };
 try {
   opt = parseArgs({
@@ -93,6 +105,7 @@ try {
       rounds: { type: 'string', default: '1' },
       models: { type: 'string', default: 'small,darknet,resnet20' },
       reps: { type: 'string', default: '3' },
+      'torch-malloc': { type: 'string', default: 'steady' },
     },
   }).values as typeof opt;
 } catch (e) {
@@ -112,6 +125,9 @@ if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds must be an integer 
 const workers = opt.workers === undefined ? os.availableParallelism() : Number(opt.workers);
 if (!Number.isInteger(workers) || workers < 1)
   usage(`--workers must be an integer >= 1 (got ${opt.workers})`);
+const torchMalloc = opt['torch-malloc'] as TorchMalloc;
+if (torchMalloc !== 'steady' && torchMalloc !== 'stock')
+  usage(`--torch-malloc takes steady or stock (got '${opt['torch-malloc']}')`);
 const sizes = opt.quick ? QUICK : FULL;
 const ALL_MODELS = ['small', ...MODEL_NAMES];
 const chosen = opt.models.split(',').map((m) => m.trim());
@@ -246,7 +262,7 @@ function modelRound(m: ModelName): void {
       log(
         `  ${path.basename(torchRefOf(m))} --model ${TORCH_MODEL_KEY[m]} --threads ${t} --seconds ${seconds} ...`,
       );
-      const o = runTorchModel(torchRefOf(m), TORCH_MODEL_KEY[m], t, seconds);
+      const o = runTorchModel(torchRefOf(m), TORCH_MODEL_KEY[m], t, seconds, torchMalloc);
       if (o.ok) {
         mr.torch.push(o.run);
         log(
@@ -288,7 +304,7 @@ try {
     if (runSmall && opt['compare-torch'] && !torchAvailableWhy) {
       for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
         log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
-        const o = runTorch(TORCH_REF, t, sizes.batch, seconds);
+        const o = runTorch(TORCH_REF, t, sizes.batch, seconds, torchMalloc);
         if (o.ok) torchRounds.push(o.run);
         else {
           torchNote = o.reason;
@@ -406,6 +422,8 @@ const torch: {
   available: boolean;
   note: string | null;
   threadsAll: number;
+  /** How PyTorch's allocator ran (--torch-malloc) and the environment that made it so. */
+  malloc: { mode: TorchMalloc; env: Record<string, string> };
   runs: TorchRun[];
   comparison: Comparison[];
 } = {
@@ -413,6 +431,7 @@ const torch: {
   available: false,
   note: torchNote,
   threadsAll,
+  malloc: { mode: torchMalloc, env: torchMalloc === 'steady' ? { ...STEADY_MALLOC_ENV } : {} },
   runs: [],
   comparison: [],
 };
@@ -703,6 +722,16 @@ function textReport(): string {
       ? "img/s: images per second (median call, median of rounds). advlens RSS: the peak of the model's own process after the workload; torch RSS: the peak of its whole run of the model. per round: each round's advlens over the same round's torch, in order (how far the machine's drift moves the ratio)."
       : '',
   );
+  if (torch.requested)
+    out.push(
+      torchMalloc === 'steady'
+        ? `torch ran with glibc malloc kept steady (${Object.entries(STEADY_MALLOC_ENV)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(
+              ' ',
+            )}: freed tensors stay in its heap instead of being faulted in again; --torch-malloc stock for glibc's defaults)`
+        : "torch ran with glibc's default malloc (--torch-malloc stock): on this VM its page faults make it slower and unsteady",
+    );
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
   if (workerLeaks) out.push(`FAIL: worker threads hold tensors at the end`);
   return out.join('\n').trimEnd();

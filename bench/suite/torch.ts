@@ -7,6 +7,31 @@ import fs from 'node:fs';
 
 export const PYTHON = '/usr/bin/python3';
 
+/**
+ * glibc malloc settings for the PyTorch processes (`--torch-malloc steady`, the default): a fixed
+ * mmap threshold of 32 MiB (glibc's largest) and a trim threshold of 1 GiB, so that the tensors
+ * PyTorch frees stay in its heap and are reused, as they are on a machine where a page fault is
+ * cheap. With glibc's defaults (`--torch-malloc stock`) PyTorch returns big freed blocks to the
+ * kernel and faults fresh pages in on the next step; on this VM a fault is expensive and its cost
+ * drifts, so stock PyTorch ran 2-3.5x slower and swung 2-3.5x between runs (2026-12-07: ResNet-20
+ * train_step at one thread 650-880 ms a step stock, 300-350 ms steady; the small CNN's input_grad
+ * 850-1125 img/s stock, 2890-2935 steady; peak RSS no higher). Steady is the faster and the
+ * repeatable reference, so it is the one advlens is held to.
+ */
+export const STEADY_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 30),
+};
+
+export type TorchMalloc = 'steady' | 'stock';
+
+/** The environment of a PyTorch child process under `malloc`. */
+export function torchEnv(malloc: TorchMalloc): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(STEADY_MALLOC_ENV)) delete env[k];
+  return malloc === 'steady' ? { ...env, ...STEADY_MALLOC_ENV } : env;
+}
+
 export interface TorchRun {
   threads: number;
   engine: string;
@@ -29,11 +54,17 @@ export function torchAvailable(script: string): string | null {
 }
 
 /** One run of torch_ref.py with `threads` threads, batch `batch`, `seconds` per workload. */
-export function runTorch(script: string, threads: number, batch: number, seconds: number): TorchOutcome {
+export function runTorch(
+  script: string,
+  threads: number,
+  batch: number,
+  seconds: number,
+  malloc: TorchMalloc = 'steady',
+): TorchOutcome {
   const args = [script, '--json', '--threads', String(threads), '--batch', String(batch)];
   args.push('--seconds', String(seconds));
   const t0 = performance.now();
-  const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 900_000 });
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 900_000, env: torchEnv(malloc) });
   const wallSec = (performance.now() - t0) / 1000;
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
@@ -85,6 +116,7 @@ export function runTorchModel(
   model: string,
   threads: number,
   seconds: number,
+  malloc: TorchMalloc = 'steady',
 ): TorchModelOutcome {
   const argv = [
     script,
@@ -103,7 +135,7 @@ export function runTorchModel(
     'sys.stdout.flush()\n' +
     "print('ADVLENS_MAXRSS_KB ' + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=sys.stderr)\n";
   const t0 = performance.now();
-  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 1_800_000 });
+  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 1_800_000, env: torchEnv(malloc) });
   const wallSec = (performance.now() - t0) / 1000;
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
