@@ -42,6 +42,11 @@ const LAYERS: [string, number, number, number, number][] = [
   ['cifar-cnn', 64, 8, 128, 128],
   ['cifar-cnn', 64, 32, 32, 8], // conv1's input gradient (3 channels padded to 8)
   ['mnist', 64, 14, 32, 64],
+  ['mnist', 64, 14, 8, 16],
+  ['odd', 128, 14, 16, 32],
+  ['odd', 64, 10, 32, 64],
+  ['odd', 64, 9, 32, 64],
+  ['odd', 32, 18, 32, 64],
   ['gap-cnn', 64, 7, 64, 128],
   ['gap-cnn', 64, 7, 128, 128],
   ['small', 8, 7, 64, 64],

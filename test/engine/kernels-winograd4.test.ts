@@ -199,7 +199,10 @@ test('the rule: F(4x4) on the maps and channel counts where it measured faster, 
   assert.equal(winogradTile(8, 56, 56, 16, 128), 4); // darknet tiny
   assert.equal(winogradTile(128, 16, 16, 32, 32), 4); // ResNet-20
   assert.equal(winogradTile(64, 8, 8, 128, 128), 4); // cifar-cnn
-  assert.equal(winogradTile(8, 14, 14, 64, 512), 2); // 14x14: edge tiles half padding
+  assert.equal(winogradTile(8, 14, 14, 64, 512), 4); // 14x14: edge tiles half padding, still faster since 2026-12-07
+  assert.equal(winogradTile(64, 14, 14, 32, 64), 4); // the MNIST CNN's second layer
+  assert.equal(winogradTile(64, 10, 10, 32, 64), 4); // 10x10: 0.81 of F(2x2)'s products
+  assert.equal(winogradTile(64, 6, 6, 32, 64), 2); // 6x6: below 7
   assert.equal(winogradTile(8, 4, 4, 64, 64), 2); // too few tiles for the filter transform
   assert.equal(winogradTile(64, 7, 7, 128, 128), 4); // the gap CNN's 7x7 layers at batch 64
   assert.equal(winogradTile(8, 7, 7, 64, 64), 2); // 7x7 at batch 8: 32 tiles, too few

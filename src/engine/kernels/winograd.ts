@@ -716,10 +716,18 @@ let forcedTile: 2 | 4 | null = null;
  * the layers of darknet tiny, ResNet-20, cifar-cnn and the MNIST CNN, forward and input gradient
  * (bench/wino-tile-cpu.ts, alternating calls on a loaded 2-core machine, filter transform included):
  *
- * - the map's F(4x4) products (36 per 4x4 tile, edge tiles whole) at most 0.6 of F(2x2)'s (16 per
- *   2x2 tile): so 7x7, 8x8, 16x16, 28x28, 32x32, 56x56 and 112x112 maps (0.5625), not 14x14 (0.73: the last
- *   row and column of tiles are half padding; F2/F4 time 0.58-0.98 on darknet's 64 <-> 512 layer, 0.9-1.0
- *   on the MNIST CNN's 32 <-> 64) nor 5x5 (1.0);
+ * - both sides at least 7 (below); then the map's F(4x4) products (36 per 4x4 tile, edge tiles
+ *   whole) are at most 0.81 of F(2x2)'s (16 per 2x2 tile): 0.5625 on 7x7, 8x8, 16x16, 28x28, 32x32,
+ *   56x56 and 112x112 maps, 0.73 on 14x14, 0.81 on 9x9 and 10x10, whose last row and column of tiles
+ *   are partly padding. Those used to stay with F(2x2) (a cap of 0.6: F2/F4 0.58-0.98 on darknet's
+ *   64 <-> 512 at 14x14, 0.9-1.0 on the MNIST CNN's 32 <-> 64), but since the cheaper F(4x4) flags and
+ *   transforms (2026-12-07) F(4x4) wins there too (`node --import tsx bench/wino-tile-cpu.ts --only
+ *   'x14x|x10x|x9x|x18x'`, 7 alternated pairs, idle machine; F2/F4 forward, input gradient, filter
+ *   gradient, filter-transform cache off as in training / on as in attacks): the MNIST CNN's 32 -> 64
+ *   at 14x14, batch 64: 1.03, 0.96, 1.17 / 1.16, 1.17, 1.13; darknet's 64 -> 512 at 14x14, batch 8:
+ *   1.12, 1.02, 0.98; 16 -> 32 at 14x14, batch 128: 1.13, 1.10, 1.17 / 1.17, 1.12, 1.22; 32 -> 64 at
+ *   10x10: 1.10, 1.16, 1.01 / 1.10, 1.11, 1.04; at 9x9: 1.11, 1.12, 1.06; at 18x18, batch 32: 1.15,
+ *   1.17, 1.18 / 1.30, 1.22, 1.20;
  * - both sides at least 7: on 7x7 maps every F(4x4) tile crosses the border (the bounds-checked
  *   transforms), which once made F2/F4 0.94-0.99 for the gap CNN's 64 <-> 128 layers at batch 64, but
  *   since the transform and flat-output work of 2026-12-05/06 F(4x4) wins there too (2026-12-06,
@@ -738,8 +746,7 @@ let forcedTile: 2 | 4 | null = null;
  */
 export function winogradTile(n: number, h: number, w: number, c: number, k: number): 2 | 4 {
   const tiles4 = Math.ceil(h / 4) * Math.ceil(w / 4);
-  const tiles2 = Math.ceil(h / 2) * Math.ceil(w / 2);
-  const pays = k >= 16 && c >= 8 && h >= 7 && w >= 7 && 36 * tiles4 <= 0.6 * 16 * tiles2 && n * tiles4 >= 64;
+  const pays = k >= 16 && c >= 8 && h >= 7 && w >= 7 && n * tiles4 >= 64;
   return pays ? 4 : 2;
 }
 
