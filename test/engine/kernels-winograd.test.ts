@@ -126,6 +126,8 @@ const CASES: [
   [1, 1, 1, 4, 8, 'same', 1, 3, true],
   [2, 9, 7, 1, 32, 'same', 1, 3, true], // one input channel: direct
   [3, 6, 5, 16, 1, 'same', 1, 3, true], // one output channel: direct
+  [2, 5, 11, 8, 1, 'same', 1, 3, true], // one output channel, four interior pixels at a time and the edges
+  [2, 6, 5, 1, 12, 'same', 1, 3, true], // one input channel, outputs in fours, pixel pairs and an odd one
   [2, 8, 8, 1, 6, 'same', 1, 3, false], // one input channel, 6 outputs: stock
   [2, 8, 8, 3, 8, 'same', 1, 3, false], // 3 input channels: stock
   [2, 8, 8, 4, 10, 'same', 1, 3, false], // 10 output channels: stock

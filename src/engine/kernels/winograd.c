@@ -239,61 +239,138 @@ __attribute__((export_name("conv_filter_grad"))) void conv_filter_grad(const flo
 // Direct 3x3 'same' convolutions with one input or one output channel (a first layer on grey images
 // and its input gradient), where Winograd's channel products are too thin and XNNPACK is slow.
 // y [N][H][W][K] = conv of x [N][H][W][1] by w [3][3][1][K], K a multiple of 4.
+// One pixel's outputs of conv_c1: o [K] from its 3x3 neighbourhood v (zeros outside the image).
+static inline void conv_c1_pixel(const float *v, const float *w, float *o, int K) {
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (int t = 0; t < 9; t++) {
+      v128_t s = wasm_f32x4_splat(v[t]);
+      const float *f = w + t * K + k;
+      a0 = MADD(a0, s, wasm_v128_load(f));
+      a1 = MADD(a1, s, wasm_v128_load(f + 4));
+      a2 = MADD(a2, s, wasm_v128_load(f + 8));
+      a3 = MADD(a3, s, wasm_v128_load(f + 12));
+    }
+    wasm_v128_store(o + k, a0);
+    wasm_v128_store(o + k + 4, a1);
+    wasm_v128_store(o + k + 8, a2);
+    wasm_v128_store(o + k + 12, a3);
+  }
+  for (; k < K; k += 4) {
+    v128_t a0 = wasm_f32x4_splat(0);
+    for (int t = 0; t < 9; t++) a0 = MADD(a0, wasm_f32x4_splat(v[t]), wasm_v128_load(w + t * K + k));
+    wasm_v128_store(o + k, a0);
+  }
+}
+
+// y [N][H][W][K] = conv of x [N][H][W][1] by w [3][3][1][K], K a multiple of 4. Two horizontally
+// adjacent pixels at a time: each output is still its own chain of 9 multiply-adds in tap order (the
+// same bits as one pixel at a time), but two pixels' chains run side by side, which hides the
+// multiply-add latency that bound the one-pixel loop, and share the filter loads.
 __attribute__((export_name("conv_c1"))) void conv_c1(const float *x, const float *w, float *y, int N, int H, int W, int K) {
   for (int n = 0; n < N; n++)
-    for (int i = 0; i < H; i++)
-      for (int j = 0; j < W; j++) {
-        // The 3x3 neighbourhood (zeros outside the image), then 16 or 4 outputs at a time.
-        float v[9];
+    for (int i = 0; i < H; i++) {
+      // The 3x3 neighbourhoods (zeros outside the image) of pixels j and j + 1.
+      float v[2][9];
+      float *o = y + (size_t)((n * H + i) * W) * K;
+      int j = 0;
+      for (; j + 2 <= W; j += 2, o += 2 * K) {
+        for (int p = 0; p < 2; p++)
+          for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+              int yy = i + a - 1, xx = j + p + b - 1;
+              v[p][a * 3 + b] = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(n * H + yy) * W + xx];
+            }
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+          v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+          for (int t = 0; t < 9; t++) {
+            v128_t s = wasm_f32x4_splat(v[0][t]), u = wasm_f32x4_splat(v[1][t]);
+            const float *f = w + t * K + k;
+            v128_t f0 = wasm_v128_load(f), f1 = wasm_v128_load(f + 4), f2 = wasm_v128_load(f + 8), f3 = wasm_v128_load(f + 12);
+            a0 = MADD(a0, s, f0); a1 = MADD(a1, s, f1); a2 = MADD(a2, s, f2); a3 = MADD(a3, s, f3);
+            b0 = MADD(b0, u, f0); b1 = MADD(b1, u, f1); b2 = MADD(b2, u, f2); b3 = MADD(b3, u, f3);
+          }
+          wasm_v128_store(o + k, a0); wasm_v128_store(o + k + 4, a1);
+          wasm_v128_store(o + k + 8, a2); wasm_v128_store(o + k + 12, a3);
+          wasm_v128_store(o + K + k, b0); wasm_v128_store(o + K + k + 4, b1);
+          wasm_v128_store(o + K + k + 8, b2); wasm_v128_store(o + K + k + 12, b3);
+        }
+        for (; k < K; k += 4) {
+          v128_t a0 = wasm_f32x4_splat(0), b0 = a0;
+          for (int t = 0; t < 9; t++) {
+            v128_t f = wasm_v128_load(w + t * K + k);
+            a0 = MADD(a0, wasm_f32x4_splat(v[0][t]), f);
+            b0 = MADD(b0, wasm_f32x4_splat(v[1][t]), f);
+          }
+          wasm_v128_store(o + k, a0);
+          wasm_v128_store(o + K + k, b0);
+        }
+      }
+      if (j < W) {
         for (int a = 0; a < 3; a++)
           for (int b = 0; b < 3; b++) {
             int yy = i + a - 1, xx = j + b - 1;
-            v[a * 3 + b] = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(n * H + yy) * W + xx];
+            v[0][a * 3 + b] = yy < 0 || yy >= H || xx < 0 || xx >= W ? 0.0f : x[(n * H + yy) * W + xx];
           }
-        float *o = y + ((n * H + i) * W + j) * K;
-        int k = 0;
-        for (; k + 16 <= K; k += 16) {
-          v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
-          for (int t = 0; t < 9; t++) {
-            v128_t s = wasm_f32x4_splat(v[t]);
-            const float *f = w + t * K + k;
-            a0 = MADD(a0, s, wasm_v128_load(f));
-            a1 = MADD(a1, s, wasm_v128_load(f + 4));
-            a2 = MADD(a2, s, wasm_v128_load(f + 8));
-            a3 = MADD(a3, s, wasm_v128_load(f + 12));
-          }
-          wasm_v128_store(o + k, a0);
-          wasm_v128_store(o + k + 4, a1);
-          wasm_v128_store(o + k + 8, a2);
-          wasm_v128_store(o + k + 12, a3);
-        }
-        for (; k < K; k += 4) {
-          v128_t a0 = wasm_f32x4_splat(0);
-          for (int t = 0; t < 9; t++) a0 = MADD(a0, wasm_f32x4_splat(v[t]), wasm_v128_load(w + t * K + k));
-          wasm_v128_store(o + k, a0);
-        }
+        conv_c1_pixel(v[0], w, o, K);
       }
+    }
 }
 
-// y [N][H][W][1] = conv of x [N][H][W][C] by w [3][3][C][1], C a multiple of 4.
+// One output of conv_k1 at (n, i, j), skipping the taps outside the image.
+static inline float conv_k1_pixel(const float *x, const float *w, int n, int i, int j, int H, int W, int C) {
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int a = 0; a < 3; a++) {
+    int yy = i + a - 1;
+    if (yy < 0 || yy >= H) continue;
+    for (int b = 0; b < 3; b++) {
+      int xx = j + b - 1;
+      if (xx < 0 || xx >= W) continue;
+      const float *p = x + ((size_t)(n * H + yy) * W + xx) * C;
+      const float *f = w + (a * 3 + b) * C;
+      for (int c = 0; c < C; c += 4) acc = MADD(acc, wasm_v128_load(p + c), wasm_v128_load(f + c));
+    }
+  }
+  return wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
+}
+
+// y [N][H][W][1] = conv of x [N][H][W][C] by w [3][3][C][1], C a multiple of 4. Each output is one
+// chain of multiply-adds (taps in order, 4 channels a step) then the sum of its 4 lanes; four
+// horizontally adjacent interior pixels (no column tap outside the image) run their chains side by
+// side, in the same order each, so the bits are those of one pixel at a time while the latency of
+// the chain, which bound that loop, is hidden four times over.
 __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float *w, float *y, int N, int H, int W, int C) {
   for (int n = 0; n < N; n++)
-    for (int i = 0; i < H; i++)
-      for (int j = 0; j < W; j++) {
-        v128_t acc = wasm_f32x4_splat(0);
+    for (int i = 0; i < H; i++) {
+      float *yr = y + (size_t)(n * H + i) * W;
+      int j = 0;
+      if (W > 0) yr[0] = conv_k1_pixel(x, w, n, i, 0, H, W, C);
+      for (j = 1; j + 4 <= W - 1; j += 4) {
+        v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
         for (int a = 0; a < 3; a++) {
           int yy = i + a - 1;
           if (yy < 0 || yy >= H) continue;
           for (int b = 0; b < 3; b++) {
-            int xx = j + b - 1;
-            if (xx < 0 || xx >= W) continue;
-            const float *p = x + ((n * H + yy) * W + xx) * C;
+            const float *p = x + ((size_t)(n * H + yy) * W + j + b - 1) * C;
             const float *f = w + (a * 3 + b) * C;
-            for (int c = 0; c < C; c += 4) acc = MADD(acc, wasm_v128_load(p + c), wasm_v128_load(f + c));
+            for (int c = 0; c < C; c += 4) {
+              v128_t fv = wasm_v128_load(f + c);
+              a0 = MADD(a0, wasm_v128_load(p + c), fv);
+              a1 = MADD(a1, wasm_v128_load(p + C + c), fv);
+              a2 = MADD(a2, wasm_v128_load(p + 2 * C + c), fv);
+              a3 = MADD(a3, wasm_v128_load(p + 3 * C + c), fv);
+            }
           }
         }
-        y[(n * H + i) * W + j] = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3);
+        yr[j] = wasm_f32x4_extract_lane(a0, 0) + wasm_f32x4_extract_lane(a0, 1) + wasm_f32x4_extract_lane(a0, 2) + wasm_f32x4_extract_lane(a0, 3);
+        yr[j + 1] = wasm_f32x4_extract_lane(a1, 0) + wasm_f32x4_extract_lane(a1, 1) + wasm_f32x4_extract_lane(a1, 2) + wasm_f32x4_extract_lane(a1, 3);
+        yr[j + 2] = wasm_f32x4_extract_lane(a2, 0) + wasm_f32x4_extract_lane(a2, 1) + wasm_f32x4_extract_lane(a2, 2) + wasm_f32x4_extract_lane(a2, 3);
+        yr[j + 3] = wasm_f32x4_extract_lane(a3, 0) + wasm_f32x4_extract_lane(a3, 1) + wasm_f32x4_extract_lane(a3, 2) + wasm_f32x4_extract_lane(a3, 3);
       }
+      for (; j < W; j++) yr[j] = conv_k1_pixel(x, w, n, i, j, H, W, C);
+    }
 }
 
 // The epilogue of a fused convolution (AdvlensConvBnAct, src/engine/convBnAct.ts), per output value v
