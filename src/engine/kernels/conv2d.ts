@@ -186,6 +186,37 @@ export function convWithEpilogue(
 }
 
 /**
+ * A convolution then its bias and activation as the unfused layers under a gradient tape compute
+ * them (`Conv2D`, `Add`, `Relu`: engine/convAct.ts): through the module's convolution with the bias
+ * and activation applied in cache where the geometry fits ({@link conv2d}'s cases), else the kernel
+ * `Conv2D` would have run (stock XNNPACK), then the bias and activation as a pass of their own, so
+ * that either way the result is the separate kernels' bit for bit (the stock `FusedConv2D` would
+ * start its sums from the bias instead). Output channels a multiple of 4.
+ */
+export function convBiasActivation(
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: Attrs,
+  activation: Epilogue['activation'],
+  bias?: tf.TensorInfo,
+): tf.TensorInfo {
+  const k = filter.shape[3];
+  if (k % 4 !== 0)
+    throw new Error(`convBiasActivation: ${k} output channels; the epilogue needs a multiple of 4`);
+  const a = { ...attrs, activation: 'linear' } as unknown as tf.NamedAttrMap;
+  const mine = ours(
+    { inputs: bias ? { x, filter, bias } : { x, filter }, backend, attrs: a },
+    { activation },
+    bias,
+  );
+  if (mine) return mine;
+  const out = conv2d({ inputs: { x, filter }, backend, attrs: a });
+  epilogueModule(f32(backend, out), k, { activation, bias: bias ? f32(backend, bias) : undefined });
+  return out;
+}
+
+/**
  * The convolution of x [n, h, w, c] by filter [3, 3, c, k], k not a multiple of 8: by Winograd with
  * the filter's output channels padded with zeros to k8 (the next multiple of 8), into [n, h, w, k8],
  * then the first k channels of each pixel.

@@ -53,6 +53,7 @@ import {
   convBnActKernel,
   ensureConvBnActGrad,
 } from '../convBnAct.ts';
+import { CONV_ACT, convActKernel, ensureFastConvAct } from '../convAct.ts';
 
 interface WasmKernel {
   kernelName: string;
@@ -86,6 +87,9 @@ export const WASM_KERNELS: WasmKernel[] = [
   // gradient's one pass (engine/convBnAct.ts; models/fusedInference.ts runs models through it).
   { kernelName: CONV_BN_ACT, kernelFunc: convBnActKernel },
   { kernelName: CONV_BN_ACT_GRAD, kernelFunc: convBnActGradKernel as unknown as tf.KernelFunc },
+  // A layers model's Conv2D with its ReLU under one gradient tape as one kernel (engine/convAct.ts
+  // patches tfjs-layers' layer to use it; its gradient takes only the inputs the tape needs).
+  { kernelName: CONV_ACT, kernelFunc: convActKernel },
   {
     kernelName: 'LeakyRelu',
     kernelFunc: leakyReluKernel,
@@ -228,6 +232,7 @@ export function registerWasmKernels(): string[] {
   ensureFastBatchNormGrad();
   ensureFastBatchNormTraining();
   ensureConvBnActGrad();
+  ensureFastConvAct();
   installUnneededGradSkip();
   installTypedArrayTidy();
   installEarlyGradFree();
