@@ -18,6 +18,7 @@
  * differentiates tfjs' formula), the gradient is tfjs' own.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { gradientDepth } from './layerPatch.ts';
 // tfjs' gradients first (importing tfjs-layers registers them), so that the one here replaces FusedBatchNorm's.
 import '@tensorflow/tfjs-layers';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
@@ -110,7 +111,7 @@ export function batchNormGradFits(
 
 /** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
 function outerTapeOn(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  return gradientDepth() > 0;
 }
 
 /** FusedBatchNorm's inputs besides x. */

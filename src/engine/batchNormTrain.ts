@@ -49,6 +49,7 @@ import {
   sumRowsModule,
   winogradReady,
 } from './kernels/winograd.ts';
+import { gradientDepth, patchLayerCall } from './layerPatch.ts';
 
 /** The kernel of training-mode batch norm (outputs y, mean, variance). */
 export const BATCH_NORM_TRAIN = 'AdvlensBatchNormTrain';
@@ -197,11 +198,6 @@ function trainFits(x: Info): boolean {
   );
 }
 
-/** How many gradient tapes are recording the kernels that run now. */
-function gradientDepth(): number {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
-}
-
 /** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
 function outerTapeOn(): boolean {
   return gradientDepth() > 0;
@@ -279,12 +275,6 @@ interface BatchNormLayer {
   movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
 }
 
-type Call = (
-  this: BatchNormLayer,
-  inputs: tf.Tensor | tf.Tensor[],
-  kwargs: { training?: boolean },
-) => tf.Tensor;
-
 /**
  * On unless `ADVLENS_FAST_BN=0` (or {@link setFastBatchNormTraining}(false)), which gives training
  * tfjs-layers' own path. (It was off for a while after a ResNet-20 run went NaN with it: the gradient
@@ -305,58 +295,57 @@ export function setFastBatchNormTraining(on: boolean): void {
 export function ensureFastBatchNormTraining(): void {
   registerTrainGradient();
   if (patched) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
-  const proto = entry?.[0]?.prototype as unknown as { call?: Call } | undefined;
-  if (!proto?.call) return;
-  patched = true;
-  const stock = proto.call;
-  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    const rank = x?.shape.length ?? 0;
-    const fits =
-      enabled &&
-      x !== undefined &&
-      kwargs?.training === true &&
-      this.gamma != null &&
-      this.beta != null &&
-      (this.axis === -1 || this.axis === rank - 1) &&
-      trainFits(x) &&
-      // Under two tapes (a gradient of a gradient will pass here) the layer stays tfjs-layers' own:
-      // tfjs 4.22 records the copies of a kernel's saved outputs before the kernel itself, so a
-      // second-order gradient reaching the mean and variance through them would be lost.
-      gradientDepth() <= 1 &&
-      winogradReady() &&
-      tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
-    if (!fits) {
-      if (kwargs?.training === true && activeCollective()) throw new Error(UNSYNCED);
-      return stock.call(this, inputs, kwargs);
-    }
-    return tf.tidy(() => {
-      const [y, mean, variance] = tf
-        .engine()
-        .runKernel(
-          BATCH_NORM_TRAIN,
-          { x: x!, scale: this.gamma!.read(), offset: this.beta!.read() },
-          { varianceEpsilon: this.epsilon },
-        ) as tf.Tensor[];
-      // tfjs-layers' moving averages, orig - (orig - value) * (1 - momentum), operation for operation
-      // in float32 (each Math.fround is one float32 kernel's rounding, so the bits are tfjs'), but in
-      // JavaScript on the few values per channel: as tfjs operations under the training step's tape
-      // they were 3 kernels and 5 saved copies per average, about a third of a ResNet-20 step's calls.
-      const movingAverage = (v: BatchNormLayer['movingMean'], value: tf.Tensor) => {
-        const orig = v.read().dataSync();
-        const now = value.dataSync();
-        const rate = Math.fround(1 - this.momentum);
-        const next = new Float32Array(orig.length);
-        for (let i = 0; i < next.length; i++)
-          next[i] = Math.fround(orig[i] - Math.fround(Math.fround(orig[i] - now[i]) * rate));
-        v.write(tf.tensor(next, v.read().shape));
-      };
-      movingAverage(this.movingMean, mean);
-      movingAverage(this.movingVariance, variance);
-      return y;
-    });
-  };
+  patched = patchLayerCall<BatchNormLayer>(
+    'BatchNormalization',
+    (stock) =>
+      function (inputs, kwargs) {
+        const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+        const rank = x?.shape.length ?? 0;
+        const fits =
+          enabled &&
+          x !== undefined &&
+          kwargs?.training === true &&
+          this.gamma != null &&
+          this.beta != null &&
+          (this.axis === -1 || this.axis === rank - 1) &&
+          trainFits(x) &&
+          // Under two tapes (a gradient of a gradient will pass here) the layer stays tfjs-layers' own:
+          // tfjs 4.22 records the copies of a kernel's saved outputs before the kernel itself, so a
+          // second-order gradient reaching the mean and variance through them would be lost.
+          gradientDepth() <= 1 &&
+          winogradReady() &&
+          tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
+        if (!fits) {
+          if (kwargs?.training === true && activeCollective()) throw new Error(UNSYNCED);
+          return stock.call(this, inputs, kwargs);
+        }
+        return tf.tidy(() => {
+          const [y, mean, variance] = tf
+            .engine()
+            .runKernel(
+              BATCH_NORM_TRAIN,
+              { x: x!, scale: this.gamma!.read(), offset: this.beta!.read() },
+              { varianceEpsilon: this.epsilon },
+            ) as tf.Tensor[];
+          // tfjs-layers' moving averages, orig - (orig - value) * (1 - momentum), operation for operation
+          // in float32 (each Math.fround is one float32 kernel's rounding, so the bits are tfjs'), but in
+          // JavaScript on the few values per channel: as tfjs operations under the training step's tape
+          // they were 3 kernels and 5 saved copies per average, about a third of a ResNet-20 step's calls.
+          const movingAverage = (v: BatchNormLayer['movingMean'], value: tf.Tensor) => {
+            const orig = v.read().dataSync();
+            const now = value.dataSync();
+            const rate = Math.fround(1 - this.momentum);
+            const next = new Float32Array(orig.length);
+            for (let i = 0; i < next.length; i++)
+              next[i] = Math.fround(orig[i] - Math.fround(Math.fround(orig[i] - now[i]) * rate));
+            v.write(tf.tensor(next, v.read().shape));
+          };
+          movingAverage(this.movingMean, mean);
+          movingAverage(this.movingVariance, variance);
+          return y;
+        });
+      },
+  );
 }
 
 /**

@@ -29,6 +29,7 @@ import { input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts
 import { convBiasActivation } from './kernels/conv2d.ts';
 import { winogradReady } from './kernels/winograd.ts';
 import { reluGrad } from './reluGrad.ts';
+import { gradientDepth, patchLayerCall } from './layerPatch.ts';
 
 /** The kernel's name (inputs x, filter and optionally bias; the attributes of `FusedConv2D`). */
 export const CONV_ACT = 'AdvlensConvAct';
@@ -105,8 +106,6 @@ interface ConvLayer {
   bias: { read(): tf.Tensor } | null;
 }
 
-type Call = (this: ConvLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor;
-
 let enabled = !(typeof process !== 'undefined' && process.env?.ADVLENS_FAST_CONV_ACT === '0');
 let patched = false;
 
@@ -115,11 +114,6 @@ export function setFastConvAct(on: boolean): boolean {
   const was = enabled;
   enabled = on;
   return was;
-}
-
-/** How many gradient tapes are recording the kernels that run now. */
-function gradientDepth(): number {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
 }
 
 const isOne = (v: number | number[]) => (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
@@ -131,42 +125,41 @@ const isOne = (v: number | number[]) => (Array.isArray(v) ? v.every((d) => d ===
 export function ensureFastConvAct(): void {
   registerGradient();
   if (patched) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['Conv2D'];
-  const proto = entry?.[0]?.prototype as unknown as { call?: Call } | undefined;
-  if (!proto?.call) return;
-  patched = true;
-  const stock = proto.call;
-  proto.call = function (this: ConvLayer, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
-    const fits =
-      enabled &&
-      x !== undefined &&
-      x.rank === 4 &&
-      x.dtype === 'float32' &&
-      this.rank === 2 &&
-      this.activation?.getClassName() === 'relu' &&
-      this.dataFormat === 'channelsLast' &&
-      (this.padding === 'same' || this.padding === 'valid') &&
-      isOne(this.dilationRate) &&
-      (this.kernel.read().shape[3] ?? 1) % 4 === 0 &&
-      gradientDepth() === 1 &&
-      winogradReady() &&
-      tf.getKernel(CONV_ACT, tf.getBackend()) !== undefined;
-    if (!fits) return stock.call(this, inputs, kwargs);
-    const bias = this.bias?.read();
-    const attrs = {
-      strides: [this.strides[0], this.strides[1] ?? this.strides[0]],
-      pad: this.padding,
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      activation: 'relu',
-    };
-    return tf
-      .engine()
-      .runKernel(
-        CONV_ACT,
-        bias ? { x: x!, filter: this.kernel.read(), bias } : { x: x!, filter: this.kernel.read() },
-        attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
-  };
+  patched = patchLayerCall<ConvLayer>(
+    'Conv2D',
+    (stock) =>
+      function (inputs, kwargs) {
+        const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+        const fits =
+          enabled &&
+          x !== undefined &&
+          x.rank === 4 &&
+          x.dtype === 'float32' &&
+          this.rank === 2 &&
+          this.activation?.getClassName() === 'relu' &&
+          this.dataFormat === 'channelsLast' &&
+          (this.padding === 'same' || this.padding === 'valid') &&
+          isOne(this.dilationRate) &&
+          (this.kernel.read().shape[3] ?? 1) % 4 === 0 &&
+          gradientDepth() === 1 &&
+          winogradReady() &&
+          tf.getKernel(CONV_ACT, tf.getBackend()) !== undefined;
+        if (!fits) return stock.call(this, inputs, kwargs);
+        const bias = this.bias?.read();
+        const attrs = {
+          strides: [this.strides[0], this.strides[1] ?? this.strides[0]],
+          pad: this.padding,
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+          activation: 'relu',
+        };
+        return tf
+          .engine()
+          .runKernel(
+            CONV_ACT,
+            bias ? { x: x!, filter: this.kernel.read(), bias } : { x: x!, filter: this.kernel.read() },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor;
+      },
+  );
 }

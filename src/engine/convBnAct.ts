@@ -26,6 +26,7 @@
  * (tf.grads of conv + bias + batch norm), so it is always the layer-by-layer result.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { gradientDepth } from './layerPatch.ts';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
 import { convWithEpilogue } from './kernels/conv2d.ts';
 import { epilogueGradModule, winogradReady } from './kernels/winograd.ts';
@@ -123,7 +124,7 @@ export function convBnActGradKernel({ inputs, backend: b, attrs }: KernelArgs): 
 
 /** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
 function outerTapeOn(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  return gradientDepth() > 0;
 }
 
 /** The inputs whose derivatives take the general route. */

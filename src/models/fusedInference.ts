@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CONV_BN_ACT, type ConvBnActAttrs, type FusedActivation } from '../engine/convBnAct.ts';
 import { winogradReady } from '../engine/kernels/winograd.ts';
+import { gradientDepth } from '../engine/layerPatch.ts';
 
 /** The parts of tfjs-layers' internals read here (public in the JavaScript, not in the types). */
 interface NodeLike {
@@ -88,7 +89,7 @@ export function setFusedInference(on: boolean): boolean {
  * the fused kernel's gradient is not itself differentiated).
  */
 export function fusedInferenceOn(): boolean {
-  const depth = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
+  const depth = gradientDepth();
   return enabled && depth <= 1 && winogradReady() && tf.getKernel(CONV_BN_ACT, tf.getBackend()) != null;
 }
 
