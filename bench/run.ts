@@ -724,8 +724,8 @@ function textReport(): string {
   );
   if (torch.requested)
     out.push(
-      torchMalloc === 'steady'
-        ? `torch ran with glibc malloc kept steady (${Object.entries(STEADY_MALLOC_ENV)
+      torch.malloc.mode === 'steady'
+        ? `torch ran with glibc malloc kept steady (${Object.entries(torch.malloc.env)
             .map(([k, v]) => `${k}=${v}`)
             .join(
               ' ',

@@ -18,7 +18,7 @@
  * differentiates tfjs' formula), the gradient is tfjs' own.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gradientDepth } from './layerPatch.ts';
+import { outerTapeOn } from './layerPatch.ts';
 // tfjs' gradients first (importing tfjs-layers registers them), so that the one here replaces FusedBatchNorm's.
 import '@tensorflow/tfjs-layers';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
@@ -107,11 +107,6 @@ export function batchNormGradFits(
     vec(variance) &&
     (scale == null || vec(scale))
   );
-}
-
-/** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
-function outerTapeOn(): boolean {
-  return gradientDepth() > 0;
 }
 
 /** FusedBatchNorm's inputs besides x. */

@@ -49,7 +49,7 @@ import {
   sumRowsModule,
   winogradReady,
 } from './kernels/winograd.ts';
-import { gradientDepth, patchLayerCall } from './layerPatch.ts';
+import { gradientDepth, outerTapeOn, patchLayerCall } from './layerPatch.ts';
 
 /** The kernel of training-mode batch norm (outputs y, mean, variance). */
 export const BATCH_NORM_TRAIN = 'AdvlensBatchNormTrain';
@@ -196,11 +196,6 @@ function trainFits(x: Info): boolean {
   return (
     x.dtype === 'float32' && x.shape.length >= 2 && k > 0 && k % 4 === 0 && tf.util.sizeFromShape(x.shape) > 0
   );
-}
-
-/** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
-function outerTapeOn(): boolean {
-  return gradientDepth() > 0;
 }
 
 /** The gradient as differentiable tfjs operations (for second-order tapes), same formula. */

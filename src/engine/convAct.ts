@@ -26,7 +26,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
-import { convBiasActivation } from './kernels/conv2d.ts';
+import { convBiasActivation, type Attrs } from './kernels/conv2d.ts';
 import { winogradReady } from './kernels/winograd.ts';
 import { reluGrad } from './reluGrad.ts';
 import { gradientDepth, patchLayerCall } from './layerPatch.ts';
@@ -36,18 +36,11 @@ export const CONV_ACT = 'AdvlensConvAct';
 
 /** The forward kernel: convolution, bias and ReLU as the unfused kernels compute them (kernels/conv2d.ts). */
 export function convActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const a = attrs as unknown as ConvAttrs;
   return convBiasActivation(
     backend as BackendWasm,
     input(inputs, 'x'),
     input(inputs, 'filter'),
-    {
-      strides: a.strides,
-      pad: a.pad,
-      dataFormat: 'NHWC',
-      dilations: a.dilations,
-      dimRoundingMode: a.dimRoundingMode,
-    },
+    attrs as unknown as Attrs,
     'relu',
     inputs['bias'],
   );
@@ -77,18 +70,17 @@ function registerGradient(): void {
       // dy through the ReLU, once, for whichever of the three the tape asks for (each in a tidy of
       // its own): made here, it lives until the backward pass's own tidy ends.
       const g = reluGrad(dy as tf.Tensor, y) as tf.Tensor4D;
-      const through = () => g;
       return {
-        x: () => tf.conv2dTranspose(through(), filter, x.shape, a.strides, a.pad, a.dimRoundingMode),
+        x: () => tf.conv2dTranspose(g, filter, x.shape, a.strides, a.pad, a.dimRoundingMode),
         filter: () =>
-          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: through() }, {
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g }, {
             strides: a.strides,
             pad: a.pad,
             dataFormat: 'NHWC',
             dimRoundingMode: a.dimRoundingMode,
             filterShape: filter.shape,
           } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        bias: () => tf.sum(through(), [0, 1, 2]),
+        bias: () => tf.sum(g, [0, 1, 2]),
       };
     },
   });
@@ -130,6 +122,7 @@ export function ensureFastConvAct(): void {
     (stock) =>
       function (inputs, kwargs) {
         const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+        const filter = this.kernel.read();
         const fits =
           enabled &&
           x !== undefined &&
@@ -140,7 +133,7 @@ export function ensureFastConvAct(): void {
           this.dataFormat === 'channelsLast' &&
           (this.padding === 'same' || this.padding === 'valid') &&
           isOne(this.dilationRate) &&
-          (this.kernel.read().shape[3] ?? 1) % 4 === 0 &&
+          (filter.shape[3] ?? 1) % 4 === 0 &&
           gradientDepth() === 1 &&
           winogradReady() &&
           tf.getKernel(CONV_ACT, tf.getBackend()) !== undefined;
@@ -157,7 +150,7 @@ export function ensureFastConvAct(): void {
           .engine()
           .runKernel(
             CONV_ACT,
-            bias ? { x: x!, filter: this.kernel.read(), bias } : { x: x!, filter: this.kernel.read() },
+            bias ? { x: x!, filter, bias } : { x: x!, filter },
             attrs as unknown as tf.NamedAttrMap,
           ) as tf.Tensor;
       },

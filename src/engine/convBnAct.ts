@@ -26,7 +26,7 @@
  * (tf.grads of conv + bias + batch norm), so it is always the layer-by-layer result.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { gradientDepth } from './layerPatch.ts';
+import { outerTapeOn } from './layerPatch.ts';
 import { f32, input, type BackendWasm, type KernelArgs } from './kernels/wasmCalls.ts';
 import { convWithEpilogue } from './kernels/conv2d.ts';
 import { epilogueGradModule, winogradReady } from './kernels/winograd.ts';
@@ -120,11 +120,6 @@ export function convBnActGradKernel({ inputs, backend: b, attrs }: KernelArgs): 
     dv ? f32(backend, dv) : undefined,
   );
   return dv ? [dz, dv] : [dz];
-}
-
-/** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
-function outerTapeOn(): boolean {
-  return gradientDepth() > 0;
 }
 
 /** The inputs whose derivatives take the general route. */

@@ -12,6 +12,11 @@ export function gradientDepth(): number {
   return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
 }
 
+/** Whether an outer gradient is recording the kernels that run now (a gradient of this gradient). */
+export function outerTapeOn(): boolean {
+  return gradientDepth() > 0;
+}
+
 /** A layer's `call`, with the layer as `this`. */
 export type LayerCall<L> = (
   this: L,
