@@ -10,7 +10,7 @@
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
  *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
- *                 [--reps N] [--torch-malloc steady|stock]
+ *                 [--reps N] [--torch-malloc steady|stock] [--torch-isa native|avx2]
  *
  * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
  * and pgd20 take minutes a call on a loaded machine). --models picks the models (default small,darknet,resnet20; cifar-cnn, the CIFAR-10 zoo's architecture at batch 64 against bench/torch_ref_cifar_cnn.py, on request; --skip-darknet drops darknet). Each real-size model
@@ -32,6 +32,10 @@
  * --torch-malloc steady|stock: the PyTorch processes' glibc malloc (bench/suite/torch.ts,
  * STEADY_MALLOC_ENV): steady (default) keeps freed tensors in PyTorch's heap, stock is glibc's
  * default, under which PyTorch faults fresh pages in every step and ran 2-3.5x slower here.
+ * --torch-isa native|avx2: the vector instructions PyTorch's oneDNN convolutions may use
+ * (bench/suite/torch.ts, AVX2_ISA_ENV): native (default) is what the CPU has (AVX-512 on this host:
+ * 16 lanes), avx2 caps them at 8 lanes, as on a CPU without AVX-512. advlens runs WebAssembly SIMD
+ * (4 lanes) either way; the results record the mode and the CPU's vector flags.
  * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
  */
 import fs from 'node:fs';
@@ -48,8 +52,11 @@ import { FULL, QUICK, smallCnnWorkloads } from './suite/workloads.ts';
 import {
   runTorch,
   runTorchModel,
+  AVX2_ISA_ENV,
+  cpuVectorFlags,
   STEADY_MALLOC_ENV,
   torchAvailable,
+  type TorchIsa,
   type TorchMalloc,
   type TorchModelRun,
   type TorchRun,
@@ -90,6 +97,7 @@ let opt: {
   models: string;
   reps: string;
   'torch-malloc': string;
+  'torch-isa': string;
 };
 try {
   opt = parseArgs({
@@ -106,6 +114,7 @@ try {
       models: { type: 'string', default: 'small,darknet,resnet20' },
       reps: { type: 'string', default: '3' },
       'torch-malloc': { type: 'string', default: 'steady' },
+      'torch-isa': { type: 'string', default: 'native' },
     },
   }).values as typeof opt;
 } catch (e) {
@@ -128,6 +137,9 @@ if (!Number.isInteger(workers) || workers < 1)
 const torchMalloc = opt['torch-malloc'] as TorchMalloc;
 if (torchMalloc !== 'steady' && torchMalloc !== 'stock')
   usage(`--torch-malloc takes steady or stock (got '${opt['torch-malloc']}')`);
+const torchIsa = opt['torch-isa'] as TorchIsa;
+if (torchIsa !== 'native' && torchIsa !== 'avx2')
+  usage(`--torch-isa takes native or avx2 (got '${opt['torch-isa']}')`);
 const sizes = opt.quick ? QUICK : FULL;
 const ALL_MODELS = ['small', ...MODEL_NAMES];
 const chosen = opt.models.split(',').map((m) => m.trim());
@@ -262,7 +274,7 @@ function modelRound(m: ModelName): void {
       log(
         `  ${path.basename(torchRefOf(m))} --model ${TORCH_MODEL_KEY[m]} --threads ${t} --seconds ${seconds} ...`,
       );
-      const o = runTorchModel(torchRefOf(m), TORCH_MODEL_KEY[m], t, seconds, torchMalloc);
+      const o = runTorchModel(torchRefOf(m), TORCH_MODEL_KEY[m], t, seconds, torchMalloc, torchIsa);
       if (o.ok) {
         mr.torch.push(o.run);
         log(
@@ -304,7 +316,7 @@ try {
     if (runSmall && opt['compare-torch'] && !torchAvailableWhy) {
       for (const t of threadsAll === 1 ? [1] : [1, threadsAll]) {
         log(`  torch_ref.py --threads ${t} --batch ${sizes.batch} --seconds ${seconds} ...`);
-        const o = runTorch(TORCH_REF, t, sizes.batch, seconds, torchMalloc);
+        const o = runTorch(TORCH_REF, t, sizes.batch, seconds, torchMalloc, torchIsa);
         if (o.ok) torchRounds.push(o.run);
         else {
           torchNote = o.reason;
@@ -424,6 +436,8 @@ const torch: {
   threadsAll: number;
   /** How PyTorch's allocator ran (--torch-malloc) and the environment that made it so. */
   malloc: { mode: TorchMalloc; env: Record<string, string> };
+  /** Which vector instructions PyTorch's convolutions could use (--torch-isa), and the CPU's. */
+  isa: { mode: TorchIsa; env: Record<string, string>; cpuFlags: string[] };
   runs: TorchRun[];
   comparison: Comparison[];
 } = {
@@ -432,6 +446,7 @@ const torch: {
   note: torchNote,
   threadsAll,
   malloc: { mode: torchMalloc, env: torchMalloc === 'steady' ? { ...STEADY_MALLOC_ENV } : {} },
+  isa: { mode: torchIsa, env: torchIsa === 'avx2' ? { ...AVX2_ISA_ENV } : {}, cpuFlags: cpuVectorFlags() },
   runs: [],
   comparison: [],
 };
@@ -732,6 +747,16 @@ function textReport(): string {
             )}: freed tensors stay in its heap instead of being faulted in again; --torch-malloc stock for glibc's defaults)`
         : "torch ran with glibc's default malloc (--torch-malloc stock): on this VM its page faults make it slower and unsteady",
     );
+  if (torch.requested) {
+    const wide = torch.isa.cpuFlags.includes('avx512f');
+    out.push(
+      torch.isa.mode === 'avx2'
+        ? `torch's convolutions capped at AVX2, 8 lanes (--torch-isa avx2: ${Object.entries(torch.isa.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}), as on a CPU without AVX-512; advlens runs WebAssembly SIMD, 4 lanes`
+        : `torch's convolutions used what this CPU has (${wide ? 'AVX-512, 16 lanes' : torch.isa.cpuFlags.includes('avx2') ? 'AVX2, 8 lanes' : torch.isa.cpuFlags.join(' ') || 'flags unknown'}); advlens runs WebAssembly SIMD, 4 lanes${wide ? '; --torch-isa avx2 for a CPU without AVX-512' : ''}`,
+    );
+  }
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
   if (workerLeaks) out.push(`FAIL: worker threads hold tensors at the end`);
   return out.join('\n').trimEnd();

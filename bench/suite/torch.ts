@@ -25,11 +25,41 @@ export const STEADY_MALLOC_ENV: Readonly<Record<string, string>> = {
 
 export type TorchMalloc = 'steady' | 'stock';
 
-/** The environment of a PyTorch child process under `malloc`. */
-export function torchEnv(malloc: TorchMalloc): NodeJS.ProcessEnv {
+/**
+ * The vector instructions PyTorch's oneDNN convolutions may use (`--torch-isa`): `native`, whatever
+ * the CPU has (the default: PyTorch as a user runs it here), or `avx2`, capped at AVX2 with FMA
+ * (8 lanes), as on a CPU without AVX-512 (most laptops and desktops, which is where the project's
+ * WebAssembly, 4 lanes, also runs). Measured 2026-12-07 on this host's AMD EPYC, which has AVX-512:
+ * oneDNN 2.6.3 picks `jit:avx512_core` for every convolution of darknet tiny and ResNet-20 (16
+ * lanes) and runs a 3x3 convolution at 57-96 GMAC/s on one thread; capped at AVX2 at 32-51.
+ */
+export const AVX2_ISA_ENV: Readonly<Record<string, string>> = {
+  DNNL_MAX_CPU_ISA: 'AVX2',
+  ATEN_CPU_CAPABILITY: 'avx2',
+};
+
+export type TorchIsa = 'native' | 'avx2';
+
+/** The environment of a PyTorch child process under `malloc` and `isa`. */
+export function torchEnv(malloc: TorchMalloc, isa: TorchIsa = 'native'): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of Object.keys(STEADY_MALLOC_ENV)) delete env[k];
-  return malloc === 'steady' ? { ...env, ...STEADY_MALLOC_ENV } : env;
+  for (const k of [...Object.keys(STEADY_MALLOC_ENV), ...Object.keys(AVX2_ISA_ENV)]) delete env[k];
+  return {
+    ...env,
+    ...(malloc === 'steady' ? STEADY_MALLOC_ENV : {}),
+    ...(isa === 'avx2' ? AVX2_ISA_ENV : {}),
+  };
+}
+
+/** The CPU's vector extensions that decide how wide PyTorch's kernels run (from /proc/cpuinfo). */
+export function cpuVectorFlags(): string[] {
+  try {
+    const line = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    const have = new Set((line?.[1] ?? '').trim().split(/\s+/));
+    return ['sse4_2', 'avx', 'fma', 'avx2', 'avx512f', 'avx512bw', 'avx512vl'].filter((f) => have.has(f));
+  } catch {
+    return [];
+  }
 }
 
 export interface TorchRun {
@@ -60,11 +90,12 @@ export function runTorch(
   batch: number,
   seconds: number,
   malloc: TorchMalloc = 'steady',
+  isa: TorchIsa = 'native',
 ): TorchOutcome {
   const args = [script, '--json', '--threads', String(threads), '--batch', String(batch)];
   args.push('--seconds', String(seconds));
   const t0 = performance.now();
-  const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 900_000, env: torchEnv(malloc) });
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 900_000, env: torchEnv(malloc, isa) });
   const wallSec = (performance.now() - t0) / 1000;
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
@@ -117,6 +148,7 @@ export function runTorchModel(
   threads: number,
   seconds: number,
   malloc: TorchMalloc = 'steady',
+  isa: TorchIsa = 'native',
 ): TorchModelOutcome {
   const argv = [
     script,
@@ -135,7 +167,11 @@ export function runTorchModel(
     'sys.stdout.flush()\n' +
     "print('ADVLENS_MAXRSS_KB ' + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), file=sys.stderr)\n";
   const t0 = performance.now();
-  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 1_800_000, env: torchEnv(malloc) });
+  const r = spawnSync(PYTHON, ['-c', code], {
+    encoding: 'utf8',
+    timeout: 1_800_000,
+    env: torchEnv(malloc, isa),
+  });
   const wallSec = (performance.now() - t0) / 1000;
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();

@@ -5,7 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PYTHON, runTorch, STEADY_MALLOC_ENV, torchEnv } from '../../bench/suite/torch.ts';
+import {
+  AVX2_ISA_ENV,
+  cpuVectorFlags,
+  PYTHON,
+  runTorch,
+  STEADY_MALLOC_ENV,
+  torchEnv,
+} from '../../bench/suite/torch.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -59,4 +66,65 @@ test('npm run bench --torch-malloc with an unknown mode: one line, exit 2', () =
   });
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim(), "bench: --torch-malloc takes steady or stock (got 'fast')");
+});
+
+test('torchEnv: avx2 caps oneDNN at AVX2; native clears an inherited cap; malloc unaffected', () => {
+  const was = process.env.DNNL_MAX_CPU_ISA;
+  process.env.DNNL_MAX_CPU_ISA = 'SSE41';
+  try {
+    const capped = torchEnv('steady', 'avx2');
+    assert.equal(capped.DNNL_MAX_CPU_ISA, 'AVX2');
+    assert.equal(capped.ATEN_CPU_CAPABILITY, 'avx2');
+    assert.equal(capped.MALLOC_MMAP_THRESHOLD_, String(32 * 2 ** 20));
+    const native = torchEnv('stock', 'native');
+    for (const k of Object.keys(AVX2_ISA_ENV)) assert.equal(native[k], undefined, k);
+    assert.equal(native.MALLOC_MMAP_THRESHOLD_, undefined);
+    assert.equal(torchEnv('steady').DNNL_MAX_CPU_ISA, undefined);
+  } finally {
+    if (was === undefined) delete process.env.DNNL_MAX_CPU_ISA;
+    else process.env.DNNL_MAX_CPU_ISA = was;
+  }
+});
+
+test('runTorch hands the ISA cap to the Python process', (t) => {
+  if (!fs.existsSync(PYTHON)) return t.skip(`${PYTHON} is missing (Debian package python3)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-torchisa-'));
+  const script = path.join(dir, 'fake_ref.py');
+  // Reports 2 when started with oneDNN capped at AVX2, 1 when the variable is unset.
+  fs.writeFileSync(
+    script,
+    [
+      'import json, os',
+      "v = {'AVX2': 2}.get(os.environ.get('DNNL_MAX_CPU_ISA', ''), 1)",
+      "print(json.dumps({'engine': 'fake', 'threads': 1, 'batch': 8, 'images_per_s': {'isa': v}}))",
+    ].join('\n'),
+  );
+  try {
+    const capped = runTorch(script, 1, 8, 0, 'steady', 'avx2');
+    assert.ok(capped.ok, capped.ok ? '' : capped.reason);
+    assert.deepEqual(capped.run.imagesPerSec, { isa: 2 });
+    const native = runTorch(script, 1, 8, 0, 'steady', 'native');
+    assert.ok(native.ok);
+    assert.deepEqual(native.run.imagesPerSec, { isa: 1 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cpuVectorFlags reads the flags line of /proc/cpuinfo', (t) => {
+  if (!fs.existsSync('/proc/cpuinfo')) return t.skip('/proc/cpuinfo is missing (not Linux)');
+  const line = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  const flags = cpuVectorFlags();
+  for (const f of flags) assert.ok(line.split(/\s+/).includes(f), f);
+  assert.equal(flags.includes('avx512f'), /(^|\s)avx512f(\s|$)/.test(line));
+});
+
+test('npm run bench --torch-isa with an unknown mode: one line, exit 2', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--torch-isa', 'avx512'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), "bench: --torch-isa takes native or avx2 (got 'avx512')");
 });
