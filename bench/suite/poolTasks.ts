@@ -45,6 +45,18 @@ function model(env: WorkerEnv, seed: number): Classifier {
   return c;
 }
 
+/**
+ * `d` as an array that owns its whole buffer, which can then be transferred: `d` itself where it does
+ * (dataSync's result on wasm is a fresh copy), else a copy. (A `Float32Array.from` copy of every result
+ * cost 6.5 ms per 2.4 MB, a darknet shard's gradient, about 4% of a pool call.)
+ */
+export function ownArray(d: Float32Array): Float32Array<ArrayBuffer> {
+  const b = d.buffer;
+  return b instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === b.byteLength
+    ? new Float32Array(b)
+    : (d.slice() as Float32Array<ArrayBuffer>);
+}
+
 /** Runs `f` on the shard's tensors and moves its result back. */
 function onShard(
   env: WorkerEnv,
@@ -55,7 +67,7 @@ function onShard(
   const out = tf.tidy(() => {
     const x = tf.tensor4d(p.x, p.shape);
     const y = tf.tensor1d(p.y, 'int32');
-    return Float32Array.from(f(c, x, y).dataSync() as Float32Array);
+    return ownArray(f(c, x, y).dataSync() as Float32Array);
   });
   return { value: out, transfer: [out.buffer] };
 }
@@ -125,7 +137,7 @@ async function onModelShard(
   const out = tf.tidy(() => {
     const x = tf.tensor4d(p.x, p.shape);
     const y = tf.tensor1d(p.y, 'int32');
-    return Float32Array.from(f(c, x, y).dataSync() as Float32Array);
+    return ownArray(f(c, x, y).dataSync() as Float32Array);
   });
   return { value: out, transfer: [out.buffer] };
 }

@@ -1,14 +1,17 @@
 /**
  * The colour first layer's gradients by Winograd on padded channels (3x3 'same', stride 1, 3 input
  * channels): `Conv2DBackpropFilter` with the input padded to 4 channels, and `Conv2DBackpropInput`
- * (a `Conv2D` with 3 output channels) with the filter padded to 8, against the cpu backend and a
- * direct loop over the definition; that they ran in the module; no tensors or buffers left behind.
+ * (a `Conv2D` with 3 output channels) with the filter padded to 4 (products' last four columns by
+ * gemm_cols4), against the cpu backend and a direct loop over the definition; bit for bit the
+ * outputs of the filter padded to 8 as before; that they ran in the module; no tensors or buffers left
+ * behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
 import { winogradCalls } from '../../src/engine/kernels/winograd.ts';
+import { setPaddedOutputsNarrow } from '../../src/engine/kernels/conv2d.ts';
 import { createRng } from '../../src/engine/rng.ts';
 import { maxRel } from './bnHelpers.ts';
 
@@ -75,8 +78,8 @@ test('3-channel 3x3 filter and input gradients by padded Winograd equal cpu and 
   const [dw, dx] = await grads('wasm');
   assert.equal(
     winogradCalls() - calls,
-    3,
-    'both ran in the module (the input gradient as a filter flip and a convolution)',
+    4,
+    'both ran in the module (the input gradient as a filter flip, a convolution and the channels taken)',
   );
   const [cdw, cdx] = await grads('cpu');
   const [rdw, rdx] = direct();
@@ -94,4 +97,39 @@ test('the padded paths leave no tensors or backend buffers behind', async () => 
   await grads('wasm');
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(backend.numDataIds(), buffers);
+});
+
+test('the filter padded to 4 output channels gives the bits of the filter padded to 8', async () => {
+  // Tiles of F(2x2) per call: 2 x 5 x 4 = 40 (a block of 32, then 8: gemm_cols4's 8-row loop) and
+  // 1 x 6 x 6 = 36 (32, then 4: its 4-row tail), dy of 8 and 12 channels.
+  for (const [n, h, w, k] of [
+    [2, 9, 7, 16],
+    [1, 12, 12, 8],
+    [3, 5, 6, 12],
+  ]) {
+    const dy = tf.tensor4d(vals(n * h * w * k), [n, h, w, k]);
+    const f = tf.tensor4d(vals(9 * 3 * k), [3, 3, 3, k]);
+    const run = (narrow: boolean) => {
+      setPaddedOutputsNarrow(narrow);
+      const dx = tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropInput',
+          { dy, filter: f },
+          { ...ATTRS, inputShape: [n, h, w, 3] },
+        ) as tf.Tensor;
+      const bits = new Int32Array(Float32Array.from(dx.dataSync()).buffer);
+      dx.dispose();
+      return bits;
+    };
+    try {
+      const four = run(true);
+      const eight = run(false);
+      assert.equal(four.length, n * h * w * 3);
+      assert.deepEqual(four, eight, `[${n}, ${h}, ${w}] from ${k} channels`);
+    } finally {
+      setPaddedOutputsNarrow(true);
+      tf.dispose([dy, f]);
+    }
+  }
 });

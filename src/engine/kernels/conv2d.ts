@@ -6,6 +6,7 @@ import {
   conv3x3Fits,
   epilogueModule,
   isSame3x3,
+  takeChannelsModule,
   winogradFits,
   winogradReady,
   type Epilogue,
@@ -217,30 +218,40 @@ export function convBiasActivation(
 }
 
 /**
- * The convolution of x [n, h, w, c] by filter [3, 3, c, k], k not a multiple of 8: by Winograd with
- * the filter's output channels padded with zeros to k8 (the next multiple of 8), into [n, h, w, k8],
- * then the first k channels of each pixel.
+ * The convolution of x [n, h, w, c] by filter [3, 3, c, k], k not a multiple of 8 (three: a colour
+ * image's input gradient): by Winograd F(2x2) with the filter's output channels padded with zeros to
+ * kp, into [n, h, w, kp], then the first k channels of each pixel (in the module). kp is k rounded up to
+ * a multiple of 4 (the products' last four columns by gemm_cols4) where that is 4 more than a multiple
+ * of 8, else to a multiple of 8. Every output channel is the same chain of multiply-adds whatever kp
+ * is, so the bits do not depend on it; kp 4 instead of 8 halves the wasted products and output
+ * transforms (darknet's first layer's input gradient, [8, 224, 224, 16] -> 3: see the note in
+ * bench/README.md).
  */
 function paddedOutputs(backend: BackendWasm, x: tf.TensorInfo, filter: tf.TensorInfo): tf.TensorInfo {
   const [n, h, w, c] = x.shape;
   const k = filter.shape[3];
-  const k8 = (k + 7) & ~7;
-  const f8 = backend.makeOutput([3, 3, c, k8], 'float32');
-  const y8 = backend.makeOutput([n, h, w, k8], 'float32');
+  const k4 = (k + 3) & ~3;
+  const narrow = paddedNarrow && k4 % 8 === 4;
+  const kp = narrow ? k4 : (k + 7) & ~7;
+  const fp = backend.makeOutput([3, 3, c, kp], 'float32');
+  const yp = backend.makeOutput([n, h, w, kp], 'float32');
   const out = backend.makeOutput([n, h, w, k], 'float32');
   try {
     const fv = f32(backend, filter);
-    const f8v = f32(backend, f8);
-    f8v.fill(0);
-    for (let i = 0, rows = 9 * c; i < rows; i++) f8v.set(fv.subarray(i * k, (i + 1) * k), i * k8);
-    conv3x3(f32(backend, x), [n, h, w, c], f8v, k8, undefined, f32(backend, y8));
+    const fpv = f32(backend, fp);
+    fpv.fill(0);
+    for (let i = 0, rows = 9 * c; i < rows; i++) fpv.set(fv.subarray(i * k, (i + 1) * k), i * kp);
+    conv3x3(f32(backend, x), [n, h, w, c], fpv, kp, undefined, f32(backend, yp), narrow);
     // The module may have grown the heap: fresh views.
-    const yv = f32(backend, y8);
-    const ov = f32(backend, out);
-    for (let i = 0, pixels = n * h * w; i < pixels; i++)
-      for (let j = 0; j < k; j++) ov[i * k + j] = yv[i * k8 + j];
+    takeChannelsModule(f32(backend, yp), kp, f32(backend, out), k);
     return out;
   } finally {
-    free(backend, f8, y8);
+    free(backend, fp, yp);
   }
+}
+
+let paddedNarrow = true;
+/** Pads a 3-output filter to 4 channels (the default) or, off, to 8 as before (for benchmarks and tests). */
+export function setPaddedOutputsNarrow(on: boolean): void {
+  paddedNarrow = on;
 }

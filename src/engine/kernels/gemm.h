@@ -12,12 +12,56 @@
 #define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
 #endif
 
-// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 8; the rows of V,
-// U and Mo are ldv, ldu and ldm floats apart (the transforms keep a tile's points together).
+// The last four columns of gemm when K is 4 more than a multiple of 8 (Mo, U: at that column): eight
+// rows at a time (then four), so that eight accumulators hide the multiply-add latency. Each value is
+// the same chain over c as in the 4x8 blocks, so the same bits.
+static void gemm_cols4(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C) {
+  int t = 0;
+  for (; t + 8 <= T; t += 8) {
+    const float *a = V + t * ldv;
+    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    const float *b = U;
+    for (int c = 0; c < C; c++, b += ldu) {
+      v128_t b0 = wasm_v128_load(b);
+      c0 = MADD(c0, wasm_f32x4_splat(a[c]), b0);
+      c1 = MADD(c1, wasm_f32x4_splat(a[ldv + c]), b0);
+      c2 = MADD(c2, wasm_f32x4_splat(a[2 * ldv + c]), b0);
+      c3 = MADD(c3, wasm_f32x4_splat(a[3 * ldv + c]), b0);
+      c4 = MADD(c4, wasm_f32x4_splat(a[4 * ldv + c]), b0);
+      c5 = MADD(c5, wasm_f32x4_splat(a[5 * ldv + c]), b0);
+      c6 = MADD(c6, wasm_f32x4_splat(a[6 * ldv + c]), b0);
+      c7 = MADD(c7, wasm_f32x4_splat(a[7 * ldv + c]), b0);
+    }
+    float *o = Mo + t * ldm;
+    wasm_v128_store(o, c0); wasm_v128_store(o + ldm, c1); wasm_v128_store(o + 2 * ldm, c2); wasm_v128_store(o + 3 * ldm, c3);
+    o += 4 * ldm;
+    wasm_v128_store(o, c4); wasm_v128_store(o + ldm, c5); wasm_v128_store(o + 2 * ldm, c6); wasm_v128_store(o + 3 * ldm, c7);
+  }
+  for (; t < T; t += 4) {
+    const float *a = V + t * ldv;
+    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+    const float *b = U;
+    for (int c = 0; c < C; c++, b += ldu) {
+      v128_t b0 = wasm_v128_load(b);
+      c0 = MADD(c0, wasm_f32x4_splat(a[c]), b0);
+      c1 = MADD(c1, wasm_f32x4_splat(a[ldv + c]), b0);
+      c2 = MADD(c2, wasm_f32x4_splat(a[2 * ldv + c]), b0);
+      c3 = MADD(c3, wasm_f32x4_splat(a[3 * ldv + c]), b0);
+    }
+    float *o = Mo + t * ldm;
+    wasm_v128_store(o, c0); wasm_v128_store(o + ldm, c1); wasm_v128_store(o + 2 * ldm, c2); wasm_v128_store(o + 3 * ldm, c3);
+  }
+}
+
+// GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 4 (of 8 but where a
+// caller says otherwise: the last four columns go to gemm_cols4); the rows of V, U and Mo are ldv, ldu
+// and ldm floats apart (the transforms keep a tile's points together).
 static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
+  int K8 = K & ~7;
+  if (K8 < K) gemm_cols4(V, ldv, U + K8, ldu, Mo + K8, ldm, T, C);
   for (int t = 0; t < T; t += 4) {
     const float *a0 = V + (t + 0) * ldv, *a1 = V + (t + 1) * ldv, *a2 = V + (t + 2) * ldv, *a3 = V + (t + 3) * ldv;
-    for (int k = 0; k < K; k += 8) {
+    for (int k = 0; k < K8; k += 8) {
       v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       const float *b = U + k;
       for (int c = 0; c < C; c++) {

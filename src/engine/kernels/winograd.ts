@@ -121,6 +121,7 @@ export interface Exports {
   ): void;
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
+  take_channels(src: number, dst: number, pixels: number, from: number, to: number): void;
   maxpool(x: number, y: number, ...g: PoolArgs): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
@@ -489,6 +490,18 @@ export function epilogueModule(y: Float32Array, k: number, e: Epilogue): void {
   );
 }
 
+/** dst [pixels, to] = the first `to` channels of each pixel of src [pixels, from] (to <= from). */
+export function takeChannelsModule(src: Float32Array, from: number, dst: Float32Array, to: number): void {
+  const pixels = src.length / from;
+  if (!(to > 0 && to <= from) || !Number.isInteger(pixels) || dst.length !== pixels * to)
+    throw new Error(
+      `takeChannelsModule: ${src.length} values of ${from} channels into ${dst.length} of ${to}`,
+    );
+  callModule('takeChannelsModule', [src], [dst], [], (m, [sp, dp]) =>
+    m.take_channels(sp, dp, pixels, from, to),
+  );
+}
+
 /**
  * The gradient of an epilogue with batch norm (and no bias) for an input gradient, in one pass over
  * dy [pixels, k]: g = dy through the activation (read from the epilogue's output y: ReLU dy * step(y),
@@ -823,16 +836,21 @@ export function conv3x3(
   k: number,
   epilogue: Epilogue | undefined,
   y: Float32Array,
+  narrow = false,
 ): void {
   const [n, h, w, c] = shape;
-  if (!conv3x3Fits(c, k)) throw new Error(`conv3x3: ${c} -> ${k} channels do not fit`);
+  // `narrow`: Winograd F(2x2) also for output channels a multiple of 4 but not of 8 (a padded filter's:
+  // conv2d.ts, paddedOutputs); the products' last four columns then run as gemm_cols4 (gemm.h).
+  const narrowFits = narrow && c > 0 && c % 4 === 0 && k % 8 === 4;
+  if (!conv3x3Fits(c, k) && !narrowFits) throw new Error(`conv3x3: ${c} -> ${k} channels do not fit`);
   if (x.length !== n * h * w * c || filter.length !== 9 * c * k || y.length !== n * h * w * k)
     throw new Error('conv3x3: input, filter or output size does not match the shape');
   const ep = epilogueActs(epilogue) ? epilogue : undefined;
   if (ep) checkEpilogue('conv3x3', ep, n * h * w, k);
-  const wide = winogradFits(c, k);
+  const wide = winogradFits(c, k) || narrowFits;
   const four =
     wide &&
+    !narrowFits &&
     (forcedTile ?? ((inInputGradient ? f4InputGradients : f4On) ? winogradTile(n, h, w, c, k) : 2)) === 4;
   // Scratch: the filter's transform, the blocks' transforms, and (F(4x4)) the filter's tap sums and a
   // byte per pixel; the F(4x4) buffers also serve F(2x2), which conv4 may hand the call back to.
