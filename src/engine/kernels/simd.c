@@ -428,3 +428,31 @@ __attribute__((export_name("select_f32"))) void select_f32(const unsigned char *
   }
   for (; i < n; i++) out[i] = c[i] ? t[i] : e[i];
 }
+
+// Maximum and Minimum of float32 (op 0: max, 1: min) as the stock wasm kernels compute them, which
+// return b where b > a (max) or b < a (min) and a otherwise: NaN in a gives NaN, NaN in b gives a,
+// max(-0, 0) = -0 and max(0, -0) = 0; exactly f32x4.pmax(a, b) and f32x4.pmin(a, b). b is n values
+// (equal shapes) or, with `scalar_b`, one value; with `scalar_a` a is the one value.
+__attribute__((export_name("min_max"))) void min_max(const float *a, const float *b, float *out, int n, int op, int scalar_a, int scalar_b) {
+  v128_t sa = wasm_f32x4_splat(scalar_a ? a[0] : 0.0f), sb = wasm_f32x4_splat(scalar_b ? b[0] : 0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t x = scalar_a ? sa : wasm_v128_load(a + i), y = scalar_b ? sb : wasm_v128_load(b + i);
+    wasm_v128_store(out + i, op == 0 ? wasm_f32x4_pmax(x, y) : wasm_f32x4_pmin(x, y));
+  }
+  for (; i < n; i++) {
+    float x = scalar_a ? a[0] : a[i], y = scalar_b ? b[0] : b[i];
+    out[i] = op == 0 ? (y > x ? y : x) : (y < x ? y : x);
+  }
+}
+
+// Sign of float32: 1 where x > 0, -1 where x < 0, else 0 (zeros of either sign and NaN), as sign.ts.
+__attribute__((export_name("sign_f32"))) void sign_f32(const float *x, float *out, int n) {
+  v128_t z = wasm_f32x4_splat(0.0f), one = wasm_f32x4_splat(1.0f), mone = wasm_f32x4_splat(-1.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(out + i, wasm_v128_or(wasm_v128_and(wasm_f32x4_gt(v, z), one), wasm_v128_and(wasm_f32x4_lt(v, z), mone)));
+  }
+  for (; i < n; i++) out[i] = x[i] > 0 ? 1.0f : x[i] < 0 ? -1.0f : 0.0f;
+}

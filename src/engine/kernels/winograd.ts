@@ -122,6 +122,8 @@ export interface Exports {
   conv_c1(x: number, w: number, y: number, n: number, h: number, wd: number, k: number): void;
   conv_k1(x: number, w: number, y: number, n: number, h: number, wd: number, c: number): void;
   take_channels(src: number, dst: number, pixels: number, from: number, to: number): void;
+  min_max(a: number, b: number, out: number, n: number, op: number, scalarA: number, scalarB: number): void;
+  sign_f32(x: number, out: number, n: number): void;
   maxpool(x: number, y: number, ...g: PoolArgs): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
@@ -1093,6 +1095,55 @@ export function compareModule(
       m.greater_scalar(at(op.greater), op.than, at(op.out), n, op.swap ? 1 : 0);
     else m.greater_same(at(op.greater), at(op.than), at(op.out), n);
   } else m.select_f32(at(op.select), at(op.t), at(op.e), at(op.out), op.out.length);
+  calls++;
+  return true;
+}
+
+/**
+ * out = maximum (op 'max') or minimum of a and b, float32, as the stock kernels (b where b > a, resp.
+ * b < a, else a): equal lengths, or `a` or `b` a single value broadcast (`scalar`). In place on the
+ * backend's memory only; false (nothing done) where the module cannot run that way.
+ */
+export function minMaxModule(
+  op: 'max' | 'min',
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+  scalar: 'a' | 'b' | null,
+): boolean {
+  const h = heap;
+  const m = wino;
+  if (!m || !h || !h.inPlace) return false;
+  const buf = h.memory.buffer;
+  if ([a, b, out].some((v) => v.buffer !== buf))
+    throw new Error('minMaxModule: an array outside the backend heap');
+  const n = out.length;
+  if (
+    (scalar === 'a' ? a.length !== 1 : a.length !== n) ||
+    (scalar === 'b' ? b.length !== 1 : b.length !== n)
+  )
+    throw new Error('minMaxModule: operand sizes do not match the output');
+  m.min_max(
+    a.byteOffset,
+    b.byteOffset,
+    out.byteOffset,
+    n,
+    op === 'max' ? 0 : 1,
+    scalar === 'a' ? 1 : 0,
+    scalar === 'b' ? 1 : 0,
+  );
+  calls++;
+  return true;
+}
+
+/** out = sign(x) for float32 (1, -1, or 0 for zeros and NaN), in place on the backend's memory; false where the module cannot. */
+export function signModule(x: Float32Array, out: Float32Array): boolean {
+  const h = heap;
+  const m = wino;
+  if (!m || !h || !h.inPlace) return false;
+  if (x.buffer !== h.memory.buffer || out.buffer !== h.memory.buffer || x.length !== out.length)
+    throw new Error('signModule: arrays outside the backend heap or of different sizes');
+  m.sign_f32(x.byteOffset, out.byteOffset, out.length);
   calls++;
   return true;
 }
