@@ -86,6 +86,27 @@ export function shardRows(n: number, k: number): [number, number][] {
   return out;
 }
 
+/** The step's weights, float64 sums and float32 gradients, kept per ShardedGradients (see stepArrays). */
+const stepScratch = new WeakMap<
+  ShardedGradients,
+  { weights: Float32Array; sum: Float64Array; flat: Float32Array }
+>();
+
+/**
+ * The arrays a step of `size` trainable values fills, the same ones every step of one ShardedGradients:
+ * fresh ones each step (3.3 MB for ResNet-20) cost their page faults again every step, 5-25 ms on this
+ * VM, while the workers wait (2026-12-07). Their contents do not outlive the step (run() copies the
+ * weights; the gradients are copied into tensors).
+ */
+function stepArrays(shards: ShardedGradients, size: number) {
+  let a = stepScratch.get(shards);
+  if (!a || a.weights.length !== size) {
+    a = { weights: new Float32Array(size), sum: new Float64Array(size), flat: new Float32Array(size) };
+    stepScratch.set(shards, a);
+  }
+  return a;
+}
+
 /**
  * One data-parallel step: the batch (augmented here) is split into shards; each worker computes the
  * gradient of the objective's mean loss on its shard with the current weights, drawing its random
@@ -121,7 +142,7 @@ export async function shardedStep(
     shards: rowsOf.length,
   }));
   const size = vars.reduce((s, v) => s + v.size, 0);
-  const weights = new Float32Array(size);
+  const { weights, sum, flat } = stepArrays(shards, size);
   let off = 0;
   for (const v of vars) {
     weights.set(v.dataSync() as Float32Array, off);
@@ -134,7 +155,7 @@ export async function shardedStep(
       'the shards of one step drew different amounts of random numbers; the objective is not shardable',
     );
   // Sum in float64, weighted by shard size, then round once to float32.
-  const sum = new Float64Array(size);
+  sum.fill(0);
   let loss = 0;
   let hits = 0;
   outs.forEach((r, k) => {
@@ -143,7 +164,7 @@ export async function shardedStep(
     loss += wgt * r.loss;
     hits += r.correct;
   });
-  const flat = Float32Array.from(sum);
+  flat.set(sum);
   off = 0;
   const grads: tf.NamedTensorMap = {};
   for (const v of vars) {
