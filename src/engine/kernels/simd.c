@@ -456,3 +456,27 @@ __attribute__((export_name("sign_f32"))) void sign_f32(const float *x, float *ou
   }
   for (; i < n; i++) out[i] = x[i] > 0 ? 1.0f : x[i] < 0 ? -1.0f : 0.0f;
 }
+
+// Mean over the middle axes of x [N][P][C] (a global average pooling: P = H * W) as the stock wasm
+// kernel computes it: per (n, c) a float32 sum of the P values in order, then one float32 division by
+// P. out [N][C] holds the running sums, four channels a lane, pixel by pixel (so x is read once, in
+// order), each lane its own channel's chain: the same bits.
+__attribute__((export_name("mean_middle"))) void mean_middle(const float *x, float *out, int N, int P, int C) {
+  int C4 = C & ~3;
+  float fp = (float)P;
+  v128_t d = wasm_f32x4_splat(fp);
+  for (int n = 0; n < N; n++) {
+    float *o = out + (size_t)n * C;
+    for (int c = 0; c < C; c++) o[c] = 0.0f;
+    const float *xn = x + (size_t)n * P * C;
+    for (int p = 0; p < P; p++) {
+      const float *xr = xn + (size_t)p * C;
+      int c = 0;
+      for (; c < C4; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_v128_load(xr + c)));
+      for (; c < C; c++) o[c] = o[c] + xr[c];
+    }
+    int c = 0;
+    for (; c < C4; c += 4) wasm_v128_store(o + c, wasm_f32x4_div(wasm_v128_load(o + c), d));
+    for (; c < C; c++) o[c] = o[c] / fp;
+  }
+}

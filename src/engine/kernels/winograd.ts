@@ -124,6 +124,7 @@ export interface Exports {
   take_channels(src: number, dst: number, pixels: number, from: number, to: number): void;
   min_max(a: number, b: number, out: number, n: number, op: number, scalarA: number, scalarB: number): void;
   sign_f32(x: number, out: number, n: number): void;
+  mean_middle(x: number, out: number, n: number, p: number, c: number): void;
   maxpool(x: number, y: number, ...g: PoolArgs): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   sum_rows(x: number, out: number, acc: number, outer: number, inner: number): void;
@@ -1132,6 +1133,30 @@ export function minMaxModule(
     scalar === 'a' ? 1 : 0,
     scalar === 'b' ? 1 : 0,
   );
+  calls++;
+  return true;
+}
+
+/**
+ * out [n, c] = the mean of x [n, p, c] over p, as the stock wasm `Mean` (a float32 sum in order, then a
+ * float32 division by p). In place on the backend's memory only; false (nothing done) where the module
+ * cannot run that way.
+ */
+export function meanMiddleModule(
+  x: Float32Array,
+  n: number,
+  p: number,
+  c: number,
+  out: Float32Array,
+): boolean {
+  const h = heap;
+  const m = wino;
+  if (!m || !h || !h.inPlace) return false;
+  if (x.buffer !== h.memory.buffer || out.buffer !== h.memory.buffer)
+    throw new Error('meanMiddleModule: arrays outside the backend heap');
+  if (x.length !== n * p * c || out.length !== n * c)
+    throw new Error('meanMiddleModule: sizes do not match [n, p, c]');
+  m.mean_middle(x.byteOffset, out.byteOffset, n, p, c);
   calls++;
   return true;
 }
