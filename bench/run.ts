@@ -748,13 +748,20 @@ function textReport(): string {
         : "torch ran with glibc's default malloc (--torch-malloc stock): on this VM its page faults make it slower and unsteady",
     );
   if (torch.requested) {
-    const wide = torch.isa.cpuFlags.includes('avx512f');
+    const flags = torch.isa.cpuFlags;
+    const wide = flags.includes('avx512f');
+    const cpu = wide
+      ? 'AVX-512, 16 lanes'
+      : flags.includes('avx2')
+        ? 'AVX2, 8 lanes'
+        : flags.join(' ') || 'flags unknown';
+    const env = Object.entries(torch.isa.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     out.push(
       torch.isa.mode === 'avx2'
-        ? `torch's convolutions capped at AVX2, 8 lanes (--torch-isa avx2: ${Object.entries(torch.isa.env)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}), as on a CPU without AVX-512; advlens runs WebAssembly SIMD, 4 lanes`
-        : `torch's convolutions used what this CPU has (${wide ? 'AVX-512, 16 lanes' : torch.isa.cpuFlags.includes('avx2') ? 'AVX2, 8 lanes' : torch.isa.cpuFlags.join(' ') || 'flags unknown'}); advlens runs WebAssembly SIMD, 4 lanes${wide ? '; --torch-isa avx2 for a CPU without AVX-512' : ''}`,
+        ? `torch's convolutions capped at AVX2, 8 lanes (--torch-isa avx2: ${env}), as on a CPU without AVX-512; advlens runs WebAssembly SIMD, 4 lanes`
+        : `torch's convolutions used what this CPU has (${cpu}); advlens runs WebAssembly SIMD, 4 lanes${wide ? '; --torch-isa avx2 for a CPU without AVX-512' : ''}`,
     );
   }
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');

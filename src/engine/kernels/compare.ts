@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
+import { f32, input, runStock, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
 import { compareModule, minMaxModule, winogradReady } from './winograd.ts';
 
 /**
@@ -90,12 +90,8 @@ function minMaxKernel(name: 'Maximum' | 'Minimum', op: 'max' | 'min'): tf.Kernel
     const outShape = scalar === 'a' ? b.shape : a.shape;
     const out = backend.makeOutput(outShape, 'float32');
     if (size(out) === 0) return out;
-    const x = backend.typedArrayFromHeap(a) as Float32Array;
-    const y = backend.typedArrayFromHeap(b) as Float32Array;
-    const o = backend.typedArrayFromHeap(out) as Float32Array;
-    if (minMaxModule(op, x, y, o, scalar)) return out;
-    backend.disposeData(out.dataId);
-    return runStock(backend, name, self, args.inputs, args.attrs);
+    minMaxModule(op, f32(backend, a), f32(backend, b), f32(backend, out), scalar);
+    return out;
   };
   return self;
 }

@@ -13,13 +13,10 @@ import { meanMiddleModule, sumRowsModule, winogradReady } from './winograd.ts';
 export function mean({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo {
   const backend = b as BackendWasm;
   const x = input(inputs, 'x');
+  const stock = () => runStock(backend, 'Mean', mean as tf.KernelFunc, inputs, attrs ?? {});
+  if (!winogradReady() || x.dtype !== 'float32') return stock();
   const plan = leadingReduction(x, attrs);
-  if (!plan && winogradReady() && x.dtype === 'float32') {
-    const out = middleMean(backend, x, attrs);
-    if (out) return out;
-  }
-  if (!winogradReady() || x.dtype !== 'float32' || !plan)
-    return runStock(backend, 'Mean', mean as tf.KernelFunc, inputs, attrs ?? {});
+  if (!plan) return middleMean(backend, x, attrs) ?? stock();
   const { inner, outer, outShape } = plan;
   const out = backend.makeOutput(outShape, 'float32');
   const sums = new Float32Array(inner);
@@ -32,7 +29,7 @@ export function mean({ inputs, backend: b, attrs }: KernelArgs): tf.TensorInfo {
  * The mean over every axis but the first and the last (a global average pooling, x [N, H, W, C] over
  * H and W: darknet's and ResNet's heads) in the module, where the stock kernel transposes first (3.3
  * ms a darknet pass of [8, 14, 14, 1000]): the stock's float32 sums in pixel order and float32
- * division, so its bits. Null where the axes are others or the module cannot run in place.
+ * division, so its bits. Null where the axes are others.
  */
 function middleMean(backend: BackendWasm, x: tf.TensorInfo, attrs: unknown): tf.TensorInfo | null {
   const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
@@ -47,7 +44,6 @@ function middleMean(backend: BackendWasm, x: tf.TensorInfo, attrs: unknown): tf.
   const p = size / (n * c);
   const outShape = keepDims ? x.shape.map((d, i) => (i === 0 || i === rank - 1 ? d : 1)) : [n, c];
   const out = backend.makeOutput(outShape, 'float32');
-  if (meanMiddleModule(f32(backend, x), n, p, c, f32(backend, out))) return out;
-  backend.disposeData(out.dataId);
-  return null;
+  meanMiddleModule(f32(backend, x), n, p, c, f32(backend, out));
+  return out;
 }

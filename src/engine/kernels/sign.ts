@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { input, type BackendWasm, type KernelArgs } from './wasmCalls.ts';
-import { signModule } from './winograd.ts';
+import { signModule, winogradReady } from './winograd.ts';
 
 /**
  * `Sign` for wasm, replacing the stock kernel of tfjs-backend-wasm 4.22, which returns 0 for every
@@ -17,8 +17,10 @@ export function sign({ inputs, backend: b }: KernelArgs): tf.TensorInfo {
   const out = backend.makeOutput(x.shape, x.dtype);
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
-  if (x.dtype === 'float32' && src.length > 0 && signModule(src as Float32Array, dst as Float32Array))
+  if (x.dtype === 'float32' && src.length > 0 && winogradReady()) {
+    signModule(src as Float32Array, dst as Float32Array);
     return out;
+  }
   for (let i = 0; i < src.length; i++) {
     const v = src[i];
     dst[i] = v > 0 ? 1 : v < 0 ? -1 : 0;

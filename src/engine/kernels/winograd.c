@@ -376,14 +376,6 @@ __attribute__((export_name("conv_k1"))) void conv_k1(const float *x, const float
 // dst [pixels][to] = the first `to` channels of each pixel of src [pixels][from] (the outputs of a
 // convolution whose filter was padded with zero channels: conv2d.ts, paddedOutputs).
 __attribute__((export_name("take_channels"))) void take_channels(const float *src, float *dst, int pixels, int from, int to) {
-  if (from == 4 && to == 3) {
-    for (int q = 0; q < pixels; q++) {
-      dst[3 * q] = src[4 * q];
-      dst[3 * q + 1] = src[4 * q + 1];
-      dst[3 * q + 2] = src[4 * q + 2];
-    }
-    return;
-  }
   for (int q = 0; q < pixels; q++)
     for (int j = 0; j < to; j++) dst[(size_t)q * to + j] = src[(size_t)q * from + j];
 }

@@ -1102,8 +1102,7 @@ export function compareModule(
 
 /**
  * out = maximum (op 'max') or minimum of a and b, float32, as the stock kernels (b where b > a, resp.
- * b < a, else a): equal lengths, or `a` or `b` a single value broadcast (`scalar`). In place on the
- * backend's memory only; false (nothing done) where the module cannot run that way.
+ * b < a, else a): equal lengths, or `a` or `b` a single value broadcast (`scalar`).
  */
 export function minMaxModule(
   op: 'max' | 'min',
@@ -1111,66 +1110,32 @@ export function minMaxModule(
   b: Float32Array,
   out: Float32Array,
   scalar: 'a' | 'b' | null,
-): boolean {
-  const h = heap;
-  const m = wino;
-  if (!m || !h || !h.inPlace) return false;
-  const buf = h.memory.buffer;
-  if ([a, b, out].some((v) => v.buffer !== buf))
-    throw new Error('minMaxModule: an array outside the backend heap');
+): void {
   const n = out.length;
   if (
     (scalar === 'a' ? a.length !== 1 : a.length !== n) ||
     (scalar === 'b' ? b.length !== 1 : b.length !== n)
   )
     throw new Error('minMaxModule: operand sizes do not match the output');
-  m.min_max(
-    a.byteOffset,
-    b.byteOffset,
-    out.byteOffset,
-    n,
-    op === 'max' ? 0 : 1,
-    scalar === 'a' ? 1 : 0,
-    scalar === 'b' ? 1 : 0,
+  callModule('minMaxModule', [a, b], [out], [], (m, [ap, bp, op_]) =>
+    m.min_max(ap, bp, op_, n, op === 'max' ? 0 : 1, scalar === 'a' ? 1 : 0, scalar === 'b' ? 1 : 0),
   );
-  calls++;
-  return true;
 }
 
 /**
  * out [n, c] = the mean of x [n, p, c] over p, as the stock wasm `Mean` (a float32 sum in order, then a
- * float32 division by p). In place on the backend's memory only; false (nothing done) where the module
- * cannot run that way.
+ * float32 division by p).
  */
-export function meanMiddleModule(
-  x: Float32Array,
-  n: number,
-  p: number,
-  c: number,
-  out: Float32Array,
-): boolean {
-  const h = heap;
-  const m = wino;
-  if (!m || !h || !h.inPlace) return false;
-  if (x.buffer !== h.memory.buffer || out.buffer !== h.memory.buffer)
-    throw new Error('meanMiddleModule: arrays outside the backend heap');
+export function meanMiddleModule(x: Float32Array, n: number, p: number, c: number, out: Float32Array): void {
   if (x.length !== n * p * c || out.length !== n * c)
     throw new Error('meanMiddleModule: sizes do not match [n, p, c]');
-  m.mean_middle(x.byteOffset, out.byteOffset, n, p, c);
-  calls++;
-  return true;
+  callModule('meanMiddleModule', [x], [out], [], (m, [xp, op]) => m.mean_middle(xp, op, n, p, c));
 }
 
-/** out = sign(x) for float32 (1, -1, or 0 for zeros and NaN), in place on the backend's memory; false where the module cannot. */
-export function signModule(x: Float32Array, out: Float32Array): boolean {
-  const h = heap;
-  const m = wino;
-  if (!m || !h || !h.inPlace) return false;
-  if (x.buffer !== h.memory.buffer || out.buffer !== h.memory.buffer || x.length !== out.length)
-    throw new Error('signModule: arrays outside the backend heap or of different sizes');
-  m.sign_f32(x.byteOffset, out.byteOffset, out.length);
-  calls++;
-  return true;
+/** out = sign(x) for float32 (1, -1, or 0 for zeros and NaN). */
+export function signModule(x: Float32Array, out: Float32Array): void {
+  if (x.length !== out.length) throw new Error('signModule: x and out differ in size');
+  callModule('signModule', [x], [out], [], (m, [xp, op]) => m.sign_f32(xp, op, out.length));
 }
 
 /** The operations of {@link bcastLastModule}, in the module's numbering. */
