@@ -53,6 +53,83 @@ static void gemm_cols4(const float *V, int ldv, const float *U, int ldu, float *
   }
 }
 
+#if defined(ADVLENS_NATIVE) && defined(__AVX512F__)
+// The native build for a processor with AVX-512 (scripts/build-native.mjs): the same products 16
+// columns to a register. Each value is still the chain acc = 0; acc = MADD(acc, a[c], b[c]) over
+// c = 0 .. C - 1 in order (columns are lanes, and lanes never mix), so the bits are the 4-lane
+// loops' below; the last columns of a row (K % 16) go through masked loads and stores.
+#include <immintrin.h>
+#ifdef ADVLENS_FMA
+#define MADD16(acc, a, b) _mm512_fmadd_ps((a), (b), (acc))
+#else
+#define MADD16(acc, a, b) _mm512_add_ps((acc), _mm512_mul_ps((a), (b)))
+#endif
+
+// Mo[t .. t+3][k .. k + 16 NV) for one 4-row block, NV registers per row (lanes past `last` masked).
+#define GEMM_BLOCK(NV)                                                                             \
+  static inline void gemm_block##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C, __mmask16 last) { \
+    __m512 acc[4][NV];                                                                             \
+    for (int i = 0; i < 4; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();       \
+    const float *b = U;                                                                            \
+    for (int c = 0; c < C; c++, b += ldu) {                                                        \
+      __m512 bv[NV];                                                                               \
+      for (int v = 0; v < NV; v++) bv[v] = v + 1 < NV ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(last, b + 16 * v); \
+      for (int i = 0; i < 4; i++) {                                                                \
+        __m512 x = _mm512_set1_ps(a0[i * ldv + c]);                                                \
+        for (int v = 0; v < NV; v++) acc[i][v] = MADD16(acc[i][v], x, bv[v]);                      \
+      }                                                                                            \
+    }                                                                                              \
+    for (int i = 0; i < 4; i++)                                                                    \
+      for (int v = 0; v < NV; v++) {                                                               \
+        if (v + 1 < NV) _mm512_storeu_ps(o + i * ldm + 16 * v, acc[i][v]);                          \
+        else _mm512_mask_storeu_ps(o + i * ldm + 16 * v, last, acc[i][v]);                          \
+      }                                                                                            \
+  }
+GEMM_BLOCK(1)
+GEMM_BLOCK(2)
+GEMM_BLOCK(4)
+
+static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
+  for (int t = 0; t < T; t += 4) {
+    const float *a0 = V + t * ldv;
+    float *o = Mo + t * ldm;
+    int k = 0;
+    for (; k + 64 <= K; k += 64) gemm_block4(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k + 32 <= K; k += 32) gemm_block2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k < K; k += 16) {
+      int n = K - k < 16 ? K - k : 16;
+      gemm_block1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
+    }
+  }
+}
+
+// dU [C][K] += V^T [C][Tp] x D [Tp][K]: 4 rows of dU by 32 columns (masked past K), the chain over t
+// in order, then one addition into dU, as below.
+static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU, int Tp, int C, int K) {
+  for (int c = 0; c < C; c += 4)
+    for (int k = 0; k < K; k += 32) {
+      int n0 = K - k < 16 ? K - k : 16, n1 = K - k - 16 < 0 ? 0 : K - k - 16 < 16 ? K - k - 16 : 16;
+      __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+      __m512 acc[4][2];
+      for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+      for (int t = 0; t < Tp; t++) {
+        const float *a = V + t * ldv + c;
+        const float *b = D + t * ldd + k;
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        for (int i = 0; i < 4; i++) {
+          __m512 x = _mm512_set1_ps(a[i]);
+          acc[i][0] = MADD16(acc[i][0], x, b0);
+          acc[i][1] = MADD16(acc[i][1], x, b1);
+        }
+      }
+      for (int i = 0; i < 4; i++) {
+        float *o = dU + (c + i) * K + k;
+        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), acc[i][0]));
+        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), acc[i][1]));
+      }
+    }
+}
+#else
 // GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 4 (of 8 but where a
 // caller says otherwise: the last four columns go to gemm_cols4); the rows of V, U and Mo are ldv, ldu
 // and ldm floats apart (the transforms keep a tile's points together).
@@ -104,5 +181,7 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), c30)); wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), c31));
     }
 }
+
+#endif
 
 #endif

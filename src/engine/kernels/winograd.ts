@@ -17,6 +17,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_FMA_BASE64 } from './winogradWasm.ts';
+import { bindNative, nativeAddons } from './native.ts';
 
 /** A pool's geometry as winograd.c's pool functions take it (see {@link PoolGeometry}). */
 type PoolArgs = [
@@ -198,9 +199,17 @@ let wino: Exports | null = null;
 let heap: Heap | null = null;
 /** The module's two builds: plain SIMD, and with fused multiply-adds (relaxed SIMD; null where the engine lacks it). */
 let compiled: Promise<{ plain: WebAssembly.Module | null; fma: WebAssembly.Module | null }> | null = null;
-/** The instances on `heap`, one per build (fma null where that build is not available). */
-let instances: { plain: Exports; fma: Exports | null } | null = null;
+/**
+ * The instances on `heap`, one per build (fma null where that build is not available), and the
+ * native addon's two builds bound to the same memory (null where it is not available, see native.ts).
+ */
+let instances: {
+  plain: Exports;
+  fma: Exports | null;
+  native: { plain: Exports; fma: Exports } | null;
+} | null = null;
 let fmaWanted = true;
+let nativeWanted = true;
 let calls = 0;
 let enabled = true;
 
@@ -240,18 +249,41 @@ export function relaxedSimdAvailable(): boolean {
  */
 export function setWinogradFma(on: boolean): boolean {
   fmaWanted = on;
-  if (instances) {
-    const next = on && instances.fma ? instances.fma : instances.plain;
-    // The transform cache holds the module's own results: start afresh with the other build.
-    if (next !== wino) transforms.length = 0;
-    wino = next;
-  }
+  choose();
   return winogradFma();
+}
+
+/**
+ * Uses the native build of the kernels (Node, where scripts/build-native.mjs built them for this
+ * processor: see native.ts; the default there) or the WebAssembly module. Both give the same bits;
+ * the native one runs with the processor's full vector width. Returns whether native is now in use.
+ */
+export function setWinogradNative(on: boolean): boolean {
+  nativeWanted = on;
+  choose();
+  return winogradNative();
+}
+
+/** Whether the kernels in use are the native build. */
+export function winogradNative(): boolean {
+  const n = instances?.native;
+  return wino !== null && !!n && (wino === n.plain || wino === n.fma);
+}
+
+/** Picks the build the settings ask for among those loaded. */
+function choose(): void {
+  if (!instances) return;
+  const { plain, fma, native } = instances;
+  const useFma = fmaWanted && fma !== null;
+  const next = nativeWanted && native ? (useFma ? native.fma : native.plain) : useFma ? fma : plain;
+  // The transform cache holds the module's own results: start afresh with the other build.
+  if (next !== wino) transforms.length = 0;
+  wino = next;
 }
 
 /** Whether the module in use is the build with fused multiply-adds. */
 export function winogradFma(): boolean {
-  return wino !== null && instances?.fma === wino;
+  return wino !== null && (instances?.fma === wino || instances?.native?.fma === wino);
 }
 
 /** How many kernels (convolutions, pool gradients) the module has computed in this thread (for tests and benchmarks). */
@@ -354,10 +386,15 @@ export async function loadWinograd(backend?: unknown, opts: { ownMemory?: boolea
   };
   const plain = await instantiate(mods.plain);
   const fma = mods.fma ? await instantiate(mods.fma) : null;
-  instances = { plain, fma };
+  const addons = nativeAddons();
+  const native = addons
+    ? { plain: bindNative(addons.plain, h.memory, plain), fma: bindNative(addons.fma, h.memory, plain) }
+    : null;
+  instances = { plain, fma, native };
   heap = h;
   transforms.length = 0;
-  wino = fmaWanted && fma ? fma : plain;
+  wino = null;
+  choose();
   return true;
 }
 

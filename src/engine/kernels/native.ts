@@ -1,0 +1,90 @@
+/**
+ * The project's C kernels as a native Node-API addon (scripts/build-native.mjs, run at install where
+ * clang and Node's headers are found): the same sources as the WebAssembly module, compiled for this
+ * machine's processor, so that they use its full vector width (AVX-512 where WebAssembly SIMD has 4
+ * lanes) on the wasm backend's memory, in place. Every output is bit for bit the module's (same
+ * operations lane by lane; test/engine/native.test.ts). Node only: in a browser, or where the addon
+ * was not built, does not load, or was built for features this processor lacks, {@link nativeAddons}
+ * is null and the WebAssembly module runs. `ADVLENS_NATIVE=0` switches it off.
+ */
+
+/** An addon's functions: each takes the memory's ArrayBuffer, then the module export's arguments. */
+export type NativeAddon = Record<string, (buffer: ArrayBuffer, ...args: number[]) => number | undefined>;
+
+export interface NativeStatus {
+  /** Whether the addons are loaded and usable. */
+  loaded: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** native/build/build.json: compiler, -march, processor features, functions. */
+  build?: { compiler: string; march: string; features: string[]; exports: number };
+}
+
+let cached: { plain: NativeAddon; fma: NativeAddon } | null | undefined;
+let status: NativeStatus = { loaded: false, reason: 'not tried yet' };
+
+interface NodeProcess {
+  env?: Record<string, string | undefined>;
+  versions?: { node?: string };
+  getBuiltinModule?: (name: string) => unknown;
+}
+
+/** The two native builds (plain and fused multiply-add), or null where they cannot be had here. */
+export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (!proc?.versions?.node) return note('not Node');
+  if (proc.env?.ADVLENS_NATIVE === '0') return note('ADVLENS_NATIVE=0');
+  const mod = proc.getBuiltinModule?.('module') as
+    { createRequire(url: string | URL): (id: string) => unknown } | undefined;
+  if (!mod) return note('this Node has no process.getBuiltinModule (Node 20.16 or later)');
+  const require = mod.createRequire(import.meta.url);
+  // src/engine/kernels/ and dist/engine/kernels/ are both three levels below the package's root.
+  const dir = new URL('../../../native/build/', import.meta.url);
+  let build: NativeStatus['build'];
+  try {
+    const fs = require('node:fs') as { readFileSync(p: URL, enc: 'utf8'): string };
+    build = JSON.parse(fs.readFileSync(new URL('build.json', dir), 'utf8')) as NativeStatus['build'];
+  } catch {
+    return note('not built (npm run build:native; needs clang and Node headers)');
+  }
+  try {
+    const plain = require(new URL('advlens-plain.node', dir).pathname) as NativeAddon & { missing?: string };
+    const fma = require(new URL('advlens-fma.node', dir).pathname) as NativeAddon & { missing?: string };
+    const missing = plain.missing ?? fma.missing;
+    if (missing) return note(`built for a processor with ${missing}, which this one lacks`, build);
+    cached = { plain, fma };
+    status = { loaded: true, build };
+  } catch (e) {
+    return note(`could not load: ${(e as Error).message.split('\n')[0]}`, build);
+  }
+  return cached;
+}
+
+function note(reason: string, build?: NativeStatus['build']): null {
+  status = { loaded: false, reason, ...(build ? { build } : {}) };
+  return null;
+}
+
+/** Whether the native kernels loaded, and why not (after {@link nativeAddons} has run). */
+export function nativeStatus(): NativeStatus {
+  return status;
+}
+
+/**
+ * The module's exports, as the native addon's functions on `memory` (its buffer is read at every
+ * call: growing the memory replaces it). `template` supplies what is not a function (the stack
+ * pointer global, which the native code does not use).
+ */
+export function bindNative<T extends object>(addon: NativeAddon, memory: WebAssembly.Memory, template: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(template)) {
+    const f = addon[name];
+    if (typeof v !== 'function') out[name] = v;
+    else if (typeof f !== 'function')
+      throw new Error(`the native kernels lack '${name}': rebuild them (npm run build:native)`);
+    else out[name] = (...args: number[]) => f(memory.buffer as ArrayBuffer, ...args);
+  }
+  return out as T;
+}
