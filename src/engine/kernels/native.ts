@@ -72,6 +72,9 @@ export function nativeStatus(): NativeStatus {
   return status;
 }
 
+/** How many times each native function has run in this thread (for tests: which paths a run reached). */
+export const nativeCalls: Record<string, number> = {};
+
 /**
  * The module's exports, as the native addon's functions on `memory` (its buffer is read at every
  * call: growing the memory replaces it). `template` supplies what is not a function (the stack
@@ -79,12 +82,17 @@ export function nativeStatus(): NativeStatus {
  */
 export function bindNative<T extends object>(addon: NativeAddon, memory: WebAssembly.Memory, template: T): T {
   const out: Record<string, unknown> = {};
+  const counts = nativeCalls;
   for (const [name, v] of Object.entries(template)) {
     const f = addon[name];
     if (typeof v !== 'function') out[name] = v;
     else if (typeof f !== 'function')
       throw new Error(`the native kernels lack '${name}': rebuild them (npm run build:native)`);
-    else out[name] = (...args: number[]) => f(memory.buffer as ArrayBuffer, ...args);
+    else
+      out[name] = (...args: number[]) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+        return f(memory.buffer as ArrayBuffer, ...args);
+      };
   }
   return out as T;
 }

@@ -1,0 +1,212 @@
+/**
+ * The native build of the C kernels (scripts/build-native.mjs; src/engine/kernels/native.ts) against
+ * the WebAssembly module, in both builds (plain and fused multiply-add): one scenario that reaches
+ * every exported kernel (asserted: each of the addon's functions ran) runs once on each, and every
+ * output must be bit for bit the same. The scenario: ResNet-20 and the small CNN (logits, input
+ * gradient, a PGD-7 training step through train(), which covers the Winograd convolutions and filter
+ * gradients, training-mode batch norm, global average pooling, min/max/sign), then single ops for the
+ * rest (strided and 1x1 convolutions through the patch product and their gradients, one-output-channel
+ * convolutions, pooling and its gradient, leaky ReLU, inference batch norm and its gradient,
+ * comparisons, selects, sums, Gaussian noise). Skips, naming clang, where the addon was not built.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { initNodeBackend } from '../../src/node/backend.ts';
+import { setWinogradFma, setWinogradNative, winogradNative } from '../../src/engine/kernels/winograd.ts';
+import { nativeAddons, nativeCalls, nativeStatus } from '../../src/engine/kernels/native.ts';
+import { gaussNoise } from '../../src/engine/noise.ts';
+import { lossGradient } from '../../src/attacks/loss.ts';
+import { train } from '../../src/train/loop.ts';
+import { makeObjective } from '../../src/train/objectives/index.ts';
+import { makeDataset } from '../../src/data/dataset.ts';
+import { cifarClassifier } from '../../bench/suite/models.ts';
+import { buildArchitecture } from '../../src/models/architectures/index.ts';
+import { makeClassifier } from '../../src/models/classifier.ts';
+import { versions } from '../../src/version.ts';
+import { createRng } from '../../src/engine/rng.ts';
+
+await initNodeBackend('wasm');
+const addons = nativeAddons();
+const skip = addons
+  ? false
+  : `native kernels not available (${nativeStatus().reason}); building them needs clang (Debian: clang)`;
+
+const rand = (seed: number, shape: number[], lo = -1, hi = 1) => {
+  const rng = createRng(seed);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * rng.next()),
+    shape,
+  );
+};
+
+/** A classifier of the registry's `arch` for [h, w, c] inputs, seeded. */
+function classifier(arch: 'resnet20' | 'small-cnn', shape: [number, number, number]) {
+  if (arch === 'resnet20') return cifarClassifier('resnet20', 5);
+  const model = buildArchitecture(arch, shape, 10, 5);
+  return makeClassifier(model, {
+    format: 'advlens-card/1',
+    name: 'native-test',
+    architecture: arch,
+    modelType: 'layers',
+    preprocess: {
+      height: shape[0],
+      width: shape[1],
+      channels: shape[2] as 1 | 3,
+      resize: 'fill',
+      scale: [0, 1],
+    },
+    labels: Array.from({ length: 10 }, (_, i) => String(i)),
+    output: 'logits',
+    versions: {},
+    created: new Date(0).toISOString(),
+  });
+}
+
+/** Everything the scenario computes, as named float arrays. */
+async function scenario(): Promise<Map<string, Float32Array | Int32Array | Uint8Array>> {
+  const out = new Map<string, Float32Array | Int32Array | Uint8Array>();
+  const keep = (name: string, t: tf.Tensor) => {
+    out.set(name, t.dataSync() as Float32Array);
+    t.dispose();
+  };
+  for (const [arch, shape] of [
+    ['resnet20', [32, 32, 3]],
+    ['small-cnn', [28, 28, 1]],
+  ] as const) {
+    const c = classifier(arch, [...shape]);
+    const B = 4;
+    const x = rand(11, [B, ...shape], 0, 1) as tf.Tensor4D;
+    const y = tf.tensor1d([1, 3, 5, 7], 'int32');
+    keep(
+      `${arch} logits`,
+      tf.tidy(() => c.logits(x)),
+    );
+    keep(`${arch} input gradient`, lossGradient(c, x, y, false, 'ce'));
+    const data = makeDataset({
+      name: 'native-test',
+      source: 'test',
+      classNames: c.labels,
+      shape: [...shape],
+      pixels: x.dataSync() as Float32Array,
+      labels: Int32Array.from([1, 3, 5, 7]),
+    });
+    const objective = makeObjective('pgd', {
+      eps: 8 / 255,
+      attackSteps: 7,
+      attackStepSize: 2 / 255,
+      epsRamp: [0, 0],
+    });
+    await train(c, data, {
+      epochs: 1,
+      seed: 3,
+      optimizer: 'sgd',
+      lr: 0.1,
+      momentum: 0.9,
+      schedule: { kind: 'constant' },
+      augment: [],
+      objective,
+      batchSize: B,
+    });
+    const trained = (c.model as tfl.LayersModel).getWeights();
+    trained.forEach((w: tf.Tensor, i: number) =>
+      out.set(`${arch} trained weight ${i}`, w.dataSync() as Float32Array),
+    );
+    tf.dispose([x, y]);
+    c.model.dispose();
+  }
+  // Single ops, with their gradients.
+  const x = rand(21, [2, 9, 9, 8]);
+  const r = rand(22, [2, 9, 9, 8]);
+  for (const [name, wShape, stride] of [
+    ['strided 3x3', [3, 3, 8, 16], 2],
+    ['1x1', [1, 1, 8, 12], 1],
+    ['one output channel', [3, 3, 8, 1], 1],
+    ['5x5', [5, 5, 8, 8], 1],
+  ] as const) {
+    const w = rand(23, [...wShape]);
+    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => tf.conv2d(xx, ww, stride, 'same');
+    keep(`${name} conv`, f(x as tf.Tensor4D, w as tf.Tensor4D));
+    const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
+      tf.sum(tf.square(f(xx as tf.Tensor4D, ww as tf.Tensor4D))),
+    );
+    const [dx, dw] = g([x, w]);
+    keep(`${name} dx`, dx);
+    keep(`${name} dw`, dw);
+    w.dispose();
+  }
+  const grey = rand(24, [2, 10, 10, 1]);
+  const wg = rand(25, [3, 3, 1, 8]);
+  const [gdx, gdw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))),
+  )([grey, wg]);
+  keep('grey dx', gdx);
+  keep('grey dw', gdw);
+  const pool = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'same');
+  keep('max pool', pool(x));
+  keep('max pool grad', tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a), pool(r))))(x));
+  keep('leaky relu', tf.leakyRelu(x, 0.1));
+  keep('leaky relu grad', tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.1), r)))(x));
+  keep('relu grad', tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(x));
+  const m = rand(26, [8]),
+    v = rand(27, [8], 0.5, 2),
+    off = rand(28, [8]),
+    sc = rand(29, [8]);
+  const bn = (a: tf.Tensor) => tf.batchNorm(a, m, v, off, sc, 1e-3);
+  keep('batch norm', bn(x));
+  keep('batch norm grad', tf.grad((a: tf.Tensor) => tf.sum(tf.mul(bn(a), r)))(x));
+  keep('bias add', tf.add(x, off));
+  keep('last-axis multiply', tf.mul(x, sc));
+  keep('last-axis subtract, vector first', tf.sub(m, x));
+  keep('last-axis divide', tf.div(x, v));
+  keep('sum rows', tf.sum(x, [0, 1, 2]));
+  keep('greater', tf.cast(tf.greater(x, r), 'float32'));
+  keep('greater scalar', tf.cast(tf.greater(x, 0.25), 'float32'));
+  keep('where', tf.where(tf.greater(x, r), x, r));
+  keep('maximum', tf.maximum(x, r));
+  keep('minimum', tf.minimum(x, 0.5));
+  keep('sign', tf.sign(x));
+  keep('mean middle', tf.mean(x, [1, 2]));
+  const noise = new Float32Array(1000);
+  gaussNoise(noise, 31, 0.15);
+  out.set('gauss noise', noise);
+  tf.dispose([x, r, grey, wg, m, v, off, sc]);
+  return out;
+}
+
+test(
+  "native kernels: every exported kernel runs, and gives the WebAssembly module's bits, in both builds",
+  { skip },
+  async () => {
+    for (const fma of [true, false]) {
+      setWinogradFma(fma);
+      setWinogradNative(false);
+      assert.equal(winogradNative(), false);
+      const wasm = await scenario();
+      for (const k of Object.keys(nativeCalls)) delete nativeCalls[k];
+      setWinogradNative(true);
+      assert.equal(winogradNative(), true);
+      assert.match(versions().kernelsBuild ?? '', /^native/);
+      const native = await scenario();
+      const missed = Object.keys(addons!.plain).filter(
+        (k) => typeof addons!.plain[k] === 'function' && !nativeCalls[k],
+      );
+      assert.deepEqual(missed, [], `native functions the scenario did not reach (${fma ? 'fma' : 'plain'})`);
+      assert.deepEqual([...native.keys()], [...wasm.keys()]);
+      for (const [name, a] of wasm) {
+        const b = native.get(name)!;
+        const ua = new Uint32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+        const ub = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+        let diff = 0;
+        for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) diff++;
+        assert.equal(
+          diff,
+          0,
+          `${name} (${fma ? 'fma' : 'plain'} build): ${diff} of ${ua.length} values differ`,
+        );
+      }
+    }
+    setWinogradFma(true);
+  },
+);
