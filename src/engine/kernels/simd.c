@@ -3,6 +3,13 @@
 // NHWC; four channels at a time with WebAssembly SIMD128, the rest one by one.
 #include <wasm_simd128.h>
 typedef unsigned long size_t;
+#if defined(ADVLENS_NATIVE) && defined(__AVX512F__)
+// The native build for AVX-512 (scripts/build-native.mjs): the batch-norm passes below take 8 or 16
+// channels a vector before their 4-channel loops. Channels are lanes, each channel's float64 sum
+// still adds the rows in the same order and each float32 value has the same operations: same bits.
+#include <immintrin.h>
+#define WIDE 1
+#endif
 
 // Max-pool gradient (MaxPoolGrad), x and dx [N][H][W][C], dy [N][OH][OW][C]: each output's gradient
 // goes to the first maximum of its window (row-major scan with a running maximum that only a
@@ -200,6 +207,14 @@ static inline void add_rows4_f64(double *acc, v128_t a, v128_t b, v128_t c, v128
   wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2), hi));
 }
 
+#ifdef WIDE
+// add_rows4_f64 for eight channels: acc[0..7] += (a + b) + (c + d) in float64.
+static inline void add_rows8_f64(double *acc, __m256 a, __m256 b, __m256 c, __m256 d) {
+  __m512d s = _mm512_add_pd(_mm512_add_pd(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b)), _mm512_add_pd(_mm512_cvtps_pd(c), _mm512_cvtps_pd(d)));
+  _mm512_storeu_pd(acc, _mm512_add_pd(_mm512_loadu_pd(acc), s));
+}
+#endif
+
 // out [inner] = sum over rows of x [outer][inner] (a sum over leading axes: bias gradients), added in
 // float64 (acc [inner], scratch) four rows at a time and rounded to float32 once.
 __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *out, double *acc, int outer, int inner) {
@@ -209,6 +224,9 @@ __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *ou
   for (; i + 4 <= outer; i += 4) {
     const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
     int j = 0;
+#ifdef WIDE
+    for (; j + 8 <= in4; j += 8) add_rows8_f64(acc + j, _mm256_loadu_ps(r0 + j), _mm256_loadu_ps(r1 + j), _mm256_loadu_ps(r2 + j), _mm256_loadu_ps(r3 + j));
+#endif
     for (; j < in4; j += 4) {
       v128_t a = wasm_v128_load(r0 + j), b = wasm_v128_load(r1 + j), c = wasm_v128_load(r2 + j), d = wasm_v128_load(r3 + j);
       add_rows4_f64(acc + j, a, b, c, d);
@@ -256,6 +274,12 @@ __attribute__((export_name("batch_norm"))) void batch_norm(const float *x, const
     const float *xr = x + (size_t)i * K;
     float *y = out + (size_t)i * K;
     int k = 0;
+#ifdef WIDE
+    for (; k + 16 <= K4; k += 16) {
+      __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + k), _mm512_loadu_ps(m + k)), _mm512_loadu_ps(s + k));
+      _mm512_storeu_ps(y + k, _mm512_add_ps(_mm512_loadu_ps(o + k), _mm512_div_ps(t, _mm512_loadu_ps(r + k))));
+    }
+#endif
     for (; k < K4; k += 4) {
       v128_t t = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k)), wasm_v128_load(s + k));
       wasm_v128_store(y + k, wasm_f32x4_add(wasm_v128_load(o + k), wasm_f32x4_div(t, wasm_v128_load(r + k))));
@@ -330,7 +354,17 @@ __attribute__((export_name("sq_dev_sum_rows"))) void sq_dev_sum_rows(const float
 #define SQD(p) (dv = wasm_f32x4_sub(wasm_v128_load(p + j), wasm_v128_load(m + j)), wasm_f32x4_mul(dv, dv))
   for (; i + 4 <= outer; i += 4) {
     const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
-    for (int j = 0; j < inner; j += 4) {
+    int j = 0;
+#ifdef WIDE
+#define SQD8(p) (dw = _mm256_sub_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(m + j)), _mm256_mul_ps(dw, dw))
+    for (; j + 8 <= inner; j += 8) {
+      __m256 dw;
+      __m256 a = SQD8(r0), b = SQD8(r1), c = SQD8(r2), d = SQD8(r3);
+      add_rows8_f64(acc + j, a, b, c, d);
+    }
+#undef SQD8
+#endif
+    for (; j < inner; j += 4) {
       v128_t dv;
       v128_t a = SQD(r0), b = SQD(r1), c = SQD(r2), d = SQD(r3);
       add_rows4_f64(acc + j, a, b, c, d);
@@ -355,7 +389,18 @@ __attribute__((export_name("bn_sums"))) void bn_sums(const float *x, const float
   for (int k = 0; k < 3 * K; k++) acc[k] = 0;
   for (int i = 0; i < rows; i++) {
     const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
-    for (int k = 0; k < K; k += 4) {
+    int k = 0;
+#ifdef WIDE
+    for (; k + 8 <= K; k += 8) {
+      __m256 d = _mm256_loadu_ps(g + k);
+      __m256 e = _mm256_sub_ps(_mm256_loadu_ps(xr + k), _mm256_loadu_ps(m + k));
+      __m256 p = _mm256_mul_ps(d, e);
+      _mm512_storeu_pd(s1 + k, _mm512_add_pd(_mm512_loadu_pd(s1 + k), _mm512_cvtps_pd(d)));
+      _mm512_storeu_pd(s2 + k, _mm512_add_pd(_mm512_loadu_pd(s2 + k), _mm512_cvtps_pd(p)));
+      _mm512_storeu_pd(s0 + k, _mm512_add_pd(_mm512_loadu_pd(s0 + k), _mm512_cvtps_pd(e)));
+    }
+#endif
+    for (; k < K; k += 4) {
       v128_t d = wasm_v128_load(g + k);
       v128_t e = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k));
       v128_t p = wasm_f32x4_mul(d, e);
@@ -376,7 +421,15 @@ __attribute__((export_name("bn_train_dx"))) void bn_train_dx(const float *x, con
   for (int i = 0; i < rows; i++) {
     const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
     float *o = dx + (size_t)i * K;
-    for (int k = 0; k < K; k += 4) {
+    int k = 0;
+#ifdef WIDE
+    for (; k + 16 <= K; k += 16) {
+      __m512 e = _mm512_sub_ps(_mm512_loadu_ps(xr + k), _mm512_loadu_ps(m + k));
+      __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g + k), _mm512_loadu_ps(a + k)), _mm512_mul_ps(e, _mm512_loadu_ps(b + k)));
+      _mm512_storeu_ps(o + k, _mm512_add_ps(v, _mm512_loadu_ps(c + k)));
+    }
+#endif
+    for (; k < K; k += 4) {
       v128_t e = wasm_f32x4_sub(wasm_v128_load(xr + k), wasm_v128_load(m + k));
       v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(g + k), wasm_v128_load(a + k)), wasm_f32x4_mul(e, wasm_v128_load(b + k)));
       wasm_v128_store(o + k, wasm_f32x4_add(v, wasm_v128_load(c + k)));
