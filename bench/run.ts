@@ -34,8 +34,10 @@
  * default, under which PyTorch faults fresh pages in every step and ran 2-3.5x slower here.
  * --torch-isa native|avx2: the vector instructions PyTorch's oneDNN convolutions may use
  * (bench/suite/torch.ts, AVX2_ISA_ENV): native (default) is what the CPU has (AVX-512 on this host:
- * 16 lanes), avx2 caps them at 8 lanes, as on a CPU without AVX-512. advlens runs WebAssembly SIMD
- * (4 lanes) either way; the results record the mode and the CPU's vector flags.
+ * 16 lanes), avx2 caps them at 8 lanes, as on a CPU without AVX-512. advlens runs its native kernels
+ * where they were built for this CPU (native.ts: AVX-512 here), else WebAssembly SIMD (4 lanes;
+ * ADVLENS_NATIVE=0 forces that, for every process of the run); the results record which
+ * (engine.versions.kernelsBuild), the torch mode and the CPU's vector flags.
  * The results go to bench/results/latest.json (--results FILE elsewhere; --quick writes only there).
  */
 import fs from 'node:fs';
@@ -594,7 +596,7 @@ function textReport(): string {
     `advlens bench ${date}${opt.quick ? '  (QUICK MODE: batch 8, tiny step counts)' : ''}`,
     `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
       `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
-    `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread)`,
+    `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread); kernels ${versions().kernels ?? '-'} ${versions().kernelsBuild ?? ''}`.trimEnd(),
     `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload` +
       (rounds > 1 ? `; each figure the median of ${rounds} rounds (advlens, then torch, in turn)` : ''),
     '',
@@ -758,10 +760,14 @@ function textReport(): string {
     const env = Object.entries(torch.isa.env)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
+    const built = versions().kernelsBuild ?? 'wasm';
+    const mine = built.startsWith('native')
+      ? `advlens ran its native kernels (${built}; ADVLENS_NATIVE=0 for WebAssembly SIMD)`
+      : 'advlens ran WebAssembly SIMD, 4 lanes';
     out.push(
       torch.isa.mode === 'avx2'
-        ? `torch's convolutions capped at AVX2, 8 lanes (--torch-isa avx2: ${env}), as on a CPU without AVX-512; advlens runs WebAssembly SIMD, 4 lanes`
-        : `torch's convolutions used what this CPU has (${cpu}); advlens runs WebAssembly SIMD, 4 lanes${wide ? '; --torch-isa avx2 for a CPU without AVX-512' : ''}`,
+        ? `torch's convolutions capped at AVX2, 8 lanes (--torch-isa avx2: ${env}), as on a CPU without AVX-512; ${mine}`
+        : `torch's convolutions used what this CPU has (${cpu}); ${mine}${wide ? '; --torch-isa avx2 for a CPU without AVX-512' : ''}`,
     );
   }
   out.push(leaks.length ? `\nFAIL: ${leaks.map((r) => r.name).join(', ')} leak tensors` : '');
