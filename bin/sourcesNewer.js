@@ -1,7 +1,8 @@
 // Whether a checkout's compiled dist/ is stale: used by bin/advlens.js (run the sources instead; rebuild
 // the web app before `advlens serve`) and by the pack test (build before packing). `root` is the
-// package's folder as a file URL ending in '/'. An installed package has neither src/ nor explorer/,
-// so nothing there is ever stale.
+// package's folder as a file URL ending in '/'. An installed package has no explorer/ and no
+// tsconfig.json (its src/ holds only the C kernels the install hook compiles natively, not the
+// TypeScript dist/ is built from), so nothing there is ever stale.
 import fs from 'node:fs';
 
 /** The time a stamp file records (ms since the epoch), or 0 when it is missing or unreadable. */
@@ -38,10 +39,10 @@ const changedFile = (url, since) => {
   }
 };
 
-/** Whether src/ exists under `root` and a file or folder of it changed since dist/ was built. */
+/** Whether `root` is a checkout (src/ and tsconfig.json) and a file or folder of src/ changed since dist/ was built. */
 export function librarySourcesNewer(root) {
   const src = new URL('src/', root);
-  if (!fs.existsSync(src)) return false;
+  if (!fs.existsSync(src) || !fs.existsSync(new URL('tsconfig.json', root))) return false;
   const built = stamp(new URL('dist/.build-stamp', root));
   if (folderChanged(src, built)) return true;
   return ['tsconfig.json', 'tsconfig.build.json'].some((f) => changedFile(new URL(f, root), built));

@@ -20,7 +20,7 @@ import { loadDataset } from '../../src/node/loadData.ts';
 import { getBatch } from '../../src/data/dataset.ts';
 import { pgd } from '../../src/attacks/pgd.ts';
 import { integratedGradients } from '../../src/explain/integratedGradients.ts';
-import { VERSION } from '../../src/version.ts';
+import { VERSION, versions } from '../../src/version.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -119,10 +119,29 @@ test(
       'models/mnist-small-cnn/advlens.json',
     ])
       assert.ok(files.has(f), `the tarball holds ${f}`);
-    const stray = [...files].filter((f) =>
-      /^(src|test|bench|scripts|node_modules)\/|\.ts$(?<!\.d\.ts)|\/checkpoint\//.test(f),
+    // The native kernels' build inputs, which the install hook compiles on the user's machine: the C
+    // sources and headers of the kernels, the intrinsics map and the build script (nothing else of src/).
+    const nativeInputs = (f: string) =>
+      /^src\/engine\/kernels\/[a-z]+\.[ch]$/.test(f) ||
+      f === 'scripts/build-native.mjs' ||
+      f === 'native/wasm_simd128.h';
+    for (const f of [
+      'scripts/build-native.mjs',
+      'native/wasm_simd128.h',
+      'src/engine/kernels/winograd.c',
+      'src/engine/kernels/gemm.h',
+    ])
+      assert.ok(files.has(f), `the tarball holds ${f} (the native build's input)`);
+    const stray = [...files].filter(
+      (f) =>
+        !nativeInputs(f) &&
+        /^(src|test|bench|scripts|node_modules)\/|\.ts$(?<!\.d\.ts)|\/checkpoint\//.test(f),
     );
-    assert.deepEqual(stray, [], 'no sources, tests or checkpoints in the tarball');
+    assert.deepEqual(
+      stray,
+      [],
+      'no sources (but the native build inputs), tests or checkpoints in the tarball',
+    );
 
     const app = path.join(tmp, 'app');
     fs.mkdirSync(app);
@@ -181,6 +200,12 @@ test(
     const info = JSON.parse(run(bin, ['info', '--json'], { cwd: app }));
     assert.equal(info.backend, 'wasm');
     assert.equal(info.versions.advlens, VERSION);
+    // The install hook built the native kernels where this machine can (clang), as here from the sources.
+    assert.equal(
+      info.versions.kernelsBuild,
+      versions().kernelsBuild,
+      'the installed package runs the same kernels (native where clang built them) as the sources here',
+    );
 
     // The README's example, as written.
     fs.writeFileSync(path.join(app, 'example.mjs'), readmeNodeExample());

@@ -41,7 +41,7 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
   if (!mod) return note('this Node has no process.getBuiltinModule (Node 20.16 or later)');
   const require = mod.createRequire(import.meta.url);
   // src/engine/kernels/ and dist/engine/kernels/ are both three levels below the package's root.
-  const dir = new URL('../../../native/build/', import.meta.url);
+  const dir = new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
   let build: NativeStatus['build'];
   try {
     const fs = require('node:fs') as { readFileSync(p: URL, enc: 'utf8'): string };
