@@ -65,40 +65,57 @@ static void gemm_cols4(const float *V, int ldv, const float *U, int ldu, float *
 #define MADD16(acc, a, b) _mm512_add_ps((acc), _mm512_mul_ps((a), (b)))
 #endif
 
-// Mo[t .. t+3][k .. k + 16 NV) for one 4-row block, NV registers per row (lanes past `last` masked).
-#define GEMM_BLOCK(NV)                                                                             \
-  static inline void gemm_block##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C, __mmask16 last) { \
-    __m512 acc[4][NV];                                                                             \
-    for (int i = 0; i < 4; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();       \
+// Mo[t .. t + R)[k .. k + 16 NV) for one block of R rows, NV registers per row (lanes past `last`
+// masked): R * NV accumulators, 8 or more so that the multiply-adds' latency is hidden.
+#define GEMM_BLOCK(R, NV)                                                                          \
+  static inline void gemm_block##R##x##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C, __mmask16 last) { \
+    __m512 acc[R][NV];                                                                             \
+    for (int i = 0; i < R; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();       \
     const float *b = U;                                                                            \
     for (int c = 0; c < C; c++, b += ldu) {                                                        \
       __m512 bv[NV];                                                                               \
       for (int v = 0; v < NV; v++) bv[v] = v + 1 < NV ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(last, b + 16 * v); \
-      for (int i = 0; i < 4; i++) {                                                                \
+      for (int i = 0; i < R; i++) {                                                                \
         __m512 x = _mm512_set1_ps(a0[i * ldv + c]);                                                \
         for (int v = 0; v < NV; v++) acc[i][v] = MADD16(acc[i][v], x, bv[v]);                      \
       }                                                                                            \
     }                                                                                              \
-    for (int i = 0; i < 4; i++)                                                                    \
+    for (int i = 0; i < R; i++)                                                                    \
       for (int v = 0; v < NV; v++) {                                                               \
         if (v + 1 < NV) _mm512_storeu_ps(o + i * ldm + 16 * v, acc[i][v]);                          \
         else _mm512_mask_storeu_ps(o + i * ldm + 16 * v, last, acc[i][v]);                          \
       }                                                                                            \
   }
-GEMM_BLOCK(1)
-GEMM_BLOCK(2)
-GEMM_BLOCK(4)
+GEMM_BLOCK(4, 1)
+GEMM_BLOCK(4, 2)
+GEMM_BLOCK(4, 4)
+GEMM_BLOCK(8, 1)
+GEMM_BLOCK(8, 2)
 
+// Rows eight at a time where the columns are few (K <= 32: 8 x 16 or 8 x 32 accumulators), else
+// four at a time by 64 columns; the last columns (K % 16) masked.
 static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
-  for (int t = 0; t < T; t += 4) {
+  int t = 0;
+  if (K <= 32)
+    for (; t + 8 <= T; t += 8) {
+      const float *a0 = V + t * ldv;
+      float *o = Mo + t * ldm;
+      int k = 0;
+      for (; k + 32 <= K; k += 32) gemm_block8x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+      for (; k < K; k += 16) {
+        int n = K - k < 16 ? K - k : 16;
+        gemm_block8x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
+      }
+    }
+  for (; t < T; t += 4) {
     const float *a0 = V + t * ldv;
     float *o = Mo + t * ldm;
     int k = 0;
-    for (; k + 64 <= K; k += 64) gemm_block4(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
-    for (; k + 32 <= K; k += 32) gemm_block2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k + 64 <= K; k += 64) gemm_block4x4(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k + 32 <= K; k += 32) gemm_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
     for (; k < K; k += 16) {
       int n = K - k < 16 ? K - k : 16;
-      gemm_block1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
+      gemm_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
     }
   }
 }
