@@ -11,33 +11,74 @@ typedef unsigned long size_t;
 #include "gemm.h"
 #include "epilogue.h"
 
-// The per-channel vectors of an epilogue for channels k .. k + 3 (those it has).
-typedef struct {
-  v128_t b, m, s, r, o;
-} epi_k;
-
-static inline epi_k epi_load(const epi_t *e, int k) {
-  epi_k c;
-  v128_t z = wasm_f32x4_splat(0);
-  c.b = e->bias ? wasm_v128_load(e->bias + k) : z;
-  c.m = e->m ? wasm_v128_load(e->m + k) : z;
-  c.s = e->m ? wasm_v128_load(e->s + k) : z;
-  c.r = e->m ? wasm_v128_load(e->r + k) : z;
-  c.o = e->m ? wasm_v128_load(e->o + k) : z;
-  return c;
+// Vector operations by name, so that F(4x4)'s transforms and the epilogue are written once for two
+// widths: v4, WebAssembly SIMD128 (the module, and the native build's fallback), and v16, AVX-512 in
+// the native build (scripts/build-native.mjs), used where the channels come in sixteens. Channels
+// are lanes: each value gets the same operations in the same order at either width (same bits).
+typedef v128_t v4_t;
+#define v4_load wasm_v128_load
+#define v4_store wasm_v128_store
+#define v4_splat wasm_f32x4_splat
+#define v4_add wasm_f32x4_add
+#define v4_sub wasm_f32x4_sub
+#define v4_mul wasm_f32x4_mul
+#define v4_div wasm_f32x4_div
+#define v4_madd MADD
+#define v4_pmax wasm_f32x4_pmax
+#define v4_pmin wasm_f32x4_pmin
+// v > 0 ? v : v * a (NaN: v * a), leaky ReLU as the module's bitselect computes it.
+#define v4_leaky(v, a) wasm_v128_bitselect(v, wasm_f32x4_mul(v, a), wasm_f32x4_gt(v, wasm_f32x4_splat(0)))
+#if defined(ADVLENS_NATIVE) && defined(__AVX512F__)
+#define WIDE16 1
+typedef __m512 v16_t;
+#define v16_load _mm512_loadu_ps
+#define v16_store _mm512_storeu_ps
+#define v16_splat _mm512_set1_ps
+#define v16_add _mm512_add_ps
+#define v16_sub _mm512_sub_ps
+#define v16_mul _mm512_mul_ps
+#define v16_div _mm512_div_ps
+#define v16_madd MADD16
+// pmax: a < b ? b : a; pmin: b < a ? b : a (ordered comparisons: NaN keeps a), as wasm's.
+static inline __m512 v16_pmax(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), a, b); }
+static inline __m512 v16_pmin(__m512 a, __m512 b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_LT_OQ), a, b); }
+static inline __m512 v16_leaky(__m512 v, __m512 a) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_mul_ps(v, a), v);
 }
+#endif
 
-// The epilogue on four values v of channels k .. k + 3 (res: the residual at them, or 0).
-static inline v128_t epi_apply(v128_t v, const epi_t *e, const epi_k *c, const float *res) {
-  if (e->bias) v = wasm_f32x4_add(v, c->b);
-  if (e->m) v = wasm_f32x4_add(c->o, wasm_f32x4_div(wasm_f32x4_mul(wasm_f32x4_sub(v, c->m), c->s), c->r));
-  if (res) v = wasm_f32x4_add(v, wasm_v128_load(res));
-  if (e->act == 1) v = wasm_f32x4_pmax(v, wasm_f32x4_splat(0));
-  else if (e->act == 2) v = wasm_f32x4_pmin(wasm_f32x4_pmax(v, wasm_f32x4_splat(0)), wasm_f32x4_splat(6));
-  else if (e->act == 3) v = wasm_v128_bitselect(v, wasm_f32x4_mul(v, wasm_f32x4_splat(e->alpha)), wasm_f32x4_gt(v, wasm_f32x4_splat(0)));
-  return v;
-}
-
+// The per-channel vectors of an epilogue for the channels k .. of one vector (those it has), and the
+// epilogue on one vector v of them (res: the residual at them, or 0).
+#define DEFINE_EPILOGUE(V)                                                                          \
+  typedef struct {                                                                                 \
+    V##_t b, m, s, r, o;                                                                           \
+  } V##_epi_k;                                                                                     \
+  static inline V##_epi_k V##_epi_load(const epi_t *e, int k) {                                     \
+    V##_epi_k c;                                                                                   \
+    V##_t z = V##_splat(0);                                                                        \
+    c.b = e->bias ? V##_load(e->bias + k) : z;                                                     \
+    c.m = e->m ? V##_load(e->m + k) : z;                                                           \
+    c.s = e->m ? V##_load(e->s + k) : z;                                                           \
+    c.r = e->m ? V##_load(e->r + k) : z;                                                           \
+    c.o = e->m ? V##_load(e->o + k) : z;                                                           \
+    return c;                                                                                      \
+  }                                                                                                \
+  static inline V##_t V##_epi_apply(V##_t v, const epi_t *e, const V##_epi_k *c, const float *res) { \
+    if (e->bias) v = V##_add(v, c->b);                                                             \
+    if (e->m) v = V##_add(c->o, V##_div(V##_mul(V##_sub(v, c->m), c->s), c->r));                   \
+    if (res) v = V##_add(v, V##_load(res));                                                        \
+    if (e->act == 1) v = V##_pmax(v, V##_splat(0));                                                \
+    else if (e->act == 2) v = V##_pmin(V##_pmax(v, V##_splat(0)), V##_splat(6));                  \
+    else if (e->act == 3) v = V##_leaky(v, V##_splat(e->alpha));                                   \
+    return v;                                                                                      \
+  }
+DEFINE_EPILOGUE(v4)
+#ifdef WIDE16
+DEFINE_EPILOGUE(v16)
+#endif
+typedef v4_epi_k epi_k;
+#define epi_load v4_epi_load
+#define epi_apply v4_epi_apply
 
 // The module has no data and imports its memory: the wasm backend's own (so that kernels work on
 // tensors in place, without copies) or, where that cannot be had, a memory of its own. The caller
@@ -570,69 +611,84 @@ __attribute__((export_name("filter_transform4"))) int filter_transform4(const fl
 // rounds once where a multiply and an add would also have rounded once: the same bits in both
 // builds, four to six fewer instructions in the FMA one. Written with subtractions as additions of
 // negated products (x - y and x + (-y) round alike, zeros' signs included).
-#define BT6(d0, d1, d2, d3, d4, d5, r)                                                             \
+#define BT6(V, d0, d1, d2, d3, d4, d5, r)                                                          \
   do {                                                                                             \
-    v128_t four = wasm_f32x4_splat(4.0f), m4 = wasm_f32x4_splat(-4.0f);                            \
-    v128_t two = wasm_f32x4_splat(2.0f), m2 = wasm_f32x4_splat(-2.0f);                             \
-    v128_t t1 = MADD(d4, m4, d2); /* d4 - 4 d2 */                                                  \
-    v128_t t2 = MADD(d3, m4, d1); /* d3 - 4 d1 */                                                  \
-    v128_t t3 = wasm_f32x4_sub(d4, d2);                                                            \
-    v128_t s31 = wasm_f32x4_sub(d3, d1);                                                           \
-    r[0] = MADD(t3, four, wasm_f32x4_sub(d0, d2)); /* 4 (d0 - d2) + (d4 - d2) */                   \
-    r[1] = wasm_f32x4_add(t1, t2);                                                                 \
-    r[2] = wasm_f32x4_sub(t1, t2);                                                                 \
-    r[3] = MADD(t3, two, s31); /* t3 + 2 (d3 - d1) */                                              \
-    r[4] = MADD(t3, m2, s31);  /* t3 - 2 (d3 - d1) */                                              \
-    r[5] = MADD(wasm_f32x4_sub(d5, d3), m4, s31); /* 4 (d1 - d3) - (d3 - d5) */                    \
+    V##_t four = V##_splat(4.0f), m4 = V##_splat(-4.0f);                                           \
+    V##_t two = V##_splat(2.0f), m2 = V##_splat(-2.0f);                                            \
+    V##_t t1 = V##_madd(d4, m4, d2); /* d4 - 4 d2 */                                               \
+    V##_t t2 = V##_madd(d3, m4, d1); /* d3 - 4 d1 */                                               \
+    V##_t t3 = V##_sub(d4, d2);                                                                    \
+    V##_t s31 = V##_sub(d3, d1);                                                                   \
+    r[0] = V##_madd(t3, four, V##_sub(d0, d2)); /* 4 (d0 - d2) + (d4 - d2) */                      \
+    r[1] = V##_add(t1, t2);                                                                        \
+    r[2] = V##_sub(t1, t2);                                                                        \
+    r[3] = V##_madd(t3, two, s31); /* t3 + 2 (d3 - d1) */                                          \
+    r[4] = V##_madd(t3, m2, s31);  /* t3 - 2 (d3 - d1) */                                          \
+    r[5] = V##_madd(V##_sub(d5, d3), m4, s31); /* 4 (d1 - d3) - (d3 - d5) */                       \
   } while (0)
 
 // The rows of A^T applied to six values: o = A^T m (products by powers of two: MADD as in BT6).
-#define AT6(m0, m1, m2, m3, m4, m5, o)                                                          \
+#define AT6(V, m0, m1, m2, m3, m4, m5, o)                                                       \
   do {                                                                                          \
-    v128_t s12 = wasm_f32x4_add(m1, m2), d12 = wasm_f32x4_sub(m1, m2);                          \
-    v128_t s34 = wasm_f32x4_add(m3, m4), d34 = wasm_f32x4_sub(m3, m4);                          \
-    o[0] = wasm_f32x4_add(wasm_f32x4_add(m0, s12), s34);                                        \
-    o[1] = MADD(d12, wasm_f32x4_splat(2.0f), d34);                                              \
-    o[2] = MADD(s12, wasm_f32x4_splat(4.0f), s34);                                              \
-    o[3] = wasm_f32x4_add(MADD(d12, wasm_f32x4_splat(8.0f), d34), m5);                          \
+    V##_t s12 = V##_add(m1, m2), d12 = V##_sub(m1, m2);                                         \
+    V##_t s34 = V##_add(m3, m4), d34 = V##_sub(m3, m4);                                         \
+    o[0] = V##_add(V##_add(m0, s12), s34);                                                      \
+    o[1] = V##_madd(d12, V##_splat(2.0f), d34);                                                 \
+    o[2] = V##_madd(s12, V##_splat(4.0f), s34);                                                 \
+    o[3] = V##_add(V##_madd(d12, V##_splat(8.0f), d34), m5);                                    \
   } while (0)
 
 // V = B^T d B for tiles t0 .. t0 + T - 1 (rows T .. Tp - 1 repeat the last tile), d the 6x6 patch at
 // (4 ty - 1, 4 tx - 1), zeros outside the image; point p of tile t at V + t * ts + p * ps
 // ([tile][point][C] for the forward: ts = 36 C, ps = C; [point][tile][C] for the filter gradient).
-static void input_transform4(const float *x, float *V, int ts, int ps, int t0, int T, int Tp, int H, int W, int C) {
-  int th = (H + 3) / 4, tw = (W + 3) / 4;
-  v128_t zero = wasm_f32x4_splat(0);
-  for (int t = 0; t < Tp; t++) {
-    int tile = t0 + (t < T ? t : T - 1);
-    int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
-    int y0 = ty * 4 - 1, x0 = tx * 4 - 1;
-    int inside = y0 >= 0 && y0 + 5 < H && x0 >= 0 && x0 + 5 < W;
-    const float *base = x + ((n * H + (inside ? y0 : 0)) * W + (inside ? x0 : 0)) * C;
-    for (int c = 0; c < C; c += 4) {
-      v128_t bt[6][6];
-      for (int j = 0; j < 6; j++) {
-        int xx = x0 + j;
-        v128_t d[6];
-        if (inside)
-          for (int i = 0; i < 6; i++) d[i] = wasm_v128_load(base + (i * W + j) * C + c);
-        else
-          for (int i = 0; i < 6; i++) {
-            int yy = y0 + i;
-            d[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? wasm_v128_load(x + ((n * H + yy) * W + xx) * C + c) : zero;
-          }
-        v128_t col[6];
-        BT6(d[0], d[1], d[2], d[3], d[4], d[5], col);
-        for (int i = 0; i < 6; i++) bt[i][j] = col[i];
-      }
-      float *v = V + t * ts + c;
-      for (int i = 0; i < 6; i++) {
-        v128_t row[6];
-        BT6(bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);
-        for (int j = 0; j < 6; j++) wasm_v128_store(v + (i * 6 + j) * ps, row[j]);
-      }
-    }
+// VL channels a vector (V: v4 or v16), C a multiple of VL.
+#define DEFINE_INPUT_TRANSFORM4(NAME, V, VL)                                                        \
+  static void NAME(const float *x, float *Vt, int ts, int ps, int t0, int T, int Tp, int H, int W, int C) { \
+    int th = (H + 3) / 4, tw = (W + 3) / 4;                                                        \
+    V##_t zero = V##_splat(0);                                                                     \
+    for (int t = 0; t < Tp; t++) {                                                                 \
+      int tile = t0 + (t < T ? t : T - 1);                                                         \
+      int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;                    \
+      int y0 = ty * 4 - 1, x0 = tx * 4 - 1;                                                        \
+      int inside = y0 >= 0 && y0 + 5 < H && x0 >= 0 && x0 + 5 < W;                                 \
+      const float *base = x + ((n * H + (inside ? y0 : 0)) * W + (inside ? x0 : 0)) * C;           \
+      for (int c = 0; c < C; c += VL) {                                                            \
+        V##_t bt[6][6];                                                                            \
+        for (int j = 0; j < 6; j++) {                                                              \
+          int xx = x0 + j;                                                                         \
+          V##_t d[6];                                                                              \
+          if (inside)                                                                              \
+            for (int i = 0; i < 6; i++) d[i] = V##_load(base + (i * W + j) * C + c);               \
+          else                                                                                     \
+            for (int i = 0; i < 6; i++) {                                                          \
+              int yy = y0 + i;                                                                     \
+              d[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? V##_load(x + ((n * H + yy) * W + xx) * C + c) : zero; \
+            }                                                                                      \
+          V##_t col[6];                                                                            \
+          BT6(V, d[0], d[1], d[2], d[3], d[4], d[5], col);                                         \
+          for (int i = 0; i < 6; i++) bt[i][j] = col[i];                                           \
+        }                                                                                          \
+        float *v = Vt + t * ts + c;                                                                \
+        for (int i = 0; i < 6; i++) {                                                              \
+          V##_t row[6];                                                                            \
+          BT6(V, bt[i][0], bt[i][1], bt[i][2], bt[i][3], bt[i][4], bt[i][5], row);                 \
+          for (int j = 0; j < 6; j++) V##_store(v + (i * 6 + j) * ps, row[j]);                     \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
   }
+DEFINE_INPUT_TRANSFORM4(input_transform4_v4, v4, 4)
+#ifdef WIDE16
+DEFINE_INPUT_TRANSFORM4(input_transform4_v16, v16, 16)
+#endif
+static void input_transform4(const float *x, float *V, int ts, int ps, int t0, int T, int Tp, int H, int W, int C) {
+#ifdef WIDE16
+  if (C % 16 == 0) {
+    input_transform4_v16(x, V, ts, ps, t0, T, Tp, H, W, C);
+    return;
+  }
+#endif
+  input_transform4_v4(x, V, ts, ps, t0, T, Tp, H, W, C);
 }
 
 // The sums over filter taps that flat neighbourhoods need (see conv4): S [16][C][K], entry m the sum
@@ -749,25 +805,32 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
           }
         }
       const float *mt = Mo + t * tsm;
-      for (int k = 0; k < K; k += 4) {
-        epi_k ec = epi_load(&E, k);
-        v128_t a[4][6];
-        for (int j = 0; j < 6; j++) {
-          v128_t m[6], o[4];
-          for (int i = 0; i < 6; i++) m[i] = wasm_v128_load(mt + (i * 6 + j) * K + k);
-          AT6(m[0], m[1], m[2], m[3], m[4], m[5], o);
-          for (int i = 0; i < 4; i++) a[i][j] = o[i];
-        }
-        for (int i = 0; i < 4; i++) {
-          v128_t o[4];
-          AT6(a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);
-          for (int j = 0; j < 4; j++)
-            if (in[i][j] && !flat[i][j]) {
-              size_t at = (size_t)((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k;
-              wasm_v128_store(y + at, has_e ? epi_apply(o[j], &E, &ec, E.res ? E.res + at : 0) : o[j]);
-            }
-        }
+      int k = 0;
+#define OUTPUT4(V, VL)                                                                               \
+      for (; k + VL <= K; k += VL) {                                                               \
+        V##_epi_k ec = V##_epi_load(&E, k);                                                        \
+        V##_t a[4][6];                                                                             \
+        for (int j = 0; j < 6; j++) {                                                              \
+          V##_t m[6], o[4];                                                                        \
+          for (int i = 0; i < 6; i++) m[i] = V##_load(mt + (i * 6 + j) * K + k);                  \
+          AT6(V, m[0], m[1], m[2], m[3], m[4], m[5], o);                                           \
+          for (int i = 0; i < 4; i++) a[i][j] = o[i];                                              \
+        }                                                                                          \
+        for (int i = 0; i < 4; i++) {                                                              \
+          V##_t o[4];                                                                              \
+          AT6(V, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o);                         \
+          for (int j = 0; j < 4; j++)                                                              \
+            if (in[i][j] && !flat[i][j]) {                                                         \
+              size_t at = (size_t)((n * H + ty * 4 + i) * W + tx * 4 + j) * K + k;                 \
+              V##_store(y + at, has_e ? V##_epi_apply(o[j], &E, &ec, E.res ? E.res + at : 0) : o[j]); \
+            }                                                                                      \
+        }                                                                                          \
       }
+#ifdef WIDE16
+      OUTPUT4(v16, 16)
+#endif
+      OUTPUT4(v4, 4)
+#undef OUTPUT4
       if (any_flat)
         for (int i = 0; i < 4; i++)
           for (int j = 0; j < 4; j++) {
