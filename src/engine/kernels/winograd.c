@@ -851,16 +851,16 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
 }
 
 // The rows of A applied to four values (A = A^T's transpose, 6x4, of F(4x4, 3x3)): o = A g.
-#define A6(g0, g1, g2, g3, o)                                                                      \
+#define A6(V, g0, g1, g2, g3, o)                                                                   \
   do {                                                                                             \
-    v128_t e_ = wasm_f32x4_add(g0, g2), f_ = wasm_f32x4_add(g1, g3);                               \
-    v128_t e2_ = MADD(g0, wasm_f32x4_splat(4.0f), g2);                                             \
-    v128_t f2_ = MADD(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), g1), wasm_f32x4_splat(8.0f), g3);     \
+    V##_t e_ = V##_add(g0, g2), f_ = V##_add(g1, g3);                                              \
+    V##_t e2_ = V##_madd(g0, V##_splat(4.0f), g2);                                                 \
+    V##_t f2_ = V##_madd(V##_mul(V##_splat(2.0f), g1), V##_splat(8.0f), g3);                       \
     o[0] = g0;                                                                                     \
-    o[1] = wasm_f32x4_add(e_, f_);                                                                 \
-    o[2] = wasm_f32x4_sub(e_, f_);                                                                 \
-    o[3] = wasm_f32x4_add(e2_, f2_);                                                               \
-    o[4] = wasm_f32x4_sub(e2_, f2_);                                                               \
+    o[1] = V##_add(e_, f_);                                                                        \
+    o[2] = V##_sub(e_, f_);                                                                        \
+    o[3] = V##_add(e2_, f2_);                                                                      \
+    o[4] = V##_sub(e2_, f2_);                                                                      \
     o[5] = g3;                                                                                     \
   } while (0)
 
@@ -884,26 +884,33 @@ __attribute__((export_name("conv_filter_grad4"))) void conv_filter_grad4(const f
       int n = tile / (th * tw), r = tile % (th * tw), ty = r / tw, tx = r % tw;
       int y0 = ty * 4, x0 = tx * 4;
       int inside = y0 + 3 < H && x0 + 3 < W;
-      for (int k = 0; k < K; k += 4) {
-        v128_t g[4][4];
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) {
-            int yy = y0 + i, xx = x0 + j;
-            g[i][j] = (inside || (yy < H && xx < W)) ? wasm_v128_load(dy + ((n * H + yy) * W + xx) * K + k) : wasm_f32x4_splat(0);
-          }
-        v128_t a[6][4];
-        for (int j = 0; j < 4; j++) {
-          v128_t col[6];
-          A6(g[0][j], g[1][j], g[2][j], g[3][j], col);
-          for (int i = 0; i < 6; i++) a[i][j] = col[i];
-        }
-        float *d = D + t * K + k;
-        for (int i = 0; i < 6; i++) {
-          v128_t row[6];
-          A6(a[i][0], a[i][1], a[i][2], a[i][3], row);
-          for (int j = 0; j < 6; j++) wasm_v128_store(d + (i * 6 + j) * psd, row[j]);
-        }
+      int k = 0;
+#define DY_TRANSFORM4(V, VL)                                                                         \
+      for (; k + VL <= K; k += VL) {                                                               \
+        V##_t g[4][4];                                                                             \
+        for (int i = 0; i < 4; i++)                                                                \
+          for (int j = 0; j < 4; j++) {                                                            \
+            int yy = y0 + i, xx = x0 + j;                                                          \
+            g[i][j] = (inside || (yy < H && xx < W)) ? V##_load(dy + ((n * H + yy) * W + xx) * K + k) : V##_splat(0); \
+          }                                                                                        \
+        V##_t a[6][4];                                                                             \
+        for (int j = 0; j < 4; j++) {                                                              \
+          V##_t col[6];                                                                            \
+          A6(V, g[0][j], g[1][j], g[2][j], g[3][j], col);                                          \
+          for (int i = 0; i < 6; i++) a[i][j] = col[i];                                            \
+        }                                                                                          \
+        float *d = D + t * K + k;                                                                  \
+        for (int i = 0; i < 6; i++) {                                                              \
+          V##_t row[6];                                                                            \
+          A6(V, a[i][0], a[i][1], a[i][2], a[i][3], row);                                          \
+          for (int j = 0; j < 6; j++) V##_store(d + (i * 6 + j) * psd, row[j]);                    \
+        }                                                                                          \
       }
+#ifdef WIDE16
+      DY_TRANSFORM4(v16, 16)
+#endif
+      DY_TRANSFORM4(v4, 4)
+#undef DY_TRANSFORM4
     }
     for (int p = 0; p < 36; p++) gemm_tn(V + p * psv, C, D + p * psd, K, dU + p * C * K, T, C, K);
   }
