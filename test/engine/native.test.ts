@@ -136,6 +136,37 @@ async function scenario(): Promise<Map<string, Float32Array | Int32Array | Uint8
     keep(`${name} dw`, dw);
     w.dispose();
   }
+  // Flat backgrounds with a stroke (F(4x4)'s direct path for flat neighbourhoods, its tile tests),
+  // 16 and 8 channels (the native build's 16-wide and 4-wide loops), and an image with an infinity
+  // (refused by F(4x4), computed by F(2x2)).
+  for (const [name, shape, k] of [
+    ['flat 16', [4, 20, 20, 16], 16],
+    ['flat 8', [4, 20, 20, 8], 24],
+    ['flat 32', [2, 28, 28, 32], 32],
+  ] as const) {
+    const bg = tf.tidy(() => {
+      const base = tf.fill([...shape], 0.25).bufferSync();
+      const rng = createRng(41);
+      for (let q = 0; q < 60; q++) base.set(rng.next(), 1, 5 + (q % 7), 3 + Math.floor(q / 7), q % shape[3]);
+      return base.toTensor();
+    });
+    const wf = rand(42, [3, 3, shape[3], k]);
+    keep(`${name} conv`, tf.conv2d(bg as tf.Tensor4D, wf as tf.Tensor4D, 1, 'same'));
+    const [fdx, fdw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))),
+    )([bg, wf]);
+    keep(`${name} dx`, fdx);
+    keep(`${name} dw`, fdw);
+    tf.dispose([bg, wf]);
+  }
+  const withInf = tf.tidy(() => {
+    const b = rand(43, [4, 16, 16, 16]).bufferSync();
+    b.set(Infinity, 2, 3, 4, 5);
+    return b.toTensor();
+  });
+  const wInf = rand(44, [3, 3, 16, 16]);
+  keep('conv with an infinity', tf.conv2d(withInf as tf.Tensor4D, wInf as tf.Tensor4D, 1, 'same'));
+  tf.dispose([withInf, wInf]);
   const grey = rand(24, [2, 10, 10, 1]);
   const wg = rand(25, [3, 3, 1, 8]);
   const [gdx, gdw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
