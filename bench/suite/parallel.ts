@@ -27,7 +27,8 @@ export const POOL_TASKS = new URL('./poolTasks.ts', import.meta.url);
 /**
  * `sharded` whose workers set the model up at the first call of `train()` only, as a real run does
  * once per run: a timed call is one epoch of a few steps, and rebuilding the workers' model at each
- * (loading it from its artifacts in every worker) would time the setup, not the steps. The weights
+ * (serialising it here, loading it from its artifacts in every worker) would time the setup, not the
+ * steps. The weights
  * still travel at every step. Its `stop` does nothing: stop `sharded` itself when done.
  */
 export function startedOnce(sharded: ShardedGradients): ShardedGradients {

@@ -146,7 +146,8 @@ export function poolShardedGradients(pool: WorkerPool): ShardedGradients {
   let weights: Float32Array | null = null;
   return {
     size: pool.size,
-    async start(setup) {
+    async start(build) {
+      const setup = await build();
       weights = new Float32Array(new SharedArrayBuffer(setup.size * 4));
       await pool.broadcast('trainStart', { ...setup, weights });
     },

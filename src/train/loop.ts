@@ -56,7 +56,7 @@ export async function train(c: Classifier, data: Dataset, o: TrainOptions): Prom
   const sharded = o.shards && o.shards.size > 1 ? o.shards : null;
   if (sharded) {
     checkShardable(c, o.objective, sharded.size);
-    await sharded.start(await shardSetup(c, o.objective, vars, sharded.size));
+    await sharded.start(() => shardSetup(c, o.objective, vars, sharded.size));
   }
   let stopped = false;
   try {

@@ -69,7 +69,11 @@ export interface ShardOut {
 export interface ShardedGradients {
   /** How many shards a batch is split into. */
   readonly size: number;
-  start(setup: ShardSetup): Promise<void>;
+  /**
+   * Sets the workers up for a run; `setup` builds what they need (it serialises the model: 6-16 ms
+   * for ResNet-20), called only by an implementation that uses it (one already set up may skip it).
+   */
+  start(setup: () => Promise<ShardSetup>): Promise<void>;
   /** Shard k runs on worker k with `weights` (all trainable variables, flattened in order). */
   run(weights: Float32Array, shards: ShardTask[]): Promise<ShardOut[]>;
   stop(): Promise<void>;
