@@ -43,6 +43,7 @@ export {
   type ExplainRunner,
 } from '../explain/runner.ts';
 import { mapConcurrent, type WorkerPool } from './pool.ts';
+import { readInto } from '../engine/readInto.ts';
 
 /** Where a worker finds a model: its folder, and the preset that describes it (if any). */
 export interface ModelSource {
@@ -133,6 +134,8 @@ interface TrainSession {
   size: number;
   /** Weights written by the main thread before each step (all trainable variables, flattened). */
   weights: Float32Array;
+  /** Every shard's gradient slot (`size` values each), shard k's written by the worker running it. */
+  grads: Float32Array;
   /** Synchronised batch norm: the all-reduce's buffer (train/collective.ts). */
   collective?: SharedArrayBuffer;
 }
@@ -144,24 +147,32 @@ interface TrainSession {
  */
 export function poolShardedGradients(pool: WorkerPool): ShardedGradients {
   let weights: Float32Array | null = null;
+  let grads: Float32Array | null = null;
   return {
     size: pool.size,
     async start(build) {
       const setup = await build();
       weights = new Float32Array(new SharedArrayBuffer(setup.size * 4));
-      await pool.broadcast('trainStart', { ...setup, weights });
+      // One slot of gradients per worker, written by the worker and read here before the next step
+      // (no fresh megabyte per step on either side).
+      grads = new Float32Array(new SharedArrayBuffer(setup.size * pool.size * 4));
+      await pool.broadcast('trainStart', { ...setup, weights, grads });
     },
     async run(w, shards) {
-      if (!weights) throw new Error('poolShardedGradients: run() before start()');
+      if (!weights || !grads) throw new Error('poolShardedGradients: run() before start()');
       weights.set(w);
-      return Promise.all(
+      const size = weights.length;
+      const all = grads;
+      const outs = await Promise.all(
         shards.map((s, k) =>
           pool.runOn<ShardOut>(k, 'trainShard', s, [s.x.buffer as ArrayBuffer, s.y.buffer as ArrayBuffer]),
         ),
       );
+      return outs.map((o, k) => ({ ...o, grads: all.subarray(k * size, (k + 1) * size) }));
     },
     async stop() {
       weights = null;
+      grads = null;
       await pool.broadcast('trainStop', null).catch(() => undefined);
     },
   };
@@ -232,7 +243,7 @@ export const TASKS: Record<string, TaskHandler> = {
       tf.dispose([batch.x, batch.y]);
     }
   },
-  trainStart: async (p: ShardSetup & { weights: Float32Array }, env) => {
+  trainStart: async (p: ShardSetup & { weights: Float32Array; grads: Float32Array }, env) => {
     stopSession(env);
     const model = await tfl.loadLayersModel(tf.io.fromMemory(p.artifacts));
     const classifier = makeClassifier(model, p.card);
@@ -247,6 +258,7 @@ export const TASKS: Record<string, TaskHandler> = {
       vars,
       size,
       weights: p.weights,
+      grads: p.grads,
       collective: p.collective,
     } satisfies TrainSession);
     return { value: null };
@@ -289,14 +301,14 @@ export const TASKS: Record<string, TaskHandler> = {
         logits = tf.keep(r.logits);
         return coll ? tf.mul(r.loss, share) : r.loss;
       }, s.vars);
-      const flat = new Float32Array(s.size);
+      // This shard's gradients into its slot of the shared buffer (the main thread reads them there).
+      const slot = s.grads.subarray(k * s.size, (k + 1) * s.size);
       off = 0;
       for (const v of s.vars) {
-        flat.set(grads[v.name].dataSync() as Float32Array, off);
+        readInto(grads[v.name], slot, off);
         off += v.size;
       }
-      const out: ShardOut = {
-        grads: flat,
+      const out: Omit<ShardOut, 'grads'> = {
         loss: value.dataSync()[0] / share,
         correct: correctCount(logits!, y),
         rngState: rng.state(),
@@ -306,7 +318,7 @@ export const TASKS: Record<string, TaskHandler> = {
         if (k === 0) out.nonTrainable = flatWeights(s.classifier.model as tfl.LayersModel);
       }
       tf.dispose([value, ...Object.values(grads)]);
-      return { value: out, transfer: [flat.buffer] };
+      return { value: out };
     } catch (e) {
       coll?.abort();
       throw e;

@@ -13,6 +13,7 @@ import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from
 import { addWeightDecay } from './optimizer.ts';
 import { batchNormUnsyncable } from '../engine/batchNormTrain.ts';
 import { collectiveBuffer } from './collective.ts';
+import { readInto } from '../engine/readInto.ts';
 
 /** What the gradient workers need once: the model, its card and the objective (from the registry). */
 export interface ShardSetup {
@@ -149,7 +150,7 @@ export async function shardedStep(
   const { weights, sum, flat } = stepArrays(shards, size);
   let off = 0;
   for (const v of vars) {
-    weights.set(v.dataSync() as Float32Array, off);
+    readInto(v, weights, off);
     off += v.size;
   }
   const outs = await shards.run(weights, tasks);
