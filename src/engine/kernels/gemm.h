@@ -146,6 +146,87 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
       }
     }
 }
+#elif defined(ADVLENS_NATIVE) && defined(__AVX2__) && defined(__FMA__)
+// The native build for a processor with AVX2 and FMA but not AVX-512: the same products 8 columns to
+// a register (the same per-value chains, as above); the last four columns of a row (K % 8 == 4) go
+// to gemm_cols4.
+#include <immintrin.h>
+#ifdef ADVLENS_FMA
+#define MADD8(acc, a, b) _mm256_fmadd_ps((a), (b), (acc))
+#else
+#define MADD8(acc, a, b) _mm256_add_ps((acc), _mm256_mul_ps((a), (b)))
+#endif
+
+// Mo[t .. t + R)[k .. k + 8 NV) for one block of R rows, NV registers per row.
+#define GEMM_BLOCK8(R, NV)                                                                         \
+  static inline void gemm8_block##R##x##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C) { \
+    __m256 acc[R][NV];                                                                             \
+    for (int i = 0; i < R; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();       \
+    const float *b = U;                                                                            \
+    for (int c = 0; c < C; c++, b += ldu) {                                                        \
+      __m256 bv[NV];                                                                               \
+      for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);                            \
+      for (int i = 0; i < R; i++) {                                                                \
+        __m256 x = _mm256_set1_ps(a0[i * ldv + c]);                                                \
+        for (int v = 0; v < NV; v++) acc[i][v] = MADD8(acc[i][v], x, bv[v]);                       \
+      }                                                                                            \
+    }                                                                                              \
+    for (int i = 0; i < R; i++)                                                                    \
+      for (int v = 0; v < NV; v++) _mm256_storeu_ps(o + i * ldm + 8 * v, acc[i][v]);               \
+  }
+GEMM_BLOCK8(4, 1)
+GEMM_BLOCK8(4, 2)
+
+static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
+  int K8 = K & ~7;
+  if (K8 < K) gemm_cols4(V, ldv, U + K8, ldu, Mo + K8, ldm, T, C);
+  for (int t = 0; t < T; t += 4) {
+    const float *a0 = V + t * ldv;
+    float *o = Mo + t * ldm;
+    int k = 0;
+    for (; k + 16 <= K8; k += 16) gemm8_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C);
+    for (; k < K8; k += 8) gemm8_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C);
+  }
+}
+
+// dU [C][K] += V^T [C][Tp] x D [Tp][K] (C multiple of 4, K of 8): 4 rows by 16 (then 8) columns.
+static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU, int Tp, int C, int K) {
+  for (int c = 0; c < C; c += 4) {
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+      __m256 acc[4][2];
+      for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+      for (int t = 0; t < Tp; t++) {
+        const float *a = V + t * ldv + c;
+        const float *b = D + t * ldd + k;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int i = 0; i < 4; i++) {
+          __m256 x = _mm256_set1_ps(a[i]);
+          acc[i][0] = MADD8(acc[i][0], x, b0);
+          acc[i][1] = MADD8(acc[i][1], x, b1);
+        }
+      }
+      for (int i = 0; i < 4; i++) {
+        float *o = dU + (c + i) * K + k;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[i][0]));
+        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[i][1]));
+      }
+    }
+    for (; k < K; k += 8) {
+      __m256 acc[4];
+      for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+      for (int t = 0; t < Tp; t++) {
+        const float *a = V + t * ldv + c;
+        __m256 b0 = _mm256_loadu_ps(D + t * ldd + k);
+        for (int i = 0; i < 4; i++) acc[i] = MADD8(acc[i], _mm256_set1_ps(a[i]), b0);
+      }
+      for (int i = 0; i < 4; i++) {
+        float *o = dU + (c + i) * K + k;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[i]));
+      }
+    }
+  }
+}
 #else
 // GEMM: Mo[T][K] = V[T][C] x U[C][K] for T rows (a multiple of 4), K a multiple of 4 (of 8 but where a
 // caller says otherwise: the last four columns go to gemm_cols4); the rows of V, U and Mo are ldv, ldu

@@ -45,6 +45,24 @@ static inline __m512 v16_pmin(__m512 a, __m512 b) { return _mm512_mask_blend_ps(
 static inline __m512 v16_leaky(__m512 v, __m512 a) {
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_mul_ps(v, a), v);
 }
+#elif defined(ADVLENS_NATIVE) && defined(__AVX2__) && defined(__FMA__)
+// Without AVX-512: v8, AVX2, where the channels come in eights (gemm.h's MADD8).
+#define WIDE8 1
+typedef __m256 v8_t;
+#define v8_load _mm256_loadu_ps
+#define v8_store _mm256_storeu_ps
+#define v8_splat _mm256_set1_ps
+#define v8_add _mm256_add_ps
+#define v8_sub _mm256_sub_ps
+#define v8_mul _mm256_mul_ps
+#define v8_div _mm256_div_ps
+#define v8_madd MADD8
+// blendv takes b where the mask's sign bit is set: pmax a < b ? b : a, pmin b < a ? b : a.
+static inline __m256 v8_pmax(__m256 a, __m256 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+static inline __m256 v8_pmin(__m256 a, __m256 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, a, _CMP_LT_OQ)); }
+static inline __m256 v8_leaky(__m256 v, __m256 a) {
+  return _mm256_blendv_ps(_mm256_mul_ps(v, a), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
 #endif
 
 // The per-channel vectors of an epilogue for the channels k .. of one vector (those it has), and the
@@ -75,6 +93,9 @@ static inline __m512 v16_leaky(__m512 v, __m512 a) {
 DEFINE_EPILOGUE(v4)
 #ifdef WIDE16
 DEFINE_EPILOGUE(v16)
+#endif
+#ifdef WIDE8
+DEFINE_EPILOGUE(v8)
 #endif
 typedef v4_epi_k epi_k;
 #define epi_load v4_epi_load
@@ -681,10 +702,19 @@ DEFINE_INPUT_TRANSFORM4(input_transform4_v4, v4, 4)
 #ifdef WIDE16
 DEFINE_INPUT_TRANSFORM4(input_transform4_v16, v16, 16)
 #endif
+#ifdef WIDE8
+DEFINE_INPUT_TRANSFORM4(input_transform4_v8, v8, 8)
+#endif
 static void input_transform4(const float *x, float *V, int ts, int ps, int t0, int T, int Tp, int H, int W, int C) {
 #ifdef WIDE16
   if (C % 16 == 0) {
     input_transform4_v16(x, V, ts, ps, t0, T, Tp, H, W, C);
+    return;
+  }
+#endif
+#ifdef WIDE8
+  if (C % 8 == 0) {
+    input_transform4_v8(x, V, ts, ps, t0, T, Tp, H, W, C);
     return;
   }
 #endif
@@ -868,6 +898,9 @@ __attribute__((export_name("conv4"))) int conv4(const float *x, const float *U, 
 #ifdef WIDE16
       OUTPUT4(v16, 16)
 #endif
+#ifdef WIDE8
+      OUTPUT4(v8, 8)
+#endif
       OUTPUT4(v4, 4)
 #undef OUTPUT4
       if (any_flat)
@@ -947,6 +980,9 @@ __attribute__((export_name("conv_filter_grad4"))) void conv_filter_grad4(const f
       }
 #ifdef WIDE16
       DY_TRANSFORM4(v16, 16)
+#endif
+#ifdef WIDE8
+      DY_TRANSFORM4(v8, 8)
 #endif
       DY_TRANSFORM4(v4, 4)
 #undef DY_TRANSFORM4
