@@ -8,7 +8,8 @@
 //
 // Optional by design: with --optional (the npm install hook) a machine without clang 14+ or Node's
 // headers gets one line and advlens runs its WebAssembly kernels, as in a browser. CLANG=path picks
-// the compiler; ADVLENS_NATIVE_MARCH (default: native) the processor to build for.
+// the compiler; ADVLENS_NATIVE_MARCH (default: native) the processor to build for; ADVLENS_NATIVE_OUT
+// another folder to write to (tests build the AVX2 variant there).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const kernels = path.join(root, 'src/engine/kernels');
 const names = ['winograd.c', 'simd.c', 'patches.c', 'noise.c'];
-const outDir = path.join(root, 'native/build');
+const outDir = process.env.ADVLENS_NATIVE_OUT
+  ? path.resolve(process.env.ADVLENS_NATIVE_OUT)
+  : path.join(root, 'native/build');
 const optional = process.argv.includes('--optional');
 
 /** Stops: exit 2 (or 0 with --optional, where the wasm kernels are used instead) with one line. */

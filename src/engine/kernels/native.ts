@@ -40,8 +40,12 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
     { createRequire(url: string | URL): (id: string) => unknown } | undefined;
   if (!mod) return note('this Node has no process.getBuiltinModule (Node 20.16 or later)');
   const require = mod.createRequire(import.meta.url);
-  // src/engine/kernels/ and dist/engine/kernels/ are both three levels below the package's root.
-  const dir = new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
+  // src/engine/kernels/ and dist/engine/kernels/ are both three levels below the package's root;
+  // ADVLENS_NATIVE_DIR: a build elsewhere (an absolute folder: tests of another -march).
+  const other = proc.env?.ADVLENS_NATIVE_DIR;
+  const dir = other
+    ? new URL(`file://${other.endsWith('/') ? other : other + '/'}`)
+    : new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
   let build: NativeStatus['build'];
   try {
     const fs = require('node:fs') as { readFileSync(p: URL, enc: 'utf8'): string };
