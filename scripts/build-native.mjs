@@ -11,6 +11,7 @@
 // the compiler; ADVLENS_NATIVE_MARCH (default: native) the processor to build for; ADVLENS_NATIVE_OUT
 // another folder to write to (tests build the AVX2 variant there).
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -301,7 +302,18 @@ for (const [variant, defs] of [
   fs.renameSync(partial, out);
   built[variant] = path.relative(root, out);
 }
-const info = { compiler: clang.version, march, features: needs, exports: fns.length, files: built };
+// What the build was made from (native.ts refuses a build whose sources have changed since).
+const sources = crypto.createHash('sha1');
+for (const f of [...names, 'gemm.h', 'epilogue.h']) sources.update(fs.readFileSync(path.join(kernels, f)));
+sources.update(fs.readFileSync(path.join(root, 'native/wasm_simd128.h')));
+const info = {
+  compiler: clang.version,
+  march,
+  features: needs,
+  exports: fns.length,
+  files: built,
+  sources: sources.digest('hex'),
+};
 fs.writeFileSync(path.join(outDir, 'build.json'), JSON.stringify(info, null, 2) + '\n');
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(

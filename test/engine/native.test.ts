@@ -130,3 +130,28 @@ test(
     }
   },
 );
+
+test('a native build of other sources than these is refused (the WebAssembly module runs)', { skip }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-native-stale-'));
+  try {
+    for (const f of fs.readdirSync(path.join(ROOT, 'native/build')))
+      fs.copyFileSync(path.join(ROOT, 'native/build', f), path.join(dir, f));
+    const info = JSON.parse(fs.readFileSync(path.join(dir, 'build.json'), 'utf8'));
+    info.sources = '0'.repeat(40);
+    fs.writeFileSync(path.join(dir, 'build.json'), JSON.stringify(info));
+    const script =
+      "import { nativeAddons, nativeStatus } from './src/engine/kernels/native.ts';" +
+      'nativeAddons(); console.log(JSON.stringify(nativeStatus()));';
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, ADVLENS_NATIVE_DIR: dir },
+      encoding: 'utf8',
+      cwd: ROOT,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const status = JSON.parse(r.stdout);
+    assert.equal(status.loaded, false);
+    assert.match(status.reason, /other sources than these: run npm run build:native/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,7 @@ export interface NativeStatus {
   /** Why not, when not. */
   reason?: string;
   /** native/build/build.json: compiler, -march, processor features, functions. */
-  build?: { compiler: string; march: string; features: string[]; exports: number };
+  build?: { compiler: string; march: string; features: string[]; exports: number; sources?: string };
 }
 
 let cached: { plain: NativeAddon; fma: NativeAddon } | null | undefined;
@@ -47,12 +47,18 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
     ? new URL(`file://${other.endsWith('/') ? other : other + '/'}`)
     : new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
   let build: NativeStatus['build'];
+  const fs = require('node:fs') as { readFileSync(p: URL, enc?: 'utf8'): string | Uint8Array };
   try {
-    const fs = require('node:fs') as { readFileSync(p: URL, enc: 'utf8'): string };
-    build = JSON.parse(fs.readFileSync(new URL('build.json', dir), 'utf8')) as NativeStatus['build'];
+    build = JSON.parse(
+      fs.readFileSync(new URL('build.json', dir), 'utf8') as string,
+    ) as NativeStatus['build'];
   } catch {
     return note('not built (npm run build:native; needs clang and Node headers)');
   }
+  // A build of other sources than these (edited since) would not give the module's bits: refused.
+  const now = sourcesHash(require, fs);
+  if (now && build?.sources !== now)
+    return note('built from other sources than these: run npm run build:native', build);
   try {
     const plain = require(new URL('advlens-plain.node', dir).pathname) as NativeAddon & { missing?: string };
     const fma = require(new URL('advlens-fma.node', dir).pathname) as NativeAddon & { missing?: string };
@@ -64,6 +70,28 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
     return note(`could not load: ${(e as Error).message.split('\n')[0]}`, build);
   }
   return cached;
+}
+
+/** SHA-1 of the C sources beside this file, as build-native.mjs hashes them (null where they cannot be read). */
+function sourcesHash(
+  require: (id: string) => unknown,
+  fs: { readFileSync(p: URL): string | Uint8Array },
+): string | null {
+  try {
+    const crypto = require('node:crypto') as {
+      createHash(a: string): { update(b: string | Uint8Array): void; digest(e: 'hex'): string };
+    };
+    const h = crypto.createHash('sha1');
+    // From src/engine/kernels/ or dist/engine/kernels/ alike: the package's src/engine/kernels/.
+    for (const f of ['winograd.c', 'simd.c', 'patches.c', 'noise.c', 'gemm.h', 'epilogue.h'])
+      h.update(
+        fs.readFileSync(new URL(/* @vite-ignore */ `../../../src/engine/kernels/${f}`, import.meta.url)),
+      );
+    h.update(fs.readFileSync(new URL(/* @vite-ignore */ '../../../native/wasm_simd128.h', import.meta.url)));
+    return h.digest('hex');
+  } catch {
+    return null;
+  }
 }
 
 function note(reason: string, build?: NativeStatus['build']): null {
