@@ -42,9 +42,10 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
   const require = mod.createRequire(import.meta.url);
   // src/engine/kernels/ and dist/engine/kernels/ are both three levels below the package's root;
   // ADVLENS_NATIVE_DIR: a build elsewhere (an absolute folder: tests of another -march).
+  const url = require('node:url') as { pathToFileURL(p: string): URL; fileURLToPath(u: URL): string };
   const other = proc.env?.ADVLENS_NATIVE_DIR;
   const dir = other
-    ? new URL(`file://${other.endsWith('/') ? other : other + '/'}`)
+    ? url.pathToFileURL(other.endsWith('/') ? other : other + '/')
     : new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
   let build: NativeStatus['build'];
   const fs = require('node:fs') as { readFileSync(p: URL, enc?: 'utf8'): string | Uint8Array };
@@ -60,8 +61,10 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
   if (now && build?.sources !== now)
     return note('built from other sources than these: run npm run build:native', build);
   try {
-    const plain = require(new URL('advlens-plain.node', dir).pathname) as NativeAddon & { missing?: string };
-    const fma = require(new URL('advlens-fma.node', dir).pathname) as NativeAddon & { missing?: string };
+    const load = (f: string) =>
+      require(url.fileURLToPath(new URL(f, dir))) as NativeAddon & { missing?: string };
+    const plain = load('advlens-plain.node');
+    const fma = load('advlens-fma.node');
     const missing = plain.missing ?? fma.missing;
     if (missing) return note(`built for a processor with ${missing}, which this one lacks`, build);
     cached = { plain, fma };
@@ -97,6 +100,11 @@ function sourcesHash(
 function note(reason: string, build?: NativeStatus['build']): null {
   status = { loaded: false, reason, ...(build ? { build } : {}) };
   return null;
+}
+
+/** Records that the loaded addons cannot be used here after all (`reason`), for {@link nativeStatus}. */
+export function nativeUnusable(reason: string): void {
+  status = { loaded: false, reason, ...(status.build ? { build: status.build } : {}) };
 }
 
 /** Whether the native kernels loaded, and why not (after {@link nativeAddons} has run). */

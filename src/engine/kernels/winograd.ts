@@ -17,7 +17,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_FMA_BASE64 } from './winogradWasm.ts';
-import { bindNative, nativeAddons } from './native.ts';
+import { bindNative, nativeAddons, nativeUnusable } from './native.ts';
 
 /** A pool's geometry as winograd.c's pool functions take it (see {@link PoolGeometry}). */
 type PoolArgs = [
@@ -387,9 +387,17 @@ export async function loadWinograd(backend?: unknown, opts: { ownMemory?: boolea
   const plain = await instantiate(mods.plain);
   const fma = mods.fma ? await instantiate(mods.fma) : null;
   const addons = nativeAddons();
-  const native = addons
-    ? { plain: bindNative(addons.plain, h.memory, plain), fma: bindNative(addons.fma, h.memory, plain) }
-    : null;
+  let native: { plain: Exports; fma: Exports } | null = null;
+  try {
+    if (addons)
+      native = {
+        plain: bindNative(addons.plain, h.memory, plain),
+        fma: bindNative(addons.fma, h.memory, plain),
+      };
+  } catch (e) {
+    // An addon without one of the module's functions (a build of older sources): the module runs.
+    nativeUnusable((e as Error).message);
+  }
   instances = { plain, fma, native };
   heap = h;
   transforms.length = 0;
