@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../../src/node/backend.ts';
-import { readInto } from '../../src/engine/readInto.ts';
+import { heapValues, readInto } from '../../src/engine/readInto.ts';
 
 await initNodeBackend('wasm');
 
@@ -31,3 +31,10 @@ for (const backend of ['wasm', 'cpu']) {
     }
   });
 }
+
+test('heapValues: the values of dataSync (a view of the wasm heap there); other dtypes refused', () => {
+  const t = tf.tensor1d([0.5, -1, 3]);
+  assert.deepEqual(Array.from(heapValues(t)), Array.from(t.dataSync()));
+  tf.tidy(() => assert.throws(() => heapValues(tf.tensor1d([1], 'int32')), /float32/));
+  t.dispose();
+});
