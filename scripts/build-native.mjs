@@ -304,7 +304,12 @@ for (const [variant, defs] of [
 }
 // What the build was made from (native.ts refuses a build whose sources have changed since).
 const sources = crypto.createHash('sha1');
-for (const f of [...names, 'gemm.h', 'epilogue.h']) sources.update(fs.readFileSync(path.join(kernels, f)));
+// Every C source and header of the kernels, by name (native.ts hashes the same list).
+for (const f of fs
+  .readdirSync(kernels)
+  .filter((f) => /\.[ch]$/.test(f))
+  .sort())
+  sources.update(fs.readFileSync(path.join(kernels, f)));
 sources.update(fs.readFileSync(path.join(root, 'native/wasm_simd128.h')));
 const info = {
   compiler: clang.version,

@@ -2,15 +2,8 @@
 // 8 columns of the result in eight SIMD accumulators. Included by each file that uses them.
 #ifndef ADVLENS_GEMM_H
 #define ADVLENS_GEMM_H
-#include <wasm_simd128.h>
+#include "vec.h"
 
-// acc + a * b: two instructions, or one fused multiply-add where the module is built with
-// ADVLENS_FMA (relaxed SIMD's f32x4.relaxed_madd).
-#ifdef ADVLENS_FMA
-#define MADD(acc, a, b) __builtin_wasm_relaxed_madd_f32x4((a), (b), (acc))
-#else
-#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
-#endif
 
 // The last four columns of gemm when K is 4 more than a multiple of 8 (Mo, U: at that column): eight
 // rows at a time (then four), so that eight accumulators hide the multiply-add latency. Each value is
@@ -53,44 +46,46 @@ static void gemm_cols4(const float *V, int ldv, const float *U, int ldu, float *
   }
 }
 
-#if defined(ADVLENS_NATIVE) && defined(__AVX512F__)
-// The native build for a processor with AVX-512 (scripts/build-native.mjs): the same products 16
-// columns to a register. Each value is still the chain acc = 0; acc = MADD(acc, a[c], b[c]) over
-// c = 0 .. C - 1 in order (columns are lanes, and lanes never mix), so the bits are the 4-lane
-// loops' below; the last columns of a row (K % 16) go through masked loads and stores.
-#include <immintrin.h>
-#ifdef ADVLENS_FMA
-#define MADD16(acc, a, b) _mm512_fmadd_ps((a), (b), (acc))
-#else
-#define MADD16(acc, a, b) _mm512_add_ps((acc), _mm512_mul_ps((a), (b)))
-#endif
-
-// Mo[t .. t + R)[k .. k + 16 NV) for one block of R rows, NV registers per row (lanes past `last`
-// masked): R * NV accumulators, 8 or more so that the multiply-adds' latency is hidden.
-#define GEMM_BLOCK(R, NV)                                                                          \
-  static inline void gemm_block##R##x##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C, __mmask16 last) { \
-    __m512 acc[R][NV];                                                                             \
-    for (int i = 0; i < R; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();       \
+#if defined(WIDE16) || defined(WIDE8)
+// Mo[t .. t + R)[k .. k + L NV) for one block of R rows, NV registers of L = V##_LANES columns per row
+// (the last register's lanes past `last` masked, where the width has masks): R * NV accumulators, 8
+// or more so that the multiply-adds' latency is hidden.
+#define GEMM_BLOCK(V, R, NV)                                                                       \
+  static inline void V##_block##R##x##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C, V##_tail last) { \
+    V##_t acc[R][NV];                                                                              \
+    for (int i = 0; i < R; i++) for (int v = 0; v < NV; v++) acc[i][v] = V##_splat(0);             \
     const float *b = U;                                                                            \
     for (int c = 0; c < C; c++, b += ldu) {                                                        \
-      __m512 bv[NV];                                                                               \
-      for (int v = 0; v < NV; v++) bv[v] = v + 1 < NV ? _mm512_loadu_ps(b + 16 * v) : _mm512_maskz_loadu_ps(last, b + 16 * v); \
+      V##_t bv[NV];                                                                                \
+      for (int v = 0; v < NV; v++) bv[v] = v + 1 < NV ? V##_load(b + V##_LANES * v) : V##_load_tail(last, b + V##_LANES * v); \
       for (int i = 0; i < R; i++) {                                                                \
-        __m512 x = _mm512_set1_ps(a0[i * ldv + c]);                                                \
-        for (int v = 0; v < NV; v++) acc[i][v] = MADD16(acc[i][v], x, bv[v]);                      \
+        V##_t x = V##_splat(a0[i * ldv + c]);                                                      \
+        for (int v = 0; v < NV; v++) acc[i][v] = V##_madd(acc[i][v], x, bv[v]);                    \
       }                                                                                            \
     }                                                                                              \
     for (int i = 0; i < R; i++)                                                                    \
       for (int v = 0; v < NV; v++) {                                                               \
-        if (v + 1 < NV) _mm512_storeu_ps(o + i * ldm + 16 * v, acc[i][v]);                          \
-        else _mm512_mask_storeu_ps(o + i * ldm + 16 * v, last, acc[i][v]);                          \
+        if (v + 1 < NV) V##_store(o + i * ldm + V##_LANES * v, acc[i][v]);                         \
+        else V##_store_tail(o + i * ldm + V##_LANES * v, last, acc[i][v]);                         \
       }                                                                                            \
   }
-GEMM_BLOCK(4, 1)
-GEMM_BLOCK(4, 2)
-GEMM_BLOCK(4, 4)
-GEMM_BLOCK(8, 1)
-GEMM_BLOCK(8, 2)
+#endif
+
+#ifdef WIDE16
+// The native build for a processor with AVX-512 (scripts/build-native.mjs): the same products 16
+// columns to a register. Each value is still the chain acc = 0; acc = MADD(acc, a[c], b[c]) over
+// c = 0 .. C - 1 in order (columns are lanes, and lanes never mix), so the bits are the 4-lane
+// loops' below; the last columns of a row (K % 16) go through masked loads and stores.
+#define v16_LANES 16
+typedef __mmask16 v16_tail;
+#define v16_load_tail(m, p) _mm512_maskz_loadu_ps((m), (p))
+#define v16_store_tail(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+
+GEMM_BLOCK(v16, 4, 1)
+GEMM_BLOCK(v16, 4, 2)
+GEMM_BLOCK(v16, 4, 4)
+GEMM_BLOCK(v16, 8, 1)
+GEMM_BLOCK(v16, 8, 2)
 
 // Rows eight at a time where the columns are few (K <= 32: 8 x 16 or 8 x 32 accumulators), else
 // four at a time by 64 columns; the last columns (K % 16) masked.
@@ -101,21 +96,21 @@ static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, in
       const float *a0 = V + t * ldv;
       float *o = Mo + t * ldm;
       int k = 0;
-      for (; k + 32 <= K; k += 32) gemm_block8x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+      for (; k + 32 <= K; k += 32) v16_block8x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
       for (; k < K; k += 16) {
         int n = K - k < 16 ? K - k : 16;
-        gemm_block8x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
+        v16_block8x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
       }
     }
   for (; t < T; t += 4) {
     const float *a0 = V + t * ldv;
     float *o = Mo + t * ldm;
     int k = 0;
-    for (; k + 64 <= K; k += 64) gemm_block4x4(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
-    for (; k + 32 <= K; k += 32) gemm_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k + 64 <= K; k += 64) v16_block4x4(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
+    for (; k + 32 <= K; k += 32) v16_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0xffff);
     for (; k < K; k += 16) {
       int n = K - k < 16 ? K - k : 16;
-      gemm_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
+      v16_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C, (__mmask16)((1u << n) - 1));
     }
   }
 }
@@ -135,8 +130,8 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         for (int i = 0; i < 4; i++) {
           __m512 x = _mm512_set1_ps(a[i]);
-          acc[i][0] = MADD16(acc[i][0], x, b0);
-          acc[i][1] = MADD16(acc[i][1], x, b1);
+          acc[i][0] = v16_madd(acc[i][0], x, b0);
+          acc[i][1] = v16_madd(acc[i][1], x, b1);
         }
       }
       for (int i = 0; i < 4; i++) {
@@ -146,36 +141,18 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
       }
     }
 }
-#elif defined(ADVLENS_NATIVE) && defined(__AVX2__) && defined(__FMA__)
+#elif defined(WIDE8)
 // The native build for a processor with AVX2 and FMA but not AVX-512: the same products 8 columns to
 // a register (the same per-value chains, as above); the last four columns of a row (K % 8 == 4) go
 // to gemm_cols4.
-#include <immintrin.h>
-#ifdef ADVLENS_FMA
-#define MADD8(acc, a, b) _mm256_fmadd_ps((a), (b), (acc))
-#else
-#define MADD8(acc, a, b) _mm256_add_ps((acc), _mm256_mul_ps((a), (b)))
-#endif
+// Its rows are whole (K % 8 == 4 goes to gemm_cols4): the tail is a plain load and store.
+#define v8_LANES 8
+typedef int v8_tail;
+#define v8_load_tail(m, p) ((void)(m), _mm256_loadu_ps(p))
+#define v8_store_tail(p, m, v) ((void)(m), _mm256_storeu_ps((p), (v)))
 
-// Mo[t .. t + R)[k .. k + 8 NV) for one block of R rows, NV registers per row.
-#define GEMM_BLOCK8(R, NV)                                                                         \
-  static inline void gemm8_block##R##x##NV(const float *a0, int ldv, const float *U, int ldu, float *o, int ldm, int C) { \
-    __m256 acc[R][NV];                                                                             \
-    for (int i = 0; i < R; i++) for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();       \
-    const float *b = U;                                                                            \
-    for (int c = 0; c < C; c++, b += ldu) {                                                        \
-      __m256 bv[NV];                                                                               \
-      for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);                            \
-      for (int i = 0; i < R; i++) {                                                                \
-        __m256 x = _mm256_set1_ps(a0[i * ldv + c]);                                                \
-        for (int v = 0; v < NV; v++) acc[i][v] = MADD8(acc[i][v], x, bv[v]);                       \
-      }                                                                                            \
-    }                                                                                              \
-    for (int i = 0; i < R; i++)                                                                    \
-      for (int v = 0; v < NV; v++) _mm256_storeu_ps(o + i * ldm + 8 * v, acc[i][v]);               \
-  }
-GEMM_BLOCK8(4, 1)
-GEMM_BLOCK8(4, 2)
+GEMM_BLOCK(v8, 4, 1)
+GEMM_BLOCK(v8, 4, 2)
 
 static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, int ldm, int T, int C, int K) {
   int K8 = K & ~7;
@@ -184,8 +161,8 @@ static void gemm(const float *V, int ldv, const float *U, int ldu, float *Mo, in
     const float *a0 = V + t * ldv;
     float *o = Mo + t * ldm;
     int k = 0;
-    for (; k + 16 <= K8; k += 16) gemm8_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C);
-    for (; k < K8; k += 8) gemm8_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C);
+    for (; k + 16 <= K8; k += 16) v8_block4x2(a0, ldv, U + k, ldu, o + k, ldm, C, 0);
+    for (; k < K8; k += 8) v8_block4x1(a0, ldv, U + k, ldu, o + k, ldm, C, 0);
   }
 }
 
@@ -202,8 +179,8 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         for (int i = 0; i < 4; i++) {
           __m256 x = _mm256_set1_ps(a[i]);
-          acc[i][0] = MADD8(acc[i][0], x, b0);
-          acc[i][1] = MADD8(acc[i][1], x, b1);
+          acc[i][0] = v8_madd(acc[i][0], x, b0);
+          acc[i][1] = v8_madd(acc[i][1], x, b1);
         }
       }
       for (int i = 0; i < 4; i++) {
@@ -218,7 +195,7 @@ static void gemm_tn(const float *V, int ldv, const float *D, int ldd, float *dU,
       for (int t = 0; t < Tp; t++) {
         const float *a = V + t * ldv + c;
         __m256 b0 = _mm256_loadu_ps(D + t * ldd + k);
-        for (int i = 0; i < 4; i++) acc[i] = MADD8(acc[i], _mm256_set1_ps(a[i]), b0);
+        for (int i = 0; i < 4; i++) acc[i] = v8_madd(acc[i], _mm256_set1_ps(a[i]), b0);
       }
       for (int i = 0; i < 4; i++) {
         float *o = dU + (c + i) * K + k;

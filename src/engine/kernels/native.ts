@@ -48,7 +48,10 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
     ? url.pathToFileURL(other.endsWith('/') ? other : other + '/')
     : new URL(/* @vite-ignore */ '../../../native/build/', import.meta.url);
   let build: NativeStatus['build'];
-  const fs = require('node:fs') as { readFileSync(p: URL, enc?: 'utf8'): string | Uint8Array };
+  const fs = require('node:fs') as {
+    readFileSync(p: URL, enc?: 'utf8'): string | Uint8Array;
+    readdirSync(p: URL): string[];
+  };
   try {
     build = JSON.parse(
       fs.readFileSync(new URL('build.json', dir), 'utf8') as string,
@@ -78,18 +81,21 @@ export function nativeAddons(): { plain: NativeAddon; fma: NativeAddon } | null 
 /** SHA-1 of the C sources beside this file, as build-native.mjs hashes them (null where they cannot be read). */
 function sourcesHash(
   require: (id: string) => unknown,
-  fs: { readFileSync(p: URL): string | Uint8Array },
+  fs: { readFileSync(p: URL): string | Uint8Array; readdirSync(p: URL): string[] },
 ): string | null {
   try {
     const crypto = require('node:crypto') as {
       createHash(a: string): { update(b: string | Uint8Array): void; digest(e: 'hex'): string };
     };
     const h = crypto.createHash('sha1');
-    // From src/engine/kernels/ or dist/engine/kernels/ alike: the package's src/engine/kernels/.
-    for (const f of ['winograd.c', 'simd.c', 'patches.c', 'noise.c', 'gemm.h', 'epilogue.h'])
-      h.update(
-        fs.readFileSync(new URL(/* @vite-ignore */ `../../../src/engine/kernels/${f}`, import.meta.url)),
-      );
+    // From src/engine/kernels/ or dist/engine/kernels/ alike: the package's src/engine/kernels/, every
+    // C source and header by name, as build-native.mjs hashes them.
+    const dir = new URL(/* @vite-ignore */ '../../../src/engine/kernels/', import.meta.url);
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((f) => /\.[ch]$/.test(f))
+      .sort())
+      h.update(fs.readFileSync(new URL(f, dir)));
     h.update(fs.readFileSync(new URL(/* @vite-ignore */ '../../../native/wasm_simd128.h', import.meta.url)));
     return h.digest('hex');
   } catch {

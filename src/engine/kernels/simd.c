@@ -1,15 +1,11 @@
 // Memory-bound kernels of advlens' wasm backend, built into the same module as winograd.c (see
 // there): max pooling and its gradient, ReLU's gradient, and a bias added along the last axis.
 // NHWC; four channels at a time with WebAssembly SIMD128, the rest one by one.
-#include <wasm_simd128.h>
+#include "vec.h"
 typedef unsigned long size_t;
-#if defined(ADVLENS_NATIVE) && defined(__AVX512F__)
-// The native build for AVX-512 (scripts/build-native.mjs): the batch-norm passes below take 8 or 16
-// channels a vector before their 4-channel loops. Channels are lanes, each channel's float64 sum
-// still adds the rows in the same order and each float32 value has the same operations: same bits.
-#include <immintrin.h>
-#define WIDE 1
-#endif
+// In the native build for AVX-512 (WIDE16, vec.h) the batch-norm passes below take 8 or 16 channels
+// a vector before their 4-channel loops. Channels are lanes, each channel's float64 sum still adds
+// the rows in the same order and each float32 value has the same operations: same bits.
 
 // Max-pool gradient (MaxPoolGrad), x and dx [N][H][W][C], dy [N][OH][OW][C]: each output's gradient
 // goes to the first maximum of its window (row-major scan with a running maximum that only a
@@ -207,7 +203,7 @@ static inline void add_rows4_f64(double *acc, v128_t a, v128_t b, v128_t c, v128
   wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2), hi));
 }
 
-#ifdef WIDE
+#ifdef WIDE16
 // add_rows4_f64 for eight channels: acc[0..7] += (a + b) + (c + d) in float64.
 static inline void add_rows8_f64(double *acc, __m256 a, __m256 b, __m256 c, __m256 d) {
   __m512d s = _mm512_add_pd(_mm512_add_pd(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b)), _mm512_add_pd(_mm512_cvtps_pd(c), _mm512_cvtps_pd(d)));
@@ -224,7 +220,7 @@ __attribute__((export_name("sum_rows"))) void sum_rows(const float *x, float *ou
   for (; i + 4 <= outer; i += 4) {
     const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
     int j = 0;
-#ifdef WIDE
+#ifdef WIDE16
     for (; j + 8 <= in4; j += 8) add_rows8_f64(acc + j, _mm256_loadu_ps(r0 + j), _mm256_loadu_ps(r1 + j), _mm256_loadu_ps(r2 + j), _mm256_loadu_ps(r3 + j));
 #endif
     for (; j < in4; j += 4) {
@@ -274,7 +270,7 @@ __attribute__((export_name("batch_norm"))) void batch_norm(const float *x, const
     const float *xr = x + (size_t)i * K;
     float *y = out + (size_t)i * K;
     int k = 0;
-#ifdef WIDE
+#ifdef WIDE16
     for (; k + 16 <= K4; k += 16) {
       __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + k), _mm512_loadu_ps(m + k)), _mm512_loadu_ps(s + k));
       _mm512_storeu_ps(y + k, _mm512_add_ps(_mm512_loadu_ps(o + k), _mm512_div_ps(t, _mm512_loadu_ps(r + k))));
@@ -355,7 +351,7 @@ __attribute__((export_name("sq_dev_sum_rows"))) void sq_dev_sum_rows(const float
   for (; i + 4 <= outer; i += 4) {
     const float *r0 = x + (size_t)i * inner, *r1 = r0 + inner, *r2 = r1 + inner, *r3 = r2 + inner;
     int j = 0;
-#ifdef WIDE
+#ifdef WIDE16
 #define SQD8(p) (dw = _mm256_sub_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(m + j)), _mm256_mul_ps(dw, dw))
     for (; j + 8 <= inner; j += 8) {
       __m256 dw;
@@ -390,7 +386,7 @@ __attribute__((export_name("bn_sums"))) void bn_sums(const float *x, const float
   for (int i = 0; i < rows; i++) {
     const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
     int k = 0;
-#ifdef WIDE
+#ifdef WIDE16
     for (; k + 8 <= K; k += 8) {
       __m256 d = _mm256_loadu_ps(g + k);
       __m256 e = _mm256_sub_ps(_mm256_loadu_ps(xr + k), _mm256_loadu_ps(m + k));
@@ -422,7 +418,7 @@ __attribute__((export_name("bn_train_dx"))) void bn_train_dx(const float *x, con
     const float *xr = x + (size_t)i * K, *g = dy + (size_t)i * K;
     float *o = dx + (size_t)i * K;
     int k = 0;
-#ifdef WIDE
+#ifdef WIDE16
     for (; k + 16 <= K; k += 16) {
       __m512 e = _mm512_sub_ps(_mm512_loadu_ps(xr + k), _mm512_loadu_ps(m + k));
       __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(g + k), _mm512_loadu_ps(a + k)), _mm512_mul_ps(e, _mm512_loadu_ps(b + k)));
