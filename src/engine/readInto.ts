@@ -23,11 +23,5 @@ export function heapValues(t: tf.Tensor): Float32Array {
  */
 export function readInto(t: tf.Tensor, out: Float32Array, offset = 0): void {
   if (t.dtype !== 'float32') throw new Error(`readInto takes float32 tensors, got ${t.dtype}`);
-  const b = tf.backend() as unknown as Partial<HeapBackend>;
-  if (tf.getBackend() === 'wasm' && typeof b.typedArrayFromHeap === 'function') {
-    out.set(
-      b.typedArrayFromHeap({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as Float32Array,
-      offset,
-    );
-  } else out.set(t.dataSync() as Float32Array, offset);
+  out.set(heapValues(t), offset);
 }
