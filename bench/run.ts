@@ -592,11 +592,12 @@ function table(headers: string[], rows: string[][], left = 2): string {
 
 function textReport(): string {
   const out: string[] = [];
+  const ran = versions(); // which build of the project's kernels ran (kernels, kernelsBuild)
   out.push(
     `advlens bench ${date}${opt.quick ? '  (QUICK MODE: batch 8, tiny step counts)' : ''}`,
     `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
       `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
-    `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread); kernels ${versions().kernels ?? '-'} ${versions().kernelsBuild ?? ''}`.trimEnd(),
+    `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread); kernels ${ran.kernels ?? '-'} ${ran.kernelsBuild ?? ''}`.trimEnd(),
     `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload` +
       (rounds > 1 ? `; each figure the median of ${rounds} rounds (advlens, then torch, in turn)` : ''),
     '',
@@ -760,7 +761,7 @@ function textReport(): string {
     const env = Object.entries(torch.isa.env)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
-    const built = versions().kernelsBuild ?? 'wasm';
+    const built = ran.kernelsBuild ?? 'wasm';
     const mine = built.startsWith('native')
       ? `advlens ran its native kernels (${built}; ADVLENS_NATIVE=0 for WebAssembly SIMD)`
       : 'advlens ran WebAssembly SIMD, 4 lanes';
