@@ -166,9 +166,13 @@ export async function shardedStep(
   let loss = 0;
   let hits = 0;
   outs.forEach((r, k) => {
-    const wgt = r.weighted ? 1 : tasks[k].shape[0] / n;
+    const share = tasks[k].shape[0] / n;
+    // Synchronised batch norm: the grads are already the shard's share of the batch's gradient.
+    const wgt = r.weighted ? 1 : share;
     for (let i = 0; i < size; i++) sum[i] += wgt * r.grads[i];
-    loss += wgt * r.loss;
+    // The shard's mean loss by its share of the rows, in either case (the sum of the shards' mean
+    // losses, reported before 2026-12-07 with batch norm, was the batch's loss times the workers).
+    loss += share * r.loss;
     hits += r.correct;
   });
   flat.set(sum);

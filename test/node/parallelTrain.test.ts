@@ -200,11 +200,12 @@ test('batch-norm models train on 2 workers with the batch statistics synchronise
     makeObjective('pgd', { eps: 0.3, attackSteps: 2, attackStepSize: 0.1, epsRamp: [0, 0] }),
   ]) {
     const local = resnet(data.classNames);
-    await train(local, data, bnOptions(objective));
+    const one = await train(local, data, bnOptions(objective));
     const sharded = resnet(data.classNames);
+    let two: Awaited<ReturnType<typeof train>> | undefined;
     await withPool(2, async (pool) => {
       const before = tf.memory().numTensors;
-      await train(sharded, data, { ...bnOptions(objective), shards: poolShardedGradients(pool!) });
+      two = await train(sharded, data, { ...bnOptions(objective), shards: poolShardedGradients(pool!) });
       assert.equal(tf.memory().numTensors, before, 'main thread');
       assert.deepEqual(await pool!.broadcast('memory', null), [0, 0], 'workers dropped their session');
     });
@@ -222,6 +223,11 @@ test('batch-norm models train on 2 workers with the batch statistics synchronise
     );
     assert.ok(weights <= 1e-5, `${objective.name}: relative weight difference ${weights}`);
     assert.ok(stats <= 1e-5, `${objective.name}: relative moving-statistics difference ${stats}`);
+    // The reported loss is the batch's mean (each shard's mean loss by its share of the rows), not
+    // the sum of the shards' means.
+    const [l1, l2] = [one.history[0].loss, two!.history[0].loss];
+    assert.ok(Math.abs(l2 - l1) <= 1e-5 * Math.abs(l1), `${objective.name}: loss ${l2} on 2 workers, ${l1} on 1`);
+    assert.equal(two!.history[0].accuracy, one.history[0].accuracy);
     assert.ok(
       moved > 1e-3 && movedStats > 1e-3,
       `training moved the weights ${moved}, statistics ${movedStats}`,
