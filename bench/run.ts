@@ -4,14 +4,18 @@
  * smoothgrad50, ig50, pgd40), built with the project's own code, and the real-size workloads of
  * `../shared/bench/torch_ref_models.py`: darknet tiny at 224x224, batch 8 (forward, input_grad,
  * smoothgrad25, pgd20 L2) and the CIFAR ResNet-20 at batch 128 (forward, input_grad, train_step,
- * pgd7_train), bench/suite/models.ts. Per workload: a warm-up call, then the median of timed calls (at
- * least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
+ * pgd7_train), bench/suite/models.ts. Per workload: warm-up calls (at least one, for --warmup
+ * seconds: default --seconds), then the median of timed calls (at least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
  * after, which must be equal (FAIL and exit 1 otherwise).
  *
- *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S]
+ *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S] [--warmup S]
  *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
  *                 [--reps N] [--torch-malloc steady|stock] [--torch-isa native|avx2]
  *
+ * --warmup S: untimed calls of each workload until S seconds have passed, at least one (default: the
+ * --seconds budget; 0: one call, the protocol before 2026-12-07). V8 compiles a fresh thread's
+ * JavaScript over its first seconds on helper threads that take the cores from the workers; a
+ * single warm-up call timed that, not the pace of a run (bench/suite/measure.ts, bench/warmup-curve.ts).
  * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
  * and pgd20 take minutes a call on a loaded machine). --models picks the models (default small,darknet,resnet20; cifar-cnn, the CIFAR-10 zoo's architecture at batch 64 against bench/torch_ref_cifar_cnn.py, on request; --skip-darknet drops darknet). Each real-size model
  * runs in a child process of its own per round (bench/suite/modelChild.ts), and so does each of its
@@ -92,6 +96,7 @@ let opt: {
   'threads-torch'?: string;
   workers?: string;
   seconds: string;
+  warmup?: string;
   'skip-darknet': boolean;
   quick: boolean;
   results?: string;
@@ -109,6 +114,7 @@ try {
       'threads-torch': { type: 'string' },
       workers: { type: 'string' },
       seconds: { type: 'string', default: '2' },
+      warmup: { type: 'string' },
       'skip-darknet': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       results: { type: 'string' },
@@ -125,6 +131,9 @@ try {
 const seconds = Number(opt.seconds);
 if (!(seconds >= 0) || !Number.isFinite(seconds))
   usage(`--seconds must be a number >= 0 (got ${opt.seconds})`);
+const warmup = opt.warmup === undefined ? seconds : Number(opt.warmup);
+if (!(warmup >= 0) || !Number.isFinite(warmup))
+  usage(`--warmup must be a number >= 0 (got ${opt.warmup})`);
 const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
@@ -170,7 +179,7 @@ const machine = {
 log(
   `advlens bench${opt.quick ? ' (quick: tiny sizes, not the reference definitions)' : ''}: ` +
     `${machine.cpuModel} x ${cores} cores, node ${process.version}, tfjs ${engine.tfjsVersion} ` +
-    `${engine.backend} (SIMD ${engine.simd}, threads ${engine.threads}); ${seconds} s per workload; ` +
+    `${engine.backend} (SIMD ${engine.simd}, threads ${engine.threads}); ${seconds} s per workload after ${warmup} s of warm-up; ` +
     `load average ${loadStart[0].toFixed(2)}`,
 );
 
@@ -188,7 +197,7 @@ function logResult(r: WorkloadResult, rss: boolean): void {
 
 async function measureAll(ws: Workload[], into: WorkloadResult[], rss: boolean): Promise<void> {
   for (const w of ws) {
-    const r = await measure(w, seconds, minReps);
+    const r = await measure(w, seconds, minReps, warmup);
     into.push(r);
     logResult(r, rss);
   }
@@ -243,6 +252,8 @@ function modelRound(m: ModelName): void {
     DARKNET,
     '--seconds',
     String(seconds),
+    '--warmup',
+    String(warmup),
   ];
   args.push('--workers', String(workers), '--reps', String(minReps), ...(opt.quick ? ['--quick'] : []));
   const r = spawnSync(process.execPath, args, {
@@ -487,6 +498,7 @@ const report = {
   date,
   quick: opt.quick,
   secondsPerWorkload: seconds,
+  warmupSeconds: warmup,
   rounds,
   seed: SEED,
   machine,
@@ -495,7 +507,7 @@ const report = {
   threadsNote:
     'each advlens thread runs one wasm instance (wasm threads are off in Node); `workloads` are one thread, `parallel` the batch split over a pool of worker threads',
   timing:
-    'per workload: one warm-up call, then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py reports total images / total time of its timed calls (at least 2)',
+    `per workload: untimed warm-up calls (at least one, until ${warmup} s have passed; warmupCalls), then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py: one warm-up call, then total images / total time of its timed calls (at least 2)`,
   workloads: results,
   skipped,
   parallel,
@@ -598,7 +610,7 @@ function textReport(): string {
     `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
       `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
     `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread); kernels ${ran.kernels ?? '-'} ${ran.kernelsBuild ?? ''}`.trimEnd(),
-    `timing: warm-up, then the median of at least 3 calls within ${seconds} s per workload` +
+    `timing: warm-up calls for ${warmup} s (at least one), then the median of at least 3 calls within ${seconds} s per workload` +
       (rounds > 1 ? `; each figure the median of ${rounds} rounds (advlens, then torch, in turn)` : ''),
     '',
     table(

@@ -1,6 +1,7 @@
 /**
- * Timing of one benchmark workload: a warm-up call, then timed calls until the time budget is spent
- * (at least `minReps`); the median call time gives images per second. Also records the process's
+ * Timing of one benchmark workload: warm-up calls (at least one, and until the warm-up budget is
+ * spent), then timed calls until the time budget is spent (at least `minReps`); the median call time
+ * gives images per second. Also records the process's
  * peak RSS and the live tensor count before and after, which must agree (a leak otherwise).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,6 +29,10 @@ export interface WorkloadResult {
   definition: string;
   torchKey: string | null;
   reps: number;
+  /** Untimed calls before the timed ones (at least one; more while the warm-up budget lasted). */
+  warmupCalls: number;
+  /** Their time together, ms (at least the warm-up budget). */
+  warmupMs: number;
   medianMs: number;
   minMs: number;
   maxMs: number;
@@ -56,10 +61,32 @@ export function peakRssMB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** Runs `w` once to warm up, then at least `minReps` timed calls and until `seconds` have passed. */
-export async function measure(w: Workload, seconds: number, minReps = 3): Promise<WorkloadResult> {
+/**
+ * Runs `w` to warm up (once, then again until `warmupSeconds` have passed), then at least `minReps`
+ * timed calls and until `seconds` have passed.
+ *
+ * Why more than one warm-up call: the first call creates the operators, packs the weights and grows
+ * the wasm heap, but V8 goes on compiling the JavaScript of a fresh thread (tfjs's dispatch, the
+ * kernels' glue) over its first seconds, on helper threads that take a core from whatever else runs.
+ * A fresh pool of 2 workers training ResNet-20 at batch 128 ran its calls of 2 steps in 430-600 ms
+ * for the first four calls and 300-390 ms from the sixth on (2026-12-07, `.scratch/warm-seq.ts`),
+ * so that a warm-up of one call timed the compiler more than the training a run of hundreds of
+ * steps does. PyTorch, which compiles nothing, is at its pace from its second call.
+ */
+export async function measure(
+  w: Workload,
+  seconds: number,
+  minReps = 3,
+  warmupSeconds = 0,
+): Promise<WorkloadResult> {
   const tensorsBefore = tf.memory().numTensors;
-  await w.run(); // warm-up: operator creation, weight packing, wasm heap growth
+  let warmupCalls = 0;
+  const warmStart = performance.now();
+  do {
+    await w.run();
+    warmupCalls++;
+  } while (performance.now() - warmStart < warmupSeconds * 1000);
+  const warmupMs = performance.now() - warmStart;
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
   const start = performance.now();
@@ -81,6 +108,8 @@ export async function measure(w: Workload, seconds: number, minReps = 3): Promis
     definition: w.definition,
     torchKey: w.torchKey ?? null,
     reps: times.length,
+    warmupCalls,
+    warmupMs,
     medianMs,
     minMs: sorted[0],
     maxMs: sorted[sorted.length - 1],

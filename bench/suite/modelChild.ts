@@ -6,7 +6,7 @@
  * workerTensorsAtEnd, tensorsAtStart, tensorsAtEnd, skipped? }.
  *
  *   node --import tsx bench/suite/modelChild.ts --model darknet|resnet20|cifar-cnn --darknet DIR
- *        [--seconds S] [--workers N] [--reps N] [--quick]
+ *        [--seconds S] [--warmup S] [--workers N] [--reps N] [--quick]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -24,6 +24,7 @@ const { values: opt } = parseArgs({
     model: { type: 'string' },
     darknet: { type: 'string', default: '' },
     seconds: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '0' },
     workers: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     reps: { type: 'string', default: '3' },
@@ -31,6 +32,7 @@ const { values: opt } = parseArgs({
 });
 const name = opt.model as ModelName;
 const seconds = Number(opt.seconds);
+const warmup = Number(opt.warmup);
 const workers = Number(opt.workers);
 const s = opt.quick ? MODELS_QUICK : MODELS_FULL;
 const SEED = 1;
@@ -51,7 +53,7 @@ if ('skipped' in set) {
   const results: WorkloadResult[] = [];
   try {
     for (const w of set.workloads) {
-      const r = await measure(w, seconds, minReps);
+      const r = await measure(w, seconds, minReps, warmup);
       results.push(r);
       line(r);
     }
@@ -121,7 +123,7 @@ if ('skipped' in set) {
         ws.push(w);
       }
       for (const w of ws) {
-        const r = await measure(w, seconds, minReps);
+        const r = await measure(w, seconds, minReps, warmup);
         await stops.get(w)?.();
         parallel.push(r);
         line(r);

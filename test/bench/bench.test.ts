@@ -44,9 +44,12 @@ test('npm run bench in quick mode: JSON shape, every workload frees its tensors'
     j.workloads.map((w: { name: string }) => w.name),
     ['forward', 'input_grad', 'train_step', 'smoothgrad5', 'ig5', 'pgd4'],
   );
+  // The warm-up defaults to the --seconds budget: untimed calls until it has passed.
+  assert.equal(j.warmupSeconds, 0.05);
   for (const w of j.workloads) {
     assert.equal(w.batch, 8, w.name);
     assert.ok(w.reps >= 3, `${w.name}: ${w.reps} reps`);
+    assert.ok(w.warmupCalls >= 1 && w.warmupMs >= 50, `${w.name}: ${w.warmupCalls} warm-up calls, ${w.warmupMs} ms`);
     assert.ok(w.imagesPerSec > 0 && Number.isFinite(w.imagesPerSec), w.name);
     assert.ok(w.medianMs > 0 && w.minMs <= w.medianMs && w.medianMs <= w.maxMs, w.name);
     assert.ok(w.peakRssMB > 0, w.name);
@@ -91,8 +94,10 @@ test('npm run bench --models resnet20 in quick mode: its own child process, the 
     m.workloads.map((w: { name: string }) => w.name),
     ['forward', 'input_grad', 'train_step', 'pgd2_train'],
   );
+  assert.equal(j.warmupSeconds, 0);
   for (const w of m.workloads) {
     assert.equal(w.batch, 8, w.name);
+    assert.equal(w.warmupCalls, 1, `${w.name}: a warm-up of 0 s is one call`);
     assert.ok(w.imagesPerSec > 0 && w.peakRssMB > 0, w.name);
     assert.equal(w.tensorsAfter, w.tensorsBefore, `${w.name} leaks tensors`);
   }
