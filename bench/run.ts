@@ -4,16 +4,18 @@
  * smoothgrad50, ig50, pgd40), built with the project's own code, and the real-size workloads of
  * `../shared/bench/torch_ref_models.py`: darknet tiny at 224x224, batch 8 (forward, input_grad,
  * smoothgrad25, pgd20 L2) and the CIFAR ResNet-20 at batch 128 (forward, input_grad, train_step,
- * pgd7_train), bench/suite/models.ts. Per workload: warm-up calls (at least one, for --warmup
- * seconds: default --seconds), then the median of timed calls (at least 3, for --seconds each), images per second, peak RSS, and the live tensor count before and
- * after, which must be equal (FAIL and exit 1 otherwise).
+ * pgd7_train), bench/suite/models.ts. Per workload: warm-up calls (the first, then --warmup
+ * seconds more: default --seconds), then the median of timed calls (at least 3, for --seconds each),
+ * images per second, peak RSS, and the live tensor count before and after, which must be equal (FAIL
+ * and exit 1 otherwise).
  *
  *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S] [--warmup S]
  *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
  *                 [--reps N] [--torch-malloc steady|stock] [--torch-isa native|avx2]
  *
- * --warmup S: untimed calls of each workload until S seconds have passed, at least one (default: the
- * --seconds budget; 0: one call, the protocol before 2026-12-07). V8 compiles a fresh thread's
+ * --warmup S: untimed calls of each workload, the first (setup: operators, packed weights, a pool's
+ * models) and then more until S seconds have passed since it ended (default: the --seconds budget;
+ * 0: the first call only, the protocol before 2026-12-07). V8 compiles a fresh thread's
  * JavaScript over its first seconds on helper threads that take the cores from the workers; a
  * single warm-up call timed that, not the pace of a run (bench/suite/measure.ts, bench/warmup-curve.ts).
  * --reps N: at least N timed calls per workload after the warm-up (default 3; darknet's smoothgrad25
@@ -507,7 +509,7 @@ const report = {
   threadsNote:
     'each advlens thread runs one wasm instance (wasm threads are off in Node); `workloads` are one thread, `parallel` the batch split over a pool of worker threads',
   timing:
-    `per workload: untimed warm-up calls (at least one, until ${warmup} s have passed; warmupCalls), then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py: one warm-up call, then total images / total time of its timed calls (at least 2)`,
+    `per workload: untimed warm-up calls (the first, then more for ${warmup} s after it; warmupCalls), then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py: one warm-up call, then total images / total time of its timed calls (at least 2)`,
   workloads: results,
   skipped,
   parallel,
@@ -610,7 +612,7 @@ function textReport(): string {
     `machine: ${machine.cpuModel} x ${cores} cores, ${machine.platform}, node ${process.version}; ` +
       `load average ${machine.loadAverageStart[0]} at start, ${machine.loadAverageEnd[0]} at end (other processes may share the cores)`,
     `engine: tfjs ${engine.tfjsVersion} ${engine.backend}, SIMD ${engine.simd}, threads ${engine.threads} (advlens uses 1 thread); kernels ${ran.kernels ?? '-'} ${ran.kernelsBuild ?? ''}`.trimEnd(),
-    `timing: warm-up calls for ${warmup} s (at least one), then the median of at least 3 calls within ${seconds} s per workload` +
+    `timing: a first call, then ${warmup} s of warm-up calls, then the median of at least 3 calls within ${seconds} s per workload` +
       (rounds > 1 ? `; each figure the median of ${rounds} rounds (advlens, then torch, in turn)` : ''),
     '',
     table(

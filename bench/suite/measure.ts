@@ -29,9 +29,9 @@ export interface WorkloadResult {
   definition: string;
   torchKey: string | null;
   reps: number;
-  /** Untimed calls before the timed ones (at least one; more while the warm-up budget lasted). */
+  /** Untimed calls before the timed ones: the first (setup), then more while the warm-up budget lasted. */
   warmupCalls: number;
-  /** Their time together, ms (at least the warm-up budget). */
+  /** Their time together, ms (the first call's and at least the warm-up budget). */
   warmupMs: number;
   medianMs: number;
   minMs: number;
@@ -62,8 +62,8 @@ export function peakRssMB(): number {
 }
 
 /**
- * Runs `w` to warm up (once, then again until `warmupSeconds` have passed), then at least `minReps`
- * timed calls and until `seconds` have passed.
+ * Runs `w` to warm up (once, then again until `warmupSeconds` have passed since that first call
+ * ended), then at least `minReps` timed calls and until `seconds` have passed.
  *
  * Why more than one warm-up call: the first call creates the operators, packs the weights and grows
  * the wasm heap, but V8 goes on compiling the JavaScript of a fresh thread (tfjs's dispatch, the
@@ -80,12 +80,14 @@ export async function measure(
   warmupSeconds = 0,
 ): Promise<WorkloadResult> {
   const tensorsBefore = tf.memory().numTensors;
-  let warmupCalls = 0;
   const warmStart = performance.now();
-  do {
+  await w.run(); // setup: operators, packed weights, wasm heap growth, a pool's model in each worker
+  let warmupCalls = 1;
+  const settle = performance.now();
+  while (performance.now() - settle < warmupSeconds * 1000) {
     await w.run();
     warmupCalls++;
-  } while (performance.now() - warmStart < warmupSeconds * 1000);
+  }
   const warmupMs = performance.now() - warmStart;
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
