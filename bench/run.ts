@@ -134,8 +134,7 @@ const seconds = Number(opt.seconds);
 if (!(seconds >= 0) || !Number.isFinite(seconds))
   usage(`--seconds must be a number >= 0 (got ${opt.seconds})`);
 const warmup = opt.warmup === undefined ? seconds : Number(opt.warmup);
-if (!(warmup >= 0) || !Number.isFinite(warmup))
-  usage(`--warmup must be a number >= 0 (got ${opt.warmup})`);
+if (!(warmup >= 0) || !Number.isFinite(warmup)) usage(`--warmup must be a number >= 0 (got ${opt.warmup})`);
 const cores = os.cpus().length;
 const threadsAll = opt['threads-torch'] === undefined ? cores : Number(opt['threads-torch']);
 if (!Number.isInteger(threadsAll) || threadsAll < 1)
@@ -508,8 +507,7 @@ const report = {
   advlensThreads: 1,
   threadsNote:
     'each advlens thread runs one wasm instance (wasm threads are off in Node); `workloads` are one thread, `parallel` the batch split over a pool of worker threads',
-  timing:
-    `per workload: untimed warm-up calls (the first, then more for ${warmup} s after it; warmupCalls), then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py: one warm-up call, then total images / total time of its timed calls (at least 2)`,
+  timing: `per workload: untimed warm-up calls (the first, then more for ${warmup} s after it; warmupCalls), then timed calls (at least 3) until the time budget is spent; images/s from the median call. torch_ref.py: one warm-up call, then total images / total time of its timed calls (at least 2)`,
   workloads: results,
   skipped,
   parallel,

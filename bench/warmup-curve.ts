@@ -46,7 +46,9 @@ try {
   set.dispose();
 }
 const row = (xs: number[]) => xs.map((v) => v.toFixed(0).padStart(5)).join(' ');
-console.log(`ResNet-20 train_step, ms per call of ${MODELS_FULL.trainSteps} steps of ${MODELS_FULL.resnetBatch}, call 1 first:`);
+console.log(
+  `ResNet-20 train_step, ms per call of ${MODELS_FULL.trainSteps} steps of ${MODELS_FULL.resnetBatch}, call 1 first:`,
+);
 console.log(`  1 thread   ${row(t1)}`);
 console.log(`  2 workers  ${row(t2)}`);
 console.log(`  ratio      ${t1.map((v, i) => (v / t2[i]).toFixed(2).padStart(5)).join(' ')}`);

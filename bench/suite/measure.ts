@@ -69,9 +69,11 @@ export function peakRssMB(): number {
  * the wasm heap, but V8 goes on compiling the JavaScript of a fresh thread (tfjs's dispatch, the
  * kernels' glue) over its first seconds, on helper threads that take a core from whatever else runs.
  * A fresh pool of 2 workers training ResNet-20 at batch 128 ran its calls of 2 steps in 430-600 ms
- * for the first four calls and 300-390 ms from the sixth on (2026-12-07, `.scratch/warm-seq.ts`),
+ * for the first four calls and 300-390 ms from the sixth on (2026-12-07, bench/warmup-curve.ts),
  * so that a warm-up of one call timed the compiler more than the training a run of hundreds of
- * steps does. PyTorch, which compiles nothing, is at its pace from its second call.
+ * steps does. PyTorch's training step is at its pace from its second call (torch_ref_models.py's
+ * own protocol, one warm-up call: ResNet-20 train_step at 2 threads 693 and 610 img/s from two timed
+ * calls, 597 and 646 from 6 s of calls, the same day).
  */
 export async function measure(
   w: Workload,

@@ -49,7 +49,10 @@ test('npm run bench in quick mode: JSON shape, every workload frees its tensors'
   for (const w of j.workloads) {
     assert.equal(w.batch, 8, w.name);
     assert.ok(w.reps >= 3, `${w.name}: ${w.reps} reps`);
-    assert.ok(w.warmupCalls >= 1 && w.warmupMs >= 50, `${w.name}: ${w.warmupCalls} warm-up calls, ${w.warmupMs} ms`);
+    assert.ok(
+      w.warmupCalls >= 1 && w.warmupMs >= 50,
+      `${w.name}: ${w.warmupCalls} warm-up calls, ${w.warmupMs} ms`,
+    );
     assert.ok(w.imagesPerSec > 0 && Number.isFinite(w.imagesPerSec), w.name);
     assert.ok(w.medianMs > 0 && w.minMs <= w.medianMs && w.medianMs <= w.maxMs, w.name);
     assert.ok(w.peakRssMB > 0, w.name);

@@ -226,7 +226,10 @@ test('batch-norm models train on 2 workers with the batch statistics synchronise
     // The reported loss is the batch's mean (each shard's mean loss by its share of the rows), not
     // the sum of the shards' means.
     const [l1, l2] = [one.history[0].loss, two!.history[0].loss];
-    assert.ok(Math.abs(l2 - l1) <= 1e-5 * Math.abs(l1), `${objective.name}: loss ${l2} on 2 workers, ${l1} on 1`);
+    assert.ok(
+      Math.abs(l2 - l1) <= 1e-5 * Math.abs(l1),
+      `${objective.name}: loss ${l2} on 2 workers, ${l1} on 1`,
+    );
     assert.equal(two!.history[0].accuracy, one.history[0].accuracy);
     assert.ok(
       moved > 1e-3 && movedStats > 1e-3,
