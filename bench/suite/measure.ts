@@ -1,8 +1,8 @@
 /**
- * Timing of one benchmark workload: warm-up calls (at least one, and until the warm-up budget is
+ * Timing of one benchmark workload: warm-up calls (the first, then more until the warm-up budget is
  * spent), then timed calls until the time budget is spent (at least `minReps`); the median call time
- * gives images per second. Also records the process's
- * peak RSS and the live tensor count before and after, which must agree (a leak otherwise).
+ * gives images per second. Also records the process's peak RSS and the live tensor count before and
+ * after, which must agree (a leak otherwise).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
