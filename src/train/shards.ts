@@ -11,6 +11,7 @@ import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
 import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
 import { addWeightDecay } from './optimizer.ts';
+import { fusedMomentumStep } from './fusedMomentum.ts';
 import { batchNormUnsyncable } from '../engine/batchNormTrain.ts';
 import { collectiveBuffer } from './collective.ts';
 import { heapValues, readInto } from '../engine/readInto.ts';
@@ -176,15 +177,30 @@ export async function shardedStep(
     hits += r.correct;
   });
   flat.set(sum);
+  const offsets: number[] = [];
   off = 0;
-  const grads: tf.NamedTensorMap = {};
   for (const v of vars) {
-    grads[v.name] = tf.tensor(flat.subarray(off, off + v.size), v.shape);
+    offsets.push(off);
     off += v.size;
   }
-  addWeightDecay(grads, vars, weightDecay);
-  optimizer.applyGradients(grads);
-  tf.dispose(Object.values(grads));
+  // SGD with momentum in one pass over the summed gradients (train/fusedMomentum.ts), else tfjs's
+  // optimiser on gradient tensors.
+  if (
+    !fusedMomentumStep(
+      optimizer,
+      vars,
+      (k) => flat.subarray(offsets[k], offsets[k] + vars[k].size),
+      weightDecay,
+    )
+  ) {
+    const grads: tf.NamedTensorMap = {};
+    vars.forEach(
+      (v, k) => (grads[v.name] = tf.tensor(flat.subarray(offsets[k], offsets[k] + v.size), v.shape)),
+    );
+    addWeightDecay(grads, vars, weightDecay);
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+  }
   // Synchronised batch norm: the moving statistics, the same on every worker, from the first.
   const moving = outs[0].nonTrainable;
   if (moving && ctx.classifier.model instanceof tfl.LayersModel) {
