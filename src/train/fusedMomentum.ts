@@ -40,9 +40,9 @@ let scratch: { a: Float32Array; w: Float32Array } | null = null;
  * One step of `optimizer` on `vars`, when it is tfjs's SGD with (non-Nesterov) momentum whose
  * accumulations match `vars` in order and shape (or do not exist yet: its first step makes them, as
  * tfjs would), on the wasm backend; returns false, having changed nothing, otherwise (the caller
- * applies the gradients through tfjs). `grad(k)` gives variable k's gradient, float32, flattened; it is called at the
- * start of variable k's pass, so a view of the wasm heap is fine. Weight decay `wd` is added to the
- * gradients of kernels (names containing `kernel`), as addWeightDecay does.
+ * applies the gradients through tfjs). `grad(k)` gives variable k's gradient, float32, flattened;
+ * it is called at the start of variable k's pass, so a view of the wasm heap is fine. Weight decay
+ * `wd` is added to the gradients of kernels (names containing `kernel`), as addWeightDecay does.
  */
 export function fusedMomentumStep(
   optimizer: tf.Optimizer,
