@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { heapValues } from '../engine/readInto.ts';
+import { addWeightDecay } from './optimizer.ts';
 
 interface MomentumInternals {
   useNesterov: boolean;
@@ -100,4 +101,24 @@ export function fusedMomentumStep(
   }
   o.incrementIterations();
   return true;
+}
+
+/**
+ * One optimiser step of a training loop: {@link fusedMomentumStep} with the gradients `values(k)`
+ * where it applies, else weight decay added to the tensors `grads()` gives (keyed by variable name;
+ * made only then) and tfjs's `applyGradients`. `values` null: tfjs's path (a variable without a
+ * gradient, which only tfjs's optimiser handles: it leaves it alone). The caller disposes what
+ * `grads()` returned (or runs this in a tidy).
+ */
+export function optimizerStep(
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  weightDecay: number,
+  values: ((k: number) => Float32Array) | null,
+  grads: () => tf.NamedTensorMap,
+): void {
+  if (values && fusedMomentumStep(optimizer, vars, values, weightDecay)) return;
+  const g = grads();
+  addWeightDecay(g, vars, weightDecay);
+  optimizer.applyGradients(g);
 }

@@ -10,8 +10,7 @@ import { createRng, type Rng } from '../engine/rng.ts';
 import type { ModelCard } from '../models/card.ts';
 import { UserError } from '../errors.ts';
 import { makeObjective, OBJECTIVES, type Objective, type ObjectiveContext } from './objectives/index.ts';
-import { addWeightDecay } from './optimizer.ts';
-import { fusedMomentumStep } from './fusedMomentum.ts';
+import { optimizerStep } from './fusedMomentum.ts';
 import { batchNormUnsyncable } from '../engine/batchNormTrain.ts';
 import { collectiveBuffer } from './collective.ts';
 import { heapValues, readInto } from '../engine/readInto.ts';
@@ -149,13 +148,15 @@ export async function shardedStep(
     shardIndex,
     shards: rowsOf.length,
   }));
-  const size = vars.reduce((s, v) => s + v.size, 0);
-  const { weights, sum, flat } = stepArrays(shards, size);
-  let off = 0;
+  // Where each variable starts in the flattened weights and gradients.
+  const offsets: number[] = [];
+  let size = 0;
   for (const v of vars) {
-    readInto(v, weights, off);
-    off += v.size;
+    offsets.push(size);
+    size += v.size;
   }
+  const { weights, sum, flat } = stepArrays(shards, size);
+  vars.forEach((v, k) => readInto(v, weights, offsets[k]));
   const outs = await shards.run(weights, tasks);
   const after = outs[0].rngState;
   if (outs.some((r) => r.rngState.join() !== after.join()))
@@ -177,30 +178,14 @@ export async function shardedStep(
     hits += r.correct;
   });
   flat.set(sum);
-  const offsets: number[] = [];
-  off = 0;
-  for (const v of vars) {
-    offsets.push(off);
-    off += v.size;
-  }
-  // SGD with momentum in one pass over the summed gradients (train/fusedMomentum.ts), else tfjs's
-  // optimiser on gradient tensors.
-  if (
-    !fusedMomentumStep(
-      optimizer,
-      vars,
-      (k) => flat.subarray(offsets[k], offsets[k] + vars[k].size),
-      weightDecay,
-    )
-  ) {
-    const grads: tf.NamedTensorMap = {};
-    vars.forEach(
-      (v, k) => (grads[v.name] = tf.tensor(flat.subarray(offsets[k], offsets[k] + v.size), v.shape)),
-    );
-    addWeightDecay(grads, vars, weightDecay);
-    optimizer.applyGradients(grads);
-    tf.dispose(Object.values(grads));
-  }
+  const gradOf = (k: number) => flat.subarray(offsets[k], offsets[k] + vars[k].size);
+  // SGD with momentum in one pass over the summed gradients, else tfjs's optimiser on gradient
+  // tensors made from them (disposed by the tidy).
+  tf.tidy(() =>
+    optimizerStep(optimizer, vars, weightDecay, gradOf, () =>
+      Object.fromEntries(vars.map((v, k) => [v.name, tf.tensor(gradOf(k), v.shape)])),
+    ),
+  );
   // Synchronised batch norm: the moving statistics, the same on every worker, from the first.
   const moving = outs[0].nonTrainable;
   if (moving && ctx.classifier.model instanceof tfl.LayersModel) {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, ObjectiveContext } from './objectives/index.ts';
-import { addWeightDecay } from './optimizer.ts';
-import { fusedMomentumStep } from './fusedMomentum.ts';
+import { optimizerStep } from './fusedMomentum.ts';
 import { heapValues } from '../engine/readInto.ts';
 
 /** One step in this thread: inner maximisation, loss and gradients, optimiser step. */
@@ -21,13 +20,10 @@ export function localStep(
     return r.loss;
   }, vars);
   xAdv?.dispose();
-  // SGD with momentum in one pass (train/fusedMomentum.ts), else tfjs's optimiser.
-  // (A variable the loss does not reach has no gradient; tfjs's optimiser then leaves it alone.)
-  const whole = vars.every((v) => grads[v.name]);
-  if (!whole || !fusedMomentumStep(optimizer, vars, (k) => heapValues(grads[vars[k].name]), weightDecay)) {
-    addWeightDecay(grads, vars, weightDecay);
-    optimizer.applyGradients(grads);
-  }
+  // SGD with momentum in one pass (train/fusedMomentum.ts), else tfjs's optimiser, which alone
+  // handles a variable the loss does not reach (no gradient).
+  const values = vars.every((v) => grads[v.name]) ? (k: number) => heapValues(grads[vars[k].name]) : null;
+  optimizerStep(optimizer, vars, weightDecay, values, () => grads);
   const [loss, hits] = tf.tidy(() => [value.dataSync()[0], correctCount(logits!, ctx.y)]);
   tf.dispose([value, logits as unknown as tf.Tensor]);
   tf.dispose(Object.values(grads));
