@@ -91,25 +91,48 @@ export function shardRows(n: number, k: number): [number, number][] {
   return out;
 }
 
-/** The step's weights, float64 sums and float32 gradients, kept per ShardedGradients (see stepArrays). */
-const stepScratch = new WeakMap<
-  ShardedGradients,
-  { weights: Float32Array; sum: Float64Array; flat: Float32Array }
->();
+/** The step's weights and summed gradients, kept per ShardedGradients (see stepArrays). */
+const stepScratch = new WeakMap<ShardedGradients, { weights: Float32Array; flat: Float32Array }>();
 
 /**
  * The arrays a step of `size` trainable values fills, the same ones every step of one ShardedGradients:
- * fresh ones each step (3.3 MB for ResNet-20) cost their page faults again every step, 5-25 ms on this
+ * fresh ones each step (2.2 MB for ResNet-20) cost their page faults again every step, 5-25 ms on this
  * VM, while the workers wait (2026-12-07). Their contents do not outlive the step (run() copies the
  * weights; the gradients are copied into tensors).
  */
 function stepArrays(shards: ShardedGradients, size: number) {
   let a = stepScratch.get(shards);
   if (!a || a.weights.length !== size) {
-    a = { weights: new Float32Array(size), sum: new Float64Array(size), flat: new Float32Array(size) };
+    a = { weights: new Float32Array(size), flat: new Float32Array(size) };
     stepScratch.set(shards, a);
   }
   return a;
+}
+
+/**
+ * Values `from` .. `to` - 1 of the shards' gradients summed into `out` (returned as a view): per value
+ * s = 0, then s += wgts[j] * grads_j in shard order in float64, rounded once to float32.
+ */
+export function sumShards(
+  outs: { grads: Float32Array }[],
+  wgts: number[],
+  out: Float32Array,
+  from: number,
+  to: number,
+): Float32Array {
+  if (outs.length === 2) {
+    // The usual two workers in one loop (the same operations as the general one).
+    const [g0, g1] = [outs[0].grads, outs[1].grads];
+    const [w0, w1] = wgts;
+    for (let i = from; i < to; i++) out[i] = 0 + w0 * g0[i] + w1 * g1[i];
+  } else {
+    for (let i = from; i < to; i++) {
+      let s = 0;
+      for (let j = 0; j < outs.length; j++) s += wgts[j] * outs[j].grads[i];
+      out[i] = s;
+    }
+  }
+  return out.subarray(from, to);
 }
 
 /**
@@ -155,7 +178,7 @@ export async function shardedStep(
     offsets.push(size);
     size += v.size;
   }
-  const { weights, sum, flat } = stepArrays(shards, size);
+  const { weights, flat } = stepArrays(shards, size);
   vars.forEach((v, k) => readInto(v, weights, offsets[k]));
   const outs = await shards.run(weights, tasks);
   const after = outs[0].rngState;
@@ -163,22 +186,22 @@ export async function shardedStep(
     throw new Error(
       'the shards of one step drew different amounts of random numbers; the objective is not shardable',
     );
-  // Sum in float64, weighted by shard size, then round once to float32.
-  sum.fill(0);
   let loss = 0;
   let hits = 0;
-  outs.forEach((r, k) => {
+  const wgts = outs.map((r, k) => {
     const share = tasks[k].shape[0] / n;
-    // Synchronised batch norm: the grads are already the shard's share of the batch's gradient.
-    const wgt = r.weighted ? 1 : share;
-    for (let i = 0; i < size; i++) sum[i] += wgt * r.grads[i];
     // The shard's mean loss by its share of the rows, in either case (the sum of the shards' mean
     // losses, reported before 2026-12-07 with batch norm, was the batch's loss times the workers).
     loss += share * r.loss;
     hits += r.correct;
+    // Synchronised batch norm: the grads are already the shard's share of the batch's gradient.
+    return r.weighted ? 1 : share;
   });
-  flat.set(sum);
-  const gradOf = (k: number) => flat.subarray(offsets[k], offsets[k] + vars[k].size);
+  // Variable k's gradient: the shards' summed in float64 from 0 in shard order, weighted by shard
+  // size, then rounded once to float32; computed as the optimiser reaches the variable (one pass,
+  // the values still in cache for its update: a separate pass over all of them cost ~3 ms a step of
+  // ResNet-20 while both workers waited, 2026-12-07).
+  const gradOf = (k: number) => sumShards(outs, wgts, flat, offsets[k], offsets[k] + vars[k].size);
   // SGD with momentum in one pass over the summed gradients, else tfjs's optimiser on gradient
   // tensors made from them (disposed by the tidy).
   tf.tidy(() =>
