@@ -43,7 +43,7 @@ export {
   type ExplainRunner,
 } from '../explain/runner.ts';
 import { mapConcurrent, type WorkerPool } from './pool.ts';
-import { readInto } from '../engine/readInto.ts';
+import { filledTensor, readInto } from '../engine/readInto.ts';
 
 /** Where a worker finds a model: its folder, and the preset that describes it (if any). */
 export interface ModelSource {
@@ -266,10 +266,14 @@ export const TASKS: Record<string, TaskHandler> = {
   trainShard: (p: ShardTask, env) => {
     const s = env.state.get('train') as TrainSession | undefined;
     if (!s) throw new Error('trainShard before trainStart');
-    // This step's weights, as the main thread wrote them.
+    // This step's weights, as the main thread wrote them, copied out of the shared buffer straight
+    // into new tensors (no fresh array per variable).
     let off = 0;
     for (const v of s.vars) {
-      tf.tidy(() => v.assign(tf.tensor(s.weights.slice(off, off + v.size), v.shape))); // a copy: the buffer is shared
+      const from = off;
+      tf.tidy(() =>
+        v.assign(filledTensor(v.shape, (out) => out.set(s.weights.subarray(from, from + v.size)))),
+      );
       off += v.size;
     }
     const x = tf.tensor4d(p.x, p.shape);
