@@ -9,7 +9,7 @@
  * images per second, peak RSS, and the live tensor count before and after, which must be equal (FAIL
  * and exit 1 otherwise).
  *
- *   npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S] [--warmup S]
+ *   npm run bench [-- --help] [--json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S] [--warmup S]
  *                 [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE] [--rounds R]
  *                 [--reps N] [--torch-malloc steady|stock] [--torch-isa native|avx2]
  *
@@ -87,8 +87,14 @@ const MODEL_CHILD = path.join(here, 'suite', 'modelChild.ts');
 const DEFAULT_RESULTS = path.join(here, 'results', 'latest.json');
 const SEED = 1;
 
+const SYNOPSIS = `usage: npm run bench [-- --json] [--compare-torch] [--threads-torch N] [--workers N] [--seconds S] [--warmup S]
+                     [--models small,darknet,resnet20,cifar-cnn] [--skip-darknet] [--quick] [--results FILE]
+                     [--rounds R] [--reps N] [--torch-malloc steady|stock] [--torch-isa native|avx2]
+What each option does: bench/README.md, and the comment at the top of bench/run.ts.
+`;
+
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\n`);
+  process.stderr.write(`bench: ${msg} (npm run bench -- --help lists the options)\n`);
   process.exit(2);
 }
 
@@ -108,6 +114,10 @@ let opt: {
   'torch-malloc': string;
   'torch-isa': string;
 };
+if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+  process.stdout.write(SYNOPSIS);
+  process.exit(0);
+}
 try {
   opt = parseArgs({
     options: {

@@ -109,3 +109,26 @@ test('npm run bench --models resnet20 in quick mode: its own child process, the 
   assert.deepEqual(j.skipped, [{ name: 'small', reason: 'not in --models' }]);
   assert.equal(j.ok, true);
 });
+
+test('npm run bench --help prints the options and exits 0; an unknown option is one line and exit 2', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+  const h = run(['--help']);
+  assert.equal(h.status, 0, h.stderr);
+  for (const o of [
+    '--compare-torch',
+    '--rounds R',
+    '--warmup S',
+    '--torch-isa native|avx2',
+    'bench/README.md',
+  ])
+    assert.ok(h.stdout.includes(o), `--help names ${o}`);
+  const bad = run(['--out', 'x.json']);
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, /^bench: Unknown option '--out'.*npm run bench -- --help lists the options\)\n$/);
+});
