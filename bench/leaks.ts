@@ -6,10 +6,13 @@
  * same afterwards as after the first call. Prints RSS growth too. Exit 1 on a leak.
  * `--models` adds the real-size models' workloads (bench/suite/models.ts: darknet tiny at batch 8,
  * ResNet-20 at batch 128; pgd7_train counts 8 gradient passes per optimizer step) with their own
- * step count, `--model-steps` (a darknet gradient pass takes seconds).
+ * step count, `--model-steps` (a darknet gradient pass takes seconds). `--workers N` (N >= 2) runs
+ * the models' data-parallel training workloads too (ResNet-20's train_step and pgd7_train on a pool
+ * of N workers, one training session throughout, as the bench's pool figures), and checks the live
+ * tensors of the main thread and of every worker.
  *
  *   npx tsx bench/leaks.ts [--steps 1000] [--only input_grad,pgd40] [--json]
- *                          [--models small,resnet20,darknet] [--model-steps 1000]
+ *                          [--models small,resnet20,darknet] [--model-steps 1000] [--workers N]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +21,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FULL, smallCnnWorkloads, type WorkloadSet } from './suite/workloads.ts';
 import { MODELS_FULL, modelWorkloads, type ModelName } from './suite/models.ts';
+import { createPool } from '../src/node/pool.ts';
+import { poolShardedGradients } from '../src/node/poolWorkerTasks.ts';
+import { POOL_TASKS, startedOnce } from './suite/parallel.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,11 +32,17 @@ const { values: opt } = parseArgs({
     json: { type: 'boolean', default: false },
     models: { type: 'string', default: 'small' },
     'model-steps': { type: 'string', default: '1000' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const steps = Number(opt.steps);
 if (!Number.isInteger(steps) || steps < 1) {
   process.stderr.write(`--steps must be a positive integer (got ${opt.steps})\n`);
+  process.exit(2);
+}
+const workers = Number(opt.workers);
+if (!Number.isInteger(workers) || workers < 1) {
+  process.stderr.write(`--workers must be a positive integer (got ${opt.workers})\n`);
   process.exit(2);
 }
 await initNodeBackend('wasm');
@@ -116,9 +128,73 @@ for (const [model, make] of sets) {
           `${`${small ? '' : model + ' '}${w.name}`.padEnd(22)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB${ok ? '' : '  LEAK'}\n`,
         );
     }
+    if (workers > 1 && set.sharded) await shardedLeaks(model, set.sharded, target);
   } finally {
     set.dispose();
   }
 }
+
 if (opt.json) process.stdout.write(JSON.stringify({ steps, rows, ok: !failed }, null, 2) + '\n');
 process.exit(failed ? 1 : 0);
+
+/**
+ * The data-parallel workloads of `sharded` on a pool of `workers`, one training session throughout
+ * (startedOnce): the live tensors of the main thread (and its wasm buffers) and of each worker, after
+ * a warm-up call and after `target` more steps.
+ */
+async function shardedLeaks(
+  model: string,
+  sharded: NonNullable<WorkloadSet['sharded']>,
+  target: number,
+): Promise<void> {
+  const pool = createPool({ workers, taskModules: [POOL_TASKS] });
+  const inWorkers = () =>
+    Promise.all(Array.from({ length: workers }, (_, k) => pool.runOn<number>(k, 'memory', null)));
+  try {
+    for (const [name, run] of Object.entries(sharded)) {
+      if (only && !only.includes(name)) continue;
+      const per = MODEL_STEPS_PER_CALL[name];
+      if (!per) continue;
+      // A training session of its own per workload (its objective is set up in the workers once).
+      const shards = poolShardedGradients(pool);
+      const once = startedOnce(shards);
+      try {
+        await run(once); // warm-up: the workers' sessions, optimizer slots
+        const t0 = tf.memory().numTensors;
+        const d0 = dataIds();
+        const w0 = await inWorkers();
+        const calls = Math.ceil(target / per);
+        const start = performance.now();
+        for (let i = 0; i < calls; i++) await run(once);
+        const w1 = await inWorkers();
+        const row = {
+          model,
+          workload: `${name} (${workers} workers)`,
+          calls,
+          steps: calls * per,
+          seconds: (performance.now() - start) / 1000,
+          tensorsBefore: t0,
+          tensorsAfter: tf.memory().numTensors,
+          buffersBefore: d0,
+          buffersAfter: dataIds(),
+          workerTensorsBefore: w0,
+          workerTensorsAfter: w1,
+        };
+        const ok =
+          row.tensorsAfter === row.tensorsBefore &&
+          row.buffersAfter === row.buffersBefore &&
+          w0.join() === w1.join();
+        failed ||= !ok;
+        rows.push({ ...row, ok });
+        if (!opt.json)
+          process.stdout.write(
+            `${`${model} ${row.workload}`.padEnd(22)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, workers' tensors ${w0.join(', ')} -> ${w1.join(', ')}${ok ? '' : '  LEAK'}\n`,
+          );
+      } finally {
+        await shards.stop();
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+}

@@ -132,3 +132,35 @@ test('npm run bench --help prints the options and exits 0; an unknown option is 
   assert.equal(bad.stdout, '');
   assert.match(bad.stderr, /^bench: Unknown option '--out'.*npm run bench -- --help lists the options\)\n$/);
 });
+
+test('bench/leaks.ts --workers 2: the data-parallel training workloads too, main thread and each worker checked', () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/leaks.ts',
+      '--models',
+      'resnet20',
+      '--only',
+      'train_step',
+      '--model-steps',
+      '2',
+      '--workers',
+      '2',
+      '--json',
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 240_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.ok, true);
+  const pool = j.rows.find((row: { workload: string }) => row.workload === 'train_step (2 workers)');
+  assert.ok(pool, 'a row for the data-parallel train_step');
+  assert.equal(pool.steps, 2);
+  assert.equal(pool.workerTensorsBefore.length, 2);
+  // Each worker holds its copy of ResNet-20's weights between steps, and the same number after.
+  for (const n of pool.workerTensorsBefore) assert.ok(n > 60, `a worker holds the model's tensors (${n})`);
+  assert.deepEqual(pool.workerTensorsAfter, pool.workerTensorsBefore);
+  assert.equal(pool.tensorsAfter, pool.tensorsBefore);
+});
