@@ -93,8 +93,9 @@ const SYNOPSIS = `usage: npm run bench [-- --json] [--compare-torch] [--threads-
 What each option does: bench/README.md, and the comment at the top of bench/run.ts.
 `;
 
-function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg} (npm run bench -- --help lists the options)\n`);
+/** One line and exit 2; `hint`: point to --help (an option it does not know; a bad value's line says what is valid). */
+function usage(msg: string, hint = false): never {
+  process.stderr.write(`bench: ${msg}${hint ? ' (npm run bench -- --help lists the options)' : ''}\n`);
   process.exit(2);
 }
 
@@ -138,7 +139,7 @@ try {
     },
   }).values as typeof opt;
 } catch (e) {
-  usage((e as Error).message);
+  usage((e as Error).message, true);
 }
 const seconds = Number(opt.seconds);
 if (!(seconds >= 0) || !Number.isFinite(seconds))
