@@ -14,7 +14,7 @@ import type { ModelCard } from '../models/card.ts';
 import type { Objective } from '../train/objectives/index.ts';
 import { parseSchedule } from '../train/schedule.ts';
 import { parseAugment } from '../train/augment.ts';
-import { train, usesBatchNorm, type TrainProgress, type TrainResult } from '../train/loop.ts';
+import { shardRefusal, train, usesBatchNorm, type TrainProgress, type TrainResult } from '../train/loop.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { versions } from '../version.ts';
@@ -62,7 +62,18 @@ export interface TrainRunOptions {
   init?: string;
   /** Worker threads sharing each batch (1: this thread). */
   workers: number;
-  /** A batch-norm model trains in one thread (its batch statistics would depend on the shards). */
+  /**
+   * `workers` is the default, not asked for: a model or objective the workers cannot train (see
+   * shardRefusal: batch norm outside the synchronising kernels, an objective that differentiates
+   * through batch norm twice) trains in this thread instead of stopping with that reason, and
+   * `onStart` says why.
+   */
+  workersByDefault?: boolean;
+  /**
+   * A batch-norm model trains in one thread whatever `workers` says. Before the workers synchronised
+   * batch norm's statistics (2026-12-06) the `train` command set it when --workers was not given;
+   * kept for library callers.
+   */
   batchNormOneThread?: boolean;
   /** After training, measure accuracy on this set and record it in the card. */
   evalData?: string;
@@ -70,7 +81,8 @@ export interface TrainRunOptions {
   description?: string;
   /** The command line recorded in the card (default: a library call). */
   command?: string;
-  onStart?: (info: { params: number; data: Dataset; workers: number }) => void;
+  /** `oneThread`: why the run trains in this thread though `workers` (the default) is more than 1. */
+  onStart?: (info: { params: number; data: Dataset; workers: number; oneThread?: string }) => void;
   onProgress?: (p: TrainProgress) => void;
   /** Called when training ends, before the test set and the saving. */
   onTrained?: () => void;
@@ -158,7 +170,11 @@ export async function trainRun(o: TrainRunOptions): Promise<{
   }
   const model = buildArchitecture(arch.name, data.shape, data.classNames.length, o.seed);
   const init = o.init && !o.resume ? await initWeights(model, o.init, arch.name, data) : undefined;
-  const workers = o.batchNormOneThread && usesBatchNorm({ model }) ? 1 : o.workers;
+  const refusal =
+    o.workersByDefault && o.workers > 1
+      ? shardRefusal({ model, card: { architecture: arch.name } }, o.objective, o.workers)
+      : null;
+  const workers = (o.batchNormOneThread && usesBatchNorm({ model })) || refusal ? 1 : o.workers;
   const schedule = parseSchedule(o.schedule);
   const augment = parseAugment(o.augment);
   const recipe = {
@@ -200,7 +216,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
     created: new Date().toISOString(),
   };
   const classifier = makeClassifier(model, card);
-  o.onStart?.({ params: model.countParams(), data, workers });
+  o.onStart?.({ params: model.countParams(), data, workers, ...(refusal ? { oneThread: refusal } : {}) });
   let result: TrainResult;
   try {
     result = await withPool(workers, (pool) =>

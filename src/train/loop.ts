@@ -22,6 +22,7 @@ export type { TrainOptions, TrainResult } from './options.ts';
 export type { TrainProgress, EpochResult } from './progress.ts';
 export type { TrainState, CheckpointStore } from './state.ts';
 export {
+  shardRefusal,
   shardRows,
   usesBatchNorm,
   type ShardSetup,

@@ -244,23 +244,35 @@ export function usesBatchNorm(c: Pick<Classifier, 'model'>): boolean {
  * not with a second-order objective, whose gradient of a gradient goes through tfjs' own batch norm.
  */
 export function checkShardable(c: Classifier, objective: Objective, workers: number): void {
+  const refusal = shardRefusal(c, objective, workers);
+  if (refusal) throw new UserError(refusal);
+}
+
+/**
+ * Why `workers` workers cannot train `c` with `objective` (one line for the user, ending in "use 1
+ * worker"), or null when they can: batch norm outside the synchronising kernels, an objective that
+ * differentiates through batch norm twice, an objective the workers cannot rebuild from the registry.
+ */
+export function shardRefusal(
+  c: Pick<Classifier, 'model'> & { card: Pick<Classifier['card'], 'architecture'> },
+  objective: Objective,
+  workers: number,
+): string | null {
   if (usesBatchNorm(c)) {
     const why =
       batchNormUnsyncable(c.model) ??
       (Object.hasOwn(OBJECTIVES, objective.name) && OBJECTIVES[objective.name].facts.secondOrder
         ? `the ${objective.name} objective differentiates a gradient again, through batch norm's own path, which does not synchronise the workers' batch statistics`
         : null);
-    if (why)
-      throw new UserError(`${workers} workers cannot train ${c.card.architecture}: ${why}; use 1 worker`);
+    if (why) return `${workers} workers cannot train ${c.card.architecture}: ${why}; use 1 worker`;
   }
   if (
     !Object.hasOwn(OBJECTIVES, objective.name) ||
     JSON.stringify(makeObjective(objective.name, objective.options).options) !==
       JSON.stringify(objective.options)
   )
-    throw new UserError(
-      `${workers} workers need an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use 1 worker`,
-    );
+    return `${workers} workers need an objective from the registry (${Object.keys(OBJECTIVES).join(', ')}) that its options rebuild; '${objective.name}' is not one: use 1 worker`;
+  return null;
 }
 
 /** The model (topology and weights), card and objective the gradient workers rebuild. */

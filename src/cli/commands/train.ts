@@ -95,7 +95,7 @@ export function registerTrain(self: Command, program: Command): void {
     .option('--force', 'overwrite a model already in --out')
     .option(
       '--workers <n>',
-      `worker threads sharing each batch (data-parallel; same weights as 1 within float rounding; not for batch-norm models) (default: cores, here ${defaultWorkers()})`,
+      `worker threads sharing each batch (data-parallel, batch-norm statistics synchronised; same weights as 1 within float rounding) (default: cores, here ${defaultWorkers()}; a model or method the workers cannot train then runs in one thread)`,
       positiveInt('--workers'),
     )
     .option('--json', 'machine-readable summary on stdout')
@@ -146,13 +146,13 @@ export function registerTrain(self: Command, program: Command): void {
         arch: arch.name,
         objective,
         workers,
-        batchNormOneThread: o.workers === undefined,
+        workersByDefault: o.workers === undefined,
         out,
         output,
         command: commandLine(process.argv.slice(2)),
-        onStart: ({ params, data }) =>
+        onStart: ({ params, data, workers: used, oneThread }) =>
           log(
-            `training ${arch.name} (${params} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs`,
+            `training ${arch.name} (${params} parameters) on ${data.name}: ${data.size} images ${data.shape.join('x')}, ${data.classNames.length} classes; method ${objective.name}, ${o.epochs} epochs; ${used > 1 ? `${used} workers` : oneThread ? `one thread (${oneThread.replace(/; use 1 worker$/, '')})` : 'one thread'}`,
           ),
         signal: stop.signal,
         onProgress: (p) => {
