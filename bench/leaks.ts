@@ -77,7 +77,7 @@ const DARKNET = path.resolve(
 
 const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
 const only = opt.only?.split(',');
-const rows = [];
+const rows: Record<string, unknown>[] = [];
 let failed = false;
 const sets: [string, () => Promise<WorkloadSet | { skipped: string }>][] = opt.models
   .split(',')
@@ -100,33 +100,7 @@ for (const [model, make] of sets) {
     for (const w of set.workloads) {
       if (only && !only.includes(w.name)) continue;
       const per = (small ? STEPS_PER_CALL : MODEL_STEPS_PER_CALL)[w.name];
-      if (!per) continue;
-      await w.run(); // warm-up: lazily created state (optimizer slots, tap models) is made here
-      const t0 = tf.memory().numTensors;
-      const d0 = dataIds();
-      const r0 = process.memoryUsage().rss;
-      const calls = Math.ceil(target / per);
-      const start = performance.now();
-      for (let i = 0; i < calls; i++) await w.run();
-      const row = {
-        model,
-        workload: w.name,
-        calls,
-        steps: calls * per,
-        seconds: (performance.now() - start) / 1000,
-        tensorsBefore: t0,
-        tensorsAfter: tf.memory().numTensors,
-        buffersBefore: d0,
-        buffersAfter: dataIds(),
-        rssGrowthMB: (process.memoryUsage().rss - r0) / 2 ** 20,
-      };
-      const ok = row.tensorsAfter === row.tensorsBefore && row.buffersAfter === row.buffersBefore;
-      failed ||= !ok;
-      rows.push({ ...row, ok });
-      if (!opt.json)
-        process.stdout.write(
-          `${`${small ? '' : model + ' '}${w.name}`.padEnd(22)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB${ok ? '' : '  LEAK'}\n`,
-        );
+      if (per) await leakCheck(model, w.name, `${small ? '' : model + ' '}${w.name}`, per, target, w.run);
     }
     if (workers > 1 && set.sharded) await shardedLeaks(model, set.sharded, target);
   } finally {
@@ -138,9 +112,57 @@ if (opt.json) process.stdout.write(JSON.stringify({ steps, rows, ok: !failed }, 
 process.exit(failed ? 1 : 0);
 
 /**
- * The data-parallel workloads of `sharded` on a pool of `workers`, one training session throughout
- * (startedOnce): the live tensors of the main thread (and its wasm buffers) and of each worker, after
- * a warm-up call and after `target` more steps.
+ * Runs `run` once (warm-up: lazily made state such as optimizer slots and tap models), then until
+ * `target` steps of `per` a call, and checks that the live tensors and the wasm backend's buffers
+ * (and with `workerTensors`, each worker's live tensors) are what they were after the warm-up.
+ */
+async function leakCheck(
+  model: string,
+  workload: string,
+  label: string,
+  per: number,
+  target: number,
+  run: () => Promise<void> | void,
+  workerTensors?: () => Promise<number[]>,
+): Promise<void> {
+  await run();
+  const t0 = tf.memory().numTensors;
+  const d0 = dataIds();
+  const r0 = process.memoryUsage().rss;
+  const w0 = await workerTensors?.();
+  const calls = Math.ceil(target / per);
+  const start = performance.now();
+  for (let i = 0; i < calls; i++) await run();
+  const w1 = await workerTensors?.();
+  const row = {
+    model,
+    workload,
+    calls,
+    steps: calls * per,
+    seconds: (performance.now() - start) / 1000,
+    tensorsBefore: t0,
+    tensorsAfter: tf.memory().numTensors,
+    buffersBefore: d0,
+    buffersAfter: dataIds(),
+    rssGrowthMB: (process.memoryUsage().rss - r0) / 2 ** 20,
+    ...(w0 && w1 ? { workerTensorsBefore: w0, workerTensorsAfter: w1 } : {}),
+  };
+  const ok =
+    row.tensorsAfter === row.tensorsBefore &&
+    row.buffersAfter === row.buffersBefore &&
+    w0?.join() === w1?.join();
+  failed ||= !ok;
+  rows.push({ ...row, ok });
+  if (!opt.json)
+    process.stdout.write(
+      `${label.padEnd(34)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, ${w0 && w1 ? `workers' tensors ${w0.join(', ')} -> ${w1.join(', ')}` : `RSS ${row.rssGrowthMB >= 0 ? '+' : ''}${row.rssGrowthMB.toFixed(0)} MiB`}${ok ? '' : '  LEAK'}\n`,
+    );
+}
+
+/**
+ * The data-parallel workloads of `sharded` on a pool of `workers`, a training session of its own per
+ * workload (startedOnce: its objective is set up in the workers once), checked as {@link leakCheck}
+ * does, each worker's live tensors too.
  */
 async function shardedLeaks(
   model: string,
@@ -155,41 +177,11 @@ async function shardedLeaks(
       if (only && !only.includes(name)) continue;
       const per = MODEL_STEPS_PER_CALL[name];
       if (!per) continue;
-      // A training session of its own per workload (its objective is set up in the workers once).
       const shards = poolShardedGradients(pool);
       const once = startedOnce(shards);
+      const workload = `${name} (${workers} workers)`;
       try {
-        await run(once); // warm-up: the workers' sessions, optimizer slots
-        const t0 = tf.memory().numTensors;
-        const d0 = dataIds();
-        const w0 = await inWorkers();
-        const calls = Math.ceil(target / per);
-        const start = performance.now();
-        for (let i = 0; i < calls; i++) await run(once);
-        const w1 = await inWorkers();
-        const row = {
-          model,
-          workload: `${name} (${workers} workers)`,
-          calls,
-          steps: calls * per,
-          seconds: (performance.now() - start) / 1000,
-          tensorsBefore: t0,
-          tensorsAfter: tf.memory().numTensors,
-          buffersBefore: d0,
-          buffersAfter: dataIds(),
-          workerTensorsBefore: w0,
-          workerTensorsAfter: w1,
-        };
-        const ok =
-          row.tensorsAfter === row.tensorsBefore &&
-          row.buffersAfter === row.buffersBefore &&
-          w0.join() === w1.join();
-        failed ||= !ok;
-        rows.push({ ...row, ok });
-        if (!opt.json)
-          process.stdout.write(
-            `${`${model} ${row.workload}`.padEnd(22)} ${String(row.steps).padStart(5)} steps in ${row.seconds.toFixed(0)} s: tensors ${t0} -> ${row.tensorsAfter}, wasm buffers ${d0} -> ${row.buffersAfter}, workers' tensors ${w0.join(', ')} -> ${w1.join(', ')}${ok ? '' : '  LEAK'}\n`,
-          );
+        await leakCheck(model, workload, `${model} ${workload}`, per, target, () => run(once), inWorkers);
       } finally {
         await shards.stop();
       }
