@@ -6,14 +6,10 @@
  *
  *   npx tsx bench/fused-momentum-ab.ts [pairs (default 12)]
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initNodeBackend } from '../src/node/backend.ts';
-import { createPool } from '../src/node/pool.ts';
-import { poolShardedGradients } from '../src/node/poolWorkerTasks.ts';
 import { setFusedMomentum } from '../src/train/fusedMomentum.ts';
-import { MODELS_FULL, modelWorkloads } from './suite/models.ts';
-import { POOL_TASKS, startedOnce } from './suite/parallel.ts';
+import { MODELS_FULL } from './suite/models.ts';
+import { resnet20OnPool } from './suite/parallel.ts';
 
 const pairs = Number(process.argv[2] ?? 12);
 if (!Number.isInteger(pairs) || pairs < 1) {
@@ -21,14 +17,9 @@ if (!Number.isInteger(pairs) || pairs < 1) {
   process.exit(2);
 }
 await initNodeBackend('wasm');
-const darknet = path.resolve(fileURLToPath(new URL('../../shared/models/darknet-tiny', import.meta.url)));
-const set = await modelWorkloads('resnet20', MODELS_FULL, 1, darknet, true);
-if ('skipped' in set) throw new Error(set.skipped);
-const pool = createPool({ workers: 2, taskModules: [POOL_TASKS] });
-const sharded = poolShardedGradients(pool);
-const once = startedOnce(sharded);
-const one = set.workloads.find((w) => w.name === 'train_step')!;
-const par = set.sharded!.train_step;
+const r = await resnet20OnPool(2);
+const one = () => r.trainStep.run();
+const par = () => r.sharded('train_step');
 const times: Record<string, number[]> = {};
 const timed = async (key: string, run: () => void | Promise<void>) => {
   const t0 = performance.now();
@@ -37,21 +28,19 @@ const timed = async (key: string, run: () => void | Promise<void>) => {
 };
 try {
   for (let i = 0; i < 8; i++) {
-    await par(once);
-    await one.run();
+    await par();
+    await one();
   }
   for (let i = 0; i < pairs; i++)
     for (const on of [true, false]) {
       setFusedMomentum(on);
       const how = on ? 'fused' : 'tfjs ';
-      await timed(`2 workers, ${how}`, () => par(once));
-      await timed(`1 thread,  ${how}`, () => one.run());
+      await timed(`2 workers, ${how}`, par);
+      await timed(`1 thread,  ${how}`, one);
     }
 } finally {
   setFusedMomentum(true);
-  await sharded.stop();
-  await pool.close();
-  set.dispose();
+  await r.close();
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(

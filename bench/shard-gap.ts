@@ -10,15 +10,10 @@
  *
  * Needs nothing from ../shared (ResNet-20 comes from the architectures registry, the data is random).
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initNodeBackend } from '../src/node/backend.ts';
-import { MODELS_FULL, modelWorkloads } from './suite/models.ts';
-import { createPool } from '../src/node/pool.ts';
-import { poolShardedGradients } from '../src/node/poolWorkerTasks.ts';
 import type { ShardedGradients } from '../src/train/shards.ts';
-import { POOL_TASKS, startedOnce } from './suite/parallel.ts';
+import { resnet20OnPool } from './suite/parallel.ts';
 
 function fail(msg: string): never {
   process.stderr.write(`shard-gap: ${msg}\n`);
@@ -44,44 +39,37 @@ if (!Number.isInteger(workers) || workers < 2)
   fail(`--workers must be an integer >= 2 (got ${opt!.workers})`);
 
 await initNodeBackend('wasm');
-const here = path.dirname(fileURLToPath(import.meta.url));
-const set = await modelWorkloads('resnet20', MODELS_FULL, 1, path.join(here, '..', '..', 'shared'), true);
-if ('skipped' in set) fail(set.skipped);
-const run = set.sharded?.[opt!.workload];
-if (!run)
-  fail(`--workload must be one of ${Object.keys(set.sharded ?? {}).join(', ')} (got ${opt!.workload})`);
-
-const pool = createPool({ workers, taskModules: [POOL_TASKS] });
-const sharded = poolShardedGradients(pool);
 let timing = false;
 let inRun = 0;
 let steps = 0;
 let lastEnd = 0;
 const gaps: number[] = [];
-const timed: ShardedGradients = {
+// The pool's ShardedGradients, timed: each step's time in the workers and the gap before it.
+const r = await resnet20OnPool(workers, (sharded): ShardedGradients => ({
   size: sharded.size,
   start: (s) => sharded.start(s),
   stop: () => sharded.stop(),
   run: async (w, t) => {
     const t0 = performance.now();
     if (timing && lastEnd) gaps.push(t0 - lastEnd);
-    const r = await sharded.run(w, t);
+    const out = await sharded.run(w, t);
     lastEnd = performance.now();
     if (timing) {
       inRun += lastEnd - t0;
       steps++;
     }
-    return r;
+    return out;
   },
-};
-const once = startedOnce(timed);
+}));
 try {
-  for (let i = 0; i < warm; i++) await run!(once);
+  if (!r.set.sharded?.[opt!.workload])
+    fail(`--workload must be one of ${Object.keys(r.set.sharded ?? {}).join(', ')} (got ${opt!.workload})`);
+  for (let i = 0; i < warm; i++) await r.sharded(opt!.workload);
   timing = true;
   const t0 = performance.now();
   for (let i = 0; i < calls; i++) {
     lastEnd = 0; // the gap is measured within a call (between a call's steps), not across calls
-    await run!(once);
+    await r.sharded(opt!.workload);
   }
   const total = performance.now() - t0;
   const sorted = [...gaps].sort((a, b) => a - b);
@@ -92,7 +80,5 @@ try {
       `steps median ${median.toFixed(2)} ms (${gaps.map((g) => g.toFixed(1)).join(' ')})\n`,
   );
 } finally {
-  await sharded.stop();
-  await pool.close();
-  set.dispose();
+  await r.close();
 }

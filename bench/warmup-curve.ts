@@ -7,13 +7,9 @@
  *
  *   npx tsx bench/warmup-curve.ts [calls (default 12)]
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initNodeBackend } from '../src/node/backend.ts';
-import { createPool } from '../src/node/pool.ts';
-import { poolShardedGradients } from '../src/node/poolWorkerTasks.ts';
-import { MODELS_FULL, modelWorkloads } from './suite/models.ts';
-import { POOL_TASKS, startedOnce } from './suite/parallel.ts';
+import { MODELS_FULL } from './suite/models.ts';
+import { resnet20OnPool } from './suite/parallel.ts';
 
 const calls = Number(process.argv[2] ?? 12);
 if (!Number.isInteger(calls) || calls < 1) {
@@ -21,29 +17,20 @@ if (!Number.isInteger(calls) || calls < 1) {
   process.exit(2);
 }
 await initNodeBackend('wasm');
-const darknet = path.resolve(fileURLToPath(new URL('../../shared/models/darknet-tiny', import.meta.url)));
-const set = await modelWorkloads('resnet20', MODELS_FULL, 1, darknet, true);
-if ('skipped' in set) throw new Error(set.skipped);
-const pool = createPool({ workers: 2, taskModules: [POOL_TASKS] });
-const sharded = poolShardedGradients(pool);
-const once = startedOnce(sharded);
-const one = set.workloads.find((w) => w.name === 'train_step')!;
-const par = set.sharded!.train_step;
+const r = await resnet20OnPool(2);
 const t1: number[] = [];
 const t2: number[] = [];
 try {
   for (let i = 0; i < calls; i++) {
     let t0 = performance.now();
-    await one.run();
+    await r.trainStep.run();
     t1.push(performance.now() - t0);
     t0 = performance.now();
-    await par(once);
+    await r.sharded('train_step');
     t2.push(performance.now() - t0);
   }
 } finally {
-  await sharded.stop();
-  await pool.close();
-  set.dispose();
+  await r.close();
 }
 const row = (xs: number[]) => xs.map((v) => v.toFixed(0).padStart(5)).join(' ');
 console.log(

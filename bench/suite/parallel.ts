@@ -10,11 +10,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeDataset } from '../../src/data/dataset.ts';
 import { train, shardRows, type ShardedGradients } from '../../src/train/loop.ts';
 import { crossEntropyObjective } from '../../src/train/objectives/crossEntropy.ts';
-import type { WorkerPool } from '../../src/node/pool.ts';
+import { createPool, type WorkerPool } from '../../src/node/pool.ts';
 import { poolShardedGradients } from '../../src/node/poolWorkerTasks.ts';
 import type { Workload } from './measure.ts';
 import { smallCnnClassifier, type Sizes } from './workloads.ts';
 import type { BenchShard } from './poolTasks.ts';
+import { MODELS_FULL, modelWorkloads } from './models.ts';
 
 /** The parallel workloads and how to finish: `dispose` frees everything and answers the workers' live tensors. */
 export interface ParallelSet {
@@ -41,6 +42,36 @@ export function startedOnce(sharded: ShardedGradients): ShardedGradients {
     },
     run: (w, t) => sharded.run(w, t),
     stop: async () => {},
+  };
+}
+
+/**
+ * ResNet-20's workloads (bench/suite/models.ts, full sizes, seed 1) beside a pool of `workers` with one
+ * training session on it, set up at its first call (startedOnce; `wrap` may instrument the pool's
+ * ShardedGradients first): for the scripts that time its data-parallel steps (bench/shard-gap.ts,
+ * warmup-curve.ts, fused-momentum-ab.ts). `sharded(name)` runs one of `set.sharded`'s workloads on
+ * the pool; `close()` stops the session, closes the pool and frees the model. Call initNodeBackend first.
+ */
+export async function resnet20OnPool(
+  workers: number,
+  wrap: (s: ShardedGradients) => ShardedGradients = (s) => s,
+) {
+  // ResNet-20 comes from the architectures registry: the darknet folder is not read.
+  const set = await modelWorkloads('resnet20', MODELS_FULL, 1, '', true);
+  if ('skipped' in set) throw new Error(set.skipped);
+  const pool = createPool({ workers, taskModules: [POOL_TASKS] });
+  const shards = poolShardedGradients(pool);
+  const once = startedOnce(wrap(shards));
+  return {
+    set,
+    /** The one-thread train_step. */
+    trainStep: set.workloads.find((w) => w.name === 'train_step')!,
+    sharded: (name: string) => set.sharded![name](once),
+    close: async () => {
+      await shards.stop();
+      await pool.close();
+      set.dispose();
+    },
   };
 }
 

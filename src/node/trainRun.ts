@@ -14,7 +14,7 @@ import type { ModelCard } from '../models/card.ts';
 import type { Objective } from '../train/objectives/index.ts';
 import { parseSchedule } from '../train/schedule.ts';
 import { parseAugment } from '../train/augment.ts';
-import { shardRefusal, train, usesBatchNorm, type TrainProgress, type TrainResult } from '../train/loop.ts';
+import { shardRefusal, train, type TrainProgress, type TrainResult } from '../train/loop.ts';
 import { evaluate } from '../metrics/accuracy.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { versions } from '../version.ts';
@@ -69,12 +69,6 @@ export interface TrainRunOptions {
    * `onStart` says why.
    */
   workersByDefault?: boolean;
-  /**
-   * A batch-norm model trains in one thread whatever `workers` says. Before the workers synchronised
-   * batch norm's statistics (2026-12-06) the `train` command set it when --workers was not given;
-   * kept for library callers.
-   */
-  batchNormOneThread?: boolean;
   /** After training, measure accuracy on this set and record it in the card. */
   evalData?: string;
   /** A description for the card (what the model is, how its recipe differs from a paper's). */
@@ -174,7 +168,7 @@ export async function trainRun(o: TrainRunOptions): Promise<{
     o.workersByDefault && o.workers > 1
       ? shardRefusal({ model, card: { architecture: arch.name } }, o.objective, o.workers)
       : null;
-  const workers = (o.batchNormOneThread && usesBatchNorm({ model })) || refusal ? 1 : o.workers;
+  const workers = refusal ? 1 : o.workers;
   const schedule = parseSchedule(o.schedule);
   const augment = parseAugment(o.augment);
   const recipe = {
